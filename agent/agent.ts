@@ -1,0 +1,200 @@
+/**
+ * The agent: one libp2p node, the SWIM transport and the membership core,
+ * driven by a real clock. This is the only place where the pure core meets
+ * time and the network.
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { createMembership, fromPartial, seededRandom, type Effect, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
+import { createNode, createSwimTransport, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
+import { announceable, toDestination } from './addresses.ts'
+import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
+import { loadOrCreateKey } from './identity.ts'
+import { toMemberView, type MemberView } from './member-view.ts'
+import { startControlApi, type ControlApi } from './control-api.ts'
+
+export type AgentEventType = 'member:join' | 'member:alive' | 'member:suspect' | 'member:failed' | 'member:leave' | 'member:update' | 'member:reap'
+
+/** Events carry the member as it is after the change. For one member, events arrive in the order of its transitions. */
+export type AgentEventMap = { [K in AgentEventType]: CustomEvent<MemberView> }
+
+export interface AgentStats {
+  membership: MembershipStats
+  transport: SwimTransportStats
+}
+
+export class AgentNotStartedError extends Error {
+  override name = 'AgentNotStartedError'
+}
+
+/** How long `leave()` lets the goodbye messages drain before closing connections. */
+const LEAVE_DRAIN_MS = 250
+
+/** The monotonic clock the core is driven by. */
+const clock = (): number => performance.now()
+
+export class Agent extends EventTarget {
+  readonly options: ResolvedAgentOptions
+  readonly membershipConfig: MembershipConfig
+  #libp2p?: Libp2p
+  #transport?: SwimTransport
+  #core?: Membership
+  #api?: ControlApi
+  #timer?: ReturnType<typeof setTimeout>
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
+
+  constructor (options: AgentOptions = {}) {
+    super()
+    this.options = resolveOptions(options)
+    this.membershipConfig = fromPartial(this.options.membership, this.options.profile)
+  }
+
+  get peerId (): string {
+    return this.#running().libp2p.peerId.toString()
+  }
+
+  /** Full listen multiaddrs including `/p2p/<id>`: what another agent passes to `--join`. */
+  get multiaddrs (): string[] {
+    return this.#running().libp2p.getMultiaddrs().map(String)
+  }
+
+  /** The control API's bound address, when enabled. */
+  get rpcAddress (): { host: string, port: number } | undefined {
+    return this.#api?.address
+  }
+
+  get isRunning (): boolean {
+    return this.#state === 'running'
+  }
+
+  async start (): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`agent already ${this.#state}`)
+    this.#state = 'starting'
+    try {
+      const privateKey = await loadOrCreateKey(this.options.dataDir)
+      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce })
+      this.#libp2p = libp2p
+      this.#transport = createSwimTransport(libp2p, {
+        onMessage: (from, msg) => { this.#drive(now => this.#core!.receive(now, from, msg)) },
+        onDeliveryFailed: (to, msg, reason) => { this.#drive(now => this.#core!.deliveryFailed(now, to, msg, reason)) },
+        onPeerDisconnected: (id) => { this.#drive(now => this.#core!.peerDisconnected(now, id)) }
+      }, this.options.transport)
+      this.#core = createMembership({
+        self: {
+          id: libp2p.peerId.toString(),
+          name: this.options.name,
+          addrs: announceable(libp2p.getMultiaddrs()),
+          tags: this.options.tags,
+          incarnation: 0,
+          bootId: randomBootId()
+        },
+        config: this.membershipConfig,
+        random: seededRandom(this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)),
+        now: clock()
+      })
+      await this.#transport.start()
+      if (this.options.rpc !== false) {
+        this.#api = await startControlApi(this, this.options.rpc)
+      }
+      this.#state = 'running'
+      const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
+      this.#drive(now => seeds.length > 0 ? this.#core!.join(now, seeds) : [])
+    } catch (err) {
+      await this.#shutdown()
+      throw err
+    }
+  }
+
+  /** Graceful leave: every member is told, then the agent stops. Others show it `left`. */
+  async leave (): Promise<void> {
+    if (this.#state !== 'running') return
+    this.#drive(now => this.#core!.leave(now))
+    await new Promise(resolve => setTimeout(resolve, LEAVE_DRAIN_MS))
+    await this.stop()
+  }
+
+  /** Stops without saying goodbye: others will detect the agent as failed. Use leave() for a clean exit. */
+  async stop (): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return
+    await this.#shutdown()
+  }
+
+  /** Every known member, this node included. */
+  members (): MemberView[] {
+    const core = this.#running().core
+    const now = clock()
+    return core.members().map(m => toMemberView(m, now))
+  }
+
+  /** This node's own record. */
+  self (): MemberView {
+    return toMemberView(this.#running().core.self, clock())
+  }
+
+  stats (): AgentStats {
+    const { core, transport } = this.#running()
+    return { membership: core.stats(), transport: transport.stats() }
+  }
+
+  /** Subscribe to an event; returns the function that unsubscribes. */
+  on<K extends AgentEventType>(type: K, listener: (member: MemberView) => void): () => void {
+    const wrapped = (event: Event): void => { listener((event as CustomEvent<MemberView>).detail) }
+    this.addEventListener(type, wrapped)
+    return () => { this.removeEventListener(type, wrapped) }
+  }
+
+  #running (): { libp2p: Libp2p, core: Membership, transport: SwimTransport } {
+    if (this.#libp2p == null || this.#core == null || this.#transport == null) {
+      throw new AgentNotStartedError('the agent is not started')
+    }
+    return { libp2p: this.#libp2p, core: this.#core, transport: this.#transport }
+  }
+
+  /** Feeds one input to the core at the current time, performs its effects, re-arms the timer. */
+  #drive (input: (now: number) => Effect[]): void {
+    if (this.#core == null || this.#state === 'stopped') return
+    const now = clock()
+    this.#perform(input(now), now)
+    this.#schedule()
+  }
+
+  #perform (effects: Effect[], now: number): void {
+    for (const effect of effects) {
+      if (effect.kind === 'send') {
+        this.#transport?.send(effect.to, effect.msg)
+      } else {
+        this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toMemberView(effect.event.member, now) }))
+      }
+    }
+  }
+
+  #schedule (): void {
+    if (this.#core == null || this.#state === 'stopping' || this.#state === 'stopped') return
+    clearTimeout(this.#timer)
+    const delay = Math.max(0, this.#core.nextDeadline() - clock())
+    // setTimeout takes a 32-bit delay; a far deadline is simply re-checked later.
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#drive(now => this.#core!.tick(now))
+    }, Math.min(delay, 60_000))
+  }
+
+  async #shutdown (): Promise<void> {
+    this.#state = 'stopping'
+    clearTimeout(this.#timer)
+    await this.#api?.close().catch(() => {})
+    await this.#transport?.stop().catch(() => {})
+    await this.#libp2p?.stop().catch(() => {})
+    this.#state = 'stopped'
+    this.dispatchEvent(new Event('stopped'))
+  }
+}
+
+function randomBootId (): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8))
+  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Creates an agent (not yet started). */
+export function createAgent (options: AgentOptions = {}): Agent {
+  return new Agent(options)
+}

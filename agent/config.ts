@@ -1,0 +1,117 @@
+/**
+ * Agent options: what `createAgent()` takes and what the CLI flags map to.
+ * Defaults follow Serf's: gossip on 7946 (TCP) and 7947 (WebSocket) on all
+ * interfaces, control API on 127.0.0.1:7373.
+ */
+import { hostname } from 'node:os'
+import { multiaddr } from '@multiformats/multiaddr'
+import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
+import type { TransportConfig } from '../gossip/index.ts'
+
+export interface AgentOptions {
+  /** Human-readable node name. Default: the host name. */
+  name?: string
+  /** Multiaddrs to listen on. Default: TCP 7946 and WebSocket 7947 on all IPv4 interfaces. */
+  listen?: string[]
+  /** Multiaddrs to announce instead of the listen addresses (NAT, containers). */
+  announce?: string[]
+  /** Multiaddrs of members to join (with or without /p2p/<id>); retried until one answers. */
+  join?: string[]
+  /** Control API address `host:port`, or `false` for none. Default 127.0.0.1:7373. */
+  rpc?: string | false
+  /** Keeps the node key (so the peer id survives restarts). Default: none, a fresh key each start. */
+  dataDir?: string
+  /** Membership timing profile. Default `lan`. */
+  profile?: ProfileName
+  /** Per-field overrides of the profile. */
+  membership?: Partial<MembershipConfig>
+  transport?: Partial<TransportConfig>
+  /** Free-form key/value labels gossiped with the member (role, zone, …). */
+  tags?: Record<string, string>
+  /** Seed of the membership core's random generator. Default: random. Tests and simulations set it. */
+  randomSeed?: number
+}
+
+export interface ResolvedAgentOptions {
+  name: string
+  listen: string[]
+  announce: string[]
+  join: string[]
+  rpc: { host: string, port: number } | false
+  dataDir?: string
+  profile: ProfileName
+  membership: Partial<MembershipConfig>
+  transport: Partial<TransportConfig>
+  tags: Record<string, string>
+  randomSeed?: number
+}
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7946', '/ip4/0.0.0.0/tcp/7947/ws']
+export const DEFAULT_RPC = '127.0.0.1:7373'
+const MAX_TAGS = 64
+const MAX_TAG_BYTES = 256
+const MAX_NAME_BYTES = 256
+
+export class InvalidAgentOptionError extends Error {
+  override name = 'InvalidAgentOptionError'
+}
+
+/** Parses `host:port` (IPv6 as `[::1]:7373`). */
+export function parseHostPort (value: string): { host: string, port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim())
+  const port = match == null ? NaN : Number(match[3])
+  if (match == null || port > 65535) {
+    throw new InvalidAgentOptionError(`expected HOST:PORT, got "${value}"`)
+  }
+  return { host: match[1] ?? match[2], port }
+}
+
+function checkMultiaddr (what: string, value: string): string {
+  try {
+    return multiaddr(value).toString()
+  } catch (err) {
+    throw new InvalidAgentOptionError(`${what}: "${value}" is not a multiaddr (${(err as Error).message})`)
+  }
+}
+
+function checkTags (tags: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(tags)
+  if (entries.length > MAX_TAGS) throw new InvalidAgentOptionError(`at most ${MAX_TAGS} tags`)
+  for (const [key, value] of entries) {
+    if (key === '' || typeof value !== 'string') throw new InvalidAgentOptionError(`tag "${key}" needs a non-empty key and a string value`)
+    if (byteLength(key) > MAX_TAG_BYTES || byteLength(value) > MAX_TAG_BYTES) {
+      throw new InvalidAgentOptionError(`tag "${key}" is longer than ${MAX_TAG_BYTES} bytes`)
+    }
+  }
+  return { ...tags }
+}
+
+function byteLength (s: string): number {
+  return new TextEncoder().encode(s).byteLength
+}
+
+/** Fills defaults and validates; throws InvalidAgentOptionError with the offending option. */
+export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOptions {
+  const name = options.name ?? hostname()
+  if (name === '' || byteLength(name) > MAX_NAME_BYTES) {
+    throw new InvalidAgentOptionError(`name must be 1 to ${MAX_NAME_BYTES} bytes`)
+  }
+  const profile = options.profile ?? 'lan'
+  if (!(profile in PROFILES)) throw new InvalidAgentOptionError(`unknown profile "${profile}" (lan, wan, local)`)
+  const listen = (options.listen ?? DEFAULT_LISTEN).map(a => checkMultiaddr('listen', a))
+  if (listen.length === 0) throw new InvalidAgentOptionError('at least one listen address is needed')
+  const rpcOption = options.rpc ?? DEFAULT_RPC
+  return {
+    name,
+    listen,
+    announce: (options.announce ?? []).map(a => checkMultiaddr('announce', a)),
+    join: (options.join ?? []).map(a => checkMultiaddr('join', a)),
+    rpc: rpcOption === false ? false : parseHostPort(rpcOption),
+    dataDir: options.dataDir,
+    profile,
+    membership: options.membership ?? {},
+    transport: options.transport ?? {},
+    tags: checkTags(options.tags ?? {}),
+    randomSeed: options.randomSeed
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Control API: HTTP + JSON, bound to loopback by default. The CLI subcommands
+ * are its clients.
+ *
+ *   GET  /v1/members  every known member (what `agent members --json` prints)
+ *   GET  /v1/self     this node
+ *   GET  /v1/stats    protocol and transport counters
+ *   GET  /v1/events   server-sent events, one per member event
+ *   POST /v1/leave    graceful leave; the agent exits afterwards
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Agent, AgentEventType } from './agent.ts'
+
+export interface ControlApi {
+  address: { host: string, port: number }
+  close: () => Promise<void>
+}
+
+const EVENT_TYPES: AgentEventType[] = ['member:join', 'member:alive', 'member:suspect', 'member:failed', 'member:leave', 'member:update', 'member:reap']
+/** Largest request body accepted. The API's bodies are small JSON documents. */
+export const MAX_BODY_BYTES = 64 * 1024
+const SSE_KEEPALIVE_MS = 15_000
+
+class HttpError extends Error {
+  readonly status: number
+  constructor (status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+export async function startControlApi (agent: Agent, at: { host: string, port: number }): Promise<ControlApi> {
+  const server = createServer((req, res) => {
+    route(agent, req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message })
+      else res.destroy()
+    })
+  })
+  // Malformed HTTP from a client: answer 400 and drop that socket; the server keeps serving.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    else socket.destroy()
+  })
+  server.headersTimeout = 10_000
+  server.requestTimeout = 30_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(at.port, at.host, () => { server.off('error', reject); resolve() })
+  })
+  const bound = server.address() as AddressInfo
+  return {
+    address: { host: bound.address, port: bound.port },
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}
+
+async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname
+  const method = req.method ?? 'GET'
+  const allow = (methods: string[]): void => {
+    if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
+  }
+  if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
+  switch (path) {
+    case '/v1/members':
+      allow(['GET'])
+      return sendJson(res, 200, agent.members())
+    case '/v1/self':
+      allow(['GET'])
+      return sendJson(res, 200, agent.self())
+    case '/v1/stats':
+      allow(['GET'])
+      return sendJson(res, 200, agent.stats())
+    case '/v1/events':
+      allow(['GET'])
+      return streamEvents(agent, req, res)
+    case '/v1/leave':
+      allow(['POST'])
+      await readBody(req)
+      sendJson(res, 202, { leaving: true })
+      // Answer first: the leave stops this very server.
+      setImmediate(() => { agent.leave().catch(() => {}) })
+      return
+    default:
+      throw new HttpError(404, `no such endpoint: ${path}`)
+  }
+}
+
+function sendJson (res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body) + '\n'
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/** Reads and returns the body, refusing more than MAX_BODY_BYTES with 413. */
+export async function readBody (req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function streamEvents (agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+  res.write(': connected\n\n')
+  const unsubscribe = EVENT_TYPES.map(type => agent.on(type, member => {
+    res.write(`event: ${type}\ndata: ${JSON.stringify(member)}\n\n`)
+  }))
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
+  const end = (): void => {
+    clearInterval(keepalive)
+    unsubscribe.forEach(off => off())
+    res.end()
+  }
+  req.on('close', end)
+  agent.addEventListener('stopped', end, { once: true })
+}

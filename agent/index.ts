@@ -1,0 +1,16 @@
+/**
+ * Embedding API.
+ *
+ * ```ts
+ * import { createAgent } from 'gossip-cluster-agent'
+ * const agent = createAgent({ name: 'edge-1', join: ['/ip4/10.0.0.5/tcp/7946'] })
+ * agent.on('member:failed', m => console.log(m.name, 'failed'))
+ * await agent.start()
+ * ```
+ */
+export { createAgent, Agent, AgentNotStartedError } from './agent.ts'
+export type { AgentEventType, AgentEventMap, AgentStats } from './agent.ts'
+export { InvalidAgentOptionError, DEFAULT_LISTEN, DEFAULT_RPC } from './config.ts'
+export type { AgentOptions } from './config.ts'
+export type { MemberView } from './member-view.ts'
+export type { MembershipConfig, ProfileName, MemberStatus, FailureCause } from '../membership/index.ts'

@@ -1,0 +1,136 @@
+/**
+ * Membership protocol parameters. Every duration is in milliseconds and says
+ * so in its name. Profiles are derived from one base, as memberlist does.
+ */
+
+export interface MembershipConfig {
+  /** Time between probes of one member. Faster detection, more traffic. */
+  probeIntervalMs: number
+  /** How long to wait for a direct ack before trying indirect probes. Must be < probeIntervalMs. */
+  probeTimeoutMs: number
+  /** Members asked to probe indirectly (SWIM k). More: fewer false positives, more traffic. */
+  indirectChecks: number
+  /**
+   * Suspicion timeout multiplier: min timeout = suspicionMult * log10(max(1, n)) * probeIntervalMs.
+   * Larger: fewer false positives on a flaky network, slower failure detection.
+   */
+  suspicionMult: number
+  /** Lifeguard: max suspicion timeout = suspicionMaxTimeoutMult * min timeout (used while unconfirmed). */
+  suspicionMaxTimeoutMult: number
+  /**
+   * Suspicion timeout used when the transport reported "connection refused": positive
+   * evidence that the process is gone, so a short window for refutation is enough.
+   */
+  refusedSuspicionTimeoutMs: number
+  /** Lifeguard: the local health multiplier saturates at this value - 1; probe timeout and interval scale by (health + 1). */
+  awarenessMaxMultiplier: number
+  /** Retransmit limit per update = retransmitMult * ceil(log10(n + 1)). */
+  retransmitMult: number
+  /** Time between gossip rounds that push queued updates without a probe. */
+  gossipIntervalMs: number
+  /** Members a gossip round sends to. */
+  gossipNodes: number
+  /** Keep gossiping to a failed member this long, so that it can learn it was declared failed and refute. */
+  gossipToTheDeadMs: number
+  /** Maximum updates piggybacked on one message. Bounds message size. */
+  maxPiggybackUpdates: number
+  /** Base interval of push-pull anti-entropy with one random member; scaled up for clusters above 32 members. */
+  pushPullIntervalMs: number
+  /** Retry interval of a join that has not been answered yet. */
+  joinRetryIntervalMs: number
+  /** A failed member is forgotten (reaped) after this long. */
+  reapFailedAfterMs: number
+  /** A member that left is forgotten after this long. */
+  reapLeftAfterMs: number
+}
+
+export type ProfileName = 'lan' | 'wan' | 'local'
+
+/** Defaults for a LAN: memberlist's DefaultLANConfig timings, with a short refused-connection window. */
+export const LAN: Readonly<MembershipConfig> = Object.freeze({
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  refusedSuspicionTimeoutMs: 500,
+  awarenessMaxMultiplier: 8,
+  retransmitMult: 4,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
+  maxPiggybackUpdates: 16,
+  pushPullIntervalMs: 30_000,
+  joinRetryIntervalMs: 1000,
+  reapFailedAfterMs: 24 * 3600_000,
+  reapLeftAfterMs: 24 * 3600_000,
+})
+
+/** A WAN: higher latency and loss tolerated; slower detection. */
+export const WAN: Readonly<MembershipConfig> = Object.freeze({
+  ...LAN,
+  probeIntervalMs: 5000,
+  probeTimeoutMs: 3000,
+  suspicionMult: 6,
+  refusedSuspicionTimeoutMs: 3000,
+  gossipIntervalMs: 500,
+  gossipNodes: 4,
+  gossipToTheDeadMs: 60_000,
+  pushPullIntervalMs: 60_000,
+  joinRetryIntervalMs: 3000,
+})
+
+/** One host or a fast local network: fast detection, more traffic. */
+export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
+  ...LAN,
+  probeIntervalMs: 500,
+  probeTimeoutMs: 200,
+  suspicionMult: 3,
+  refusedSuspicionTimeoutMs: 200,
+  gossipIntervalMs: 100,
+  gossipToTheDeadMs: 15_000,
+  pushPullIntervalMs: 15_000,
+  joinRetryIntervalMs: 500,
+})
+
+export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>> = Object.freeze({
+  lan: LAN,
+  wan: WAN,
+  local: LOCAL,
+})
+
+export class InvalidMembershipConfigError extends Error {
+  override name = 'InvalidMembershipConfigError'
+}
+
+/** Validates a config and throws InvalidMembershipConfigError naming the first bad field. */
+export function validate (config: MembershipConfig): MembershipConfig {
+  const positive: Array<keyof MembershipConfig> = [
+    'probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'suspicionMaxTimeoutMult',
+    'refusedSuspicionTimeoutMs', 'awarenessMaxMultiplier', 'retransmitMult', 'gossipIntervalMs',
+    'maxPiggybackUpdates', 'pushPullIntervalMs', 'joinRetryIntervalMs'
+  ]
+  for (const key of Object.keys(LAN) as Array<keyof MembershipConfig>) {
+    const value = config[key]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new InvalidMembershipConfigError(`${key} must be a finite number >= 0, got ${String(value)}`)
+    }
+  }
+  for (const key of positive) {
+    if (config[key] <= 0) throw new InvalidMembershipConfigError(`${key} must be > 0`)
+  }
+  if (config.probeTimeoutMs >= config.probeIntervalMs) {
+    throw new InvalidMembershipConfigError('probeTimeoutMs must be smaller than probeIntervalMs')
+  }
+  if (config.suspicionMaxTimeoutMult < 1) {
+    throw new InvalidMembershipConfigError('suspicionMaxTimeoutMult must be >= 1')
+  }
+  return config
+}
+
+/** A full config from a profile and overrides, validated. */
+export function fromPartial (partial: Partial<MembershipConfig> = {}, profile: ProfileName = 'lan'): MembershipConfig {
+  const base = PROFILES[profile]
+  if (base == null) throw new InvalidMembershipConfigError(`unknown profile "${String(profile)}" (lan, wan, local)`)
+  return validate({ ...base, ...partial })
+}

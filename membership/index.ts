@@ -1,0 +1,65 @@
+/**
+ * Public face of the membership core: a sans-IO SWIM + Lifeguard state machine.
+ *
+ * Drive it with the current time and inputs; perform the effects it returns.
+ * It never reads a clock, opens a socket or sets a timer: call `tick(now)` at
+ * or after `nextDeadline()`.
+ */
+import type { MembershipConfig } from './config.ts'
+import type { DeliveryFailure, Destination, Effect, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
+
+export type * from './types.ts'
+export { fromPartial, validate, PROFILES, LAN, WAN, LOCAL, InvalidMembershipConfigError } from './config.ts'
+export type { MembershipConfig, ProfileName } from './config.ts'
+export { createMembership } from './core.ts'
+export { seededRandom } from './random.ts'
+
+export interface MembershipOptions {
+  /** This node. `incarnation` is normally 0 at start. */
+  self: MemberAnnouncement
+  config: MembershipConfig
+  random: Random
+  /** Core time (ms) at creation. */
+  now: number
+}
+
+/** Counters for metrics and tests. All monotonically increasing. */
+export interface MembershipStats {
+  probesSent: number
+  indirectProbesSent: number
+  probeFailures: number
+  suspicionsRaised: number
+  refutations: number
+  messagesReceived: number
+  /** Messages dropped by the core as invalid (unknown sender for an ack, stale seq, bad field values...). */
+  messagesIgnored: number
+  updatesApplied: number
+  syncsSent: number
+  /** Lifeguard local health: 0 is healthy. */
+  localHealth: number
+}
+
+export interface Membership {
+  /** This node's own record (status is `alive` until `leave()`, then `left`). */
+  readonly self: Member
+  /** Contact seeds (full push-pull sync) and keep retrying on tick until one answers. */
+  join: (now: number, seeds: Destination[]) => Effect[]
+  /** A message arrived from the authenticated peer `from`. */
+  receive: (now: number, from: MemberId, msg: Message) => Effect[]
+  /** The transport could not deliver `msg` to `to`. */
+  deliveryFailed: (now: number, to: Destination, msg: Message, reason: DeliveryFailure) => Effect[]
+  /** A hint from the transport that the connection to `id` closed: probe it soon. */
+  peerDisconnected: (now: number, id: MemberId) => Effect[]
+  /** Advance timers. Call at or after nextDeadline(). */
+  tick: (now: number) => Effect[]
+  /** Graceful leave: mark self `left` and tell every member directly. */
+  leave: (now: number) => Effect[]
+  /** Change this node's tags (or addresses) and announce it with a new incarnation. */
+  update: (now: number, change: { tags?: Record<string, string>, addrs?: string[] }) => Effect[]
+  /** Every known member including self, sorted by name then id. */
+  members: () => Member[]
+  member: (id: MemberId) => Member | undefined
+  /** The earliest time at which tick() has work to do. */
+  nextDeadline: () => number
+  stats: () => MembershipStats
+}
