@@ -1,0 +1,98 @@
+/**
+ * Parameters of the SWIM wire transport. Sizes are in bytes and durations in
+ * milliseconds, and the field names say so. Each field says what it costs and
+ * what it buys.
+ */
+
+export interface TransportConfig {
+  /**
+   * Largest encoded message (one length-prefixed frame, not counting the
+   * prefix) sent or accepted. Larger inbound frames abort the stream; larger
+   * outbound messages are not sent and are reported as failed.
+   *
+   * The largest message is a full push-pull `sync`. A member entry with a
+   * 52-character peer id, a short name, two addresses, a few tags and a boot id
+   * encodes to roughly 200-300 bytes, so 1 MiB holds a full sync of ~2,000
+   * members with room to spare (members with many large tags need more).
+   * Raising it costs memory: an inbound stream may buffer up to one frame.
+   */
+  maxMessageBytes: number
+  /**
+   * How long a dial (connect, noise handshake, muxer negotiation) and opening
+   * the SWIM stream may take before the send is reported as `timeout`. Keep it
+   * below the membership probe timeout budget of a suspicion round; too short
+   * fails on slow links.
+   */
+  dialTimeoutMs: number
+  /**
+   * Inbound SWIM streams a remote may keep open at once on one connection
+   * (libp2p counts per connection). A well-behaved peer uses one long-lived
+   * stream; a few more allow a replacement to open while a broken one is still
+   * closing. Extra streams are reset by libp2p.
+   */
+  maxInboundStreamsPerPeer: number
+  /** Outbound SWIM streams to one peer per connection. We keep one; the slack covers replacement. */
+  maxOutboundStreamsPerPeer: number
+  /**
+   * Bytes queued for one peer (frames waiting for a dial plus bytes the stream
+   * has not handed to the socket yet). Past this bound, new messages to that
+   * peer are dropped and counted as `backpressure`: a slow or frozen peer
+   * cannot make this process grow without bound. Must be >= maxMessageBytes so
+   * that one full sync always fits in an empty queue.
+   */
+  maxQueuedBytesPerPeer: number
+  /** Messages queued for one peer; the same bound as `maxQueuedBytesPerPeer`, counted in messages. */
+  maxQueuedMessagesPerPeer: number
+  /**
+   * On `stop()`, how long to wait for queued frames to be written and streams
+   * to close cleanly (so that a `leave` sent just before stopping still goes
+   * out) before aborting everything.
+   */
+  stopFlushTimeoutMs: number
+}
+
+/** Defaults for a LAN cluster of up to a few thousand members. */
+export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
+  maxMessageBytes: 1024 * 1024,
+  dialTimeoutMs: 2000,
+  maxInboundStreamsPerPeer: 4,
+  maxOutboundStreamsPerPeer: 4,
+  maxQueuedBytesPerPeer: 2 * 1024 * 1024,
+  maxQueuedMessagesPerPeer: 1024,
+  stopFlushTimeoutMs: 500,
+})
+
+export class InvalidTransportConfigError extends Error {
+  override name = 'InvalidTransportConfigError'
+}
+
+/** Validates a config and throws InvalidTransportConfigError naming the first bad field. */
+export function validate (config: TransportConfig): TransportConfig {
+  for (const key of Object.keys(DEFAULT_TRANSPORT_CONFIG) as Array<keyof TransportConfig>) {
+    const value = config[key]
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+      throw new InvalidTransportConfigError(`${key} must be a positive integer, got ${String(value)}`)
+    }
+  }
+  if (config.maxMessageBytes < 1024) {
+    throw new InvalidTransportConfigError('maxMessageBytes must be >= 1024')
+  }
+  if (config.maxQueuedBytesPerPeer < config.maxMessageBytes) {
+    throw new InvalidTransportConfigError('maxQueuedBytesPerPeer must be >= maxMessageBytes')
+  }
+  return config
+}
+
+/** A full config from the defaults and overrides, validated. Unknown keys are rejected. */
+export function fromPartial (partial: Partial<TransportConfig> = {}): TransportConfig {
+  for (const key of Object.keys(partial)) {
+    if (!(key in DEFAULT_TRANSPORT_CONFIG)) {
+      throw new InvalidTransportConfigError(`unknown transport option "${key}"`)
+    }
+  }
+  const merged: TransportConfig = { ...DEFAULT_TRANSPORT_CONFIG }
+  for (const [key, value] of Object.entries(partial) as Array<[keyof TransportConfig, number | undefined]>) {
+    if (value !== undefined) merged[key] = value
+  }
+  return validate(merged)
+}

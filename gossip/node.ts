@@ -1,0 +1,109 @@
+/**
+ * The libp2p node the agent runs: TCP and WebSocket transports, noise, yamux
+ * and identify, with connection limits sized for a cluster agent rather than
+ * for a public DHT node.
+ *
+ * libp2p's defaults assume an open network of strangers: at most 5 inbound
+ * connections per second from one IP, 10 connections mid-handshake, 300
+ * connections in all. A cluster differs in two ways. Dozens of agents may run
+ * on one host and all of them reach each other from 127.0.0.1 (one "IP"), and
+ * SWIM probes every member in turn, so over time each agent holds a connection
+ * to most members of a cluster of hundreds. The values below are chosen for
+ * that; each says why.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+
+export interface NodeOptions {
+  /** The node key; its peer id is the member id. */
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/7946` and `/ip4/0.0.0.0/tcp/7947/ws`. Port 0 picks a free port. */
+  listen: string[]
+  /** Multiaddrs to advertise instead of the listen addresses (NAT, containers). */
+  announce?: string[]
+  /**
+   * Connections kept before libp2p starts pruning. Default 1024: a connection
+   * to every member of a ~1,000-member cluster (a TCP socket and a yamux
+   * session each, a few tens of KiB). Lower it on small hosts running many
+   * agents; members beyond it are reconnected on demand.
+   */
+  maxConnections?: number
+  /**
+   * Budget of one address within a dial (libp2p tries a peer's addresses one
+   * after the other). Default 1500: a LAN connect plus noise handshake takes
+   * tens of ms, and with the SWIM transport's 2 s dial budget a member whose
+   * first address is black-holed is still reached on its second. Raise it
+   * with TransportConfig.dialTimeoutMs on high-latency links (a handshake is
+   * ~3 round trips).
+   */
+  addressDialTimeoutMs?: number
+}
+
+/** Default for NodeOptions.maxConnections. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Default for NodeOptions.addressDialTimeoutMs. */
+export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 1500
+
+/** Creates and starts a libp2p node. Stop it with `node.stop()`. */
+export async function createNode (opts: NodeOptions): Promise<Libp2p> {
+  const announce = opts.announce ?? []
+  return await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: {
+      listen: opts.listen,
+      ...(announce.length > 0 ? { announce } : {})
+    },
+    transports: [
+      tcp(),
+      // Plain `ws` is served and dialled on any host. In Node the default
+      // connection gater allows it; the explicit gater below keeps it so in
+      // runtimes where libp2p picks its browser defaults (which deny plain ws
+      // and private addresses).
+      webSockets()
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      // Exchanges listen addresses and protocols on connect, so that a peer
+      // dialled by address alone is recorded with its addresses in the peer store.
+      identify: identify()
+    },
+    connectionGater: {
+      // Cluster members live on loopback and private networks, and may speak
+      // plain WebSocket: never filter an address out for being private or insecure.
+      denyDialMultiaddr: () => false
+    },
+    connectionManager: {
+      // See NodeOptions.maxConnections.
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // Per-IP inbound connections per second before new ones are refused
+      // (default 5). All agents on one host share 127.0.0.1, and a cluster
+      // (re)start or a partition heal makes every member dial at once, so 5/s
+      // would refuse legitimate peers and look like crashes. 500/s still bounds
+      // a runaway dialler.
+      inboundConnectionThreshold: 500,
+      // Inbound connections allowed mid-upgrade (noise handshake, muxer
+      // negotiation) at once (default 10). A join storm of a few hundred
+      // members must not be refused; each pending upgrade costs one socket and
+      // a handshake, and the upgrade timeout still bounds how long it is held.
+      maxIncomingPendingConnections: 256,
+      // Dials in flight across all peers (default 100). SWIM dials a handful of
+      // members per probe interval; bursts come from joins and from gossip to
+      // many fresh members after a heal. 128 absorbs those without letting a
+      // partition (every dial hanging until its timeout) hold thousands of
+      // sockets.
+      maxParallelDials: 128,
+      // Queued dials beyond maxParallelDials before dial() fails fast (default
+      // 500); a failed dial is reported to the membership core like any other.
+      maxDialQueueLength: 1024,
+      // Per-address dial budget (default 6 s), applied to every dial on top
+      // of the caller's signal. See NodeOptions.addressDialTimeoutMs.
+      addressDialTimeout: opts.addressDialTimeoutMs ?? DEFAULT_ADDRESS_DIAL_TIMEOUT_MS
+    }
+  })
+}

@@ -1,0 +1,298 @@
+/**
+ * gossip/swim-transport over real libp2p nodes in this process, on 127.0.0.1
+ * with OS-chosen ports: delivery both ways over TCP and WebSockets, learning a
+ * peer id from an address-only destination, classified dial failures, the
+ * per-peer queue bound, inbound garbage, disconnect events and stop().
+ */
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, type Server, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import * as lp from 'it-length-prefixed'
+import { createNode, createSwimTransport, SWIM_PROTOCOL } from '../../gossip/index.ts'
+import type { SwimTransport, TransportConfig } from '../../gossip/index.ts'
+import type { DeliveryFailure, Destination, Message } from '../../membership/types.ts'
+import type { Libp2p } from '@libp2p/interface'
+
+const TEST_TIMEOUT_MS = 20_000
+
+interface Peer {
+  node: Libp2p
+  transport: SwimTransport
+  id: string
+  /** Listen addresses without /p2p/. */
+  addrs: string[]
+  received: Array<{ from: string, msg: Message }>
+  failures: Array<{ to: Destination, msg: Message, reason: DeliveryFailure }>
+  disconnected: string[]
+}
+
+const peers: Peer[] = []
+const servers: Server[] = []
+
+async function startPeer (listen: string[], config: Partial<TransportConfig> = {}): Promise<Peer> {
+  const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen })
+  const peer: Peer = {
+    node,
+    transport: undefined as unknown as SwimTransport,
+    id: node.peerId.toString(),
+    addrs: node.getMultiaddrs().map(a => a.toString().replace(/\/p2p\/[^/]+$/, '')),
+    received: [],
+    failures: [],
+    disconnected: []
+  }
+  peer.transport = createSwimTransport(node, {
+    onMessage: (from, msg) => { peer.received.push({ from, msg }) },
+    onDeliveryFailed: (to, msg, reason) => { peer.failures.push({ to, msg, reason }) },
+    onPeerDisconnected: id => { peer.disconnected.push(id) }
+  }, { dialTimeoutMs: 1000, ...config })
+  await peer.transport.start()
+  peers.push(peer)
+  return peer
+}
+
+async function stopPeer (peer: Peer): Promise<void> {
+  await peer.transport.stop()
+  await peer.node.stop()
+}
+
+after(async () => {
+  await Promise.allSettled(peers.map(stopPeer))
+  for (const s of servers) s.close()
+})
+
+async function waitFor (what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return port
+}
+
+/** A TCP server that accepts connections and never says a word: dials to it time out. */
+async function silentServer (): Promise<number> {
+  const sockets: Socket[] = []
+  const server = createServer(socket => { sockets.push(socket) })
+  server.on('close', () => { for (const s of sockets) s.destroy() })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  servers.push(server)
+  return (server.address() as { port: number }).port
+}
+
+const ping = (seq: number, target: string): Message => ({ type: 'ping', seq, target, updates: [] })
+
+describe('gossip swim transport', { timeout: 120_000 }, () => {
+  for (const [transport, listen] of [['TCP', '/ip4/127.0.0.1/tcp/0'], ['WebSockets', '/ip4/127.0.0.1/tcp/0/ws']] as const) {
+    it(`delivers messages both ways over ${transport}, in order, with the authenticated sender id`, { timeout: TEST_TIMEOUT_MS }, async () => {
+      const a = await startPeer([listen])
+      const b = await startPeer([listen])
+      for (let seq = 0; seq < 100; seq++) a.transport.send({ id: b.id, addrs: b.addrs }, ping(seq, b.id))
+      await waitFor('100 pings at b', () => b.received.length === 100)
+      assert.deepEqual(b.received.map(r => r.from), Array(100).fill(a.id))
+      assert.deepEqual(b.received.map(r => (r.msg as { seq: number }).seq), [...Array(100).keys()])
+      assert.deepStrictEqual(b.received[7].msg, ping(7, b.id))
+
+      b.transport.send({ id: a.id, addrs: a.addrs }, { type: 'ack', seq: 7, updates: [] })
+      await waitFor('ack at a', () => a.received.length === 1)
+      assert.deepStrictEqual(a.received[0], { from: b.id, msg: { type: 'ack', seq: 7, updates: [] } })
+      assert.deepEqual(a.failures, [])
+      assert.deepEqual(b.failures, [])
+      assert.equal(a.transport.stats().messagesOut, 100)
+      assert.equal(b.transport.stats().messagesIn, 100)
+      assert.ok(a.transport.stats().bytesOut > 0 && b.transport.stats().bytesIn > 0)
+      // the connection really is over the transport under test
+      const remote = a.node.getConnections(b.node.peerId)[0].remoteAddr.toString()
+      assert.equal(remote.includes('/ws'), transport === 'WebSockets', remote)
+    })
+  }
+
+  it('learns the peer id from an address-only destination and reuses the connection', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const join: Message = { type: 'sync', reply: true, join: true, members: [] }
+    a.transport.send({ addrs: b.addrs }, join)
+    await waitFor('sync at b', () => b.received.length === 1)
+    assert.deepStrictEqual(b.received[0], { from: a.id, msg: join })
+    // b answers the id it learned; a sends to the address again, then to the id
+    b.transport.send({ id: a.id, addrs: a.addrs }, { type: 'sync', reply: false, join: false, members: [] })
+    a.transport.send({ addrs: b.addrs }, ping(1, b.id))
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(2, b.id))
+    await waitFor('both pings at b', () => b.received.length === 3)
+    await waitFor('sync reply at a', () => a.received.length === 1)
+    assert.deepEqual(b.received.map(r => r.msg.type), ['sync', 'ping', 'ping'])
+    const connections = a.node.getConnections(b.node.peerId)
+    assert.equal(connections.length, 1)
+    assert.equal(connections[0].streams.filter(s => s.protocol === SWIM_PROTOCOL && s.direction === 'outbound').length, 1)
+    assert.deepEqual(a.failures, [])
+  })
+
+  it('reports refused for a closed TCP port, with and without a peer id', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const port = await closedPort()
+    const addr = `/ip4/127.0.0.1/tcp/${port}`
+    a.transport.send({ addrs: [addr] }, ping(1, b.id))
+    a.transport.send({ id: b.id, addrs: [addr] }, ping(2, b.id))
+    await waitFor('two failures', () => a.failures.length === 2)
+    assert.deepEqual(a.failures.map(f => f.reason), ['refused', 'refused'])
+    assert.deepEqual(a.failures.map(f => (f.msg as { seq: number }).seq).sort(), [1, 2])
+    assert.equal(a.transport.stats().dropped.sendFailed, 2)
+  })
+
+  it('reports refused for a closed WebSocket port, and for several refused addresses', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const [p1, p2] = [await closedPort(), await closedPort()]
+    a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${p1}/ws`] }, ping(1, a.id.replace(/.$/, 'x')))
+    a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${p1}`, `/ip4/127.0.0.1/tcp/${p2}/ws`] }, ping(2, a.id.replace(/.$/, 'x')))
+    await waitFor('two failures', () => a.failures.length === 2)
+    assert.deepEqual(a.failures.map(f => f.reason), ['refused', 'refused'])
+  })
+
+  it('reports timeout when the remote accepts but never completes the handshake', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 300 })
+    const port = await silentServer()
+    const started = Date.now()
+    a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${port}`] }, ping(1, a.id.replace(/.$/, 'x')))
+    await waitFor('a failure', () => a.failures.length === 1)
+    assert.equal(a.failures[0].reason, 'timeout')
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
+  })
+
+  it('a black-holed address uses only its own share of the dial budget: the next address is reached', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 4000 })
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const port = await silentServer()
+    const started = Date.now()
+    a.transport.send({ id: b.id, addrs: [`/ip4/127.0.0.1/tcp/${port}`, ...b.addrs] }, ping(1, b.id))
+    await waitFor('ping at b', () => b.received.length === 1, 4000)
+    assert.deepEqual(a.failures, [])
+    assert.ok(Date.now() - started < 3500, `took ${Date.now() - started} ms`)
+  })
+
+  it('reports timeout when every address times out on its own per-address budget', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 6000 })
+    const port = await silentServer()
+    a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${port}`] }, ping(1, a.id.replace(/.$/, 'x')))
+    await waitFor('a failure', () => a.failures.length === 1, 5000)
+    assert.equal(a.failures[0].reason, 'timeout')
+  })
+
+  it('bounds the queue of a peer that does not take messages: drops are counted and reported', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 500, maxQueuedMessagesPerPeer: 4 })
+    const port = await silentServer()
+    const to = { addrs: [`/ip4/127.0.0.1/tcp/${port}`] }
+    for (let seq = 0; seq < 10; seq++) a.transport.send(to, ping(seq, a.id.replace(/.$/, 'x')))
+    assert.equal(a.transport.stats().dropped.backpressure, 6)
+    await waitFor('all ten reported', () => a.failures.length === 10)
+    const bySeq = new Map(a.failures.map(f => [(f.msg as { seq: number }).seq, f.reason]))
+    assert.deepEqual([...Array(10).keys()].map(seq => bySeq.get(seq)), Array(10).fill('timeout'))
+    assert.equal(a.transport.stats().dropped.sendFailed, 4)
+  })
+
+  it('reports error without sending for oversized messages and for this node itself', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { maxMessageBytes: 1024 })
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const big: Message = {
+      type: 'sync',
+      reply: false,
+      join: false,
+      members: Array.from({ length: 20 }, () => ({ id: b.id, name: 'n'.repeat(100), addrs: [], tags: {}, incarnation: 0, bootId: '', status: 'alive' as const }))
+    }
+    a.transport.send({ id: b.id, addrs: b.addrs }, big)
+    a.transport.send({ id: a.id, addrs: a.addrs }, ping(1, a.id))
+    a.transport.send({ addrs: a.addrs }, ping(2, a.id))
+    a.transport.send({ id: b.id, addrs: b.addrs }, { type: 'ping', seq: -1, target: b.id, updates: [] })
+    assert.equal(a.failures.length, 0, 'failures are reported asynchronously, never from inside send()')
+    await waitFor('four failures', () => a.failures.length === 4)
+    assert.deepEqual(a.failures.map(f => f.reason), ['error', 'error', 'error', 'error'])
+    assert.equal(a.transport.stats().dropped.oversized, 1)
+    assert.equal(a.transport.stats().messagesOut, 0)
+    assert.equal(b.received.length, 0)
+  })
+
+  it('drops inbound garbage: aborts the stream, counts it, keeps serving', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    type Counter = 'malformed' | 'oversized' | 'unsupportedVersion' | 'any'
+    const dropped = (counter: Counter): number => {
+      const d = b.transport.stats().dropped
+      return counter === 'any' ? d.malformed + d.oversized + d.unsupportedVersion : d[counter]
+    }
+    const garbage: Array<[string, Uint8Array, Counter]> = [
+      ['a length prefix that never ends', new Uint8Array(12).fill(0xff), 'malformed'],
+      ['a frame over maxMessageBytes', lp.encode.single(new Uint8Array(1024 * 1024 + 1)).subarray(), 'oversized'],
+      ['an undecodable body', lp.encode.single(Uint8Array.of(1, 0xff, 0xff, 0xff)).subarray(), 'malformed'],
+      ['an unknown wire version', lp.encode.single(Uint8Array.of(2, 0x1a, 0x00)).subarray(), 'unsupportedVersion'],
+      ['random bytes', Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 255), 'any']
+    ]
+    const conn = await a.node.dial(multiaddr(b.addrs[0]))
+    for (const [what, bytes, counter] of garbage) {
+      const before = dropped(counter)
+      const raw = await conn.newStream(SWIM_PROTOCOL)
+      raw.send(bytes)
+      await waitFor(`${what} counted as ${counter}`, () => dropped(counter) === before + 1)
+      await waitFor(`${what}: stream reset by b`, () => raw.status !== 'open')
+    }
+    assert.equal(b.received.length, 0)
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(9, b.id))
+    await waitFor('a valid ping after the garbage', () => b.received.length === 1)
+    assert.deepStrictEqual(b.received[0], { from: a.id, msg: ping(9, b.id) })
+  })
+
+  it('re-opens the stream after the remote reset it', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(1, b.id))
+    await waitFor('first ping', () => b.received.length === 1)
+    // b's transport restarts: its inbound stream from a is aborted
+    await b.transport.stop()
+    await b.transport.start()
+    let seq = 2
+    await waitFor('a ping through a new stream', () => {
+      if (b.received.length === 1) a.transport.send({ id: b.id, addrs: b.addrs }, ping(seq++, b.id))
+      return b.received.length >= 2
+    })
+    assert.equal(b.received.at(-1)?.from, a.id)
+  })
+
+  it('reports the disconnection of a peer that stops', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(1, b.id))
+    await waitFor('ping at b', () => b.received.length === 1)
+    await stopPeer(b)
+    await waitFor('disconnect event at a', () => a.disconnected.includes(b.id))
+    // and now b's address refuses
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(2, b.id))
+    await waitFor('failure', () => a.failures.length === 1)
+    assert.equal(a.failures[0].reason, 'refused')
+  })
+
+  it('stop() is bounded with a silent peer, flushes what it can, and send() afterwards neither throws nor reports', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 5000, stopFlushTimeoutMs: 300 })
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const port = await silentServer()
+    a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${port}`] }, ping(1, a.id.replace(/.$/, 'x')))
+    await sleep(50)
+    // sent right before stop(), with no connection to b yet: stop() must give it time to go out
+    a.transport.send({ id: b.id, addrs: b.addrs }, { type: 'gossip', updates: [{ type: 'leave', id: a.id, incarnation: 1 }] })
+    const started = Date.now()
+    await a.transport.stop()
+    assert.ok(Date.now() - started < 2000, `stop took ${Date.now() - started} ms`)
+    await waitFor('leave delivered', () => b.received.length === 1)
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(3, b.id))
+    await sleep(50)
+    assert.deepEqual(a.failures, [])
+  })
+})
