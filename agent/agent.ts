@@ -181,9 +181,10 @@ export class Agent extends EventTarget {
   async #shutdown (): Promise<void> {
     this.#state = 'stopping'
     clearTimeout(this.#timer)
+    // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
     await this.#transport?.stop().catch(() => {})
-    await this.#libp2p?.stop().catch(() => {})
+    await Promise.resolve(this.#libp2p?.stop()).catch(() => {})
     this.#state = 'stopped'
     this.dispatchEvent(new Event('stopped'))
   }

@@ -3,8 +3,8 @@
  * over the control API (every other subcommand).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { createAgent } from './agent.ts'
-import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort, type AgentOptions } from './config.ts'
+import type { AgentOptions } from './config.ts'
+import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
 import { formatMembers } from './format.ts'
 import type { MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
@@ -68,6 +68,8 @@ async function runAgent (args: string[]): Promise<number> {
     profile: flags.profile as ProfileName | undefined,
     tags: parseTags(flags.tag)
   }
+  // Loaded here, not at the top: the client subcommands should not pay for loading libp2p.
+  const { createAgent } = await import('./agent.ts')
   const agent = createAgent(options)
   await agent.start()
   const self = agent.self()

@@ -7,6 +7,9 @@ import { hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
 import type { TransportConfig } from '../gossip/index.ts'
+import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
+
+export { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort }
 
 export interface AgentOptions {
   /** Human-readable node name. Default: the host name. */
@@ -47,24 +50,9 @@ export interface ResolvedAgentOptions {
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7946', '/ip4/0.0.0.0/tcp/7947/ws']
-export const DEFAULT_RPC = '127.0.0.1:7373'
 const MAX_TAGS = 64
 const MAX_TAG_BYTES = 256
 const MAX_NAME_BYTES = 256
-
-export class InvalidAgentOptionError extends Error {
-  override name = 'InvalidAgentOptionError'
-}
-
-/** Parses `host:port` (IPv6 as `[::1]:7373`). */
-export function parseHostPort (value: string): { host: string, port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim())
-  const port = match == null ? NaN : Number(match[3])
-  if (match == null || port > 65535) {
-    throw new InvalidAgentOptionError(`expected HOST:PORT, got "${value}"`)
-  }
-  return { host: match[1] ?? match[2], port }
-}
 
 function checkMultiaddr (what: string, value: string): string {
   try {

@@ -34,8 +34,14 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
   const server = createServer((req, res) => {
     route(agent, req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500
-      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message })
-      else res.destroy()
+      if (res.headersSent) { res.destroy(); return }
+      if (status === 413) {
+        // The rest of the body is not read: close the connection once the answer is out,
+        // or a client still uploading would wait forever.
+        res.setHeader('connection', 'close')
+        res.on('finish', () => { req.destroy() })
+      }
+      sendJson(res, status, { error: (err as Error).message })
     })
   })
   // Malformed HTTP from a client: answer 400 and drop that socket; the server keeps serving.

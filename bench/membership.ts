@@ -1,0 +1,146 @@
+/**
+ * Membership benchmark: 10 real agent processes on loopback, `lan` profile.
+ * One run measures, in order: convergence after launch, kill -STOP detection,
+ * resume, kill -9 detection, graceful leave, and then idle cost (RSS, CPU,
+ * bytes per second) of the survivors.
+ */
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { EventRecorder } from './events.ts'
+import { killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+
+export interface MembershipRun {
+  convergeMs: number
+  killFirstDetectMs: number
+  killAllFailedMs: number
+  stopFirstDetectMs: number
+  stopAllFailedMs: number
+  resumeAllAliveMs: number
+  leaveAllSeenMs: number
+  idleRssMb: number
+  idleCpuPercent: number
+  idleBytesPerSec: number
+  /** Members wrongly marked failed (not the fault's target) during the run. */
+  falseFailures: number
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function procSample (pid: number): Promise<{ rssKb: number, cpuTicks: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return {
+    rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN),
+    // utime and stime are fields 14 and 15 of /proc/pid/stat (1-based), after the command name.
+    cpuTicks: Number(fields[11]) + Number(fields[12])
+  }
+}
+
+async function transportBytes (agent: AgentProcess): Promise<number> {
+  const res = await fetch(`http://${agent.rpc}/v1/stats`)
+  const stats = await res.json() as { transport: { bytesIn: number, bytesOut: number } }
+  return stats.transport.bytesIn + stats.transport.bytesOut
+}
+
+const ms = (from: number, to: number | undefined): number => to == null ? NaN : Math.round(to - from)
+const TIMEOUT_MS = 30_000
+const IDLE_WINDOW_MS = 10_000
+const CLOCK_TICKS_PER_SEC = 100
+
+export async function runMembershipBench (n = 10): Promise<MembershipRun> {
+  const port = await freePort()
+  const seedAddr = `/ip4/127.0.0.1/tcp/${port}`
+  const recorder = new EventRecorder()
+  const agents: AgentProcess[] = []
+  try {
+    // Convergence: from the launch of the first process to every agent listing all n alive.
+    const t0 = performance.now()
+    const launches = [startAgent({ name: 'b1', listen: [seedAddr, '/ip4/127.0.0.1/tcp/0/ws'] })]
+    for (let i = 2; i <= n; i++) launches.push(startAgent({ name: `b${i}`, join: [seedAddr] }))
+    agents.push(...await Promise.all(launches))
+    await waitFor('convergence', async () => {
+      const views = await Promise.all(agents.map(membersViaApi))
+      return views.every(v => v.length === n && v.every(m => m.status === 'alive'))
+    }, TIMEOUT_MS, 20)
+    const convergeMs = Math.round(performance.now() - t0)
+    await Promise.all(agents.map(async a => await recorder.watch(a.name, a.rpc)))
+    await sleep(1000)
+
+    const names = (list: AgentProcess[]): string[] => list.map(a => a.name)
+
+    // kill -STOP, then kill -CONT.
+    const frozen = agents[n - 1]
+    let observers = agents.filter(a => a !== frozen)
+    const tStop = performance.now()
+    frozen.child.kill('SIGSTOP')
+    await waitFor('frozen failed everywhere', async () => recorder.all(frozen.peerId, ['member:failed'], names(observers), tStop) != null, TIMEOUT_MS)
+    const stopFirst = recorder.first(frozen.peerId, ['member:suspect', 'member:failed'], names(observers), tStop)
+    const stopAll = recorder.all(frozen.peerId, ['member:failed'], names(observers), tStop)
+    const tCont = performance.now()
+    frozen.child.kill('SIGCONT')
+    await waitFor('resumed alive everywhere', async () => recorder.all(frozen.peerId, ['member:alive', 'member:join'], names(observers), tCont) != null, TIMEOUT_MS)
+    const resumeAll = recorder.all(frozen.peerId, ['member:alive', 'member:join'], names(observers), tCont)
+    await sleep(2000)
+
+    // kill -9.
+    const victim = agents[n - 2]
+    observers = agents.filter(a => a !== victim)
+    const tKill = performance.now()
+    victim.child.kill('SIGKILL')
+    await waitFor('killed failed everywhere', async () => recorder.all(victim.peerId, ['member:failed'], names(observers), tKill) != null, TIMEOUT_MS)
+    const killFirst = recorder.first(victim.peerId, ['member:suspect', 'member:failed'], names(observers), tKill)
+    const killAllFailed = recorder.all(victim.peerId, ['member:failed'], names(observers), tKill)
+
+    // Graceful leave.
+    const leaver = agents[n - 3]
+    observers = observers.filter(a => a !== leaver)
+    const tLeave = performance.now()
+    await fetch(`http://${leaver.rpc}/v1/leave`, { method: 'POST' })
+    await waitFor('leave seen everywhere', async () => recorder.all(leaver.peerId, ['member:leave'], names(observers), tLeave) != null, TIMEOUT_MS)
+    const leaveAll = recorder.all(leaver.peerId, ['member:leave'], names(observers), tLeave)
+
+    // Idle cost of the survivors.
+    await sleep(2000)
+    const before = await Promise.all(observers.map(async a => ({ proc: await procSample(a.child.pid!), bytes: await transportBytes(a) })))
+    const tIdle = performance.now()
+    await sleep(IDLE_WINDOW_MS)
+    const after = await Promise.all(observers.map(async a => ({ proc: await procSample(a.child.pid!), bytes: await transportBytes(a) })))
+    const seconds = (performance.now() - tIdle) / 1000
+    const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
+    const idleRssMb = mean(after.map(a => a.proc.rssKb / 1024))
+    const idleCpuPercent = mean(after.map((a, i) => (a.proc.cpuTicks - before[i].proc.cpuTicks) / CLOCK_TICKS_PER_SEC / seconds * 100))
+    // Every byte is counted twice across the cluster (out at one agent, in at another): per agent, in + out.
+    const idleBytesPerSec = mean(after.map((a, i) => (a.bytes - before[i].bytes) / seconds))
+
+    const targets = new Set([frozen.peerId, victim.peerId, leaver.peerId])
+    const falseFailures = recorder.events.filter(e => e.type === 'member:failed' && !targets.has(e.member.peerId)).length
+
+    return {
+      convergeMs,
+      killFirstDetectMs: ms(tKill, killFirst),
+      killAllFailedMs: ms(tKill, killAllFailed),
+      stopFirstDetectMs: ms(tStop, stopFirst),
+      stopAllFailedMs: ms(tStop, stopAll),
+      resumeAllAliveMs: ms(tCont, resumeAll),
+      leaveAllSeenMs: ms(tLeave, leaveAll),
+      idleRssMb: Math.round(idleRssMb * 10) / 10,
+      idleCpuPercent: Math.round(idleCpuPercent * 100) / 100,
+      idleBytesPerSec: Math.round(idleBytesPerSec),
+      falseFailures
+    }
+  } finally {
+    recorder.close()
+    await killAll(agents)
+  }
+}

@@ -1,0 +1,9 @@
+/** Small statistics helpers for benchmark reports. */
+
+/** The median, ignoring NaN (a measurement that did not happen). */
+export function median (values: number[]): number {
+  const sorted = values.filter(v => !Number.isNaN(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}

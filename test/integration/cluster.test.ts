@@ -1,0 +1,139 @@
+/**
+ * Five real agent processes on loopback, driven through the CLI: convergence,
+ * crash, freeze and resume, graceful leave, and garbage on every interface.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createNode, SWIM_PROTOCOL } from '../../gossip/index.ts'
+import { killAll, membersViaApi, membersViaCli, runCli, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+
+/** Generous bounds: these tests check behaviour; the benchmarks measure speed. */
+const CONVERGE_MS = 15_000
+const DETECT_MS = 30_000
+
+describe('agent cluster: 5 processes on loopback (lan profile)', () => {
+  let agents: AgentProcess[] = []
+
+  before(async () => { agents = await startCluster(5) })
+  after(async () => { await killAll(agents) })
+
+  it('converges: every agent lists all five alive via `agent members --json`', async () => {
+    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    for (const agent of agents) {
+      const members = await membersViaCli(agent)
+      assert.equal(members.length, 5, `${agent.name} lists ${members.length} members`)
+      for (const m of members) {
+        assert.equal(m.status, 'alive')
+        for (const field of ['name', 'peerId', 'status', 'addrs', 'incarnation', 'tags'] as const) {
+          assert.ok(field in m, `member JSON has ${field}`)
+        }
+        assert.ok(m.addrs.length >= 2, 'TCP and WebSocket addresses are announced')
+      }
+      assert.deepEqual(members.map(m => m.name).sort(), ['node1', 'node2', 'node3', 'node4', 'node5'])
+    }
+  })
+
+  it('`agent members` prints a table with every member', async () => {
+    const { code, stdout } = await runCli(['members', '--rpc', agents[0].rpc])
+    assert.equal(code, 0)
+    assert.match(stdout, /^NAME\s+PEER ID\s+STATUS/)
+    for (const a of agents) assert.match(stdout, new RegExp(`${a.name}\\s+${a.peerId}\\s+alive`))
+  })
+
+  it('survives garbage on the SWIM protocol, the libp2p port and the control API, and keeps answering', async () => {
+    const target = agents[0]
+    // 1. Raw bytes at the libp2p TCP port, before any handshake.
+    const components = multiaddr(target.multiaddrs[0]).getComponents()
+    const tcp = { host: components.find(c => c.name === 'ip4')!.value!, port: Number(components.find(c => c.name === 'tcp')!.value) }
+    await new Promise<void>((resolve) => {
+      const socket = connect(tcp.port, tcp.host, () => {
+        socket.end(Buffer.from('\x00\xff garbage \r\n\r\n'.repeat(100)))
+      })
+      socket.resume() // read (and discard) the answer so that the socket can end
+      socket.on('error', () => resolve())
+      socket.on('close', () => resolve())
+    })
+    // 2. A real libp2p peer speaking nonsense on the SWIM protocol: bad frames, an oversized length prefix.
+    const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      for (const payload of [
+        new Uint8Array([5, 1, 2, 3, 4, 5]),
+        new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]),
+        crypto.getRandomValues(new Uint8Array(4096))
+      ]) {
+        const stream = await node.dialProtocol(multiaddr(target.multiaddrs[0]), SWIM_PROTOCOL)
+        stream.send(payload)
+        await stream.close().catch(() => {})
+      }
+    } finally {
+      await node.stop()
+    }
+    // 3. Malformed HTTP, unknown endpoints, wrong methods, an oversized body.
+    await new Promise<void>((resolve) => {
+      const [host, port] = target.rpc.split(':')
+      const socket = connect(Number(port), host, () => { socket.end('NOT HTTP AT ALL\r\n\r\n') })
+      socket.resume() // read (and discard) the answer so that the socket can end
+      socket.on('error', () => resolve())
+      socket.on('close', () => resolve())
+    })
+    const notFound = await fetch(`http://${target.rpc}/v1/nope`, { signal: AbortSignal.timeout(5000) })
+    assert.equal(notFound.status, 404)
+    assert.match((await notFound.json() as { error: string }).error, /no such endpoint/)
+    const wrongMethod = await fetch(`http://${target.rpc}/v1/members`, { method: 'DELETE', signal: AbortSignal.timeout(5000) })
+    assert.equal(wrongMethod.status, 405)
+    const tooBig = await fetch(`http://${target.rpc}/v1/leave`, { method: 'POST', body: 'x'.repeat(200_000), signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+    assert.ok(tooBig == null || tooBig.status === 413, `oversized body refused (got ${tooBig?.status})`)
+
+    // Still running, still answering, still a member of a healthy cluster.
+    assert.equal(target.child.exitCode, null, 'the agent is still running')
+    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    const stats = await (await fetch(`http://${target.rpc}/v1/stats`, { signal: AbortSignal.timeout(5000) })).json() as { transport: { dropped: Record<string, number> } }
+    const drops = Object.values(stats.transport.dropped).reduce((a, b) => a + b, 0)
+    assert.ok(drops >= 1, `garbage is counted as dropped (${JSON.stringify(stats.transport.dropped)})`)
+  })
+
+  it('kill -STOP: the frozen agent is failed everywhere; kill -CONT: alive everywhere again', async () => {
+    const frozen = agents[4]
+    const others = agents.slice(0, 4)
+    frozen.child.kill('SIGSTOP')
+    try {
+      await waitAllSee(others, [frozen], 'failed', DETECT_MS)
+    } finally {
+      frozen.child.kill('SIGCONT')
+    }
+    await waitAllSee(agents, agents, 'alive', DETECT_MS)
+  })
+
+  it('kill -9: every other agent shows the killed one failed', async () => {
+    const victim = agents[3]
+    victim.child.kill('SIGKILL')
+    await victim.exited
+    const others = agents.filter(a => a !== victim)
+    await waitAllSee(others, [victim], 'failed', DETECT_MS)
+    const view = (await membersViaCli(others[0])).find(m => m.peerId === victim.peerId)
+    assert.equal(view?.status, 'failed')
+  })
+
+  it('`agent leave`: the agent exits and every other agent shows it left', async () => {
+    const leaver = agents[2]
+    const { code } = await runCli(['leave', '--rpc', leaver.rpc])
+    assert.equal(code, 0)
+    assert.equal(await leaver.exited, 0, 'the agent exits cleanly after leaving')
+    const remaining = [agents[0], agents[1], agents[4]]
+    await waitAllSee(remaining, [leaver], 'left', CONVERGE_MS)
+    await waitFor('no false failures among the remaining', async () => {
+      const members = await membersViaApi(agents[0])
+      return remaining.every(r => members.find(m => m.peerId === r.peerId)?.status === 'alive')
+    }, CONVERGE_MS)
+  })
+
+  it('SIGTERM leaves gracefully', async () => {
+    const leaver = agents[4]
+    leaver.child.kill('SIGTERM')
+    assert.equal(await leaver.exited, 0)
+    await waitAllSee([agents[0], agents[1]], [leaver], 'left', CONVERGE_MS)
+  })
+})

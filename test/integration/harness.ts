@@ -1,0 +1,142 @@
+/**
+ * Runs real `agent` processes on loopback, as a user would: each one started
+ * through the CLI, observed through `agent members --json` / the control API.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { MemberView } from '../../agent/member-view.ts'
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url))
+export const MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
+
+export interface AgentProcess {
+  name: string
+  child: ChildProcess
+  peerId: string
+  /** Full listen multiaddrs with /p2p/<id>. */
+  multiaddrs: string[]
+  rpc: string
+  output: () => string
+  exited: Promise<number | null>
+}
+
+export interface StartOptions {
+  name: string
+  join?: string[]
+  profile?: string
+  extraArgs?: string[]
+  /** Default: TCP and WS on 127.0.0.1 with OS-chosen ports. */
+  listen?: string[]
+}
+
+/** Starts `agent` and resolves once it printed its peer id, addresses and control address. */
+export async function startAgent (options: StartOptions): Promise<AgentProcess> {
+  const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+  const args = [MAIN, '--name', options.name, '--rpc', '127.0.0.1:0', '--profile', options.profile ?? 'lan',
+    ...listen.flatMap(a => ['--listen', a]),
+    ...(options.join ?? []).flatMap(a => ['--join', a]),
+    ...(options.extraArgs ?? [])]
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
+    if (control != null) {
+      return {
+        name: options.name,
+        child,
+        peerId: /peer id:\s+(\S+)/.exec(out)![1],
+        multiaddrs: [...out.matchAll(/listen:\s+(\S+)/g)].map(m => m[1]),
+        rpc: control[1],
+        output: () => out,
+        exited
+      }
+    }
+    if (child.exitCode != null) break
+    await sleep(20)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`agent ${options.name} did not start:\n${out}`)
+}
+
+/** Runs a CLI subcommand to completion. */
+export async function runCli (args: string[], timeoutMs = 20_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const code = await new Promise<number | null>(resolve => child.on('exit', c => resolve(c)))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+/** `agent members --json` against one agent, through the real CLI. */
+export async function membersViaCli (agent: AgentProcess): Promise<MemberView[]> {
+  const { code, stdout, stderr } = await runCli(['members', '--json', '--rpc', agent.rpc])
+  if (code !== 0) throw new Error(`agent members failed (${String(code)}): ${stderr}`)
+  return JSON.parse(stdout) as MemberView[]
+}
+
+/** `GET /v1/members`, faster than spawning the CLI; used for polling. */
+export async function membersViaApi (agent: AgentProcess): Promise<MemberView[]> {
+  const res = await fetch(`http://${agent.rpc}/v1/members`, { signal: AbortSignal.timeout(5000) })
+  if (!res.ok) throw new Error(`GET /v1/members answered ${res.status}`)
+  return await res.json() as MemberView[]
+}
+
+/** Polls until `check` holds or the time runs out; returns how long it took. Throws with the last state otherwise. */
+export async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<number> {
+  const start = performance.now()
+  let lastError: unknown
+  while (performance.now() - start < timeoutMs) {
+    try {
+      if (await check()) return performance.now() - start
+    } catch (err) {
+      lastError = err
+    }
+    await sleep(intervalMs)
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${lastError != null ? ` (last error: ${(lastError as Error).message})` : ''}`)
+}
+
+/** True when `observer` sees every peer in `expected` with the given status (and, for alive, exactly that set alive). */
+export async function sees (observer: AgentProcess, expected: Map<string, string>): Promise<boolean> {
+  const members = await membersViaApi(observer)
+  const byId = new Map(members.map(m => [m.peerId, m.status]))
+  for (const [peerId, status] of expected) {
+    if (byId.get(peerId) !== status) return false
+  }
+  return true
+}
+
+/** Waits until every observer sees every target with `status`. */
+export async function waitAllSee (observers: AgentProcess[], targets: AgentProcess[], status: string, timeoutMs: number): Promise<number> {
+  const expected = new Map(targets.map(t => [t.peerId, status]))
+  return await waitFor(`${observers.map(o => o.name).join(',')} see ${targets.map(t => t.name).join(',')} ${status}`,
+    async () => (await Promise.all(observers.map(async o => await sees(o, expected)))).every(Boolean), timeoutMs)
+}
+
+/** Kills every agent still running; call in `after`. */
+export async function killAll (agents: AgentProcess[]): Promise<void> {
+  for (const a of agents) {
+    if (a.child.exitCode == null && a.child.signalCode == null) {
+      a.child.kill('SIGCONT')
+      a.child.kill('SIGKILL')
+    }
+  }
+  await Promise.all(agents.map(async a => await a.exited))
+}
+
+/** Starts n agents: the first alone, the others joining it. */
+export async function startCluster (n: number, prefix = 'node', profile = 'lan'): Promise<AgentProcess[]> {
+  const first = await startAgent({ name: `${prefix}1`, profile })
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) =>
+    await startAgent({ name: `${prefix}${i + 2}`, profile, join: [first.multiaddrs[0]] })))
+  return [first, ...rest]
+}

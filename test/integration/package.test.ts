@@ -1,0 +1,52 @@
+/**
+ * The package as a user installs it: `npm pack`, install the tarball into an
+ * empty folder, run its `agent` binary (compiled JS) and import createAgent.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
+import { REPO } from './harness.ts'
+
+const run = promisify(execFile)
+// The installed bin starts with `#!/usr/bin/env node`: put the pinned Node first on PATH.
+const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }
+
+describe('npm package', () => {
+  let dir = ''
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'agent-pkg-'))
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: REPO, env, maxBuffer: 16 << 20 })
+    const tarball = join(dir, stdout.trim().split('\n').pop()!)
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: dir, env, maxBuffer: 16 << 20 })
+  })
+  after(async () => { if (dir !== '') await rm(dir, { recursive: true, force: true }) })
+
+  it('installs a working `agent` binary that runs compiled JS', async () => {
+    const { stdout } = await run(join(dir, 'node_modules/.bin/agent'), ['help'], { cwd: dir, env })
+    assert.match(stdout, /Usage:/)
+    const child = spawn(join(dir, 'node_modules/.bin/agent'), ['--name', 'pkg', '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc', '127.0.0.1:0'], { cwd: dir, env })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+    const deadline = Date.now() + 20_000
+    while (!/control:/.test(out) && Date.now() < deadline && child.exitCode == null) await new Promise(resolve => setTimeout(resolve, 50))
+    assert.match(out, /agent pkg started/, out)
+    child.kill('SIGTERM')
+    assert.equal(await exited, 0, out)
+  })
+
+  it('exports createAgent for embedding', async () => {
+    const script = "import { createAgent } from 'gossip-cluster-agent'\n" +
+      "const a = createAgent({ name: 'embedded', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: false })\n" +
+      'await a.start(); console.log(a.members().length, a.self().status); await a.stop()\n'
+    await writeFile(join(dir, 'embed.mjs'), script)
+    const { stdout } = await run(process.execPath, ['embed.mjs'], { cwd: dir, env })
+    assert.equal(stdout.trim(), '1 alive')
+  })
+})
