@@ -8,7 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../../agent/member-view.ts'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
-export const MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
+/**
+ * The agent entry point: the TypeScript sources by default; the benchmarks set
+ * AGENT_ENTRY to the bundled binary (dist/agent.mjs) that a user installs.
+ */
+export const MAIN = process.env.AGENT_ENTRY ?? fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
 
 export interface AgentProcess {
   name: string

@@ -1,0 +1,187 @@
+/**
+ * The core's internal state and the small helpers every concern shares:
+ * emitting effects, piggybacking, counting members, copying records.
+ */
+import type { MembershipConfig } from './config.ts'
+import type { MembershipStats } from './index.ts'
+import type { Destination, Effect, Member, MemberEventType, MemberId, Message, Random, SyncEntry, Update } from './types.ts'
+import type { Awareness } from './awareness.ts'
+import type { BroadcastQueue } from './broadcasts.ts'
+import type { Suspicion } from './suspicion.ts'
+import { retransmitLimit } from './formulas.ts'
+
+export interface MemberRecord {
+  member: Member
+  /** Running while the member is suspect. */
+  suspicion?: Suspicion
+  /** The member's process refused a connection since it was last known alive: crash evidence. */
+  refused: boolean
+  /** Last time we told this (suspect or failed) member what we think of it. */
+  lastToldAt: number
+}
+
+/** A probe this node is running (direct ping, then ping-req through others). */
+export interface Probe {
+  seq: number
+  target: MemberId
+  /** The target's incarnation when the probe started: a failed probe suspects that one. */
+  incarnation: number
+  startedAt: number
+  /** When to fall back to indirect probes. */
+  indirectAt: number
+  /** End of the probe: no ack by then means failure. */
+  deadline: number
+  indirectSent: boolean
+  intermediaries: Set<MemberId>
+  nacks: Set<MemberId>
+  /** Intermediaries our ping-req could not reach: no nack is expected from them. */
+  unreachable: Set<MemberId>
+  expectedNacks: number
+  /** The direct ping was refused. */
+  refused: boolean
+}
+
+/** A ping this node sends on behalf of a ping-req. */
+export interface Relay {
+  origin: MemberId
+  originSeq: number
+  target: MemberId
+  nack: boolean
+  nackAt: number
+  nackSent: boolean
+  expiresAt: number
+}
+
+export interface Tombstone {
+  incarnation: number
+  bootId: string
+}
+
+export interface State {
+  readonly config: MembershipConfig
+  readonly random: Random
+  self: Member
+  /** Every other known member. */
+  members: Map<MemberId, MemberRecord>
+  awareness: Awareness
+  broadcasts: BroadcastQueue
+  /** Reaped members: stale updates about them are ignored. Bounded, oldest dropped first. */
+  tombstones: Map<MemberId, Tombstone>
+  stats: Omit<MembershipStats, 'localHealth'>
+  /** Effects of the call in progress. */
+  out: Effect[]
+  /** Time of the call in progress. */
+  now: number
+  /** Set while handling a message that accused us with an incarnation we already refuted. */
+  staleAccusation: boolean
+  seq: number
+  probeOrder: MemberId[]
+  probeIndex: number
+  nextProbeAt: number
+  probes: Map<number, Probe>
+  relays: Map<number, Relay>
+  nextGossipAt: number
+  nextPushPullAt: number
+  join?: { seeds: Destination[], nextRetryAt: number }
+}
+
+export const MAX_TOMBSTONES = 1024
+export const MAX_RELAYS = 1024
+
+export function copyMember (m: Member): Member {
+  const copy: Member = { ...m, addrs: [...m.addrs], tags: { ...m.tags } }
+  if (copy.status === 'alive') delete copy.cause
+  return copy
+}
+
+export function isSelfLeft (state: State): boolean {
+  return state.self.status === 'left'
+}
+
+export function isLive (m: Member): boolean {
+  return m.status === 'alive' || m.status === 'suspect'
+}
+
+export function send (state: State, to: Destination, msg: Message): void {
+  state.out.push({ kind: 'send', to, msg })
+}
+
+export function emit (state: State, type: MemberEventType, member: Member): void {
+  if (member.id === state.self.id) return
+  state.out.push({ kind: 'event', event: { type, member: copyMember(member) } })
+}
+
+export function destinationOf (state: State, id: MemberId): Destination {
+  const rec = state.members.get(id)
+  return { id, addrs: rec == null ? [] : [...rec.member.addrs] }
+}
+
+export function nextSeq (state: State): number {
+  state.seq = state.seq >= Number.MAX_SAFE_INTEGER ? 1 : state.seq + 1
+  return state.seq
+}
+
+/** Members believed alive or suspect, this node included while it has not left. */
+export function liveCount (state: State): number {
+  let n = isLive(state.self) ? 1 : 0
+  for (const rec of state.members.values()) if (isLive(rec.member)) n++
+  return n
+}
+
+/** Every known member, this node included. */
+export function knownCount (state: State): number {
+  return state.members.size + 1
+}
+
+/** `first` followed by queued updates, at most maxPiggybackUpdates in all. */
+export function piggyback (state: State, first: Update[] = []): Update[] {
+  const max = state.config.maxPiggybackUpdates
+  const head = first.slice(0, max)
+  const limit = retransmitLimit(state.config.retransmitMult, knownCount(state))
+  const exclude = head.length === 0 ? undefined : new Set(head.map(u => u.id))
+  return head.concat(state.broadcasts.take(max - head.length, limit, exclude))
+}
+
+/** Queues an update for dissemination. */
+export function broadcast (state: State, update: Update): void {
+  state.broadcasts.queue(update)
+}
+
+export function aliveUpdate (m: Member): Update {
+  return { type: 'alive', id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId }
+}
+
+/** What this node believes about `m`, as an update it can send to `m` itself. */
+export function accusationOf (state: State, m: Member): Update | undefined {
+  if (m.status === 'suspect') return { type: 'suspect', id: m.id, incarnation: m.incarnation, from: state.self.id }
+  if (m.status === 'failed') {
+    return { type: 'dead', id: m.id, incarnation: m.incarnation, from: state.self.id, cause: m.cause ?? 'unreachable' }
+  }
+  return undefined
+}
+
+export function fullState (state: State): SyncEntry[] {
+  const entries: SyncEntry[] = [syncEntry(state.self)]
+  for (const rec of state.members.values()) entries.push(syncEntry(rec.member))
+  return entries
+}
+
+function syncEntry (m: Member): SyncEntry {
+  return { id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId, status: m.status }
+}
+
+/**
+ * Per-peer rate limit over a bounded map (oldest entries dropped first):
+ * true, and records `now`, when `key` was not allowed within the last `gapMs`.
+ */
+export function allowOnce (map: Map<string, number>, key: string, now: number, gapMs: number, maxEntries = 256): boolean {
+  const last = map.get(key)
+  if (last != null && now - last < gapMs) return false
+  map.delete(key)
+  map.set(key, now)
+  if (map.size > maxEntries) {
+    const oldest = map.keys().next().value
+    if (oldest != null) map.delete(oldest)
+  }
+  return true
+}

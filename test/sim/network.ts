@@ -1,0 +1,282 @@
+/**
+ * A deterministic in-memory network for the membership simulator.
+ *
+ * It mirrors the real SWIM transport's boundary (gossip/): a node sends with
+ * `send(to: Destination, msg)` and is called back with `onMessage(from, msg)`,
+ * `onDeliveryFailed(to, msg, reason)` and `onPeerDisconnected(id)`.
+ *
+ * Time is logical: an event queue ordered by (time, insertion). Every random
+ * choice (latency, loss) comes from one seeded generator, so a seed replays a
+ * run exactly. Faults are commands: per-link loss, (one-way) partitions,
+ * crash (with or without "connection refused"), freeze and resume.
+ */
+import type { DeliveryFailure, Destination, MemberId, Message, Random } from '../../membership/index.ts'
+
+export interface TransportHandlers {
+  onMessage: (from: MemberId, msg: Message) => void
+  onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
+  onPeerDisconnected: (id: MemberId) => void
+}
+
+/** What a node holds: the sending half of the transport. */
+export interface SimTransport {
+  send: (to: Destination, msg: Message) => void
+}
+
+/**
+ * - `up`: runs normally.
+ * - `crashed`: the process is gone. With `refuse`, the host answers and
+ *   connections are refused (kill -9); without, it is silent (host down).
+ * - `frozen`: SIGSTOP. Nothing runs; what arrives is held and handed over on resume.
+ */
+export type NodeState = 'up' | 'crashed' | 'frozen'
+
+export interface NetworkStats {
+  sent: number
+  delivered: number
+  lost: number
+  refused: number
+  held: number
+}
+
+interface SimEndpoint {
+  id: MemberId
+  addrs: string[]
+  handlers: TransportHandlers
+  state: NodeState
+  refuse: boolean
+  held: Array<() => void>
+}
+
+interface Scheduled {
+  at: number
+  seq: number
+  run: () => void
+}
+
+/** A binary min-heap of scheduled events by (at, seq). */
+class EventQueue {
+  readonly #heap: Scheduled[] = []
+
+  get size (): number {
+    return this.#heap.length
+  }
+
+  peek (): Scheduled | undefined {
+    return this.#heap[0]
+  }
+
+  push (item: Scheduled): void {
+    const h = this.#heap
+    h.push(item)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!before(h[i], h[p])) break
+      ;[h[i], h[p]] = [h[p], h[i]]
+      i = p
+    }
+  }
+
+  pop (): Scheduled | undefined {
+    const h = this.#heap
+    if (h.length === 0) return undefined
+    const top = h[0]
+    const last = h.pop()!
+    if (h.length > 0) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < h.length && before(h[l], h[m])) m = l
+        if (r < h.length && before(h[r], h[m])) m = r
+        if (m === i) break
+        ;[h[i], h[m]] = [h[m], h[i]]
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+function before (a: Scheduled, b: Scheduled): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+}
+
+/** TCP's initial SYN retransmission timeout: how much later a refusal arrives when the first SYN is lost. */
+const SYN_RETRY_MS = 1000
+
+const linkKey = (from: MemberId, to: MemberId): string => `${from}>${to}`
+const pairKey = (a: MemberId, b: MemberId): string => a < b ? `${a}|${b}` : `${b}|${a}`
+
+export interface NetworkOptions {
+  random: Random
+  /** One-way latency, uniform in [min, max] ms. */
+  latencyMs?: { min: number, max: number }
+  /** Default loss rate of every link, in [0, 1]. */
+  lossRate?: number
+}
+
+export class SimNetwork {
+  now = 0
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, refused: 0, held: 0 }
+  lossRate: number
+  readonly #random: Random
+  readonly #latency: { min: number, max: number }
+  readonly #queue = new EventQueue()
+  #seq = 0
+  readonly #nodes = new Map<MemberId, SimEndpoint>()
+  readonly #byAddr = new Map<string, MemberId>()
+  readonly #connections = new Set<string>()
+  readonly #blocked = new Set<string>()
+  readonly #linkLoss = new Map<string, number>()
+
+  constructor (opts: NetworkOptions) {
+    this.#random = opts.random
+    this.#latency = opts.latencyMs ?? { min: 1, max: 10 }
+    this.lossRate = opts.lossRate ?? 0
+  }
+
+  /** Adds (or restarts) a node and returns its transport. */
+  attach (id: MemberId, addrs: string[], handlers: TransportHandlers): SimTransport {
+    this.#nodes.set(id, { id, addrs: [...addrs], handlers, state: 'up', refuse: false, held: [] })
+    for (const addr of addrs) this.#byAddr.set(addr, id)
+    return { send: (to, msg) => { this.send(id, to, msg) } }
+  }
+
+  state (id: MemberId): NodeState | undefined {
+    return this.#nodes.get(id)?.state
+  }
+
+  schedule (at: number, run: () => void): void {
+    this.#queue.push({ at: Math.max(at, this.now), seq: this.#seq++, run })
+  }
+
+  /** Runs every event due at or before `t`, then sets the clock to `t`. */
+  runUntil (t: number): void {
+    for (;;) {
+      const next = this.#queue.peek()
+      if (next == null || next.at > t) break
+      this.#queue.pop()
+      this.now = next.at
+      next.run()
+    }
+    this.now = Math.max(this.now, t)
+  }
+
+  latency (): number {
+    const { min, max } = this.#latency
+    return min + this.#random() * (max - min)
+  }
+
+  send (from: MemberId, to: Destination, msg: Message): void {
+    this.stats.sent++
+    const target = to.id ?? to.addrs.map(a => this.#byAddr.get(a)).find(id => id != null)
+    const dst = target == null ? undefined : this.#nodes.get(target)
+    if (dst == null) {
+      this.#back(from, this.latency(), h => { h.onDeliveryFailed(to, msg, 'error') })
+      return
+    }
+    if (this.#blocked.has(linkKey(from, dst.id))) {
+      this.stats.lost++
+      return
+    }
+    const lost = this.#random() < (this.#linkLoss.get(linkKey(from, dst.id)) ?? this.lossRate)
+    const copy = structuredClone(msg)
+    const delay = this.latency()
+    this.schedule(this.now + delay, () => {
+      if (dst.state === 'crashed') {
+        if (dst.refuse) {
+          // A refusal is the host's TCP reset: loss only delays it (the SYN is retransmitted).
+          this.stats.refused++
+          this.#back(from, delay + (lost ? SYN_RETRY_MS : 0), h => { h.onDeliveryFailed(to, msg, 'refused') })
+        } else {
+          this.stats.lost++
+        }
+        return
+      }
+      if (lost) {
+        this.stats.lost++
+        return
+      }
+      this.#deliver(dst, () => {
+        this.stats.delivered++
+        this.#connections.add(pairKey(from, dst.id))
+        dst.handlers.onMessage(from, copy)
+      })
+    })
+  }
+
+  /** Calls back the sender after `delay` (held while it is frozen, dropped if it crashed). */
+  #back (id: MemberId, delay: number, fn: (h: TransportHandlers) => void): void {
+    const node = this.#nodes.get(id)
+    if (node == null) return
+    this.schedule(this.now + delay, () => { this.#deliver(node, () => { fn(node.handlers) }) })
+  }
+
+  #deliver (node: SimEndpoint, fn: () => void): void {
+    if (node.state === 'crashed') return
+    if (node.state === 'frozen') {
+      this.stats.held++
+      node.held.push(fn)
+      return
+    }
+    fn()
+  }
+
+  /**
+   * The process dies. With `refuse` (kill -9 on a live host) its connections
+   * close, peers get onPeerDisconnected, and later sends are refused; without
+   * it (host or link gone) everything it is sent simply vanishes.
+   */
+  crash (id: MemberId, opts: { refuse: boolean }): void {
+    const node = this.#nodes.get(id)
+    if (node == null) return
+    node.state = 'crashed'
+    node.refuse = opts.refuse
+    node.held = []
+    for (const key of [...this.#connections]) {
+      const [a, b] = key.split('|')
+      if (a !== id && b !== id) continue
+      this.#connections.delete(key)
+      const other = a === id ? b : a
+      if (opts.refuse) this.#back(other, this.latency(), h => { h.onPeerDisconnected(id) })
+    }
+  }
+
+  freeze (id: MemberId): void {
+    const node = this.#nodes.get(id)
+    if (node != null && node.state === 'up') node.state = 'frozen'
+  }
+
+  /** Resumes a frozen node; what it was sent meanwhile is handed over now, in order. */
+  resume (id: MemberId): void {
+    const node = this.#nodes.get(id)
+    if (node == null || node.state !== 'frozen') return
+    node.state = 'up'
+    const held = node.held
+    node.held = []
+    for (const fn of held) this.schedule(this.now, () => { this.#deliver(node, fn) })
+  }
+
+  /** Drops every message from a side to the other (both ways unless `oneWay`). */
+  partition (a: Iterable<MemberId>, b: Iterable<MemberId>, opts: { oneWay?: boolean } = {}): void {
+    const bs = [...b]
+    for (const x of a) {
+      for (const y of bs) {
+        this.#blocked.add(linkKey(x, y))
+        if (opts.oneWay !== true) this.#blocked.add(linkKey(y, x))
+      }
+    }
+  }
+
+  heal (): void {
+    this.#blocked.clear()
+  }
+
+  setLinkLoss (from: MemberId, to: MemberId, rate: number): void {
+    this.#linkLoss.set(linkKey(from, to), rate)
+  }
+}
