@@ -56,6 +56,7 @@ async function transportBytes (agent: AgentProcess): Promise<number> {
 const ms = (from: number, to: number | undefined): number => to == null ? NaN : Math.round(to - from)
 const TIMEOUT_MS = 30_000
 const IDLE_WINDOW_MS = 10_000
+const SETTLE_MS = 5000
 const CLOCK_TICKS_PER_SEC = 100
 
 export async function runMembershipBench (n = 10): Promise<MembershipRun> {
@@ -75,7 +76,9 @@ export async function runMembershipBench (n = 10): Promise<MembershipRun> {
     }, TIMEOUT_MS, 20)
     const convergeMs = Math.round(performance.now() - t0)
     await Promise.all(agents.map(async a => await recorder.watch(a.name, a.rpc)))
-    await sleep(1000)
+    // Let the cluster settle: ten processes starting at once on two cores saturate the CPU,
+    // which raises Lifeguard's local health (longer probe periods) for a few seconds.
+    await sleep(SETTLE_MS)
 
     const names = (list: AgentProcess[]): string[] => list.map(a => a.name)
 
@@ -91,7 +94,7 @@ export async function runMembershipBench (n = 10): Promise<MembershipRun> {
     frozen.child.kill('SIGCONT')
     await waitFor('resumed alive everywhere', async () => recorder.all(frozen.peerId, ['member:alive', 'member:join'], names(observers), tCont) != null, TIMEOUT_MS)
     const resumeAll = recorder.all(frozen.peerId, ['member:alive', 'member:join'], names(observers), tCont)
-    await sleep(2000)
+    await sleep(SETTLE_MS)
 
     // kill -9.
     const victim = agents[n - 2]

@@ -73,6 +73,10 @@ export async function createNode (opts: NodeOptions): Promise<Libp2p> {
       // dialled by address alone is recorded with its addresses in the peer store.
       identify: identify()
     },
+    // SWIM probes every member each protocol period and is what decides liveness;
+    // libp2p's monitor would add a ping stream per connection every 10 s (measured:
+    // a visible share of an idle agent's CPU) and abort connections on its own verdict.
+    connectionMonitor: { enabled: false },
     connectionGater: {
       // Cluster members live on loopback and private networks, and may speak
       // plain WebSocket: never filter an address out for being private or insecure.

@@ -26,8 +26,14 @@ import {
   liveCount, piggyback, send, type MemberRecord, type State
 } from './state.ts'
 
-/** After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it). */
-const EARLY_PUSH_PULL_INTERVALS = 5
+/**
+ * After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it):
+ * members that joined through the same seed at the same moment learn of each other at once
+ * rather than after a full push-pull period.
+ */
+const EARLY_PUSH_PULL_INTERVALS = 1
+/** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
+const JOIN_FIRST_RETRY_MS = 100
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
 export function createMembership (opts: MembershipOptions): Membership {
@@ -126,7 +132,9 @@ export function createMembership (opts: MembershipOptions): Membership {
   function nextDeadline (): number {
     let d = Infinity
     if (!isSelfLeft(state)) {
-      d = Math.min(state.nextProbeAt, state.nextGossipAt, state.nextPushPullAt, probeDeadline(state))
+      d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
+      // A gossip round with nothing queued does nothing: no need to wake up for it.
+      if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
       if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
     }
     for (const rec of state.members.values()) {
@@ -266,7 +274,7 @@ export function createMembership (opts: MembershipOptions): Membership {
         if (isSelfLeft(state) || !Array.isArray(seeds)) return
         const usable = seeds.filter(s => s != null && Array.isArray(s.addrs) && s.id !== state.self.id && (s.id != null || s.addrs.length > 0))
         if (usable.length === 0) return
-        state.join = { seeds: usable.map(s => ({ ...s, addrs: [...s.addrs] })), nextRetryAt: state.now + config.joinRetryIntervalMs }
+        state.join = { seeds: usable.map(s => ({ ...s, addrs: [...s.addrs] })), nextRetryAt: state.now + config.joinRetryIntervalMs, backoffMs: Math.min(JOIN_FIRST_RETRY_MS, config.joinRetryIntervalMs) }
         sendJoin()
       })
     },
@@ -289,6 +297,12 @@ export function createMembership (opts: MembershipOptions): Membership {
     deliveryFailed (now: number, to: Destination, msg: Message, reason: DeliveryFailure): Effect[] {
       return run(now, () => {
         if (to == null || msg == null || !DELIVERY_FAILURES.has(reason) || isSelfLeft(state)) return
+        if (msg.type === 'sync' && msg.join && state.join != null) {
+          // A seed that is not up yet: retry soon, backing off, instead of a whole retry interval later.
+          state.join.nextRetryAt = Math.min(state.join.nextRetryAt, state.now + state.join.backoffMs)
+          state.join.backoffMs = Math.min(state.join.backoffMs * 2, config.joinRetryIntervalMs)
+          return
+        }
         onDeliveryFailed(state, to, msg, reason)
       })
     },

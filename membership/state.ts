@@ -82,7 +82,8 @@ export interface State {
   relays: Map<number, Relay>
   nextGossipAt: number
   nextPushPullAt: number
-  join?: { seeds: Destination[], nextRetryAt: number }
+  /** Joining: seeds to contact, when to retry, and the current retry delay (doubles after each failed delivery). */
+  join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number }
 }
 
 export const MAX_TOMBSTONES = 1024
