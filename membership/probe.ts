@@ -8,6 +8,7 @@
  * connection is crash evidence and suspects at once, with a short timeout.
  */
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from './types.ts'
+import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
 import {
@@ -123,6 +124,12 @@ function probeFailed (state: State, probe: Probe): void {
   const rec = state.members.get(probe.target)
   if (rec == null || !isLive(rec.member)) return
   suspectLocally(state, rec, probe.incarnation, probe.refused)
+  // Each nack is a member that tried the target over its own path and got nothing:
+  // an independent witness, so it counts as a confirmation and shortens the timeout
+  // just as a suspicion gossiped by that member would (it will not raise one itself).
+  if (rec.member.status === 'suspect' && rec.suspicion != null) {
+    for (const witness of probe.nacks) confirmSuspicion(rec.suspicion, witness)
+  }
 }
 
 /** Runs due probe steps: indirect fallbacks, failures; relays' nacks and expiry. */

@@ -241,6 +241,21 @@ describe('membership core: suspicion and refutation', () => {
     // Only a's own failed probe of f can confirm: 24000 - 20000 * log(2) / log(3) = 11381 ms at best.
     assert.ok(unconfirmed >= 11_381, `with at most one confirmation: ${unconfirmed} ms`)
   })
+  it('nacks from indirect probers count as confirmations: the prober fails the member after the minimum timeout', () => {
+    // n = 6: min 4000 ms, k = 2. Three intermediaries nack: the suspicion is fully confirmed at once.
+    const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'])
+    wire.silent.add('f')
+    // Others' own accusations of f never reach a: only a's probe and its witnesses can count.
+    const accusesF = (m: { msg: Message }): boolean => 'updates' in m.msg &&
+      m.msg.updates.some(u => u.id === 'f' && (u.type === 'suspect' || u.type === 'dead') && u.from !== 'a')
+    wire.drop = m => m.to.id === 'a' && accusesF(m)
+    assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'suspect', 30_000))
+    const suspectedAt = wire.now
+    assert.ok(wire.sent.some(s => s.msg.type === 'nack'), 'intermediaries nacked')
+    assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'failed', 30_000))
+    const took = wire.now - suspectedAt
+    assert.ok(took <= 4000 + 50, `failed ${took} ms after the suspicion (minimum timeout 4000 ms)`)
+  })
 })
 
 describe('membership core: leave, update, reaping', () => {
