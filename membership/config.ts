@@ -36,6 +36,12 @@ export interface MembershipConfig {
   maxPiggybackUpdates: number
   /** Base interval of push-pull anti-entropy with one random member; scaled up for clusters above 32 members. */
   pushPullIntervalMs: number
+  /**
+   * Every this often, send a full sync to one random failed (not left) member. This is
+   * what merges the two sides after a partition heals, without restarts or manual
+   * joins. Shorter: faster healing, more dial attempts at members that are really gone.
+   */
+  reconnectIntervalMs: number
   /** Retry interval of a join that has not been answered yet. */
   joinRetryIntervalMs: number
   /** A failed member is forgotten (reaped) after this long. */
@@ -61,6 +67,7 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   gossipToTheDeadMs: 30_000,
   maxPiggybackUpdates: 16,
   pushPullIntervalMs: 30_000,
+  reconnectIntervalMs: 2000,
   joinRetryIntervalMs: 1000,
   reapFailedAfterMs: 24 * 3600_000,
   reapLeftAfterMs: 24 * 3600_000,
@@ -77,6 +84,7 @@ export const WAN: Readonly<MembershipConfig> = Object.freeze({
   gossipNodes: 4,
   gossipToTheDeadMs: 60_000,
   pushPullIntervalMs: 60_000,
+  reconnectIntervalMs: 10_000,
   joinRetryIntervalMs: 3000,
 })
 
@@ -90,6 +98,7 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   gossipIntervalMs: 100,
   gossipToTheDeadMs: 15_000,
   pushPullIntervalMs: 15_000,
+  reconnectIntervalMs: 1000,
   joinRetryIntervalMs: 500,
 })
 
@@ -108,7 +117,7 @@ export function validate (config: MembershipConfig): MembershipConfig {
   const positive: Array<keyof MembershipConfig> = [
     'probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'suspicionMaxTimeoutMult',
     'refusedSuspicionTimeoutMs', 'awarenessMaxMultiplier', 'retransmitMult', 'gossipIntervalMs',
-    'maxPiggybackUpdates', 'pushPullIntervalMs', 'joinRetryIntervalMs'
+    'maxPiggybackUpdates', 'pushPullIntervalMs', 'reconnectIntervalMs', 'joinRetryIntervalMs'
   ]
   for (const key of Object.keys(LAN) as Array<keyof MembershipConfig>) {
     const value = config[key]

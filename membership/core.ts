@@ -80,7 +80,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     probes: new Map(),
     relays: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
-    nextPushPullAt: start + stagger(random, config.pushPullIntervalMs)
+    nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
+    nextReconnectAt: start + stagger(random, config.reconnectIntervalMs)
   }
 
   /** Unknown senders we asked for a sync, and when. */
@@ -126,6 +127,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     state.nextProbeAt = now + stagger(random, config.probeIntervalMs)
     state.nextGossipAt = now
     state.nextPushPullAt = now
+    state.nextReconnectAt = now
     if (state.join != null) state.join.nextRetryAt = now
   }
 
@@ -133,6 +135,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     let d = Infinity
     if (!isSelfLeft(state)) {
       d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
+      if (hasFailedMembers()) d = Math.min(d, state.nextReconnectAt)
       // A gossip round with nothing queued does nothing: no need to wake up for it.
       if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
       if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
@@ -194,18 +197,31 @@ export function createMembership (opts: MembershipOptions): Membership {
    * crash from a partition: after a partition heals, this is how the two sides
    * find each other again (each learns it was declared failed and refutes).
    */
+  /** Anti-entropy: a full state exchange with one random alive member. */
   function pushPull (): void {
-    const alive: MemberId[] = []
-    const failed: MemberId[] = []
-    for (const rec of state.members.values()) {
-      if (rec.member.status === 'alive') alive.push(rec.member.id)
-      else if (rec.member.status === 'failed') failed.push(rec.member.id)
-    }
-    for (const [id] of [pickRandom(random, alive, 1), pickRandom(random, failed, 1)]) {
-      if (id == null) continue
-      state.stats.syncsSent++
-      send(state, destinationOf(state, id), { type: 'sync', reply: true, join: false, members: fullState(state) })
-    }
+    const alive = [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
+    syncWith(pickRandom(random, alive, 1)[0])
+  }
+
+  /**
+   * Partition healing (Serf's reconnect, but every few seconds rather than 30 s):
+   * offer our state to one random failed member. If the network between us healed,
+   * it merges our view, learns it was declared failed, and refutes; we merge its view.
+   */
+  function reconnect (): void {
+    const failed = [...state.members.values()].filter(rec => rec.member.status === 'failed').map(rec => rec.member.id)
+    syncWith(pickRandom(random, failed, 1)[0])
+  }
+
+  function hasFailedMembers (): boolean {
+    for (const rec of state.members.values()) if (rec.member.status === 'failed') return true
+    return false
+  }
+
+  function syncWith (id: MemberId | undefined): void {
+    if (id == null) return
+    state.stats.syncsSent++
+    send(state, destinationOf(state, id), { type: 'sync', reply: true, join: false, members: fullState(state) })
   }
 
   /** A member we hold suspect or failed is talking to us: tell it, so that it can refute at once. */
@@ -335,6 +351,10 @@ export function createMembership (opts: MembershipOptions): Membership {
           if (t >= state.nextPushPullAt) {
             pushPull()
             state.nextPushPullAt = t + pushPullScaleMs(config.pushPullIntervalMs, liveCount(state))
+          }
+          if (t >= state.nextReconnectAt) {
+            reconnect()
+            state.nextReconnectAt = t + config.reconnectIntervalMs
           }
           if (state.join != null && t >= state.join.nextRetryAt) {
             sendJoin()

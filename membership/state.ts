@@ -82,6 +82,8 @@ export interface State {
   relays: Map<number, Relay>
   nextGossipAt: number
   nextPushPullAt: number
+  /** Next sync attempt with a failed member (partition healing). */
+  nextReconnectAt: number
   /** Joining: seeds to contact, when to retry, and the current retry delay (doubles after each failed delivery). */
   join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number }
 }
