@@ -8,6 +8,7 @@ import { connect } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, SWIM_PROTOCOL } from '../../gossip/index.ts'
+import { EventRecorder } from '../../bench/events.ts'
 import { killAll, membersViaApi, membersViaCli, runCli, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 
 /** Generous bounds: these tests check behaviour; the benchmarks measure speed. */
@@ -107,14 +108,23 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
     await waitAllSee(agents, agents, 'alive', DETECT_MS)
   })
 
-  it('kill -9: every other agent shows the killed one failed', async () => {
+  it('kill -9: every other agent shows the killed one failed (cause crash), and GET /v1/events streams it', async () => {
     const victim = agents[3]
-    victim.child.kill('SIGKILL')
-    await victim.exited
-    const others = agents.filter(a => a !== victim)
-    await waitAllSee(others, [victim], 'failed', DETECT_MS)
-    const view = (await membersViaCli(others[0])).find(m => m.peerId === victim.peerId)
-    assert.equal(view?.status, 'failed')
+    const events = new EventRecorder()
+    await events.watch(agents[0].name, agents[0].rpc)
+    try {
+      const since = performance.now()
+      victim.child.kill('SIGKILL')
+      await victim.exited
+      const others = agents.filter(a => a !== victim)
+      await waitAllSee(others, [victim], 'failed', DETECT_MS)
+      const view = (await membersViaCli(others[0])).find(m => m.peerId === victim.peerId)
+      assert.equal(view?.status, 'failed')
+      assert.equal(view?.cause, 'crash', 'a refused connection is evidence of a crash')
+      await waitFor('member:failed on the event stream', async () => events.first(victim.peerId, ['member:failed'], [agents[0].name], since) != null, 5000)
+    } finally {
+      events.close()
+    }
   })
 
   it('`agent leave`: the agent exits and every other agent shows it left', async () => {
