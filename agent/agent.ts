@@ -9,13 +9,25 @@ import { createNode, createSwimTransport, type SwimTransport, type SwimTransport
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
 import { loadOrCreateKey } from './identity.ts'
-import { toMemberView, type MemberView } from './member-view.ts'
+import {
+  toClusterEventView, toHealthView, toMemberView,
+  type ClusterEventName, type ClusterEventView, type HealthView, type MemberEventName, type MemberView
+} from './member-view.ts'
 import { startControlApi, type ControlApi } from './control-api.ts'
 
-export type AgentEventType = 'member:join' | 'member:alive' | 'member:suspect' | 'member:failed' | 'member:leave' | 'member:update' | 'member:reap'
+export type AgentEventType = MemberEventName | ClusterEventName
 
-/** Events carry the member as it is after the change. For one member, events arrive in the order of its transitions. */
-export type AgentEventMap = { [K in AgentEventType]: CustomEvent<MemberView> }
+/**
+ * `member:*` events carry the member as it is after the change; for one member,
+ * they arrive in the order of its transitions. `partition:detected` and
+ * `partition:healed` carry this node's side and the partition group.
+ */
+export type AgentEventMap =
+  { [K in MemberEventName]: CustomEvent<MemberView> } &
+  { [K in ClusterEventName]: CustomEvent<ClusterEventView> }
+
+/** What a listener of event `K` receives. */
+export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['detail']
 
 export interface AgentStats {
   membership: MembershipStats
@@ -28,6 +40,19 @@ export class AgentNotStartedError extends Error {
 
 /** How long `leave()` lets the goodbye messages drain before closing connections. */
 const LEAVE_DRAIN_MS = 250
+
+/** How long stopping waits for libp2p before giving up on it (see #shutdown). */
+const LIBP2P_STOP_TIMEOUT_MS = 2000
+
+/** Resolves or rejects like `p`, or resolves after `ms` if `p` is still pending. */
+async function withTimeout (p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await Promise.race([p, new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 /** The monotonic clock the core is driven by. */
 const clock = (): number => performance.now()
@@ -135,9 +160,15 @@ export class Agent extends EventTarget {
     return { membership: core.stats(), transport: transport.stats() }
   }
 
+  /** Which side of a partition this node is on, and how many members it sees in each status (itself included). */
+  health (): HealthView {
+    const core = this.#running().core
+    return toHealthView(core.health(), core.members())
+  }
+
   /** Subscribe to an event; returns the function that unsubscribes. */
-  on<K extends AgentEventType>(type: K, listener: (member: MemberView) => void): () => void {
-    const wrapped = (event: Event): void => { listener((event as CustomEvent<MemberView>).detail) }
+  on<K extends AgentEventType>(type: K, listener: (payload: AgentEventPayload<K>) => void): () => void {
+    const wrapped = (event: Event): void => { listener((event as AgentEventMap[K]).detail) }
     this.addEventListener(type, wrapped)
     return () => { this.removeEventListener(type, wrapped) }
   }
@@ -161,6 +192,8 @@ export class Agent extends EventTarget {
     for (const effect of effects) {
       if (effect.kind === 'send') {
         this.#transport?.send(effect.to, effect.msg)
+      } else if (effect.kind === 'cluster') {
+        this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toClusterEventView(effect.event) }))
       } else {
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toMemberView(effect.event.member, now) }))
       }
@@ -184,7 +217,13 @@ export class Agent extends EventTarget {
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
     await this.#transport?.stop().catch(() => {})
-    await Promise.resolve(this.#libp2p?.stop()).catch(() => {})
+    // Bounded: libp2p's stop() can wait forever. @libp2p/websockets' listener
+    // accepts TCP with pauseOnConnect and tracks a socket only once its first
+    // byte arrives; close() then waits for net.Server 'close', which never comes
+    // while a connection that has sent nothing (a port scan, a stalled client)
+    // stays open. Seen on Node and Deno alike; past the bound we report
+    // `stopped` anyway (the CLI exits, which releases the socket).
+    await withTimeout(Promise.resolve(this.#libp2p?.stop()), LIBP2P_STOP_TIMEOUT_MS).catch(() => {})
     this.#state = 'stopped'
     this.dispatchEvent(new Event('stopped'))
   }

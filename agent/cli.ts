@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { AgentOptions } from './config.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
 import { formatMembers } from './format.ts'
-import type { MemberView } from './member-view.ts'
+import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
 
 const USAGE = `Usage:
@@ -79,8 +79,13 @@ async function runAgent (args: string[]): Promise<number> {
   if (agent.rpcAddress != null) console.log(`  control:  http://${formatHost(agent.rpcAddress.host)}:${agent.rpcAddress.port}`)
   console.log(`  profile:  ${agent.options.profile}${agent.options.join.length > 0 ? `, joining ${agent.options.join.join(', ')}` : ''}`)
 
-  for (const type of ['member:join', 'member:alive', 'member:suspect', 'member:failed', 'member:leave', 'member:update', 'member:reap'] as const) {
+  for (const type of MEMBER_EVENT_TYPES) {
     agent.on(type, m => { console.log(`${new Date().toISOString()} ${type} ${m.name} ${m.peerId} ${m.status}${m.cause != null ? ` (${m.cause})` : ''}`) })
+  }
+  for (const type of CLUSTER_EVENT_TYPES) {
+    agent.on(type, e => {
+      console.log(`${new Date().toISOString()} ${type} side ${e.side} (${e.componentSize} of ${e.stableSize} stable) members ${e.members.length > 0 ? e.members.join(',') : '-'}`)
+    })
   }
 
   return await new Promise<number>(resolve => {

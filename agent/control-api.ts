@@ -5,19 +5,21 @@
  *   GET  /v1/members  every known member (what `agent members --json` prints)
  *   GET  /v1/self     this node
  *   GET  /v1/stats    protocol and transport counters
- *   GET  /v1/events   server-sent events, one per member event
+ *   GET  /v1/health   this node's side of a partition and member counts by status
+ *   GET  /v1/events   server-sent events, one per member or partition event
  *   POST /v1/leave    graceful leave; the agent exits afterwards
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Agent, AgentEventType } from './agent.ts'
+import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES } from './member-view.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
   close: () => Promise<void>
 }
 
-const EVENT_TYPES: AgentEventType[] = ['member:join', 'member:alive', 'member:suspect', 'member:failed', 'member:leave', 'member:update', 'member:reap']
+const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES]
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -82,6 +84,9 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     case '/v1/stats':
       allow(['GET'])
       return sendJson(res, 200, agent.stats())
+    case '/v1/health':
+      allow(['GET'])
+      return sendJson(res, 200, agent.health())
     case '/v1/events':
       allow(['GET'])
       return streamEvents(agent, req, res)
@@ -118,8 +123,8 @@ export async function readBody (req: IncomingMessage): Promise<string> {
 function streamEvents (agent: Agent, req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
   res.write(': connected\n\n')
-  const unsubscribe = EVENT_TYPES.map(type => agent.on(type, member => {
-    res.write(`event: ${type}\ndata: ${JSON.stringify(member)}\n\n`)
+  const unsubscribe = EVENT_TYPES.map(type => agent.on(type, payload => {
+    res.write(`event: ${type}\ndata: ${JSON.stringify(payload)}\n\n`)
   }))
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
   const end = (): void => {

@@ -9,8 +9,8 @@
  * ```
  */
 export { createAgent, Agent, AgentNotStartedError } from './agent.ts'
-export type { AgentEventType, AgentEventMap, AgentStats } from './agent.ts'
+export type { AgentEventType, AgentEventMap, AgentEventPayload, AgentStats } from './agent.ts'
 export { InvalidAgentOptionError, DEFAULT_LISTEN, DEFAULT_RPC } from './config.ts'
 export type { AgentOptions } from './config.ts'
-export type { MemberView } from './member-view.ts'
-export type { MembershipConfig, ProfileName, MemberStatus, FailureCause } from '../membership/index.ts'
+export type { MemberView, ClusterEventView, HealthView } from './member-view.ts'
+export type { MembershipConfig, ProfileName, MemberStatus, FailureCause, Side } from '../membership/index.ts'

@@ -1,8 +1,9 @@
 /**
  * The public shape of a member: what `agent members --json`, `GET /v1/members`,
- * the events and `agent.members()` all return.
+ * the events and `agent.members()` all return. Also the shapes of the
+ * partition events and of `GET /v1/health`.
  */
-import type { FailureCause, Member, MemberStatus } from '../membership/index.ts'
+import type { ClusterEvent, FailureCause, Health, Member, MemberStatus, Side } from '../membership/index.ts'
 
 export interface MemberView {
   name: string
@@ -35,4 +36,37 @@ export function toMemberView (member: Member, coreNow: number, wallNow: number =
   }
   if (member.cause != null && member.status !== 'alive') view.cause = member.cause
   return view
+}
+
+export const MEMBER_EVENT_TYPES = ['member:join', 'member:alive', 'member:suspect', 'member:failed', 'member:leave', 'member:update', 'member:reap'] as const
+export const CLUSTER_EVENT_TYPES = ['partition:detected', 'partition:healed'] as const
+export type MemberEventName = typeof MEMBER_EVENT_TYPES[number]
+export type ClusterEventName = typeof CLUSTER_EVENT_TYPES[number]
+
+/**
+ * A partition episode began or ended (membership/partition.ts): this node's
+ * side, the members it sees (itself included), the size of the last stable
+ * membership, and the peer ids of the partition group.
+ */
+export interface ClusterEventView {
+  type: ClusterEventName
+  side: Side
+  componentSize: number
+  stableSize: number
+  members: string[]
+}
+
+/** `GET /v1/health` and `agent.health()`. Member counts include this node. */
+export interface HealthView extends Health {
+  members: Record<'alive' | 'suspect' | 'failed' | 'left', number>
+}
+
+export function toClusterEventView (event: ClusterEvent): ClusterEventView {
+  return { type: event.type, side: event.side, componentSize: event.componentSize, stableSize: event.stableSize, members: [...event.members] }
+}
+
+export function toHealthView (health: Health, members: Member[]): HealthView {
+  const counts = { alive: 0, suspect: 0, failed: 0, left: 0 }
+  for (const m of members) counts[m.status]++
+  return { side: health.side, componentSize: health.componentSize, stableSize: health.stableSize, members: counts }
 }

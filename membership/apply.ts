@@ -13,6 +13,7 @@ import type { FailureCause, Member, MemberAnnouncement, MemberId, SyncEntry, Upd
 import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } from './formulas.ts'
 import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
+import { relabelPartition, silentVerdict } from './partition.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
@@ -156,12 +157,22 @@ export function applyDead (state: State, d: DeadUpdate): void {
   if (m.status === 'failed' || m.status === 'left') return
   m.status = 'failed'
   m.incarnation = d.incarnation
-  m.cause = rec.refused ? 'crash' : d.cause
   m.statusSince = state.now
   rec.suspicion = undefined
+  // The cause in the update is the sender's opinion. Crash evidence (ours or the
+  // sender's) is kept; silence gets this node's own verdict (partition.ts).
+  let relabel: MemberRecord[] = []
+  if (rec.refused || d.cause === 'crash') m.cause = 'crash'
+  else if (d.cause === 'left') m.cause = 'left'
+  else {
+    const verdict = silentVerdict(state, rec)
+    m.cause = verdict.cause
+    relabel = verdict.relabel
+  }
   state.stats.updatesApplied++
   emit(state, 'member:failed', m)
-  broadcast(state, d)
+  relabelPartition(state, relabel)
+  broadcast(state, d.from === state.self.id ? { ...d, cause: m.cause } : d)
 }
 
 export function applyLeave (state: State, l: LeaveUpdate): void {
@@ -203,7 +214,7 @@ export function suspectLocally (state: State, rec: MemberRecord, incarnation: nu
   return raised
 }
 
-/** A suspicion ran out: declare the member failed. */
+/** A suspicion ran out: declare the member failed (applyDead decides unreachable or partition). */
 export function failSuspect (state: State, rec: MemberRecord): void {
   const cause: FailureCause = rec.refused ? 'crash' : 'unreachable'
   applyDead(state, { type: 'dead', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id, cause })

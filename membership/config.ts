@@ -48,6 +48,31 @@ export interface MembershipConfig {
   reapFailedAfterMs: number
   /** A member that left is forgotten after this long. */
   reapLeftAfterMs: number
+  /**
+   * Partition detection (membership/partition.ts). The alive set (this node and every
+   * member seen `alive`) becomes the "last stable membership" once it has not changed
+   * for this long (ms). Members that crashed (refused / new boot id) or left leave the
+   * stable membership at once; members gone silent only after partitionForgetMs.
+   */
+  stableAfterMs: number
+  /**
+   * How long (ms) a member failed for silence (`unreachable` / `partition`) still counts
+   * in the stable membership. Until then a partition keeps being reported as one (this
+   * side stays `minority` / `majority`); after it, the silent members are accepted as
+   * gone and the partition episode ends. Longer: a long partition stays visible longer,
+   * but a dead host also keeps counting against the majority for longer.
+   */
+  partitionForgetMs: number
+  /**
+   * Silent failures within this window (ms) of each other count as one group: with
+   * partitionGroupMin of them, the whole group gets the cause `partition`. At least the
+   * max suspicion timeout (suspicionMaxTimeoutMult * suspicionMult * log10(n) * probeIntervalMs,
+   * 41 s for 50 members on lan), so that the members cut off together fall into one
+   * window. Longer: two unrelated silent failures this close are also called a partition.
+   */
+  partitionWindowMs: number
+  /** Members failed for silence within partitionWindowMs that make a partition (count, >= 1). A lone silent member stays `unreachable`. */
+  partitionGroupMin: number
 }
 
 export type ProfileName = 'lan' | 'wan' | 'local'
@@ -71,6 +96,10 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   joinRetryIntervalMs: 1000,
   reapFailedAfterMs: 24 * 3600_000,
   reapLeftAfterMs: 24 * 3600_000,
+  stableAfterMs: 3000,
+  partitionForgetMs: 10 * 60_000,
+  partitionWindowMs: 60_000,
+  partitionGroupMin: 2,
 })
 
 /** A WAN: higher latency and loss tolerated; slower detection. */
@@ -86,6 +115,9 @@ export const WAN: Readonly<MembershipConfig> = Object.freeze({
   pushPullIntervalMs: 60_000,
   reconnectIntervalMs: 10_000,
   joinRetryIntervalMs: 3000,
+  stableAfterMs: 15_000,
+  partitionForgetMs: 30 * 60_000,
+  partitionWindowMs: 300_000,
 })
 
 /** One host or a fast local network: fast detection, more traffic. */
@@ -100,6 +132,9 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   pushPullIntervalMs: 15_000,
   reconnectIntervalMs: 1000,
   joinRetryIntervalMs: 500,
+  stableAfterMs: 1500,
+  partitionForgetMs: 5 * 60_000,
+  partitionWindowMs: 30_000,
 })
 
 export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>> = Object.freeze({
@@ -117,7 +152,8 @@ export function validate (config: MembershipConfig): MembershipConfig {
   const positive: Array<keyof MembershipConfig> = [
     'probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'suspicionMaxTimeoutMult',
     'refusedSuspicionTimeoutMs', 'awarenessMaxMultiplier', 'retransmitMult', 'gossipIntervalMs',
-    'maxPiggybackUpdates', 'pushPullIntervalMs', 'reconnectIntervalMs', 'joinRetryIntervalMs'
+    'maxPiggybackUpdates', 'pushPullIntervalMs', 'reconnectIntervalMs', 'joinRetryIntervalMs',
+    'stableAfterMs', 'partitionForgetMs', 'partitionGroupMin'
   ]
   for (const key of Object.keys(LAN) as Array<keyof MembershipConfig>) {
     const value = config[key]
@@ -133,6 +169,9 @@ export function validate (config: MembershipConfig): MembershipConfig {
   }
   if (config.suspicionMaxTimeoutMult < 1) {
     throw new InvalidMembershipConfigError('suspicionMaxTimeoutMult must be >= 1')
+  }
+  if (!Number.isInteger(config.partitionGroupMin)) {
+    throw new InvalidMembershipConfigError('partitionGroupMin must be an integer >= 1')
   }
   return config
 }

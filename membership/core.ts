@@ -8,10 +8,11 @@
  *
  * Concerns live in their own files: merge rules (apply.ts), probing
  * (probe.ts), suspicion timers (suspicion.ts), local health (awareness.ts),
- * the broadcast queue (broadcasts.ts), input checks (validate.ts), formulas.
+ * the broadcast queue (broadcasts.ts), input checks (validate.ts), formulas,
+ * stable membership / side / partition verdicts (partition.ts).
  */
 import type { Membership, MembershipOptions, MembershipStats } from './index.ts'
-import type { DeliveryFailure, Destination, Effect, Member, MemberId, Message, Update } from './types.ts'
+import type { DeliveryFailure, Destination, Effect, Health, Member, MemberId, Message, Update } from './types.ts'
 import { validate } from './config.ts'
 import { Awareness } from './awareness.ts'
 import { BroadcastQueue } from './broadcasts.ts'
@@ -19,6 +20,7 @@ import { pushPullScaleMs } from './formulas.ts'
 import { pickRandom } from './random.ts'
 import { postponeSuspicion } from './suspicion.ts'
 import { isValidMessage } from './validate.ts'
+import { createPartitionState, updatePartition } from './partition.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
 import {
@@ -81,7 +83,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     relays: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
-    nextReconnectAt: start + stagger(random, config.reconnectIntervalMs)
+    nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
+    partition: createPartitionState(self.id, start, config.stableAfterMs)
   }
 
   /** Unknown senders we asked for a sync, and when. */
@@ -97,6 +100,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     state.out = []
     enter(now)
     body()
+    updatePartition(state)
     const out = state.out
     state.out = []
     return out
@@ -139,6 +143,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       // A gossip round with nothing queued does nothing: no need to wake up for it.
       if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
       if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
+      d = Math.min(d, state.partition.nextAt)
     }
     for (const rec of state.members.values()) {
       const m = rec.member
@@ -415,6 +420,10 @@ export function createMembership (opts: MembershipOptions): Membership {
 
     stats (): MembershipStats {
       return { ...state.stats, localHealth: state.awareness.score }
+    },
+
+    health (): Health {
+      return { ...state.partition.health }
     }
   }
   return membership

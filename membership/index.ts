@@ -6,13 +6,14 @@
  * or after `nextDeadline()`.
  */
 import type { MembershipConfig } from './config.ts'
-import type { DeliveryFailure, Destination, Effect, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
+import type { DeliveryFailure, Destination, Effect, Health, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
 
 export type * from './types.ts'
 export { fromPartial, validate, PROFILES, LAN, WAN, LOCAL, InvalidMembershipConfigError } from './config.ts'
 export type { MembershipConfig, ProfileName } from './config.ts'
 export { createMembership } from './core.ts'
 export { seededRandom } from './random.ts'
+export { sideOf } from './partition.ts'
 
 export interface MembershipOptions {
   /** This node. `incarnation` is normally 0 at start. */
@@ -62,4 +63,9 @@ export interface Membership {
   /** The earliest time at which tick() has work to do. */
   nextDeadline: () => number
   stats: () => MembershipStats
+  /**
+   * Which side of a partition this node is on, as of the last input: see
+   * partition.ts for the rules (last stable membership, side, causes).
+   */
+  health: () => Health
 }

@@ -8,6 +8,7 @@ import type { Destination, Effect, Member, MemberEventType, MemberId, Message, R
 import type { Awareness } from './awareness.ts'
 import type { BroadcastQueue } from './broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
+import type { PartitionState } from './partition.ts'
 import { retransmitLimit } from './formulas.ts'
 
 export interface MemberRecord {
@@ -84,6 +85,8 @@ export interface State {
   nextPushPullAt: number
   /** Next sync attempt with a failed member (partition healing). */
   nextReconnectAt: number
+  /** Stable membership, side and partition episode (partition.ts). */
+  partition: PartitionState
   /** Joining: seeds to contact, when to retry, and the current retry delay (doubles after each failed delivery). */
   join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number }
 }
@@ -111,6 +114,7 @@ export function send (state: State, to: Destination, msg: Message): void {
 
 export function emit (state: State, type: MemberEventType, member: Member): void {
   if (member.id === state.self.id) return
+  state.partition.dirty = true
   state.out.push({ kind: 'event', event: { type, member: copyMember(member) } })
 }
 

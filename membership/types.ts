@@ -17,8 +17,9 @@ export type MemberStatus = 'alive' | 'suspect' | 'failed' | 'left'
  * - `crash`: the process is gone (connection refused where the host answers,
  *   or it came back with a new boot id).
  * - `unreachable`: silence (timeouts); could be a dead host or a cut network.
- * - `partition`: a group of members went silent together (reserved for the
- *   partition detector).
+ * - `partition`: silence, but judged a network partition: at least
+ *   partitionGroupMin members went silent within partitionWindowMs, or this
+ *   node is on the minority side of the last stable membership (partition.ts).
  * - `left`: it said goodbye.
  */
 export type FailureCause = 'crash' | 'unreachable' | 'partition' | 'left'
@@ -84,6 +85,10 @@ export interface Destination {
   addrs: string[]
 }
 
+/**
+ * `member:update`: tags or addresses changed, or the cause of a failed member
+ * was revised (`unreachable` -> `partition`, see partition.ts).
+ */
 export type MemberEventType =
   | 'member:join'
   | 'member:alive'
@@ -99,6 +104,38 @@ export interface MemberEvent {
 }
 
 /**
+ * Where this node stands relative to the last stable membership (partition.ts):
+ * `majority` when more than half of it is alive or suspect in our view,
+ * `minority` when fewer than half, `unknown` at exactly half, before any stable
+ * membership exists, or when it has at most 2 members.
+ */
+export type Side = 'majority' | 'minority' | 'unknown'
+
+export interface Health {
+  side: Side
+  /** Members (this node included) alive or suspect in our view. */
+  componentSize: number
+  /** Members of the last stable membership (0 before there is one). */
+  stableSize: number
+}
+
+export type ClusterEventType = 'partition:detected' | 'partition:healed'
+
+/**
+ * A partition episode begins (`partition:detected`: a group of members was
+ * judged partitioned, or this side became the minority; emitted again if the
+ * side turns minority later in the same episode) or ends (`partition:healed`:
+ * every member of the group is alive again, or left, or was forgotten after
+ * partitionForgetMs, and this side is not the minority).
+ * `members`: the partition group (detected: at that moment; healed: every
+ * member that was in it during the episode), sorted.
+ */
+export interface ClusterEvent extends Health {
+  type: ClusterEventType
+  members: MemberId[]
+}
+
+/**
  * Side effects returned by the core, in the order they should be performed.
  * Events are emitted in the order the core decided them; for one member they
  * always follow its status transitions in order.
@@ -106,6 +143,7 @@ export interface MemberEvent {
 export type Effect =
   | { kind: 'send', to: Destination, msg: Message }
   | { kind: 'event', event: MemberEvent }
+  | { kind: 'cluster', event: ClusterEvent }
 
 /** A deterministic random source injected into the core. Returns [0, 1). */
 export type Random = () => number

@@ -8,7 +8,7 @@
  */
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
 import type {
-  Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
+  ClusterEvent, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
 } from '../../membership/index.ts'
 import { SimNetwork, type SimTransport } from './network.ts'
 
@@ -40,6 +40,12 @@ export interface ObservedEvent {
   event: MemberEvent
 }
 
+export interface ObservedClusterEvent {
+  at: number
+  observer: MemberId
+  event: ClusterEvent
+}
+
 export type EventHook = (e: ObservedEvent) => void
 
 /** Where a simulated agent listens. */
@@ -57,6 +63,7 @@ export class SimCluster {
   /** Nodes that were ever crashed, frozen or left: only these may be declared failed. */
   readonly faulted = new Set<MemberId>()
   readonly events: ObservedEvent[] = []
+  readonly clusterEvents: ObservedClusterEvent[] = []
   readonly #hooks: EventHook[] = []
   readonly #opts: SimClusterOptions
 
@@ -123,6 +130,8 @@ export class SimCluster {
     for (const effect of effects) {
       if (effect.kind === 'send') {
         node.transport.send(effect.to, effect.msg)
+      } else if (effect.kind === 'cluster') {
+        this.clusterEvents.push({ at: this.now, observer: id, event: effect.event })
       } else {
         const observed = { at: this.now, observer: id, event: effect.event }
         this.events.push(observed)

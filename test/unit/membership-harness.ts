@@ -5,10 +5,11 @@
  * exactly at its deadlines.
  */
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
-import type { Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
+import type { ClusterEvent, Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
 
 export interface SentMessage { at: number, from: MemberId, to: Destination, msg: Message }
 export interface SeenEvent { at: number, observer: MemberId, event: MemberEvent }
+export interface SeenClusterEvent { at: number, observer: MemberId, event: ClusterEvent }
 
 export const addrOf = (id: MemberId): string => `/memory/${id}`
 
@@ -23,6 +24,7 @@ export class Wire {
   drop: (m: SentMessage) => boolean = () => false
   readonly sent: SentMessage[] = []
   readonly events: SeenEvent[] = []
+  readonly clusterEvents: SeenClusterEvent[] = []
   readonly config: MembershipConfig
 
   constructor (config: Partial<MembershipConfig> = {}) {
@@ -55,6 +57,10 @@ export class Wire {
       const { from: sender, effect } = queue.shift()!
       if (effect.kind === 'event') {
         this.events.push({ at: this.now, observer: sender, event: effect.event })
+        continue
+      }
+      if (effect.kind === 'cluster') {
+        this.clusterEvents.push({ at: this.now, observer: sender, event: effect.event })
         continue
       }
       const sent = { at: this.now, from: sender, to: effect.to, msg: effect.msg }

@@ -1,0 +1,127 @@
+/**
+ * A cluster of Node and Deno agents on loopback: the Deno agents run the same
+ * sources through deno-compat/main.ts (spawned with the pinned deno binary),
+ * the Node agents through agent/main.ts. They must converge, detect each
+ * other's crashes, and a Deno agent must leave and exit promptly on SIGTERM.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { connect, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { killAll, membersViaApi, REPO, startAgent, waitAllSee, type AgentProcess, type StartOptions } from './harness.ts'
+
+const DENO = process.env.DENO_BIN ?? fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
+const DENO_MAIN = fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
+const CONVERGE_MS = 20_000
+const DETECT_MS = 30_000
+/** SIGTERM to exit: 250 ms of goodbye drain plus stopping libp2p (itself bounded at 2 s). */
+const EXIT_MS = 6_000
+
+/** Like harness.startAgent, but on Deno. The first start may compile the sources: a longer bound. */
+async function startDenoAgent (options: StartOptions): Promise<AgentProcess> {
+  const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+  const args = ['run', '-A', '--node-modules-dir=manual', DENO_MAIN, '--name', options.name, '--rpc', '127.0.0.1:0',
+    '--profile', options.profile ?? 'lan',
+    ...listen.flatMap(a => ['--listen', a]),
+    ...(options.join ?? []).flatMap(a => ['--join', a])]
+  const child = spawn(DENO, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
+    if (control != null) {
+      return {
+        name: options.name,
+        child,
+        peerId: /peer id:\s+(\S+)/.exec(out)![1],
+        multiaddrs: [...out.matchAll(/listen:\s+(\S+)/g)].map(m => m[1]),
+        rpc: control[1],
+        output: () => out,
+        exited
+      }
+    }
+    if (child.exitCode != null) break
+    await sleep(20)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`deno agent ${options.name} did not start:\n${out}`)
+}
+
+const wsAddr = (a: AgentProcess): string => {
+  const ws = a.multiaddrs.find(m => m.includes('/ws/'))
+  assert.ok(ws != null, `${a.name} listens on WebSocket`)
+  return ws
+}
+
+/** A TCP connection to `a`'s WebSocket port that never sends a byte (what once kept libp2p's stop() from returning). */
+async function idleConnection (a: AgentProcess): Promise<Socket> {
+  const c = multiaddr(wsAddr(a)).getComponents()
+  const port = Number(c.find(x => x.name === 'tcp')!.value)
+  return await new Promise<Socket>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => { resolve(socket) })
+    socket.on('error', reject)
+  })
+}
+
+describe('mixed runtimes: Node and Deno agents in one cluster', () => {
+  const agents: AgentProcess[] = []
+  const idle: Socket[] = []
+
+  after(async () => {
+    for (const s of idle) s.destroy()
+    await killAll(agents)
+  })
+
+  let n1: AgentProcess, n2: AgentProcess, d1: AgentProcess
+  before(async () => {
+    n1 = await startAgent({ name: 'n1' }); agents.push(n1)
+    d1 = await startDenoAgent({ name: 'd1', join: [n1.multiaddrs[0]] }); agents.push(d1)
+    // n2 joins through the Deno agent's WebSocket listener: SWIM traffic crosses runtimes on both transports.
+    n2 = await startAgent({ name: 'n2', join: [wsAddr(d1)] }); agents.push(n2)
+  })
+
+  it('two Node agents and one Deno agent converge', async () => {
+    await waitAllSee([n1, n2, d1], [n1, n2, d1], 'alive', CONVERGE_MS)
+    const members = await membersViaApi(d1)
+    assert.deepEqual(members.map(m => m.name).sort(), ['d1', 'n1', 'n2'])
+  })
+
+  it('SIGKILL of a Node agent is detected by the Deno agent (and the other Node agent)', async () => {
+    n2.child.kill('SIGKILL')
+    await n2.exited
+    await waitAllSee([d1, n1], [n2], 'failed', DETECT_MS)
+  })
+
+  let n3: AgentProcess
+  it('SIGKILL of the Deno agent is detected by the Node agents', async () => {
+    n3 = await startAgent({ name: 'n3', join: [wsAddr(n1)] }); agents.push(n3)
+    await waitAllSee([n1, n3, d1], [n1, n3, d1], 'alive', CONVERGE_MS)
+    d1.child.kill('SIGKILL')
+    await d1.exited
+    await waitAllSee([n1, n3], [d1], 'failed', DETECT_MS)
+  })
+
+  it('SIGTERM: a Deno agent with WebSocket connections leaves and exits within a bound', async (t) => {
+    // d2 joins over WebSocket (an outbound ws connection), n4 joins through d2's ws listener (an inbound one),
+    // and an idle TCP connection sits on d2's ws port.
+    const d2 = await startDenoAgent({ name: 'd2', join: [wsAddr(n3)] }); agents.push(d2)
+    const n4 = await startAgent({ name: 'n4', join: [wsAddr(d2)] }); agents.push(n4)
+    await waitAllSee([n1, n3, n4, d2], [n1, n3, n4, d2], 'alive', CONVERGE_MS)
+    idle.push(await idleConnection(d2))
+    const started = performance.now()
+    d2.child.kill('SIGTERM')
+    const code = await Promise.race([d2.exited, sleep(EXIT_MS).then(() => 'timeout' as const)])
+    const took = Math.round(performance.now() - started)
+    assert.notEqual(code, 'timeout', `the Deno agent did not exit within ${EXIT_MS} ms of SIGTERM:\n${d2.output()}`)
+    assert.equal(code, 0, `exit code (after ${took} ms):\n${d2.output()}`)
+    assert.match(d2.output(), /SIGTERM: leaving the cluster[\s\S]*agent stopped/)
+    t.diagnostic(`SIGTERM to exit: ${took} ms`)
+    await waitAllSee([n1, n3, n4], [d2], 'left', CONVERGE_MS)
+  })
+})
