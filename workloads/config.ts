@@ -1,0 +1,79 @@
+/**
+ * Work-claims parameters. Durations are in milliseconds, sizes in bytes, and
+ * say so in their names.
+ */
+
+export interface WorkConfig {
+  /** Tasks this node runs at once. Default: the CPU count (the agent passes it); 4 here. */
+  slots: number
+  /**
+   * A lease lasts this long without renewal. Shorter: a silent worker's tasks come
+   * back sooner; longer: fewer false releases on a slow network. Membership
+   * failure detection usually releases a dead worker's tasks first.
+   */
+  leaseMs: number
+  /** Workers renew their leases this often. Must be well below leaseMs (about a third). */
+  leaseRenewMs: number
+  /** Unowned tasks are offered again this often, each time to a wider set of members. */
+  offerIntervalMs: number
+  /** Tasks per offer message: bounds message size on the topic. */
+  offerBatchSize: number
+  /** A claim not answered within this long frees its reserved slot. */
+  claimTimeoutMs: number
+  /** Runs of one task that may throw before the job fails with the task's error. */
+  maxTaskAttempts: number
+  /** Largest job input, as JSON (UTF-8 bytes). */
+  maxInputBytes: number
+  /** Most tasks a job may split into. */
+  maxTasksPerJob: number
+  /** Replicas of each job record besides the coordinator. */
+  replicas: number
+  /** Capacity (free slots) is published at most this often, when it changed. */
+  capacityIntervalMs: number
+}
+
+export const DEFAULTS: Readonly<WorkConfig> = Object.freeze({
+  slots: 4,
+  leaseMs: 10_000,
+  leaseRenewMs: 3_000,
+  offerIntervalMs: 500,
+  offerBatchSize: 64,
+  claimTimeoutMs: 2_000,
+  maxTaskAttempts: 3,
+  maxInputBytes: 64 * 1024,
+  maxTasksPerJob: 100_000,
+  replicas: 1,
+  capacityIntervalMs: 200,
+})
+
+export class InvalidWorkConfigError extends Error {
+  override name = 'InvalidWorkConfigError'
+}
+
+/** Validates a config and throws InvalidWorkConfigError naming the first bad field. */
+export function validate (config: WorkConfig): WorkConfig {
+  for (const key of Object.keys(DEFAULTS) as Array<keyof WorkConfig>) {
+    const value = config[key]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new InvalidWorkConfigError(`${key} must be a finite number >= 0, got ${String(value)}`)
+    }
+  }
+  const positiveIntegers: Array<keyof WorkConfig> = ['slots', 'offerBatchSize', 'maxTaskAttempts', 'maxInputBytes', 'maxTasksPerJob']
+  for (const key of positiveIntegers) {
+    if (!Number.isInteger(config[key]) || config[key] < 1) throw new InvalidWorkConfigError(`${key} must be an integer >= 1`)
+  }
+  if (!Number.isInteger(config.replicas)) throw new InvalidWorkConfigError('replicas must be an integer >= 0')
+  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'claimTimeoutMs', 'capacityIntervalMs']
+  for (const key of positive) {
+    if (config[key] <= 0) throw new InvalidWorkConfigError(`${key} must be > 0`)
+  }
+  if (config.leaseRenewMs * 2 > config.leaseMs) {
+    throw new InvalidWorkConfigError('leaseRenewMs must be at most half of leaseMs')
+  }
+  return config
+}
+
+/** A full config from defaults and overrides, validated. */
+export function fromPartial (partial: Partial<WorkConfig> = {}): WorkConfig {
+  return validate({ ...DEFAULTS, ...partial })
+}
