@@ -192,6 +192,8 @@ export class Agent extends EventTarget {
     for (const effect of effects) {
       if (effect.kind === 'send') {
         this.#transport?.send(effect.to, effect.msg)
+      } else if (effect.kind === 'path-failed') {
+        this.#transport?.switchPath(effect.id)
       } else if (effect.kind === 'cluster') {
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toClusterEventView(effect.event) }))
       } else {

@@ -49,6 +49,12 @@ export interface TransportConfig {
    * out) before aborting everything.
    */
   stopFlushTimeoutMs: number
+  /**
+   * Minimum time between two path switches to the same peer (`switchPath`).
+   * A switch aborts the peer's connections and redials over its other
+   * addresses: cheap once, a reconnect storm if repeated every probe.
+   */
+  pathSwitchMinIntervalMs: number
 }
 
 /** Defaults for a LAN cluster of up to a few thousand members. */
@@ -60,6 +66,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxQueuedBytesPerPeer: 2 * 1024 * 1024,
   maxQueuedMessagesPerPeer: 1024,
   stopFlushTimeoutMs: 500,
+  pathSwitchMinIntervalMs: 2000,
 })
 
 export class InvalidTransportConfigError extends Error {

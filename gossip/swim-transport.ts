@@ -67,6 +67,8 @@ export interface SwimTransportStats {
     /** Outbound messages dropped because the peer's queue was full (slow or frozen peer). */
     backpressure: number
   }
+  /** Connections abandoned by switchPath for another path. */
+  pathSwitches: number
 }
 
 export interface SwimTransport {
@@ -80,6 +82,13 @@ export interface SwimTransport {
   stop: () => Promise<void>
   /** Queues `msg` for `to`. Never throws, never blocks; failures go to onDeliveryFailed. */
   send: (to: Destination, msg: Message) => void
+  /**
+   * The path to peer `id` looks dead (probes over it went unanswered) although
+   * the peer may be alive: abort its connections and, on the next dial, try its
+   * addresses on other hosts/networks first. This is what keeps a member whose
+   * first network is cut reachable over its second.
+   */
+  switchPath: (id: string) => void
   stats: () => SwimTransportStats
 }
 
@@ -134,8 +143,13 @@ class SwimTransportImpl implements SwimTransport {
     messagesOut: 0,
     bytesIn: 0,
     bytesOut: 0,
-    dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0 }
+    dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0 },
+    pathSwitches: 0
   }
+
+  /** Per peer: hosts (IP or DNS name) of connections abandoned by switchPath, dialled last. */
+  private readonly avoidHosts = new Map<string, Set<string>>()
+  private readonly lastPathSwitch = new Map<string, number>()
 
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new'
   private shutdown = new AbortController()
@@ -193,6 +207,29 @@ class SwimTransportImpl implements SwimTransport {
 
   stats (): SwimTransportStats {
     return { ...this.counters, dropped: { ...this.counters.dropped } }
+  }
+
+  switchPath (id: string): void {
+    if (this.state !== 'started' || id === this.selfId) return
+    const now = performance.now()
+    if (now - (this.lastPathSwitch.get(id) ?? -Infinity) < this.config.pathSwitchMinIntervalMs) return
+    let connections: Connection[]
+    try {
+      connections = this.libp2p.getConnections(peerIdFromString(id))
+    } catch {
+      return // not a peer id
+    }
+    if (connections.length === 0) return
+    this.lastPathSwitch.set(id, now)
+    this.avoidHosts.set(id, new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null)))
+    this.counters.pathSwitches++
+    this.log('switching path to %s away from %s', id, connections.map(c => c.remoteAddr.toString()).join(', '))
+    const channel = this.channels.get(id)
+    if (channel?.stream != null) {
+      channel.stream.abort(new Error('path switched'))
+      channel.stream = undefined
+    }
+    for (const connection of connections) connection.abort(new Error('path switched: probes over it went unanswered'))
   }
 
   send (to: Destination, msg: Message): void {
@@ -380,10 +417,20 @@ class SwimTransportImpl implements SwimTransport {
       const peerId = peerIdFromString(channel.peerId)
       const existing = newestOpen(this.libp2p.getConnections(peerId))
       if (existing != null) return existing
-      const target = channel.addrs.length > 0
-        ? channel.addrs.map(a => withPeerId(multiaddr(a), channel.peerId as string))
-        : peerId
-      return await this.libp2p.dial(target, { signal })
+      if (channel.addrs.length === 0) return await this.libp2p.dial(peerId, { signal })
+      const addrs = channel.addrs.map(a => withPeerId(multiaddr(a), channel.peerId as string))
+      // After a path switch, try the addresses on other hosts (networks) first:
+      // libp2p would otherwise start with the one that just went silent.
+      const avoid = this.avoidHosts.get(channel.peerId)
+      const preferred = avoid == null ? addrs : addrs.filter(a => !avoid.has(hostOf(a) ?? ''))
+      if (preferred.length > 0 && preferred.length < addrs.length) {
+        try {
+          return await this.libp2p.dial(preferred, { signal })
+        } catch (err) {
+          if (signal.aborted) throw err
+        }
+      }
+      return await this.libp2p.dial(addrs, { signal })
     }
     // an address-only destination may still name its peer in /p2p/ (a join seed given with its id)
     const addrs = channel.addrs.map(a => multiaddr(a))
@@ -639,4 +686,9 @@ async function withDeadline (promise: Promise<unknown>, deadline: number): Promi
     new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })
   ])
   clearTimeout(timer)
+}
+
+/** The host part (IP address or DNS name) of a multiaddr, if it has one. */
+function hostOf (ma: Multiaddr): string | undefined {
+  return ma.getComponents().find(c => ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(c.name))?.value
 }

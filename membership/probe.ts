@@ -13,7 +13,7 @@ import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
 import {
   aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, send,
-  type MemberRecord, type Probe, type State
+  pathFailed, type MemberRecord, type Probe, type State
 } from './state.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
@@ -98,6 +98,7 @@ export function verifySuspect (state: State, rec: MemberRecord): void {
 
 function sendIndirect (state: State, probe: Probe): void {
   probe.indirectSent = true
+  pathFailed(state, probe.target)
   const candidates: MemberId[] = []
   for (const rec of state.members.values()) {
     if (rec.member.status === 'alive' && rec.member.id !== probe.target) candidates.push(rec.member.id)
@@ -142,6 +143,7 @@ export function tickProbes (state: State): void {
   for (const [seq, relay] of [...state.relays]) {
     if (relay.nack && !relay.nackSent && now >= relay.nackAt) {
       relay.nackSent = true
+      pathFailed(state, relay.target)
       send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'timeout', updates: piggyback(state) })
     }
     if (now >= relay.expiresAt) state.relays.delete(seq)

@@ -108,6 +108,11 @@ export function isLive (m: Member): boolean {
   return m.status === 'alive' || m.status === 'suspect'
 }
 
+/** Asks the transport to try another path to `id` (see the `path-failed` effect). */
+export function pathFailed (state: State, id: MemberId): void {
+  state.out.push({ kind: 'path-failed', id })
+}
+
 export function send (state: State, to: Destination, msg: Message): void {
   state.out.push({ kind: 'send', to, msg })
 }

@@ -144,6 +144,12 @@ export type Effect =
   | { kind: 'send', to: Destination, msg: Message }
   | { kind: 'event', event: MemberEvent }
   | { kind: 'cluster', event: ClusterEvent }
+  /**
+   * A direct exchange with this member went unanswered (our probe timed out, or a
+   * probe we relayed did): the path we use may be dead while others work. The
+   * transport should move to another of the member's addresses (multi-path).
+   */
+  | { kind: 'path-failed', id: MemberId }
 
 /** A deterministic random source injected into the core. Returns [0, 1). */
 export type Random = () => number

@@ -132,6 +132,8 @@ export class SimCluster {
         node.transport.send(effect.to, effect.msg)
       } else if (effect.kind === 'cluster') {
         this.clusterEvents.push({ at: this.now, observer: id, event: effect.event })
+      } else if (effect.kind === 'path-failed') {
+        // the simulated network has one path per pair of nodes: nothing to switch
       } else {
         const observed = { at: this.now, observer: id, event: effect.event }
         this.events.push(observed)

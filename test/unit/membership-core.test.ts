@@ -91,6 +91,8 @@ describe('membership core: probing', () => {
     const pingReqs = wire.sent.filter(s => s.at >= start && s.msg.type === 'ping-req' && s.msg.target === 'd')
     assert.ok(pingReqs.length >= 2, 'indirect probes through the other alive members')
     assert.ok(wire.sent.some(s => s.at >= start && s.msg.type === 'nack'), 'intermediaries nack')
+    assert.ok(wire.pathFailures.some(p => p.observer === 'a' && p.id === 'd'), 'the prober asks its transport for another path')
+    assert.ok(wire.pathFailures.some(p => p.observer !== 'a' && p.id === 'd'), 'so does an intermediary whose relayed ping went unanswered')
     assert.ok(wire.advanceUntil(() => ['a', 'b', 'c'].every(id => wire.status(id, 'd') === 'failed'), 60_000))
     for (const id of ['a', 'b', 'c']) {
       assert.equal(wire.core(id).member('d')?.cause, 'unreachable')

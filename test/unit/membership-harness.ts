@@ -23,6 +23,8 @@ export class Wire {
   /** Return true to drop a message. */
   drop: (m: SentMessage) => boolean = () => false
   readonly sent: SentMessage[] = []
+  /** `path-failed` effects: which node asked its transport to try another path to whom. */
+  readonly pathFailures: Array<{ at: number, observer: MemberId, id: MemberId }> = []
   readonly events: SeenEvent[] = []
   readonly clusterEvents: SeenClusterEvent[] = []
   readonly config: MembershipConfig
@@ -61,6 +63,10 @@ export class Wire {
       }
       if (effect.kind === 'cluster') {
         this.clusterEvents.push({ at: this.now, observer: sender, event: effect.event })
+        continue
+      }
+      if (effect.kind === 'path-failed') {
+        this.pathFailures.push({ at: this.now, observer: sender, id: effect.id })
         continue
       }
       const sent = { at: this.now, from: sender, to: effect.to, msg: effect.msg }

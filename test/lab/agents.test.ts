@@ -1,0 +1,221 @@
+/**
+ * Five real agent processes (lan profile), one per lab node namespace, each
+ * listening on both lab networks (TCP on A, WebSocket on B), under real
+ * network faults injected at the lab's switch. Observed as a user would:
+ * `GET /v1/members` (curl inside each namespace, polled at most every 250 ms),
+ * the `/v1/events` stream, and `agent members --json` at least once per scenario.
+ *
+ * Bounds are generous: this checks verdicts, `bench/lab.ts` measures times.
+ * Each scenario runs on a fresh lab + cluster, destroyed in `after` even on failure.
+ *
+ * LAB_EXPECT_PARTITION_VERDICTS=1 additionally asserts `cause === 'partition'`
+ * and the `side` reported by `GET /v1/health` during a partition.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { allSee, formatViews, labClusterAvailable, startLabCluster, statusIn, type LabAgent, type LabCluster, type Views } from './lab-cluster.ts'
+
+const N = 5
+const EXPECT_VERDICTS = process.env.LAB_EXPECT_PARTITION_VERDICTS === '1'
+
+const avail = await labClusterAvailable()
+if (!avail.ok) console.log(`# SKIP network lab: ${avail.reason}`)
+const skip = avail.ok ? false : `network lab: ${avail.reason}`
+
+/** Every (observer, member) pair currently shown `failed`, as "observer→member(cause)". */
+function failedPairs (views: Views, targets?: LabAgent[]): string[] {
+  const out: string[] = []
+  const ids = targets?.map(t => t.peerId)
+  for (const [observer, list] of views) {
+    for (const m of list ?? []) {
+      if (m.status === 'failed' && (ids == null || ids.includes(m.peerId))) out.push(`${observer}→${m.name}(${m.cause ?? '?'})`)
+    }
+  }
+  return out
+}
+
+/** member:failed events seen since `since` (optionally only about `targets`). */
+function failedEvents (c: LabCluster, since: number, targets?: LabAgent[]): string[] {
+  const ids = targets?.map(t => t.peerId)
+  return c.events
+    .filter(e => e.t >= since && e.type === 'member:failed' && (ids == null || ids.includes(e.member.peerId)))
+    .map(e => `${e.observer}→${e.member.name}(${e.member.cause ?? '?'}) at +${Math.round(e.t - since)} ms`)
+}
+
+/** Runs `agent members --json` in `observer`'s namespace and checks it agrees with `expect` for each target. */
+async function cliAgrees (c: LabCluster, observer: LabAgent, targets: LabAgent[], status: string): Promise<void> {
+  const list = await c.cliMembers(observer)
+  for (const t of targets) {
+    const m = list.find(x => x.peerId === t.peerId)
+    assert.equal(m?.status, status, `\`agent members --json\` on ${observer.name} shows ${t.name} ${m?.status ?? 'missing'}, expected ${status}\n${JSON.stringify(list.map(x => ({ name: x.name, status: x.status, cause: x.cause })))}`)
+  }
+}
+
+describe('agents in the network lab (5 agents, lan profile)', { skip, timeout: 240_000 }, () => {
+  describe('1. network A cut for node3 (B still works)', () => {
+    let c: LabCluster
+    before(async () => { c = await startLabCluster(N) })
+    after(async () => { await c?.destroy() })
+
+    it('no agent ever shows a member failed for 15 s; afterwards everyone shows node3 alive', async () => {
+      const node3 = c.byName('node3')
+      const since = performance.now()
+      await c.lab.cutNetwork(node3.node, 'A')
+      const seenFailed = new Set<string>()
+      const seenSuspect = new Set<string>()
+      let firstFailure: Views | undefined
+      const rounds = await c.observe(15_000, views => {
+        for (const p of failedPairs(views)) seenFailed.add(p)
+        for (const [o, list] of views) for (const m of list ?? []) if (m.status === 'suspect') seenSuspect.add(`${o}→${m.name}`)
+        if (firstFailure == null && failedPairs(views).length > 0) firstFailure = views
+      })
+      const events = failedEvents(c, since)
+      console.log(`# scenario 1: ${rounds} polling rounds; suspect seen: ${[...seenSuspect].join(', ') || 'never'}`)
+      assert.deepEqual({ polled: [...seenFailed], events }, { polled: [], events: [] },
+        `a member was shown failed while only network A of node3 was cut\n${firstFailure != null ? `first view with a failure:\n${formatViews(firstFailure)}\n` : ''}${c.diagnose()}`)
+      // "At the end": suspect for a moment is tolerated, so allow a few rounds to settle.
+      await c.waitUntil('every agent shows node3 alive (A still cut)', views => allSee(views, c.agents, [node3], 'alive'), 5000)
+      await cliAgrees(c, c.byName('node1'), c.agents, 'alive')
+    })
+  })
+
+  describe('2. partition {1,2} | {3,4,5} on both networks, then heal', () => {
+    let c: LabCluster
+    before(async () => { c = await startLabCluster(N) })
+    after(async () => { await c?.destroy() })
+
+    it('each side shows the other failed within 30 s; after heal all five see all five alive within 20 s', async () => {
+      const minority = [c.byName('node1'), c.byName('node2')]
+      const majority = [c.byName('node3'), c.byName('node4'), c.byName('node5')]
+      const t0 = performance.now()
+      await c.lab.partition([minority.map(a => a.node), majority.map(a => a.node)])
+      const split = await c.waitUntil('3–5 show 1,2 failed and 1–2 show 3–5 failed',
+        views => allSee(views, majority, minority, 'failed') && allSee(views, minority, majority, 'failed'), 30_000)
+      console.log(`# scenario 2: both sides show the other failed after ${Math.round(split.ms)} ms`)
+      const causes = failedPairs(split.views)
+      console.log(`# scenario 2: causes: ${causes.join(' ')}`)
+      const sides = new Map<string, string>()
+      for (const a of c.agents) {
+        const h = await c.health(a)
+        const side = h.status === 200 ? String(h.body?.side) : `(GET /v1/health → ${h.status})`
+        sides.set(a.name, side)
+        if (h.status === 200) console.log(`# scenario 2: ${a.name} GET /v1/health: ${JSON.stringify(h.body).slice(0, 300)}`)
+      }
+      console.log(`# scenario 2: health side: ${[...sides].map(([n, s]) => `${n}=${s}`).join(' ')}`)
+      await cliAgrees(c, majority[0], minority, 'failed')
+
+      if (EXPECT_VERDICTS) {
+        const verdicts = await c.waitUntil('cause partition on both sides',
+          views => allSee(views, majority, minority, 'failed', m => m.cause === 'partition') &&
+            allSee(views, minority, majority, 'failed', m => m.cause === 'partition'), 10_000).catch((err: Error) => err)
+        assert.ok(!(verdicts instanceof Error), `cause is not 'partition' everywhere: ${verdicts instanceof Error ? verdicts.message : ''}`)
+        // The side may take a moment to settle after the verdicts: allow 10 s (one curl per node per 250 ms).
+        const wantSide = (a: LabAgent): string => minority.includes(a) ? 'minority' : 'majority'
+        let healths = new Map<string, { status: number, body: any }>()
+        const deadline = performance.now() + 10_000
+        for (let round = 0; round < 60; round++) {
+          const start = performance.now()
+          healths = new Map(await Promise.all(c.agents.map(async a => [a.name, await c.health(a)] as const)))
+          if (c.agents.every(a => healths.get(a.name)?.status === 200 && healths.get(a.name)?.body?.side === wantSide(a))) break
+          if (performance.now() > deadline) break
+          await new Promise(resolve => setTimeout(resolve, Math.max(0, 250 - (performance.now() - start))))
+        }
+        for (const a of c.agents) {
+          const h = healths.get(a.name)!
+          assert.equal(h.status, 200, `GET /v1/health on ${a.name} answered ${h.status}: ${JSON.stringify(h.body)}`)
+          assert.equal(h.body?.side, wantSide(a), `${a.name} reports side ${JSON.stringify(h.body?.side)}, expected ${wantSide(a)} (10 s after the verdicts): ${JSON.stringify(h.body)}\n${c.diagnose()}`)
+        }
+      }
+
+      const tHeal = performance.now()
+      await c.lab.heal()
+      const healed = await c.waitUntil('all five see all five alive after heal (no restarts, no joins)',
+        views => allSee(views, c.agents, c.agents, 'alive'), 20_000)
+      console.log(`# scenario 2: heal → all alive everywhere after ${Math.round(healed.ms)} ms (partition lasted ${Math.round(tHeal - t0)} ms)`)
+      for (const a of c.agents) assert.equal(a.child.exitCode, null, `${a.name} is still the original process`)
+      await cliAgrees(c, minority[0], c.agents, 'alive')
+    })
+  })
+
+  describe('3a. kill -9 of node5', () => {
+    let c: LabCluster
+    before(async () => { c = await startLabCluster(N) })
+    after(async () => { await c?.destroy() })
+
+    it('every other agent shows node5 failed with cause crash within 20 s', async () => {
+      const victim = c.byName('node5')
+      const others = c.agents.filter(a => a !== victim)
+      await c.lab.crash(victim.child)
+      const r = await c.waitUntil('1–4 show node5 failed (crash)',
+        views => allSee(views, others, [victim], 'failed', m => m.cause === 'crash'), 20_000, others)
+      console.log(`# scenario 3a: kill -9 → failed (crash) everywhere after ${Math.round(r.ms)} ms`)
+      const list = await c.cliMembers(others[0])
+      const m = list.find(x => x.peerId === victim.peerId)
+      assert.equal(m?.status, 'failed')
+      assert.equal(m?.cause, 'crash')
+    })
+  })
+
+  describe('3b. cable pulled on node4 (both networks)', () => {
+    let c: LabCluster
+    before(async () => { c = await startLabCluster(N) })
+    after(async () => { await c?.destroy() })
+
+    it('every other agent shows node4 failed within 40 s, never with cause crash', async () => {
+      const victim = c.byName('node4')
+      const others = c.agents.filter(a => a !== victim)
+      const since = performance.now()
+      await c.lab.pullPlug(victim.node)
+      const crashCauses = new Set<string>()
+      const r = await c.waitUntil('1,2,3,5 show node4 failed', views => {
+        for (const o of others) {
+          const m = statusIn(views, o, victim)
+          if (m?.cause === 'crash') crashCauses.add(`${o.name}: ${m.status}(crash)`)
+        }
+        return allSee(views, others, [victim], 'failed')
+      }, 40_000, others)
+      console.log(`# scenario 3b: pulled plug → failed everywhere after ${Math.round(r.ms)} ms; causes: ${failedPairs(r.views, [victim]).join(' ')}`)
+      const list = await c.cliMembers(others[0])
+      const m = list.find(x => x.peerId === victim.peerId)
+      assert.equal(m?.status, 'failed')
+      for (const e of c.events) {
+        if (e.t >= since && e.member.peerId === victim.peerId && e.member.cause === 'crash') crashCauses.add(`${e.observer}: event ${e.type} (crash)`)
+      }
+      if (m?.cause === 'crash') crashCauses.add(`${others[0].name}: CLI shows cause crash`)
+      assert.deepEqual([...crashCauses], [], `a pulled cable was reported as a crash\n${c.diagnose(r.views)}`)
+      assert.notEqual(m?.cause, 'crash')
+
+      // Informational: does it come back once the cable is plugged in again?
+      await c.lab.plugIn(victim.node)
+      const back = await c.waitUntil('everyone alive after plugIn', views => allSee(views, c.agents, c.agents, 'alive'), 30_000)
+        .catch((err: Error) => err)
+      console.log(`# scenario 3b: plug in → ${back instanceof Error ? `NOT all alive within 30 s:\n${back.message.split('\n').slice(0, 8).join('\n')}` : `all alive after ${Math.round(back.ms)} ms`}`)
+    })
+  })
+
+  describe('4. one-way cut: node1 can send to node2 but receives nothing from it', () => {
+    let c: LabCluster
+    before(async () => { c = await startLabCluster(N) })
+    after(async () => { await c?.destroy() })
+
+    it('for 20 s no agent shows node1 or node2 failed', async () => {
+      const n1 = c.byName('node1')
+      const n2 = c.byName('node2')
+      const since = performance.now()
+      await c.lab.cutOneWay(n1.node, n2.node)
+      const seen = new Set<string>()
+      const other = new Set<string>()
+      let firstFailure: Views | undefined
+      const rounds = await c.observe(20_000, views => {
+        for (const p of failedPairs(views, [n1, n2])) seen.add(p)
+        for (const p of failedPairs(views)) other.add(p)
+        if (firstFailure == null && failedPairs(views, [n1, n2]).length > 0) firstFailure = views
+      })
+      const events = failedEvents(c, since, [n1, n2])
+      console.log(`# scenario 4: ${rounds} polling rounds; any failed seen (all members): ${[...other].join(' ') || 'none'}`)
+      await cliAgrees(c, c.byName('node3'), [n1, n2], 'alive').catch((err: Error) => { seen.add(`CLI: ${err.message.split('\n')[0]}`) })
+      assert.deepEqual({ polled: [...seen], events }, { polled: [], events: [] },
+        `node1 or node2 was shown failed under a one-way cut\n${firstFailure != null ? `first view with a failure:\n${formatViews(firstFailure)}\n` : ''}${c.diagnose()}`)
+    })
+  })
+})
