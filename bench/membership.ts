@@ -56,7 +56,7 @@ async function transportBytes (agent: AgentProcess): Promise<number> {
 const ms = (from: number, to: number | undefined): number => to == null ? NaN : Math.round(to - from)
 const TIMEOUT_MS = 30_000
 const IDLE_WINDOW_MS = 10_000
-const SETTLE_MS = 5000
+const SETTLE_MS = 10_000
 const CLOCK_TICKS_PER_SEC = 100
 
 export async function runMembershipBench (n = 10): Promise<MembershipRun> {
