@@ -4,8 +4,10 @@
  *
  * Stable membership S (what "majority" is measured against):
  * - The alive set A is this node plus every member seen `alive`. Once A has
- *   not changed for `stableAfterMs`, S becomes A plus every member of the old S
- *   that is missing from A only for a reason that may be a partition: it is
+ *   not changed for `stableAfterMs`, S becomes A plus every member of the old S,
+ *   or seen alive at an evaluation since S was last built (a late joiner, a
+ *   member that flapped suspect while S formed), that is missing from A only
+ *   for a reason that may be a partition: it is
  *   `suspect`, or `failed` for silence (`unreachable` / `partition`) for less
  *   than `partitionForgetMs`. So S grows with joins once the view settles, but
  *   a partition does not shrink it: both sides keep measuring themselves
@@ -45,6 +47,14 @@ export interface PartitionState {
   /** The alive set as of the last evaluation, and since when it is unchanged. */
   alive: Set<MemberId>
   aliveSince: number
+  /**
+   * Every member seen alive at an evaluation since the stable membership was last
+   * rebuilt (the current alive set included). A member that joined or refuted but
+   * fell silent before the view settled again is still a member: without this it
+   * would be missing from S for good, and a partition that starts then (or before
+   * S first formed) would be measured against one side only.
+   */
+  seen: Set<MemberId>
   /** A member event was emitted since the last evaluation. */
   dirty: boolean
   /** Next time the evaluation can change without a member event. */
@@ -60,6 +70,7 @@ export function createPartitionState (selfId: MemberId, now: number, stableAfter
   return {
     alive: new Set([selfId]),
     aliveSince: now,
+    seen: new Set([selfId]),
     dirty: false,
     nextAt: now + stableAfterMs,
     health: { side: 'unknown', componentSize: 1, stableSize: 0 }
@@ -178,11 +189,16 @@ export function updatePartition (state: State): void {
     p.alive = alive
     p.aliveSince = now
   }
+  for (const id of alive) p.seen.add(id)
+  for (const id of p.seen) if (gone(state, id)) p.seen.delete(id)
   if (p.stable != null) for (const id of p.stable) if (gone(state, id)) p.stable.delete(id)
   if (now >= p.aliveSince + state.config.stableAfterMs) {
+    // The members of the old S, and those seen alive since it was built, that are
+    // not alive now only for a reason that may be a partition stay in S.
     const next = new Set(alive)
-    if (p.stable != null) for (const id of p.stable) if (!next.has(id) && mayBePartitioned(state, id)) next.add(id)
+    for (const id of [...(p.stable ?? []), ...p.seen]) if (!next.has(id) && mayBePartitioned(state, id)) next.add(id)
     p.stable = next
+    p.seen = new Set(next)
   }
 
   const stableSize = p.stable?.size ?? 0

@@ -224,6 +224,26 @@ describe('membership partition: a 2|3 split and its healing', () => {
     }
   })
 
+  it('a split before the view settled is measured against every member seen alive, not one side', () => {
+    // Regression: members that were alive but never sat through a quiet stableAfterMs
+    // window (late joiners, startup suspect flaps) were left out of S; a partition then
+    // rebuilt S from one side only (stableSize 3 everywhere, the minority "majority").
+    const wire = new Wire()
+    for (const id of FIVE) wire.add(id)
+    wire.joinAll(1000)
+    for (const o of FIVE) assert.deepEqual(health(wire, o), { side: 'unknown', componentSize: 5, stableSize: 0 }, o)
+    const minority = ['a', 'b']
+    const majority = ['c', 'd', 'e']
+    split(wire, minority)
+    assert.ok(wire.advanceUntil(() => allFailed(wire, minority, majority)() && allFailed(wire, majority, minority)(), 60_000))
+    wire.advance(wire.config.stableAfterMs + 100)
+    for (const o of minority) assert.deepEqual(health(wire, o), { side: 'minority', componentSize: 2, stableSize: 5 }, o)
+    for (const o of majority) assert.deepEqual(health(wire, o), { side: 'majority', componentSize: 3, stableSize: 5 }, o)
+    wire.advance(20_000)
+    for (const o of minority) assert.deepEqual(health(wire, o), { side: 'minority', componentSize: 2, stableSize: 5 }, o)
+    for (const o of majority) assert.deepEqual(health(wire, o), { side: 'majority', componentSize: 3, stableSize: 5 }, o)
+  })
+
   it('after partitionForgetMs the split is accepted: the episode ends and each side settles on itself', () => {
     const wire = stableCluster(FIVE, { partitionForgetMs: 60_000 })
     split(wire, ['a', 'b'])
