@@ -7,6 +7,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { SimCluster, type ObservedEvent } from './cluster.ts'
+import { seeded } from './seed.ts'
 
 /** Cluster size. */
 const N = 50
@@ -36,29 +37,7 @@ const SILENT_CRASH_DETECTED_MS = 45_000
 const REFUTE_MS = 5_000
 const LEAVE_MS = 3_000
 
-function seedFor (offset: number): number {
-  const env = process.env.SIM_SEED
-  if (env === 'random') return Math.floor(Math.random() * 2 ** 32)
-  if (env != null && env !== '') return Number(env)
-  return DEFAULT_SEED + offset
-}
-
-/** Runs a scenario; a failure names the seed that replays it. */
-function simulate (offset: number, scenario: (seed: number) => void): () => void {
-  return () => {
-    const seed = seedFor(offset)
-    try {
-      scenario(seed)
-    } catch (err) {
-      const replay = `SIM_SEED=${seed} (replay: SIM_SEED=${seed} npm run test:sim)`
-      if (err instanceof Error) {
-        err.message = `${err.message}\n${replay}`
-        if (err.stack != null) err.stack = `${replay}\n${err.stack}`
-      }
-      throw err
-    }
-  }
-}
+const { simulate } = seeded(DEFAULT_SEED)
 
 interface Sim {
   cluster: SimCluster

@@ -12,6 +12,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { MemberId } from '../../membership/index.ts'
 import { SimCluster } from './cluster.ts'
+import { seeded } from './seed.ts'
 
 const LOSS = 0.05
 const DEFAULT_SEED = 0x9a27
@@ -23,28 +24,7 @@ const SILENT_DETECTED_MS = 60_000
 /** Every member of each side failed on the other side: a probe round (50 s for 50 members) plus the max suspicion timeout (41 s). */
 const DETECTED_MS = 120_000
 
-function seedFor (offset: number): number {
-  const env = process.env.SIM_SEED
-  if (env === 'random') return Math.floor(Math.random() * 2 ** 32)
-  if (env != null && env !== '') return Number(env)
-  return DEFAULT_SEED + offset
-}
-
-function simulate (offset: number, body: (seed: number) => void): () => void {
-  return () => {
-    const seed = seedFor(offset)
-    try {
-      body(seed)
-    } catch (err) {
-      const replay = `SIM_SEED=${seed} (replay: SIM_SEED=${seed} npm run test:sim)`
-      if (err instanceof Error) {
-        err.message = `${err.message}\n${replay}`
-        if (err.stack != null) err.stack = `${replay}\n${err.stack}`
-      }
-      throw err
-    }
-  }
-}
+const { simulate } = seeded(DEFAULT_SEED)
 
 /** A converged cluster whose stable membership covers everyone. */
 function boot (seed: number, size: number): SimCluster {

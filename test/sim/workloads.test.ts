@@ -12,6 +12,7 @@ import {
   type JobView, type MemberId, type Peer, type TaskOutcome, type WorkEffect, type WorkMessage, type WorkNode, type Workload
 } from '../../workloads/index.ts'
 import { seededRandom } from '../../membership/random.ts'
+import { seeded } from './seed.ts'
 
 const DEFAULT_SEED = 0x70b5
 const SIZE = 5
@@ -22,28 +23,7 @@ const DETECT_MS = 1500
 const TICK_MS = 10
 const LIMIT_MS = 60_000
 
-function seedFor (offset: number): number {
-  const env = process.env.SIM_SEED
-  if (env === 'random') return Math.floor(Math.random() * 2 ** 32)
-  if (env != null && env !== '') return Number(env)
-  return DEFAULT_SEED + offset
-}
-
-function simulate (offset: number, scenario: (seed: number) => void): () => void {
-  return () => {
-    const seed = seedFor(offset)
-    try {
-      scenario(seed)
-    } catch (err) {
-      const replay = `SIM_SEED=${seed} (replay: SIM_SEED=${seed} node --test test/sim/workloads.test.ts)`
-      if (err instanceof Error) {
-        err.message = `${err.message}\n${replay}`
-        if (err.stack != null) err.stack = `${replay}\n${err.stack}`
-      }
-      throw err
-    }
-  }
-}
+const { simulate } = seeded(DEFAULT_SEED, 'node --test test/sim/workloads.test.ts')
 
 /** A workload whose every run throws (in the simulator: reports an error). */
 const alwaysThrows: Workload<{ tasks: number }, number, number, number> = {
