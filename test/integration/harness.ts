@@ -13,6 +13,9 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url))
  * AGENT_ENTRY to the bundled binary (dist/agent.mjs) that a user installs.
  */
 export const MAIN = process.env.AGENT_ENTRY ?? fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
+/** The pinned Deno binary and the Deno entry point, for agents started with `runtime: 'deno'`. */
+export const DENO = process.env.DENO_BIN ?? fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
+const DENO_MAIN = fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
 
 export interface AgentProcess {
   name: string
@@ -32,21 +35,27 @@ export interface StartOptions {
   extraArgs?: string[]
   /** Default: TCP and WS on 127.0.0.1 with OS-chosen ports. */
   listen?: string[]
+  /** Default `node`. A Deno agent runs the same sources through deno-compat/main.ts. */
+  runtime?: 'node' | 'deno'
 }
 
 /** Starts `agent` and resolves once it printed its peer id, addresses and control address. */
 export async function startAgent (options: StartOptions): Promise<AgentProcess> {
   const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
-  const args = [MAIN, '--name', options.name, '--rpc', '127.0.0.1:0', '--profile', options.profile ?? 'lan',
+  const flags = ['--name', options.name, '--rpc', '127.0.0.1:0', '--profile', options.profile ?? 'lan',
     ...listen.flatMap(a => ['--listen', a]),
     ...(options.join ?? []).flatMap(a => ['--join', a]),
     ...(options.extraArgs ?? [])]
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  const deno = options.runtime === 'deno'
+  const child = deno
+    ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+    : spawn(process.execPath, [MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
-  const deadline = Date.now() + 20_000
+  // Deno's first start may compile the sources: a longer bound.
+  const deadline = Date.now() + (deno ? 60_000 : 20_000)
   while (Date.now() < deadline) {
     const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
     if (control != null) {

@@ -6,51 +6,18 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
-import { killAll, membersViaApi, REPO, startAgent, waitAllSee, type AgentProcess, type StartOptions } from './harness.ts'
+import { killAll, membersViaApi, startAgent, waitAllSee, type AgentProcess, type StartOptions } from './harness.ts'
 
-const DENO = process.env.DENO_BIN ?? fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
-const DENO_MAIN = fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
 const CONVERGE_MS = 20_000
 const DETECT_MS = 30_000
 /** SIGTERM to exit: 250 ms of goodbye drain plus stopping libp2p (itself bounded at 2 s). */
 const EXIT_MS = 6_000
 
-/** Like harness.startAgent, but on Deno. The first start may compile the sources: a longer bound. */
 async function startDenoAgent (options: StartOptions): Promise<AgentProcess> {
-  const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
-  const args = ['run', '-A', '--node-modules-dir=manual', DENO_MAIN, '--name', options.name, '--rpc', '127.0.0.1:0',
-    '--profile', options.profile ?? 'lan',
-    ...listen.flatMap(a => ['--listen', a]),
-    ...(options.join ?? []).flatMap(a => ['--join', a])]
-  const child = spawn(DENO, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
-    if (control != null) {
-      return {
-        name: options.name,
-        child,
-        peerId: /peer id:\s+(\S+)/.exec(out)![1],
-        multiaddrs: [...out.matchAll(/listen:\s+(\S+)/g)].map(m => m[1]),
-        rpc: control[1],
-        output: () => out,
-        exited
-      }
-    }
-    if (child.exitCode != null) break
-    await sleep(20)
-  }
-  child.kill('SIGKILL')
-  throw new Error(`deno agent ${options.name} did not start:\n${out}`)
+  return await startAgent({ ...options, runtime: 'deno' })
 }
 
 const wsAddr = (a: AgentProcess): string => {
