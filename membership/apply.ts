@@ -77,6 +77,12 @@ export function applyAlive (state: State, a: AliveUpdate): void {
       id: a.id, name: a.name, addrs: [...a.addrs], tags: { ...a.tags }, incarnation: a.incarnation, bootId: a.bootId,
       status: 'alive', statusSince: now
     }
+    // A node restarted without its key comes back under a new peer id but the same
+    // name: the failed or departed record of that name is the same machine, so it is
+    // forgotten now rather than listed beside its successor until it is reaped.
+    for (const old of [...state.members.values()]) {
+      if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
+    }
     state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++

@@ -386,11 +386,18 @@ export function createMembership (opts: MembershipOptions): Membership {
         broadcast(state, leave)
         state.probes.clear()
         state.relays.clear()
-        state.join = undefined
         // Tell everyone directly: waiting for gossip would keep the others probing a node that is gone.
+        const told = new Set<MemberId>()
         for (const rec of state.members.values()) {
-          if (isLive(rec.member)) send(state, destinationOf(state, rec.member.id), { type: 'gossip', updates: [{ ...leave }] })
+          if (!isLive(rec.member)) continue
+          told.add(rec.member.id)
+          send(state, destinationOf(state, rec.member.id), { type: 'gossip', updates: [{ ...leave }] })
         }
+        // Leaving while the join is unanswered: the seeds may already list us.
+        for (const seed of state.join?.seeds ?? []) {
+          if (seed.id == null || !told.has(seed.id)) send(state, { ...seed, addrs: [...seed.addrs] }, { type: 'gossip', updates: [{ ...leave }] })
+        }
+        state.join = undefined
       })
     },
 

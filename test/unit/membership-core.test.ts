@@ -261,6 +261,27 @@ describe('membership core: suspicion and refutation', () => {
 })
 
 describe('membership core: leave, update, reaping', () => {
+
+  it('a node back under a new peer id with the name of a failed member replaces it (restart without its key)', () => {
+    const wire = cluster(['a', 'b', 'c'])
+    wire.silent.add('c')
+    assert.ok(wire.advanceUntil(() => wire.status('a', 'c') === 'failed', 60_000))
+    wire.input('a', (core, now) => core.receive(now, 'c-new', {
+      type: 'gossip', updates: [{ type: 'alive', id: 'c-new', name: 'c', addrs: [addrOf('c-new')], tags: {}, incarnation: 0, bootId: 'boot-2' }]
+    }))
+    const members = wire.core('a').members()
+    assert.deepEqual(members.filter(m => m.name === 'c').map(m => [m.id, m.status]), [['c-new', 'alive']])
+    assert.deepEqual(wire.eventsOf('a', undefined, 'c').map(e => e.type).slice(-1), ['member:reap'])
+  })
+
+  it('leaving while the join is still unanswered tells the seeds', () => {
+    const wire = new Wire()
+    const x = wire.add('x')
+    x.join(0, [{ addrs: [addrOf('a')] }])
+    const effects = x.leave(1)
+    assert.ok(effects.some(e => e.kind === 'send' && e.to.addrs.includes(addrOf('a')) && e.msg.type === 'gossip' &&
+      e.msg.updates.some(u => u.type === 'leave' && u.id === 'x')), 'the leave goes to the seed')
+  })
   it('leave: every member is told directly and marks it left; the leaver stops probing', () => {
     const wire = cluster(['a', 'b', 'c'])
     const effects = wire.input('b', (core, now) => core.leave(now))
