@@ -96,7 +96,7 @@ export class Agent extends EventTarget {
     this.#state = 'starting'
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
-      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce })
+      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node })
       this.#libp2p = libp2p
       this.#transport = createSwimTransport(libp2p, {
         onMessage: (from, msg) => { this.#drive(now => this.#core!.receive(now, from, msg)) },

@@ -11,7 +11,7 @@ import type { ProfileName } from '../membership/index.ts'
 
 const USAGE = `Usage:
   agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT]
-        [--data-dir DIR] [--profile lan|wan|local] [--tag K=V]... [--announce ADDR]...
+        [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
   agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
   agent leave [--rpc HOST:PORT]              Make the agent leave gracefully and exit.

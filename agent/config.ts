@@ -6,6 +6,7 @@
 import { hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
+import { PROFILE_NAMES } from '../membership/config.ts'
 import type { TransportConfig } from '../gossip/index.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
 
@@ -28,7 +29,10 @@ export interface AgentOptions {
   profile?: ProfileName
   /** Per-field overrides of the profile. */
   membership?: Partial<MembershipConfig>
+  /** Per-field overrides of the transport config; fill in over the profile's (PROFILE_FOOTPRINT). */
   transport?: Partial<TransportConfig>
+  /** libp2p connections kept before pruning. Default: the profile's (1024; edge 64). */
+  maxConnections?: number
   /** Free-form key/value labels gossiped with the member (role, zone, …). */
   tags?: Record<string, string>
   /** Seed of the membership core's random generator. Default: random. Tests and simulations set it. */
@@ -45,9 +49,39 @@ export interface ResolvedAgentOptions {
   profile: ProfileName
   membership: Partial<MembershipConfig>
   transport: Partial<TransportConfig>
+  /** libp2p connection limit and yamux window: NodeOptions of gossip/node.ts. */
+  node: { maxConnections?: number, maxStreamWindowBytes?: number }
   tags: Record<string, string>
   randomSeed?: number
 }
+
+/**
+ * What a profile sets besides membership timing: transport bounds and libp2p
+ * limits. `undefined` fields keep the defaults of gossip/config.ts and gossip/node.ts.
+ *
+ * edge: at most 64 connections (a cluster above 64 members reconnects to the
+ * others on demand: a dial, noise and yamux handshake per probe of a pruned
+ * member); messages up to 256 KiB (a full push-pull sync of ~1,000 members of
+ * ~250 bytes; larger clusters need maxMessageBytes raised); per-peer queues of
+ * 256 KiB / 128 messages (lan 2 MiB / 1,024: a slow peer drops messages
+ * sooner, counted as `backpressure`); yamux stream windows capped at 256 KiB
+ * (default 16 MiB) so no stream buffers more than that.
+ */
+export const PROFILE_FOOTPRINT: Readonly<Record<ProfileName, { transport: Partial<TransportConfig>, node: ResolvedAgentOptions['node'] }>> = Object.freeze({
+  lan: { transport: {}, node: {} },
+  wan: { transport: {}, node: {} },
+  local: { transport: {}, node: {} },
+  edge: {
+    transport: {
+      maxMessageBytes: 256 * 1024,
+      maxQueuedBytesPerPeer: 256 * 1024,
+      maxQueuedMessagesPerPeer: 128,
+      maxInboundStreamsPerPeer: 2,
+      maxOutboundStreamsPerPeer: 2
+    },
+    node: { maxConnections: 64, maxStreamWindowBytes: 256 * 1024 }
+  }
+})
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7946', '/ip4/0.0.0.0/tcp/7947/ws']
 const MAX_TAGS = 64
@@ -85,10 +119,15 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     throw new InvalidAgentOptionError(`name must be 1 to ${MAX_NAME_BYTES} bytes`)
   }
   const profile = options.profile ?? 'lan'
-  if (!(profile in PROFILES)) throw new InvalidAgentOptionError(`unknown profile "${profile}" (lan, wan, local)`)
+  if (!(profile in PROFILES)) throw new InvalidAgentOptionError(`unknown profile "${profile}" (${PROFILE_NAMES.join(', ')})`)
   const listen = (options.listen ?? DEFAULT_LISTEN).map(a => checkMultiaddr('listen', a))
   if (listen.length === 0) throw new InvalidAgentOptionError('at least one listen address is needed')
   const rpcOption = options.rpc ?? DEFAULT_RPC
+  const footprint = PROFILE_FOOTPRINT[profile]
+  const maxConnections = options.maxConnections ?? footprint.node.maxConnections
+  if (maxConnections !== undefined && (!Number.isSafeInteger(maxConnections) || maxConnections < 1)) {
+    throw new InvalidAgentOptionError(`maxConnections must be a positive integer, got ${String(maxConnections)}`)
+  }
   return {
     name,
     listen,
@@ -98,7 +137,8 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     dataDir: options.dataDir,
     profile,
     membership: options.membership ?? {},
-    transport: options.transport ?? {},
+    transport: { ...footprint.transport, ...options.transport },
+    node: { ...footprint.node, maxConnections },
     tags: checkTags(options.tags ?? {}),
     randomSeed: options.randomSeed
   }

@@ -42,6 +42,13 @@ export interface NodeOptions {
    * ~3 round trips).
    */
   addressDialTimeoutMs?: number
+  /**
+   * Largest receive window of one yamux stream (bytes it may buffer unread).
+   * Default: yamux's 16 MiB. The edge profile caps it at 256 KiB, yamux's
+   * initial window, so a fast sender cannot make one stream hold more; SWIM
+   * frames are small, so only a bulk sync is slowed by it, by extra round trips.
+   */
+  maxStreamWindowBytes?: number
 }
 
 /** Default for NodeOptions.maxConnections. */
@@ -67,7 +74,7 @@ export async function createNode (opts: NodeOptions): Promise<Libp2p> {
       webSockets()
     ],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux(opts.maxStreamWindowBytes != null ? { streamOptions: { maxStreamWindowSize: opts.maxStreamWindowBytes } } : {})],
     services: {
       // Exchanges listen addresses and protocols on connect, so that a peer
       // dialled by address alone is recorded with its addresses in the peer store.

@@ -75,7 +75,10 @@ export interface MembershipConfig {
   partitionGroupMin: number
 }
 
-export type ProfileName = 'lan' | 'wan' | 'local'
+export type ProfileName = 'lan' | 'wan' | 'local' | 'edge'
+
+/** The profile names, in the order the CLI usage and error messages list them. */
+export const PROFILE_NAMES: readonly ProfileName[] = Object.freeze(['lan', 'wan', 'local', 'edge'])
 
 /** Defaults for a LAN: memberlist's DefaultLANConfig timings, with a short refused-connection window. */
 export const LAN: Readonly<MembershipConfig> = Object.freeze({
@@ -137,10 +140,43 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   partitionWindowMs: 30_000,
 })
 
+/**
+ * Small devices (edge gateways, single-board computers): less traffic, fewer
+ * messages per second and smaller messages, paid for with slower detection and
+ * dissemination. Every probe and suspicion duration scales with probeIntervalMs,
+ * so against `lan` (same suspicionMult and suspicionMaxTimeoutMult):
+ *   - a silent member is suspected after up to 2 s instead of 1 s (one probe interval);
+ *   - the suspicion timeout, suspicionMult * log10(max(1, n)) * probeIntervalMs, doubles:
+ *     8 s min / 48 s max for n <= 10 (lan: 4 s / 24 s), 13.6 s / 81.5 s for n = 50;
+ *   - so a silently failed member is declared failed by all about 2x later;
+ *     a crash (connection refused) takes up to 2 s + 1 s instead of 1 s + 0.5 s;
+ *   - gossip rounds every 500 ms to 2 members (lan: 200 ms to 3): an update needs
+ *     about log2(n) rounds of 500 ms instead of log3(n) rounds of 200 ms;
+ *   - at most 8 updates per message (lan 16): a burst of changes drains in twice
+ *     as many messages; push-pull anti-entropy every 60 s (lan 30 s).
+ * The transport side (fewer connections, smaller queues) is in agent/config.ts
+ * (PROFILE_TRANSPORT).
+ */
+export const EDGE: Readonly<MembershipConfig> = Object.freeze({
+  ...LAN,
+  probeIntervalMs: 2000,
+  probeTimeoutMs: 800,
+  refusedSuspicionTimeoutMs: 1000,
+  gossipIntervalMs: 500,
+  gossipNodes: 2,
+  maxPiggybackUpdates: 8,
+  pushPullIntervalMs: 60_000,
+  reconnectIntervalMs: 5000,
+  joinRetryIntervalMs: 2000,
+  stableAfterMs: 6000,
+  partitionWindowMs: 120_000,
+})
+
 export const PROFILES: Readonly<Record<ProfileName, Readonly<MembershipConfig>>> = Object.freeze({
   lan: LAN,
   wan: WAN,
   local: LOCAL,
+  edge: EDGE,
 })
 
 export class InvalidMembershipConfigError extends Error {
@@ -179,6 +215,6 @@ export function validate (config: MembershipConfig): MembershipConfig {
 /** A full config from a profile and overrides, validated. */
 export function fromPartial (partial: Partial<MembershipConfig> = {}, profile: ProfileName = 'lan'): MembershipConfig {
   const base = PROFILES[profile]
-  if (base == null) throw new InvalidMembershipConfigError(`unknown profile "${String(profile)}" (lan, wan, local)`)
+  if (base == null) throw new InvalidMembershipConfigError(`unknown profile "${String(profile)}" (${PROFILE_NAMES.join(', ')})`)
   return validate({ ...base, ...partial })
 }
