@@ -11,9 +11,8 @@
  * the spawn, so the other agents and variants are unaffected.
  */
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+import { freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 
 export interface FootprintVariant {
   label: string
@@ -40,17 +39,6 @@ const CLUSTER_SIZE = 5
 const TIMEOUT_MS = 60_000
 /** Idle time after convergence before reading RSS. */
 const IDLE_MS = Number(process.env.FOOTPRINT_IDLE_MS ?? 10_000)
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 async function rssMb (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')

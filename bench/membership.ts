@@ -5,10 +5,9 @@
  * bytes per second) of the survivors.
  */
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EventRecorder } from './events.ts'
-import { killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+import { freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 
 export interface MembershipRun {
   convergeMs: number
@@ -23,17 +22,6 @@ export interface MembershipRun {
   idleBytesPerSec: number
   /** Members wrongly marked failed (not the fault's target) during the run. */
   falseFailures: number
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function procSample (pid: number): Promise<{ rssKb: number, cpuTicks: number }> {

@@ -3,6 +3,7 @@
  * through the CLI, observed through `agent members --json` / the control API.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../../agent/member-view.ts'
@@ -152,4 +153,16 @@ export async function startCluster (n: number, prefix = 'node', profile = 'lan')
   const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) =>
     await startAgent({ name: `${prefix}${i + 2}`, profile, join: [first.multiaddrs[0]] })))
   return [first, ...rest]
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for an agent whose address others must know before it starts). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
 }
