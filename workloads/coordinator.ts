@@ -34,21 +34,12 @@ export interface CoordinatorStats {
   replicationResyncs: number
 }
 
-interface Job {
+/** The replicated part (a JobSnapshot) plus what only this node's role needs. */
+interface Job extends JobSnapshot {
   role: 'coordinator' | 'replica'
-  id: string
-  workload: string
-  kind: 'map' | 'broadcast'
-  input: unknown
   coordinator: MemberId
   epoch: number
   replicas: MemberId[]
-  status: JobStatus
-  result: unknown
-  error: string | null
-  ignored: number
-  duplicates: number
-  tasks: TaskRecord[]
   /** Coordinator only, never replicated (local clock): lease deadlines by task index. */
   leaseExpiresAt: Map<number, number>
   /** Coordinator only: when each pending task was last offered. */
