@@ -3,9 +3,8 @@
  * driven by a real clock. This is the only place where the pure core meets
  * time and the network.
  */
-import type { Libp2p } from '@libp2p/interface'
 import { createMembership, fromPartial, seededRandom, type Effect, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
-import { createNode, createSwimTransport, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
+import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
 import { loadOrCreateKey } from './identity.ts'
@@ -14,6 +13,8 @@ import {
   type ClusterEventName, type ClusterEventView, type HealthView, type MemberEventName, type MemberView
 } from './member-view.ts'
 import { startControlApi, type ControlApi } from './control-api.ts'
+import { WorkDriver, type JobHandle, type WorkloadsApi, type WorkStats } from './work.ts'
+import type { JobView } from '../workloads/index.ts'
 
 export type AgentEventType = MemberEventName | ClusterEventName
 
@@ -32,6 +33,7 @@ export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['deta
 export interface AgentStats {
   membership: MembershipStats
   transport: SwimTransportStats
+  work: WorkStats
 }
 
 export class AgentNotStartedError extends Error {
@@ -60,8 +62,9 @@ const clock = (): number => performance.now()
 export class Agent extends EventTarget {
   readonly options: ResolvedAgentOptions
   readonly membershipConfig: MembershipConfig
-  #libp2p?: Libp2p
+  #libp2p?: ClusterNode
   #transport?: SwimTransport
+  #work?: WorkDriver
   #core?: Membership
   #api?: ControlApi
   #timer?: ReturnType<typeof setTimeout>
@@ -103,6 +106,8 @@ export class Agent extends EventTarget {
         onDeliveryFailed: (to, msg, reason) => { this.#drive(now => this.#core!.deliveryFailed(now, to, msg, reason)) },
         onPeerDisconnected: (id) => { this.#drive(now => this.#core!.peerDisconnected(now, id)) }
       }, this.options.transport)
+      const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
+      this.#work = new WorkDriver({ libp2p, options: this.options, clock, seed: seed ^ 0x5bd1e995 })
       this.#core = createMembership({
         self: {
           id: libp2p.peerId.toString(),
@@ -113,10 +118,12 @@ export class Agent extends EventTarget {
           bootId: randomBootId()
         },
         config: this.membershipConfig,
-        random: seededRandom(this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)),
+        random: seededRandom(seed),
         now: clock()
       })
       await this.#transport.start()
+      await this.#work.start()
+      this.#work.membersChanged(this.members())
       if (this.options.rpc !== false) {
         this.#api = await startControlApi(this, this.options.rpc)
       }
@@ -156,8 +163,32 @@ export class Agent extends EventTarget {
   }
 
   stats (): AgentStats {
-    const { core, transport } = this.#running()
-    return { membership: core.stats(), transport: transport.stats() }
+    const { core, transport, work } = this.#running()
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats() }
+  }
+
+  /** Workloads this node can coordinate and run; `register()` adds one. */
+  get workloads (): WorkloadsApi {
+    return this.#running().work.workloads
+  }
+
+  /**
+   * Submits a job coordinated by this node; its tasks spread over the cluster.
+   * Throws JobRejectedError (nothing started) on an unknown workload or a bad
+   * input. `await handle.result()` for the ended job.
+   */
+  submit (workload: string, input: unknown): JobHandle {
+    return this.#running().work.submit(workload, input)
+  }
+
+  /** A job by id, from this node or any alive member; undefined if nobody knows it. */
+  async job (id: string): Promise<JobView | undefined> {
+    return await this.#running().work.job(id)
+  }
+
+  /** The jobs this node and the alive members know (running ones, and ended ones still remembered). */
+  async jobs (): Promise<JobView[]> {
+    return await this.#running().work.jobs()
   }
 
   /** Which side of a partition this node is on, and how many members it sees in each status (itself included). */
@@ -173,11 +204,11 @@ export class Agent extends EventTarget {
     return () => { this.removeEventListener(type, wrapped) }
   }
 
-  #running (): { libp2p: Libp2p, core: Membership, transport: SwimTransport } {
-    if (this.#libp2p == null || this.#core == null || this.#transport == null) {
+  #running (): { libp2p: ClusterNode, core: Membership, transport: SwimTransport, work: WorkDriver } {
+    if (this.#libp2p == null || this.#core == null || this.#transport == null || this.#work == null) {
       throw new AgentNotStartedError('the agent is not started')
     }
-    return { libp2p: this.#libp2p, core: this.#core, transport: this.#transport }
+    return { libp2p: this.#libp2p, core: this.#core, transport: this.#transport, work: this.#work }
   }
 
   /** Feeds one input to the core at the current time, performs its effects, re-arms the timer. */
@@ -189,6 +220,7 @@ export class Agent extends EventTarget {
   }
 
   #perform (effects: Effect[], now: number): void {
+    let membersChanged = false
     for (const effect of effects) {
       if (effect.kind === 'send') {
         this.#transport?.send(effect.to, effect.msg)
@@ -197,9 +229,12 @@ export class Agent extends EventTarget {
       } else if (effect.kind === 'cluster') {
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toClusterEventView(effect.event) }))
       } else {
+        membersChanged = true
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toMemberView(effect.event.member, now) }))
       }
     }
+    // work claims follow membership: a failed member's leases are released at once
+    if (membersChanged && this.#state === 'running') this.#work?.membersChanged(this.members())
   }
 
   #schedule (): void {
@@ -218,6 +253,7 @@ export class Agent extends EventTarget {
     clearTimeout(this.#timer)
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
+    await this.#work?.stop().catch(() => {})
     await this.#transport?.stop().catch(() => {})
     // Bounded: libp2p's stop() can wait forever. @libp2p/websockets' listener
     // accepts TCP with pauseOnConnect and tracks a socket only once its first

@@ -2,9 +2,12 @@
  * The `agent` command line: a thin layer over createAgent() (run mode) and
  * over the control API (every other subcommand).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
 import type { AgentOptions } from './config.ts'
-import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
+import { DEFAULT_RPC, InvalidAgentOptionError } from './rpc-address.ts'
+import { callApi, formatHost } from './api-client.ts'
+import { job, jobs, submit, workloads } from './jobs-cli.ts'
+import { UsageError, parse } from './cli-args.ts'
 import { formatMembers } from './format.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
@@ -12,17 +15,20 @@ import type { ProfileName } from '../membership/index.ts'
 const USAGE = `Usage:
   agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT]
         [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
+        [--slots N] [--allow-exec]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
+      --slots: tasks run at once (default: CPU count); --allow-exec: enable the exec workload.
   agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
   agent leave [--rpc HOST:PORT]              Make the agent leave gracefully and exit.
+  agent submit WORKLOAD [--input JSON|@FILE] [--rpc HOST:PORT] [--json] [--no-wait]
+      Submit a job to this agent (it coordinates; any member runs tasks) and wait for its result.
+  agent jobs [--rpc HOST:PORT] [--json]      Jobs known to this agent and the alive members.
+  agent job ID [--rpc HOST:PORT] [--json] [--wait]   One job, from whichever member knows it.
+  agent workloads [--rpc HOST:PORT] [--json] Workloads this agent can run.
   agent help                                 This text.
 
   ADDR is a multiaddr, e.g. /ip4/10.0.0.5/tcp/7946 or /ip4/10.0.0.5/tcp/7947/ws/p2p/12D3Koo…
   Defaults: listen /ip4/0.0.0.0/tcp/7946 and /ip4/0.0.0.0/tcp/7947/ws, rpc ${DEFAULT_RPC}, profile lan.`
-
-class UsageError extends Error {
-  override name = 'UsageError'
-}
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -34,15 +40,9 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   profile: { type: 'string' },
   tag: { type: 'string', multiple: true },
   'no-rpc': { type: 'boolean' },
+  slots: { type: 'string' },
+  'allow-exec': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
-}
-
-function parse (args: string[], options: ParseArgsConfig['options']): Record<string, any> {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
 }
 
 function parseTags (pairs: string[] = []): Record<string, string> {
@@ -53,6 +53,12 @@ function parseTags (pairs: string[] = []): Record<string, string> {
     tags[pair.slice(0, eq)] = pair.slice(eq + 1)
   }
   return tags
+}
+
+function parseSlots (value: string): number {
+  const slots = Number(value)
+  if (!/^\d+$/.test(value) || slots < 1 || slots > 1024) throw new UsageError(`--slots expects an integer from 1 to 1024, got "${value}"`)
+  return slots
 }
 
 async function runAgent (args: string[]): Promise<number> {
@@ -66,7 +72,9 @@ async function runAgent (args: string[]): Promise<number> {
     rpc: flags['no-rpc'] === true ? false : flags.rpc,
     dataDir: flags['data-dir'],
     profile: flags.profile as ProfileName | undefined,
-    tags: parseTags(flags.tag)
+    tags: parseTags(flags.tag),
+    work: flags.slots != null ? { slots: parseSlots(flags.slots) } : undefined,
+    allowExec: flags['allow-exec'] === true
   }
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p.
   const { createAgent } = await import('./agent.ts')
@@ -102,24 +110,6 @@ async function runAgent (args: string[]): Promise<number> {
   })
 }
 
-function formatHost (host: string): string {
-  return host.includes(':') ? `[${host}]` : host
-}
-
-async function callApi (rpc: string | undefined, method: string, path: string): Promise<unknown> {
-  const { host, port } = parseHostPort(rpc ?? DEFAULT_RPC)
-  const url = `http://${formatHost(host)}:${port}${path}`
-  let res: Response
-  try {
-    res = await fetch(url, { method, signal: AbortSignal.timeout(10_000) })
-  } catch (err) {
-    throw new Error(`cannot reach the control API at ${host}:${port} (is the agent running?): ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)
-  }
-  const body = await res.json().catch(() => undefined) as any
-  if (!res.ok) throw new Error(`control API answered ${res.status}: ${body?.error ?? res.statusText}`)
-  return body
-}
-
 async function members (args: string[]): Promise<number> {
   const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
   const list = await callApi(flags.rpc, 'GET', '/v1/members') as MemberView[]
@@ -140,6 +130,10 @@ export async function main (argv: string[]): Promise<number> {
     switch (command) {
       case 'members': return await members(rest)
       case 'leave': return await leave(rest)
+      case 'submit': return await submit(rest)
+      case 'jobs': return await jobs(rest)
+      case 'job': return await job(rest)
+      case 'workloads': return await workloads(rest)
       case 'help': case '--help': case '-h': console.log(USAGE); return 0
       default: return await runAgent(argv)
     }

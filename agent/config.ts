@@ -3,11 +3,12 @@
  * Defaults follow Serf's: gossip on 7946 (TCP) and 7947 (WebSocket) on all
  * interfaces, control API on 127.0.0.1:7373.
  */
-import { hostname } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
 import { PROFILE_NAMES } from '../membership/config.ts'
 import type { TransportConfig } from '../gossip/index.ts'
+import { fromPartial as workConfig, InvalidWorkConfigError, type WorkConfig } from '../workloads/index.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
 
 export { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort }
@@ -37,6 +38,10 @@ export interface AgentOptions {
   tags?: Record<string, string>
   /** Seed of the membership core's random generator. Default: random. Tests and simulations set it. */
   randomSeed?: number
+  /** Work-claims overrides (workloads/config.ts). `slots` defaults to the CPU count. */
+  work?: Partial<WorkConfig>
+  /** Registers the `exec` workload: members run shell commands broadcast to them. Default false. */
+  allowExec?: boolean
 }
 
 export interface ResolvedAgentOptions {
@@ -53,6 +58,8 @@ export interface ResolvedAgentOptions {
   node: { maxConnections?: number, maxStreamWindowBytes?: number }
   tags: Record<string, string>
   randomSeed?: number
+  work: WorkConfig
+  allowExec: boolean
 }
 
 /**
@@ -108,6 +115,15 @@ function checkTags (tags: Record<string, string>): Record<string, string> {
   return { ...tags }
 }
 
+function checkWork (work: Partial<WorkConfig>): WorkConfig {
+  try {
+    return workConfig({ slots: availableParallelism(), ...work })
+  } catch (err) {
+    if (err instanceof InvalidWorkConfigError) throw new InvalidAgentOptionError(`work: ${err.message}`)
+    throw err
+  }
+}
+
 function byteLength (s: string): number {
   return new TextEncoder().encode(s).byteLength
 }
@@ -140,6 +156,8 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     transport: { ...footprint.transport, ...options.transport },
     node: { ...footprint.node, maxConnections },
     tags: checkTags(options.tags ?? {}),
-    randomSeed: options.randomSeed
+    randomSeed: options.randomSeed,
+    work: checkWork(options.work ?? {}),
+    allowExec: options.allowExec === true
   }
 }

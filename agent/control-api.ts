@@ -8,11 +8,16 @@
  *   GET  /v1/health   this node's side of a partition and member counts by status
  *   GET  /v1/events   server-sent events, one per member or partition event
  *   POST /v1/leave    graceful leave; the agent exits afterwards
+ *   POST /v1/jobs     submit {"workload", "input"}; answers {"id"} at once (202)
+ *   GET  /v1/jobs     jobs this node and the alive members know
+ *   GET  /v1/jobs/ID  one job, from whichever member knows it
+ *   GET  /v1/workloads  the workloads this node can run
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Agent, AgentEventType } from './agent.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES } from './member-view.ts'
+import { JobRejectedError } from './work.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -74,7 +79,22 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
   }
   if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
+  if (path.startsWith('/v1/jobs/')) {
+    allow(['GET'])
+    const id = decodeURIComponent(path.slice('/v1/jobs/'.length))
+    if (!/^[0-9a-f]{1,64}$/.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a job id`)
+    const job = await agent.job(id)
+    if (job == null) throw new HttpError(404, `no member knows job ${id}`)
+    return sendJson(res, 200, job)
+  }
   switch (path) {
+    case '/v1/jobs':
+      allow(['GET', 'POST'])
+      if (method === 'GET') return sendJson(res, 200, await agent.jobs())
+      return sendJson(res, 202, submitJob(agent, await readBody(req, agent.options.work.maxInputBytes + MAX_BODY_BYTES)))
+    case '/v1/workloads':
+      allow(['GET'])
+      return sendJson(res, 200, agent.workloads.list())
     case '/v1/members':
       allow(['GET'])
       return sendJson(res, 200, agent.members())
@@ -108,13 +128,32 @@ function sendJson (res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
-/** Reads and returns the body, refusing more than MAX_BODY_BYTES with 413. */
-export async function readBody (req: IncomingMessage): Promise<string> {
+/** `POST /v1/jobs`: a JSON object with a `workload` name and an optional `input`. */
+function submitJob (agent: Agent, body: string): { id: string } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch (err) {
+    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
+  }
+  if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object {"workload", "input"}')
+  const { workload, input } = parsed as { workload?: unknown, input?: unknown }
+  if (typeof workload !== 'string' || workload === '') throw new HttpError(400, '"workload" must be a non-empty string')
+  try {
+    return { id: agent.submit(workload, input ?? {}).id }
+  } catch (err) {
+    if (err instanceof JobRejectedError) throw new HttpError(400, err.message)
+    throw err
+  }
+}
+
+/** Reads and returns the body, refusing more than `limit` bytes with 413. */
+export async function readBody (req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`)
+    if (size > limit) throw new HttpError(413, `request body over ${limit} bytes`)
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks).toString('utf8')

@@ -1,10 +1,14 @@
 /**
- * Public face of the libp2p layer: the node factory, the SWIM wire transport
- * and its codec and configuration. Types and factories only; the
+ * Public face of the libp2p layer: the node factory, the SWIM and work-claims
+ * transports, their codecs and configuration. Types and factories only; the
  * implementation lives in the files these names come from.
  */
 export { createNode, DEFAULT_MAX_CONNECTIONS, DEFAULT_ADDRESS_DIAL_TIMEOUT_MS } from './node.ts'
-export type { NodeOptions } from './node.ts'
+export type { NodeOptions, ClusterNode, ClusterServices } from './node.ts'
+export { createWorkTransport, WORK_TOPIC, WORK_PROTOCOL, DEFAULT_WORK_TRANSPORT_CONFIG } from './work-transport.ts'
+export type { WorkTransport, WorkTransportConfig, WorkTransportStats, WorkMessageHandler } from './work-transport.ts'
+export { encodeWire, decodeWire, validateWire, WireError } from './work-codec.ts'
+export type { WireMessage, LookupMessage } from './work-codec.ts'
 export { createSwimTransport, SWIM_PROTOCOL } from './swim-transport.ts'
 export type { SwimTransport, SwimTransportHandlers, SwimTransportStats } from './swim-transport.ts'
 export { encodeMessage, decodeMessage, validateMessage, MalformedMessageError, UnsupportedVersionError, WIRE_VERSION, CODEC_LIMITS } from './codec.ts'

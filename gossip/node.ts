@@ -13,7 +13,8 @@
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
@@ -56,8 +57,16 @@ export const DEFAULT_MAX_CONNECTIONS = 1024
 /** Default for NodeOptions.addressDialTimeoutMs. */
 export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 1500
 
+/** The services every agent's node runs (a type alias: libp2p's ServiceMap needs an index signature). */
+export type ClusterServices = {
+  identify: Identify
+  pubsub: GossipSub
+}
+
+export type ClusterNode = Libp2p<ClusterServices>
+
 /** Creates and starts a libp2p node. Stop it with `node.stop()`. */
-export async function createNode (opts: NodeOptions): Promise<Libp2p> {
+export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
   const announce = opts.announce ?? []
   return await createLibp2p({
     privateKey: opts.privateKey,
@@ -78,7 +87,20 @@ export async function createNode (opts: NodeOptions): Promise<Libp2p> {
     services: {
       // Exchanges listen addresses and protocols on connect, so that a peer
       // dialled by address alone is recorded with its addresses in the peer store.
-      identify: identify()
+      identify: identify(),
+      // The work-claims topic (gossip/work-transport.ts). Every message is
+      // signed by its origin, so a claim or result is attributed to the member
+      // that made it, not to whoever relayed it.
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        // a lone agent still runs jobs: publishing with no subscribed peer is not an error
+        allowPublishToZeroTopicPeers: true,
+        // every agent hears the topic; flood our own messages to all of them at once
+        floodPublish: true,
+        fallbackToFloodsub: false,
+        // a replication snapshot of a large job is the biggest message (see WorkTransportConfig)
+        maxInboundDataLength: 4 * 1024 * 1024 + 64 * 1024
+      })
     },
     // SWIM probes every member each protocol period and is what decides liveness;
     // libp2p's monitor would add a ping stream per connection every 10 s (measured:

@@ -220,8 +220,15 @@ class SwimTransportImpl implements SwimTransport {
       return // not a peer id
     }
     if (connections.length === 0) return
+    const silent = new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null))
+    // Only a known address on another host is another path. Without one (a
+    // single-network member, or every agent on loopback) aborting would only
+    // cut what the connection carries besides probes (work streams, gossipsub)
+    // and redial the same network.
+    const known = this.channels.get(id)?.addrs ?? []
+    if (!known.some(a => { const host = hostOfString(a); return host != null && !silent.has(host) })) return
     this.lastPathSwitch.set(id, now)
-    this.avoidHosts.set(id, new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null)))
+    this.avoidHosts.set(id, silent)
     this.counters.pathSwitches++
     this.log('switching path to %s away from %s', id, connections.map(c => c.remoteAddr.toString()).join(', '))
     const channel = this.channels.get(id)
@@ -689,6 +696,14 @@ async function withDeadline (promise: Promise<unknown>, deadline: number): Promi
 }
 
 /** The host part (IP address or DNS name) of a multiaddr, if it has one. */
+function hostOfString (addr: string): string | undefined {
+  try {
+    return hostOf(multiaddr(addr))
+  } catch {
+    return undefined
+  }
+}
+
 function hostOf (ma: Multiaddr): string | undefined {
   return ma.getComponents().find(c => ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(c.name))?.value
 }

@@ -48,6 +48,7 @@ export interface PrimesInput { from: number, to: number, chunks: number }
 
 export const primes: Workload<PrimesInput, { from: number, to: number }, number, number> = {
   kind: 'map',
+  cpuBound: true,
   description: 'count primes in [from, to), split into `chunks` ranges',
   validate (input) {
     const o = object(input)
@@ -79,7 +80,8 @@ export function blockData (block: number, bytes: number): Uint8Array {
 
 export const sha256: Workload<Sha256Input, { first: number, count: number, blockBytes: number }, string, string> = {
   kind: 'map',
-  description: 'SHA-256 of `blocks` generated blocks of `blockBytes`; result: SHA-256 over the block digests in order',
+  cpuBound: true,
+  description: 'SHA-256 of `blocks` generated blocks of `blockBytes`; result: the chunks\' digests (each over its block digests), joined in order',
   validate (input) {
     const o = object(input)
     const blocks = integer(o, 'blocks', 1, 10_000_000)

@@ -49,7 +49,7 @@ const TO_WORKER = new Set(['offer', 'grant', 'deny', 'revoke', 'result-ack', 'ta
 export function createWorkNode (opts: WorkNodeOptions): WorkNode {
   const self = opts.self.id
   const coordinator = new Coordinator({ self, config: opts.config, registry: opts.registry, random: opts.random })
-  const worker = new Worker({ self, config: opts.config })
+  const worker = new Worker({ self, config: opts.config, canRun: (name) => opts.registry.has(name) })
   const selfPeer: Peer = { id: self, name: opts.self.name, alive: true, tags: opts.self.tags ?? {} }
   coordinator.members(0, [selfPeer]) // no jobs yet: no effects
   worker.members(0, [selfPeer])

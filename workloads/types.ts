@@ -45,6 +45,13 @@ export interface CountedResult<R = unknown> {
  */
 export interface Workload<I = any, T = any, R = any, J = any> {
   kind: JobKind
+  /**
+   * The agent runs `run` of a CPU-bound built-in in a task thread, off the
+   * event loop that answers probes. Registered workloads always run on the
+   * event loop (a thread cannot receive a function): keep their runs short
+   * or asynchronous.
+   */
+  cpuBound?: boolean
   /** One line for `agent workloads` and error messages. */
   description: string
   /** Checks and normalises the input; throws (any Error) with a clear message. */

@@ -36,6 +36,12 @@ interface WorkerJob {
 export interface WorkerOptions {
   self: MemberId
   config: WorkConfig
+  /**
+   * Whether this node has the workload. Map tasks of a workload it lacks are
+   * never claimed (they widen to other members); broadcast tasks aimed at it
+   * are, so that its answer says it lacks it. Default: every workload.
+   */
+  canRun?: (workload: string) => boolean
 }
 
 /** How many ended job ids are remembered so that late offers do not revive them. */
@@ -44,6 +50,7 @@ const ENDED_MEMORY = 1024
 export class Worker {
   readonly #self: MemberId
   readonly #config: WorkConfig
+  readonly #canRun: (workload: string) => boolean
   readonly #jobs = new Map<string, WorkerJob>()
   readonly #ended = new Set<string>()
   #peers = new Map<MemberId, Peer>()
@@ -57,6 +64,7 @@ export class Worker {
   constructor (opts: WorkerOptions) {
     this.#self = opts.self
     this.#config = opts.config
+    this.#canRun = opts.canRun ?? (() => true)
   }
 
   /** Slots not running a task nor reserved by an outstanding claim. */
@@ -81,6 +89,7 @@ export class Worker {
     switch (msg.type) {
       case 'offer': {
         if (msg.coordinator !== from || this.#ended.has(msg.jobId)) break
+        if (msg.kind === 'map' && !this.#canRun(msg.workload)) break
         const job = this.#follow(msg.jobId, from, msg.epoch, msg.workload, msg.kind, effects)
         if (job == null) break
         for (const task of msg.tasks) {

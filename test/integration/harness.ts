@@ -7,6 +7,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../../agent/member-view.ts'
+import type { JobView } from '../../workloads/index.ts'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 /**
@@ -97,6 +98,14 @@ export async function membersViaCli (agent: AgentProcess): Promise<MemberView[]>
   return JSON.parse(stdout) as MemberView[]
 }
 
+/** `GET /v1/jobs/ID` on one agent (undefined while nobody it asks knows the job). */
+export async function jobViaApi (agent: AgentProcess, id: string): Promise<JobView | undefined> {
+  const res = await fetch(`http://${agent.rpc}/v1/jobs/${id}`, { signal: AbortSignal.timeout(10_000) })
+  if (res.status === 404) return undefined
+  if (!res.ok) throw new Error(`GET /v1/jobs/${id} answered ${res.status}`)
+  return await res.json() as JobView
+}
+
 /** `GET /v1/members`, faster than spawning the CLI; used for polling. */
 export async function membersViaApi (agent: AgentProcess): Promise<MemberView[]> {
   const res = await fetch(`http://${agent.rpc}/v1/members`, { signal: AbortSignal.timeout(5000) })
@@ -148,10 +157,10 @@ export async function killAll (agents: AgentProcess[]): Promise<void> {
 }
 
 /** Starts n agents: the first alone, the others joining it. */
-export async function startCluster (n: number, prefix = 'node', profile = 'lan'): Promise<AgentProcess[]> {
-  const first = await startAgent({ name: `${prefix}1`, profile })
+export async function startCluster (n: number, prefix = 'node', profile = 'lan', extraArgs: string[] = []): Promise<AgentProcess[]> {
+  const first = await startAgent({ name: `${prefix}1`, profile, extraArgs })
   const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) =>
-    await startAgent({ name: `${prefix}${i + 2}`, profile, join: [first.multiaddrs[0]] })))
+    await startAgent({ name: `${prefix}${i + 2}`, profile, join: [first.multiaddrs[0]], extraArgs })))
   return [first, ...rest]
 }
 

@@ -1,0 +1,106 @@
+/**
+ * `agent submit`, `agent jobs`, `agent job ID`, `agent workloads`: clients of
+ * the control API's job endpoints. Waiting polls `GET /v1/jobs/ID`; on a
+ * terminal a progress bar is drawn on stderr, so stdout carries only the answer.
+ */
+import { readFile } from 'node:fs/promises'
+import { callApi } from './api-client.ts'
+import { parse, UsageError } from './cli-args.ts'
+import type { JobView } from '../workloads/index.ts'
+
+const POLL_MS = 200
+
+async function readInput (value: string | undefined): Promise<unknown> {
+  if (value == null) return {}
+  let text = value
+  if (value.startsWith('@')) {
+    try {
+      text = await readFile(value.slice(1), 'utf8')
+    } catch (err) {
+      throw new UsageError(`--input ${value}: ${(err as Error).message}`)
+    }
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new UsageError(`--input is not JSON: ${(err as Error).message}`)
+  }
+}
+
+function progressLine (job: JobView): string {
+  const width = 30
+  const filled = job.stats.tasks === 0 ? width : Math.round(width * job.stats.done / job.stats.tasks)
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${job.stats.done}/${job.stats.tasks} tasks`
+}
+
+/** Polls until the job ends. A member that answers 404 for a while (the job is between coordinators) is retried. */
+async function waitFor (rpc: string | undefined, id: string): Promise<JobView> {
+  const bar = process.stderr.isTTY === true
+  for (;;) {
+    const job = await callApi(rpc, 'GET', `/v1/jobs/${id}`) as JobView
+    if (bar) process.stderr.write(progressLine(job))
+    if (job.status !== 'running') {
+      if (bar) process.stderr.write('\n')
+      return job
+    }
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}
+
+function formatJob (job: JobView): string {
+  const lines = [
+    `job ${job.id} (${job.workload}) ${job.status}`,
+    `  tasks: ${job.stats.done}/${job.stats.tasks} counted, ${job.stats.rerun} re-run`,
+    `  per node: ${Object.entries(job.stats.perNode).sort(([a], [b]) => a.localeCompare(b)).map(([n, c]) => `${n}=${c}`).join(' ') || '-'}`
+  ]
+  if (job.error != null) lines.push(`  error: ${job.error}`)
+  if (job.status === 'done') lines.push(`  result: ${JSON.stringify(job.result)}`)
+  return lines.join('\n')
+}
+
+export async function submit (args: string[]): Promise<number> {
+  const flags = parse(args, { rpc: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, true)
+  if (flags._.length !== 1) throw new UsageError('submit expects one WORKLOAD name')
+  const input = await readInput(flags.input)
+  const { id } = await callApi(flags.rpc, 'POST', '/v1/jobs', { workload: flags._[0], input }) as { id: string }
+  if (flags['no-wait'] === true) {
+    console.log(flags.json === true ? JSON.stringify({ id }) : id)
+    return 0
+  }
+  const job = await waitFor(flags.rpc, id)
+  console.log(flags.json === true ? JSON.stringify(job, null, 2) : formatJob(job))
+  return job.status === 'done' ? 0 : 1
+}
+
+export async function job (args: string[]): Promise<number> {
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, wait: { type: 'boolean' } }, true)
+  if (flags._.length !== 1) throw new UsageError('job expects one job ID')
+  const id = flags._[0]
+  const view = flags.wait === true ? await waitFor(flags.rpc, id) : await callApi(flags.rpc, 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
+  console.log(flags.json === true ? JSON.stringify(view, null, 2) : formatJob(view))
+  return 0
+}
+
+export async function jobs (args: string[]): Promise<number> {
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
+  const list = await callApi(flags.rpc, 'GET', '/v1/jobs') as JobView[]
+  if (flags.json === true) {
+    console.log(JSON.stringify(list, null, 2))
+    return 0
+  }
+  if (list.length === 0) {
+    console.log('no jobs')
+    return 0
+  }
+  const rows = [['ID', 'WORKLOAD', 'STATUS', 'TASKS', 'RERUN'], ...list.map(j => [j.id, j.workload, j.status, `${j.stats.done}/${j.stats.tasks}`, String(j.stats.rerun)])]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  console.log(rows.map(r => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n'))
+  return 0
+}
+
+export async function workloads (args: string[]): Promise<number> {
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
+  const list = await callApi(flags.rpc, 'GET', '/v1/workloads') as Array<{ name: string, kind: string, description: string }>
+  console.log(flags.json === true ? JSON.stringify(list, null, 2) : list.map(w => `${w.name.padEnd(10)} ${w.kind.padEnd(9)} ${w.description}`).join('\n'))
+  return 0
+}

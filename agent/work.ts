@@ -1,0 +1,337 @@
+/**
+ * Work claims in the agent: drives the sans-IO work core (workloads/) with a
+ * real clock, carries its effects over the work transport (gossip/), runs
+ * tasks (CPU-bound built-ins in task threads, the rest on the event loop),
+ * and answers job lookups from any node.
+ *
+ * Lookups: a job is known to its coordinator and replicas while it runs, and
+ * to every node once it ends (the coordinator publishes `job-end`, which each
+ * node keeps in a bounded cache). A node that knows nothing of an id asks
+ * every alive member (`job-query`) and takes the freshest answer.
+ */
+import { builtinWorkloads, createWorkNode, JobRejectedError, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
+import { exec } from '../workloads/exec.ts'
+import { ThreadPool, ThreadsUnavailableError } from '../workloads/threads.ts'
+import { seededRandom } from '../membership/index.ts'
+import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
+import type { ResolvedAgentOptions } from './config.ts'
+import type { MemberView } from './member-view.ts'
+
+export { JobRejectedError }
+
+/** Ended jobs remembered for lookups (`agent job ID` on any node). */
+const ENDED_CACHE = 1024
+/** How long a lookup waits for other members' answers. */
+const LOOKUP_TIMEOUT_MS = 1500
+/** Names reserved for built-ins: register() refuses them. */
+const BUILTIN_NAMES = new Set([...builtinWorkloads().keys(), 'exec'])
+const WORKLOAD_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
+
+export interface WorkStats extends WorkNodeStats {
+  transport: WorkTransportStats
+  /** Tasks that ran in a task thread / on the event loop. */
+  threads: { threadRuns: number, loopRuns: number }
+}
+
+/** A job submitted on this node: its progress as events, its end as a promise. */
+export class JobHandle extends EventTarget {
+  readonly id: string
+  #view: JobView
+  readonly #done: Promise<JobView>
+  #resolve!: (view: JobView) => void
+  #reject!: (err: Error) => void
+
+  constructor (view: JobView) {
+    super()
+    this.id = view.id
+    this.#view = view
+    this.#done = new Promise((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
+    this.#done.catch(() => {}) // a handle nobody awaits must not raise unhandled rejections
+  }
+
+  /** The job as last seen (status, stats, result). */
+  get view (): JobView {
+    return this.#view
+  }
+
+  /** Resolves with the ended job (status `done` or `failed`); rejects if the agent stops first. */
+  async result (): Promise<JobView> {
+    return await this.#done
+  }
+
+  /** `progress` on every change, `end` once. Returns the unsubscribe function. */
+  on (type: 'progress' | 'end', listener: (view: JobView) => void): () => void {
+    const wrapped = (event: Event): void => { listener((event as CustomEvent<JobView>).detail) }
+    this.addEventListener(type, wrapped)
+    return () => { this.removeEventListener(type, wrapped) }
+  }
+
+  update (view: JobView): void {
+    this.#view = view
+    this.dispatchEvent(new CustomEvent('progress', { detail: view }))
+    if (view.status !== 'running') {
+      this.dispatchEvent(new CustomEvent('end', { detail: view }))
+      this.#resolve(view)
+    }
+  }
+
+  abandon (why: string): void {
+    this.#reject(new Error(why))
+  }
+}
+
+/** What `agent.workloads` offers an embedding program. */
+export interface WorkloadsApi {
+  /** Adds a workload this node can coordinate and run. Register it on every node that should run its tasks. */
+  register: (name: string, workload: Workload) => void
+  /** Names and descriptions of the workloads this node has. */
+  list: () => Array<{ name: string, kind: string, description: string }>
+}
+
+export interface WorkDriverOptions {
+  libp2p: ClusterNode
+  options: ResolvedAgentOptions
+  /** The monotonic clock the core is driven by (the agent's). */
+  clock: () => number
+  /** Seed of the work core's random generator (job ids). */
+  seed: number
+}
+
+export class WorkDriver {
+  readonly #clock: () => number
+  readonly #registry = new Map<string, Workload>()
+  readonly #core: WorkNode
+  readonly #transport: WorkTransport
+  readonly #pool = new ThreadPool()
+  readonly #name: string
+  readonly #tags: Record<string, string>
+  readonly #running = new Map<string, AbortController>()
+  readonly #handles = new Map<string, JobHandle>()
+  readonly #ended = new Map<string, JobView>()
+  readonly #lookups = new Map<number, (jobs: JobView[]) => void>()
+  #alive: string[] = []
+  #nextQid = 1
+  #timer?: ReturnType<typeof setTimeout>
+  #stopped = false
+  readonly #threadStats = { threadRuns: 0, loopRuns: 0 }
+
+  constructor (opts: WorkDriverOptions) {
+    this.#clock = opts.clock
+    this.#name = opts.options.name
+    this.#tags = opts.options.tags
+    for (const [name, workload] of builtinWorkloads()) this.#registry.set(name, workload)
+    if (opts.options.allowExec) this.#registry.set('exec', exec)
+    this.#core = createWorkNode({
+      self: { id: opts.libp2p.peerId.toString(), name: opts.options.name, tags: opts.options.tags },
+      config: opts.options.work,
+      registry: this.#registry,
+      random: seededRandom(opts.seed)
+    })
+    this.#transport = createWorkTransport(opts.libp2p, opts.libp2p.services.pubsub, (from, msg) => { this.#receive(from, msg) })
+  }
+
+  readonly workloads: WorkloadsApi = {
+    register: (name, workload) => {
+      if (!WORKLOAD_NAME.test(name)) throw new TypeError(`workload name "${name}" must match ${String(WORKLOAD_NAME)}`)
+      if (BUILTIN_NAMES.has(name)) throw new TypeError(`workload name "${name}" is reserved for a built-in`)
+      if (workload == null || (workload.kind !== 'map' && workload.kind !== 'broadcast') ||
+          typeof workload.validate !== 'function' || typeof workload.run !== 'function' || typeof workload.reduce !== 'function' ||
+          (workload.kind === 'map' && typeof workload.split !== 'function')) {
+        throw new TypeError(`workload "${name}" needs kind (map|broadcast), validate, run, reduce, and split for map`)
+      }
+      this.#registry.set(name, { ...workload, cpuBound: false, description: workload.description ?? name })
+    },
+    list: () => [...this.#registry].map(([name, w]) => ({ name, kind: w.kind, description: w.description })).sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  async start (): Promise<void> {
+    await this.#transport.start()
+    this.#schedule()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    for (const controller of this.#running.values()) controller.abort(new Error('agent stopping'))
+    this.#running.clear()
+    for (const handle of this.#handles.values()) handle.abandon('the agent stopped before the job ended')
+    this.#handles.clear()
+    for (const resolve of this.#lookups.values()) resolve([])
+    await this.#pool.close().catch(() => {})
+    await this.#transport.stop().catch(() => {})
+  }
+
+  /** Starts a job coordinated by this node. Throws JobRejectedError (nothing started) on bad input. */
+  submit (workload: string, input: unknown): JobHandle {
+    if (this.#stopped) throw new Error('the agent is stopped')
+    const now = this.#clock()
+    const { jobId, effects } = this.#core.submit(now, workload, input)
+    const handle = new JobHandle(this.#core.job(jobId) as JobView)
+    this.#handles.set(jobId, handle)
+    this.#perform(effects)
+    this.#schedule()
+    return handle
+  }
+
+  /** The membership view changed: alive and suspect members take part, failed and left ones lose their leases. */
+  membersChanged (members: MemberView[]): void {
+    const peers: Peer[] = members.map(m => ({ id: m.peerId, name: m.name, alive: m.status === 'alive' || m.status === 'suspect', tags: m.tags }))
+    this.#alive = peers.filter(p => p.alive && p.id !== this.#core.self).map(p => p.id)
+    this.#drive(now => this.#core.members(now, peers))
+  }
+
+  /** A job this node knows locally (coordinated, replicated or ended anywhere). */
+  localJob (id: string): JobView | undefined {
+    return this.#core.job(id) ?? this.#ended.get(id)
+  }
+
+  /** A job by id from any node: locally, else asks every alive member. */
+  async job (id: string): Promise<JobView | undefined> {
+    const local = this.localJob(id)
+    // an ended record is final; a running job coordinated here is as fresh as it gets
+    if (local != null && (local.status !== 'running' || local.coordinator === this.#core.self)) return local
+    const remote = await this.#ask({ jobId: id })
+    return freshest([...(local != null ? [local] : []), ...remote.filter(j => j.id === id)])
+  }
+
+  /** Every job this node or any alive member knows, freshest record of each. */
+  async jobs (): Promise<JobView[]> {
+    const all = [...this.#core.jobs(), ...this.#ended.values(), ...await this.#ask({})]
+    const byId = new Map<string, JobView[]>()
+    for (const j of all) byId.set(j.id, [...(byId.get(j.id) ?? []), j])
+    return [...byId.values()].map(views => freshest(views) as JobView)
+  }
+
+  stats (): WorkStats {
+    return { ...this.#core.stats(), transport: this.#transport.stats(), threads: { ...this.#threadStats } }
+  }
+
+  // ---------------------------------------------------------------------------
+
+  #receive (from: string, msg: WireMessage): void {
+    if (msg.type === 'job-query') {
+      const jobs = msg.jobId != null
+        ? [this.localJob(msg.jobId)].filter(j => j != null)
+        : [...this.#core.jobs(), ...this.#ended.values()]
+      this.#transport.send(from, { type: 'job-info', qid: msg.qid, jobs })
+      return
+    }
+    if (msg.type === 'job-info') {
+      this.#lookups.get(msg.qid)?.(msg.jobs)
+      return
+    }
+    if (msg.type === 'job-end') this.#remember(msg.job)
+    this.#drive(now => this.#core.receive(now, from, msg))
+  }
+
+  /** Asks every alive member; resolves with all answers within LOOKUP_TIMEOUT_MS. */
+  async #ask (query: { jobId?: string }): Promise<JobView[]> {
+    const targets = this.#alive
+    if (targets.length === 0 || this.#stopped) return []
+    const qid = this.#nextQid++
+    const answers: JobView[] = []
+    let pending = targets.length
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, LOOKUP_TIMEOUT_MS)
+      this.#lookups.set(qid, (jobs) => {
+        answers.push(...jobs)
+        if (--pending <= 0) { clearTimeout(timer); resolve() }
+      })
+      for (const to of targets) this.#transport.send(to, { type: 'job-query', qid, ...query })
+    })
+    this.#lookups.delete(qid)
+    return answers
+  }
+
+  #remember (view: JobView): void {
+    this.#ended.delete(view.id)
+    this.#ended.set(view.id, view)
+    if (this.#ended.size > ENDED_CACHE) this.#ended.delete(this.#ended.keys().next().value as string)
+  }
+
+  #drive (input: (now: number) => WorkEffect[]): void {
+    if (this.#stopped) return
+    this.#perform(input(this.#clock()))
+    this.#schedule()
+  }
+
+  #perform (effects: WorkEffect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'publish': this.#transport.publish(e.msg); break
+        case 'send': this.#transport.send(e.to, e.msg); break
+        case 'run': this.#run(e.jobId, e.workload, e.index, e.input); break
+        case 'abort': {
+          const key = `${e.jobId}/${e.index}`
+          this.#running.get(key)?.abort(new Error('lease revoked'))
+          this.#running.delete(key)
+          break
+        }
+        case 'job': {
+          if (e.job.status !== 'running') this.#remember(e.job)
+          const handle = this.#handles.get(e.job.id)
+          if (handle != null) {
+            handle.update(e.job)
+            if (e.job.status !== 'running') this.#handles.delete(e.job.id)
+          }
+          break
+        }
+      }
+    }
+  }
+
+  #run (jobId: string, workloadName: string, index: number, input: unknown): void {
+    const key = `${jobId}/${index}`
+    const controller = new AbortController()
+    this.#running.set(key, controller)
+    const signal = controller.signal
+    const finish = (outcome: { ok: true, value: unknown } | { ok: false, error: string }): void => {
+      if (signal.aborted || this.#running.get(key) !== controller) return // aborted: never reported
+      this.#running.delete(key)
+      this.#drive(now => this.#core.taskFinished(now, jobId, index, outcome))
+    }
+    const workload = this.#registry.get(workloadName)
+    if (workload == null) {
+      // only broadcast tasks are claimed without the workload: answer why
+      queueMicrotask(() => { finish({ ok: true, value: { error: `workload "${workloadName}" is not enabled on this node` } }) })
+      return
+    }
+    const onLoop = async (): Promise<unknown> => {
+      this.#threadStats.loopRuns++
+      return await workload.run(input, { signal, node: this.#name, tags: this.#tags })
+    }
+    const run = workload.cpuBound === true
+      ? this.#pool.run(workloadName, input, this.#name, signal)
+        .then(value => { this.#threadStats.threadRuns++; return value })
+        .catch(async (err: unknown) => { if (err instanceof ThreadsUnavailableError) return await onLoop(); throw err })
+      : onLoop()
+    run.then(
+      value => { finish({ ok: true, value: value ?? null }) },
+      (err: unknown) => { finish({ ok: false, error: err instanceof Error ? err.message : String(err) }) }
+    )
+  }
+
+  #schedule (): void {
+    if (this.#stopped) return
+    clearTimeout(this.#timer)
+    const delay = Math.max(0, this.#core.nextDeadline() - this.#clock())
+    if (!Number.isFinite(delay)) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#drive(now => this.#core.tick(now))
+    }, Math.min(delay, 60_000))
+  }
+}
+
+/** The most advanced record of one job: ended beats running, then the higher epoch, then more tasks done. */
+function freshest (views: JobView[]): JobView | undefined {
+  let best: JobView | undefined
+  for (const v of views) {
+    if (best == null) { best = v; continue }
+    const rank = (j: JobView): number[] => [j.status === 'running' ? 0 : 1, j.epoch, j.stats.done]
+    const [a, b] = [rank(v), rank(best)]
+    const i = a.findIndex((x, k) => x !== b[k])
+    if (i >= 0 && a[i] > b[i]) best = v
+  }
+  return best
+}
