@@ -6,7 +6,8 @@
  */
 import type { WorkConfig } from './config.ts'
 import { claimWeight, rankOf, taskKey, type Candidate } from './rendezvous.ts'
-import type { JobKind, MemberId, OfferedTask, Peer, TaskOutcome, WorkEffect, WorkMessage } from './types.ts'
+import { OfferBook } from './offers.ts'
+import type { JobKind, MemberId, Peer, TaskOutcome, WorkEffect, WorkMessage } from './types.ts'
 
 export interface WorkerStats {
   claimsSent: number
@@ -24,8 +25,8 @@ interface WorkerJob {
   epoch: number
   workload: string
   kind: JobKind
-  /** Offered and not (yet) claimed by us, by index. */
-  offered: Map<number, OfferedTask>
+  /** Offered and not (yet) claimed by us, by our rank for each. */
+  offered: OfferBook
   /** Claims awaiting grant/deny: index → time claimed (each reserves a slot). */
   claimed: Map<number, number>
   running: Set<number>
@@ -92,9 +93,15 @@ export class Worker {
         if (msg.kind === 'map' && !this.#canRun(msg.workload)) break
         const job = this.#follow(msg.jobId, from, msg.epoch, msg.workload, msg.kind, effects)
         if (job == null) break
+        const candidates = this.#candidates()
         for (const task of msg.tasks) {
           if (job.running.has(task.index) || job.claimed.has(task.index) || job.unacked.has(task.index)) continue
-          job.offered.set(task.index, task)
+          if (task.target != null) {
+            // broadcast: only the target may claim it, at any round
+            if (task.target === this.#self) job.offered.set(task, 0)
+            continue
+          }
+          job.offered.set(task, rankOf(taskKey(job.id, task.index), candidates, this.#self))
         }
         this.#claim(now, effects)
         break
@@ -238,7 +245,7 @@ export class Worker {
   #follow (id: string, coordinator: MemberId, epoch: number, workload: string, kind: JobKind, effects: WorkEffect[]): WorkerJob | undefined {
     let job = this.#jobs.get(id)
     if (job == null) {
-      job = { id, coordinator, epoch, workload, kind, offered: new Map(), claimed: new Map(), running: new Set(), unacked: new Map() }
+      job = { id, coordinator, epoch, workload, kind, offered: new OfferBook(), claimed: new Map(), running: new Set(), unacked: new Map() }
       this.#jobs.set(id, job)
       return job
     }
@@ -272,22 +279,19 @@ export class Worker {
   /**
    * Claims offered tasks that fall in this node's share, up to its free slots:
    * a task is ours to claim if we rank within the first `round + 1` members
-   * of its weighted rendezvous ranking (broadcast: if we are its target).
-   * One claim message per job, published on the topic.
+   * of its weighted rendezvous ranking (broadcast: if we are its target),
+   * best rank first (see offers.ts). Our rank is taken when the offer
+   * arrives. One claim message per job, published on the topic.
    */
   #claim (now: number, effects: WorkEffect[]): void {
     let free = this.free()
     if (free === 0) return
-    const candidates = this.#candidates()
     for (const job of this.#jobs.values()) {
       if (free === 0) break
       const mine: number[] = []
-      for (const [index, task] of job.offered) {
+      for (const task of job.offered.claimable()) {
         if (free === 0) break
-        const eligible = task.target != null
-          ? task.target === this.#self
-          : rankOf(taskKey(job.id, index), candidates, this.#self) <= task.round
-        if (!eligible) continue
+        const index = task.index
         job.offered.delete(index)
         job.claimed.set(index, now)
         mine.push(index)
