@@ -105,6 +105,7 @@ export class WorkDriver {
   readonly #pool = new ThreadPool()
   readonly #name: string
   readonly #tags: Record<string, string>
+  readonly #slots: number
   readonly #running = new Map<string, AbortController>()
   readonly #handles = new Map<string, JobHandle>()
   readonly #ended = new Map<string, JobView>()
@@ -119,6 +120,7 @@ export class WorkDriver {
     this.#clock = opts.clock
     this.#name = opts.options.name
     this.#tags = opts.options.tags
+    this.#slots = opts.options.work.slots
     for (const [name, workload] of builtinWorkloads()) this.#registry.set(name, workload)
     if (opts.options.allowExec) this.#registry.set('exec', exec)
     this.#core = createWorkNode({
@@ -166,6 +168,7 @@ export class WorkDriver {
     if (this.#stopped) throw new Error('the agent is stopped')
     const now = this.#clock()
     const { jobId, effects } = this.#core.submit(now, workload, input)
+    if (this.#registry.get(workload)?.cpuBound === true) this.#pool.warm(this.#slots)
     const handle = new JobHandle(this.#core.job(jobId) as JobView)
     this.#handles.set(jobId, handle)
     this.#perform(effects)
@@ -221,6 +224,7 @@ export class WorkDriver {
       return
     }
     if (msg.type === 'job-end') this.#remember(msg.job)
+    if (msg.type === 'offer' && this.#registry.get(msg.workload)?.cpuBound === true) this.#pool.warm(this.#slots)
     this.#drive(now => this.#core.receive(now, from, msg))
   }
 

@@ -1,18 +1,21 @@
 /**
  * `npm run bench`: runs each benchmark BENCH_RUNS times and prints a Markdown
  * table of medians (with min and max) against the targets: the membership
- * bench (default 5 runs), then the footprint bench (default 3 runs).
- * BENCH_ONLY=membership or BENCH_ONLY=footprint runs one of them alone.
+ * bench (default 5 runs), the footprint bench (default 3 runs), then the
+ * work-claims bench (default 3 runs). BENCH_ONLY=membership, footprint or
+ * jobs runs one of them alone.
  */
 import { runMembershipBench, type MembershipRun } from './membership.ts'
 import { runFootprintBench } from './footprint.ts'
+import { NOOP_SLOTS, NOOP_TASKS, PRIMES_INPUT, runJobsBench, type JobsRun } from './jobs.ts'
 import { median } from './stats.ts'
 
 const only = process.env.BENCH_ONLY ?? ''
-if (only !== '' && only !== 'membership' && only !== 'footprint') {
-  console.error(`BENCH_ONLY must be membership or footprint, got "${only}"`)
+if (only !== '' && only !== 'membership' && only !== 'footprint' && only !== 'jobs') {
+  console.error(`BENCH_ONLY must be membership, footprint or jobs, got "${only}"`)
   process.exit(2)
 }
+const runs = (fallback: number): number => Number(process.env.BENCH_RUNS ?? fallback)
 const date = new Date().toISOString().slice(0, 10)
 
 interface Row { key: keyof MembershipRun, label: string, unit: string, target: string, serf: string }
@@ -30,16 +33,16 @@ const ROWS: Row[] = [
   { key: 'falseFailures', label: 'false failures per run', unit: '', target: '0', serf: '' }
 ]
 
-if (only !== 'footprint') {
-  const runs = Number(process.env.BENCH_RUNS ?? 5)
+if (only === '' || only === 'membership') {
+  const n = runs(5)
   const results: MembershipRun[] = []
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < n; i++) {
     const result = await runMembershipBench(10)
     results.push(result)
-    console.error(`run ${i + 1}/${runs}: ${JSON.stringify(result)}`)
+    console.error(`run ${i + 1}/${n}: ${JSON.stringify(result)}`)
   }
 
-  console.log(`\nMembership, 10 agents, lan profile, loopback; ${runs} runs; ${date}; Node ${process.version}\n`)
+  console.log(`\nMembership, 10 agents, lan profile, loopback; ${n} runs; ${date}; Node ${process.version}\n`)
   console.log('| measure | median | min–max | target | Serf 0.9.4 |')
   console.log('|---|---|---|---|---|')
   for (const row of ROWS) {
@@ -49,16 +52,37 @@ if (only !== 'footprint') {
   }
 }
 
-if (only !== 'membership') {
-  const runs = Number(process.env.BENCH_RUNS ?? 3)
-  const results = await runFootprintBench(runs)
+if (only === '' || only === 'footprint') {
+  const n = runs(3)
+  const results = await runFootprintBench(n)
   const entry = process.env.AGENT_ENTRY ?? 'agent/main.ts (sources)'
-  console.log(`\nFootprint: idle RSS of one agent in a settled 5-agent cluster (the other four: Node, lan), loopback; ${runs} runs; ${date}; Node ${process.version} running ${entry}; Deno running deno-compat/main.ts\n`)
+  console.log(`\nFootprint: idle RSS of one agent in a settled 5-agent cluster (the other four: Node, lan), loopback; ${n} runs; ${date}; Node ${process.version} running ${entry}; Deno running deno-compat/main.ts\n`)
   console.log('| measured agent | median RSS | min–max | target | met |')
   console.log('|---|---|---|---|---|')
   for (const { variant, values } of results) {
     const m = median(values)
     console.log(`| ${variant.label} | ${m} MB | ${Math.min(...values)}–${Math.max(...values)} | < ${variant.targetMb} MB | ${m < variant.targetMb ? 'yes' : 'no'} |`)
   }
+}
+if (only === '' || only === 'jobs') {
+  const n = runs(3)
+  const results: JobsRun[] = []
+  for (let i = 0; i < n; i++) {
+    const result = await runJobsBench()
+    results.push(result)
+    console.error(`jobs run ${i + 1}/${n}: ${JSON.stringify(result)}`)
+  }
+  const row = (label: string, key: keyof JobsRun, unit: string, target: string, met?: (m: number) => boolean): string => {
+    const values = results.map(r => r[key])
+    const m = median(values)
+    return `| ${label} | ${m}${unit} | ${Math.min(...values)}–${Math.max(...values)} | ${target} | ${met == null ? '' : met(m) ? 'yes' : 'no'} |`
+  }
+  console.log(`\nWork claims, lan profile, loopback; ${n} runs; ${date}; Node ${process.version}\n`)
+  console.log('| measure | median | min–max | target | met |')
+  console.log('|---|---|---|---|---|')
+  console.log(row(`no-op tasks through 5 agents (${NOOP_TASKS} × sleep 0 ms, --slots ${NOOP_SLOTS})`, 'noopTasksPerSec', ' tasks/s', '≥ 1000', m => m >= 1000))
+  console.log(row(`primes ${JSON.stringify(PRIMES_INPUT)} on 1 agent (--slots 1)`, 'primes1AgentMs', ' ms', ''))
+  console.log(row('the same on 2 agents (--slots 1 each)', 'primes2AgentsMs', ' ms', ''))
+  console.log(row('speed-up, 2 agents vs 1', 'speedup', '×', '≥ 1.7', m => m >= 1.7))
 }
 process.exit(0)

@@ -41,6 +41,8 @@ export class ThreadPool {
   readonly #idleMs: number
   readonly #idle: Slot[] = []
   #closed = false
+  /** Threads running a task now. */
+  #busy = 0
   readonly #script = threadScript()
 
   constructor (idleMs = 30_000) {
@@ -52,12 +54,14 @@ export class ThreadPool {
     if (this.#closed) throw new Error('thread pool closed')
     if (signal.aborted) throw new Error('aborted')
     const slot = this.#take()
+    this.#busy++
     return await new Promise((resolve, reject) => {
       const finish = (settle: () => void, reuse: boolean): void => {
         slot.thread.off('message', onMessage)
         slot.thread.off('error', onError)
         slot.thread.off('exit', onExit)
         signal.removeEventListener('abort', onAbort)
+        this.#busy--
         if (reuse) this.#release(slot)
         else void slot.thread.terminate()
         settle()
@@ -74,6 +78,25 @@ export class ThreadPool {
       signal.addEventListener('abort', onAbort, { once: true })
       slot.thread.postMessage({ workload, task, node })
     })
+  }
+
+  /**
+   * Starts idle threads up to `count` in the background, so that the first
+   * tasks of a CPU-bound job do not each wait for a thread to boot (hundreds
+   * of ms on a busy host). Idle ones exit after `idleMs` as usual.
+   */
+  warm (count: number): void {
+    if (this.#closed || this.#script == null) return
+    for (let i = this.#idle.length + this.#busy; i < count; i++) {
+      let slot: Slot
+      try {
+        slot = { thread: new Worker(this.#script), busy: false }
+      } catch {
+        return
+      }
+      slot.thread.unref()
+      this.#release(slot)
+    }
   }
 
   /** Terminates every idle thread; running ones end with their tasks' aborts. */

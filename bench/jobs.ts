@@ -1,0 +1,78 @@
+/**
+ * Work-claims benchmark, real agent processes on loopback:
+ * - throughput: a job of no-op tasks (`sleep` with 0 ms) submitted to one of
+ *   5 agents; tasks counted per second of job time (POST → done);
+ * - speed-up: a CPU-bound `primes` job on 2 agents against the same job on 1
+ *   agent. Each agent runs with `--slots 1`, so an agent is one CPU's worth
+ *   of workers and 2 agents can use both cores of the bench machine.
+ */
+import { jobViaApi, killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+
+const TIMEOUT_MS = 180_000
+
+/** Submits through the control API and returns the job's wall time in ms (POST → done seen by polling). */
+async function timeJob (agent: AgentProcess, workload: string, input: unknown, expect: unknown): Promise<number> {
+  const start = performance.now()
+  const res = await fetch(`http://${agent.rpc}/v1/jobs`, { method: 'POST', body: JSON.stringify({ workload, input }) })
+  if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`)
+  const { id } = await res.json() as { id: string }
+  let result: unknown
+  await waitFor(`job ${id} done`, async () => {
+    const job = await jobViaApi(agent, id)
+    if (job?.status === 'failed') throw new Error(`job failed: ${job.error}`)
+    result = job?.result
+    return job?.status === 'done'
+  }, TIMEOUT_MS, 20)
+  const ms = performance.now() - start
+  if (JSON.stringify(result) !== JSON.stringify(expect)) throw new Error(`job returned ${JSON.stringify(result)}, expected ${JSON.stringify(expect)}`)
+  return ms
+}
+
+async function cluster (n: number, slots: number): Promise<AgentProcess[]> {
+  const agents = await startCluster(n, 'bench', 'lan', ['--slots', String(slots)])
+  await waitAllSee(agents, agents, 'alive', 60_000)
+  await new Promise(resolve => setTimeout(resolve, 2000)) // let the gossipsub mesh form
+  return agents
+}
+
+export interface JobsRun {
+  /** No-op tasks per second through 5 agents. */
+  noopTasksPerSec: number
+  primes1AgentMs: number
+  primes2AgentsMs: number
+  speedup: number
+}
+
+export const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 10_000)
+export const NOOP_SLOTS = 64
+export const PRIMES_INPUT = { from: 0, to: 20_000_000, chunks: 200 }
+
+export async function runJobsBench (): Promise<JobsRun> {
+  let agents = await cluster(5, NOOP_SLOTS)
+  let noopMs: number
+  try {
+    noopMs = await timeJob(agents[2], 'sleep', { tasks: NOOP_TASKS, ms: 0 }, NOOP_TASKS)
+  } finally {
+    await killAll(agents)
+  }
+  agents = await cluster(1, 1)
+  let one: number
+  try {
+    one = await timeJob(agents[0], 'primes', PRIMES_INPUT, 1270607)
+  } finally {
+    await killAll(agents)
+  }
+  agents = await cluster(2, 1)
+  let two: number
+  try {
+    two = await timeJob(agents[0], 'primes', PRIMES_INPUT, 1270607)
+  } finally {
+    await killAll(agents)
+  }
+  return {
+    noopTasksPerSec: Math.round(NOOP_TASKS / (noopMs / 1000)),
+    primes1AgentMs: Math.round(one),
+    primes2AgentsMs: Math.round(two),
+    speedup: Math.round(one / two * 100) / 100
+  }
+}
