@@ -2,19 +2,22 @@
  * A cluster of Node and Deno agents on loopback: the Deno agents run the same
  * sources through deno-compat/main.ts (spawned with the pinned deno binary),
  * the Node agents through agent/main.ts. They must converge, detect each
- * other's crashes, and a Deno agent must leave and exit promptly on SIGTERM.
+ * other's crashes, share a job submitted to the Deno agent, and a Deno agent
+ * must leave and exit promptly on SIGTERM.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
-import { killAll, membersViaApi, startAgent, waitAllSee, type AgentProcess, type StartOptions } from './harness.ts'
+import { killAll, membersViaApi, runCli, startAgent, waitAllSee, type AgentProcess, type StartOptions } from './harness.ts'
+import type { JobView } from '../../workloads/index.ts'
 
 const CONVERGE_MS = 20_000
 const DETECT_MS = 30_000
 /** SIGTERM to exit: 250 ms of goodbye drain plus stopping libp2p (itself bounded at 2 s). */
 const EXIT_MS = 6_000
+const JOB_MS = 60_000
 
 async function startDenoAgent (options: StartOptions): Promise<AgentProcess> {
   return await startAgent({ ...options, runtime: 'deno' })
@@ -57,6 +60,19 @@ describe('mixed runtimes: Node and Deno agents in one cluster', () => {
     await waitAllSee([n1, n2, d1], [n1, n2, d1], 'alive', CONVERGE_MS)
     const members = await membersViaApi(d1)
     assert.deepEqual(members.map(m => m.name).sort(), ['d1', 'n1', 'n2'])
+  })
+
+  it('a job submitted to the Deno agent is spread over all three (sleep on the event loop, primes in task threads)', async () => {
+    for (const [workload, input, expected] of [
+      ['sleep', { tasks: 60, ms: 100 }, 60],
+      ['primes', { from: 0, to: 2_000_000, chunks: 60 }, 148933]
+    ] as const) {
+      const { code, stdout, stderr } = await runCli(['submit', workload, '--input', JSON.stringify(input), '--json', '--rpc', d1.rpc], JOB_MS)
+      assert.equal(code, 0, stderr)
+      const job = JSON.parse(stdout) as JobView
+      assert.equal(job.result, expected)
+      assert.deepEqual(Object.keys(job.stats.perNode).sort(), ['d1', 'n1', 'n2'], `${workload} per node: ${JSON.stringify(job.stats.perNode)}`)
+    }
   })
 
   it('SIGKILL of a Node agent is detected by the Deno agent (and the other Node agent)', async () => {
