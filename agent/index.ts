@@ -14,3 +14,6 @@ export { InvalidAgentOptionError, DEFAULT_LISTEN, DEFAULT_RPC } from './config.t
 export type { AgentOptions } from './config.ts'
 export type { MemberView, ClusterEventView, HealthView } from './member-view.ts'
 export type { MembershipConfig, ProfileName, MemberStatus, FailureCause, Side } from '../membership/index.ts'
+export { JobHandle, JobRejectedError } from './work.ts'
+export type { WorkloadsApi, WorkStats } from './work.ts'
+export type { Workload, JobView, JobStats, JobStatus, JobKind, CountedResult, RunContext, WorkConfig } from '../workloads/index.ts'

@@ -4,7 +4,7 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgent, InvalidAgentOptionError, type Agent, type MemberView } from '../../agent/index.ts'
+import { createAgent, InvalidAgentOptionError, JobRejectedError, type Agent, type JobView, type MemberView, type Workload } from '../../agent/index.ts'
 
 describe('createAgent (embedding)', () => {
   const agents: Agent[] = []
@@ -35,6 +35,53 @@ describe('createAgent (embedding)', () => {
     const gone = await left
     assert.equal(gone.status, 'left')
     assert.equal(gone.cause, 'left')
+  })
+
+  it('registers a workload, submits a job that spreads over both agents, reports progress and the result', async () => {
+    const wordcount: Workload<string[], string, number, number> = {
+      kind: 'map',
+      description: 'words per line',
+      validate: (input) => { if (!Array.isArray(input)) throw new Error('input must be an array of lines'); return input as string[] },
+      split: (lines) => lines,
+      run: async (line) => { await new Promise(resolve => setTimeout(resolve, 20)); return line.split(/\s+/).filter(Boolean).length },
+      reduce: (results) => results.reduce((sum, r) => sum + r.value, 0)
+    }
+    const a = await start('work-a')
+    const b = await start('work-b', [a.multiaddrs[0]])
+    for (const agent of [a, b]) agent.workloads.register('wordcount', wordcount)
+    await new Promise<void>(resolve => { const t = setInterval(() => { if (a.members().length === 2 && b.members().length === 2) { clearInterval(t); resolve() } }, 20) })
+    await new Promise(resolve => setTimeout(resolve, 1500)) // the gossipsub mesh forms on its heartbeat
+    const lines = Array.from({ length: 40 }, (_, i) => 'w '.repeat(i + 1))
+    const handle = a.submit('wordcount', lines)
+    const progress: JobView[] = []
+    handle.on('progress', v => progress.push(v))
+    const job = await handle.result()
+    assert.equal(job.status, 'done')
+    assert.equal(job.result, 40 * 41 / 2)
+    assert.ok(progress.length > 0)
+    assert.deepEqual(Object.keys(job.stats.perNode).sort(), ['work-a', 'work-b'], JSON.stringify(job.stats.perNode))
+    assert.equal((await b.job(job.id))?.result, 820, 'the other agent finds the ended job')
+
+    assert.throws(() => a.submit('wordcount', 'not lines'), (err: Error) => err instanceof JobRejectedError && /must be an array/.test(err.message))
+    assert.throws(() => a.submit('nope', {}), JobRejectedError)
+    assert.throws(() => { a.workloads.register('primes', wordcount) }, /reserved/)
+    assert.throws(() => { a.workloads.register('Bad Name', wordcount) }, /must match/)
+    assert.ok(a.workloads.list().some(w => w.name === 'wordcount'))
+  })
+
+  it('a task that keeps throwing fails the job with the task\'s error', async () => {
+    const a = await start('work-c')
+    a.workloads.register('broken', {
+      kind: 'map',
+      description: 'always throws',
+      validate: (input) => input,
+      split: () => [1, 2],
+      run: async () => { throw new Error('sensor offline') },
+      reduce: () => 0
+    })
+    const job = await a.submit('broken', {}).result()
+    assert.equal(job.status, 'failed')
+    assert.match(job.error ?? '', /sensor offline/)
   })
 
   it('on() returns an unsubscribe function', async () => {
