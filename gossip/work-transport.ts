@@ -72,6 +72,25 @@ export interface WorkTransport {
 
 export type WorkMessageHandler = (from: string, msg: WireMessage, channel: 'topic' | 'direct') => void
 
+/** Largest write a burst of queued frames is coalesced into. */
+const COALESCE_BYTES = 256 * 1024
+
+/** Takes frames off the front of `queue` up to `maxBytes` in all (at least one). */
+function takeBatch (queue: Uint8Array[], maxBytes: number): Uint8Array[] {
+  let n = 0
+  let bytes = 0
+  while (n < queue.length && (n === 0 || bytes + queue[n].byteLength <= maxBytes)) bytes += queue[n++].byteLength
+  return queue.splice(0, n)
+}
+
+function concat (frames: Uint8Array[]): Uint8Array {
+  if (frames.length === 1) return frames[0]
+  const out = new Uint8Array(frames.reduce((sum, f) => sum + f.byteLength, 0))
+  let at = 0
+  for (const f of frames) { out.set(f, at); at += f.byteLength }
+  return out
+}
+
 interface Channel {
   peerId: string
   stream?: Stream
@@ -213,19 +232,22 @@ class WorkTransportImpl implements WorkTransport {
         stream = await this.openStream(channel)
         channel.stream = stream
       }
-      const frame = channel.queue.shift() as Uint8Array
+      // Everything queued goes out in one write: one yamux frame, one noise
+      // seal and one syscall for a burst of small messages, not one each.
+      const batch = takeBatch(channel.queue, COALESCE_BYTES)
+      const bytes = concat(batch)
       let ready: boolean
       try {
-        ready = stream.send(frame)
+        ready = stream.send(bytes)
       } catch {
-        // the stream closed under us: one retry of this frame on a fresh stream
+        // the stream closed under us: one retry of this batch on a fresh stream
         channel.stream = undefined
-        channel.queue.unshift(frame)
+        channel.queue.unshift(...batch)
         stream = await this.openStream(channel)
         channel.stream = stream
         continue
       }
-      this.counters.directOut++
+      this.counters.directOut += batch.length
       if (!ready) await stream.onDrain({ signal: this.shutdown.signal })
     }
   }

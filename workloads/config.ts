@@ -18,6 +18,13 @@ export interface WorkConfig {
   offerIntervalMs: number
   /** Tasks per offer message: bounds message size on the topic. */
   offerBatchSize: number
+  /**
+   * Pending tasks of one job on offer at a time (the first ones, in the order
+   * they became pending). Larger than the cluster's task slots, so that every
+   * worker has tasks to claim; far smaller than a big job, so that re-offers
+   * stay cheap.
+   */
+  offerWindowTasks: number
   /** A claim not answered within this long frees its reserved slot. */
   claimTimeoutMs: number
   /** Runs of one task that may throw before the job fails with the task's error. */
@@ -38,6 +45,7 @@ export const DEFAULTS: Readonly<WorkConfig> = Object.freeze({
   leaseRenewMs: 3_000,
   offerIntervalMs: 500,
   offerBatchSize: 64,
+  offerWindowTasks: 1024,
   claimTimeoutMs: 2_000,
   maxTaskAttempts: 3,
   maxInputBytes: 64 * 1024,
@@ -58,7 +66,7 @@ export function validate (config: WorkConfig): WorkConfig {
       throw new InvalidWorkConfigError(`${key} must be a finite number >= 0, got ${String(value)}`)
     }
   }
-  const positiveIntegers: Array<keyof WorkConfig> = ['slots', 'offerBatchSize', 'maxTaskAttempts', 'maxInputBytes', 'maxTasksPerJob']
+  const positiveIntegers: Array<keyof WorkConfig> = ['slots', 'offerBatchSize', 'offerWindowTasks', 'maxTaskAttempts', 'maxInputBytes', 'maxTasksPerJob']
   for (const key of positiveIntegers) {
     if (!Number.isInteger(config[key]) || config[key] < 1) throw new InvalidWorkConfigError(`${key} must be an integer >= 1`)
   }

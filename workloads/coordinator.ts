@@ -44,6 +44,13 @@ interface Job extends JobSnapshot {
   leaseExpiresAt: Map<number, number>
   /** Coordinator only: when each pending task was last offered. */
   lastOfferedAt: Map<number, number>
+  /**
+   * Coordinator only: the pending tasks, in the order they became pending.
+   * Offers walk its first offerWindowTasks entries instead of every task.
+   */
+  pending: Set<number>
+  /** Coordinator only: when the next (re-)offer is due. */
+  nextOfferAt: number
   /** Coordinator: last seq sent; replica: last seq applied. */
   seq: number
   dirty: Set<number>
@@ -140,6 +147,8 @@ export class Coordinator {
       tasks,
       leaseExpiresAt: new Map(),
       lastOfferedAt: new Map(),
+      pending: new Set(tasks.map(t => t.index)),
+      nextOfferAt: -Infinity,
       seq: 0,
       dirty: new Set(),
       headerDirty: false
@@ -302,11 +311,7 @@ export class Coordinator {
     for (const job of this.#jobs.values()) {
       if (job.role !== 'coordinator' || job.status !== 'running') continue
       for (const at of job.leaseExpiresAt.values()) next = Math.min(next, at)
-      for (const task of job.tasks) {
-        if (task.state !== 'pending') continue
-        const last = job.lastOfferedAt.get(task.index)
-        next = Math.min(next, last == null ? 0 : last + this.#config.offerIntervalMs)
-      }
+      if (job.pending.size > 0) next = Math.min(next, job.nextOfferAt)
     }
     return next
   }
@@ -347,6 +352,7 @@ export class Coordinator {
       } else if (task.state === 'pending') {
         // First claim of an unowned task wins: the coordinator serialises claims.
         task.state = 'leased'
+        job.pending.delete(index)
         task.holder = from
         task.grants++
         job.leaseExpiresAt.set(index, now + this.#config.leaseMs)
@@ -421,6 +427,7 @@ export class Coordinator {
     ack(false)
     if (task.errors >= this.#config.maxTaskAttempts) {
       task.state = 'pending'
+      job.pending.add(task.index)
       task.holder = undefined
       this.#end(job, 'failed', null, `task ${task.index} failed ${task.errors} times: ${task.lastError}`, effects)
     } else {
@@ -430,9 +437,11 @@ export class Coordinator {
 
   #makePending (job: Job, task: TaskRecord): void {
     task.state = 'pending'
+    job.pending.add(task.index)
     task.holder = undefined
     job.leaseExpiresAt.delete(task.index)
-    job.lastOfferedAt.delete(task.index) // offer again on the next tick
+    job.lastOfferedAt.delete(task.index)
+    job.nextOfferAt = -Infinity // offer it again on the next tick
     job.dirty.add(task.index)
   }
 
@@ -447,6 +456,7 @@ export class Coordinator {
       if (task.target != null && !this.#alive(task.target) && (task.state === 'pending' || task.state === 'leased')) {
         job.leaseExpiresAt.delete(task.index)
         task.state = 'skipped'
+        job.pending.delete(task.index)
         task.holder = undefined
         job.dirty.add(task.index)
       } else if (task.state === 'leased' && task.holder != null && !this.#alive(task.holder)) {
@@ -456,14 +466,29 @@ export class Coordinator {
     }
   }
 
-  /** Offers pending tasks not offered within offerIntervalMs, in batches; each offer widens the claim set. */
+  /**
+   * Offers the pending tasks not offered within offerIntervalMs, in batches;
+   * each offer widens the claim set. Only the first offerWindowTasks pending
+   * tasks are offered: a job of 100,000 tasks does not re-send 100,000 offers
+   * every interval while the cluster can only run a few hundred at once.
+   */
   #offer (now: number, job: Job, effects: WorkEffect[]): void {
+    if (now < job.nextOfferAt) return
     const due: TaskRecord[] = []
-    for (const task of job.tasks) {
-      if (task.state !== 'pending') continue
-      const last = job.lastOfferedAt.get(task.index)
-      if (last == null || last + this.#config.offerIntervalMs <= now) due.push(task)
+    let next = Infinity
+    let seen = 0
+    for (const index of job.pending) {
+      if (seen++ >= this.#config.offerWindowTasks) break
+      const last = job.lastOfferedAt.get(index)
+      if (last == null || last + this.#config.offerIntervalMs <= now) {
+        due.push(job.tasks[index])
+        next = Math.min(next, now + this.#config.offerIntervalMs)
+      } else {
+        next = Math.min(next, last + this.#config.offerIntervalMs)
+      }
     }
+    // tasks sliding into the window as others are claimed wait for the next round at most
+    job.nextOfferAt = job.pending.size > 0 ? Math.min(next, now + this.#config.offerIntervalMs) : Infinity
     for (let i = 0; i < due.length; i += this.#config.offerBatchSize) {
       const batch = due.slice(i, i + this.#config.offerBatchSize).map(task => {
         job.lastOfferedAt.set(task.index, now)
@@ -500,6 +525,7 @@ export class Coordinator {
     job.headerDirty = true
     job.leaseExpiresAt.clear()
     job.lastOfferedAt.clear()
+    job.pending.clear()
     this.#flush(job, effects)
     const view = this.#view(job)
     effects.push({ kind: 'publish', msg: { type: 'job-end', job: view } })
@@ -599,6 +625,8 @@ export class Coordinator {
         tasks: s.tasks.map(t => ({ ...t })),
         leaseExpiresAt: new Map(),
         lastOfferedAt: new Map(),
+        pending: new Set(),
+        nextOfferAt: -Infinity,
         seq: msg.seq,
         dirty: new Set(),
         headerDirty: false
@@ -638,8 +666,11 @@ export class Coordinator {
     job.seq = 0
     job.leaseExpiresAt.clear()
     job.lastOfferedAt.clear()
+    job.pending = new Set()
+    job.nextOfferAt = -Infinity
     for (const task of job.tasks) {
       if (task.state === 'leased') job.leaseExpiresAt.set(task.index, now + this.#config.leaseMs)
+      else if (task.state === 'pending') job.pending.add(task.index)
     }
     this.#releaseDead(job)
     job.dirty.clear()

@@ -10,19 +10,34 @@
  */
 import type { MemberId } from './types.ts'
 
-const FNV64_OFFSET = 0xcbf29ce484222325n
-const FNV64_PRIME = 0x100000001b3n
 const MASK64 = 0xffffffffffffffffn
 const encoder = new TextEncoder()
 
-/** FNV-1a 64-bit of the UTF-8 bytes of `text`, as an unsigned BigInt. */
+/**
+ * FNV-1a 64-bit of the UTF-8 bytes of `text`, as an unsigned BigInt. Computed
+ * on four 16-bit limbs with small-integer arithmetic (the prime is
+ * 2^40 + 435), many times faster than BigInt per byte: a worker ranks itself
+ * for every task offered to it.
+ */
 export function fnv1a64 (text: string): bigint {
-  let hash = FNV64_OFFSET
+  let h0 = 0x2325
+  let h1 = 0x8422
+  let h2 = 0x9ce4
+  let h3 = 0xcbf2
   for (const byte of encoder.encode(text)) {
-    hash ^= BigInt(byte)
-    hash = (hash * FNV64_PRIME) & MASK64
+    h0 ^= byte
+    const t0 = h0 * 435
+    let t1 = h1 * 435
+    let t2 = h2 * 435 + (h0 << 8)
+    const t3 = h3 * 435 + (h1 << 8)
+    t1 += t0 >>> 16
+    h0 = t0 & 0xffff
+    t2 += t1 >>> 16
+    h1 = t1 & 0xffff
+    h3 = (t3 + (t2 >>> 16)) & 0xffff
+    h2 = t2 & 0xffff
   }
-  return hash
+  return (BigInt(h3 * 0x10000 + h2) << 32n) | BigInt(h1 * 0x10000 + h0)
 }
 
 /** A 64-bit finaliser (splitmix64) so that near keys spread over the whole range. */

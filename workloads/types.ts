@@ -159,7 +159,7 @@ export interface JobSnapshot {
 export type WorkMessage =
   /** topic, coordinator → all: tasks waiting for an owner. */
   | { type: 'offer', jobId: string, coordinator: MemberId, epoch: number, workload: string, kind: JobKind, tasks: OfferedTask[] }
-  /** topic, worker → coordinator (others ignore it): I want these tasks. */
+  /** direct, worker → coordinator: I want these tasks. */
   | { type: 'claim', jobId: string, coordinator: MemberId, epoch: number, tasks: number[] }
   /** direct, coordinator → worker: leases granted, with the task inputs. */
   | { type: 'grant', jobId: string, epoch: number, workload: string, tasks: GrantedTask[] }

@@ -98,10 +98,10 @@ export class Worker {
           if (job.running.has(task.index) || job.claimed.has(task.index) || job.unacked.has(task.index)) continue
           if (task.target != null) {
             // broadcast: only the target may claim it, at any round
-            if (task.target === this.#self) job.offered.set(task, 0)
+            if (task.target === this.#self) job.offered.set(task, 0, now)
             continue
           }
-          job.offered.set(task, rankOf(taskKey(job.id, task.index), candidates, this.#self))
+          job.offered.set(task, rankOf(taskKey(job.id, task.index), candidates, this.#self), now)
         }
         this.#claim(now, effects)
         break
@@ -281,7 +281,7 @@ export class Worker {
    * a task is ours to claim if we rank within the first `round + 1` members
    * of its weighted rendezvous ranking (broadcast: if we are its target),
    * best rank first (see offers.ts). Our rank is taken when the offer
-   * arrives. One claim message per job, published on the topic.
+   * arrives. One claim message per job, sent to its coordinator.
    */
   #claim (now: number, effects: WorkEffect[]): void {
     let free = this.free()
@@ -289,7 +289,8 @@ export class Worker {
     for (const job of this.#jobs.values()) {
       if (free === 0) break
       const mine: number[] = []
-      for (const task of job.offered.claimable()) {
+      // two missed re-offers: the task was leased elsewhere (see OfferBook.claimable)
+      for (const task of job.offered.claimable(now - 2 * this.#config.offerIntervalMs)) {
         if (free === 0) break
         const index = task.index
         job.offered.delete(index)
@@ -299,7 +300,8 @@ export class Worker {
       }
       if (mine.length > 0) {
         this.#stats.claimsSent++
-        effects.push({ kind: 'publish', msg: { type: 'claim', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch, tasks: mine } })
+        // direct to the coordinator: the only member that acts on a claim
+        effects.push({ kind: 'send', to: job.coordinator, msg: { type: 'claim', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch, tasks: mine } })
       }
     }
   }

@@ -24,6 +24,8 @@ describe('workloads offer book', () => {
     book.set({ index: 2, round: 1 }, 1)
     assert.equal(book.size, 3)
     assert.deepEqual([...book.claimable()].map(t => t.index), [3, 4, 2])
+    book.set({ index: 7, round: 1 }, 1)
+    assert.deepEqual([...book.claimable()].map(t => t.index), [3, 4, 7, 2], 'other members\' shares are taken from the back')
     assert.equal(book.delete(99), false)
     book.clear()
     assert.equal(book.size, 0)
