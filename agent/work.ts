@@ -23,6 +23,8 @@ export { JobRejectedError }
 const ENDED_CACHE = 1024
 /** How long a lookup waits for other members' answers. */
 const LOOKUP_TIMEOUT_MS = 1500
+/** Progress events of a job submitted here come at most this often. */
+const PROGRESS_INTERVAL_MS = 250
 /** Names reserved for built-ins: register() refuses them. */
 const BUILTIN_NAMES = new Set([...builtinWorkloads().keys(), 'exec'])
 const WORKLOAD_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
@@ -110,6 +112,7 @@ export class WorkDriver {
   readonly #handles = new Map<string, JobHandle>()
   readonly #ended = new Map<string, JobView>()
   readonly #lookups = new Map<number, (jobs: JobView[]) => void>()
+  readonly #lastProgress = new Map<string, number>()
   #alive: string[] = []
   #nextQid = 1
   #timer?: ReturnType<typeof setTimeout>
@@ -224,6 +227,7 @@ export class WorkDriver {
       return
     }
     if (msg.type === 'job-end') this.#remember(msg.job)
+    if (msg.type === 'result') this.#progress(msg.jobId)
     if (msg.type === 'offer' && this.#registry.get(msg.workload)?.cpuBound === true) this.#pool.warm(this.#slots)
     this.#drive(now => this.#core.receive(now, from, msg))
   }
@@ -245,6 +249,19 @@ export class WorkDriver {
     })
     this.#lookups.delete(qid)
     return answers
+  }
+
+  /** A result arrived for a job submitted here: a throttled `progress` event on its handle. */
+  #progress (jobId: string): void {
+    const handle = this.#handles.get(jobId)
+    if (handle == null) return
+    const now = this.#clock()
+    if (now - (this.#lastProgress.get(jobId) ?? -Infinity) < PROGRESS_INTERVAL_MS) return
+    this.#lastProgress.set(jobId, now)
+    queueMicrotask(() => {
+      const view = this.#core.job(jobId)
+      if (view?.status === 'running' && this.#handles.get(jobId) === handle) handle.update(view)
+    })
   }
 
   #remember (view: JobView): void {
@@ -276,7 +293,10 @@ export class WorkDriver {
           const handle = this.#handles.get(e.job.id)
           if (handle != null) {
             handle.update(e.job)
-            if (e.job.status !== 'running') this.#handles.delete(e.job.id)
+            if (e.job.status !== 'running') {
+              this.#handles.delete(e.job.id)
+              this.#lastProgress.delete(e.job.id)
+            }
           }
           break
         }
@@ -293,6 +313,7 @@ export class WorkDriver {
       if (signal.aborted || this.#running.get(key) !== controller) return // aborted: never reported
       this.#running.delete(key)
       this.#drive(now => this.#core.taskFinished(now, jobId, index, outcome))
+      this.#progress(jobId) // a job submitted here whose task ran here
     }
     const workload = this.#registry.get(workloadName)
     if (workload == null) {

@@ -210,8 +210,12 @@ export class Coordinator {
         if (job == null) break
         for (const index of msg.tasks) {
           const task = job.tasks[index]
-          if (task?.state === 'leased' && task.holder === from) this.#makePending(job, task)
-          else this.#ignore(job)
+          if (task?.state === 'leased' && task.holder === from) {
+            task.grants-- // given back unrun: not a re-run when granted again
+            this.#makePending(job, task)
+          } else {
+            this.#ignore(job)
+          }
         }
         break
       }
