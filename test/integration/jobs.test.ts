@@ -6,7 +6,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { jobViaApi, killAll, runCli, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { jobViaApi, killAll, runCli, startAgent, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 import type { JobView } from '../../workloads/index.ts'
 
 const CONVERGE_MS = 20_000
@@ -65,6 +65,23 @@ describe('work claims: 5 agent processes on loopback', () => {
     const answers = job.result as Record<string, { node: string }>
     assert.deepEqual(Object.keys(answers).sort(), agents.map(a => a.name).sort())
     for (const [name, answer] of Object.entries(answers)) assert.equal(answer.node, name)
+  })
+
+  it('exec runs only on agents started with --allow-exec; the others say so', async () => {
+    const execAgent = await startAgent({ name: 'exec1', join: [agents[0].multiaddrs[0]], extraArgs: ['--slots', '2', '--allow-exec'] })
+    agents.push(execAgent)
+    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    const { code, stdout, stderr } = await runCli(['submit', 'exec', '--input', '{"command":"echo hello from $0; exit 3"}', '--json', '--rpc', execAgent.rpc], JOB_MS)
+    assert.equal(code, 0, stderr)
+    const answers = (JSON.parse(stdout) as JobView).result as Record<string, { code?: number, stdout?: string, error?: string }>
+    assert.deepEqual(Object.keys(answers).sort(), agents.map(a => a.name).sort())
+    assert.equal(answers.exec1.code, 3)
+    assert.equal(answers.exec1.stdout, 'hello from /bin/sh\n')
+    for (const a of agents.slice(0, 5)) assert.match(answers[a.name].error ?? '', /not enabled on this node/)
+    execAgent.child.kill('SIGTERM')
+    await execAgent.exited
+    agents.pop()
+    await killAll([execAgent])
   })
 
   it('bad submissions get a clear error and start nothing', async () => {
