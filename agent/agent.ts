@@ -107,7 +107,7 @@ export class Agent extends EventTarget {
         onPeerDisconnected: (id) => { this.#drive(now => this.#core!.peerDisconnected(now, id)) }
       }, this.options.transport)
       const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
-      this.#work = new WorkDriver({ libp2p, options: this.options, clock, seed: seed ^ 0x5bd1e995 })
+      this.#work = new WorkDriver({ libp2p, options: this.options, clock, seed })
       this.#core = createMembership({
         self: {
           id: libp2p.peerId.toString(),

@@ -9,7 +9,7 @@
  * node keeps in a bounded cache). A node that knows nothing of an id asks
  * every alive member (`job-query`) and takes the freshest answer.
  */
-import { builtinWorkloads, createWorkNode, JobRejectedError, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
+import { builtinWorkloads, createWorkNode, fnv1a64, JobRejectedError, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
 import { exec } from '../workloads/exec.ts'
 import { ThreadPool, ThreadsUnavailableError } from '../workloads/threads.ts'
 import { seededRandom } from '../membership/index.ts'
@@ -61,13 +61,14 @@ export class JobHandle extends EventTarget {
     return await this.#done
   }
 
-  /** `progress` on every change, `end` once. Returns the unsubscribe function. */
+  /** `progress` as tasks complete (at most every 250 ms) and at the end; `end` once. Returns the unsubscribe function. */
   on (type: 'progress' | 'end', listener: (view: JobView) => void): () => void {
     const wrapped = (event: Event): void => { listener((event as CustomEvent<JobView>).detail) }
     this.addEventListener(type, wrapped)
     return () => { this.removeEventListener(type, wrapped) }
   }
 
+  /** Called by the agent (not by users) with the job's latest view. */
   update (view: JobView): void {
     this.#view = view
     this.dispatchEvent(new CustomEvent('progress', { detail: view }))
@@ -77,6 +78,7 @@ export class JobHandle extends EventTarget {
     }
   }
 
+  /** Called by the agent when it stops before the job ended. */
   abandon (why: string): void {
     this.#reject(new Error(why))
   }
@@ -95,7 +97,7 @@ export interface WorkDriverOptions {
   options: ResolvedAgentOptions
   /** The monotonic clock the core is driven by (the agent's). */
   clock: () => number
-  /** Seed of the work core's random generator (job ids). */
+  /** Seed of the work core's random generator (job ids); mixed with the peer id so that agents never share a sequence. */
   seed: number
 }
 
@@ -130,7 +132,7 @@ export class WorkDriver {
       self: { id: opts.libp2p.peerId.toString(), name: opts.options.name, tags: opts.options.tags },
       config: opts.options.work,
       registry: this.#registry,
-      random: seededRandom(opts.seed)
+      random: seededRandom((opts.seed ^ Number(fnv1a64(opts.libp2p.peerId.toString()) & 0xffffffffn)) >>> 0)
     })
     this.#transport = createWorkTransport(opts.libp2p, opts.libp2p.services.pubsub, (from, msg) => { this.#receive(from, msg) })
   }
