@@ -23,6 +23,8 @@ export { JobRejectedError }
 const ENDED_CACHE = 1024
 /** How long a lookup waits for other members' answers. */
 const LOOKUP_TIMEOUT_MS = 1500
+/** Tasks a worker holds ready per slot, besides the running one (see WorkDriver.#run). */
+const PREFETCH_PER_SLOT = 1
 /** Progress events of a job submitted here come at most this often. */
 const PROGRESS_INTERVAL_MS = 250
 /** Names reserved for built-ins: register() refuses them. */
@@ -115,6 +117,9 @@ export class WorkDriver {
   readonly #ended = new Map<string, JobView>()
   readonly #lookups = new Map<number, (jobs: JobView[]) => void>()
   readonly #lastProgress = new Map<string, number>()
+  /** Granted tasks waiting for a free slot (see #run). */
+  readonly #waiting: Array<{ controller: AbortController, start: () => void }> = []
+  #active = 0
   #alive: string[] = []
   #nextQid = 1
   #timer?: ReturnType<typeof setTimeout>
@@ -130,7 +135,7 @@ export class WorkDriver {
     if (opts.options.allowExec) this.#registry.set('exec', exec)
     this.#core = createWorkNode({
       self: { id: opts.libp2p.peerId.toString(), name: opts.options.name, tags: opts.options.tags },
-      config: opts.options.work,
+      config: { ...opts.options.work, slots: opts.options.work.slots * (1 + PREFETCH_PER_SLOT) },
       registry: this.#registry,
       random: seededRandom((opts.seed ^ Number(fnv1a64(opts.libp2p.peerId.toString()) & 0xffffffffn)) >>> 0)
     })
@@ -161,6 +166,7 @@ export class WorkDriver {
     clearTimeout(this.#timer)
     for (const controller of this.#running.values()) controller.abort(new Error('agent stopping'))
     this.#running.clear()
+    this.#waiting.length = 0
     for (const handle of this.#handles.values()) handle.abandon('the agent stopped before the job ended')
     this.#handles.clear()
     for (const resolve of this.#lookups.values()) resolve([])
@@ -306,12 +312,40 @@ export class WorkDriver {
     }
   }
 
+  /**
+   * A granted task: runs now if fewer than `slots` run, else waits its turn
+   * here. The core is given `slots` extra (PREFETCH_PER_SLOT): a worker holds
+   * its next task while the current one runs, so a CPU never waits a claim
+   * round trip between two tasks. Waiting tasks keep their leases renewed.
+   */
   #run (jobId: string, workloadName: string, index: number, input: unknown): void {
     const key = `${jobId}/${index}`
     const controller = new AbortController()
     this.#running.set(key, controller)
+    const start = (): void => {
+      this.#active++
+      this.#start(key, controller, jobId, workloadName, index, input)
+    }
+    if (this.#active < this.#slots) start()
+    else this.#waiting.push({ controller, start })
+  }
+
+  /** A run ended (or was aborted): the next waiting task may start. */
+  #runEnded (): void {
+    this.#active--
+    while (this.#active < this.#slots && this.#waiting.length > 0) {
+      const next = this.#waiting.shift()!
+      if (!next.controller.signal.aborted) next.start()
+    }
+  }
+
+  #start (key: string, controller: AbortController, jobId: string, workloadName: string, index: number, input: unknown): void {
     const signal = controller.signal
+    let ended = false
+    const end = (): void => { if (!ended) { ended = true; this.#runEnded() } }
+    signal.addEventListener('abort', end, { once: true })
     const finish = (outcome: { ok: true, value: unknown } | { ok: false, error: string }): void => {
+      end()
       if (signal.aborted || this.#running.get(key) !== controller) return // aborted: never reported
       this.#running.delete(key)
       this.#drive(now => this.#core.taskFinished(now, jobId, index, outcome))

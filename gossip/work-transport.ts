@@ -207,7 +207,9 @@ class WorkTransportImpl implements WorkTransport {
 
   private kick (channel: Channel): void {
     if (channel.pump != null) return
-    channel.pump = new Promise<void>(resolve => { queueMicrotask(resolve) })
+    // setImmediate, not a microtask: the replies to every message read in this
+    // I/O turn are queued by then and leave in one write (see pump)
+    channel.pump = new Promise<void>(resolve => { setImmediate(resolve) })
       .then(async () => { await this.pump(channel) })
       .catch(err => {
         // the dial or stream failed: what is queued is lost (counted); the core's timers recover

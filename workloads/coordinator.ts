@@ -509,6 +509,8 @@ export class Coordinator {
 
   #maybeComplete (now: number, job: Job, effects: WorkEffect[]): void {
     if (job.status !== 'running' || job.role !== 'coordinator') return
+    // cheap test first (every result calls this): nothing pending, nothing leased
+    if (job.pending.size > 0 || job.leaseExpiresAt.size > 0) return
     if (!job.tasks.every(t => t.state === 'done' || t.state === 'skipped')) return
     const workload = this.#registry.get(job.workload)
     const counted: CountedResult[] = job.tasks
