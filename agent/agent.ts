@@ -14,6 +14,7 @@ import {
   type ClusterEventName, type ClusterEventView, type HealthView, type MemberEventName, type MemberView
 } from './member-view.ts'
 import { startControlApi, type ControlApi } from './control-api.ts'
+import { setUpSecurity, type AgentSecurity, type SecurityStats } from './security.ts'
 
 export type AgentEventType = MemberEventName | ClusterEventName
 
@@ -32,6 +33,7 @@ export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['deta
 export interface AgentStats {
   membership: MembershipStats
   transport: SwimTransportStats
+  security: SecurityStats
 }
 
 export class AgentNotStartedError extends Error {
@@ -64,6 +66,7 @@ export class Agent extends EventTarget {
   #transport?: SwimTransport
   #core?: Membership
   #api?: ControlApi
+  #security?: AgentSecurity
   #timer?: ReturnType<typeof setTimeout>
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
 
@@ -96,8 +99,10 @@ export class Agent extends EventTarget {
     this.#state = 'starting'
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
-      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node })
+      const security = this.#security = await setUpSecurity(this.options, privateKey)
+      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector })
       this.#libp2p = libp2p
+      security.guard?.attach(libp2p)
       this.#transport = createSwimTransport(libp2p, {
         onMessage: (from, msg) => { this.#drive(now => this.#core!.receive(now, from, msg)) },
         onDeliveryFailed: (to, msg, reason) => { this.#drive(now => this.#core!.deliveryFailed(now, to, msg, reason)) },
@@ -114,11 +119,12 @@ export class Agent extends EventTarget {
         },
         config: this.membershipConfig,
         random: seededRandom(this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)),
-        now: clock()
+        now: clock(),
+        claims: security.claims
       })
       await this.#transport.start()
       if (this.options.rpc !== false) {
-        this.#api = await startControlApi(this, this.options.rpc)
+        this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
       this.#state = 'running'
       const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
@@ -157,7 +163,7 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport } = this.#running()
-    return { membership: core.stats(), transport: transport.stats() }
+    return { membership: core.stats(), transport: transport.stats(), security: this.#security!.stats() }
   }
 
   /** Which side of a partition this node is on, and how many members it sees in each status (itself included). */

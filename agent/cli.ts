@@ -8,13 +8,18 @@ import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-addre
 import { formatMembers } from './format.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
+import { KEYGEN_USAGE, keygen } from './keygen-cli.ts'
+import { loadRpcToken } from './rpc-token.ts'
 
 const USAGE = `Usage:
   agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT]
         [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
+        [--cluster-key FILE] [--rpc-token FILE]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
   agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
   agent leave [--rpc HOST:PORT]              Make the agent leave gracefully and exit.
+      (both take --rpc-token FILE when the agent has a token)
+${KEYGEN_USAGE}
   agent help                                 This text.
 
   ADDR is a multiaddr, e.g. /ip4/10.0.0.5/tcp/7946 or /ip4/10.0.0.5/tcp/7947/ws/p2p/12D3Koo…
@@ -34,6 +39,8 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   profile: { type: 'string' },
   tag: { type: 'string', multiple: true },
   'no-rpc': { type: 'boolean' },
+  'cluster-key': { type: 'string' },
+  'rpc-token': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 }
 
@@ -66,7 +73,9 @@ async function runAgent (args: string[]): Promise<number> {
     rpc: flags['no-rpc'] === true ? false : flags.rpc,
     dataDir: flags['data-dir'],
     profile: flags.profile as ProfileName | undefined,
-    tags: parseTags(flags.tag)
+    tags: parseTags(flags.tag),
+    clusterKey: flags['cluster-key'],
+    rpcToken: flags['rpc-token']
   }
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p.
   const { createAgent } = await import('./agent.ts')
@@ -106,12 +115,13 @@ function formatHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-async function callApi (rpc: string | undefined, method: string, path: string): Promise<unknown> {
+async function callApi (rpc: string | undefined, method: string, path: string, tokenFile?: string): Promise<unknown> {
   const { host, port } = parseHostPort(rpc ?? DEFAULT_RPC)
   const url = `http://${formatHost(host)}:${port}${path}`
+  const headers: Record<string, string> = tokenFile != null ? { authorization: `Bearer ${await loadRpcToken(tokenFile)}` } : {}
   let res: Response
   try {
-    res = await fetch(url, { method, signal: AbortSignal.timeout(10_000) })
+    res = await fetch(url, { method, headers, signal: AbortSignal.timeout(10_000) })
   } catch (err) {
     throw new Error(`cannot reach the control API at ${host}:${port} (is the agent running?): ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)
   }
@@ -121,15 +131,15 @@ async function callApi (rpc: string | undefined, method: string, path: string): 
 }
 
 async function members (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
-  const list = await callApi(flags.rpc, 'GET', '/v1/members') as MemberView[]
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
+  const list = await callApi(flags.rpc, 'GET', '/v1/members', flags['rpc-token']) as MemberView[]
   console.log(flags.json === true ? JSON.stringify(list, null, 2) : formatMembers(list))
   return 0
 }
 
 async function leave (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' } })
-  await callApi(flags.rpc, 'POST', '/v1/leave')
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' } })
+  await callApi(flags.rpc, 'POST', '/v1/leave', flags['rpc-token'])
   console.log('leaving the cluster')
   return 0
 }
@@ -140,6 +150,7 @@ export async function main (argv: string[]): Promise<number> {
     switch (command) {
       case 'members': return await members(rest)
       case 'leave': return await leave(rest)
+      case 'keygen': return await keygen(rest, why => new UsageError(why))
       case 'help': case '--help': case '-h': console.log(USAGE); return 0
       default: return await runAgent(argv)
     }

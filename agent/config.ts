@@ -9,6 +9,7 @@ import { PROFILES, type MembershipConfig, type ProfileName } from '../membership
 import { PROFILE_NAMES } from '../membership/config.ts'
 import type { TransportConfig } from '../gossip/index.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
+import { checkSecurityOptions } from './security-options.ts'
 
 export { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort }
 
@@ -37,6 +38,13 @@ export interface AgentOptions {
   tags?: Record<string, string>
   /** Seed of the membership core's random generator. Default: random. Tests and simulations set it. */
   randomSeed?: number
+  /**
+   * Cluster key (gossip/cluster-key.ts): a key file path, or the file's bytes.
+   * Only agents with the same key can connect. Default: none, an open cluster.
+   */
+  clusterKey?: string | Uint8Array
+  /** Control API token: a file path, or the token. Required to bind the API off loopback (agent/rpc-token.ts). */
+  rpcToken?: string | { token: string }
 }
 
 export interface ResolvedAgentOptions {
@@ -53,6 +61,8 @@ export interface ResolvedAgentOptions {
   node: { maxConnections?: number, maxStreamWindowBytes?: number }
   tags: Record<string, string>
   randomSeed?: number
+  clusterKey?: string | Uint8Array
+  rpcToken?: string | { token: string }
 }
 
 /**
@@ -140,6 +150,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     transport: { ...footprint.transport, ...options.transport },
     node: { ...footprint.node, maxConnections },
     tags: checkTags(options.tags ?? {}),
-    randomSeed: options.randomSeed
+    randomSeed: options.randomSeed,
+    ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
   }
 }

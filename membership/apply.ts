@@ -14,6 +14,7 @@ import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } f
 import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
+import { verifyAlive, verifyLeave } from './claims.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
@@ -34,7 +35,7 @@ export function applyUpdate (state: State, update: Update): void {
 export function refute (state: State, incarnation: number): void {
   const self = state.self
   self.incarnation = Math.max(self.incarnation, incarnation) + 1
-  broadcast(state, aliveUpdate(self))
+  broadcast(state, aliveUpdate(state, self))
   state.awareness.apply(1)
   state.stats.refutations++
 }
@@ -64,6 +65,9 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     if (state.self.status === 'left') return
     if (a.incarnation < state.self.incarnation) return
     if (a.incarnation === state.self.incarnation && sameAnnouncement(a, state.self)) return
+    // Only our own signed claims (a previous boot) make us refute: a forged one could
+    // otherwise push our incarnation anywhere.
+    if (!verifyAlive(state, a)) return
     // Someone holds an older or different picture of us (a previous boot, old tags): override it.
     refute(state, a.incarnation)
     return
@@ -72,6 +76,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   if (rec == null) {
     const tomb = state.tombstones.get(a.id)
     if (tomb != null && a.incarnation <= tomb.incarnation && a.bootId === tomb.bootId) return
+    if (!verifyAlive(state, a)) return
     state.tombstones.delete(a.id)
     const member: Member = {
       id: a.id, name: a.name, addrs: [...a.addrs], tags: { ...a.tags }, incarnation: a.incarnation, bootId: a.bootId,
@@ -83,7 +88,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     for (const old of [...state.members.values()]) {
       if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
     }
-    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity })
+    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity, ...claimOf(a) })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
     emit(state, 'member:join', member)
@@ -93,6 +98,8 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   const m = rec.member
   const newBoot = a.bootId !== m.bootId
   if (!(a.incarnation > m.incarnation || (newBoot && a.incarnation >= m.incarnation))) return
+  if (!verifyAlive(state, a)) return
+  rec.claim = claimOf(a).claim
   const previous = m.status
   const changed = !sameAnnouncement(a, m)
   m.name = a.name
@@ -184,7 +191,7 @@ export function applyDead (state: State, d: DeadUpdate): void {
 export function applyLeave (state: State, l: LeaveUpdate): void {
   if (l.id === state.self.id) {
     // Our own leave is applied by leave(); any other one is stale (a previous run): override it.
-    if (state.self.status !== 'left' && l.incarnation >= state.self.incarnation) refute(state, l.incarnation)
+    if (state.self.status !== 'left' && l.incarnation >= state.self.incarnation && verifyLeave(state, l)) refute(state, l.incarnation)
     return
   }
   const rec = state.members.get(l.id)
@@ -192,6 +199,8 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
   const m = rec.member
   if (l.incarnation < m.incarnation) return
   if (m.status === 'left') return
+  if (!verifyLeave(state, l)) return
+  rec.leaveSignature = l.signature
   m.status = 'left'
   m.incarnation = l.incarnation
   m.cause = 'left'
@@ -269,14 +278,25 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
         if (known) applySuspect(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from })
         break
       case 'left':
-        if (known) applyLeave(state, { type: 'leave', id: e.id, incarnation: e.incarnation })
+        if (known) applyLeave(state, withSignature<LeaveUpdate>({ type: 'leave', id: e.id, incarnation: e.incarnation }, e.signature))
         break
     }
   }
 }
 
+/** The entry's alive claim, at the incarnation its signature covers. */
 function toAlive (e: SyncEntry): AliveUpdate {
-  return { type: 'alive', id: e.id, name: e.name, addrs: [...e.addrs], tags: { ...e.tags }, incarnation: e.incarnation, bootId: e.bootId }
+  const incarnation = e.signedIncarnation ?? e.incarnation
+  return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: [...e.addrs], tags: { ...e.tags }, incarnation, bootId: e.bootId }, e.signature)
+}
+
+function withSignature<T extends { signature?: Uint8Array }> (claim: T, signature: Uint8Array | undefined): T {
+  if (signature != null) claim.signature = signature
+  return claim
+}
+
+function claimOf (a: AliveUpdate): { claim?: { incarnation: number, signature: Uint8Array } } {
+  return a.signature == null ? {} : { claim: { incarnation: a.incarnation, signature: a.signature } }
 }
 
 /** New members go to a random position of the probe round, so that none waits a full round. */

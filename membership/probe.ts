@@ -208,7 +208,7 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
     // Lead with what we know of the target: an origin that still suspects an
     // incarnation the target already refuted learns the refutation right here.
     const target = state.members.get(relay.target)
-    const first = target != null && target.member.status === 'alive' ? [aliveUpdate(target.member)] : []
+    const first = target != null && target.member.status === 'alive' ? [aliveUpdate(state, target.member)] : []
     send(state, destinationOf(state, relay.origin), { type: 'ack', seq: relay.originSeq, updates: piggyback(state, first) })
     return
   }
