@@ -56,6 +56,17 @@ const roundTrips: Array<[string, Message]> = [
     members: [entry('alive'), entry('suspect', { id: B }), entry('failed', { id: C, tags: { k: '' } }), entry('left', { name: '' })]
   }],
   ['gossip empty', { type: 'gossip', updates: [] }],
+  ['signed alive and leave claims', {
+    type: 'gossip',
+    updates: [{ ...alive, signature: new Uint8Array(64).fill(7) }, { type: 'leave', id: A, incarnation: 4, signature: Uint8Array.of(1, 2, 3) }]
+  }],
+  ['sync entries with signatures and a signed incarnation', {
+    type: 'sync',
+    reply: false,
+    join: false,
+    members: [entry('alive', { signature: new Uint8Array(64).fill(1) }), entry('suspect', { id: B, incarnation: 5, signature: new Uint8Array(64), signedIncarnation: 4 }),
+      entry('left', { id: C, signature: new Uint8Array(CODEC_LIMITS.maxSignatureBytes).fill(9) })]
+  }],
   ['gossip with updates', { type: 'gossip', updates }],
   ['unicode, BOM and empty strings', {
     type: 'gossip',
@@ -143,6 +154,10 @@ describe('gossip codec: encode rejects what a peer would reject', () => {
     ['empty tag key', { type: 'gossip', updates: [{ ...alive, tags: { '': 'v' } }] }],
     ['non-string tag value', { type: 'gossip', updates: [{ ...alive, tags: { k: 1 } }] }],
     ['bootId too long', { type: 'gossip', updates: [{ ...alive, bootId: 'b'.repeat(CODEC_LIMITS.maxBootIdBytes + 1) }] }],
+    ['signature too long', { type: 'gossip', updates: [{ ...alive, signature: new Uint8Array(CODEC_LIMITS.maxSignatureBytes + 1) }] }],
+    ['empty signature', { type: 'gossip', updates: [{ type: 'leave', id: A, incarnation: 1, signature: new Uint8Array(0) }] }],
+    ['signature not bytes', { type: 'gossip', updates: [{ ...alive, signature: 'sig' }] }],
+    ['signedIncarnation not a counter', { type: 'sync', reply: false, join: false, members: [entry('suspect', { signedIncarnation: -1 })] }],
     ['unknown nack reason', { type: 'nack', seq: 1, reason: 'lost', updates: [] }],
     ['nack without reason', { type: 'nack', seq: 1, updates: [] }],
     ['ping-req nack not boolean', { type: 'ping-req', seq: 1, target: A, targetAddrs: [], nack: 1, updates: [] }],
