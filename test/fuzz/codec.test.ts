@@ -12,26 +12,11 @@ import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { CODEC_LIMITS, MalformedMessageError, WIRE_VERSION, decodeMessage, encodeMessage, validateMessage } from '../../gossip/codec.ts'
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
-import type { Claims, Membership, Message } from '../../membership/index.ts'
+import type { Membership, Message } from '../../membership/index.ts'
+import { fakeClaims } from '../sim/fake-claims.ts'
 import { addrOf, Wire } from '../unit/membership-harness.ts'
 import { concat, mutate, runFuzz } from './fuzz.ts'
 import * as lp from 'it-length-prefixed'
-
-/** A stand-in signature scheme: a keyed hash of id and payload. Pure and fast; forgeable, which the fuzz does not care about. */
-export function fakeClaims (id: string): Claims {
-  const sig = (who: string, payload: Uint8Array): Uint8Array => {
-    const out = new Uint8Array(64)
-    let h = 0x811c9dc5
-    for (const c of who) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193)
-    for (let i = 0; i < payload.length; i++) h = Math.imul(h ^ payload[i], 0x01000193)
-    for (let i = 0; i < 64; i++) { h = Math.imul(h ^ i, 0x01000193); out[i] = h & 0xff }
-    return out
-  }
-  return {
-    sign: payload => sig(id, payload),
-    verify: (who, payload, signature) => signature.byteLength === 64 && sig(who, payload).every((b, i) => b === signature[i])
-  }
-}
 
 const ID = (i: number): string => `12D3KooW${'ABCDEFGHJKLMNPQRSTUVWXYZ'[i]}${'1'.repeat(44)}`
 
