@@ -33,6 +33,9 @@ export function applyUpdate (state: State, update: Update): void {
 
 /** Bumps this node's incarnation past `incarnation` and announces it alive. */
 export function refute (state: State, incarnation: number): void {
+  // Past 2^53 - 1 our announcement could not be encoded (nor compared exactly):
+  // such an accusation is not plausible, and refuting it would silence us.
+  if (incarnation >= Number.MAX_SAFE_INTEGER) { state.stats.messagesIgnored++; return }
   const self = state.self
   self.incarnation = Math.max(self.incarnation, incarnation) + 1
   broadcast(state, aliveUpdate(state, self))

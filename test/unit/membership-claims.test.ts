@@ -115,3 +115,16 @@ describe('membership claims: signed alive and leave', () => {
     for (const n of [a, b, m]) assert.equal(wire.core(n.id).stats().claimsRejected, 0)
   })
 })
+
+describe('membership claims: implausible accusations', () => {
+  it('an accusation at incarnation 2^53 - 1 is not refuted: our incarnation stays encodable', () => {
+    const wire = new Wire()
+    wire.add('a')
+    wire.add('b')
+    wire.joinAll()
+    const before = wire.core('a').self.incarnation
+    wire.perform('a', wire.core('a').receive(wire.now, 'b', { type: 'gossip', updates: [{ type: 'suspect', id: 'a', incarnation: Number.MAX_SAFE_INTEGER, from: 'b' }] }))
+    assert.equal(wire.core('a').self.incarnation, before)
+    assert.ok(Number.isSafeInteger(wire.core('a').self.incarnation))
+  })
+})
