@@ -172,12 +172,14 @@ function checkUpdates (updates: unknown, what: string): void {
         checkId(u.id, `${where}.id`)
         checkUint(u.incarnation, `${where}.incarnation`)
         checkId(u.from, `${where}.from`)
+        checkSignature(u.signature, `${where}.signature`)
         break
       case 'dead':
         checkId(u.id, `${where}.id`)
         checkUint(u.incarnation, `${where}.incarnation`)
         checkId(u.from, `${where}.from`)
         checkEnum(u.cause, FAILURE_CAUSE, `${where}.cause`)
+        checkSignature(u.signature, `${where}.signature`)
         break
       case 'leave':
         checkId(u.id, `${where}.id`)
@@ -341,6 +343,7 @@ function encodeUpdate (w: Writer, u: Update): void {
         writeString(w, 1, u.id)
         writeUint(w, 2, u.incarnation)
         writeString(w, 3, u.from)
+        writeBytes(w, 4, u.signature)
       })
       return
     case 'dead':
@@ -349,6 +352,7 @@ function encodeUpdate (w: Writer, u: Update): void {
         writeUint(w, 2, u.incarnation)
         writeString(w, 3, u.from)
         writeEnum(w, 4, FAILURE_CAUSE, u.cause)
+        writeBytes(w, 5, u.signature)
       })
       return
     case 'leave':
@@ -602,15 +606,17 @@ function decodeSuspect (r: Reader, end: number): Update {
   let id = ''
   let incarnation = 0
   let from = ''
+  let signature: Uint8Array | undefined
   readFields(r, end, 'suspect', (field, wt) => {
     switch (field) {
       case 1: once(field); id = readId(r, wt, end, 'suspect.id'); return true
       case 2: once(field); incarnation = readUint(r, wt, 'suspect.incarnation'); return true
       case 3: once(field); from = readId(r, wt, end, 'suspect.from'); return true
+      case 4: once(field); signature = readBytes(r, wt, end, CODEC_LIMITS.maxSignatureBytes, 'suspect.signature'); return true
       default: return false
     }
   })
-  return { type: 'suspect', id, incarnation, from }
+  return signature == null ? { type: 'suspect', id, incarnation, from } : { type: 'suspect', id, incarnation, from, signature }
 }
 
 function decodeDead (r: Reader, end: number): Update {
@@ -619,17 +625,19 @@ function decodeDead (r: Reader, end: number): Update {
   let incarnation = 0
   let from = ''
   let cause: FailureCause | undefined
+  let signature: Uint8Array | undefined
   readFields(r, end, 'dead', (field, wt) => {
     switch (field) {
       case 1: once(field); id = readId(r, wt, end, 'dead.id'); return true
       case 2: once(field); incarnation = readUint(r, wt, 'dead.incarnation'); return true
       case 3: once(field); from = readId(r, wt, end, 'dead.from'); return true
       case 4: once(field); cause = readEnum(r, wt, FAILURE_CAUSE, 'dead.cause'); return true
+      case 5: once(field); signature = readBytes(r, wt, end, CODEC_LIMITS.maxSignatureBytes, 'dead.signature'); return true
       default: return false
     }
   })
   if (cause == null) fail('dead: no cause')
-  return { type: 'dead', id, incarnation, from, cause }
+  return signature == null ? { type: 'dead', id, incarnation, from, cause } : { type: 'dead', id, incarnation, from, cause, signature }
 }
 
 function decodeLeave (r: Reader, end: number): Update {

@@ -14,7 +14,7 @@ import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } f
 import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
-import { verifyAlive, verifyLeave } from './claims.ts'
+import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
@@ -129,7 +129,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
 
 export function applySuspect (state: State, s: SuspectUpdate): boolean {
   if (s.id === state.self.id) {
-    accusedSelf(state, s.incarnation)
+    if (verifyAccusation(state, s)) accusedSelf(state, s.incarnation)
     return false
   }
   const rec = state.members.get(s.id)
@@ -137,6 +137,9 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
   const m = rec.member
   if (s.incarnation < m.incarnation) return false
   if (m.status === 'suspect') {
+    // Checked only when it would count: a new accuser, or a higher incarnation.
+    const counts = rec.suspicion != null && !rec.suspicion.accusers.has(s.from) && rec.suspicion.confirmations < rec.suspicion.k
+    if ((counts || s.incarnation > m.incarnation) && !verifyAccusation(state, s)) return false
     m.incarnation = s.incarnation
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
       // A new independent confirmation: pass it on so that others can count it too.
@@ -146,6 +149,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
     return false
   }
   if (m.status !== 'alive') return false
+  if (!verifyAccusation(state, s)) return false
   m.status = 'suspect'
   m.incarnation = s.incarnation
   m.cause = rec.refused ? 'crash' : 'unreachable'
@@ -163,7 +167,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
 
 export function applyDead (state: State, d: DeadUpdate): void {
   if (d.id === state.self.id) {
-    accusedSelf(state, d.incarnation)
+    if (verifyAccusation(state, d)) accusedSelf(state, d.incarnation)
     return
   }
   const rec = state.members.get(d.id)
@@ -171,6 +175,7 @@ export function applyDead (state: State, d: DeadUpdate): void {
   const m = rec.member
   if (d.incarnation < m.incarnation) return
   if (m.status === 'failed' || m.status === 'left') return
+  if (!verifyAccusation(state, d)) return
   m.status = 'failed'
   m.incarnation = d.incarnation
   m.statusSince = state.now
@@ -221,7 +226,7 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
  */
 export function suspectLocally (state: State, rec: MemberRecord, incarnation: number, refused: boolean): boolean {
   if (refused) rec.refused = true
-  const raised = applySuspect(state, { type: 'suspect', id: rec.member.id, incarnation, from: state.self.id })
+  const raised = applySuspect(state, signAccusation(state, { type: 'suspect', id: rec.member.id, incarnation, from: state.self.id }))
   if (raised) {
     state.stats.suspicionsRaised++
     if (rec.suspicion != null) rec.suspicion.raisedOnRefusal = refused
@@ -235,7 +240,7 @@ export function suspectLocally (state: State, rec: MemberRecord, incarnation: nu
 /** A suspicion ran out: declare the member failed (applyDead decides unreachable or partition). */
 export function failSuspect (state: State, rec: MemberRecord): void {
   const cause: FailureCause = rec.refused ? 'crash' : 'unreachable'
-  applyDead(state, { type: 'dead', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id, cause })
+  applyDead(state, signAccusation(state, { type: 'dead', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id, cause }))
 }
 
 /**
@@ -275,10 +280,10 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
         break
       case 'suspect':
         if (!known) applyAlive(state, toAlive(e))
-        applySuspect(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from })
+        applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         break
       case 'failed':
-        if (known) applySuspect(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from })
+        if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         break
       case 'left':
         if (known) applyLeave(state, withSignature<LeaveUpdate>({ type: 'leave', id: e.id, incarnation: e.incarnation }, e.signature))

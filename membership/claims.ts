@@ -6,8 +6,10 @@
  * against the member id before applying them, and relays carry the signature
  * along (in gossip and in push-pull entries). So no member can refute,
  * revive, rename or retire another: it would need the other's key.
- * `suspect` and `dead` stay unsigned on purpose: anyone may accuse, and the
- * accused refutes with a signed `alive`.
+ * Accusations (`suspect`, `dead`) are signed by their reporter (`from`): anyone
+ * may accuse, and the accused refutes with a signed `alive`, but nobody can
+ * accuse in another's name (which would fake Lifeguard's independent
+ * confirmations and shorten suspicion timeouts).
  *
  * The core stays pure: signing and checking are functions injected through
  * MembershipOptions.claims (ed25519 with the libp2p key in the agent, a fake
@@ -34,6 +36,30 @@ export function aliveClaimPayload (a: MemberAnnouncement): Uint8Array {
 /** Bytes of a `leave` claim. */
 export function leaveClaimPayload (id: MemberId, incarnation: number): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(['cluster-swim-leave/1', id, incarnation]))
+}
+
+/**
+ * Bytes of an accusation (`suspect` or `dead`) by `from`. The cause of a
+ * `dead` is left out: it is the reporter's opinion, relabelled by each node.
+ */
+export function accusationPayload (type: 'suspect' | 'dead', id: MemberId, incarnation: number, from: MemberId): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify([`cluster-swim-${type}/1`, id, incarnation, from]))
+}
+
+type Accusation = { type: 'suspect' | 'dead', id: MemberId, incarnation: number, from: MemberId, signature?: Uint8Array }
+
+/** This node's accusation, signed (when claims are on). `a.from` must be this node. */
+export function signAccusation<T extends Accusation> (state: State, a: T): T {
+  if (state.claims != null) a.signature = state.claims.sign(accusationPayload(a.type, a.id, a.incarnation, a.from))
+  return a
+}
+
+/** Checks that `a.from` made this accusation; counts a rejection. */
+export function verifyAccusation (state: State, a: Accusation): boolean {
+  if (state.claims == null) return true
+  const ok = a.signature != null && state.claims.verify(a.from, accusationPayload(a.type, a.id, a.incarnation, a.from), a.signature)
+  if (!ok) state.stats.claimsRejected++
+  return ok
 }
 
 /** This node's signature of its current announcement; memoised, as it is sent often and changes rarely. */

@@ -15,7 +15,7 @@ export type { MembershipConfig, ProfileName } from './config.ts'
 export { createMembership } from './core.ts'
 export { seededRandom } from './random.ts'
 export { sideOf } from './partition.ts'
-export { aliveClaimPayload, leaveClaimPayload } from './claims.ts'
+export { accusationPayload, aliveClaimPayload, leaveClaimPayload } from './claims.ts'
 export type { Claims } from './claims.ts'
 
 export interface MembershipOptions {

@@ -10,7 +10,7 @@ import type { BroadcastQueue } from './broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
 import type { PartitionState } from './partition.ts'
 import type { Claims } from './claims.ts'
-import { selfAliveSignature } from './claims.ts'
+import { selfAliveSignature, signAccusation } from './claims.ts'
 import { retransmitLimit } from './formulas.ts'
 
 export interface MemberRecord {
@@ -189,9 +189,9 @@ function aliveSignatureOf (state: State, m: Member): { incarnation: number, sign
 
 /** What this node believes about `m`, as an update it can send to `m` itself. */
 export function accusationOf (state: State, m: Member): Update | undefined {
-  if (m.status === 'suspect') return { type: 'suspect', id: m.id, incarnation: m.incarnation, from: state.self.id }
+  if (m.status === 'suspect') return signAccusation(state, { type: 'suspect', id: m.id, incarnation: m.incarnation, from: state.self.id })
   if (m.status === 'failed') {
-    return { type: 'dead', id: m.id, incarnation: m.incarnation, from: state.self.id, cause: m.cause ?? 'unreachable' }
+    return signAccusation(state, { type: 'dead', id: m.id, incarnation: m.incarnation, from: state.self.id, cause: m.cause ?? 'unreachable' })
   }
   return undefined
 }

@@ -52,8 +52,10 @@ export interface Member extends MemberAnnouncement {
 export type Update =
   /** `signature`: the member's own, of claims.ts aliveClaimPayload (absent when claims are not signed). */
   | ({ type: 'alive', signature?: Uint8Array } & MemberAnnouncement)
-  | { type: 'suspect', id: MemberId, incarnation: number, from: MemberId }
-  | { type: 'dead', id: MemberId, incarnation: number, from: MemberId, cause: FailureCause }
+  /** `signature`: the accuser's (`from`), of claims.ts accusationPayload. */
+  | { type: 'suspect', id: MemberId, incarnation: number, from: MemberId, signature?: Uint8Array }
+  /** `signature`: the accuser's (`from`), of claims.ts accusationPayload (the cause is an opinion, not signed). */
+  | { type: 'dead', id: MemberId, incarnation: number, from: MemberId, cause: FailureCause, signature?: Uint8Array }
   /** `signature`: the member's own, of claims.ts leaveClaimPayload. */
   | { type: 'leave', id: MemberId, incarnation: number, signature?: Uint8Array }
 

@@ -48,8 +48,9 @@ export function isValidUpdate (v: unknown): v is Update {
   if (!isObject(v)) return false
   switch (v.type) {
     case 'alive': return isAnnouncement(v) && isOptionalSignature(v.signature)
-    case 'suspect': return isId(v.id) && isCounter(v.incarnation) && isId(v.from)
-    case 'dead': return isId(v.id) && isCounter(v.incarnation) && isId(v.from) && typeof v.cause === 'string' && CAUSES.has(v.cause)
+    case 'suspect': return isId(v.id) && isCounter(v.incarnation) && isId(v.from) && isOptionalSignature(v.signature)
+    case 'dead': return isId(v.id) && isCounter(v.incarnation) && isId(v.from) && typeof v.cause === 'string' && CAUSES.has(v.cause) &&
+      isOptionalSignature(v.signature)
     case 'leave': return isId(v.id) && isCounter(v.incarnation) && isOptionalSignature(v.signature)
     default: return false
   }

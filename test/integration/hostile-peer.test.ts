@@ -11,7 +11,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import * as lp from 'it-length-prefixed'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { createNode, encodeMessage, SWIM_PROTOCOL } from '../../gossip/index.ts'
-import { aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
+import { accusationPayload, aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
 import type { Message } from '../../membership/index.ts'
 import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 
@@ -50,7 +50,7 @@ describe('hostile member: floods, forged claims and replays', () => {
     await waitAllSee(agents, agents, 'alive', 15_000)
   })
 
-  it('an alive forged for a crashed member and a leave forged for a live one are rejected and counted', async () => {
+  it('an alive forged for a crashed member, a leave for a live one and a failure report in another\'s name are rejected and counted', async () => {
     const [target, live, crashed] = agents
     crashed.child.kill('SIGKILL')
     await crashed.exited
@@ -68,7 +68,10 @@ describe('hostile member: floods, forged claims and replays', () => {
     send({ type: 'gossip', updates: [forgedLeave] })
     // Replayed: the same forgeries again, and an unsigned leave.
     send({ type: 'gossip', updates: [forgedAlive, forgedLeave, { type: 'leave', id: live.peerId, incarnation: leaveInc + 1 }] })
-    await waitFor('forgeries counted', async () => (await stats(target)).membership.claimsRejected >= before + 5, 10_000)
+    // A failure report in the target's own name, signed by the rogue.
+    const deadPayload = accusationPayload('dead', live.peerId, liveView.incarnation, target.peerId)
+    send({ type: 'gossip', updates: [{ type: 'dead', id: live.peerId, incarnation: liveView.incarnation, from: target.peerId, cause: 'crash', signature: rogueKey.sign(deadPayload) as Uint8Array }] })
+    await waitFor('forgeries counted', async () => (await stats(target)).membership.claimsRejected >= before + 6, 10_000)
     await new Promise(resolve => setTimeout(resolve, 1000))
     const members = await membersViaApi(target)
     assert.equal(members.find(m => m.peerId === crashed.peerId)?.status, 'failed', 'the crashed member stays failed')

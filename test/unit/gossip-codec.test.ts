@@ -55,7 +55,9 @@ const roundTrips: Array<[string, Message]> = [
   ['gossip empty', { type: 'gossip', updates: [] }],
   ['signed alive and leave claims', {
     type: 'gossip',
-    updates: [{ ...alive, signature: new Uint8Array(64).fill(7) }, { type: 'leave', id: A, incarnation: 4, signature: Uint8Array.of(1, 2, 3) }]
+    updates: [{ ...alive, signature: new Uint8Array(64).fill(7) }, { type: 'leave', id: A, incarnation: 4, signature: Uint8Array.of(1, 2, 3) },
+      { type: 'suspect', id: B, incarnation: 2, from: A, signature: new Uint8Array(64).fill(3) },
+      { type: 'dead', id: C, incarnation: 3, from: B, cause: 'crash', signature: new Uint8Array(64).fill(4) }]
   }],
   ['sync entries with signatures and a signed incarnation', {
     type: 'sync',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
+import { accusationPayload, aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
 import type { Claims, Message, SyncEntry, Update } from '../../membership/index.ts'
 import { claimSigner } from '../../gossip/claim-signer.ts'
 import { addrOf, Wire } from './membership-harness.ts'
@@ -126,5 +126,39 @@ describe('membership claims: implausible accusations', () => {
     wire.perform('a', wire.core('a').receive(wire.now, 'b', { type: 'gossip', updates: [{ type: 'suspect', id: 'a', incarnation: Number.MAX_SAFE_INTEGER, from: 'b' }] }))
     assert.equal(wire.core('a').self.incarnation, before)
     assert.ok(Number.isSafeInteger(wire.core('a').self.incarnation))
+  })
+})
+
+describe('membership claims: signed accusations', () => {
+  before(async () => { if (a == null) [a, b, m] = await Promise.all([node(), node(), node()]) })
+
+  it('a suspicion or failure reported in another member\'s name is rejected and counted; the reporter\'s own is taken', () => {
+    const wire = signedCluster()
+    const inc = wire.core(a.id).member(b.id)!.incarnation
+    const forged = (type: 'suspect' | 'dead'): Update => {
+      const payload = accusationPayload(type, b.id, inc, a.id) // claims to come from a…
+      const base = { id: b.id, incarnation: inc, from: a.id, signature: m.claims.sign(payload) } // …signed by m
+      return type === 'suspect' ? { type, ...base } : { type, ...base, cause: 'crash' }
+    }
+    deliver(wire, m, a, { type: 'gossip', updates: [forged('suspect'), forged('dead'), { type: 'suspect', id: b.id, incarnation: inc, from: m.id }] })
+    assert.equal(wire.status(a.id, b.id), 'alive')
+    assert.equal(wire.core(a.id).stats().claimsRejected, 3)
+    // An accusation about the receiver in another's name does not make it refute.
+    const selfInc = wire.core(a.id).self.incarnation
+    deliver(wire, m, a, { type: 'gossip', updates: [{ type: 'suspect', id: a.id, incarnation: selfInc, from: b.id, signature: m.claims.sign(accusationPayload('suspect', a.id, selfInc, b.id)) }] })
+    assert.equal(wire.core(a.id).self.incarnation, selfInc)
+    // m's own signed suspicion of b is taken (anyone may accuse), and b refutes it.
+    const own = { type: 'suspect' as const, id: b.id, incarnation: inc, from: m.id, signature: m.claims.sign(accusationPayload('suspect', b.id, inc, m.id)) }
+    deliver(wire, m, a, { type: 'gossip', updates: [own] })
+    assert.equal(wire.status(a.id, b.id), 'suspect')
+    assert.ok(wire.advanceUntil(() => wire.status(a.id, b.id) === 'alive', 5000), 'b refutes')
+    assert.equal(wire.core(a.id).stats().claimsRejected, 4)
+  })
+
+  it('a signed cluster detects a silent member as failed and rejects nothing on the way', () => {
+    const wire = signedCluster()
+    wire.silent.add(m.id)
+    assert.ok(wire.advanceUntil(() => wire.status(a.id, m.id) === 'failed' && wire.status(b.id, m.id) === 'failed', 60_000))
+    for (const n of [a, b]) assert.equal(wire.core(n.id).stats().claimsRejected, 0)
   })
 })
