@@ -15,6 +15,7 @@ import {
 import { startControlApi, type ControlApi } from './control-api.ts'
 import { WorkDriver, type JobHandle, type WorkloadsApi, type WorkStats } from './work.ts'
 import type { JobView } from '../workloads/index.ts'
+import { setUpSecurity, type AgentSecurity, type SecurityStats } from './security.ts'
 
 export type AgentEventType = MemberEventName | ClusterEventName
 
@@ -34,6 +35,7 @@ export interface AgentStats {
   membership: MembershipStats
   transport: SwimTransportStats
   work: WorkStats
+  security: SecurityStats
 }
 
 export class AgentNotStartedError extends Error {
@@ -67,6 +69,7 @@ export class Agent extends EventTarget {
   #work?: WorkDriver
   #core?: Membership
   #api?: ControlApi
+  #security?: AgentSecurity
   #timer?: ReturnType<typeof setTimeout>
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
 
@@ -99,8 +102,10 @@ export class Agent extends EventTarget {
     this.#state = 'starting'
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
-      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node })
+      const security = this.#security = await setUpSecurity(this.options, privateKey)
+      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector })
       this.#libp2p = libp2p
+      security.guard?.attach(libp2p)
       this.#transport = createSwimTransport(libp2p, {
         onMessage: (from, msg) => { this.#drive(now => this.#core!.receive(now, from, msg)) },
         onDeliveryFailed: (to, msg, reason) => { this.#drive(now => this.#core!.deliveryFailed(now, to, msg, reason)) },
@@ -119,13 +124,14 @@ export class Agent extends EventTarget {
         },
         config: this.membershipConfig,
         random: seededRandom(seed),
-        now: clock()
+        now: clock(),
+        claims: security.claims
       })
       await this.#transport.start()
       await this.#work.start()
       this.#work.membersChanged(this.members())
       if (this.options.rpc !== false) {
-        this.#api = await startControlApi(this, this.options.rpc)
+        this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
       this.#state = 'running'
       const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
@@ -164,7 +170,7 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport, work } = this.#running()
-    return { membership: core.stats(), transport: transport.stats(), work: work.stats() }
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), security: this.#security!.stats() }
   }
 
   /** Workloads this node can coordinate and run; `register()` adds one. */

@@ -3,21 +3,31 @@
  * messages a user can act on.
  */
 import { DEFAULT_RPC, parseHostPort } from './rpc-address.ts'
+import { loadRpcToken } from './rpc-token.ts'
 
 export function formatHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-/** Calls the control API at `rpc` (HOST:PORT, default 127.0.0.1:7373); returns the parsed JSON answer or throws. */
-export async function callApi (rpc: string | undefined, method: string, path: string, body?: unknown): Promise<unknown> {
-  const { host, port } = parseHostPort(rpc ?? DEFAULT_RPC)
+/** Which agent to call: `rpc` HOST:PORT (default 127.0.0.1:7373), and the token file when the agent has one. */
+export interface ApiTarget {
+  rpc?: string
+  tokenFile?: string
+}
+
+/** Calls the control API; returns the parsed JSON answer or throws with a message for the user. */
+export async function callApi (target: ApiTarget, method: string, path: string, body?: unknown): Promise<unknown> {
+  const { host, port } = parseHostPort(target.rpc ?? DEFAULT_RPC)
   const url = `http://${formatHost(host)}:${port}${path}`
+  const headers: Record<string, string> = target.tokenFile != null ? { authorization: `Bearer ${await loadRpcToken(target.tokenFile)}` } : {}
+  if (body !== undefined) headers['content-type'] = 'application/json'
   let res: Response
   try {
     res = await fetch(url, {
       method,
+      headers,
       signal: AbortSignal.timeout(10_000),
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {})
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {})
     })
   } catch (err) {
     throw new Error(`cannot reach the control API at ${host}:${port} (is the agent running?): ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)

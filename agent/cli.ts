@@ -11,11 +11,12 @@ import { UsageError, parse } from './cli-args.ts'
 import { formatMembers } from './format.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
+import { KEYGEN_USAGE, keygen } from './keygen-cli.ts'
 
 const USAGE = `Usage:
   agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT]
         [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
-        [--slots N] [--allow-exec]
+        [--slots N] [--allow-exec] [--cluster-key FILE] [--rpc-token FILE]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
       --slots: tasks run at once (default: CPU count); --allow-exec: enable the exec workload.
   agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
@@ -25,6 +26,8 @@ const USAGE = `Usage:
   agent jobs [--rpc HOST:PORT] [--json]      Jobs known to this agent and the alive members.
   agent job ID [--rpc HOST:PORT] [--json] [--wait]   One job, from whichever member knows it.
   agent workloads [--rpc HOST:PORT] [--json] Workloads this agent can run.
+      Every subcommand above takes --rpc-token FILE when the agent has a token.
+${KEYGEN_USAGE}
   agent help                                 This text.
 
   ADDR is a multiaddr, e.g. /ip4/10.0.0.5/tcp/7946 or /ip4/10.0.0.5/tcp/7947/ws/p2p/12D3Koo…
@@ -42,6 +45,8 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   'no-rpc': { type: 'boolean' },
   slots: { type: 'string' },
   'allow-exec': { type: 'boolean' },
+  'cluster-key': { type: 'string' },
+  'rpc-token': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 }
 
@@ -74,7 +79,9 @@ async function runAgent (args: string[]): Promise<number> {
     profile: flags.profile as ProfileName | undefined,
     tags: parseTags(flags.tag),
     work: flags.slots != null ? { slots: parseSlots(flags.slots) } : undefined,
-    allowExec: flags['allow-exec'] === true
+    allowExec: flags['allow-exec'] === true,
+    clusterKey: flags['cluster-key'],
+    rpcToken: flags['rpc-token']
   }
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p.
   const { createAgent } = await import('./agent.ts')
@@ -111,15 +118,15 @@ async function runAgent (args: string[]): Promise<number> {
 }
 
 async function members (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
-  const list = await callApi(flags.rpc, 'GET', '/v1/members') as MemberView[]
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
+  const list = await callApi({ rpc: flags.rpc, tokenFile: flags['rpc-token'] }, 'GET', '/v1/members') as MemberView[]
   console.log(flags.json === true ? JSON.stringify(list, null, 2) : formatMembers(list))
   return 0
 }
 
 async function leave (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' } })
-  await callApi(flags.rpc, 'POST', '/v1/leave')
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' } })
+  await callApi({ rpc: flags.rpc, tokenFile: flags['rpc-token'] }, 'POST', '/v1/leave')
   console.log('leaving the cluster')
   return 0
 }
@@ -134,6 +141,7 @@ export async function main (argv: string[]): Promise<number> {
       case 'jobs': return await jobs(rest)
       case 'job': return await job(rest)
       case 'workloads': return await workloads(rest)
+      case 'keygen': return await keygen(rest, why => new UsageError(why))
       case 'help': case '--help': case '-h': console.log(USAGE); return 0
       default: return await runAgent(argv)
     }

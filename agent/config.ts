@@ -10,6 +10,7 @@ import { PROFILE_NAMES } from '../membership/config.ts'
 import type { TransportConfig } from '../gossip/index.ts'
 import { fromPartial as workConfig, InvalidWorkConfigError, type WorkConfig } from '../workloads/index.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
+import { checkSecurityOptions } from './security-options.ts'
 
 export { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort }
 
@@ -42,6 +43,13 @@ export interface AgentOptions {
   work?: Partial<WorkConfig>
   /** Registers the `exec` workload: members run shell commands broadcast to them. Default false. */
   allowExec?: boolean
+  /**
+   * Cluster key (gossip/cluster-key.ts): a key file path, or the file's bytes.
+   * Only agents with the same key can connect. Default: none, an open cluster.
+   */
+  clusterKey?: string | Uint8Array
+  /** Control API token: a file path, or the token. Required to bind the API off loopback (agent/rpc-token.ts). */
+  rpcToken?: string | { token: string }
 }
 
 export interface ResolvedAgentOptions {
@@ -60,6 +68,8 @@ export interface ResolvedAgentOptions {
   randomSeed?: number
   work: WorkConfig
   allowExec: boolean
+  clusterKey?: string | Uint8Array
+  rpcToken?: string | { token: string }
 }
 
 /**
@@ -158,6 +168,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     tags: checkTags(options.tags ?? {}),
     randomSeed: options.randomSeed,
     work: checkWork(options.work ?? {}),
-    allowExec: options.allowExec === true
+    allowExec: options.allowExec === true,
+    ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
   }
 }

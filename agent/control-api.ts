@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net'
 import type { Agent, AgentEventType } from './agent.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES } from './member-view.ts'
 import { JobRejectedError } from './work.ts'
+import { authorized } from './rpc-token.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -37,8 +38,14 @@ class HttpError extends Error {
   }
 }
 
-export async function startControlApi (agent: Agent, at: { host: string, port: number }): Promise<ControlApi> {
+/** With a `token`, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
+export async function startControlApi (agent: Agent, at: { host: string, port: number }, token?: string): Promise<ControlApi> {
   const server = createServer((req, res) => {
+    if (token != null && !authorized(req.headers.authorization, token)) {
+      res.setHeader('www-authenticate', 'Bearer')
+      sendJson(res, 401, { error: 'missing or wrong token (Authorization: Bearer <token>)' })
+      return
+    }
     route(agent, req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500
       if (res.headersSent) { res.destroy(); return }

@@ -4,11 +4,15 @@
  * terminal a progress bar is drawn on stderr, so stdout carries only the answer.
  */
 import { readFile } from 'node:fs/promises'
-import { callApi } from './api-client.ts'
+import { callApi, type ApiTarget } from './api-client.ts'
 import { parse, UsageError } from './cli-args.ts'
 import type { JobView } from '../workloads/index.ts'
 
 const POLL_MS = 200
+
+function target (flags: Record<string, any>): ApiTarget {
+  return { rpc: flags.rpc, tokenFile: flags['rpc-token'] }
+}
 
 async function readInput (value: string | undefined): Promise<unknown> {
   if (value == null) return {}
@@ -34,10 +38,10 @@ function progressLine (job: JobView): string {
 }
 
 /** Polls until the job ends. A member that answers 404 for a while (the job is between coordinators) is retried. */
-async function waitFor (rpc: string | undefined, id: string): Promise<JobView> {
+async function waitFor (target: ApiTarget, id: string): Promise<JobView> {
   const bar = process.stderr.isTTY === true
   for (;;) {
-    const job = await callApi(rpc, 'GET', `/v1/jobs/${id}`) as JobView
+    const job = await callApi(target, 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
     if (bar) process.stderr.write(progressLine(job))
     if (job.status !== 'running') {
       if (bar) process.stderr.write('\n')
@@ -59,31 +63,31 @@ function formatJob (job: JobView): string {
 }
 
 export async function submit (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, true)
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, true)
   if (flags._.length !== 1) throw new UsageError('submit expects one WORKLOAD name')
   const input = await readInput(flags.input)
-  const { id } = await callApi(flags.rpc, 'POST', '/v1/jobs', { workload: flags._[0], input }) as { id: string }
+  const { id } = await callApi(target(flags), 'POST', '/v1/jobs', { workload: flags._[0], input }) as { id: string }
   if (flags['no-wait'] === true) {
     console.log(flags.json === true ? JSON.stringify({ id }) : id)
     return 0
   }
-  const job = await waitFor(flags.rpc, id)
+  const job = await waitFor(target(flags), id)
   console.log(flags.json === true ? JSON.stringify(job, null, 2) : formatJob(job))
   return job.status === 'done' ? 0 : 1
 }
 
 export async function job (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, wait: { type: 'boolean' } }, true)
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, json: { type: 'boolean' }, wait: { type: 'boolean' } }, true)
   if (flags._.length !== 1) throw new UsageError('job expects one job ID')
   const id = flags._[0]
-  const view = flags.wait === true ? await waitFor(flags.rpc, id) : await callApi(flags.rpc, 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
+  const view = flags.wait === true ? await waitFor(target(flags), id) : await callApi(target(flags), 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
   console.log(flags.json === true ? JSON.stringify(view, null, 2) : formatJob(view))
   return 0
 }
 
 export async function jobs (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
-  const list = await callApi(flags.rpc, 'GET', '/v1/jobs') as JobView[]
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, json: { type: 'boolean' } })
+  const list = await callApi(target(flags), 'GET', '/v1/jobs') as JobView[]
   if (flags.json === true) {
     console.log(JSON.stringify(list, null, 2))
     return 0
@@ -99,8 +103,8 @@ export async function jobs (args: string[]): Promise<number> {
 }
 
 export async function workloads (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' } })
-  const list = await callApi(flags.rpc, 'GET', '/v1/workloads') as Array<{ name: string, kind: string, description: string }>
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, json: { type: 'boolean' } })
+  const list = await callApi(target(flags), 'GET', '/v1/workloads') as Array<{ name: string, kind: string, description: string }>
   console.log(flags.json === true ? JSON.stringify(list, null, 2) : list.map(w => `${w.name.padEnd(10)} ${w.kind.padEnd(9)} ${w.description}`).join('\n'))
   return 0
 }

@@ -36,6 +36,8 @@ export const CODEC_LIMITS = Object.freeze({
   maxUpdates: 1024,
   /** Entries of one `sync`. */
   maxSyncMembers: 16384,
+  /** A claim signature (ed25519: 64 bytes; room for other key types). */
+  maxSignatureBytes: 1024,
 })
 
 /** The bytes are not a valid SWIM message. `name` is checked by the transport and tests. */
@@ -139,6 +141,7 @@ export function validateMessage (msg: unknown): asserts msg is Message {
         if (entry == null || typeof entry !== 'object') fail(`sync.members[${i}] is not an object`)
         checkAnnouncement(entry, `sync.members[${i}]`)
         checkEnum(entry.status, MEMBER_STATUS, `sync.members[${i}].status`)
+        if (entry.signedIncarnation !== undefined) checkUint(entry.signedIncarnation, `sync.members[${i}].signedIncarnation`)
       }
       return
     }
@@ -169,16 +172,19 @@ function checkUpdates (updates: unknown, what: string): void {
         checkId(u.id, `${where}.id`)
         checkUint(u.incarnation, `${where}.incarnation`)
         checkId(u.from, `${where}.from`)
+        checkSignature(u.signature, `${where}.signature`)
         break
       case 'dead':
         checkId(u.id, `${where}.id`)
         checkUint(u.incarnation, `${where}.incarnation`)
         checkId(u.from, `${where}.from`)
         checkEnum(u.cause, FAILURE_CAUSE, `${where}.cause`)
+        checkSignature(u.signature, `${where}.signature`)
         break
       case 'leave':
         checkId(u.id, `${where}.id`)
         checkUint(u.incarnation, `${where}.incarnation`)
+        checkSignature(u.signature, `${where}.signature`)
         break
       default:
         fail(`${where} has an unknown update type`)
@@ -186,7 +192,15 @@ function checkUpdates (updates: unknown, what: string): void {
   }
 }
 
+function checkSignature (s: unknown, what: string): void {
+  if (s === undefined) return
+  if (!(s instanceof Uint8Array) || s.byteLength === 0 || s.byteLength > CODEC_LIMITS.maxSignatureBytes) {
+    fail(`${what} is not 1..${CODEC_LIMITS.maxSignatureBytes} bytes`)
+  }
+}
+
 function checkAnnouncement (a: Record<string, unknown>, what: string): void {
+  checkSignature(a.signature, `${what}.signature`)
   checkId(a.id, `${what}.id`)
   checkString(a.name, CODEC_LIMITS.maxNameBytes, `${what}.name`)
   checkAddrs(a.addrs, `${what}.addrs`)
@@ -298,7 +312,11 @@ function writeUpdates (w: Writer, field: number, updates: Update[]): void {
   for (const u of updates) writeNested(w, field, () => { encodeUpdate(w, u) })
 }
 
-function encodeMember (w: Writer, m: MemberAnnouncement, status?: MemberStatus): void {
+function writeBytes (w: Writer, field: number, value: Uint8Array | undefined): void {
+  if (value != null && value.byteLength > 0) w.uint32(tagOf(field, WT_LEN)).bytes(value)
+}
+
+function encodeMember (w: Writer, m: DecodedMember, status?: MemberStatus): void {
   writeString(w, 1, m.id)
   writeString(w, 2, m.name)
   for (const addr of m.addrs) w.uint32(tagOf(3, WT_LEN)).string(addr)
@@ -311,6 +329,8 @@ function encodeMember (w: Writer, m: MemberAnnouncement, status?: MemberStatus):
   writeUint(w, 5, m.incarnation)
   writeString(w, 6, m.bootId)
   if (status != null) writeEnum(w, 7, MEMBER_STATUS, status)
+  writeBytes(w, 8, m.signature)
+  if (m.signedIncarnation != null) w.uint32(tagOf(9, WT_VARINT)).uint64Number(m.signedIncarnation)
 }
 
 function encodeUpdate (w: Writer, u: Update): void {
@@ -323,6 +343,7 @@ function encodeUpdate (w: Writer, u: Update): void {
         writeString(w, 1, u.id)
         writeUint(w, 2, u.incarnation)
         writeString(w, 3, u.from)
+        writeBytes(w, 4, u.signature)
       })
       return
     case 'dead':
@@ -331,12 +352,14 @@ function encodeUpdate (w: Writer, u: Update): void {
         writeUint(w, 2, u.incarnation)
         writeString(w, 3, u.from)
         writeEnum(w, 4, FAILURE_CAUSE, u.cause)
+        writeBytes(w, 5, u.signature)
       })
       return
     case 'leave':
       writeNested(w, UPDATE.leave, () => {
         writeString(w, 1, u.id)
         writeUint(w, 2, u.incarnation)
+        writeBytes(w, 3, u.signature)
       })
   }
 }
@@ -485,6 +508,18 @@ function pushBounded<T> (list: T[], value: T, max: number, what: string): void {
 
 interface DecodedMember extends MemberAnnouncement {
   status?: MemberStatus
+  signature?: Uint8Array
+  signedIncarnation?: number
+}
+
+/** A copy of a bytes field (the reader's buffer is reused by the stream). */
+function readBytes (r: Reader, wireType: number, end: number, maxBytes: number, what: string): Uint8Array {
+  const fieldEnd = readLength(r, wireType, end, what)
+  if (fieldEnd - r.pos > maxBytes) fail(`${what}: longer than ${maxBytes} bytes`)
+  if (fieldEnd === r.pos) fail(`${what}: empty`)
+  const bytes = r.buf.slice(r.pos, fieldEnd)
+  r.pos = fieldEnd
+  return bytes
 }
 
 function decodeMember (r: Reader, end: number): DecodedMember {
@@ -497,6 +532,8 @@ function decodeMember (r: Reader, end: number): DecodedMember {
   let incarnation = 0
   let bootId = ''
   let status: MemberStatus | undefined
+  let signature: Uint8Array | undefined
+  let signedIncarnation: number | undefined
   readFields(r, end, 'member', (field, wt) => {
     switch (field) {
       case 1: once(field); id = readId(r, wt, end, 'member.id'); return true
@@ -512,12 +549,16 @@ function decodeMember (r: Reader, end: number): DecodedMember {
       case 5: once(field); incarnation = readUint(r, wt, 'member.incarnation'); return true
       case 6: once(field); bootId = readString(r, wt, end, CODEC_LIMITS.maxBootIdBytes, 'member.bootId'); return true
       case 7: once(field); status = readEnum(r, wt, MEMBER_STATUS, 'member.status'); return true
+      case 8: once(field); signature = readBytes(r, wt, end, CODEC_LIMITS.maxSignatureBytes, 'member.signature'); return true
+      case 9: once(field); signedIncarnation = readUint(r, wt, 'member.signedIncarnation'); return true
       default: return false
     }
   })
   // Object.fromEntries defines own properties, so a key like "__proto__" stays a plain key.
   const member: DecodedMember = { id, name, addrs, tags: Object.fromEntries(tags), incarnation, bootId }
   if (status != null) member.status = status
+  if (signature != null) member.signature = signature
+  if (signedIncarnation != null) member.signedIncarnation = signedIncarnation
   return member
 }
 
@@ -545,8 +586,9 @@ function decodeUpdate (r: Reader, end: number): Update {
   readFields(r, end, 'update', (field, wt) => {
     switch (field) {
       case UPDATE.alive: {
-        const { status, ...announcement } = readNested(r, wt, end, 'update.alive', decodeMember)
+        const { status, signedIncarnation, ...announcement } = readNested(r, wt, end, 'update.alive', decodeMember)
         if (status != null) fail('update.alive: unexpected status')
+        if (signedIncarnation != null) fail('update.alive: unexpected signedIncarnation')
         return set({ type: 'alive', ...announcement })
       }
       case UPDATE.suspect: return set(readNested(r, wt, end, 'update.suspect', decodeSuspect))
@@ -564,15 +606,17 @@ function decodeSuspect (r: Reader, end: number): Update {
   let id = ''
   let incarnation = 0
   let from = ''
+  let signature: Uint8Array | undefined
   readFields(r, end, 'suspect', (field, wt) => {
     switch (field) {
       case 1: once(field); id = readId(r, wt, end, 'suspect.id'); return true
       case 2: once(field); incarnation = readUint(r, wt, 'suspect.incarnation'); return true
       case 3: once(field); from = readId(r, wt, end, 'suspect.from'); return true
+      case 4: once(field); signature = readBytes(r, wt, end, CODEC_LIMITS.maxSignatureBytes, 'suspect.signature'); return true
       default: return false
     }
   })
-  return { type: 'suspect', id, incarnation, from }
+  return signature == null ? { type: 'suspect', id, incarnation, from } : { type: 'suspect', id, incarnation, from, signature }
 }
 
 function decodeDead (r: Reader, end: number): Update {
@@ -581,31 +625,35 @@ function decodeDead (r: Reader, end: number): Update {
   let incarnation = 0
   let from = ''
   let cause: FailureCause | undefined
+  let signature: Uint8Array | undefined
   readFields(r, end, 'dead', (field, wt) => {
     switch (field) {
       case 1: once(field); id = readId(r, wt, end, 'dead.id'); return true
       case 2: once(field); incarnation = readUint(r, wt, 'dead.incarnation'); return true
       case 3: once(field); from = readId(r, wt, end, 'dead.from'); return true
       case 4: once(field); cause = readEnum(r, wt, FAILURE_CAUSE, 'dead.cause'); return true
+      case 5: once(field); signature = readBytes(r, wt, end, CODEC_LIMITS.maxSignatureBytes, 'dead.signature'); return true
       default: return false
     }
   })
   if (cause == null) fail('dead: no cause')
-  return { type: 'dead', id, incarnation, from, cause }
+  return signature == null ? { type: 'dead', id, incarnation, from, cause } : { type: 'dead', id, incarnation, from, cause, signature }
 }
 
 function decodeLeave (r: Reader, end: number): Update {
   const once = singular('leave')
   let id = ''
   let incarnation = 0
+  let signature: Uint8Array | undefined
   readFields(r, end, 'leave', (field, wt) => {
     switch (field) {
       case 1: once(field); id = readId(r, wt, end, 'leave.id'); return true
       case 2: once(field); incarnation = readUint(r, wt, 'leave.incarnation'); return true
+      case 3: once(field); signature = readBytes(r, wt, end, CODEC_LIMITS.maxSignatureBytes, 'leave.signature'); return true
       default: return false
     }
   })
-  return { type: 'leave', id, incarnation }
+  return signature == null ? { type: 'leave', id, incarnation } : { type: 'leave', id, incarnation, signature }
 }
 
 /** Decodes `seq`, `updates` and message-specific fields of one probe-family message. */

@@ -55,6 +55,20 @@ export interface TransportConfig {
    * addresses: cheap once, a reconnect storm if repeated every probe.
    */
   pathSwitchMinIntervalMs: number
+  /**
+   * Inbound SWIM frames one peer may send per second, sustained (gossip/rate-limit.ts).
+   * A member sends a few to a few tens per second (probes, acks, relays, gossip
+   * every gossipIntervalMs); excess frames are dropped before decoding and
+   * counted as `rateLimited`. Too low turns a busy but honest member into
+   * lost probes (false suspicions); too high lets one peer keep the core busy.
+   */
+  inboundFramesPerSecondPerPeer: number
+  /** Frames one peer may send in a burst (join, partition heal, leave) above the sustained rate. */
+  inboundFrameBurstPerPeer: number
+  /** Inbound bytes one peer may send per second, sustained: bounds decoding work per peer. */
+  inboundBytesPerSecondPerPeer: number
+  /** Inbound bytes one peer may send in a burst. Must be >= maxMessageBytes (one full sync). */
+  inboundByteBurstPerPeer: number
 }
 
 /** Defaults for a LAN cluster of up to a few thousand members. */
@@ -67,6 +81,10 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxQueuedMessagesPerPeer: 1024,
   stopFlushTimeoutMs: 500,
   pathSwitchMinIntervalMs: 2000,
+  inboundFramesPerSecondPerPeer: 200,
+  inboundFrameBurstPerPeer: 400,
+  inboundBytesPerSecondPerPeer: 2 * 1024 * 1024,
+  inboundByteBurstPerPeer: 4 * 1024 * 1024,
 })
 
 export class InvalidTransportConfigError extends Error {
@@ -86,6 +104,9 @@ export function validate (config: TransportConfig): TransportConfig {
   }
   if (config.maxQueuedBytesPerPeer < config.maxMessageBytes) {
     throw new InvalidTransportConfigError('maxQueuedBytesPerPeer must be >= maxMessageBytes')
+  }
+  if (config.inboundByteBurstPerPeer < config.maxMessageBytes) {
+    throw new InvalidTransportConfigError('inboundByteBurstPerPeer must be >= maxMessageBytes')
   }
   return config
 }

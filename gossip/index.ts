@@ -14,3 +14,6 @@ export type { SwimTransport, SwimTransportHandlers, SwimTransportStats } from '.
 export { encodeMessage, decodeMessage, validateMessage, MalformedMessageError, UnsupportedVersionError, WIRE_VERSION, CODEC_LIMITS } from './codec.ts'
 export { DEFAULT_TRANSPORT_CONFIG, fromPartial, validate, InvalidTransportConfigError } from './config.ts'
 export type { TransportConfig } from './config.ts'
+export { clusterKeyGuard, loadClusterKey, parseClusterKey, writeClusterKey, newClusterKey, InvalidClusterKeyError } from './cluster-key.ts'
+export type { ClusterKeyGuard, ClusterKeyGuardStats } from './cluster-key.ts'
+export { claimSigner, UnsupportedClaimKeyError } from './claim-signer.ts'

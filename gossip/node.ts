@@ -18,7 +18,7 @@ import { identify, type Identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionProtector, Libp2p, PrivateKey } from '@libp2p/interface'
 
 export interface NodeOptions {
   /** The node key; its peer id is the member id. */
@@ -50,6 +50,11 @@ export interface NodeOptions {
    * frames are small, so only a bulk sync is slowed by it, by extra round trips.
    */
   maxStreamWindowBytes?: number
+  /**
+   * Wraps every connection before noise (the cluster key, gossip/cluster-key.ts):
+   * peers without the same key cannot connect. Default: none, an open cluster.
+   */
+  connectionProtector?: (components: any) => ConnectionProtector
 }
 
 /** Default for NodeOptions.maxConnections. */
@@ -82,6 +87,7 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
       // and private addresses).
       webSockets()
     ],
+    ...(opts.connectionProtector != null ? { connectionProtector: opts.connectionProtector } : {}),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux(opts.maxStreamWindowBytes != null ? { streamOptions: { maxStreamWindowSize: opts.maxStreamWindowBytes } } : {})],
     services: {

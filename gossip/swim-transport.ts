@@ -29,6 +29,7 @@ import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { fromPartial } from './config.ts'
+import { PeerRateLimiter } from './rate-limit.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -66,6 +67,8 @@ export interface SwimTransportStats {
     sendFailed: number
     /** Outbound messages dropped because the peer's queue was full (slow or frozen peer). */
     backpressure: number
+    /** Inbound frames over the sender's rate limit (TransportConfig.inbound*PerPeer), dropped undecoded. */
+    rateLimited: number
   }
   /** Connections abandoned by switchPath for another path. */
   pathSwitches: number
@@ -143,13 +146,14 @@ class SwimTransportImpl implements SwimTransport {
     messagesOut: 0,
     bytesIn: 0,
     bytesOut: 0,
-    dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0 },
+    dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
     pathSwitches: 0
   }
 
   /** Per peer: hosts (IP or DNS name) of connections abandoned by switchPath, dialled last. */
   private readonly avoidHosts = new Map<string, Set<string>>()
   private readonly lastPathSwitch = new Map<string, number>()
+  private readonly limiter: PeerRateLimiter
 
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new'
   private shutdown = new AbortController()
@@ -160,6 +164,12 @@ class SwimTransportImpl implements SwimTransport {
     this.config = config
     this.log = libp2p.logger.forComponent('cluster:swim')
     this.selfId = libp2p.peerId.toString()
+    this.limiter = new PeerRateLimiter({
+      framesPerSecond: config.inboundFramesPerSecondPerPeer,
+      frameBurst: config.inboundFrameBurstPerPeer,
+      bytesPerSecond: config.inboundBytesPerSecondPerPeer,
+      byteBurst: config.inboundByteBurstPerPeer
+    })
   }
 
   async start (): Promise<void> {
@@ -554,6 +564,11 @@ class SwimTransportImpl implements SwimTransport {
     try {
       for await (const frame of lp.decode(stream, { maxDataLength: this.config.maxMessageBytes })) {
         this.counters.bytesIn += frame.byteLength
+        if (!this.limiter.allow(from, frame.byteLength)) {
+          // Dropped like a lost datagram: the stream stays, SWIM tolerates loss.
+          this.counters.dropped.rateLimited++
+          continue
+        }
         let msg: Message
         try {
           msg = decodeMessage(frame.subarray())

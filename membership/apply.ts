@@ -14,6 +14,7 @@ import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } f
 import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
+import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
@@ -32,9 +33,12 @@ export function applyUpdate (state: State, update: Update): void {
 
 /** Bumps this node's incarnation past `incarnation` and announces it alive. */
 export function refute (state: State, incarnation: number): void {
+  // Past 2^53 - 1 our announcement could not be encoded (nor compared exactly):
+  // such an accusation is not plausible, and refuting it would silence us.
+  if (incarnation >= Number.MAX_SAFE_INTEGER) { state.stats.messagesIgnored++; return }
   const self = state.self
   self.incarnation = Math.max(self.incarnation, incarnation) + 1
-  broadcast(state, aliveUpdate(self))
+  broadcast(state, aliveUpdate(state, self))
   state.awareness.apply(1)
   state.stats.refutations++
 }
@@ -64,6 +68,9 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     if (state.self.status === 'left') return
     if (a.incarnation < state.self.incarnation) return
     if (a.incarnation === state.self.incarnation && sameAnnouncement(a, state.self)) return
+    // Only our own signed claims (a previous boot) make us refute: a forged one could
+    // otherwise push our incarnation anywhere.
+    if (!verifyAlive(state, a)) return
     // Someone holds an older or different picture of us (a previous boot, old tags): override it.
     refute(state, a.incarnation)
     return
@@ -72,6 +79,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   if (rec == null) {
     const tomb = state.tombstones.get(a.id)
     if (tomb != null && a.incarnation <= tomb.incarnation && a.bootId === tomb.bootId) return
+    if (!verifyAlive(state, a)) return
     state.tombstones.delete(a.id)
     const member: Member = {
       id: a.id, name: a.name, addrs: [...a.addrs], tags: { ...a.tags }, incarnation: a.incarnation, bootId: a.bootId,
@@ -83,7 +91,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     for (const old of [...state.members.values()]) {
       if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
     }
-    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity })
+    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity, ...claimOf(a) })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
     emit(state, 'member:join', member)
@@ -93,6 +101,8 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   const m = rec.member
   const newBoot = a.bootId !== m.bootId
   if (!(a.incarnation > m.incarnation || (newBoot && a.incarnation >= m.incarnation))) return
+  if (!verifyAlive(state, a)) return
+  rec.claim = claimOf(a).claim
   const previous = m.status
   const changed = !sameAnnouncement(a, m)
   m.name = a.name
@@ -119,7 +129,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
 
 export function applySuspect (state: State, s: SuspectUpdate): boolean {
   if (s.id === state.self.id) {
-    accusedSelf(state, s.incarnation)
+    if (verifyAccusation(state, s)) accusedSelf(state, s.incarnation)
     return false
   }
   const rec = state.members.get(s.id)
@@ -127,6 +137,9 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
   const m = rec.member
   if (s.incarnation < m.incarnation) return false
   if (m.status === 'suspect') {
+    // Checked only when it would count: a new accuser, or a higher incarnation.
+    const counts = rec.suspicion != null && !rec.suspicion.accusers.has(s.from) && rec.suspicion.confirmations < rec.suspicion.k
+    if ((counts || s.incarnation > m.incarnation) && !verifyAccusation(state, s)) return false
     m.incarnation = s.incarnation
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
       // A new independent confirmation: pass it on so that others can count it too.
@@ -136,6 +149,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
     return false
   }
   if (m.status !== 'alive') return false
+  if (!verifyAccusation(state, s)) return false
   m.status = 'suspect'
   m.incarnation = s.incarnation
   m.cause = rec.refused ? 'crash' : 'unreachable'
@@ -153,7 +167,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
 
 export function applyDead (state: State, d: DeadUpdate): void {
   if (d.id === state.self.id) {
-    accusedSelf(state, d.incarnation)
+    if (verifyAccusation(state, d)) accusedSelf(state, d.incarnation)
     return
   }
   const rec = state.members.get(d.id)
@@ -161,6 +175,7 @@ export function applyDead (state: State, d: DeadUpdate): void {
   const m = rec.member
   if (d.incarnation < m.incarnation) return
   if (m.status === 'failed' || m.status === 'left') return
+  if (!verifyAccusation(state, d)) return
   m.status = 'failed'
   m.incarnation = d.incarnation
   m.statusSince = state.now
@@ -184,7 +199,7 @@ export function applyDead (state: State, d: DeadUpdate): void {
 export function applyLeave (state: State, l: LeaveUpdate): void {
   if (l.id === state.self.id) {
     // Our own leave is applied by leave(); any other one is stale (a previous run): override it.
-    if (state.self.status !== 'left' && l.incarnation >= state.self.incarnation) refute(state, l.incarnation)
+    if (state.self.status !== 'left' && l.incarnation >= state.self.incarnation && verifyLeave(state, l)) refute(state, l.incarnation)
     return
   }
   const rec = state.members.get(l.id)
@@ -192,6 +207,8 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
   const m = rec.member
   if (l.incarnation < m.incarnation) return
   if (m.status === 'left') return
+  if (!verifyLeave(state, l)) return
+  rec.leaveSignature = l.signature
   m.status = 'left'
   m.incarnation = l.incarnation
   m.cause = 'left'
@@ -209,7 +226,7 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
  */
 export function suspectLocally (state: State, rec: MemberRecord, incarnation: number, refused: boolean): boolean {
   if (refused) rec.refused = true
-  const raised = applySuspect(state, { type: 'suspect', id: rec.member.id, incarnation, from: state.self.id })
+  const raised = applySuspect(state, signAccusation(state, { type: 'suspect', id: rec.member.id, incarnation, from: state.self.id }))
   if (raised) {
     state.stats.suspicionsRaised++
     if (rec.suspicion != null) rec.suspicion.raisedOnRefusal = refused
@@ -223,7 +240,7 @@ export function suspectLocally (state: State, rec: MemberRecord, incarnation: nu
 /** A suspicion ran out: declare the member failed (applyDead decides unreachable or partition). */
 export function failSuspect (state: State, rec: MemberRecord): void {
   const cause: FailureCause = rec.refused ? 'crash' : 'unreachable'
-  applyDead(state, { type: 'dead', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id, cause })
+  applyDead(state, signAccusation(state, { type: 'dead', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id, cause }))
 }
 
 /**
@@ -263,20 +280,31 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
         break
       case 'suspect':
         if (!known) applyAlive(state, toAlive(e))
-        applySuspect(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from })
+        applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         break
       case 'failed':
-        if (known) applySuspect(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from })
+        if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         break
       case 'left':
-        if (known) applyLeave(state, { type: 'leave', id: e.id, incarnation: e.incarnation })
+        if (known) applyLeave(state, withSignature<LeaveUpdate>({ type: 'leave', id: e.id, incarnation: e.incarnation }, e.signature))
         break
     }
   }
 }
 
+/** The entry's alive claim, at the incarnation its signature covers. */
 function toAlive (e: SyncEntry): AliveUpdate {
-  return { type: 'alive', id: e.id, name: e.name, addrs: [...e.addrs], tags: { ...e.tags }, incarnation: e.incarnation, bootId: e.bootId }
+  const incarnation = e.signedIncarnation ?? e.incarnation
+  return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: [...e.addrs], tags: { ...e.tags }, incarnation, bootId: e.bootId }, e.signature)
+}
+
+function withSignature<T extends { signature?: Uint8Array }> (claim: T, signature: Uint8Array | undefined): T {
+  if (signature != null) claim.signature = signature
+  return claim
+}
+
+function claimOf (a: AliveUpdate): { claim?: { incarnation: number, signature: Uint8Array } } {
+  return a.signature == null ? {} : { claim: { incarnation: a.incarnation, signature: a.signature } }
 }
 
 /** New members go to a random position of the probe round, so that none waits a full round. */

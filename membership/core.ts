@@ -21,6 +21,7 @@ import { pickRandom } from './random.ts'
 import { postponeSuspicion } from './suspicion.ts'
 import { isValidMessage } from './validate.ts'
 import { createPartitionState, updatePartition } from './partition.ts'
+import { signLeave } from './claims.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
 import {
@@ -69,7 +70,8 @@ export function createMembership (opts: MembershipOptions): Membership {
       messagesReceived: 0,
       messagesIgnored: 0,
       updatesApplied: 0,
-      syncsSent: 0
+      syncsSent: 0,
+      claimsRejected: 0
     },
     out: [],
     now: start,
@@ -84,7 +86,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
-    partition: createPartitionState(self.id, start, config.stableAfterMs)
+    partition: createPartitionState(self.id, start, config.stableAfterMs),
+    claims: opts.claims
   }
 
   /** Unknown senders we asked for a sync, and when. */
@@ -93,7 +96,7 @@ export function createMembership (opts: MembershipOptions): Membership {
   const corrected = new Map<MemberId, number>()
 
   // Announce ourselves: whoever we first talk to spreads it (memberlist's setAlive).
-  broadcast(state, aliveUpdate(self))
+  broadcast(state, aliveUpdate(state, self))
 
   /** Runs one input at time `now` and returns its effects. */
   function run (now: number, body: () => void): Effect[] {
@@ -258,7 +261,7 @@ export function createMembership (opts: MembershipOptions): Membership {
    */
   function correctSender (from: MemberId): void {
     if (!allowOnce(corrected, from, state.now, config.gossipIntervalMs)) return
-    send(state, destinationOf(state, from), { type: 'gossip', updates: [aliveUpdate(state.self)] })
+    send(state, destinationOf(state, from), { type: 'gossip', updates: [aliveUpdate(state, state.self)] })
   }
 
   function handle (from: MemberId, msg: Message): void {
@@ -383,6 +386,8 @@ export function createMembership (opts: MembershipOptions): Membership {
         self.cause = 'left'
         self.statusSince = state.now
         const leave: Update = { type: 'leave', id: self.id, incarnation: self.incarnation }
+        state.selfLeaveSignature = signLeave(state, self.id, self.incarnation)
+        if (state.selfLeaveSignature != null) leave.signature = state.selfLeaveSignature
         broadcast(state, leave)
         state.probes.clear()
         state.relays.clear()
@@ -407,7 +412,7 @@ export function createMembership (opts: MembershipOptions): Membership {
         if (change.tags != null) state.self.tags = { ...change.tags }
         if (change.addrs != null) state.self.addrs = [...change.addrs]
         state.self.incarnation++
-        broadcast(state, aliveUpdate(state.self))
+        broadcast(state, aliveUpdate(state, state.self))
       })
     },
 

@@ -6,6 +6,7 @@
  * or after `nextDeadline()`.
  */
 import type { MembershipConfig } from './config.ts'
+import type { Claims } from './claims.ts'
 import type { DeliveryFailure, Destination, Effect, Health, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
 
 export type * from './types.ts'
@@ -14,6 +15,8 @@ export type { MembershipConfig, ProfileName } from './config.ts'
 export { createMembership } from './core.ts'
 export { seededRandom } from './random.ts'
 export { sideOf } from './partition.ts'
+export { accusationPayload, aliveClaimPayload, leaveClaimPayload } from './claims.ts'
+export type { Claims } from './claims.ts'
 
 export interface MembershipOptions {
   /** This node. `incarnation` is normally 0 at start. */
@@ -22,6 +25,8 @@ export interface MembershipOptions {
   random: Random
   /** Core time (ms) at creation. */
   now: number
+  /** Signs this node's alive and leave claims and checks others' (claims.ts). Default: none, nothing signed or checked. */
+  claims?: Claims
 }
 
 /** Counters for metrics and tests. All monotonically increasing. */
@@ -36,6 +41,8 @@ export interface MembershipStats {
   messagesIgnored: number
   updatesApplied: number
   syncsSent: number
+  /** Alive and leave claims dropped because their signature was missing or not the member's (forgeries). */
+  claimsRejected: number
   /** Lifeguard local health: 0 is healthy. */
   localHealth: number
 }

@@ -7,6 +7,7 @@
  * (health-scaled) probe interval the target becomes suspect. A refused
  * connection is crash evidence and suspects at once, with a short timeout.
  */
+import { signAccusation } from './claims.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from './types.ts'
 import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
@@ -32,7 +33,7 @@ function probing (state: State, id: MemberId): boolean {
 /** Buddy system: a ping to a member we suspect carries the suspicion first, so it can refute at once. */
 function buddyUpdates (state: State, rec: MemberRecord | undefined): Update[] {
   if (rec == null || rec.member.status !== 'suspect') return []
-  return [{ type: 'suspect', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id }]
+  return [signAccusation(state, { type: 'suspect', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id })]
 }
 
 export function startProbe (state: State, rec: MemberRecord): void {
@@ -208,7 +209,7 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
     // Lead with what we know of the target: an origin that still suspects an
     // incarnation the target already refuted learns the refutation right here.
     const target = state.members.get(relay.target)
-    const first = target != null && target.member.status === 'alive' ? [aliveUpdate(target.member)] : []
+    const first = target != null && target.member.status === 'alive' ? [aliveUpdate(state, target.member)] : []
     send(state, destinationOf(state, relay.origin), { type: 'ack', seq: relay.originSeq, updates: piggyback(state, first) })
     return
   }

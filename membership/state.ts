@@ -9,6 +9,8 @@ import type { Awareness } from './awareness.ts'
 import type { BroadcastQueue } from './broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
 import type { PartitionState } from './partition.ts'
+import type { Claims } from './claims.ts'
+import { selfAliveSignature, signAccusation } from './claims.ts'
 import { retransmitLimit } from './formulas.ts'
 
 export interface MemberRecord {
@@ -19,6 +21,10 @@ export interface MemberRecord {
   refused: boolean
   /** Last time we told this (suspect or failed) member what we think of it. */
   lastToldAt: number
+  /** The member's signed alive we applied last, relayed with it (claims.ts). */
+  claim?: { incarnation: number, signature: Uint8Array }
+  /** The member's signature of its leave, once it left. */
+  leaveSignature?: Uint8Array
 }
 
 /** A probe this node is running (direct ping, then ping-req through others). */
@@ -87,6 +93,12 @@ export interface State {
   nextReconnectAt: number
   /** Stable membership, side and partition episode (partition.ts). */
   partition: PartitionState
+  /** Signs and checks claims (claims.ts); none: nothing signed or checked. */
+  claims?: Claims
+  /** Memo of this node's alive signature, keyed by the signed payload. */
+  selfClaim?: { key: string, signature: Uint8Array }
+  /** This node's signature of its own leave. */
+  selfLeaveSignature?: Uint8Array
   /** Joining: seeds to contact, when to retry, and the current retry delay (doubles after each failed delivery). */
   join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number }
 }
@@ -159,27 +171,55 @@ export function broadcast (state: State, update: Update): void {
   state.broadcasts.queue(update)
 }
 
-export function aliveUpdate (m: Member): Update {
-  return { type: 'alive', id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId }
+/** `m`'s announcement, with its signature when we hold one for exactly this incarnation (claims.ts). */
+export function aliveUpdate (state: State, m: Member): Update {
+  const update: Update = { type: 'alive', id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId }
+  const signature = aliveSignatureOf(state, m)
+  if (signature != null && signature.incarnation === m.incarnation) update.signature = signature.signature
+  return update
+}
+
+function aliveSignatureOf (state: State, m: Member): { incarnation: number, signature: Uint8Array } | undefined {
+  if (m.id === state.self.id) {
+    const signature = selfAliveSignature(state)
+    return signature == null ? undefined : { incarnation: m.incarnation, signature }
+  }
+  return state.members.get(m.id)?.claim
 }
 
 /** What this node believes about `m`, as an update it can send to `m` itself. */
 export function accusationOf (state: State, m: Member): Update | undefined {
-  if (m.status === 'suspect') return { type: 'suspect', id: m.id, incarnation: m.incarnation, from: state.self.id }
+  if (m.status === 'suspect') return signAccusation(state, { type: 'suspect', id: m.id, incarnation: m.incarnation, from: state.self.id })
   if (m.status === 'failed') {
-    return { type: 'dead', id: m.id, incarnation: m.incarnation, from: state.self.id, cause: m.cause ?? 'unreachable' }
+    return signAccusation(state, { type: 'dead', id: m.id, incarnation: m.incarnation, from: state.self.id, cause: m.cause ?? 'unreachable' })
   }
   return undefined
 }
 
 export function fullState (state: State): SyncEntry[] {
-  const entries: SyncEntry[] = [syncEntry(state.self)]
-  for (const rec of state.members.values()) entries.push(syncEntry(rec.member))
+  const entries: SyncEntry[] = [syncEntry(state, state.self, state.selfLeaveSignature)]
+  for (const rec of state.members.values()) entries.push(syncEntry(state, rec.member, rec.leaveSignature))
   return entries
 }
 
-function syncEntry (m: Member): SyncEntry {
-  return { id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId, status: m.status }
+/** One entry with the signature that vouches for it: the leave of a left member, else the alive. */
+function syncEntry (state: State, m: Member, leaveSignature: Uint8Array | undefined): SyncEntry {
+  const entry: SyncEntry = { id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId, status: m.status }
+  if (m.status === 'left') {
+    if (leaveSignature != null) entry.signature = leaveSignature
+    return entry
+  }
+  if (m.id === state.self.id && m.status === 'alive') {
+    const signature = selfAliveSignature(state)
+    if (signature != null) entry.signature = signature
+    return entry
+  }
+  const claim = aliveSignatureOf(state, m)
+  if (claim != null) {
+    entry.signature = claim.signature
+    if (claim.incarnation !== m.incarnation) entry.signedIncarnation = claim.incarnation
+  }
+  return entry
 }
 
 /**

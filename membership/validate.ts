@@ -34,6 +34,11 @@ function isTags (v: unknown): v is Record<string, string> {
   return isObject(v) && Object.values(v).every(s => typeof s === 'string')
 }
 
+/** Signatures are opaque bytes (claims.ts), bounded. */
+function isOptionalSignature (v: unknown): boolean {
+  return v === undefined || (v instanceof Uint8Array && v.byteLength <= 1024)
+}
+
 function isAnnouncement (v: Record<string, unknown>): boolean {
   return isId(v.id) && typeof v.name === 'string' && isStringArray(v.addrs) && isTags(v.tags) &&
     isCounter(v.incarnation) && typeof v.bootId === 'string'
@@ -42,16 +47,18 @@ function isAnnouncement (v: Record<string, unknown>): boolean {
 export function isValidUpdate (v: unknown): v is Update {
   if (!isObject(v)) return false
   switch (v.type) {
-    case 'alive': return isAnnouncement(v)
-    case 'suspect': return isId(v.id) && isCounter(v.incarnation) && isId(v.from)
-    case 'dead': return isId(v.id) && isCounter(v.incarnation) && isId(v.from) && typeof v.cause === 'string' && CAUSES.has(v.cause)
-    case 'leave': return isId(v.id) && isCounter(v.incarnation)
+    case 'alive': return isAnnouncement(v) && isOptionalSignature(v.signature)
+    case 'suspect': return isId(v.id) && isCounter(v.incarnation) && isId(v.from) && isOptionalSignature(v.signature)
+    case 'dead': return isId(v.id) && isCounter(v.incarnation) && isId(v.from) && typeof v.cause === 'string' && CAUSES.has(v.cause) &&
+      isOptionalSignature(v.signature)
+    case 'leave': return isId(v.id) && isCounter(v.incarnation) && isOptionalSignature(v.signature)
     default: return false
   }
 }
 
 function isSyncEntry (v: unknown): v is SyncEntry {
-  return isObject(v) && isAnnouncement(v) && typeof v.status === 'string' && STATUSES.has(v.status)
+  return isObject(v) && isAnnouncement(v) && typeof v.status === 'string' && STATUSES.has(v.status) &&
+    isOptionalSignature(v.signature) && (v.signedIncarnation === undefined || isCounter(v.signedIncarnation))
 }
 
 function isUpdates (v: unknown): v is Update[] {

@@ -65,3 +65,24 @@ it('two embedded agents on Deno converge, and leave() returns promptly', { timeo
     await a.stop()
   }
 })
+
+it('cluster key on Deno: agents with the same key converge (signed claims), one without the key is refused', { timeout: 30_000 }, async () => {
+  const { newClusterKey } = await import('../../gossip/cluster-key.ts')
+  const key = newClusterKey()
+  const a = createAgent({ name: 'ka', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: false, profile: 'local', clusterKey: key })
+  await a.start()
+  const b = createAgent({ name: 'kb', listen: ['/ip4/127.0.0.1/tcp/0'], join: [a.multiaddrs[0]], rpc: false, profile: 'local', clusterKey: key })
+  const open = createAgent({ name: 'open', listen: ['/ip4/127.0.0.1/tcp/0'], join: [a.multiaddrs[0]], rpc: false, profile: 'local' })
+  try {
+    await b.start()
+    await open.start()
+    await waitUntil('the keyed agents see each other alive', () =>
+      [a, b].every(x => x.members().filter(m => m.status === 'alive').length === 2), 10_000)
+    await waitUntil('a counts the refused handshake', () => a.stats().security.handshakeFailures > 0, 10_000)
+    assert.deepEqual(a.members().map(m => m.name).sort(), ['ka', 'kb'])
+    assert.deepEqual(open.members().map(m => m.name), ['open'])
+    assert.equal(a.stats().membership.claimsRejected, 0)
+  } finally {
+    await Promise.all([open.stop(), b.stop(), a.stop()])
+  }
+})

@@ -6,6 +6,7 @@
  * The ground truth of every node (up, crashed, frozen, left) is kept here so
  * that invariant hooks can judge each member event as it is emitted.
  */
+import { fakeClaims } from './fake-claims.ts'
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
 import type {
   ClusterEvent, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
@@ -114,7 +115,9 @@ export class SimCluster {
       self: { id, name: id, addrs: [simAddr(id)], tags: {}, incarnation: 0, bootId: `${id}-boot-${boot}` },
       config: this.config,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
-      now: this.now
+      now: this.now,
+      // Every claim signed and checked, as in the agent (a fake, fast scheme).
+      claims: fakeClaims(id)
     })
     this.nodes.set(id, { id, core, transport, boot, tickAt: Infinity, tickVersion: 0 })
     this.truth.set(id, 'up')

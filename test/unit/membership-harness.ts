@@ -5,7 +5,7 @@
  * exactly at its deadlines.
  */
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
-import type { ClusterEvent, Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
+import type { Claims, ClusterEvent, Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
 
 export interface SentMessage { at: number, from: MemberId, to: Destination, msg: Message }
 export interface SeenEvent { at: number, observer: MemberId, event: MemberEvent }
@@ -28,9 +28,12 @@ export class Wire {
   readonly events: SeenEvent[] = []
   readonly clusterEvents: SeenClusterEvent[] = []
   readonly config: MembershipConfig
+  /** Claim signing per member (membership/claims.ts); none: unsigned. */
+  readonly claimsOf?: (id: MemberId) => Claims
 
-  constructor (config: Partial<MembershipConfig> = {}) {
+  constructor (config: Partial<MembershipConfig> = {}, claimsOf?: (id: MemberId) => Claims) {
     this.config = fromPartial(config, 'lan')
+    this.claimsOf = claimsOf
   }
 
   add (id: MemberId, seed = this.cores.size + 1, bootId = `boot-${id}`): Membership {
@@ -38,7 +41,8 @@ export class Wire {
       self: { id, name: id, addrs: [addrOf(id)], tags: {}, incarnation: 0, bootId },
       config: this.config,
       random: seededRandom(seed),
-      now: this.now
+      now: this.now,
+      claims: this.claimsOf?.(id)
     })
     this.cores.set(id, core)
     return core

@@ -1,0 +1,81 @@
+/**
+ * A hostile member on the SWIM protocol against real agents: it floods
+ * (rate-limited and counted), forges an alive for a crashed member and a
+ * leave for a live one (rejected and counted), and replays an old message
+ * (ignored). The agents keep serving and their view stays right.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import * as lp from 'it-length-prefixed'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import { createNode, encodeMessage, SWIM_PROTOCOL } from '../../gossip/index.ts'
+import { accusationPayload, aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
+import type { Message } from '../../membership/index.ts'
+import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+
+interface Stats {
+  membership: { claimsRejected: number }
+  transport: { dropped: { rateLimited: number } }
+}
+
+async function stats (agent: AgentProcess): Promise<Stats> {
+  return await (await fetch(`http://${agent.rpc}/v1/stats`, { signal: AbortSignal.timeout(5000) })).json() as Stats
+}
+
+describe('hostile member: floods, forged claims and replays', () => {
+  let agents: AgentProcess[] = []
+  let rogueKey: PrivateKey
+  let rogue: Libp2p
+  let stream: Stream
+
+  const send = (msg: Message): void => { stream.send(lp.encode.single(encodeMessage(msg))) }
+
+  before(async () => {
+    agents = await startCluster(3, 'h')
+    await waitAllSee(agents, agents, 'alive', 15_000)
+    rogueKey = await generateKeyPair('Ed25519')
+    rogue = await createNode({ privateKey: rogueKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    stream = await rogue.dialProtocol(multiaddr(agents[0].multiaddrs[0]), SWIM_PROTOCOL)
+  })
+  after(async () => {
+    await rogue?.stop()
+    await killAll(agents)
+  })
+
+  it('a flood of frames is cut to the rate limit and counted; the agent keeps serving', async () => {
+    for (let i = 0; i < 3000; i++) send({ type: 'gossip', updates: [] })
+    await waitFor('rateLimited counted', async () => (await stats(agents[0])).transport.dropped.rateLimited > 0, 10_000)
+    await waitAllSee(agents, agents, 'alive', 15_000)
+  })
+
+  it('an alive forged for a crashed member, a leave for a live one and a failure report in another\'s name are rejected and counted', async () => {
+    const [target, live, crashed] = agents
+    crashed.child.kill('SIGKILL')
+    await crashed.exited
+    await waitAllSee([target, live], [crashed], 'failed', 30_000)
+    // Let the bucket refill after the flood.
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    const before = (await stats(target)).membership.claimsRejected
+    const view = (await membersViaApi(target)).find(m => m.peerId === crashed.peerId)!
+    const ann = { id: crashed.peerId, name: view.name, addrs: view.addrs, tags: view.tags, incarnation: view.incarnation + 10, bootId: view.bootId }
+    const forgedAlive = { type: 'alive' as const, ...ann, signature: rogueKey.sign(aliveClaimPayload(ann)) as Uint8Array }
+    const liveView = (await membersViaApi(target)).find(m => m.peerId === live.peerId)!
+    const leaveInc = liveView.incarnation + 10
+    const forgedLeave = { type: 'leave' as const, id: live.peerId, incarnation: leaveInc, signature: rogueKey.sign(leaveClaimPayload(live.peerId, leaveInc)) as Uint8Array }
+    send({ type: 'gossip', updates: [forgedAlive] })
+    send({ type: 'gossip', updates: [forgedLeave] })
+    // Replayed: the same forgeries again, and an unsigned leave.
+    send({ type: 'gossip', updates: [forgedAlive, forgedLeave, { type: 'leave', id: live.peerId, incarnation: leaveInc + 1 }] })
+    // A failure report in the target's own name, signed by the rogue.
+    const deadPayload = accusationPayload('dead', live.peerId, liveView.incarnation, target.peerId)
+    send({ type: 'gossip', updates: [{ type: 'dead', id: live.peerId, incarnation: liveView.incarnation, from: target.peerId, cause: 'crash', signature: rogueKey.sign(deadPayload) as Uint8Array }] })
+    await waitFor('forgeries counted', async () => (await stats(target)).membership.claimsRejected >= before + 6, 10_000)
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const members = await membersViaApi(target)
+    assert.equal(members.find(m => m.peerId === crashed.peerId)?.status, 'failed', 'the crashed member stays failed')
+    assert.equal(members.find(m => m.peerId === live.peerId)?.status, 'alive', 'the live member did not leave')
+    assert.equal((await membersViaApi(live)).find(m => m.peerId === live.peerId)?.incarnation, liveView.incarnation, 'no refutation was needed')
+  })
+})

@@ -1,0 +1,28 @@
+/**
+ * A stand-in for ed25519 claim signing (membership/claims.ts) in simulations
+ * and fuzzing: a keyed hash of the signer id and the payload. Pure, fast and
+ * deterministic; forgeable by design (the real scheme is tested with real
+ * keys in test/unit/membership-claims.test.ts), but it makes every relayed
+ * claim carry the right signer's signature, which is what the simulator checks.
+ */
+import type { Claims, MemberId } from '../../membership/index.ts'
+
+function fakeSignature (who: MemberId, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(64)
+  let h = 0x811c9dc5
+  for (let i = 0; i < who.length; i++) h = Math.imul(h ^ who.charCodeAt(i), 0x01000193)
+  for (let i = 0; i < payload.length; i++) h = Math.imul(h ^ payload[i], 0x01000193)
+  for (let i = 0; i < 64; i++) { h = Math.imul(h ^ i, 0x01000193); out[i] = h & 0xff }
+  return out
+}
+
+export function fakeClaims (id: MemberId): Claims {
+  return {
+    sign: payload => fakeSignature(id, payload),
+    verify: (who, payload, signature) => {
+      if (signature.byteLength !== 64) return false
+      const expected = fakeSignature(who, payload)
+      return expected.every((b, i) => b === signature[i])
+    }
+  }
+}
