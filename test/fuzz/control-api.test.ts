@@ -6,6 +6,9 @@
  * error body for 4xx; the agent keeps serving; a token-protected agent
  * answers 401 to every request without the exact token.
  *
+ * `POST /v1/jobs` with valid or mutated bodies starts real (small) jobs: the
+ * submit path is fuzzed end to end.
+ *
  * Not sent: `POST /v1/leave` (it would stop the agent) and `GET /v1/events`
  * (a stream that does not end). FUZZ_TRACE=<file> appends every request to
  * the file; FUZZ_HTTP_PARALLEL sets the concurrency (default 16).
@@ -97,7 +100,8 @@ describe('fuzz: control API requests', () => {
   const token = 'fuzz-token-0123456789abcdef'
 
   before(async () => {
-    open = createAgent({ name: 'fuzz-open', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: '127.0.0.1:0' })
+    // Mutated job bodies do start real jobs: keep each one small (bigger ones answer 400).
+    open = createAgent({ name: 'fuzz-open', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: '127.0.0.1:0', work: { maxTasksPerJob: 64 } })
     locked = createAgent({ name: 'fuzz-locked', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: '127.0.0.1:0', rpcToken: { token } })
     await Promise.all([open.start(), locked.start()])
   })
