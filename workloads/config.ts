@@ -25,6 +25,12 @@ export interface WorkConfig {
    * stay cheap.
    */
   offerWindowTasks: number
+  /**
+   * After claims are granted, tasks that slid into the offer window are
+   * offered this much later (gathering the slides of several claims into one
+   * offer message) instead of waiting for the next offerIntervalMs round.
+   */
+  offerSlideDelayMs: number
   /** A claim not answered within this long frees its reserved slot. */
   claimTimeoutMs: number
   /** Runs of one task that may throw before the job fails with the task's error. */
@@ -44,14 +50,15 @@ export const DEFAULTS: Readonly<WorkConfig> = Object.freeze({
   leaseMs: 10_000,
   leaseRenewMs: 3_000,
   offerIntervalMs: 500,
-  offerBatchSize: 64,
+  offerBatchSize: 256,
   offerWindowTasks: 1024,
+  offerSlideDelayMs: 20,
   claimTimeoutMs: 2_000,
   maxTaskAttempts: 3,
   maxInputBytes: 64 * 1024,
   maxTasksPerJob: 100_000,
   replicas: 1,
-  capacityIntervalMs: 200,
+  capacityIntervalMs: 1000,
 })
 
 export class InvalidWorkConfigError extends Error {
@@ -71,7 +78,7 @@ export function validate (config: WorkConfig): WorkConfig {
     if (!Number.isInteger(config[key]) || config[key] < 1) throw new InvalidWorkConfigError(`${key} must be an integer >= 1`)
   }
   if (!Number.isInteger(config.replicas)) throw new InvalidWorkConfigError('replicas must be an integer >= 0')
-  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'claimTimeoutMs', 'capacityIntervalMs']
+  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'offerSlideDelayMs', 'claimTimeoutMs', 'capacityIntervalMs']
   for (const key of positive) {
     if (config[key] <= 0) throw new InvalidWorkConfigError(`${key} must be > 0`)
   }

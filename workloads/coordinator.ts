@@ -371,6 +371,8 @@ export class Coordinator {
         denied.push(index)
       }
     }
+    // Granted tasks left the offer window: offer the ones sliding in soon, in one batch.
+    if (granted.length > 0 && job.pending.size > 0) job.nextOfferAt = Math.min(job.nextOfferAt, now + this.#config.offerSlideDelayMs)
     // Replicate the grants before the worker hears of them (see README: takeover).
     this.#flush(job, effects)
     if (granted.length > 0) effects.push({ kind: 'send', to: from, msg: { type: 'grant', jobId: job.id, epoch: job.epoch, workload: job.workload, tasks: granted } })

@@ -82,7 +82,10 @@ export class OfferBook {
           if (i === list.length - 1) list.pop() // dead at the end: gone for good
           continue
         }
-        if (rank <= entry.task.round) yield entry.task
+        // Later offers carry higher rounds: if the newest is not ours yet, the older ones
+        // almost surely are not either. Stop here rather than scan the whole list each time.
+        if (rank > entry.task.round) break
+        yield entry.task
       }
     }
   }
