@@ -55,6 +55,15 @@ export interface TransportConfig {
    * addresses: cheap once, a reconnect storm if repeated every probe.
    */
   pathSwitchMinIntervalMs: number
+  /**
+   * Paths tested per round of `checkPaths` (the agent runs a round every half
+   * probe interval). A test is a bare TCP handshake (SYN, SYN-ACK, close) to
+   * an address whose path has been silent for a probe interval: it finds a
+   * cut network on paths no probe uses. Costs one short-lived socket per test
+   * on both ends; bounds the rate in large clusters, where each silent path
+   * is then re-tested every (silent paths / this) rounds.
+   */
+  maxPathChecksPerRound: number
 }
 
 /** Defaults for a LAN cluster of up to a few thousand members. */
@@ -67,6 +76,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxQueuedMessagesPerPeer: 1024,
   stopFlushTimeoutMs: 500,
   pathSwitchMinIntervalMs: 2000,
+  maxPathChecksPerRound: 8,
 })
 
 export class InvalidTransportConfigError extends Error {

@@ -29,6 +29,7 @@ import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { fromPartial } from './config.ts'
+import { PathTable, type PathError, type PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -36,13 +37,21 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
 
+/** Pings remembered for timing their acks; a few probe periods' worth in any cluster. */
+const MAX_PINGS_IN_FLIGHT = 1024
+
 export interface SwimTransportHandlers {
-  /** A valid message arrived; `from` is the authenticated remote peer id. */
-  onMessage: (from: string, msg: Message) => void
+  /**
+   * A valid message arrived; `from` is the authenticated remote peer id, `via`
+   * the remote address of the connection it came over.
+   */
+  onMessage: (from: string, msg: Message, via: string) => void
   /** `msg` could not be handed to a stream to `to`. */
   onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
   /** The last connection to that peer closed (libp2p `peer:disconnect`). */
   onPeerDisconnected: (id: string) => void
+  /** A path to peer `id` changed state (up, down); see paths.ts. Optional. */
+  onPathChange?: (id: string) => void
 }
 
 /** Monotonic counters. */
@@ -69,6 +78,9 @@ export interface SwimTransportStats {
   }
   /** Connections abandoned by switchPath for another path. */
   pathSwitches: number
+  /** TCP handshakes made by checkPaths, and how many of them failed. */
+  pathChecks: number
+  pathCheckFailures: number
 }
 
 export interface SwimTransport {
@@ -89,6 +101,20 @@ export interface SwimTransport {
    * first network is cut reachable over its second.
    */
   switchPath: (id: string) => void
+  /**
+   * Peer `id`'s announced addresses with the state of each one's path (up,
+   * down, unknown), the last ping round trip over it and its last error.
+   */
+  paths: (id: string, addrs: readonly string[]) => PathView[]
+  /**
+   * Tests, with a bare TCP handshake bounded by `timeoutMs`, up to
+   * `maxPathChecksPerRound` paths of these members that have had neither
+   * traffic nor a check for `staleAfterMs`. Never throws; results arrive via
+   * onPathChange. Addresses that are this node's own are skipped.
+   */
+  checkPaths: (members: ReadonlyArray<{ id: string, addrs: readonly string[] }>, staleAfterMs: number, timeoutMs: number) => void
+  /** Drops what is known of peer `id`'s paths (the member was forgotten). */
+  forgetPaths: (id: string) => void
   stats: () => SwimTransportStats
 }
 
@@ -111,7 +137,11 @@ interface Channel {
   addrs: string[]
   /** Key in `aliases` when this channel was created for an address-only destination. */
   addrKey?: string
+  /** The addresses of the dial in progress (for marking their paths down if it fails). */
+  dialling?: string[]
   stream?: Stream
+  /** Remote address of the connection `stream` runs on. */
+  via?: string
   queue: Outgoing[]
   queuedBytes: number
   /** The pump loop writing this channel's queue, while it runs. */
@@ -144,8 +174,19 @@ class SwimTransportImpl implements SwimTransport {
     bytesIn: 0,
     bytesOut: 0,
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0 },
-    pathSwitches: 0
+    pathSwitches: 0,
+    pathChecks: 0,
+    pathCheckFailures: 0
   }
+
+  /** Per-peer path reachability (paths.ts). */
+  private readonly pathTable = new PathTable()
+  /**
+   * SWIM pings written to a stream and not yet acked, by sequence number: the
+   * ack's arrival gives the round trip of the path it came back over. Bounded
+   * (MAX_PINGS_IN_FLIGHT, oldest dropped); the core's sequence numbers are unique.
+   */
+  private readonly pingsInFlight = new Map<number, { peer: string, sentAt: number }>()
 
   /** Per peer: hosts (IP or DNS name) of connections abandoned by switchPath, dialled last. */
   private readonly avoidHosts = new Map<string, Set<string>>()
@@ -209,6 +250,42 @@ class SwimTransportImpl implements SwimTransport {
     return { ...this.counters, dropped: { ...this.counters.dropped } }
   }
 
+  paths (id: string, addrs: readonly string[]): PathView[] {
+    return this.pathTable.view(id, addrs)
+  }
+
+  forgetPaths (id: string): void {
+    this.pathTable.forget(id)
+  }
+
+  checkPaths (members: ReadonlyArray<{ id: string, addrs: readonly string[] }>, staleAfterMs: number, timeoutMs: number): void {
+    if (this.state !== 'started') return
+    const own = new Set(this.libp2p.getMultiaddrs().map(a => withoutPeerId(a).toString()))
+    const candidates = members
+      .filter(m => m.id !== this.selfId)
+      .map(m => ({ id: m.id, addrs: m.addrs.filter(a => !own.has(a)) }))
+    const startedAt = performance.now()
+    for (const { id, addr } of this.pathTable.due(candidates, startedAt, staleAfterMs, this.config.maxPathChecksPerRound)) {
+      this.pathTable.checking(id, addr, startedAt)
+      this.counters.pathChecks++
+      void probeTcp(addr, timeoutMs).then((result: 'open' | PathError) => {
+        if (this.state !== 'started') return
+        if (result !== 'open') this.counters.pathCheckFailures++
+        this.pathEvidence(id, now => this.pathTable.checked(id, addr, startedAt, result, now))
+      })
+    }
+  }
+
+  /** Applies one piece of path evidence and tells the handler when a path changed state. */
+  private pathEvidence (id: string, apply: (now: number) => boolean): void {
+    if (!apply(performance.now()) || this.state !== 'started') return
+    try {
+      this.handlers.onPathChange?.(id)
+    } catch (err) {
+      this.log.error('onPathChange threw - %e', err)
+    }
+  }
+
   switchPath (id: string): void {
     if (this.state !== 'started' || id === this.selfId) return
     const now = performance.now()
@@ -224,7 +301,11 @@ class SwimTransportImpl implements SwimTransport {
     this.avoidHosts.set(id, new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null)))
     this.counters.pathSwitches++
     this.log('switching path to %s away from %s', id, connections.map(c => c.remoteAddr.toString()).join(', '))
+    // The unanswered probe went out over our stream's connection: that path is
+    // down until traffic or a check says otherwise (all of them if unknown).
     const channel = this.channels.get(id)
+    const silent = channel?.via != null ? [channel.via] : connections.map(c => c.remoteAddr.toString())
+    for (const addr of silent) this.pathEvidence(id, now => this.pathTable.down(id, addr, 'timeout', now))
     if (channel?.stream != null) {
       channel.stream.abort(new Error('path switched'))
       channel.stream = undefined
@@ -344,6 +425,12 @@ class SwimTransportImpl implements SwimTransport {
           if (this.shutdown.signal.aborted) return
           const reason = await this.classify(err, channel)
           this.log('dial %s failed (%s) - %e', channel.key, reason, err)
+          // every address of the dial failed (libp2p tries them all before giving up)
+          const peer = channel.peerId
+          if (peer != null && !(err instanceof SelfDialError)) {
+            for (const addr of channel.dialling ?? []) this.pathEvidence(peer, now => this.pathTable.down(peer, addr, reason, now))
+          }
+          channel.dialling = undefined
           this.failQueue(channel, reason)
           if (channel.addrKey != null) this.aliases.delete(channel.addrKey)
           return
@@ -374,6 +461,7 @@ class SwimTransportImpl implements SwimTransport {
       }
       this.counters.messagesOut++
       this.counters.bytesOut += out.frame.byteLength
+      if (out.msg.type === 'ping' && channel.peerId != null && out.msg.target === channel.peerId) this.notePing(out.msg.seq, channel.peerId)
       if (!ready) {
         try {
           await stream.onDrain({ signal: this.shutdown.signal })
@@ -389,7 +477,11 @@ class SwimTransportImpl implements SwimTransport {
   private async openStream (channel: Channel): Promise<Stream> {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.config.dialTimeoutMs)])
     const connection = await this.connect(channel, signal)
+    const dialled = channel.dialling != null
+    channel.dialling = undefined
     const remote = connection.remotePeer.toString()
+    // a fresh connection (noise handshake done) proves its path
+    if (dialled && remote !== this.selfId) this.pathEvidence(remote, now => this.pathTable.up(remote, connection.remoteAddr.toString(), now))
     if (remote === this.selfId) throw new SelfDialError('dialled this node')
     if (channel.peerId == null) this.learn(channel, remote)
     else if (channel.peerId !== remote) throw new Error(`expected peer ${channel.peerId}, connected to ${remote}`)
@@ -409,7 +501,17 @@ class SwimTransportImpl implements SwimTransport {
       return owner.stream
     }
     owner.stream = stream
+    owner.via = connection.remoteAddr.toString()
     return stream
+  }
+
+  /** A ping to `peer` was handed to its stream now. */
+  private notePing (seq: number, peer: string): void {
+    if (this.pingsInFlight.size >= MAX_PINGS_IN_FLIGHT) {
+      const oldest = this.pingsInFlight.keys().next().value
+      if (oldest != null) this.pingsInFlight.delete(oldest)
+    }
+    this.pingsInFlight.set(seq, { peer, sentAt: performance.now() })
   }
 
   private async connect (channel: Channel, signal: AbortSignal): Promise<Connection> {
@@ -418,6 +520,7 @@ class SwimTransportImpl implements SwimTransport {
       const existing = newestOpen(this.libp2p.getConnections(peerId))
       if (existing != null) return existing
       if (channel.addrs.length === 0) return await this.libp2p.dial(peerId, { signal })
+      channel.dialling = [...channel.addrs]
       const addrs = channel.addrs.map(a => withPeerId(multiaddr(a), channel.peerId as string))
       // After a path switch, try the addresses on other hosts (networks) first:
       // libp2p would otherwise start with the one that just went silent.
@@ -540,10 +643,10 @@ class SwimTransportImpl implements SwimTransport {
     }
     this.inbound.add(stream)
     const from = connection.remotePeer.toString()
-    void this.readFrames(stream, from).finally(() => { this.inbound.delete(stream) })
+    void this.readFrames(stream, from, connection.remoteAddr.toString()).finally(() => { this.inbound.delete(stream) })
   }
 
-  private async readFrames (stream: Stream, from: string): Promise<void> {
+  private async readFrames (stream: Stream, from: string, via: string): Promise<void> {
     try {
       for await (const frame of lp.decode(stream, { maxDataLength: this.config.maxMessageBytes })) {
         this.counters.bytesIn += frame.byteLength
@@ -558,8 +661,13 @@ class SwimTransportImpl implements SwimTransport {
         }
         this.counters.messagesIn++
         if (this.state !== 'started') return
+        // A frame from the peer proves the path it came over; an ack of our ping also times it.
+        const ping = msg.type === 'ack' ? this.pingsInFlight.get(msg.seq) : undefined
+        const timed = ping != null && ping.peer === from
+        if (timed && msg.type === 'ack') this.pingsInFlight.delete(msg.seq)
+        this.pathEvidence(from, now => this.pathTable.up(from, via, now, timed ? now - ping.sentAt : undefined))
         try {
-          this.handlers.onMessage(from, msg)
+          this.handlers.onMessage(from, msg, via)
         } catch (err) {
           this.log.error('onMessage threw - %e', err)
         }
