@@ -129,6 +129,12 @@ export class PathTable {
     return changed
   }
 
+  /** What is known of the path `addr` belongs to. */
+  stateOf (id: string, addr: string): PathState {
+    const key = pathKey(addr)
+    return (key == null ? undefined : this.#members.get(id)?.get(key)?.state) ?? 'unknown'
+  }
+
   /** The member's announced addresses with what is known of each one's path, in the order given. */
   view (id: string, addrs: readonly string[]): PathView[] {
     const paths = this.#members.get(id)

@@ -29,7 +29,7 @@ import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { fromPartial } from './config.ts'
-import { PathTable, type PathError, type PathView } from './paths.ts'
+import { PathTable, pathKey, type PathError, type PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -271,14 +271,28 @@ class SwimTransportImpl implements SwimTransport {
       void probeTcp(addr, timeoutMs).then((result: 'open' | PathError) => {
         if (this.state !== 'started') return
         if (result !== 'open') this.counters.pathCheckFailures++
-        this.pathEvidence(id, now => this.pathTable.checked(id, addr, startedAt, result, now))
+        this.pathEvidence(id, addr, now => this.pathTable.checked(id, addr, startedAt, result, now), () => `${addr} checked: ${result}`)
       })
     }
   }
 
   /** Applies one piece of path evidence and tells the handler when a path changed state. */
-  private pathEvidence (id: string, apply: (now: number) => boolean): void {
+  private pathEvidence (id: string, addr: string, apply: (now: number) => boolean, what: () => string): void {
     if (!apply(performance.now()) || this.state !== 'started') return
+    this.log('path to %s changed: %s', id, what())
+    // Our stream to the peer runs over a path now known down: leave it. The next
+    // send opens a stream on a connection whose path is not down (connect()),
+    // e.g. the one the peer dialled us over on its other network. Without this,
+    // our messages (acks included) would go into the dead connection until a
+    // probe of our own over it fails.
+    const channel = this.channels.get(id)
+    if (channel?.stream != null && channel.via != null && pathKey(channel.via) === pathKey(addr) &&
+        this.pathTable.stateOf(id, addr) === 'down') {
+      this.log('leaving the stream to %s over %s: its path is down', id, channel.via)
+      channel.stream.abort(new Error('path down'))
+      channel.stream = undefined
+      channel.via = undefined
+    }
     try {
       this.handlers.onPathChange?.(id)
     } catch (err) {
@@ -305,7 +319,7 @@ class SwimTransportImpl implements SwimTransport {
     // down until traffic or a check says otherwise (all of them if unknown).
     const channel = this.channels.get(id)
     const silent = channel?.via != null ? [channel.via] : connections.map(c => c.remoteAddr.toString())
-    for (const addr of silent) this.pathEvidence(id, now => this.pathTable.down(id, addr, 'timeout', now))
+    for (const addr of silent) this.pathEvidence(id, addr, now => this.pathTable.down(id, addr, 'timeout', now), () => `${addr} down (switchPath)`)
     if (channel?.stream != null) {
       channel.stream.abort(new Error('path switched'))
       channel.stream = undefined
@@ -425,10 +439,12 @@ class SwimTransportImpl implements SwimTransport {
           if (this.shutdown.signal.aborted) return
           const reason = await this.classify(err, channel)
           this.log('dial %s failed (%s) - %e', channel.key, reason, err)
-          // every address of the dial failed (libp2p tries them all before giving up)
+          // Which addresses failed is known when all refused (each one did) or when
+          // only one was dialled; a timeout of several may not have tried them all.
           const peer = channel.peerId
-          if (peer != null && !(err instanceof SelfDialError)) {
-            for (const addr of channel.dialling ?? []) this.pathEvidence(peer, now => this.pathTable.down(peer, addr, reason, now))
+          const failed = channel.dialling ?? []
+          if (peer != null && !(err instanceof SelfDialError) && (reason === 'refused' || failed.length === 1)) {
+            for (const addr of failed) this.pathEvidence(peer, addr, now => this.pathTable.down(peer, addr, reason, now), () => `${addr} down (dial: ${reason})`)
           }
           channel.dialling = undefined
           this.failQueue(channel, reason)
@@ -481,7 +497,8 @@ class SwimTransportImpl implements SwimTransport {
     channel.dialling = undefined
     const remote = connection.remotePeer.toString()
     // a fresh connection (noise handshake done) proves its path
-    if (dialled && remote !== this.selfId) this.pathEvidence(remote, now => this.pathTable.up(remote, connection.remoteAddr.toString(), now))
+    const dialledAddr = connection.remoteAddr.toString()
+    if (dialled && remote !== this.selfId) this.pathEvidence(remote, dialledAddr, now => this.pathTable.up(remote, dialledAddr, now), () => `${dialledAddr} up (dialled)`)
     if (remote === this.selfId) throw new SelfDialError('dialled this node')
     if (channel.peerId == null) this.learn(channel, remote)
     else if (channel.peerId !== remote) throw new Error(`expected peer ${channel.peerId}, connected to ${remote}`)
@@ -517,7 +534,10 @@ class SwimTransportImpl implements SwimTransport {
   private async connect (channel: Channel, signal: AbortSignal): Promise<Connection> {
     if (channel.peerId != null) {
       const peerId = peerIdFromString(channel.peerId)
-      const existing = newestOpen(this.libp2p.getConnections(peerId))
+      // an open connection whose path is not known down, else any open one
+      const open = this.libp2p.getConnections(peerId)
+      const peer = channel.peerId
+      const existing = newestOpen(open.filter(c => this.pathTable.stateOf(peer, c.remoteAddr.toString()) !== 'down')) ?? newestOpen(open)
       if (existing != null) return existing
       if (channel.addrs.length === 0) return await this.libp2p.dial(peerId, { signal })
       channel.dialling = [...channel.addrs]
@@ -665,7 +685,7 @@ class SwimTransportImpl implements SwimTransport {
         const ping = msg.type === 'ack' ? this.pingsInFlight.get(msg.seq) : undefined
         const timed = ping != null && ping.peer === from
         if (timed && msg.type === 'ack') this.pingsInFlight.delete(msg.seq)
-        this.pathEvidence(from, now => this.pathTable.up(from, via, now, timed ? now - ping.sentAt : undefined))
+        this.pathEvidence(from, via, now => this.pathTable.up(from, via, now, timed ? now - ping.sentAt : undefined), () => `${via} up (inbound)`)
         try {
           this.handlers.onMessage(from, msg, via)
         } catch (err) {
@@ -776,12 +796,17 @@ async function probeTcp (addr: string, timeoutMs: number): Promise<'refused' | '
   if (host == null || port == null) return 'error'
   return await new Promise(resolve => {
     const socket = netConnect({ host, port, timeout: timeoutMs })
+    let settled = false
     const done = (result: 'refused' | 'open' | 'timeout' | 'error'): void => {
+      if (settled) return
+      settled = true
       socket.destroy()
       resolve(result)
     }
     socket.once('connect', () => { done('open') })
-    socket.once('timeout', () => { done('timeout') })
+    // Timers run before I/O callbacks: after an event-loop stall a connect that
+    // completed in time would lose to the timeout. Decide after the I/O phase.
+    socket.once('timeout', () => { setImmediate(() => { done('timeout') }) })
     socket.once('error', (err: NodeJS.ErrnoException) => { done(err.code === 'ECONNREFUSED' ? 'refused' : 'error') })
   })
 }

@@ -64,6 +64,14 @@ describe('gossip paths: PathTable', () => {
     assert.deepEqual(t.view('p', [TCP_A])[0], { addr: TCP_A, transport: 'tcp', state: 'up', rttMs: 1.3, lastError: 'refused' })
   })
 
+  it('stateOf answers for any address on the path, connection addresses with /p2p/ included', () => {
+    const t = new PathTable()
+    assert.equal(t.stateOf('p', TCP_A), 'unknown')
+    t.down('p', '/ip4/10.77.1.13/tcp/41686/p2p/12D3KooWEsfSeyQRsW1saRcdRYNFu6TyCG5TbuVCRAx2VFELDDjN', 'timeout', 0)
+    assert.equal(t.stateOf('p', TCP_A), 'down')
+    assert.equal(t.stateOf('p', WS_B), 'unknown')
+  })
+
   it('members are independent; forget drops one member only', () => {
     const t = new PathTable()
     t.up('p', TCP_A, 0)
