@@ -210,7 +210,7 @@ describe('agents in the network lab (5 agents, lan profile)', { skip, timeout: 2
     before(async () => { c = await startLabCluster(N) })
     after(async () => { await c?.destroy() })
 
-    it('every other agent shows node4 failed within 40 s, never with cause crash', async () => {
+    it('every other agent shows node4 failed within 40 s, never with cause crash, and emits member:unreachable', async () => {
       const victim = c.byName('node4')
       const others = c.agents.filter(a => a !== victim)
       const since = performance.now()
@@ -233,6 +233,9 @@ describe('agents in the network lab (5 agents, lan profile)', { skip, timeout: 2
       if (m?.cause === 'crash') crashCauses.add(`${others[0].name}: CLI shows cause crash`)
       assert.deepEqual([...crashCauses], [], `a pulled cable was reported as a crash\n${c.diagnose(r.views)}`)
       assert.notEqual(m?.cause, 'crash')
+      // silence is first judged `unreachable` (the suspicion), which each observer announces
+      const unreachableBy = new Set(c.events.filter(e => e.t >= since && e.type === 'member:unreachable' && e.member.peerId === victim.peerId).map(e => e.observer))
+      assert.deepEqual([...unreachableBy].sort(), others.map(o => o.name).sort(), 'every other agent emits member:unreachable for node4')
 
       // Informational: does it come back once the cable is plugged in again?
       await c.lab.plugIn(victim.node)
