@@ -4,8 +4,9 @@
  *
  * Each run starts a fresh lab + cluster and applies, in order: partition
  * {1,2}|{3,4,5} then heal; one-way cut node1<-/-node2; network A cut for
- * node3; pulled cable on node4 then plug in; kill -9 of node5. Between faults
- * the lab is healed and the cluster must be all-alive again (else the next
+ * node3 (also: how long until every other agent shows node3 alive with its
+ * network-A path down, polled); pulled cable on node4 then plug in; kill -9
+ * of node5. Between faults the lab is healed and the cluster must be all-alive again (else the next
  * fault gets a fresh cluster). LAB_RUNS runs (default 3); Markdown table of
  * medians on stdout, progress on stderr.
  *
@@ -46,6 +47,17 @@ function failedEverywhereMs (c: LabCluster, t0: number, observers: LabAgent[], t
 function lastRecoveryMs (c: LabCluster, t0: number, until: number): number {
   const list = c.events.filter(x => x.t >= t0 && x.t <= until && (x.type === 'member:alive' || x.type === 'member:join'))
   return list.length === 0 ? NaN : Math.max(...list.map(x => x.t - t0))
+}
+
+/** Latest first member:degraded event about `target` over `observers`, relative to t0; NaN if one has none. */
+function pathDownEventsMs (c: LabCluster, t0: number, observers: LabAgent[], target: LabAgent): number {
+  let worst = 0
+  for (const o of observers) {
+    const e = c.events.find(x => x.t >= t0 && x.observer === o.name && x.member.peerId === target.peerId && x.type === 'member:degraded')
+    if (e == null) return NaN
+    worst = Math.max(worst, e.t - t0)
+  }
+  return worst
 }
 
 function falseFailures (c: LabCluster, t0: number, t1: number, targets?: LabAgent[]): Array<{ t: number, label: string }> {
@@ -108,11 +120,20 @@ async function oneRun (): Promise<void> {
     // Network A cut for node3 (B still works). 15 s.
     {
       const x = c.agents[2]
+      const others = c.agents.filter(a => a !== x)
       await c.lab.cutNetwork(x.node, 'A')
       const t0 = performance.now()
-      await c.observe(15_000, () => {})
+      let pathDown = NaN
+      await c.observe(15_000, views => {
+        if (Number.isNaN(pathDown) && others.every(o => {
+          const m = views.get(o.name)?.find(v => v.peerId === x.peerId)
+          return m?.status === 'alive' && m.degraded && m.paths.find(p => p.addr.includes(`/${x.node.addrA}/`))?.state === 'down'
+        })) pathDown = performance.now() - t0
+      })
+      const degraded = pathDownEventsMs(c, t0, others, x)
       const ff = falseFailures(c, t0, performance.now())
       record('network A cut for node3 (15 s)', 'false failures (member:failed events)', '', ff.length, ff.length > 0 ? `first at ${Math.round(ff[0].t)} ms: ${[...new Set(ff.map(f => f.label))].join(' ')}` : undefined)
+      record('network A cut for node3', 'every other agent shows node3 alive, path A down', 'ms', pathDown, `polled (250 ms rounds); member:degraded from all: ${Number.isNaN(degraded) ? 'not all' : `${Math.round(degraded)} ms`}`)
       if (!await healAndSettle(c, 'network A cut')) c = await fresh(c)
     }
 
