@@ -41,11 +41,8 @@ export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
 const MAX_PINGS_IN_FLIGHT = 1024
 
 export interface SwimTransportHandlers {
-  /**
-   * A valid message arrived; `from` is the authenticated remote peer id, `via`
-   * the remote address of the connection it came over.
-   */
-  onMessage: (from: string, msg: Message, via: string) => void
+  /** A valid message arrived; `from` is the authenticated remote peer id. */
+  onMessage: (from: string, msg: Message) => void
   /** `msg` could not be handed to a stream to `to`. */
   onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
   /** The last connection to that peer closed (libp2p `peer:disconnect`). */
@@ -687,7 +684,7 @@ class SwimTransportImpl implements SwimTransport {
         if (timed && msg.type === 'ack') this.pingsInFlight.delete(msg.seq)
         this.pathEvidence(from, via, now => this.pathTable.up(from, via, now, timed ? now - ping.sentAt : undefined), () => `${via} up (inbound)`)
         try {
-          this.handlers.onMessage(from, msg, via)
+          this.handlers.onMessage(from, msg)
         } catch (err) {
           this.log.error('onMessage threw - %e', err)
         }
