@@ -22,11 +22,13 @@ const RUNS = Number(process.env.LAB_RUNS ?? 3)
 const N = 5
 
 interface Sample { value: number, note?: string }
-const rows = new Map<string, { verdict: string, unit: string, samples: Sample[] }>()
+/** One table row per (fault, verdict). */
+const rows = new Map<string, { fault: string, verdict: string, unit: string, samples: Sample[] }>()
 function record (fault: string, verdict: string, unit: string, value: number, note?: string): void {
-  const row = rows.get(fault) ?? { verdict, unit, samples: [] }
+  const key = `${fault}\n${verdict}`
+  const row = rows.get(key) ?? { fault, verdict, unit, samples: [] }
   row.samples.push({ value, note })
-  rows.set(fault, row)
+  rows.set(key, row)
   console.error(`  ${fault} → ${verdict}: ${Number.isNaN(value) ? 'not reached' : `${Math.round(value)}${unit === '' ? '' : ' ' + unit}`}${note != null ? ` (${note})` : ''}`)
 }
 
@@ -134,7 +136,7 @@ async function oneRun (): Promise<void> {
       const ff = falseFailures(c, t0, performance.now())
       record('network A cut for node3 (15 s)', 'false failures (member:failed events)', '', ff.length, ff.length > 0 ? `first at ${Math.round(ff[0].t)} ms: ${[...new Set(ff.map(f => f.label))].join(' ')}` : undefined)
       record('network A cut for node3', 'member:degraded for node3 from every other agent', 'ms', degraded, 'events')
-      record('network A cut for node3 ', 'every other agent shows node3 alive, path A down', 'ms', pathDown, 'polled, 250 ms rounds')
+      record('network A cut for node3', 'every other agent shows node3 alive, path A down', 'ms', pathDown, 'polled, 250 ms rounds')
       if (!await healAndSettle(c, 'network A cut')) c = await fresh(c)
     }
 
@@ -190,7 +192,7 @@ console.log(`\nNetwork lab: 5 agents (lan profile), one per network namespace, T
 console.log('Times from each agent\'s /v1/events stream (curl -sN inside its namespace; ~ms resolution) after the fault rule was in place; end states confirmed by polling /v1/members every 250 ms.\n')
 console.log('| fault | verdict | median | min–max | notes |')
 console.log('|---|---|---|---|---|')
-for (const [fault, row] of rows) {
+for (const { fault, ...row } of rows.values()) {
   const values = row.samples.map(s => s.value)
   const ok = values.filter(v => !Number.isNaN(v))
   const range = ok.length === 0 ? '–' : `${fmt(Math.min(...ok), row.unit)}–${fmt(Math.max(...ok), row.unit)}`
