@@ -57,11 +57,13 @@ export interface TransportConfig {
   pathSwitchMinIntervalMs: number
   /**
    * Paths tested per round of `checkPaths` (the agent runs a round every half
-   * probe interval). A test is a bare TCP handshake (SYN, SYN-ACK, close) to
-   * an address whose path has been silent for a probe interval: it finds a
-   * cut network on paths no probe uses. Costs one short-lived socket per test
-   * on both ends; bounds the rate in large clusters, where each silent path
-   * is then re-tested every (silent paths / this) rounds.
+   * probe interval, so at most twice this many tests a second on lan). A test
+   * is a bare TCP handshake (connect, close) to an address whose path has been
+   * silent for a probe interval: it finds a cut network on paths no probe
+   * uses. It is not free: the remote's libp2p listener takes each one as an
+   * inbound connection attempt; ~3.4 tests a second cost about 1 % of a core
+   * per agent (README, Paths). Beyond this bound, each silent path is
+   * re-tested every (silent paths / this) rounds, so a cut is seen later.
    */
   maxPathChecksPerRound: number
 }
@@ -76,7 +78,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxQueuedMessagesPerPeer: 1024,
   stopFlushTimeoutMs: 500,
   pathSwitchMinIntervalMs: 2000,
-  maxPathChecksPerRound: 8,
+  maxPathChecksPerRound: 2,
 })
 
 export class InvalidTransportConfigError extends Error {
