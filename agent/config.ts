@@ -66,7 +66,7 @@ export interface ResolvedAgentOptions {
  * 256 KiB / 128 messages (lan 2 MiB / 1,024: a slow peer drops messages
  * sooner, counted as `backpressure`); yamux stream windows capped at 256 KiB
  * (default 16 MiB) so no stream buffers more than that; one path test per
- * round (lan 2), so silent paths are re-tested more slowly.
+ * round (lan 4), so silent paths are re-tested more slowly.
  */
 export const PROFILE_FOOTPRINT: Readonly<Record<ProfileName, { transport: Partial<TransportConfig>, node: ResolvedAgentOptions['node'] }>> = Object.freeze({
   lan: { transport: {}, node: {} },

@@ -78,7 +78,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxQueuedMessagesPerPeer: 1024,
   stopFlushTimeoutMs: 500,
   pathSwitchMinIntervalMs: 2000,
-  maxPathChecksPerRound: 2,
+  maxPathChecksPerRound: 4,
 })
 
 export class InvalidTransportConfigError extends Error {
