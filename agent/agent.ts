@@ -3,7 +3,7 @@
  * driven by a real clock. This is the only place where the pure core meets
  * time and the network.
  */
-import { createMembership, fromPartial, seededRandom, type Effect, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
+import { createMembership, fromPartial, seededRandom, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
@@ -71,6 +71,12 @@ export class Agent extends EventTarget {
   #api?: ControlApi
   #security?: AgentSecurity
   #timer?: ReturnType<typeof setTimeout>
+  /** Runs the transport's path checks (see #checkPaths). */
+  #pathTimer?: ReturnType<typeof setInterval>
+  /** Alive members currently shown degraded: `member:degraded` fires when one enters. */
+  readonly #degraded = new Set<string>()
+  /** The cause last emitted per member: `member:unreachable` fires when it becomes `unreachable`. */
+  readonly #causes = new Map<string, FailureCause | undefined>()
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
 
   constructor (options: AgentOptions = {}) {
@@ -109,7 +115,8 @@ export class Agent extends EventTarget {
       this.#transport = createSwimTransport(libp2p, {
         onMessage: (from, msg) => { this.#drive(now => this.#core!.receive(now, from, msg)) },
         onDeliveryFailed: (to, msg, reason) => { this.#drive(now => this.#core!.deliveryFailed(now, to, msg, reason)) },
-        onPeerDisconnected: (id) => { this.#drive(now => this.#core!.peerDisconnected(now, id)) }
+        onPeerDisconnected: (id) => { this.#drive(now => this.#core!.peerDisconnected(now, id)) },
+        onPathChange: (id) => { this.#pathChanged(id) }
       }, this.options.transport)
       const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
       this.#work = new WorkDriver({ libp2p, options: this.options, clock, seed })
@@ -134,6 +141,9 @@ export class Agent extends EventTarget {
         this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
       this.#state = 'running'
+      // Half a probe period: a silent path is tested within about one period of going silent.
+      this.#pathTimer = setInterval(() => { this.#checkPaths() }, Math.max(1, Math.floor(this.membershipConfig.probeIntervalMs / 2)))
+      this.#pathTimer.unref?.()
       const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
       this.#drive(now => seeds.length > 0 ? this.#core!.join(now, seeds) : [])
     } catch (err) {
@@ -160,7 +170,7 @@ export class Agent extends EventTarget {
   members (): MemberView[] {
     const core = this.#running().core
     const now = clock()
-    return core.members().map(m => toMemberView(m, now))
+    return core.members().map(m => this.#view(m, now))
   }
 
   /** This node's own record. */
@@ -236,11 +246,70 @@ export class Agent extends EventTarget {
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toClusterEventView(effect.event) }))
       } else {
         membersChanged = true
-        this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toMemberView(effect.event.member, now) }))
+        const member = effect.event.member
+        const view = this.#view(member, now)
+        this.dispatchEvent(new CustomEvent(effect.event.type, { detail: view }))
+        this.#derivedEvents(effect.event.type, member, view)
       }
     }
     // work claims follow membership: a failed member's leases are released at once
     if (membersChanged && this.#state === 'running') this.#work?.membersChanged(this.members())
+  }
+
+  /** A member's public record with this node's paths to it. */
+  #view (member: Member, now: number): MemberView {
+    const transport = this.#transport
+    const paths = member.id === this.#core?.self.id || transport == null ? [] : transport.paths(member.id, member.addrs)
+    return toMemberView(member, now, paths)
+  }
+
+  /** `member:unreachable` and `member:degraded`, after the core's event about the same member. */
+  #derivedEvents (type: string, member: Member, view: MemberView): void {
+    if (type === 'member:reap') {
+      this.#causes.delete(member.id)
+      this.#degraded.delete(member.id)
+      this.#transport?.forgetPaths(member.id)
+      return
+    }
+    const cause = member.status === 'alive' ? undefined : member.cause
+    const before = this.#causes.get(member.id)
+    this.#causes.set(member.id, cause)
+    if (cause === 'unreachable' && before !== 'unreachable') {
+      this.dispatchEvent(new CustomEvent('member:unreachable', { detail: view }))
+    }
+    this.#updateDegraded(member.id, view)
+  }
+
+  #pathChanged (id: string): void {
+    const core = this.#core
+    const member = core?.member(id)
+    if (member == null || this.#state !== 'running') return
+    this.#updateDegraded(id, this.#view(member, clock()))
+  }
+
+  /** Fires `member:degraded` when the flag turns on; forgets it when it turns off. */
+  #updateDegraded (id: string, view: MemberView): void {
+    if (!view.degraded) {
+      this.#degraded.delete(id)
+      return
+    }
+    if (this.#degraded.has(id)) return
+    this.#degraded.add(id)
+    this.dispatchEvent(new CustomEvent('member:degraded', { detail: view }))
+  }
+
+  /**
+   * Tests silent paths of live members (gossip/paths.ts): a path no probe
+   * uses would otherwise never be known down. Members' addresses come from
+   * the core; the transport picks at most maxPathChecksPerRound of them.
+   */
+  #checkPaths (): void {
+    const core = this.#core
+    if (core == null || this.#state !== 'running') return
+    const live = core.members()
+      .filter(m => m.id !== core.self.id && (m.status === 'alive' || m.status === 'suspect'))
+      .map(m => ({ id: m.id, addrs: m.addrs }))
+    this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
   }
 
   #schedule (): void {
@@ -257,6 +326,7 @@ export class Agent extends EventTarget {
   async #shutdown (): Promise<void> {
     this.#state = 'stopping'
     clearTimeout(this.#timer)
+    clearInterval(this.#pathTimer)
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
     await this.#work?.stop().catch(() => {})

@@ -82,7 +82,8 @@ export interface ResolvedAgentOptions {
  * ~250 bytes; larger clusters need maxMessageBytes raised); per-peer queues of
  * 256 KiB / 128 messages (lan 2 MiB / 1,024: a slow peer drops messages
  * sooner, counted as `backpressure`); yamux stream windows capped at 256 KiB
- * (default 16 MiB) so no stream buffers more than that.
+ * (default 16 MiB) so no stream buffers more than that; one path test per
+ * round (lan 4), so silent paths are re-tested more slowly.
  */
 export const PROFILE_FOOTPRINT: Readonly<Record<ProfileName, { transport: Partial<TransportConfig>, node: ResolvedAgentOptions['node'] }>> = Object.freeze({
   lan: { transport: {}, node: {} },
@@ -94,7 +95,8 @@ export const PROFILE_FOOTPRINT: Readonly<Record<ProfileName, { transport: Partia
       maxQueuedBytesPerPeer: 256 * 1024,
       maxQueuedMessagesPerPeer: 128,
       maxInboundStreamsPerPeer: 2,
-      maxOutboundStreamsPerPeer: 2
+      maxOutboundStreamsPerPeer: 2,
+      maxPathChecksPerRound: 1
     },
     node: { maxConnections: 64, maxStreamWindowBytes: 256 * 1024 }
   }

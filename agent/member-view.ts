@@ -4,6 +4,9 @@
  * partition events and of `GET /v1/health`.
  */
 import type { ClusterEvent, FailureCause, Health, Member, MemberStatus, Side } from '../membership/index.ts'
+import { isDegraded, type PathView } from '../gossip/paths.ts'
+
+export type { PathView, PathState, PathError } from '../gossip/paths.ts'
 
 export interface MemberView {
   name: string
@@ -17,13 +20,22 @@ export interface MemberView {
   bootId: string
   /** Wall-clock time of the last status change, ISO 8601. */
   statusSince: string
+  /**
+   * This node's paths to the member, one per announced address (same order as
+   * `addrs`): state `up`, `down` or `unknown` (never tried), the last ping
+   * round trip over it and its last error (gossip/paths.ts). Empty for this node.
+   */
+  paths: PathView[]
+  /** Alive, with at least one path down while another is up. */
+  degraded: boolean
 }
 
 /**
  * @param coreNow the membership core's current time, so that its monotonic
  *   `statusSince` can be turned into wall-clock time.
+ * @param paths this node's paths to the member (none for itself).
  */
-export function toMemberView (member: Member, coreNow: number, wallNow: number = Date.now()): MemberView {
+export function toMemberView (member: Member, coreNow: number, paths: PathView[] = [], wallNow: number = Date.now()): MemberView {
   const view: MemberView = {
     name: member.name,
     peerId: member.id,
@@ -32,13 +44,22 @@ export function toMemberView (member: Member, coreNow: number, wallNow: number =
     incarnation: member.incarnation,
     tags: { ...member.tags },
     bootId: member.bootId,
-    statusSince: new Date(wallNow - (coreNow - member.statusSince)).toISOString()
+    statusSince: new Date(wallNow - (coreNow - member.statusSince)).toISOString(),
+    paths,
+    degraded: member.status === 'alive' && isDegraded(paths)
   }
   if (member.cause != null && member.status !== 'alive') view.cause = member.cause
   return view
 }
 
-export const MEMBER_EVENT_TYPES = ['member:join', 'member:alive', 'member:suspect', 'member:failed', 'member:leave', 'member:update', 'member:reap'] as const
+/**
+ * The core's member events, plus two the agent derives: `member:degraded` (an
+ * alive member's path went down while another is up: the flag turned on) and
+ * `member:unreachable` (this node's verdict for the member became
+ * `unreachable`; it follows the `member:suspect` or `member:failed` event that
+ * carries that cause).
+ */
+export const MEMBER_EVENT_TYPES = ['member:join', 'member:alive', 'member:suspect', 'member:failed', 'member:leave', 'member:update', 'member:reap', 'member:degraded', 'member:unreachable'] as const
 export const CLUSTER_EVENT_TYPES = ['partition:detected', 'partition:healed'] as const
 export type MemberEventName = typeof MEMBER_EVENT_TYPES[number]
 export type ClusterEventName = typeof CLUSTER_EVENT_TYPES[number]

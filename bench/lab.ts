@@ -4,8 +4,9 @@
  *
  * Each run starts a fresh lab + cluster and applies, in order: partition
  * {1,2}|{3,4,5} then heal; one-way cut node1<-/-node2; network A cut for
- * node3; pulled cable on node4 then plug in; kill -9 of node5. Between faults
- * the lab is healed and the cluster must be all-alive again (else the next
+ * node3 (also: how long until every other agent shows node3 alive with its
+ * network-A path down, polled); pulled cable on node4 then plug in; kill -9
+ * of node5. Between faults the lab is healed and the cluster must be all-alive again (else the next
  * fault gets a fresh cluster). LAB_RUNS runs (default 3); Markdown table of
  * medians on stdout, progress on stderr.
  *
@@ -21,11 +22,13 @@ const RUNS = Number(process.env.LAB_RUNS ?? 3)
 const N = 5
 
 interface Sample { value: number, note?: string }
-const rows = new Map<string, { verdict: string, unit: string, samples: Sample[] }>()
+/** One table row per (fault, verdict). */
+const rows = new Map<string, { fault: string, verdict: string, unit: string, samples: Sample[] }>()
 function record (fault: string, verdict: string, unit: string, value: number, note?: string): void {
-  const row = rows.get(fault) ?? { verdict, unit, samples: [] }
+  const key = `${fault}\n${verdict}`
+  const row = rows.get(key) ?? { fault, verdict, unit, samples: [] }
   row.samples.push({ value, note })
-  rows.set(fault, row)
+  rows.set(key, row)
   console.error(`  ${fault} → ${verdict}: ${Number.isNaN(value) ? 'not reached' : `${Math.round(value)}${unit === '' ? '' : ' ' + unit}`}${note != null ? ` (${note})` : ''}`)
 }
 
@@ -46,6 +49,17 @@ function failedEverywhereMs (c: LabCluster, t0: number, observers: LabAgent[], t
 function lastRecoveryMs (c: LabCluster, t0: number, until: number): number {
   const list = c.events.filter(x => x.t >= t0 && x.t <= until && (x.type === 'member:alive' || x.type === 'member:join'))
   return list.length === 0 ? NaN : Math.max(...list.map(x => x.t - t0))
+}
+
+/** Latest first member:degraded event about `target` over `observers`, relative to t0; NaN if one has none. */
+function pathDownEventsMs (c: LabCluster, t0: number, observers: LabAgent[], target: LabAgent): number {
+  let worst = 0
+  for (const o of observers) {
+    const e = c.events.find(x => x.t >= t0 && x.observer === o.name && x.member.peerId === target.peerId && x.type === 'member:degraded')
+    if (e == null) return NaN
+    worst = Math.max(worst, e.t - t0)
+  }
+  return worst
 }
 
 function falseFailures (c: LabCluster, t0: number, t1: number, targets?: LabAgent[]): Array<{ t: number, label: string }> {
@@ -108,11 +122,21 @@ async function oneRun (): Promise<void> {
     // Network A cut for node3 (B still works). 15 s.
     {
       const x = c.agents[2]
+      const others = c.agents.filter(a => a !== x)
       await c.lab.cutNetwork(x.node, 'A')
       const t0 = performance.now()
-      await c.observe(15_000, () => {})
+      let pathDown = NaN
+      await c.observe(15_000, views => {
+        if (Number.isNaN(pathDown) && others.every(o => {
+          const m = views.get(o.name)?.find(v => v.peerId === x.peerId)
+          return m?.status === 'alive' && m.degraded && m.paths.find(p => p.addr.includes(`/${x.node.addrA}/`))?.state === 'down'
+        })) pathDown = performance.now() - t0
+      })
+      const degraded = pathDownEventsMs(c, t0, others, x)
       const ff = falseFailures(c, t0, performance.now())
       record('network A cut for node3 (15 s)', 'false failures (member:failed events)', '', ff.length, ff.length > 0 ? `first at ${Math.round(ff[0].t)} ms: ${[...new Set(ff.map(f => f.label))].join(' ')}` : undefined)
+      record('network A cut for node3', 'member:degraded for node3 from every other agent', 'ms', degraded, 'events')
+      record('network A cut for node3', 'every other agent shows node3 alive, path A down', 'ms', pathDown, 'polled, 250 ms rounds')
       if (!await healAndSettle(c, 'network A cut')) c = await fresh(c)
     }
 
@@ -168,7 +192,7 @@ console.log(`\nNetwork lab: 5 agents (lan profile), one per network namespace, T
 console.log('Times from each agent\'s /v1/events stream (curl -sN inside its namespace; ~ms resolution) after the fault rule was in place; end states confirmed by polling /v1/members every 250 ms.\n')
 console.log('| fault | verdict | median | min–max | notes |')
 console.log('|---|---|---|---|---|')
-for (const [fault, row] of rows) {
+for (const { fault, ...row } of rows.values()) {
   const values = row.samples.map(s => s.value)
   const ok = values.filter(v => !Number.isNaN(v))
   const range = ok.length === 0 ? '–' : `${fmt(Math.min(...ok), row.unit)}–${fmt(Math.max(...ok), row.unit)}`

@@ -69,6 +69,17 @@ export interface TransportConfig {
   inboundBytesPerSecondPerPeer: number
   /** Inbound bytes one peer may send in a burst. Must be >= maxMessageBytes (one full sync). */
   inboundByteBurstPerPeer: number
+  /**
+   * Paths tested per round of `checkPaths` (the agent runs a round every half
+   * probe interval, so at most twice this many tests a second on lan). A test
+   * is a bare TCP handshake (connect, close) to an address whose path has been
+   * silent for a probe interval: it finds a cut network on paths no probe
+   * uses. It is not free: the remote's libp2p listener takes each one as an
+   * inbound connection attempt; ~3.4 tests a second cost about 1 % of a core
+   * per agent (README, Paths). Beyond this bound, each silent path is
+   * re-tested every (silent paths / this) rounds, so a cut is seen later.
+   */
+  maxPathChecksPerRound: number
 }
 
 /** Defaults for a LAN cluster of up to a few thousand members. */
@@ -85,6 +96,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   inboundFrameBurstPerPeer: 400,
   inboundBytesPerSecondPerPeer: 2 * 1024 * 1024,
   inboundByteBurstPerPeer: 4 * 1024 * 1024,
+  maxPathChecksPerRound: 4,
 })
 
 export class InvalidTransportConfigError extends Error {

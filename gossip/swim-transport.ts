@@ -30,12 +30,16 @@ import * as lp from 'it-length-prefixed'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { fromPartial } from './config.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
+import { PathTable, pathKey, type PathError, type PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
+
+/** Pings remembered for timing their acks; a few probe periods' worth in any cluster. */
+const MAX_PINGS_IN_FLIGHT = 1024
 
 export interface SwimTransportHandlers {
   /** A valid message arrived; `from` is the authenticated remote peer id. */
@@ -44,6 +48,8 @@ export interface SwimTransportHandlers {
   onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
   /** The last connection to that peer closed (libp2p `peer:disconnect`). */
   onPeerDisconnected: (id: string) => void
+  /** A path to peer `id` changed state (up, down); see paths.ts. Optional. */
+  onPathChange?: (id: string) => void
 }
 
 /** Monotonic counters. */
@@ -72,6 +78,9 @@ export interface SwimTransportStats {
   }
   /** Connections abandoned by switchPath for another path. */
   pathSwitches: number
+  /** TCP handshakes made by checkPaths, and how many of them failed. */
+  pathChecks: number
+  pathCheckFailures: number
 }
 
 export interface SwimTransport {
@@ -92,6 +101,20 @@ export interface SwimTransport {
    * first network is cut reachable over its second.
    */
   switchPath: (id: string) => void
+  /**
+   * Peer `id`'s announced addresses with the state of each one's path (up,
+   * down, unknown), the last ping round trip over it and its last error.
+   */
+  paths: (id: string, addrs: readonly string[]) => PathView[]
+  /**
+   * Tests, with a bare TCP handshake bounded by `timeoutMs`, up to
+   * `maxPathChecksPerRound` paths of these members that have had neither
+   * traffic nor a check for `staleAfterMs`. Never throws; results arrive via
+   * onPathChange. Addresses that are this node's own are skipped.
+   */
+  checkPaths: (members: ReadonlyArray<{ id: string, addrs: readonly string[] }>, staleAfterMs: number, timeoutMs: number) => void
+  /** Drops what is known of peer `id`'s paths (the member was forgotten). */
+  forgetPaths: (id: string) => void
   stats: () => SwimTransportStats
 }
 
@@ -114,7 +137,11 @@ interface Channel {
   addrs: string[]
   /** Key in `aliases` when this channel was created for an address-only destination. */
   addrKey?: string
+  /** The addresses of the dial in progress (for marking their paths down if it fails). */
+  dialling?: string[]
   stream?: Stream
+  /** Remote address of the connection `stream` runs on. */
+  via?: string
   queue: Outgoing[]
   queuedBytes: number
   /** The pump loop writing this channel's queue, while it runs. */
@@ -147,8 +174,19 @@ class SwimTransportImpl implements SwimTransport {
     bytesIn: 0,
     bytesOut: 0,
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
-    pathSwitches: 0
+    pathSwitches: 0,
+    pathChecks: 0,
+    pathCheckFailures: 0
   }
+
+  /** Per-peer path reachability (paths.ts). */
+  private readonly pathTable = new PathTable()
+  /**
+   * SWIM pings written to a stream and not yet acked, by sequence number: the
+   * ack's arrival gives the round trip of the path it came back over. Bounded
+   * (MAX_PINGS_IN_FLIGHT, oldest dropped); the core's sequence numbers are unique.
+   */
+  private readonly pingsInFlight = new Map<number, { peer: string, sentAt: number }>()
 
   /** Per peer: hosts (IP or DNS name) of connections abandoned by switchPath, dialled last. */
   private readonly avoidHosts = new Map<string, Set<string>>()
@@ -219,6 +257,56 @@ class SwimTransportImpl implements SwimTransport {
     return { ...this.counters, dropped: { ...this.counters.dropped } }
   }
 
+  paths (id: string, addrs: readonly string[]): PathView[] {
+    return this.pathTable.view(id, addrs)
+  }
+
+  forgetPaths (id: string): void {
+    this.pathTable.forget(id)
+  }
+
+  checkPaths (members: ReadonlyArray<{ id: string, addrs: readonly string[] }>, staleAfterMs: number, timeoutMs: number): void {
+    if (this.state !== 'started') return
+    const own = new Set(this.libp2p.getMultiaddrs().map(a => withoutPeerId(a).toString()))
+    const candidates = members
+      .filter(m => m.id !== this.selfId)
+      .map(m => ({ id: m.id, addrs: m.addrs.filter(a => !own.has(a)) }))
+    const startedAt = performance.now()
+    for (const { id, addr } of this.pathTable.due(candidates, startedAt, staleAfterMs, this.config.maxPathChecksPerRound)) {
+      this.pathTable.checking(id, addr, startedAt)
+      this.counters.pathChecks++
+      void probeTcp(addr, timeoutMs).then((result: 'open' | PathError) => {
+        if (this.state !== 'started') return
+        if (result !== 'open') this.counters.pathCheckFailures++
+        this.pathEvidence(id, addr, now => this.pathTable.checked(id, addr, startedAt, result, now), () => `${addr} checked: ${result}`)
+      })
+    }
+  }
+
+  /** Applies one piece of path evidence and tells the handler when a path changed state. */
+  private pathEvidence (id: string, addr: string, apply: (now: number) => boolean, what: () => string): void {
+    if (!apply(performance.now()) || this.state !== 'started') return
+    this.log('path to %s changed: %s', id, what())
+    // Our stream to the peer runs over a path now known down: leave it. The next
+    // send opens a stream on a connection whose path is not down (connect()),
+    // e.g. the one the peer dialled us over on its other network. Without this,
+    // our messages (acks included) would go into the dead connection until a
+    // probe of our own over it fails.
+    const channel = this.channels.get(id)
+    if (channel?.stream != null && channel.via != null && pathKey(channel.via) === pathKey(addr) &&
+        this.pathTable.stateOf(id, addr) === 'down') {
+      this.log('leaving the stream to %s over %s: its path is down', id, channel.via)
+      channel.stream.abort(new Error('path down'))
+      channel.stream = undefined
+      channel.via = undefined
+    }
+    try {
+      this.handlers.onPathChange?.(id)
+    } catch (err) {
+      this.log.error('onPathChange threw - %e', err)
+    }
+  }
+
   switchPath (id: string): void {
     if (this.state !== 'started' || id === this.selfId) return
     const now = performance.now()
@@ -230,18 +318,22 @@ class SwimTransportImpl implements SwimTransport {
       return // not a peer id
     }
     if (connections.length === 0) return
-    const silent = new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null))
+    // The unanswered probe went out over our stream's connection: that path is
+    // down until traffic or a check says otherwise (all of them if unknown).
+    const channel = this.channels.get(id)
+    const silent = channel?.via != null ? [channel.via] : connections.map(c => c.remoteAddr.toString())
+    for (const addr of silent) this.pathEvidence(id, addr, now => this.pathTable.down(id, addr, 'timeout', now), () => `${addr} down (switchPath)`)
     // Only a known address on another host is another path. Without one (a
-    // single-network member, or every agent on loopback) aborting would only
-    // cut what the connection carries besides probes (work streams, gossipsub)
-    // and redial the same network.
-    const known = this.channels.get(id)?.addrs ?? []
-    if (!known.some(a => { const host = hostOfString(a); return host != null && !silent.has(host) })) return
+    // single-network member, or every agent on loopback) aborting the
+    // connections would only cut what they carry besides probes (work
+    // streams, gossipsub) and redial the same network.
+    const silentHosts = new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null))
+    const known = channel?.addrs ?? []
+    if (!known.some(a => { const host = hostOfString(a); return host != null && !silentHosts.has(host) })) return
     this.lastPathSwitch.set(id, now)
-    this.avoidHosts.set(id, silent)
+    this.avoidHosts.set(id, silentHosts)
     this.counters.pathSwitches++
     this.log('switching path to %s away from %s', id, connections.map(c => c.remoteAddr.toString()).join(', '))
-    const channel = this.channels.get(id)
     if (channel?.stream != null) {
       channel.stream.abort(new Error('path switched'))
       channel.stream = undefined
@@ -361,6 +453,14 @@ class SwimTransportImpl implements SwimTransport {
           if (this.shutdown.signal.aborted) return
           const reason = await this.classify(err, channel)
           this.log('dial %s failed (%s) - %e', channel.key, reason, err)
+          // Which addresses failed is known when all refused (each one did) or when
+          // only one was dialled; a timeout of several may not have tried them all.
+          const peer = channel.peerId
+          const failed = channel.dialling ?? []
+          if (peer != null && !(err instanceof SelfDialError) && (reason === 'refused' || failed.length === 1)) {
+            for (const addr of failed) this.pathEvidence(peer, addr, now => this.pathTable.down(peer, addr, reason, now), () => `${addr} down (dial: ${reason})`)
+          }
+          channel.dialling = undefined
           this.failQueue(channel, reason)
           if (channel.addrKey != null) this.aliases.delete(channel.addrKey)
           return
@@ -391,6 +491,7 @@ class SwimTransportImpl implements SwimTransport {
       }
       this.counters.messagesOut++
       this.counters.bytesOut += out.frame.byteLength
+      if (out.msg.type === 'ping' && channel.peerId != null && out.msg.target === channel.peerId) this.notePing(out.msg.seq, channel.peerId)
       if (!ready) {
         try {
           await stream.onDrain({ signal: this.shutdown.signal })
@@ -406,7 +507,12 @@ class SwimTransportImpl implements SwimTransport {
   private async openStream (channel: Channel): Promise<Stream> {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.config.dialTimeoutMs)])
     const connection = await this.connect(channel, signal)
+    const dialled = channel.dialling != null
+    channel.dialling = undefined
     const remote = connection.remotePeer.toString()
+    // a fresh connection (noise handshake done) proves its path
+    const dialledAddr = connection.remoteAddr.toString()
+    if (dialled && remote !== this.selfId) this.pathEvidence(remote, dialledAddr, now => this.pathTable.up(remote, dialledAddr, now), () => `${dialledAddr} up (dialled)`)
     if (remote === this.selfId) throw new SelfDialError('dialled this node')
     if (channel.peerId == null) this.learn(channel, remote)
     else if (channel.peerId !== remote) throw new Error(`expected peer ${channel.peerId}, connected to ${remote}`)
@@ -426,15 +532,29 @@ class SwimTransportImpl implements SwimTransport {
       return owner.stream
     }
     owner.stream = stream
+    owner.via = connection.remoteAddr.toString()
     return stream
+  }
+
+  /** A ping to `peer` was handed to its stream now. */
+  private notePing (seq: number, peer: string): void {
+    if (this.pingsInFlight.size >= MAX_PINGS_IN_FLIGHT) {
+      const oldest = this.pingsInFlight.keys().next().value
+      if (oldest != null) this.pingsInFlight.delete(oldest)
+    }
+    this.pingsInFlight.set(seq, { peer, sentAt: performance.now() })
   }
 
   private async connect (channel: Channel, signal: AbortSignal): Promise<Connection> {
     if (channel.peerId != null) {
       const peerId = peerIdFromString(channel.peerId)
-      const existing = newestOpen(this.libp2p.getConnections(peerId))
+      // an open connection whose path is not known down, else any open one
+      const open = this.libp2p.getConnections(peerId)
+      const peer = channel.peerId
+      const existing = newestOpen(open.filter(c => this.pathTable.stateOf(peer, c.remoteAddr.toString()) !== 'down')) ?? newestOpen(open)
       if (existing != null) return existing
       if (channel.addrs.length === 0) return await this.libp2p.dial(peerId, { signal })
+      channel.dialling = [...channel.addrs]
       const addrs = channel.addrs.map(a => withPeerId(multiaddr(a), channel.peerId as string))
       // After a path switch, try the addresses on other hosts (networks) first:
       // libp2p would otherwise start with the one that just went silent.
@@ -557,10 +677,10 @@ class SwimTransportImpl implements SwimTransport {
     }
     this.inbound.add(stream)
     const from = connection.remotePeer.toString()
-    void this.readFrames(stream, from).finally(() => { this.inbound.delete(stream) })
+    void this.readFrames(stream, from, connection.remoteAddr.toString()).finally(() => { this.inbound.delete(stream) })
   }
 
-  private async readFrames (stream: Stream, from: string): Promise<void> {
+  private async readFrames (stream: Stream, from: string, via: string): Promise<void> {
     try {
       for await (const frame of lp.decode(stream, { maxDataLength: this.config.maxMessageBytes })) {
         this.counters.bytesIn += frame.byteLength
@@ -580,6 +700,11 @@ class SwimTransportImpl implements SwimTransport {
         }
         this.counters.messagesIn++
         if (this.state !== 'started') return
+        // A frame from the peer proves the path it came over; an ack of our ping also times it.
+        const ping = msg.type === 'ack' ? this.pingsInFlight.get(msg.seq) : undefined
+        const timed = ping != null && ping.peer === from
+        if (timed && msg.type === 'ack') this.pingsInFlight.delete(msg.seq)
+        this.pathEvidence(from, via, now => this.pathTable.up(from, via, now, timed ? now - ping.sentAt : undefined), () => `${via} up (inbound)`)
         try {
           this.handlers.onMessage(from, msg)
         } catch (err) {
@@ -690,12 +815,17 @@ async function probeTcp (addr: string, timeoutMs: number): Promise<'refused' | '
   if (host == null || port == null) return 'error'
   return await new Promise(resolve => {
     const socket = netConnect({ host, port, timeout: timeoutMs })
+    let settled = false
     const done = (result: 'refused' | 'open' | 'timeout' | 'error'): void => {
+      if (settled) return
+      settled = true
       socket.destroy()
       resolve(result)
     }
     socket.once('connect', () => { done('open') })
-    socket.once('timeout', () => { done('timeout') })
+    // Timers run before I/O callbacks: after an event-loop stall a connect that
+    // completed in time would lose to the timeout. Decide after the I/O phase.
+    socket.once('timeout', () => { setImmediate(() => { done('timeout') }) })
     socket.once('error', (err: NodeJS.ErrnoException) => { done(err.code === 'ECONNREFUSED' ? 'refused' : 'error') })
   })
 }

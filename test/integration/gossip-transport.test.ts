@@ -279,6 +279,32 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.equal(a.failures[0].reason, 'refused')
   })
 
+  it('tracks paths: a dial and an acked ping mark a path up with its RTT, a TCP check of a closed port marks one down (refused), switchPath marks the used one down', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { pathSwitchMinIntervalMs: 1 })
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const dead = `/ip4/127.0.0.1/tcp/${await closedPort()}/ws`
+    const addrs = [...b.addrs, dead]
+    assert.deepEqual(a.transport.paths(b.id, addrs).map(p => p.state), ['unknown', 'unknown'], 'nobody tried them yet')
+
+    a.transport.send({ id: b.id, addrs: b.addrs }, ping(1, b.id))
+    await waitFor('ping at b', () => b.received.length === 1)
+    b.transport.send({ id: a.id, addrs: a.addrs }, { type: 'ack', seq: 1, updates: [] })
+    await waitFor('ack at a', () => a.received.length === 1)
+    const [tcp] = a.transport.paths(b.id, addrs)
+    assert.equal(tcp.state, 'up')
+    assert.equal(tcp.transport, 'tcp')
+    assert.ok(tcp.rttMs != null && tcp.rttMs >= 0 && tcp.rttMs < 1000, `rtt ${String(tcp.rttMs)}`)
+
+    a.transport.checkPaths([{ id: b.id, addrs }], 1000, 500)
+    await waitFor('the closed port checked', () => a.transport.paths(b.id, addrs)[1].state === 'down')
+    assert.deepEqual(a.transport.paths(b.id, addrs)[1], { addr: dead, transport: 'ws', state: 'down', rttMs: null, lastError: 'refused' })
+    assert.equal(a.transport.paths(b.id, addrs)[0].state, 'up', 'the path in use had fresh traffic: not checked, still up')
+    assert.equal(a.transport.stats().pathChecks, 1)
+
+    a.transport.switchPath(b.id)
+    assert.deepEqual(a.transport.paths(b.id, addrs).map(p => [p.state, p.lastError]), [['down', 'timeout'], ['down', 'refused']])
+  })
+
   it('stop() is bounded with a silent peer, flushes what it can, and send() afterwards neither throws nor reports', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 5000, stopFlushTimeoutMs: 300 })
     const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
