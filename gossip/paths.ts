@@ -23,6 +23,8 @@
  * comes back up: `up` with `lastError: 'timeout'` means it was down before.
  */
 
+/** See PathTable.due: how much less often a silent path known `up` is re-tested. */
+export const UP_RECHECK_FACTOR = 3
 export type PathState = 'up' | 'down' | 'unknown'
 export type PathError = 'timeout' | 'refused' | 'error'
 
@@ -156,7 +158,11 @@ export class PathTable {
    * transports whose path has had no evidence and no check for `staleAfterMs`
    * (never-seen paths first, then the stalest), at most `budget`, one per
    * path. A path in use keeps itself fresh with its own traffic and is not
-   * checked; a silent one (cut, or merely idle) is.
+   * checked; a silent one (cut, or merely idle) is. A silent path last known
+   * `up` is re-tested UP_RECHECK_FACTOR times less often than a `down` or
+   * `unknown` one: it is the common case (the second transport to a member on
+   * the same network) and each test costs the remote a handshake, while a cut
+   * of a path in use is seen at once from its unanswered probes (switchPath).
    */
   due (candidates: ReadonlyArray<{ id: string, addrs: readonly string[] }>, now: number, staleAfterMs: number, budget: number): Array<{ id: string, addr: string }> {
     const picks: Array<{ id: string, addr: string, last: number }> = []
@@ -169,7 +175,8 @@ export class PathTable {
         seen.add(key)
         const rec = paths?.get(key)
         const last = rec == null ? -Infinity : Math.max(rec.seenAt, rec.checkedAt)
-        if (now - last >= staleAfterMs) picks.push({ id, addr, last })
+        const after = rec?.state === 'up' ? staleAfterMs * UP_RECHECK_FACTOR : staleAfterMs
+        if (now - last >= after) picks.push({ id, addr, last })
       }
     }
     picks.sort((a, b) => a.last - b.last)

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { hostOf, isDegraded, MAX_PATHS_PER_MEMBER, PathTable, pathKey, tcpPortOf, transportOf, type PathView } from '../../gossip/paths.ts'
+import { hostOf, isDegraded, MAX_PATHS_PER_MEMBER, PathTable, pathKey, UP_RECHECK_FACTOR, tcpPortOf, transportOf, type PathView } from '../../gossip/paths.ts'
 import { formatPath } from '../../agent/format.ts'
 
 const TCP_A = '/ip4/10.77.1.13/tcp/7946'
@@ -93,7 +93,7 @@ describe('gossip paths: PathTable', () => {
 })
 
 describe('gossip paths: which paths to test', () => {
-  it('never-seen paths are due at once; fresh traffic or a running check defers a path for staleAfterMs', () => {
+  it('never-seen paths are due at once; fresh traffic or a running check defers a path for staleAfterMs (an up one for longer)', () => {
     const t = new PathTable()
     const members = [{ id: 'p', addrs: ADDRS }]
     assert.deepEqual(t.due(members, 0, 1000, 8), [{ id: 'p', addr: TCP_A }, { id: 'p', addr: WS_B }])
@@ -101,7 +101,8 @@ describe('gossip paths: which paths to test', () => {
     t.checking('p', WS_B, 0) // a check of B starts
     assert.deepEqual(t.due(members, 999, 1000, 8), [])
     assert.equal(t.view('p', [WS_B])[0].state, 'unknown', 'a running check claims nothing')
-    assert.deepEqual(t.due(members, 1000, 1000, 8), [{ id: 'p', addr: TCP_A }, { id: 'p', addr: WS_B }])
+    assert.deepEqual(t.due(members, 1000, 1000, 8), [{ id: 'p', addr: WS_B }], 'the unknown path is due after staleAfterMs')
+    assert.deepEqual(t.due(members, 1000 * UP_RECHECK_FACTOR, 1000, 8), [{ id: 'p', addr: TCP_A }, { id: 'p', addr: WS_B }], 'a silent path known up, UP_RECHECK_FACTOR times later')
   })
 
   it('the stalest paths first, at most `budget`, one check per path (two ports on one host and transport share it)', () => {
