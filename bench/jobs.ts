@@ -4,9 +4,12 @@
  *   5 agents; tasks counted per second of job time (POST → done);
  * - speed-up: a CPU-bound `primes` job on 2 agents against the same job on 1
  *   agent. Each agent runs with `--slots 1`, so an agent is one CPU's worth
- *   of workers and 2 agents can use both cores of the bench machine.
+ *   of workers and 2 agents can use both cores of the bench machine;
+ * - the machine's own ceiling for that figure: the same CPU-bound function in
+ *   one thread, then in two threads at once, in this process, no agent at all.
  */
 import { jobViaApi, killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+import { ThreadPool } from '../workloads/threads.ts'
 
 const TIMEOUT_MS = 180_000
 
@@ -41,6 +44,26 @@ export interface JobsRun {
   primes1AgentMs: number
   primes2AgentsMs: number
   speedup: number
+  /** Two threads against one on the bare machine: what `speedup` can reach at best. */
+  machineSpeedup: number
+}
+
+/** countPrimes(0, 10M) in one thread, then in two at once: the machine's parallel speed-up. */
+async function machineSpeedup (): Promise<number> {
+  const pool = new ThreadPool()
+  const signal = new AbortController().signal
+  const task = { from: 0, to: 10_000_000 }
+  try {
+    await Promise.all([pool.run('primes', { from: 0, to: 1000 }, 'bench', signal), pool.run('primes', { from: 0, to: 1000 }, 'bench', signal)]) // boot both threads
+    let start = performance.now()
+    await pool.run('primes', task, 'bench', signal)
+    const one = performance.now() - start
+    start = performance.now()
+    await Promise.all([pool.run('primes', task, 'bench', signal), pool.run('primes', task, 'bench', signal)])
+    return Math.round(2 * one / (performance.now() - start) * 100) / 100
+  } finally {
+    await pool.close()
+  }
 }
 
 export const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 10_000)
@@ -70,6 +93,7 @@ export async function runJobsBench (): Promise<JobsRun> {
     await killAll(agents)
   }
   return {
+    machineSpeedup: await machineSpeedup(),
     noopTasksPerSec: Math.round(NOOP_TASKS / (noopMs / 1000)),
     primes1AgentMs: Math.round(one),
     primes2AgentsMs: Math.round(two),

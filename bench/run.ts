@@ -84,5 +84,6 @@ if (only === '' || only === 'jobs') {
   console.log(row(`primes ${JSON.stringify(PRIMES_INPUT)} on 1 agent (--slots 1)`, 'primes1AgentMs', ' ms', ''))
   console.log(row('the same on 2 agents (--slots 1 each)', 'primes2AgentsMs', ' ms', ''))
   console.log(row('speed-up, 2 agents vs 1', 'speedup', '×', '≥ 1.7', m => m >= 1.7))
+  console.log(row('the machine\'s ceiling: 2 threads vs 1, no agent', 'machineSpeedup', '×', ''))
 }
 process.exit(0)
