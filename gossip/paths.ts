@@ -158,24 +158,33 @@ export class PathTable {
    * transports whose path has had no evidence and no check for `staleAfterMs`
    * (never-seen paths first, then the stalest), at most `budget`, one per
    * path. A path in use keeps itself fresh with its own traffic and is not
-   * checked; a silent one (cut, or merely idle) is. A silent path last known
-   * `up` is re-tested UP_RECHECK_FACTOR times less often than a `down` or
-   * `unknown` one: it is the common case (the second transport to a member on
-   * the same network) and each test costs the remote a handshake, while a cut
-   * of a path in use is seen at once from its unanswered probes (switchPath).
+   * checked; a silent one (cut, or merely idle) is. A silent path known `up`
+   * to a host that fresh traffic of the same member reaches over another
+   * transport (TCP and WebSocket on one network, or every agent on loopback)
+   * is re-tested UP_RECHECK_FACTOR times less often: it is not a separate
+   * network, and each test costs the remote a handshake. Paths to other hosts
+   * (other networks) are tested every `staleAfterMs`.
    */
   due (candidates: ReadonlyArray<{ id: string, addrs: readonly string[] }>, now: number, staleAfterMs: number, budget: number): Array<{ id: string, addr: string }> {
     const picks: Array<{ id: string, addr: string, last: number }> = []
     for (const { id, addrs } of candidates) {
       const paths = this.#members.get(id)
       const seen = new Set<string>()
+      // hosts of this member reached by fresh traffic: another transport to the same host is no separate network
+      const liveHosts = new Set<string>()
+      for (const addr of addrs) {
+        const rec = paths?.get(pathKey(addr) ?? '')
+        const host = hostOf(addr)
+        if (rec != null && host != null && now - rec.seenAt < staleAfterMs) liveHosts.add(host)
+      }
       for (const addr of addrs) {
         const key = pathKey(addr)
         if (key == null || seen.has(key) || !CHECKABLE.has(transportOf(addr)) || tcpPortOf(addr) == null) continue
         seen.add(key)
         const rec = paths?.get(key)
         const last = rec == null ? -Infinity : Math.max(rec.seenAt, rec.checkedAt)
-        const after = rec?.state === 'up' ? staleAfterMs * UP_RECHECK_FACTOR : staleAfterMs
+        const redundant = rec?.state === 'up' && liveHosts.has(hostOf(addr) ?? '')
+        const after = redundant ? staleAfterMs * UP_RECHECK_FACTOR : staleAfterMs
         if (now - last >= after) picks.push({ id, addr, last })
       }
     }

@@ -101,8 +101,13 @@ describe('gossip paths: which paths to test', () => {
     t.checking('p', WS_B, 0) // a check of B starts
     assert.deepEqual(t.due(members, 999, 1000, 8), [])
     assert.equal(t.view('p', [WS_B])[0].state, 'unknown', 'a running check claims nothing')
-    assert.deepEqual(t.due(members, 1000, 1000, 8), [{ id: 'p', addr: WS_B }], 'the unknown path is due after staleAfterMs')
-    assert.deepEqual(t.due(members, 1000 * UP_RECHECK_FACTOR, 1000, 8), [{ id: 'p', addr: TCP_A }, { id: 'p', addr: WS_B }], 'a silent path known up, UP_RECHECK_FACTOR times later')
+    assert.deepEqual(t.due(members, 1000, 1000, 8), [{ id: 'p', addr: TCP_A }, { id: 'p', addr: WS_B }])
+    // another transport to a host that traffic reaches: re-tested less often
+    const local = [{ id: 'q', addrs: ['/ip4/127.0.0.1/tcp/7000', '/ip4/127.0.0.1/tcp/7001/ws'] }]
+    t.up('q', '/ip4/127.0.0.1/tcp/7001/ws', 0)
+    t.up('q', '/ip4/127.0.0.1/tcp/7000', 1000 * UP_RECHECK_FACTOR - 500) // TCP carries the traffic
+    assert.deepEqual(t.due(local, 1000 * UP_RECHECK_FACTOR - 1, 1000, 8), [], 'the silent WebSocket path to the same host waits')
+    assert.deepEqual(t.due(local, 1000 * UP_RECHECK_FACTOR, 1000, 8), [{ id: 'q', addr: '/ip4/127.0.0.1/tcp/7001/ws' }])
   })
 
   it('the stalest paths first, at most `budget`, one check per path (two ports on one host and transport share it)', () => {
