@@ -323,13 +323,15 @@ class SwimTransportImpl implements SwimTransport {
     const channel = this.channels.get(id)
     const silent = channel?.via != null ? [channel.via] : connections.map(c => c.remoteAddr.toString())
     for (const addr of silent) this.pathEvidence(id, addr, now => this.pathTable.down(id, addr, 'timeout', now), () => `${addr} down (switchPath)`)
-    // Only a known address on another host is another path. Without one (a
-    // single-network member, or every agent on loopback) aborting the
-    // connections would only cut what they carry besides probes (work
-    // streams, gossipsub) and redial the same network.
+    // When every address we know of the member is on the silent hosts (a
+    // single-network member, or every agent on loopback), there is no other
+    // path: aborting the connections would only cut what they carry besides
+    // probes (work streams, gossipsub) and redial the same network.
+    // With no address known here (a channel made for a reply to a sender id),
+    // switch as before: the redial finds out.
     const silentHosts = new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null))
-    const known = channel?.addrs ?? []
-    if (!known.some(a => { const host = hostOfString(a); return host != null && !silentHosts.has(host) })) return
+    const known = (channel?.addrs ?? []).map(a => hostOfString(a)).filter(h => h != null)
+    if (known.length > 0 && known.every(host => silentHosts.has(host))) return
     this.lastPathSwitch.set(id, now)
     this.avoidHosts.set(id, silentHosts)
     this.counters.pathSwitches++
