@@ -88,7 +88,7 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
   if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
   if (path.startsWith('/v1/jobs/')) {
     allow(['GET'])
-    const id = decodeURIComponent(path.slice('/v1/jobs/'.length))
+    const id = path.slice('/v1/jobs/'.length)
     if (!/^[0-9a-f]{1,64}$/.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a job id`)
     const job = await agent.job(id)
     if (job == null) throw new HttpError(404, `no member knows job ${id}`)
