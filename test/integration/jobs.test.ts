@@ -99,6 +99,11 @@ describe('work claims: 5 agent processes on loopback', () => {
       assert.match(stderr, pattern)
     }
     assert.equal((await runCli(['jobs', '--json', '--rpc', agents[0].rpc])).stdout, before, 'no job was started')
+    for (const [path, status] of [['/v1/jobs/%zz', 400], ['/v1/jobs/NOTHEX', 400], ['/v1/jobs/0123456789abcdef', 404]] as const) {
+      const res = await fetch(`http://${agents[0].rpc}${path}`)
+      assert.equal(res.status, status, path)
+      assert.equal(typeof ((await res.json()) as { error: unknown }).error, 'string')
+    }
   })
 
   it('kill -9 of a worker mid-job: the sleep job still counts exactly 200', async () => {
