@@ -79,28 +79,20 @@ export const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 10_000)
 export const NOOP_SLOTS = 64
 export const PRIMES_INPUT = { from: 0, to: 20_000_000, chunks: 200 }
 
+/** Starts a warmed cluster of n agents, times one job on agent `at`, stops the cluster. */
+async function timeOnCluster (n: number, slots: number, at: number, workload: string, input: unknown, expect: unknown): Promise<number> {
+  const agents = await cluster(n, slots)
+  try {
+    return await timeJob(agents[at], workload, input, expect)
+  } finally {
+    await killAll(agents)
+  }
+}
+
 export async function runJobsBench (): Promise<JobsRun> {
-  let agents = await cluster(5, NOOP_SLOTS)
-  let noopMs: number
-  try {
-    noopMs = await timeJob(agents[2], 'sleep', { tasks: NOOP_TASKS, ms: 0 }, NOOP_TASKS)
-  } finally {
-    await killAll(agents)
-  }
-  agents = await cluster(1, 1)
-  let one: number
-  try {
-    one = await timeJob(agents[0], 'primes', PRIMES_INPUT, 1270607)
-  } finally {
-    await killAll(agents)
-  }
-  agents = await cluster(2, 1)
-  let two: number
-  try {
-    two = await timeJob(agents[0], 'primes', PRIMES_INPUT, 1270607)
-  } finally {
-    await killAll(agents)
-  }
+  const noopMs = await timeOnCluster(5, NOOP_SLOTS, 2, 'sleep', { tasks: NOOP_TASKS, ms: 0 }, NOOP_TASKS)
+  const one = await timeOnCluster(1, 1, 0, 'primes', PRIMES_INPUT, 1270607)
+  const two = await timeOnCluster(2, 1, 0, 'primes', PRIMES_INPUT, 1270607)
   return {
     machineSpeedup: await machineSpeedup(),
     noopTasksPerSec: Math.round(NOOP_TASKS / (noopMs / 1000)),
