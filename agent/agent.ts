@@ -5,6 +5,7 @@
  */
 import { createMembership, fromPartial, seededRandom, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
+import { hostOf } from '../gossip/paths.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
 import { loadOrCreateKey } from './identity.ts'
@@ -302,12 +303,16 @@ export class Agent extends EventTarget {
    * Tests silent paths of live members (gossip/paths.ts): a path no probe
    * uses would otherwise never be known down. Members' addresses come from
    * the core; the transport picks at most maxPathChecksPerRound of them.
+   * Only members reachable on more than one host (network) are tested: for a
+   * single-network member (every agent on loopback), a test says nothing the
+   * probes do not, and costs it a handshake; its paths are known from traffic.
    */
   #checkPaths (): void {
     const core = this.#core
     if (core == null || this.#state !== 'running') return
     const live = core.members()
       .filter(m => m.id !== core.self.id && (m.status === 'alive' || m.status === 'suspect'))
+      .filter(m => new Set(m.addrs.map(a => hostOf(a)).filter(h => h != null)).size > 1)
       .map(m => ({ id: m.id, addrs: m.addrs }))
     this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
   }
