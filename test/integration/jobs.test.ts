@@ -31,6 +31,21 @@ async function waitDone (agent: AgentProcess, id: string): Promise<JobView> {
   return job!
 }
 
+/** The agent running the most tasks now (tasks started, not finished or aborted, from GET /v1/stats). */
+async function busyWorker (candidates: AgentProcess[]): Promise<AgentProcess> {
+  let best: { agent: AgentProcess, running: number } | undefined
+  await waitFor('a worker running tasks', async () => {
+    for (const agent of candidates) {
+      const stats = await (await fetch(`http://${agent.rpc}/v1/stats`)).json() as { work: { worker: { tasksStarted: number, tasksFinished: number, tasksAborted: number } } }
+      const w = stats.work.worker
+      const running = w.tasksStarted - w.tasksFinished - w.tasksAborted
+      if (running > (best?.running ?? 0)) best = { agent, running }
+    }
+    return best != null
+  }, JOB_MS, 20)
+  return best!.agent
+}
+
 async function waitProgress (agent: AgentProcess, id: string, done: number): Promise<void> {
   await waitFor(`job ${id} has ${done} tasks done`, async () => ((await jobViaApi(agent, id))?.stats.done ?? 0) >= done, JOB_MS, 50)
 }
@@ -109,7 +124,8 @@ describe('work claims: 5 agent processes on loopback', () => {
   it('kill -9 of a worker mid-job: the sleep job still counts exactly 200', async () => {
     const id = await submitNoWait(agents[2], 'sleep', { tasks: 200, ms: 200 })
     await waitProgress(agents[2], id, 40)
-    const victim = agents[4]
+    // a worker (not the coordinator) that is running tasks right now: its leases must be re-run
+    const victim = await busyWorker(agents.filter(a => a !== agents[2]))
     victim.child.kill('SIGKILL')
     const job = await waitDone(agents[2], id)
     assert.equal(job.status, 'done', job.error ?? '')
@@ -126,7 +142,7 @@ describe('work claims: 5 agent processes on loopback', () => {
     const id = await submitNoWait(coordinator, 'sleep', { tasks: 200, ms: 200 })
     await waitProgress(coordinator, id, 40)
     coordinator.child.kill('SIGKILL')
-    const survivors = agents.filter(a => a !== coordinator && a !== agents[4])
+    const survivors = agents.filter(a => a !== coordinator && a.child.exitCode == null && a.child.signalCode == null)
     const job = await waitDone(survivors[0], id)
     assert.equal(job.status, 'done', job.error ?? '')
     assert.equal(job.result, 200)
