@@ -63,7 +63,11 @@ export interface TransportConfig {
    * lost probes (false suspicions); too high lets one peer keep the core busy.
    */
   inboundFramesPerSecondPerPeer: number
-  /** Frames one peer may send in a burst (join, partition heal, leave) above the sustained rate. */
+  /**
+   * Frames one peer may send in a burst (join, partition heal, leave) above
+   * the sustained rate. A peer that sends this many frames over the limit in
+   * a row is disconnected (`peersDisconnected`).
+   */
   inboundFrameBurstPerPeer: number
   /** Inbound bytes one peer may send per second, sustained: bounds decoding work per peer. */
   inboundBytesPerSecondPerPeer: number

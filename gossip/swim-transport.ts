@@ -78,6 +78,8 @@ export interface SwimTransportStats {
   }
   /** Connections abandoned by switchPath for another path. */
   pathSwitches: number
+  /** Peers disconnected for sending a burst's worth of frames over the rate limit in a row. */
+  peersDisconnected: number
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
   pathCheckFailures: number
@@ -175,6 +177,7 @@ class SwimTransportImpl implements SwimTransport {
     bytesOut: 0,
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
     pathSwitches: 0,
+    peersDisconnected: 0,
     pathChecks: 0,
     pathCheckFailures: 0
   }
@@ -192,6 +195,8 @@ class SwimTransportImpl implements SwimTransport {
   private readonly avoidHosts = new Map<string, Set<string>>()
   private readonly lastPathSwitch = new Map<string, number>()
   private readonly limiter: PeerRateLimiter
+  /** Per peer: frames dropped by the rate limiter since its last accepted one. */
+  private readonly overLimit = new Map<string, number>()
 
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new'
   private shutdown = new AbortController()
@@ -687,10 +692,24 @@ class SwimTransportImpl implements SwimTransport {
       for await (const frame of lp.decode(stream, { maxDataLength: this.config.maxMessageBytes })) {
         this.counters.bytesIn += frame.byteLength
         if (!this.limiter.allow(from, frame.byteLength)) {
-          // Dropped like a lost datagram: the stream stays, SWIM tolerates loss.
+          // Dropped like a lost datagram: the stream stays, SWIM tolerates loss...
           this.counters.dropped.rateLimited++
+          const over = (this.overLimit.get(from) ?? 0) + 1
+          this.overLimit.set(from, over)
+          if (over >= this.config.inboundFrameBurstPerPeer) {
+            // ...unless the peer keeps going: a whole burst's worth over the limit
+            // without a pause is a flood, not a busy member. Cut it off; a member
+            // that reconnects starts again with a full bucket.
+            this.overLimit.delete(from)
+            this.counters.peersDisconnected++
+            this.log.error('peer %s exceeded the SWIM rate limit by %d frames in a row: disconnecting it', from, over)
+            stream.abort(new Error('rate limit exceeded'))
+            void this.libp2p.hangUp(peerIdFromString(from)).catch(() => {})
+            return
+          }
           continue
         }
+        this.overLimit.delete(from)
         let msg: Message
         try {
           msg = decodeMessage(frame.subarray())

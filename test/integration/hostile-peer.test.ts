@@ -17,7 +17,7 @@ import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentPr
 
 interface Stats {
   membership: { claimsRejected: number }
-  transport: { dropped: { rateLimited: number } }
+  transport: { dropped: { rateLimited: number }, peersDisconnected: number }
 }
 
 async function stats (agent: AgentProcess): Promise<Stats> {
@@ -44,10 +44,13 @@ describe('hostile member: floods, forged claims and replays', () => {
     await killAll(agents)
   })
 
-  it('a flood of frames is cut to the rate limit and counted; the agent keeps serving', async () => {
+  it('a flood of frames is cut to the rate limit and counted, the flooding peer is disconnected, the agent keeps serving', async () => {
     for (let i = 0; i < 3000; i++) send({ type: 'gossip', updates: [] })
     await waitFor('rateLimited counted', async () => (await stats(agents[0])).transport.dropped.rateLimited > 0, 10_000)
+    await waitFor('flooding peer disconnected', async () => (await stats(agents[0])).transport.peersDisconnected >= 1, 10_000)
     await waitAllSee(agents, agents, 'alive', 15_000)
+    // it may come back (with a full bucket), as a member would after a reconnect
+    stream = await rogue.dialProtocol(multiaddr(agents[0].multiaddrs[0]), SWIM_PROTOCOL)
   })
 
   it('an alive forged for a crashed member, a leave for a live one and a failure report in another\'s name are rejected and counted', async () => {
