@@ -20,6 +20,7 @@ import { setMaxListeners } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import * as lp from 'it-length-prefixed'
 import { decodeWire, encodeWire, type WireMessage } from './work-codec.ts'
+import { PeerRateLimiter, type RateLimit } from './rate-limit.ts'
 import type { GossipSub, Message as PubsubMessage } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
 
@@ -33,12 +34,21 @@ export interface WorkTransportConfig {
   maxQueuedMessagesPerPeer: number
   /** A dial plus stream open to a member may take this long before its queue is dropped. */
   dialTimeoutMs: number
+  /**
+   * Inbound work messages (topic and direct together) per peer. A coordinator
+   * hears about two per task from each worker; at the benchmark's ~2,000
+   * tasks/s over 4 workers that is ~1,000 a second from one peer, so the
+   * default leaves room for that and cuts a flood. Excess messages are
+   * dropped before decoding and counted (`dropped.rateLimited`).
+   */
+  inbound: RateLimit
 }
 
 export const DEFAULT_WORK_TRANSPORT_CONFIG: Readonly<WorkTransportConfig> = Object.freeze({
   maxMessageBytes: 4 * 1024 * 1024,
   maxQueuedMessagesPerPeer: 20_000,
-  dialTimeoutMs: 3000
+  dialTimeoutMs: 3000,
+  inbound: { framesPerSecond: 5000, frameBurst: 10_000, bytesPerSecond: 16 * 1024 * 1024, byteBurst: 32 * 1024 * 1024 }
 })
 
 export interface WorkTransportStats {
@@ -57,6 +67,8 @@ export interface WorkTransportStats {
     sendFailed: number
     /** Outbound messages dropped because the peer's queue was full. */
     backpressure: number
+    /** Inbound messages over the peer's rate limit (WorkTransportConfig.inbound). */
+    rateLimited: number
   }
 }
 
@@ -115,8 +127,10 @@ class WorkTransportImpl implements WorkTransport {
     topicOut: 0,
     directIn: 0,
     directOut: 0,
-    dropped: { malformed: 0, oversized: 0, unsigned: 0, sendFailed: 0, backpressure: 0 }
+    dropped: { malformed: 0, oversized: 0, unsigned: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 }
   }
+
+  private readonly limiter: PeerRateLimiter
 
   private running = false
   private shutdown = new AbortController()
@@ -127,6 +141,7 @@ class WorkTransportImpl implements WorkTransport {
     this.onMessage = onMessage
     this.config = config
     this.log = libp2p.logger.forComponent('cluster:work')
+    this.limiter = new PeerRateLimiter(config.inbound)
   }
 
   async start (): Promise<void> {
@@ -277,6 +292,10 @@ class WorkTransportImpl implements WorkTransport {
   private async readFrames (stream: Stream, from: string): Promise<void> {
     try {
       for await (const frame of lp.decode(stream, { maxDataLength: this.config.maxMessageBytes })) {
+        if (!this.limiter.allow(from, frame.byteLength)) {
+          this.counters.dropped.rateLimited++
+          continue
+        }
         let msg: WireMessage
         try {
           msg = decodeWire(frame.subarray())
@@ -307,6 +326,11 @@ class WorkTransportImpl implements WorkTransport {
     }
     if (m.data.byteLength > this.config.maxMessageBytes) {
       this.counters.dropped.oversized++
+      return
+    }
+    // the origin's budget: relays forward others' messages, the signer wrote them
+    if (!this.limiter.allow(m.from.toString(), m.data.byteLength)) {
+      this.counters.dropped.rateLimited++
       return
     }
     let msg: WireMessage

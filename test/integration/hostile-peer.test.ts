@@ -2,7 +2,8 @@
  * A hostile member on the SWIM protocol against real agents: it floods
  * (rate-limited and counted), forges an alive for a crashed member and a
  * leave for a live one (rejected and counted), and replays an old message
- * (ignored). The agents keep serving and their view stays right.
+ * (ignored), and floods the work-claims protocol (rate-limited and counted).
+ * The agents keep serving and their view stays right.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import * as lp from 'it-length-prefixed'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
-import { createNode, encodeMessage, SWIM_PROTOCOL } from '../../gossip/index.ts'
+import { createNode, encodeMessage, encodeWire, SWIM_PROTOCOL, WORK_PROTOCOL } from '../../gossip/index.ts'
 import { accusationPayload, aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
 import type { Message } from '../../membership/index.ts'
 import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
@@ -18,6 +19,7 @@ import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentPr
 interface Stats {
   membership: { claimsRejected: number }
   transport: { dropped: { rateLimited: number }, peersDisconnected: number }
+  work: { transport: { dropped: { rateLimited: number, malformed: number } } }
 }
 
 async function stats (agent: AgentProcess): Promise<Stats> {
@@ -80,5 +82,20 @@ describe('hostile member: floods, forged claims and replays', () => {
     assert.equal(members.find(m => m.peerId === crashed.peerId)?.status, 'failed', 'the crashed member stays failed')
     assert.equal(members.find(m => m.peerId === live.peerId)?.status, 'alive', 'the live member did not leave')
     assert.equal((await membersViaApi(live)).find(m => m.peerId === live.peerId)?.incarnation, liveView.incarnation, 'no refutation was needed')
+  })
+
+  it('a flood of work messages is cut to the rate limit and counted; garbage aborts the stream; jobs still run', async () => {
+    const target = agents[0]
+    const work = await rogue.dialProtocol(multiaddr(target.multiaddrs[0]), WORK_PROTOCOL)
+    const frame = lp.encode.single(encodeWire({ type: 'capacity', free: 1, slots: 1 })).subarray()
+    for (let i = 0; i < 30_000; i++) work.send(frame)
+    await waitFor('work rateLimited counted', async () => (await stats(target)).work.transport.dropped.rateLimited > 0, 10_000)
+    await new Promise(resolve => setTimeout(resolve, 1000)) // the bucket refills: the next frame is decoded
+    const garbage = await rogue.dialProtocol(multiaddr(target.multiaddrs[0]), WORK_PROTOCOL)
+    garbage.send(lp.encode.single(new TextEncoder().encode('{"type":"grant","jobId":')).subarray())
+    await waitFor('work malformed counted', async () => (await stats(target)).work.transport.dropped.malformed > 0, 10_000)
+    const res = await fetch(`http://${target.rpc}/v1/jobs`, { method: 'POST', body: JSON.stringify({ workload: 'sleep', input: { tasks: 4, ms: 1 } }) })
+    const { id } = await res.json() as { id: string }
+    await waitFor('job done', async () => (await (await fetch(`http://${target.rpc}/v1/jobs/${id}`)).json() as { result: unknown }).result === 4, 20_000)
   })
 })
