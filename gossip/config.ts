@@ -65,8 +65,8 @@ export interface TransportConfig {
   inboundFramesPerSecondPerPeer: number
   /**
    * Frames one peer may send in a burst (join, partition heal, leave) above
-   * the sustained rate. A peer that sends this many frames over the limit in
-   * a row is disconnected (`peersDisconnected`).
+   * the sustained rate. A peer that sends this many frames over the limit
+   * within a second is disconnected (`peersDisconnected`).
    */
   inboundFrameBurstPerPeer: number
   /** Inbound bytes one peer may send per second, sustained: bounds decoding work per peer. */

@@ -78,7 +78,7 @@ export interface SwimTransportStats {
   }
   /** Connections abandoned by switchPath for another path. */
   pathSwitches: number
-  /** Peers disconnected for sending a burst's worth of frames over the rate limit in a row. */
+  /** Peers disconnected for sending a burst's worth of frames over the rate limit within a second. */
   peersDisconnected: number
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
@@ -195,8 +195,8 @@ class SwimTransportImpl implements SwimTransport {
   private readonly avoidHosts = new Map<string, Set<string>>()
   private readonly lastPathSwitch = new Map<string, number>()
   private readonly limiter: PeerRateLimiter
-  /** Per peer: frames dropped by the rate limiter since its last accepted one. */
-  private readonly overLimit = new Map<string, number>()
+  /** Per peer: frames dropped by the rate limiter in the current one-second window. */
+  private readonly overLimit = new Map<string, { since: number, frames: number }>()
 
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new'
   private shutdown = new AbortController()
@@ -694,22 +694,26 @@ class SwimTransportImpl implements SwimTransport {
         if (!this.limiter.allow(from, frame.byteLength)) {
           // Dropped like a lost datagram: the stream stays, SWIM tolerates loss...
           this.counters.dropped.rateLimited++
-          const over = (this.overLimit.get(from) ?? 0) + 1
-          this.overLimit.set(from, over)
-          if (over >= this.config.inboundFrameBurstPerPeer) {
+          const now = performance.now()
+          let over = this.overLimit.get(from)
+          if (over == null || now - over.since > 1000) {
+            over = { since: now, frames: 0 }
+            this.overLimit.set(from, over)
+          }
+          over.frames++
+          if (over.frames >= this.config.inboundFrameBurstPerPeer) {
             // ...unless the peer keeps going: a whole burst's worth over the limit
-            // without a pause is a flood, not a busy member. Cut it off; a member
+            // within a second is a flood, not a busy member. Cut it off; a member
             // that reconnects starts again with a full bucket.
             this.overLimit.delete(from)
             this.counters.peersDisconnected++
-            this.log.error('peer %s exceeded the SWIM rate limit by %d frames in a row: disconnecting it', from, over)
+            this.log.error('peer %s sent %d frames over the SWIM rate limit within a second: disconnecting it', from, over.frames)
             stream.abort(new Error('rate limit exceeded'))
             void this.libp2p.hangUp(peerIdFromString(from)).catch(() => {})
             return
           }
           continue
         }
-        this.overLimit.delete(from)
         let msg: Message
         try {
           msg = decodeMessage(frame.subarray())
@@ -747,6 +751,7 @@ class SwimTransportImpl implements SwimTransport {
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
+    this.overLimit.delete(id)
     for (const [key, peer] of this.aliases) {
       if (peer === id) this.aliases.delete(key)
     }
