@@ -27,10 +27,11 @@ import { connect as netConnect } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
+import { framingDrop } from './framing.ts'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { fromPartial } from './config.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
-import { PathTable, pathKey, type PathError, type PathView } from './paths.ts'
+import { hostOf as hostOfAddr, PathTable, pathKey, type PathError, type PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -335,7 +336,7 @@ class SwimTransportImpl implements SwimTransport {
     // With no address known here (a channel made for a reply to a sender id),
     // switch as before: the redial finds out.
     const silentHosts = new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null))
-    const known = (channel?.addrs ?? []).map(a => hostOfString(a)).filter(h => h != null)
+    const known = (channel?.addrs ?? []).map(a => hostOfAddr(a)).filter(h => h != null)
     if (known.length > 0 && known.every(host => silentHosts.has(host))) return
     this.lastPathSwitch.set(id, now)
     this.avoidHosts.set(id, silentHosts)
@@ -739,11 +740,8 @@ class SwimTransportImpl implements SwimTransport {
       // the remote closed its end: close ours
       await stream.close({ signal: AbortSignal.timeout(1000) }).catch(err => { stream.abort(err as Error) })
     } catch (err) {
-      const name = (err as Error)?.name
-      if (name === 'InvalidDataLengthError') this.counters.dropped.oversized++
-      else if (name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError' || name === 'UnexpectedEOFError') {
-        this.counters.dropped.malformed++
-      }
+      const drop = framingDrop(err)
+      if (drop != null) this.counters.dropped[drop]++
       this.log('inbound stream from %s ended - %e', from, err)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
@@ -867,14 +865,6 @@ async function withDeadline (promise: Promise<unknown>, deadline: number): Promi
 }
 
 /** The host part (IP address or DNS name) of a multiaddr, if it has one. */
-function hostOfString (addr: string): string | undefined {
-  try {
-    return hostOf(multiaddr(addr))
-  } catch {
-    return undefined
-  }
-}
-
 function hostOf (ma: Multiaddr): string | undefined {
   return ma.getComponents().find(c => ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(c.name))?.value
 }

@@ -19,6 +19,7 @@
 import { setMaxListeners } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import * as lp from 'it-length-prefixed'
+import { framingDrop } from './framing.ts'
 import { decodeWire, encodeWire, type WireMessage } from './work-codec.ts'
 import { PeerRateLimiter, type RateLimit } from './rate-limit.ts'
 import type { GossipSub, Message as PubsubMessage } from '@libp2p/gossipsub'
@@ -310,9 +311,8 @@ class WorkTransportImpl implements WorkTransport {
       }
       await stream.close({ signal: AbortSignal.timeout(1000) }).catch(err => { stream.abort(err as Error) })
     } catch (err) {
-      const name = (err as Error)?.name
-      if (name === 'InvalidDataLengthError') this.counters.dropped.oversized++
-      else if (name === 'InvalidMessageLengthError' || name === 'InvalidDataLengthLengthError' || name === 'UnexpectedEOFError') this.counters.dropped.malformed++
+      const drop = framingDrop(err)
+      if (drop != null) this.counters.dropped[drop]++
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
   }
