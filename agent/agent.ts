@@ -137,7 +137,7 @@ export class Agent extends EventTarget {
       })
       await this.#transport.start()
       await this.#work.start()
-      this.#work.membersChanged(this.members())
+      this.#work.membersChanged(this.#core.members())
       if (this.options.rpc !== false) {
         this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
@@ -254,7 +254,7 @@ export class Agent extends EventTarget {
       }
     }
     // work claims follow membership: a failed member's leases are released at once
-    if (membersChanged && this.#state === 'running') this.#work?.membersChanged(this.members())
+    if (membersChanged && this.#state === 'running') this.#work?.membersChanged(this.#core!.members())
   }
 
   /** A member's public record with this node's paths to it. */

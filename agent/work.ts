@@ -15,7 +15,7 @@ import { ThreadPool, ThreadsUnavailableError } from '../workloads/threads.ts'
 import { seededRandom } from '../membership/index.ts'
 import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
-import type { MemberView } from './member-view.ts'
+import type { Member } from '../membership/index.ts'
 
 export { JobRejectedError }
 
@@ -188,8 +188,8 @@ export class WorkDriver {
   }
 
   /** The membership view changed: alive and suspect members take part, failed and left ones lose their leases. */
-  membersChanged (members: MemberView[]): void {
-    const peers: Peer[] = members.map(m => ({ id: m.peerId, name: m.name, alive: m.status === 'alive' || m.status === 'suspect', tags: m.tags }))
+  membersChanged (members: readonly Member[]): void {
+    const peers: Peer[] = members.map(m => ({ id: m.id, name: m.name, alive: m.status === 'alive' || m.status === 'suspect', tags: m.tags }))
     this.#alive = peers.filter(p => p.alive && p.id !== this.#core.self).map(p => p.id)
     this.#drive(now => this.#core.members(now, peers))
   }
