@@ -32,7 +32,7 @@ export async function setUpSecurity (options: ResolvedAgentOptions, privateKey: 
     const key = typeof options.clusterKey === 'string' ? await loadClusterKey(options.clusterKey) : parseClusterKey(options.clusterKey)
     let lastLogAt = -Infinity
     let unlogged = 0
-    guard = clusterKeyGuard(key, (addr, why) => {
+    guard = await clusterKeyGuard(key, (addr, why) => {
       const now = performance.now()
       if (now - lastLogAt < REFUSAL_LOG_INTERVAL_MS) { unlogged++; return }
       lastLogAt = now

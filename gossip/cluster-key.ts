@@ -15,13 +15,13 @@
  * failed upgrade. `clusterKeyGuard` wraps the protector so that every
  * connection that was protected but never became a libp2p connection is
  * counted and reported (`onRefused`), with its remote address.
+ *
+ * pnet is imported only when a key is in use: its XSalsa20 compiles a
+ * WebAssembly module as it loads, which costs an agent without a key a few MB
+ * of resident memory for nothing (bench/footprint.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { generateKey, preSharedKey } from '@libp2p/pnet'
 import type { ConnectionProtector, Libp2p, MultiaddrConnection } from '@libp2p/interface'
-
-/** Length of pnet's key file: header, codec line and 64 hex digits. */
-export const CLUSTER_KEY_FILE_BYTES = 95
 
 export class InvalidClusterKeyError extends Error {
   override name = 'InvalidClusterKeyError'
@@ -58,11 +58,11 @@ export async function loadClusterKey (path: string): Promise<Uint8Array> {
   return parseClusterKey(bytes, path)
 }
 
-/** A new random key in pnet's file format. */
+/** A new random key in pnet's file format (what pnet's `generateKey` writes). */
 export function newClusterKey (): Uint8Array {
-  const bytes = new Uint8Array(CLUSTER_KEY_FILE_BYTES)
-  generateKey(bytes)
-  return bytes
+  const random = crypto.getRandomValues(new Uint8Array(32))
+  const hex = Array.from(random, b => b.toString(16).padStart(2, '0')).join('')
+  return new TextEncoder().encode(`${HEADER}\n${CODEC}\n${hex}`)
 }
 
 /**
@@ -100,7 +100,8 @@ const MAX_PENDING = 1024
  * in time) or when the raw connection closes before libp2p reports it open
  * (the other key's stream decrypts to garbage and the upgrade fails).
  */
-export function clusterKeyGuard (key: Uint8Array, onRefused: (remoteAddr: string, why: string) => void): ClusterKeyGuard {
+export async function clusterKeyGuard (key: Uint8Array, onRefused: (remoteAddr: string, why: string) => void): Promise<ClusterKeyGuard> {
+  const { preSharedKey } = await import('@libp2p/pnet')
   const inner = preSharedKey({ psk: key })
   const counters: ClusterKeyGuardStats = { handshakeFailures: 0 }
   /** Raw connections protected but not yet upgraded, by remote address. */
