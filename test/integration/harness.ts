@@ -15,9 +15,19 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url))
  * AGENT_ENTRY to the bundled binary (dist/agent.mjs) that a user installs.
  */
 export const MAIN = process.env.AGENT_ENTRY ?? fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
-/** The pinned Deno binary and the Deno entry point, for agents started with `runtime: 'deno'`. */
+/** The pinned Deno binary, for agents started with `runtime: 'deno'`. */
 export const DENO = process.env.DENO_BIN ?? fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url))
-const DENO_MAIN = fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
+/**
+ * What Deno runs: the TypeScript sources through deno-compat/main.ts by
+ * default; the benchmarks set DENO_AGENT_ENTRY to the bundle (dist/agent.mjs).
+ */
+export const DENO_MAIN = process.env.DENO_AGENT_ENTRY ?? fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
+/**
+ * Environment of every Deno process the tests start: plain output, and no
+ * update check (Deno otherwise looks its release server up in DNS on every
+ * start: traffic off this machine, and a few MB of HTTP client held for it).
+ */
+export const DENO_ENV = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }
 
 export interface AgentProcess {
   name: string
@@ -39,6 +49,8 @@ export interface StartOptions {
   listen?: string[]
   /** Default `node`. A Deno agent runs the same sources through deno-compat/main.ts. */
   runtime?: 'node' | 'deno'
+  /** What a Deno agent runs. Default DENO_MAIN. */
+  denoEntry?: string
 }
 
 /** Starts `agent` and resolves once it printed its peer id, addresses and control address. */
@@ -50,7 +62,7 @@ export async function startAgent (options: StartOptions): Promise<AgentProcess> 
     ...(options.extraArgs ?? [])]
   const deno = options.runtime === 'deno'
   const child = deno
-    ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+    ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', options.denoEntry ?? DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...DENO_ENV } })
     : spawn(process.execPath, [MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => { out += d.toString() })

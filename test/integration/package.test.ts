@@ -1,6 +1,7 @@
 /**
  * The package as a user installs it: `npm pack`, install the tarball into an
- * empty folder, run its `agent` binary (compiled JS) and import createAgent.
+ * empty folder, run its `agent` binary (compiled JS) and import createAgent,
+ * and run its bundle on Deno next to an agent running the sources.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,7 +10,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { REPO } from './harness.ts'
+import { newClusterKey } from '../../gossip/cluster-key.ts'
+import type { JobView } from '../../workloads/index.ts'
+import { REPO, killAll, runCli, startAgent, waitAllSee } from './harness.ts'
 
 const run = promisify(execFile)
 // The installed bin starts with `#!/usr/bin/env node`: put the pinned Node first on PATH.
@@ -48,5 +51,27 @@ describe('npm package', () => {
     await writeFile(join(dir, 'embed.mjs'), script)
     const { stdout } = await run(process.execPath, ['embed.mjs'], { cwd: dir, env })
     assert.equal(stdout.trim(), '1 alive')
+  })
+
+  it('the installed bundle runs on Deno and shares a job with an agent running the sources, under a cluster key', async () => {
+    // The bundle swaps noise's WebAssembly ChaCha20-Poly1305 for a JavaScript one and loads
+    // pnet only for a key: every frame between these two crosses both implementations.
+    const keyFile = join(dir, 'cluster.key')
+    await writeFile(keyFile, newClusterKey(), { mode: 0o600 })
+    const key = ['--cluster-key', keyFile]
+    const sources = await startAgent({ name: 'sources', extraArgs: key })
+    const bundle = await startAgent({
+      name: 'bundle', runtime: 'deno', denoEntry: join(dir, 'node_modules/gossip-cluster-agent/dist/agent.mjs'), join: [sources.multiaddrs[0]], extraArgs: key
+    })
+    try {
+      await waitAllSee([sources, bundle], [sources, bundle], 'alive', 20_000)
+      const { code, stdout, stderr } = await runCli(['submit', 'sleep', '--input', '{"tasks":20,"ms":50}', '--json', '--rpc', bundle.rpc], 30_000)
+      assert.equal(code, 0, stderr)
+      const job = JSON.parse(stdout) as JobView
+      assert.equal(job.result, 20)
+      assert.deepEqual(Object.keys(job.stats.perNode).sort(), ['bundle', 'sources'])
+    } finally {
+      await killAll([sources, bundle])
+    }
   })
 })
