@@ -2,37 +2,60 @@
  * Footprint benchmark: idle RSS of ONE agent in a settled 5-agent cluster on
  * loopback. The other four agents are Node agents on the `lan` profile; the
  * measured one runs on Node (the bundled binary when AGENT_ENTRY is set, as
- * `npm run bench` does) or on Deno (deno-compat/main.ts), with the default
- * (`lan`) or the `edge` profile. RSS is VmRSS from /proc/<pid>/status after
- * IDLE_MS of idle once every agent lists all five members alive.
+ * `npm run bench` does) or on Deno (the same bundle, dist/agent.mjs, when
+ * DENO_AGENT_ENTRY is set, as `npm run bench` does; one row runs the
+ * TypeScript sources through deno-compat/main.ts), with the default (`lan`)
+ * or the `edge` profile. RSS is VmRSS from /proc/<pid>/status after IDLE_MS of
+ * idle once every agent lists all five members alive.
  *
- * A variant may set DENO_V8_FLAGS for its own process only (Deno reads V8
- * flags from that variable as from `--v8-flags`); it is restored right after
- * the spawn, so the other agents and variants are unaffected.
+ * A variant may set environment variables for its own process only, such as
+ * DENO_V8_FLAGS (Deno reads V8 flags from it as from `--v8-flags`); they are
+ * restored right after the spawn, so the other agents and variants are
+ * unaffected.
+ *
+ * Each variant first starts its agent once unmeasured: Deno keeps compiled
+ * code in a cache that is valid only for the V8 flags it was made with, and a
+ * start that has to fill it holds ~40 MB more than every later start.
  */
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+import { newClusterKey } from '../gossip/cluster-key.ts'
+import { REPO, freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 
 export interface FootprintVariant {
   label: string
   runtime: 'node' | 'deno'
   profile: 'lan' | 'edge'
-  /** Target idle RSS, MB. */
-  targetMb: number
-  /** DENO_V8_FLAGS for the measured Deno process only. */
-  denoV8Flags?: string
+  /** Target idle RSS, MB; none for a row that is there to compare. */
+  targetMb?: number
+  /** Environment of the measured process only. */
+  env?: Record<string, string>
+  /** What the Deno agent runs, when not DENO_MAIN. */
+  denoEntry?: string
+  /** All five agents share a cluster key (what a real deployment should run). */
+  clusterKey?: boolean
 }
 
-/** Cheap V8 lever for Deno on small devices: a 1 MiB young generation (default 16 MiB+ per semi-space on 64-bit). */
-export const DENO_EDGE_V8_FLAGS = '--max-semi-space-size=1'
+/**
+ * How the README (Profiles, On Deno) and `deno task agent:edge` run Deno on a
+ * small device: a 1 MiB young generation (default 16 MiB+ per semi-space on
+ * 64-bit), no TurboFan (Maglev still optimises hot code), and one malloc arena
+ * for all threads.
+ */
+export const DENO_EDGE_ENV = { DENO_V8_FLAGS: '--max-semi-space-size=1,--no-opt', MALLOC_ARENA_MAX: '1' }
+const describeEnv = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')
+const DENO_SOURCES = `${REPO}deno-compat/main.ts`
 
 export const VARIANTS: FootprintVariant[] = [
   { label: 'Node, default (lan)', runtime: 'node', profile: 'lan', targetMb: 100 },
   { label: 'Node, edge', runtime: 'node', profile: 'edge', targetMb: 100 },
   { label: 'Deno, default (lan)', runtime: 'deno', profile: 'lan', targetMb: 100 },
   { label: 'Deno, edge', runtime: 'deno', profile: 'edge', targetMb: 70 },
-  { label: `Deno, edge + DENO_V8_FLAGS=${DENO_EDGE_V8_FLAGS}`, runtime: 'deno', profile: 'edge', targetMb: 70, denoV8Flags: DENO_EDGE_V8_FLAGS }
+  { label: `Deno, edge + ${describeEnv(DENO_EDGE_ENV)}`, runtime: 'deno', profile: 'edge', targetMb: 70, env: DENO_EDGE_ENV },
+  { label: `Deno, edge + ${describeEnv(DENO_EDGE_ENV)}, cluster key`, runtime: 'deno', profile: 'edge', env: DENO_EDGE_ENV, clusterKey: true },
+  { label: 'Deno, default (lan), TypeScript sources (deno-compat/main.ts)', runtime: 'deno', profile: 'lan', denoEntry: DENO_SOURCES }
 ]
 
 const CLUSTER_SIZE = 5
@@ -46,14 +69,28 @@ async function rssMb (pid: number): Promise<number> {
   return Math.round(kb / 1024 * 10) / 10
 }
 
-async function startSubject (variant: FootprintVariant, join: string[]): Promise<AgentProcess> {
-  const saved = process.env.DENO_V8_FLAGS
-  if (variant.denoV8Flags != null) process.env.DENO_V8_FLAGS = variant.denoV8Flags
+/** A key file for the variants with `clusterKey`, written once. */
+let keyDir: string | undefined
+async function keyArgs (variant: FootprintVariant): Promise<string[]> {
+  if (variant.clusterKey !== true) return []
+  if (keyDir == null) {
+    keyDir = await mkdtemp(join(tmpdir(), 'footprint-'))
+    await writeFile(join(keyDir, 'cluster.key'), newClusterKey(), { mode: 0o600 })
+  }
+  return ['--cluster-key', join(keyDir, 'cluster.key')]
+}
+
+async function startSubject (variant: FootprintVariant, joinAddrs: string[]): Promise<AgentProcess> {
+  const env = variant.env ?? {}
+  const saved = Object.fromEntries(Object.keys(env).map(k => [k, process.env[k]]))
+  Object.assign(process.env, env)
   try {
-    return await startAgent({ name: 'subject', join, profile: variant.profile, runtime: variant.runtime })
+    return await startAgent({ name: 'subject', join: joinAddrs, profile: variant.profile, runtime: variant.runtime, denoEntry: variant.denoEntry, extraArgs: await keyArgs(variant) })
   } finally {
-    if (saved === undefined) delete process.env.DENO_V8_FLAGS
-    else process.env.DENO_V8_FLAGS = saved
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
   }
 }
 
@@ -63,9 +100,10 @@ export async function runFootprintOnce (variant: FootprintVariant): Promise<numb
   const seedAddr = `/ip4/127.0.0.1/tcp/${port}`
   const agents: AgentProcess[] = []
   try {
-    agents.push(await startAgent({ name: 'f1', listen: [seedAddr, '/ip4/127.0.0.1/tcp/0/ws'] }))
+    const extraArgs = await keyArgs(variant)
+    agents.push(await startAgent({ name: 'f1', listen: [seedAddr, '/ip4/127.0.0.1/tcp/0/ws'], extraArgs }))
     const others = []
-    for (let i = 2; i < CLUSTER_SIZE; i++) others.push(startAgent({ name: `f${i}`, join: [seedAddr] }))
+    for (let i = 2; i < CLUSTER_SIZE; i++) others.push(startAgent({ name: `f${i}`, join: [seedAddr], extraArgs }))
     agents.push(...await Promise.all(others))
     const subject = await startSubject(variant, [seedAddr])
     agents.push(subject)
@@ -84,14 +122,21 @@ export interface FootprintResult { variant: FootprintVariant, values: number[] }
 
 export async function runFootprintBench (runs: number, variants = VARIANTS): Promise<FootprintResult[]> {
   const results: FootprintResult[] = []
-  for (const variant of variants) {
-    const values: number[] = []
-    for (let i = 0; i < runs; i++) {
-      const mb = await runFootprintOnce(variant)
-      values.push(mb)
-      console.error(`footprint ${variant.label} run ${i + 1}/${runs}: ${mb} MB`)
+  try {
+    for (const variant of variants) {
+      const warmUp = await startSubject(variant, [])
+      await sleep(1000)
+      await killAll([warmUp])
+      const values: number[] = []
+      for (let i = 0; i < runs; i++) {
+        const mb = await runFootprintOnce(variant)
+        values.push(mb)
+        console.error(`footprint ${variant.label} run ${i + 1}/${runs}: ${mb} MB`)
+      }
+      results.push({ variant, values })
     }
-    results.push({ variant, values })
+  } finally {
+    if (keyDir != null) await rm(keyDir, { recursive: true, force: true })
   }
   return results
 }

@@ -9,6 +9,8 @@ import { runMembershipBench, type MembershipRun } from './membership.ts'
 import { runFootprintBench } from './footprint.ts'
 import { NOOP_SLOTS, NOOP_TASKS, PRIMES_INPUT, runJobsBench, type JobsRun } from './jobs.ts'
 import { median } from './stats.ts'
+import { execFileSync } from 'node:child_process'
+import { DENO } from '../test/integration/harness.ts'
 
 const only = process.env.BENCH_ONLY ?? ''
 if (only !== '' && only !== 'membership' && only !== 'footprint' && only !== 'jobs') {
@@ -17,6 +19,7 @@ if (only !== '' && only !== 'membership' && only !== 'footprint' && only !== 'jo
 }
 const runs = (fallback: number): number => Number(process.env.BENCH_RUNS ?? fallback)
 const date = new Date().toISOString().slice(0, 10)
+const denoVersion = (): string => /deno (\S+)/.exec(execFileSync(DENO, ['--version']).toString())?.[1] ?? '?'
 
 interface Row { key: keyof MembershipRun, label: string, unit: string, target: string, serf: string }
 const ROWS: Row[] = [
@@ -56,12 +59,15 @@ if (only === '' || only === 'footprint') {
   const n = runs(3)
   const results = await runFootprintBench(n)
   const entry = process.env.AGENT_ENTRY ?? 'agent/main.ts (sources)'
-  console.log(`\nFootprint: idle RSS of one agent in a settled 5-agent cluster (the other four: Node, lan), loopback; ${n} runs; ${date}; Node ${process.version} running ${entry}; Deno running deno-compat/main.ts\n`)
+  const denoEntry = process.env.DENO_AGENT_ENTRY ?? 'deno-compat/main.ts (sources)'
+  console.log(`\nFootprint: idle RSS of one agent in a settled 5-agent cluster (the other four: Node, lan), loopback; ${n} runs; ${date}; Node ${process.version} running ${entry}; Deno ${denoVersion()} running ${denoEntry} unless the row says otherwise\n`)
   console.log('| measured agent | median RSS | min–max | target | met |')
   console.log('|---|---|---|---|---|')
   for (const { variant, values } of results) {
     const m = median(values)
-    console.log(`| ${variant.label} | ${m} MB | ${Math.min(...values)}–${Math.max(...values)} | < ${variant.targetMb} MB | ${m < variant.targetMb ? 'yes' : 'no'} |`)
+    const target = variant.targetMb == null ? '' : `< ${variant.targetMb} MB`
+    const met = variant.targetMb == null ? '' : m < variant.targetMb ? 'yes' : 'no'
+    console.log(`| ${variant.label} | ${m} MB | ${Math.min(...values)}–${Math.max(...values)} | ${target} | ${met} |`)
   }
 }
 if (only === '' || only === 'jobs') {
