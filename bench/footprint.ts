@@ -32,7 +32,7 @@ export interface FootprintVariant {
   targetMb?: number
   /** Environment of the measured process only. */
   env?: Record<string, string>
-  /** What the Deno agent runs, when not DENO_MAIN. */
+  /** What the Deno agent runs, when not the harness's default. */
   denoEntry?: string
   /** All five agents share a cluster key (what a real deployment should run). */
   clusterKey?: boolean
@@ -42,7 +42,8 @@ export interface FootprintVariant {
  * How the README (Profiles, On Deno) and `deno task agent:edge` run Deno on a
  * small device: a 1 MiB young generation (default 16 MiB+ per semi-space on
  * 64-bit), no TurboFan (Maglev still optimises hot code), and one malloc arena
- * for all threads.
+ * for all threads. The fourth setting, DENO_NO_UPDATE_CHECK=1, is on for every
+ * Deno process the harness starts.
  */
 export const DENO_EDGE_ENV = { DENO_V8_FLAGS: '--max-semi-space-size=1,--no-opt', MALLOC_ARENA_MAX: '1' }
 const describeEnv = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')

@@ -21,13 +21,13 @@ export const DENO = process.env.DENO_BIN ?? fileURLToPath(new URL('../../node_mo
  * What Deno runs: the TypeScript sources through deno-compat/main.ts by
  * default; the benchmarks set DENO_AGENT_ENTRY to the bundle (dist/agent.mjs).
  */
-export const DENO_MAIN = process.env.DENO_AGENT_ENTRY ?? fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
+const DENO_MAIN = process.env.DENO_AGENT_ENTRY ?? fileURLToPath(new URL('../../deno-compat/main.ts', import.meta.url))
 /**
  * Environment of every Deno process the tests start: plain output, and no
  * update check (Deno otherwise looks its release server up in DNS on every
  * start: traffic off this machine, and a few MB of HTTP client held for it).
  */
-export const DENO_ENV = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }
+const DENO_ENV = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }
 
 export interface AgentProcess {
   name: string
@@ -47,9 +47,9 @@ export interface StartOptions {
   extraArgs?: string[]
   /** Default: TCP and WS on 127.0.0.1 with OS-chosen ports. */
   listen?: string[]
-  /** Default `node`. A Deno agent runs the same sources through deno-compat/main.ts. */
+  /** Default `node`. */
   runtime?: 'node' | 'deno'
-  /** What a Deno agent runs. Default DENO_MAIN. */
+  /** What a Deno agent runs. Default DENO_MAIN: the sources through deno-compat/main.ts, or DENO_AGENT_ENTRY. */
   denoEntry?: string
 }
 
