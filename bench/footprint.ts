@@ -8,10 +8,8 @@
  * or the `edge` profile. RSS is VmRSS from /proc/<pid>/status after IDLE_MS of
  * idle once every agent lists all five members alive.
  *
- * A variant may set environment variables for its own process only, such as
- * DENO_V8_FLAGS (Deno reads V8 flags from it as from `--v8-flags`); they are
- * restored right after the spawn, so the other agents and variants are
- * unaffected.
+ * A variant may set environment variables for the measured process only,
+ * such as DENO_V8_FLAGS (Deno reads V8 flags from it as from `--v8-flags`).
  *
  * Each variant first starts its agent once unmeasured: Deno keeps compiled
  * code in a cache that is valid only for the V8 flags it was made with, and a
@@ -21,6 +19,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { DENO_EDGE_ENV } from '../deno-compat/edge-settings.ts'
 import { newClusterKey } from '../gossip/cluster-key.ts'
 import { REPO, freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 
@@ -38,14 +37,6 @@ export interface FootprintVariant {
   clusterKey?: boolean
 }
 
-/**
- * How the README (Profiles, On Deno) and `deno task agent:edge` run Deno on a
- * small device: a 1 MiB young generation (default 16 MiB+ per semi-space on
- * 64-bit), no TurboFan (Maglev still optimises hot code), and one malloc arena
- * for all threads. The fourth setting, DENO_NO_UPDATE_CHECK=1, is on for every
- * Deno process the harness starts.
- */
-export const DENO_EDGE_ENV = { DENO_V8_FLAGS: '--max-semi-space-size=1,--no-opt', MALLOC_ARENA_MAX: '1' }
 const describeEnv = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')
 const DENO_SOURCES = `${REPO}deno-compat/main.ts`
 
@@ -82,17 +73,9 @@ async function keyArgs (variant: FootprintVariant): Promise<string[]> {
 }
 
 async function startSubject (variant: FootprintVariant, joinAddrs: string[]): Promise<AgentProcess> {
-  const env = variant.env ?? {}
-  const saved = Object.fromEntries(Object.keys(env).map(k => [k, process.env[k]]))
-  Object.assign(process.env, env)
-  try {
-    return await startAgent({ name: 'subject', join: joinAddrs, profile: variant.profile, runtime: variant.runtime, denoEntry: variant.denoEntry, extraArgs: await keyArgs(variant) })
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k]
-      else process.env[k] = v
-    }
-  }
+  return await startAgent({
+    name: 'subject', join: joinAddrs, profile: variant.profile, runtime: variant.runtime, denoEntry: variant.denoEntry, env: variant.env, extraArgs: await keyArgs(variant)
+  })
 }
 
 /** One run: a fresh 5-agent cluster; returns the measured agent's idle RSS in MB. */

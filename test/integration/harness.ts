@@ -51,6 +51,8 @@ export interface StartOptions {
   runtime?: 'node' | 'deno'
   /** What a Deno agent runs. Default DENO_MAIN: the sources through deno-compat/main.ts, or DENO_AGENT_ENTRY. */
   denoEntry?: string
+  /** Added to the environment of this agent's process only (e.g. DENO_V8_FLAGS). */
+  env?: Record<string, string>
 }
 
 /** Starts `agent` and resolves once it printed its peer id, addresses and control address. */
@@ -62,8 +64,8 @@ export async function startAgent (options: StartOptions): Promise<AgentProcess> 
     ...(options.extraArgs ?? [])]
   const deno = options.runtime === 'deno'
   const child = deno
-    ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', options.denoEntry ?? DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...DENO_ENV } })
-    : spawn(process.execPath, [MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', options.denoEntry ?? DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...DENO_ENV, ...options.env } })
+    : spawn(process.execPath, [MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr!.on('data', (d: Buffer) => { out += d.toString() })

@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
+import { DENO_EDGE_ENV } from '../../deno-compat/edge-settings.ts'
 import { newClusterKey } from '../../gossip/cluster-key.ts'
 import type { JobView } from '../../workloads/index.ts'
 import { REPO, killAll, runCli, startAgent, waitAllSee } from './harness.ts'
@@ -53,15 +54,22 @@ describe('npm package', () => {
     assert.equal(stdout.trim(), '1 alive')
   })
 
-  it('the installed bundle runs on Deno and shares a job with an agent running the sources, under a cluster key', async () => {
+  it('the installed bundle runs on Deno with the device settings and shares a job with an agent running the sources, under a cluster key', async () => {
     // The bundle swaps noise's WebAssembly ChaCha20-Poly1305 for a JavaScript one and loads
     // pnet only for a key: every frame between these two crosses both implementations.
     const keyFile = join(dir, 'cluster.key')
     await writeFile(keyFile, newClusterKey(), { mode: 0o600 })
     const key = ['--cluster-key', keyFile]
     const sources = await startAgent({ name: 'sources', extraArgs: key })
+    // On the edge profile with the settings `deno task agent:edge` runs a device with (README, Profiles).
     const bundle = await startAgent({
-      name: 'bundle', runtime: 'deno', denoEntry: join(dir, 'node_modules/gossip-cluster-agent/dist/agent.mjs'), join: [sources.multiaddrs[0]], extraArgs: key
+      name: 'bundle',
+      runtime: 'deno',
+      denoEntry: join(dir, 'node_modules/gossip-cluster-agent/dist/agent.mjs'),
+      profile: 'edge',
+      env: DENO_EDGE_ENV,
+      join: [sources.multiaddrs[0]],
+      extraArgs: key
     })
     try {
       await waitAllSee([sources, bundle], [sources, bundle], 'alive', 20_000)
