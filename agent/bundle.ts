@@ -7,8 +7,8 @@
  *   node agent/bundle.ts my-device.ts my-device.mjs
  *
  * Why each setting (README, gossip/ and Footprint):
- * - minified: V8 and Deno each keep the source text; a third of the size is
- *   ~4 MB less resident on Deno.
+ * - minified: V8 and Deno each keep the source text; less than half the size
+ *   is ~4 MB less resident on Deno.
  * - noise's WebAssembly ChaCha20-Poly1305 and SHA-256, and pnet's XSalsa20,
  *   are replaced by the JavaScript ones in gossip/wasm-free/ (no WebAssembly
  *   compiler in memory).

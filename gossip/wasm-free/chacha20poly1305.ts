@@ -1,15 +1,15 @@
 /**
  * Build-time stand-in for `@chainsafe/as-chacha20poly1305` (a WebAssembly
  * ChaCha20-Poly1305 that noise uses for frames under 1,200 bytes, compiled
- * when the module loads). The bundle (`npm run build`) aliases the package to
+ * when the module loads). The bundle (agent/bundle.ts) aliases the package to
  * this file: the same `seal`/`open` on `@noble/ciphers`' JavaScript
  * ChaCha20-Poly1305, which noise already bundles for browsers.
  *
- * Why: compiling WebAssembly makes V8 page in its WebAssembly compilers, about
- * 10 MB of resident memory on Node and on Deno for the life of the process
- * (bench/footprint.ts), more than the whole agent's own state. What it costs:
- * ~10 µs instead of ~3 µs to seal a 100-byte frame, about 1 % of one core at
- * 1,000 frames a second.
+ * Why: compiling WebAssembly makes V8 keep its WebAssembly compilers resident
+ * for the life of the process: with this and sha256.ts, an agent on Deno
+ * holds 3 MB less (bench/footprint.ts). What it costs: ~10 µs instead of
+ * ~3 µs to seal a 100-byte frame, under 1 % of one core at 1,000 frames a
+ * second.
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 

@@ -2,7 +2,7 @@
  * Build-time stand-in for `xsalsa20`, the stream cipher of the cluster key
  * (`@libp2p/pnet` encrypts every byte of a connection with it). The package
  * compiles a WebAssembly module as it loads whenever the runtime has
- * WebAssembly, which costs a keyed agent ~6 MB of resident memory on Deno
+ * WebAssembly, which costs a keyed agent ~5 MB of resident memory on Deno
  * (bench/footprint.ts); the bundle aliases it to this file, for the reason
  * given in chacha20poly1305.ts beside it: the same streaming API on
  * `@noble/ciphers`' XSalsa20.
