@@ -55,8 +55,8 @@ describe('npm package', () => {
   })
 
   it('the installed bundle runs on Deno with the device settings and shares a job with an agent running the sources, under a cluster key', async () => {
-    // The bundle swaps noise's WebAssembly ChaCha20-Poly1305 for a JavaScript one and loads
-    // pnet only for a key: every frame between these two crosses both implementations.
+    // The bundle swaps noise's and pnet's WebAssembly ciphers for JavaScript ones (gossip/wasm-free/):
+    // every frame between these two agents crosses both implementations.
     const keyFile = join(dir, 'cluster.key')
     await writeFile(keyFile, newClusterKey(), { mode: 0o600 })
     const key = ['--cluster-key', keyFile]
