@@ -3,6 +3,7 @@
  * driven by a real clock. This is the only place where the pure core meets
  * time and the network.
  */
+import { bytesToHex } from '@noble/hashes/utils.js'
 import { createMembership, fromPartial, seededRandom, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { hostOf } from '../gossip/paths.ts'
@@ -349,8 +350,7 @@ export class Agent extends EventTarget {
 }
 
 function randomBootId (): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8))
-  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+  return bytesToHex(crypto.getRandomValues(new Uint8Array(8)))
 }
 
 /** Creates an agent (not yet started). */

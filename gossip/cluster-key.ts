@@ -21,6 +21,7 @@
  * of resident memory for nothing (bench/footprint.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import type { ConnectionProtector, Libp2p, MultiaddrConnection } from '@libp2p/interface'
 
 export class InvalidClusterKeyError extends Error {
@@ -60,8 +61,7 @@ export async function loadClusterKey (path: string): Promise<Uint8Array> {
 
 /** A new random key in pnet's file format (what pnet's `generateKey` writes). */
 export function newClusterKey (): Uint8Array {
-  const random = crypto.getRandomValues(new Uint8Array(32))
-  const hex = Array.from(random, b => b.toString(16).padStart(2, '0')).join('')
+  const hex = bytesToHex(crypto.getRandomValues(new Uint8Array(32)))
   return new TextEncoder().encode(`${HEADER}\n${CODEC}\n${hex}`)
 }
 

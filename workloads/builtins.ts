@@ -3,6 +3,7 @@
  * `validate`, `split` and `reduce` are pure; `run` honours its AbortSignal and
  * uses only web-standard APIs (crypto.subtle, setTimeout), so Deno runs it too.
  */
+import { bytesToHex } from '@noble/hashes/utils.js'
 import type { CountedResult, RunContext, Workload, WorkloadRegistry } from './types.ts'
 
 function object (input: unknown): Record<string, unknown> {
@@ -103,18 +104,12 @@ export const sha256: Workload<Sha256Input, { first: number, count: number, block
       const digest = await crypto.subtle.digest('SHA-256', blockData(task.first + b, task.blockBytes) as Uint8Array<ArrayBuffer>)
       digests.set(new Uint8Array(digest), 32 * b)
     }
-    return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', digests)))
+    return bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', digests)))
   },
   reduce (results) {
     // Pure and synchronous: the task digests in task order, joined (the order is the split's).
     return results.map(r => r.value).join('')
   }
-}
-
-function hex (bytes: Uint8Array): string {
-  let out = ''
-  for (const b of bytes) out += b.toString(16).padStart(2, '0')
-  return out
 }
 
 export interface SleepInput { tasks: number, ms: number }
