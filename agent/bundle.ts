@@ -34,28 +34,34 @@ function oneCopyPerVersion (): Plugin {
         const resolved = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'resolving' })
         if (resolved.errors.length > 0) return undefined // let esbuild report it as usual
         if (resolved.external || !resolved.path.includes('/node_modules/')) return resolved
-        const root = packageRoot(resolved.path)
-        if (root == null) return resolved
-        const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string, version: string }
-        const key = `${name}@${version}`
+        const pkg = packageOf(dirname(resolved.path))
+        if (pkg == null) return resolved
+        const key = `${pkg.name}@${pkg.version}`
         const first = firstRoot.get(key)
         if (first == null) {
-          firstRoot.set(key, root)
+          firstRoot.set(key, pkg.root)
           return resolved
         }
-        return { ...resolved, path: first + resolved.path.slice(root.length) }
+        return { ...resolved, path: first + resolved.path.slice(pkg.root.length) }
       })
     }
   }
 }
 
-/** The folder of the package a file belongs to: the nearest package.json with a name (dist/ folders often hold one with only "type"). */
-function packageRoot (file: string): string | undefined {
-  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json')
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name != null) return dir
-  }
-  return undefined
+interface PackageInfo { root: string, name: string, version: string }
+/** By folder: the package each folder belongs to (most imports land in folders already seen). */
+const packages = new Map<string, PackageInfo | undefined>()
+
+/** The package a folder belongs to: the nearest package.json with a name (dist/ folders often hold one with only "type"). */
+function packageOf (dir: string): PackageInfo | undefined {
+  if (packages.has(dir)) return packages.get(dir)
+  const manifest = join(dir, 'package.json')
+  const own = existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string, version?: string } : {}
+  const info = own.name != null
+    ? { root: dir, name: own.name, version: own.version ?? '' }
+    : dir === dirname(dir) ? undefined : packageOf(dirname(dir))
+  packages.set(dir, info)
+  return info
 }
 
 const [entry, outfile] = process.argv.slice(2)
