@@ -25,7 +25,7 @@ const DENO_MAIN = process.env.DENO_AGENT_ENTRY ?? fileURLToPath(new URL('../../d
 /**
  * Environment of every Deno process the tests start: plain output, and no
  * update check (Deno otherwise looks its release server up in DNS on every
- * start: traffic off this machine, and a few MB of HTTP client held for it).
+ * start: traffic off this machine, and ~1 MB more resident).
  */
 const DENO_ENV = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }
 

@@ -1,7 +1,7 @@
 /**
- * The bundle's stand-ins for noise's WebAssembly crypto (gossip/wasm-free/)
- * must give the same bytes as the packages they replace: an agent built from
- * the bundle talks to one running the sources.
+ * The bundle's stand-ins for noise's and pnet's WebAssembly crypto
+ * (gossip/wasm-free/) must give the same bytes as the packages they replace:
+ * an agent built from the bundle talks to one running the sources.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { ChaCha20Poly1305 as WasmChaCha, newInstance } from '@chainsafe/as-chacha20poly1305'
 import { digest as wasmDigest } from '@chainsafe/as-sha256'
 import { ChaCha20Poly1305 as JsChaCha, newInstance as jsNewInstance } from '../../gossip/wasm-free/chacha20poly1305.ts'
-import { digest as jsDigest } from '../../gossip/wasm-free/sha256.ts'
 import { createRequire } from 'node:module'
+import { digest as jsDigest } from '../../gossip/wasm-free/sha256.ts'
 import jsXsalsa20 from '../../gossip/wasm-free/xsalsa20.ts'
 
 /** The original (CommonJS, untyped); it runs on WebAssembly wherever there is WebAssembly. */
@@ -93,5 +93,11 @@ describe('gossip wasm-free crypto: same bytes as the WebAssembly originals', () 
     const out = new Uint8Array(3000)
     assert.equal(jsXsalsa20(nonce, key).update(sealed, out), out)
     assert.deepEqual(Buffer.from(out), data)
+  })
+
+  it('xsalsa20 refuses a short nonce or key with a clear error, as the original', () => {
+    assert.throws(() => wasmXsalsa20(randomBytes(23), randomBytes(32)), /nonce must be at least 24 bytes/)
+    assert.throws(() => jsXsalsa20(randomBytes(23), randomBytes(32)), /nonce must be at least 24 bytes/)
+    assert.throws(() => jsXsalsa20(randomBytes(24), randomBytes(31)), /key must be at least 32 bytes/)
   })
 })
