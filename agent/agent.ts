@@ -5,7 +5,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { createMembership, fromPartial, seededRandom, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
-import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
+import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats, type WebSocketGuardStats } from '../gossip/index.ts'
 import { hostOf } from '../gossip/paths.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
@@ -38,6 +38,8 @@ export interface AgentStats {
   transport: SwimTransportStats
   work: WorkStats
   security: SecurityStats
+  /** WebSocket connections closed for a frame the parser rejected or for silence. */
+  webSocket: WebSocketGuardStats
 }
 
 export class AgentNotStartedError extends Error {
@@ -72,6 +74,7 @@ export class Agent extends EventTarget {
   #core?: Membership
   #api?: ControlApi
   #security?: AgentSecurity
+  readonly #webSocketStats: WebSocketGuardStats = { badFrames: 0, idleClosed: 0 }
   #timer?: ReturnType<typeof setTimeout>
   /** Runs the transport's path checks (see #checkPaths). */
   #pathTimer?: ReturnType<typeof setInterval>
@@ -111,7 +114,7 @@ export class Agent extends EventTarget {
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
       const security = this.#security = await setUpSecurity(this.options, privateKey)
-      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector })
+      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector, webSocketStats: this.#webSocketStats })
       this.#libp2p = libp2p
       security.guard?.attach(libp2p)
       this.#transport = createSwimTransport(libp2p, {
@@ -182,7 +185,7 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport, work } = this.#running()
-    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), security: this.#security!.stats() }
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), security: this.#security!.stats(), webSocket: { ...this.#webSocketStats } }
   }
 
   /** Workloads this node can coordinate and run; `register()` adds one. */

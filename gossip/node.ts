@@ -16,8 +16,8 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
+import { guardedWebSockets, type WebSocketGuardStats } from './ws-guard.ts'
 import type { ConnectionProtector, Libp2p, PrivateKey } from '@libp2p/interface'
 
 export interface NodeOptions {
@@ -55,6 +55,11 @@ export interface NodeOptions {
    * peers without the same key cannot connect. Default: none, an open cluster.
    */
   connectionProtector?: (components: any) => ConnectionProtector
+  /**
+   * Where the WebSocket listener counts the connections it closes for a bad
+   * frame or for silence (gossip/ws-guard.ts). Default: counted nowhere.
+   */
+  webSocketStats?: WebSocketGuardStats
 }
 
 /** Default for NodeOptions.maxConnections. */
@@ -84,8 +89,8 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
       // Plain `ws` is served and dialled on any host. In Node the default
       // connection gater allows it; the explicit gater below keeps it so in
       // runtimes where libp2p picks its browser defaults (which deny plain ws
-      // and private addresses).
-      webSockets()
+      // and private addresses). Guarded: see ws-guard.ts for what the listener lacks.
+      guardedWebSockets(opts.webSocketStats ?? { badFrames: 0, idleClosed: 0 })
     ],
     ...(opts.connectionProtector != null ? { connectionProtector: opts.connectionProtector } : {}),
     connectionEncrypters: [noise()],
