@@ -13,14 +13,15 @@ import { builtinWorkloads, createWorkNode, fnv1a64, JobRejectedError, type JobVi
 import { exec } from '../workloads/exec.ts'
 import { ThreadPool, ThreadsUnavailableError } from '../workloads/threads.ts'
 import { seededRandom } from '../membership/index.ts'
-import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
+import { createWorkTransport, unsendableResult, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
 
 export { JobRejectedError }
 
-/** Ended jobs remembered for lookups (`agent job ID` on any node). */
+/** Ended jobs remembered for lookups (`agent job ID` on any node), by count and by their size as JSON. */
 const ENDED_CACHE = 1024
+const ENDED_CACHE_BYTES = 16 * 1024 * 1024
 /** How long a lookup waits for other members' answers. */
 const LOOKUP_TIMEOUT_MS = 1500
 /** Tasks a worker holds ready per slot, besides the running one (see WorkDriver.#run). */
@@ -35,6 +36,8 @@ export interface WorkStats extends WorkNodeStats {
   transport: WorkTransportStats
   /** Tasks that ran in a task thread / on the event loop. */
   threads: { threadRuns: number, loopRuns: number }
+  /** Job ends not from the job's coordinator (not remembered), and lookup answers not from it (used only when it did not answer). */
+  lookups: { endsRejected: number, answersFromOthers: number }
 }
 
 /** A job submitted on this node: its progress as events, its end as a promise. */
@@ -114,8 +117,10 @@ export class WorkDriver {
   readonly #slots: number
   readonly #running = new Map<string, AbortController>()
   readonly #handles = new Map<string, JobHandle>()
-  readonly #ended = new Map<string, JobView>()
-  readonly #lookups = new Map<number, (jobs: JobView[]) => void>()
+  readonly #ended = new Map<string, { view: JobView, bytes: number }>()
+  #endedBytes = 0
+  readonly #lookups = new Map<number, (from: string, jobs: JobView[]) => void>()
+  readonly #lookupStats = { endsRejected: 0, answersFromOthers: 0 }
   readonly #lastProgress = new Map<string, number>()
   /** Granted tasks waiting for a free slot (see #run). */
   readonly #waiting: Array<{ controller: AbortController, start: () => void }> = []
@@ -169,7 +174,7 @@ export class WorkDriver {
     this.#waiting.length = 0
     for (const handle of this.#handles.values()) handle.abandon('the agent stopped before the job ended')
     this.#handles.clear()
-    for (const resolve of this.#lookups.values()) resolve([])
+    for (const answer of this.#lookups.values()) answer('', [])
     await this.#pool.close().catch(() => {})
     await this.#transport.stop().catch(() => {})
   }
@@ -196,7 +201,7 @@ export class WorkDriver {
 
   /** A job this node knows locally (coordinated, replicated or ended anywhere). */
   localJob (id: string): JobView | undefined {
-    return this.#core.job(id) ?? this.#ended.get(id)
+    return this.#core.job(id) ?? this.#ended.get(id)?.view
   }
 
   /** A job by id from any node: locally, else asks every alive member. */
@@ -210,14 +215,14 @@ export class WorkDriver {
 
   /** Every job this node or any alive member knows, freshest record of each. */
   async jobs (): Promise<JobView[]> {
-    const all = [...this.#core.jobs(), ...this.#ended.values(), ...await this.#ask({})]
+    const all = [...this.#core.jobs(), ...this.#endedViews(), ...await this.#ask({})]
     const byId = new Map<string, JobView[]>()
     for (const j of all) byId.set(j.id, [...(byId.get(j.id) ?? []), j])
     return [...byId.values()].map(views => freshest(views) as JobView)
   }
 
   stats (): WorkStats {
-    return { ...this.#core.stats(), transport: this.#transport.stats(), threads: { ...this.#threadStats } }
+    return { ...this.#core.stats(), transport: this.#transport.stats(), threads: { ...this.#threadStats }, lookups: { ...this.#lookupStats } }
   }
 
   // ---------------------------------------------------------------------------
@@ -226,37 +231,51 @@ export class WorkDriver {
     if (msg.type === 'job-query') {
       const jobs = msg.jobId != null
         ? [this.localJob(msg.jobId)].filter(j => j != null)
-        : [...this.#core.jobs(), ...this.#ended.values()]
+        : [...this.#core.jobs(), ...this.#endedViews()]
       this.#transport.send(from, { type: 'job-info', qid: msg.qid, jobs })
       return
     }
     if (msg.type === 'job-info') {
-      this.#lookups.get(msg.qid)?.(msg.jobs)
+      this.#lookups.get(msg.qid)?.(from, msg.jobs)
       return
     }
-    if (msg.type === 'job-end') this.#remember(msg.job)
+    if (msg.type === 'job-end') {
+      // Only the job's coordinator ends it: the one this node knows, or for a
+      // job it never heard of, the one the record names (workloads/authority.ts).
+      const coordinator = this.#core.coordinatorOf(msg.job.id) ?? msg.job.coordinator
+      if (from === coordinator && msg.job.coordinator === from) this.#remember(msg.job)
+      else this.#lookupStats.endsRejected++
+    }
     if (msg.type === 'result') this.#progress(msg.jobId)
     if (msg.type === 'offer' && this.#registry.get(msg.workload)?.cpuBound === true) this.#pool.warm(this.#slots)
     this.#drive(now => this.#core.receive(now, from, msg))
   }
 
-  /** Asks every alive member; resolves with all answers within LOOKUP_TIMEOUT_MS. */
+  /**
+   * Asks every alive member; resolves with the answers within LOOKUP_TIMEOUT_MS.
+   * Any member may answer about any job, so for each job only the records its
+   * coordinator sent are kept when it answered; the others' (replicas, nodes
+   * that cached the end) count only when it did not (it failed, or left).
+   */
   async #ask (query: { jobId?: string }): Promise<JobView[]> {
     const targets = this.#alive
     if (targets.length === 0 || this.#stopped) return []
     const qid = this.#nextQid++
-    const answers: JobView[] = []
+    const answers: Array<{ from: string, job: JobView }> = []
     let pending = targets.length
     await new Promise<void>(resolve => {
       const timer = setTimeout(resolve, LOOKUP_TIMEOUT_MS)
-      this.#lookups.set(qid, (jobs) => {
-        answers.push(...jobs)
+      this.#lookups.set(qid, (from, jobs) => {
+        for (const job of jobs) answers.push({ from, job })
         if (--pending <= 0) { clearTimeout(timer); resolve() }
       })
       for (const to of targets) this.#transport.send(to, { type: 'job-query', qid, ...query })
     })
     this.#lookups.delete(qid)
-    return answers
+    const fromCoordinator = new Set(answers.filter(a => a.from === a.job.coordinator).map(a => a.job.id))
+    const kept = answers.filter(a => a.from === a.job.coordinator || !fromCoordinator.has(a.job.id))
+    this.#lookupStats.answersFromOthers += kept.filter(a => a.from !== a.job.coordinator).length
+    return kept.map(a => a.job)
   }
 
   /** A result arrived for a job submitted here: a throttled `progress` event on its handle. */
@@ -273,9 +292,24 @@ export class WorkDriver {
   }
 
   #remember (view: JobView): void {
-    this.#ended.delete(view.id)
-    this.#ended.set(view.id, view)
-    if (this.#ended.size > ENDED_CACHE) this.#ended.delete(this.#ended.keys().next().value as string)
+    this.#forget(view.id)
+    const bytes = JSON.stringify(view).length
+    this.#ended.set(view.id, { view, bytes })
+    this.#endedBytes += bytes
+    while (this.#ended.size > ENDED_CACHE || (this.#endedBytes > ENDED_CACHE_BYTES && this.#ended.size > 1)) {
+      this.#forget(this.#ended.keys().next().value as string)
+    }
+  }
+
+  #forget (id: string): void {
+    const entry = this.#ended.get(id)
+    if (entry == null) return
+    this.#ended.delete(id)
+    this.#endedBytes -= entry.bytes
+  }
+
+  #endedViews (): JobView[] {
+    return [...this.#ended.values()].map(e => e.view)
   }
 
   #drive (input: (now: number) => WorkEffect[]): void {
@@ -348,6 +382,9 @@ export class WorkDriver {
       end()
       if (signal.aborted || this.#running.get(key) !== controller) return // aborted: never reported
       this.#running.delete(key)
+      // a result that cannot travel is a failed run, not a message dropped on the way
+      const unsendable = outcome.ok ? unsendableResult(outcome.value) : undefined
+      if (unsendable != null) outcome = { ok: false, error: unsendable }
       this.#drive(now => this.#core.taskFinished(now, jobId, index, outcome))
       this.#progress(jobId) // a job submitted here whose task ran here
     }

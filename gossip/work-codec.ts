@@ -31,6 +31,15 @@ const MAX_ID_CHARS = 128
 const MAX_TEXT_CHARS = 64 * 1024
 /** Task indices or records in one message. */
 const MAX_LIST = 100_000
+/**
+ * Nesting of a task input, result or job result. No workload needs more; a
+ * deeper value is refused on arrival, before anything stores it or encodes it
+ * again (JSON.stringify overflows the stack on a value nested ~10,000 deep,
+ * and every lookup that returned it would fail).
+ */
+export const MAX_JSON_DEPTH = 32
+/** Largest task result a worker sends, as JSON: several fit in one message, and a job's result is built from them. */
+export const MAX_RESULT_BYTES = 1024 * 1024
 
 export function encodeWire (msg: WireMessage): Uint8Array {
   return encoder.encode(JSON.stringify(msg))
@@ -83,6 +92,31 @@ const nullableText = (key: string): Check => (o) => {
   if (o[key] !== null) text(key)(o)
 }
 
+/** Throws WireError if `value` nests deeper than MAX_JSON_DEPTH. */
+export function checkDepth (value: unknown, what: string, depth = 0): void {
+  if (value == null || typeof value !== 'object') return
+  if (depth >= MAX_JSON_DEPTH) throw new WireError(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`)
+  for (const v of Array.isArray(value) ? value : Object.values(value)) checkDepth(v, what, depth + 1)
+}
+
+/**
+ * Why a task result this node produced cannot be sent (too deep, too large,
+ * not JSON), or undefined when it can: the worker reports such a result as a
+ * failed run instead of losing it to a dropped message.
+ */
+export function unsendableResult (value: unknown): string | undefined {
+  try {
+    checkDepth(value, 'the result')
+    const bytes = encoder.encode(JSON.stringify(value ?? null)).byteLength
+    if (bytes > MAX_RESULT_BYTES) return `the result is ${bytes} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}`
+    return undefined
+  } catch (err) {
+    return err instanceof WireError ? err.message : `the result is not JSON: ${(err as Error).message}`
+  }
+}
+
+const json = (key: string): Check => (o) => { checkDepth(o[key], key) }
+
 function object (v: unknown, what: string): Record<string, unknown> {
   if (v == null || typeof v !== 'object' || Array.isArray(v)) throw new WireError(`${what} must be an object`)
   return v as Record<string, unknown>
@@ -105,6 +139,7 @@ function grantedTask (v: unknown): void {
   const t = object(v, 'granted task')
   nat('index')(t)
   if (!('input' in t)) throw new WireError('granted task without input')
+  json('input')(t)
 }
 function taskRecord (v: unknown): void {
   const t = object(v, 'task record')
@@ -112,17 +147,19 @@ function taskRecord (v: unknown): void {
   oneOf('state', TASK_STATES)(t)
   id('target', true)(t); id('holder', true)(t); id('producer', true)(t)
   text('doneBy', true)(t); text('lastError', true)(t)
+  json('input')(t); json('value')(t)
 }
 function snapshot (v: unknown): void {
   const s = object(v, 'snapshot')
   id('id')(s); id('workload')(s); oneOf('kind', KINDS)(s); oneOf('status', STATUSES)(s)
   nullableText('error')(s); nat('ignored')(s); nat('duplicates')(s)
+  json('input')(s); json('result')(s)
   list('tasks', taskRecord)(s)
 }
 function jobView (v: unknown): void {
   const j = object(v, 'job')
   id('id')(j); id('workload')(j); oneOf('kind', KINDS)(j); oneOf('status', STATUSES)(j)
-  nullableText('error')(j); id('coordinator')(j); nat('epoch')(j)
+  nullableText('error')(j); id('coordinator')(j); nat('epoch')(j); json('result')(j)
   const stats = object(j.stats, 'job stats')
   for (const key of ['tasks', 'rerun', 'done', 'ignored', 'duplicates']) nat(key)(stats)
   record('perNode')(stats)
@@ -132,20 +169,20 @@ const jobEpoch: Check[] = [id('jobId'), nat('epoch')]
 const taskList: Check = list('tasks', index)
 
 const SHAPES: Record<WireMessage['type'], Check[]> = {
-  offer: [...jobEpoch, id('coordinator'), id('workload'), oneOf('kind', KINDS), list('tasks', offeredTask)],
+  offer: [...jobEpoch, id('coordinator'), list('replicas', memberId), id('workload'), oneOf('kind', KINDS), list('tasks', offeredTask)],
   claim: [...jobEpoch, id('coordinator'), taskList],
   grant: [...jobEpoch, id('workload'), list('tasks', grantedTask)],
   deny: [...jobEpoch, taskList],
   renew: [...jobEpoch, taskList],
   revoke: [...jobEpoch, taskList],
   release: [...jobEpoch, taskList],
-  result: [...jobEpoch, nat('index'), bool('ok'), text('error', true)],
+  result: [...jobEpoch, nat('index'), bool('ok'), text('error', true), json('value')],
   'result-ack': [...jobEpoch, nat('index'), bool('counted')],
   replicate: [
     ...jobEpoch, id('coordinator'), nat('seq'), list('replicas', memberId), bool('full'),
     (o) => { if (o.snapshot !== undefined) snapshot(o.snapshot) },
     (o) => { if (o.full === true && o.snapshot === undefined) throw new WireError('full replicate without snapshot') },
-    list('tasks', taskRecord), oneOf('status', STATUSES), nullableText('error'), nat('ignored'), nat('duplicates')
+    list('tasks', taskRecord), oneOf('status', STATUSES), nullableText('error'), nat('ignored'), nat('duplicates'), json('result')
   ],
   resync: [...jobEpoch],
   takeover: [...jobEpoch, id('coordinator')],

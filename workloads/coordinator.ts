@@ -7,6 +7,7 @@
  * See workloads/README.md for the rules (claims, leases, takeover, counting).
  */
 import type { WorkConfig } from './config.ts'
+import { countForged, judge, type ForgedCounts } from './authority.ts'
 import { rank, taskKey } from './rendezvous.ts'
 import type {
   CountedResult, JobSnapshot, JobStatus, JobView, MemberId, Peer, Random, TaskRecord,
@@ -32,6 +33,8 @@ export interface CoordinatorStats {
   leasesExpired: number
   leasesReleasedOnFailure: number
   replicationResyncs: number
+  /** Takeovers, replication and job ends from members without that role (authority.ts), by message type. */
+  forged: ForgedCounts
 }
 
 /** The replicated part (a JobSnapshot) plus what only this node's role needs. */
@@ -56,6 +59,8 @@ interface Job extends JobSnapshot {
   dirty: Set<number>
   /** Status, result or counters changed since the last replication. */
   headerDirty: boolean
+  /** Replica only: a takeover heard before this node's failure detector confirmed the coordinator failed. */
+  pendingTakeover?: { from: MemberId, epoch: number }
 }
 
 export interface CoordinatorOptions {
@@ -91,7 +96,8 @@ export class Coordinator {
     duplicateResults: 0,
     leasesExpired: 0,
     leasesReleasedOnFailure: 0,
-    replicationResyncs: 0
+    replicationResyncs: 0,
+    forged: {}
   }
 
   constructor (opts: CoordinatorOptions) {
@@ -236,23 +242,25 @@ export class Coordinator {
         break
       }
       case 'takeover': {
-        // Someone took over a job we coordinate or replicate at a higher epoch: step down.
+        // A replica took over a job we coordinate or replicate: follow it, if it may.
         const job = this.#jobs.get(msg.jobId)
-        if (job != null && msg.epoch > job.epoch) {
-          job.role = 'replica'
-          job.coordinator = msg.coordinator
-          job.epoch = msg.epoch
-          job.leaseExpiresAt.clear()
-        }
+        if (job == null) break
+        const verdict = msg.coordinator === from ? this.#judge(job, from, msg.epoch) : 'forged'
+        if (verdict === 'accept' && from !== job.coordinator) this.#follow(job, from, msg.epoch)
+        else if (verdict === 'wait') job.pendingTakeover = { from, epoch: msg.epoch }
+        else if (verdict === 'forged') countForged(this.#stats.forged, msg.type)
         break
       }
       case 'job-end': {
         const job = this.#jobs.get(msg.job.id)
-        if (job != null && job.role === 'replica' && job.status === 'running') {
-          job.status = msg.job.status
-          job.result = msg.job.result
-          job.error = msg.job.error
+        if (job == null || job.role !== 'replica' || job.status !== 'running') break
+        if (from !== job.coordinator || msg.job.coordinator !== from) {
+          countForged(this.#stats.forged, msg.type)
+          break
         }
+        job.status = msg.job.status
+        job.result = msg.job.result
+        job.error = msg.job.error
         break
       }
       default:
@@ -273,6 +281,11 @@ export class Coordinator {
     for (const job of this.#jobs.values()) {
       if (job.status !== 'running') continue
       if (job.role === 'replica') {
+        if (this.#alive(job.coordinator)) continue
+        // the takeover heard earlier is confirmed now
+        const pending = job.pendingTakeover
+        if (pending != null && pending.epoch > job.epoch) this.#follow(job, pending.from, pending.epoch)
+        job.pendingTakeover = undefined
         if (this.#alive(job.coordinator)) continue
         const heir = job.replicas.find(id => this.#alive(id))
         if (heir === this.#self) this.#takeOver(now, job, effects)
@@ -328,6 +341,11 @@ export class Coordinator {
   /** Every job this node coordinates or replicates. */
   jobs (): JobView[] {
     return [...this.#jobs.values()].map(j => this.#view(j))
+  }
+
+  /** The job's coordinator as this node knows it (coordinator or replica of it). */
+  coordinatorOf (id: string): MemberId | undefined {
+    return this.#jobs.get(id)?.coordinator
   }
 
   /** Whether this node currently coordinates the job. */
@@ -504,7 +522,7 @@ export class Coordinator {
       })
       effects.push({
         kind: 'publish',
-        msg: { type: 'offer', jobId: job.id, coordinator: this.#self, epoch: job.epoch, workload: job.workload, kind: job.kind, tasks: batch }
+        msg: { type: 'offer', jobId: job.id, coordinator: this.#self, epoch: job.epoch, replicas: job.replicas, workload: job.workload, kind: job.kind, tasks: batch }
       })
     }
   }
@@ -611,8 +629,11 @@ export class Coordinator {
   }
 
   #onReplicate (now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'replicate' }>, effects: WorkEffect[]): void {
-    if (msg.coordinator !== from) return
     let job = this.#jobs.get(msg.jobId)
+    // A record of a job we know comes from its coordinator, or from a replica that took it over.
+    const verdict = msg.coordinator !== from ? 'forged' : job == null ? 'accept' : this.#judge(job, from, msg.epoch)
+    if (verdict === 'forged') countForged(this.#stats.forged, msg.type)
+    if (verdict !== 'accept') return // 'wait': a resync once the takeover is confirmed brings it back
     if (job != null && (job.role === 'coordinator' ? msg.epoch <= job.epoch : msg.epoch < job.epoch)) return
     if (msg.full && msg.snapshot != null) {
       const s = msg.snapshot
@@ -691,6 +712,19 @@ export class Coordinator {
   }
 
   // --- helpers -----------------------------------------------------------------
+
+  #judge (job: Job, from: MemberId, epoch: number): ReturnType<typeof judge> {
+    return judge(job, from, epoch, { coordinatorAlive: this.#alive(job.coordinator), selfIsCoordinator: job.role === 'coordinator' })
+  }
+
+  /** `from` took the job over at `epoch`: this node (replica, or the coordinator stepping down) follows it. */
+  #follow (job: Job, from: MemberId, epoch: number): void {
+    job.role = 'replica'
+    job.coordinator = from
+    job.epoch = epoch
+    job.pendingTakeover = undefined
+    job.leaseExpiresAt.clear()
+  }
 
   #alive (id: MemberId): boolean {
     return id === this.#self || this.#peers.get(id)?.alive === true

@@ -38,6 +38,8 @@ export interface WorkNode {
   /** A job this node coordinates or replicates. */
   job: (id: string) => JobView | undefined
   jobs: () => JobView[]
+  /** The coordinator of a job this node coordinates, replicates, works on or saw end. */
+  coordinatorOf: (id: string) => MemberId | undefined
   /** Free task slots (not running, not reserved by a claim). */
   free: () => number
   stats: () => WorkNodeStats
@@ -49,7 +51,15 @@ const TO_WORKER = new Set(['offer', 'grant', 'deny', 'revoke', 'result-ack', 'ta
 export function createWorkNode (opts: WorkNodeOptions): WorkNode {
   const self = opts.self.id
   const coordinator = new Coordinator({ self, config: opts.config, registry: opts.registry, random: opts.random })
-  const worker = new Worker({ self, config: opts.config, canRun: (name) => opts.registry.has(name) })
+  const worker = new Worker({
+    self,
+    config: opts.config,
+    canRun: (name) => opts.registry.has(name),
+    validateTask: (name, input) => {
+      const validateTask = opts.registry.get(name)?.validateTask
+      return validateTask != null ? validateTask(input) : input
+    }
+  })
   const selfPeer: Peer = { id: self, name: opts.self.name, alive: true, tags: opts.self.tags ?? {} }
   coordinator.members(0, [selfPeer]) // no jobs yet: no effects
   worker.members(0, [selfPeer])
@@ -93,6 +103,7 @@ export function createWorkNode (opts: WorkNodeOptions): WorkNode {
     nextDeadline: () => Math.min(coordinator.nextDeadline(), worker.nextDeadline()),
     job: (id) => coordinator.job(id),
     jobs: () => coordinator.jobs(),
+    coordinatorOf: (id) => coordinator.coordinatorOf(id) ?? worker.coordinatorOf(id),
     free: () => worker.free(),
     stats: () => ({ coordinator: coordinator.stats(), worker: worker.stats() })
   }

@@ -58,6 +58,14 @@ export interface Workload<I = any, T = any, R = any, J = any> {
   validate: (input: unknown) => I
   /** map only: the task inputs. Must be deterministic. */
   split?: (input: I) => T[]
+  /**
+   * Checks one task input as a worker receives it, before `run`; throws with
+   * a clear message. A grant comes from another member: without this check a
+   * member could make this node run any input (a 1.5 GB block, a range that
+   * never ends). Built-ins apply the same limits as `validate`. Optional for
+   * registered workloads (their tasks then run as granted).
+   */
+  validateTask?: (task: unknown) => T
   run: (task: T, ctx: RunContext) => Promise<R>
   reduce: (results: Array<CountedResult<R>>, input: I) => J
 }
@@ -157,8 +165,12 @@ export interface JobSnapshot {
  * hears it), `direct` = a stream to one member.
  */
 export type WorkMessage =
-  /** topic, coordinator → all: tasks waiting for an owner. */
-  | { type: 'offer', jobId: string, coordinator: MemberId, epoch: number, workload: string, kind: JobKind, tasks: OfferedTask[] }
+  /**
+   * topic, coordinator → all: tasks waiting for an owner. `replicas` are the
+   * members that may take the job over if the coordinator fails: workers
+   * follow a takeover only from one of them (workloads/authority.ts).
+   */
+  | { type: 'offer', jobId: string, coordinator: MemberId, epoch: number, replicas: MemberId[], workload: string, kind: JobKind, tasks: OfferedTask[] }
   /** direct, worker → coordinator: I want these tasks. */
   | { type: 'claim', jobId: string, coordinator: MemberId, epoch: number, tasks: number[] }
   /** direct, coordinator → worker: leases granted, with the task inputs. */

@@ -5,6 +5,7 @@
  * `abort` effects and is told the outcome with `taskFinished`.
  */
 import type { WorkConfig } from './config.ts'
+import { countForged, judge, type ForgedCounts } from './authority.ts'
 import { claimWeight, rankOf, taskKey, type Candidate } from './rendezvous.ts'
 import { OfferBook } from './offers.ts'
 import type { JobKind, MemberId, Peer, TaskOutcome, WorkEffect, WorkMessage } from './types.ts'
@@ -15,14 +16,22 @@ export interface WorkerStats {
   tasksFinished: number
   tasksAborted: number
   resultsResent: number
-  /** Grants that arrived with no free slot and were released. */
+  /** Grants that arrived with no free slot, or for a claim that had timed out, and were released. */
   grantsReleased: number
+  /** Granted tasks whose input the workload refused (answered as failed runs, never run). */
+  tasksRefused: number
+  /** Offers, grants, takeovers and job ends from members without that role (authority.ts), by message type. */
+  forged: ForgedCounts
 }
 
 interface WorkerJob {
   id: string
   coordinator: MemberId
   epoch: number
+  /** Who may take the job over, as its coordinator's last offer said. */
+  replicas: MemberId[]
+  /** A takeover heard before this node's failure detector confirmed the coordinator failed. */
+  pendingTakeover?: { from: MemberId, epoch: number }
   workload: string
   kind: JobKind
   /** Offered and not (yet) claimed by us, by our rank for each. */
@@ -43,6 +52,11 @@ export interface WorkerOptions {
    * are, so that its answer says it lacks it. Default: every workload.
    */
   canRun?: (workload: string) => boolean
+  /**
+   * Checks a granted task's input against its workload's limits (Workload.validateTask);
+   * throws to refuse it. Default: every input is run.
+   */
+  validateTask?: (workload: string, input: unknown) => unknown
 }
 
 /** How many ended job ids are remembered so that late offers do not revive them. */
@@ -52,20 +66,23 @@ export class Worker {
   readonly #self: MemberId
   readonly #config: WorkConfig
   readonly #canRun: (workload: string) => boolean
+  readonly #validateTask: (workload: string, input: unknown) => unknown
   readonly #jobs = new Map<string, WorkerJob>()
-  readonly #ended = new Set<string>()
+  /** Ended job ids and the coordinator that ended each. */
+  readonly #ended = new Map<string, MemberId>()
   #peers = new Map<MemberId, Peer>()
   /** Free slots other members published. */
   readonly #free = new Map<MemberId, number>()
   #nextRenewAt = -Infinity
   #nextCapacityAt = -Infinity
   #publishedFree = -1
-  readonly #stats: WorkerStats = { claimsSent: 0, tasksStarted: 0, tasksFinished: 0, tasksAborted: 0, resultsResent: 0, grantsReleased: 0 }
+  readonly #stats: WorkerStats = { claimsSent: 0, tasksStarted: 0, tasksFinished: 0, tasksAborted: 0, resultsResent: 0, grantsReleased: 0, tasksRefused: 0, forged: {} }
 
   constructor (opts: WorkerOptions) {
     this.#self = opts.self
     this.#config = opts.config
     this.#canRun = opts.canRun ?? (() => true)
+    this.#validateTask = opts.validateTask ?? ((_, input) => input)
   }
 
   /** Slots not running a task nor reserved by an outstanding claim. */
@@ -81,18 +98,25 @@ export class Worker {
     return n
   }
 
+  /** The coordinator of a job this node works on or saw end. */
+  coordinatorOf (id: string): MemberId | undefined {
+    return this.#jobs.get(id)?.coordinator ?? this.#ended.get(id)
+  }
+
   stats (): WorkerStats {
-    return { ...this.#stats }
+    return { ...this.#stats, forged: { ...this.#stats.forged } }
   }
 
   receive (now: number, from: MemberId, msg: WorkMessage): WorkEffect[] {
     const effects: WorkEffect[] = []
     switch (msg.type) {
       case 'offer': {
-        if (msg.coordinator !== from || this.#ended.has(msg.jobId)) break
+        if (msg.coordinator !== from) { countForged(this.#stats.forged, msg.type); break }
+        if (this.#ended.get(msg.jobId) === from) break
         if (msg.kind === 'map' && !this.#canRun(msg.workload)) break
-        const job = this.#follow(msg.jobId, from, msg.epoch, msg.workload, msg.kind, effects)
+        const job = this.#follow(msg.jobId, from, msg.epoch, msg.workload, msg.kind, msg.type, effects)
         if (job == null) break
+        job.replicas = msg.replicas
         const candidates = this.#candidates()
         for (const task of msg.tasks) {
           if (job.running.has(task.index) || job.claimed.has(task.index) || job.unacked.has(task.index)) continue
@@ -107,21 +131,36 @@ export class Worker {
         break
       }
       case 'grant': {
-        if (this.#ended.has(msg.jobId)) break
-        const job = this.#follow(msg.jobId, from, msg.epoch, msg.workload, 'map', effects)
-        if (job == null || job.coordinator !== from) break
+        // Only for tasks this node claimed from the job's coordinator: a grant
+        // from anyone else, or for a job never offered to us, is not run.
+        if (this.#ended.get(msg.jobId) === from) break // crossed the job's end
+        const job = this.#jobs.get(msg.jobId)
+        if (job == null || job.coordinator !== from || msg.epoch !== job.epoch || msg.workload !== job.workload) {
+          countForged(this.#stats.forged, msg.type)
+          break
+        }
         const release: number[] = []
         for (const task of msg.tasks) {
           if (job.running.has(task.index)) continue
-          const reserved = job.claimed.delete(task.index)
-          job.offered.delete(task.index)
-          if (!reserved && this.free() === 0) {
+          // a claim that timed out before its grant came: give the task back
+          if (!job.claimed.delete(task.index)) {
             release.push(task.index)
+            continue
+          }
+          job.offered.delete(task.index)
+          let input: unknown
+          try {
+            input = this.#validateTask(job.workload, task.input)
+          } catch (err) {
+            this.#stats.tasksRefused++
+            const outcome: TaskOutcome = { ok: false, error: `task input refused: ${err instanceof Error ? err.message : String(err)}` }
+            job.unacked.set(task.index, outcome)
+            effects.push({ kind: 'send', to: from, msg: resultMsg(job, task.index, outcome) })
             continue
           }
           job.running.add(task.index)
           this.#stats.tasksStarted++
-          effects.push({ kind: 'run', jobId: job.id, workload: job.workload, index: task.index, input: task.input })
+          effects.push({ kind: 'run', jobId: job.id, workload: job.workload, index: task.index, input })
         }
         if (release.length > 0) {
           this.#stats.grantsReleased += release.length
@@ -156,16 +195,21 @@ export class Worker {
         if (job != null && job.coordinator === from) job.unacked.delete(msg.index)
         break
       }
-      case 'takeover':
-        if (msg.coordinator === from && !this.#ended.has(msg.jobId)) {
-          const job = this.#jobs.get(msg.jobId)
-          if (job != null) this.#follow(msg.jobId, from, msg.epoch, job.workload, job.kind, effects)
-        }
+      case 'takeover': {
+        if (msg.coordinator !== from) { countForged(this.#stats.forged, msg.type); break }
+        const job = this.#jobs.get(msg.jobId)
+        if (job != null) this.#follow(msg.jobId, from, msg.epoch, job.workload, job.kind, msg.type, effects)
         break
-      case 'job-end':
-        this.#endJob(msg.job.id, effects)
+      }
+      case 'job-end': {
+        // from the coordinator of the job as we know it (or, for a job we never
+        // heard of, from the coordinator it names)
+        const job = this.#jobs.get(msg.job.id)
+        if (from !== (job?.coordinator ?? msg.job.coordinator)) { countForged(this.#stats.forged, msg.type); break }
+        this.#endJob(msg.job.id, from, effects)
         this.#claim(now, effects)
         break
+      }
       case 'capacity':
         this.#free.set(from, msg.free)
         break
@@ -191,6 +235,11 @@ export class Worker {
     this.#peers = new Map(peers.map(p => [p.id, p]))
     for (const id of this.#free.keys()) if (!this.#alive(id)) this.#free.delete(id)
     const effects: WorkEffect[] = []
+    for (const job of this.#jobs.values()) {
+      // a takeover heard earlier is confirmed once the coordinator is failed here too
+      const pending = job.pendingTakeover
+      if (pending != null && !this.#alive(job.coordinator)) this.#follow(job.id, pending.from, pending.epoch, job.workload, job.kind, 'takeover', effects)
+    }
     this.#claim(now, effects) // the claim set may have changed
     return effects
   }
@@ -237,20 +286,25 @@ export class Worker {
   // ---------------------------------------------------------------------------
 
   /**
-   * The job record as the worker knows it. A message at a higher epoch from
-   * another member is a takeover: follow the new coordinator, re-send the
+   * The job record as the worker knows it, for a message from `coordinator`
+   * at `epoch`. A message at a higher epoch from one of the job's replicas is
+   * a takeover (authority.ts): follow the new coordinator, re-send the
    * unacknowledged results and renew the running leases with it at once.
-   * Messages at an older epoch are ignored (undefined).
+   * Anything else not from the coordinator is refused (undefined).
    */
-  #follow (id: string, coordinator: MemberId, epoch: number, workload: string, kind: JobKind, effects: WorkEffect[]): WorkerJob | undefined {
+  #follow (id: string, coordinator: MemberId, epoch: number, workload: string, kind: JobKind, type: WorkMessage['type'], effects: WorkEffect[]): WorkerJob | undefined {
     let job = this.#jobs.get(id)
     if (job == null) {
-      job = { id, coordinator, epoch, workload, kind, offered: new OfferBook(), claimed: new Map(), running: new Set(), unacked: new Map() }
+      job = { id, coordinator, epoch, replicas: [], workload, kind, offered: new OfferBook(), claimed: new Map(), running: new Set(), unacked: new Map() }
       this.#jobs.set(id, job)
       return job
     }
-    if (epoch < job.epoch) return undefined
+    const verdict = judge(job, coordinator, epoch, { coordinatorAlive: this.#alive(job.coordinator), selfIsCoordinator: false })
+    if (verdict === 'forged') countForged(this.#stats.forged, type)
+    if (verdict === 'wait') job.pendingTakeover = { from: coordinator, epoch }
+    if (verdict !== 'accept') return undefined
     if (epoch > job.epoch) {
+      job.pendingTakeover = undefined
       job.coordinator = coordinator
       job.epoch = epoch
       job.offered.clear()
@@ -264,10 +318,10 @@ export class Worker {
     return job
   }
 
-  #endJob (id: string, effects: WorkEffect[]): void {
+  #endJob (id: string, coordinator: MemberId, effects: WorkEffect[]): void {
     const job = this.#jobs.get(id)
-    this.#ended.add(id)
-    if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.values().next().value as string)
+    this.#ended.set(id, coordinator)
+    if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.keys().next().value as string)
     if (job == null) return
     for (const index of job.running) {
       this.#stats.tasksAborted++

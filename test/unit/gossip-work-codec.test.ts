@@ -4,7 +4,7 @@ import { decodeWire, encodeWire, WireError, type WireMessage } from '../../gossi
 import { seededRandom } from '../../membership/random.ts'
 
 const valid: WireMessage[] = [
-  { type: 'offer', jobId: 'j1', coordinator: 'a', epoch: 1, workload: 'sleep', kind: 'map', tasks: [{ index: 0, round: 0 }, { index: 1, round: 2, target: 'b' }] },
+  { type: 'offer', jobId: 'j1', coordinator: 'a', epoch: 1, replicas: ['b'], workload: 'sleep', kind: 'map', tasks: [{ index: 0, round: 0 }, { index: 1, round: 2, target: 'b' }] },
   { type: 'claim', jobId: 'j1', coordinator: 'a', epoch: 1, tasks: [0, 1] },
   { type: 'grant', jobId: 'j1', epoch: 1, workload: 'sleep', tasks: [{ index: 0, input: { ms: 1 } }] },
   { type: 'result', jobId: 'j1', epoch: 1, index: 0, ok: true, value: 1 },
@@ -33,7 +33,7 @@ describe('work codec', () => {
       [enc({ type: 'nope' }), /unknown message type/],
       [enc({ type: 'claim', jobId: 'j', coordinator: 'a', epoch: 1, tasks: [-1] }), /task indices/],
       [enc({ type: 'claim', jobId: 'j', coordinator: 'a', epoch: 1.5, tasks: [] }), /epoch/],
-      [enc({ type: 'offer', jobId: 'j', coordinator: 'a', epoch: 1, workload: 'w', kind: 'other', tasks: [] }), /kind/],
+      [enc({ type: 'offer', jobId: 'j', coordinator: 'a', epoch: 1, replicas: [], workload: 'w', kind: 'other', tasks: [] }), /kind/],
       [enc({ type: 'capacity', free: '2', slots: 4 }), /free/],
       [enc({ type: 'replicate', jobId: 'j', coordinator: 'a', epoch: 1, seq: 1, replicas: [], full: true, tasks: [], status: 'running', result: null, error: null, ignored: 0, duplicates: 0 }), /without snapshot/],
       [enc({ type: 'result', jobId: 'x'.repeat(200), epoch: 1, index: 0, ok: true }), /jobId/],
