@@ -3,6 +3,7 @@
  * `validate`, `split` and `reduce` are pure; `run` honours its AbortSignal and
  * uses only web-standard APIs (crypto.subtle, setTimeout), so Deno runs it too.
  */
+import { sha256 as sha256Hash } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import type { CountedResult, RunContext, Workload, WorkloadRegistry } from './types.ts'
 
@@ -47,16 +48,24 @@ export function countPrimes (from: number, to: number, signal?: AbortSignal): nu
 
 export interface PrimesInput { from: number, to: number, chunks: number }
 
+/** Largest number primes counts to: trial division stays in safe integers. */
+const PRIMES_MAX = 2 ** 40
+
 export const primes: Workload<PrimesInput, { from: number, to: number }, number, number> = {
   kind: 'map',
   cpuBound: true,
   description: 'count primes in [from, to), split into `chunks` ranges',
   validate (input) {
     const o = object(input)
-    const from = integer(o, 'from', 0, 2 ** 40)
-    const to = integer(o, 'to', from, 2 ** 40)
+    const from = integer(o, 'from', 0, PRIMES_MAX)
+    const to = integer(o, 'to', from, PRIMES_MAX)
     const chunks = integer(o, 'chunks', 1, 100_000, 1)
     return { from, to, chunks }
+  },
+  validateTask (task) {
+    const o = object(task)
+    const from = integer(o, 'from', 0, PRIMES_MAX)
+    return { from, to: integer(o, 'to', from, PRIMES_MAX) }
   },
   split ({ from, to, chunks }) {
     const size = Math.ceil((to - from) / chunks)
@@ -72,6 +81,9 @@ export const primes: Workload<PrimesInput, { from: number, to: number }, number,
 
 export interface Sha256Input { blocks: number, blockBytes: number, chunks: number }
 
+const SHA256_MAX_BLOCKS = 10_000_000
+const SHA256_MAX_BLOCK_BYTES = 16 * 1024 * 1024
+
 /** Deterministic block content: byte i of block b is (b * 31 + i) mod 251. */
 export function blockData (block: number, bytes: number): Uint8Array {
   const data = new Uint8Array(bytes)
@@ -85,10 +97,16 @@ export const sha256: Workload<Sha256Input, { first: number, count: number, block
   description: 'SHA-256 of `blocks` generated blocks of `blockBytes`; result: the chunks\' digests (each over its block digests), joined in order',
   validate (input) {
     const o = object(input)
-    const blocks = integer(o, 'blocks', 1, 10_000_000)
-    const blockBytes = integer(o, 'blockBytes', 1, 16 * 1024 * 1024, 1024 * 1024)
+    const blocks = integer(o, 'blocks', 1, SHA256_MAX_BLOCKS)
+    const blockBytes = integer(o, 'blockBytes', 1, SHA256_MAX_BLOCK_BYTES, 1024 * 1024)
     const chunks = integer(o, 'chunks', 1, 100_000, Math.min(blocks, 64))
     return { blocks, blockBytes, chunks }
+  },
+  validateTask (task) {
+    const o = object(task)
+    const first = integer(o, 'first', 0, SHA256_MAX_BLOCKS - 1)
+    const count = integer(o, 'count', 1, SHA256_MAX_BLOCKS - first)
+    return { first, count, blockBytes: integer(o, 'blockBytes', 1, SHA256_MAX_BLOCK_BYTES) }
   },
   split ({ blocks, blockBytes, chunks }) {
     const size = Math.ceil(blocks / chunks)
@@ -97,14 +115,15 @@ export const sha256: Workload<Sha256Input, { first: number, count: number, block
     return tasks
   },
   async run (task, ctx) {
-    // Each task answers the hex SHA-256 of its blocks' digests concatenated.
-    const digests = new Uint8Array(32 * task.count)
+    // Each task answers the hex SHA-256 of its blocks' digests concatenated,
+    // hashed as they come so that a task holds one block at a time.
+    const outer = sha256Hash.create()
     for (let b = 0; b < task.count; b++) {
       checkAborted(ctx.signal)
       const digest = await crypto.subtle.digest('SHA-256', blockData(task.first + b, task.blockBytes) as Uint8Array<ArrayBuffer>)
-      digests.set(new Uint8Array(digest), 32 * b)
+      outer.update(new Uint8Array(digest))
     }
-    return bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', digests)))
+    return bytesToHex(outer.digest())
   },
   reduce (results) {
     // Pure and synchronous: the task digests in task order, joined (the order is the split's).
@@ -114,12 +133,17 @@ export const sha256: Workload<Sha256Input, { first: number, count: number, block
 
 export interface SleepInput { tasks: number, ms: number }
 
+const SLEEP_MAX_MS = 3_600_000
+
 export const sleep: Workload<SleepInput, { ms: number }, number, number> = {
   kind: 'map',
   description: '`tasks` tasks that each wait `ms` milliseconds; result: the number of tasks counted',
   validate (input) {
     const o = object(input)
-    return { tasks: integer(o, 'tasks', 1, 100_000), ms: integer(o, 'ms', 0, 3_600_000) }
+    return { tasks: integer(o, 'tasks', 1, 100_000), ms: integer(o, 'ms', 0, SLEEP_MAX_MS) }
+  },
+  validateTask (task) {
+    return { ms: integer(object(task), 'ms', 0, SLEEP_MAX_MS) }
   },
   split ({ tasks, ms }) {
     return Array.from({ length: tasks }, () => ({ ms }))
@@ -157,6 +181,10 @@ export const echo: Workload<{ tags: Record<string, string> }, { tags: Record<str
       throw new Error('tags must be an object of strings')
     }
     return { tags: tags as Record<string, string> }
+  },
+  // a broadcast task's input is the job's input
+  validateTask (task) {
+    return echo.validate(task)
   },
   async run (_input, ctx: RunContext) {
     return { node: ctx.node, load: await loadAverage(), tags: ctx.tags }

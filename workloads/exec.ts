@@ -30,6 +30,10 @@ export const exec: Workload<ExecInput, ExecInput, ExecAnswer, Record<string, Exe
     }
     return { command: o.command, timeoutMs, tags: tags as Record<string, string> }
   },
+  // a broadcast task's input is the job's input
+  validateTask (task) {
+    return exec.validate(task)
+  },
   async run (input, ctx) {
     return await new Promise<ExecAnswer>((resolve, reject) => {
       const child = spawn('/bin/sh', ['-c', input.command], { stdio: ['ignore', 'pipe', 'pipe'], signal: ctx.signal, timeout: input.timeoutMs })
