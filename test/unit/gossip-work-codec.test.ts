@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeWire, encodeWire, WireError, type WireMessage } from '../../gossip/work-codec.ts'
+import { decodeWire, encodeWire, unsendableResult, WireError, type WireMessage } from '../../gossip/work-codec.ts'
 import { seededRandom } from '../../membership/random.ts'
 
 const valid: WireMessage[] = [
@@ -37,7 +37,11 @@ describe('work codec', () => {
       [enc({ type: 'capacity', free: '2', slots: 4 }), /free/],
       [enc({ type: 'replicate', jobId: 'j', coordinator: 'a', epoch: 1, seq: 1, replicas: [], full: true, tasks: [], status: 'running', result: null, error: null, ignored: 0, duplicates: 0 }), /without snapshot/],
       [enc({ type: 'result', jobId: 'x'.repeat(200), epoch: 1, index: 0, ok: true }), /jobId/],
-      [enc({ type: 'toString' }), /unknown message type/]
+      [enc({ type: 'toString' }), /unknown message type/],
+      // deeply nested values: stored and re-encoded by every lookup, they must not get in
+      [new TextEncoder().encode(`{"type":"job-end","job":{"id":"j","workload":"w","kind":"map","status":"done","error":null,"coordinator":"a","epoch":1,"stats":{"tasks":1,"rerun":0,"done":1,"ignored":0,"duplicates":0,"perNode":{}},"result":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`), /result nests deeper than 32/],
+      [enc({ type: 'result', jobId: 'j', epoch: 1, index: 0, ok: true, value: nested(33) }), /value nests deeper than 32/],
+      [enc({ type: 'grant', jobId: 'j', epoch: 1, workload: 'w', tasks: [{ index: 0, input: nested(40) }] }), /input nests deeper than 32/]
     ]
     for (const [bytes, pattern] of table) {
       assert.throws(() => decodeWire(bytes), (err: Error) => err instanceof WireError && pattern.test(err.message), pattern.source)
@@ -57,5 +61,22 @@ describe('work codec', () => {
         assert.ok(err instanceof WireError, `case ${i}: ${(err as Error).name}: ${(err as Error).message}`)
       }
     }
+  })
+})
+
+/** An array nested `depth` levels deep. */
+function nested (depth: number): unknown {
+  let v: unknown = 1
+  for (let i = 0; i < depth; i++) v = [v]
+  return v
+}
+
+describe('work codec: results a worker cannot send', () => {
+  it('too deep, too large or not JSON is named; an ordinary result is not', () => {
+    assert.equal(unsendableResult({ primes: 1270607 }), undefined)
+    assert.equal(unsendableResult(nested(31)), undefined)
+    assert.match(unsendableResult(nested(33)) ?? '', /nests deeper than 32/)
+    assert.match(unsendableResult('x'.repeat(2 * 1024 * 1024)) ?? '', /over the limit of 1048576/)
+    assert.match(unsendableResult(1n) ?? '', /not JSON/)
   })
 })
