@@ -9,9 +9,9 @@
  * Why each setting (README, gossip/ and Footprint):
  * - minified: V8 and Deno each keep the source text; less than half the size
  *   is ~4 MB less resident on Deno.
- * - noise's WebAssembly ChaCha20-Poly1305 and SHA-256, and pnet's XSalsa20,
- *   are replaced by the JavaScript ones in gossip/wasm-free/ (no WebAssembly
- *   compiler in memory).
+ * - noise's WebAssembly ChaCha20-Poly1305 and SHA-256 are replaced by the
+ *   JavaScript ones in gossip/wasm-free/ (no WebAssembly compiler in memory).
+ *   The cluster key's XSalsa20 is JavaScript on every path (gossip/pnet.ts).
  * - a package installed several times at the same version (npm nests a copy
  *   under each dependant when another version is hoisted) is bundled once.
  * - `require` is defined, because CommonJS dependencies (ws) require Node's
@@ -80,8 +80,7 @@ await build({
   logLevel: 'warning',
   alias: {
     '@chainsafe/as-chacha20poly1305': join(REPO, 'gossip/wasm-free/chacha20poly1305.ts'),
-    '@chainsafe/as-sha256': join(REPO, 'gossip/wasm-free/sha256.ts'),
-    xsalsa20: join(REPO, 'gossip/wasm-free/xsalsa20.ts')
+    '@chainsafe/as-sha256': join(REPO, 'gossip/wasm-free/sha256.ts')
   },
   plugins: [oneCopyPerVersion()],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }

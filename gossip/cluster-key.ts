@@ -1,5 +1,6 @@
 /**
- * The cluster key: a libp2p private-network pre-shared key (`@libp2p/pnet`).
+ * The cluster key: a libp2p private-network pre-shared key (gossip/pnet.ts,
+ * wire-compatible with `@libp2p/pnet`).
  *
  * With a key, every connection is wrapped in XSalsa20 keyed by it before
  * anything else is said (even the multistream-select of noise), so a host
@@ -16,9 +17,8 @@
  * connection that was protected but never became a libp2p connection is
  * counted and reported (`onRefused`), with its remote address.
  *
- * pnet is imported only when a key is in use: its XSalsa20 compiles a
- * WebAssembly module as it loads, which costs an agent without a key a few MB
- * of resident memory for nothing (bench/footprint.ts).
+ * The protector is imported only when a key is in use: an agent without one
+ * never loads the cipher.
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { bytesToHex } from '@noble/hashes/utils.js'
@@ -95,13 +95,14 @@ export interface ClusterKeyGuard {
 const MAX_PENDING = 1024
 
 /**
- * pnet's protector, counting refused connections. A connection is refused
- * when protect() fails (a peer without a key does not send the 24-byte nonce
- * in time) or when the raw connection closes before libp2p reports it open
- * (the other key's stream decrypts to garbage and the upgrade fails).
+ * The pre-shared key protector (gossip/pnet.ts), counting refused
+ * connections. A connection is refused when protect() fails (a peer without a
+ * key does not send the 24-byte nonce in time) or when the raw connection
+ * closes before libp2p reports it open (the other key's stream decrypts to
+ * garbage and the upgrade fails).
  */
 export async function clusterKeyGuard (key: Uint8Array, onRefused: (remoteAddr: string, why: string) => void): Promise<ClusterKeyGuard> {
-  const { preSharedKey } = await import('@libp2p/pnet')
+  const { preSharedKey } = await import('./pnet.ts')
   const inner = preSharedKey({ psk: key })
   const counters: ClusterKeyGuardStats = { handshakeFailures: 0 }
   /** Raw connections protected but not yet upgraded, by remote address. */

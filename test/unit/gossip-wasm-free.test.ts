@@ -1,7 +1,8 @@
 /**
- * The bundle's stand-ins for noise's and pnet's WebAssembly crypto
- * (gossip/wasm-free/) must give the same bytes as the packages they replace:
- * an agent built from the bundle talks to one running the sources.
+ * The bundle's stand-ins for noise's WebAssembly crypto (gossip/wasm-free/)
+ * must give the same bytes as the packages they replace: an agent built from
+ * the bundle talks to one running the sources. (The cluster key's XSalsa20 is
+ * checked against the original in gossip-pnet.test.ts.)
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,12 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { ChaCha20Poly1305 as WasmChaCha, newInstance } from '@chainsafe/as-chacha20poly1305'
 import { digest as wasmDigest } from '@chainsafe/as-sha256'
 import { ChaCha20Poly1305 as JsChaCha, newInstance as jsNewInstance } from '../../gossip/wasm-free/chacha20poly1305.ts'
-import { createRequire } from 'node:module'
 import { digest as jsDigest } from '../../gossip/wasm-free/sha256.ts'
-import jsXsalsa20 from '../../gossip/wasm-free/xsalsa20.ts'
 
-/** The original (CommonJS, untyped); it runs on WebAssembly wherever there is WebAssembly. */
-const wasmXsalsa20 = createRequire(import.meta.url)('xsalsa20') as (nonce: Uint8Array, key: Uint8Array) => { update: (input: Uint8Array) => Uint8Array }
 const wasm = new WasmChaCha(newInstance())
 const js = new JsChaCha(jsNewInstance())
 /** Noise frames are at most 65,535 bytes; noise sends those under 1,200 through this code. */
@@ -64,40 +61,5 @@ describe('gossip wasm-free crypto: same bytes as the WebAssembly originals', () 
       const data = randomBytes(size)
       assert.deepEqual(Buffer.from(jsDigest(data)), Buffer.from(wasmDigest(data)), `size ${size}`)
     }
-  })
-
-  it('xsalsa20 gives the original\'s key stream over any chunking, as pnet feeds a connection\'s bytes', () => {
-    let seed = 7
-    const next = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
-    for (let round = 0; round < 20; round++) {
-      const nonce = randomBytes(24)
-      const key = randomBytes(32)
-      const data = randomBytes(1 + next(20_000))
-      const original = wasmXsalsa20(nonce, key).update(data)
-      const stream = jsXsalsa20(nonce, key)
-      const chunks: Uint8Array[] = []
-      for (let at = 0; at < data.length;) {
-        const size = Math.min(data.length - at, next(4) === 0 ? next(200) : next(5000))
-        chunks.push(stream.update(data.subarray(at, at + size)))
-        at += size
-      }
-      assert.deepEqual(Buffer.concat(chunks), Buffer.from(original), `round ${round}`)
-    }
-  })
-
-  it('xsalsa20 decrypts what the original encrypted, into a given buffer too', () => {
-    const nonce = randomBytes(24)
-    const key = randomBytes(32)
-    const data = randomBytes(3000)
-    const sealed = wasmXsalsa20(nonce, key).update(data)
-    const out = new Uint8Array(3000)
-    assert.equal(jsXsalsa20(nonce, key).update(sealed, out), out)
-    assert.deepEqual(Buffer.from(out), data)
-  })
-
-  it('xsalsa20 refuses a short nonce or key with a clear error, as the original', () => {
-    assert.throws(() => wasmXsalsa20(randomBytes(23), randomBytes(32)), /nonce must be at least 24 bytes/)
-    assert.throws(() => jsXsalsa20(randomBytes(23), randomBytes(32)), /nonce must be at least 24 bytes/)
-    assert.throws(() => jsXsalsa20(randomBytes(24), randomBytes(31)), /key must be at least 32 bytes/)
   })
 })
