@@ -16,7 +16,7 @@ import {
 } from './member-view.ts'
 import { startControlApi, type ControlApi } from './control-api.ts'
 import { WorkDriver, type JobHandle, type WorkloadsApi, type WorkStats } from './work.ts'
-import type { JobView } from '../workloads/index.ts'
+import type { JobOptions, JobView } from '../workloads/index.ts'
 import { setUpSecurity, type AgentSecurity, type SecurityStats } from './security.ts'
 
 export type AgentEventType = MemberEventName | ClusterEventName
@@ -195,11 +195,20 @@ export class Agent extends EventTarget {
 
   /**
    * Submits a job coordinated by this node; its tasks spread over the cluster.
-   * Throws JobRejectedError (nothing started) on an unknown workload or a bad
-   * input. `await handle.result()` for the ended job.
+   * Throws JobRejectedError (nothing started) on an unknown workload, a bad
+   * input or bad options. `await handle.result()` for the ended job.
    */
-  submit (workload: string, input: unknown): JobHandle {
-    return this.#running().work.submit(workload, input)
+  submit (workload: string, input: unknown, options: JobOptions = {}): JobHandle {
+    return this.#running().work.submit(workload, input, options)
+  }
+
+  /**
+   * Stops a job, wherever it is coordinated: its workers abort their tasks
+   * and it ends `cancelled`. Resolves with the job after the request
+   * (see WorkDriver.cancel); undefined if nobody knows the id.
+   */
+  async cancel (id: string): Promise<JobView | undefined> {
+    return await this.#running().work.cancel(id)
   }
 
   /** A job by id, from this node or any alive member; undefined if nobody knows it. */

@@ -9,11 +9,11 @@
  * node keeps in a bounded cache). A node that knows nothing of an id asks
  * every alive member (`job-query`) and takes the freshest answer.
  */
-import { builtinWorkloads, createWorkNode, fnv1a64, JobRejectedError, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
+import { builtinWorkloads, createWorkNode, fnv1a64, JobRejectedError, type JobOptions, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
 import { exec } from '../workloads/exec.ts'
 import { ThreadPool, ThreadsUnavailableError } from '../workloads/threads.ts'
 import { seededRandom } from '../membership/index.ts'
-import { createWorkTransport, unsendableResult, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
+import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
 
@@ -121,6 +121,8 @@ export class WorkDriver {
   #endedBytes = 0
   readonly #lookups = new Map<number, (from: string, jobs: JobView[]) => void>()
   readonly #lookupStats = { endsRejected: 0, answersFromOthers: 0 }
+  /** Callers waiting for a job's end to reach this node (see cancel). */
+  readonly #endWaiters = new Map<string, Array<(view: JobView) => void>>()
   readonly #lastProgress = new Map<string, number>()
   /** Granted tasks waiting for a free slot (see #run). */
   readonly #waiting: Array<{ controller: AbortController, start: () => void }> = []
@@ -180,16 +182,54 @@ export class WorkDriver {
   }
 
   /** Starts a job coordinated by this node. Throws JobRejectedError (nothing started) on bad input. */
-  submit (workload: string, input: unknown): JobHandle {
+  submit (workload: string, input: unknown, options: JobOptions = {}): JobHandle {
     if (this.#stopped) throw new Error('the agent is stopped')
     const now = this.#clock()
-    const { jobId, effects } = this.#core.submit(now, workload, input)
+    const { jobId, effects } = this.#core.submit(now, workload, input, options)
     if (this.#registry.get(workload)?.cpuBound === true) this.#pool.warm(this.#slots)
     const handle = new JobHandle(this.#core.job(jobId) as JobView)
     this.#handles.set(jobId, handle)
     this.#perform(effects)
     this.#schedule()
     return handle
+  }
+
+  /**
+   * Stops a job, from any member: here if this node coordinates it, else its
+   * coordinator (as this node or the members it asks know it) is told.
+   * Resolves with the job after the request: ended `cancelled` once the
+   * coordinator's end arrived (within LOOKUP_TIMEOUT_MS), still `running` if
+   * it has not yet, or as it ended if it had already; undefined when nobody
+   * knows the id.
+   */
+  async cancel (id: string): Promise<JobView | undefined> {
+    if (this.#stopped) throw new Error('the agent is stopped')
+    const effects = this.#core.cancel(this.#clock(), id)
+    if (effects != null) {
+      this.#perform(effects)
+      this.#schedule()
+      return this.localJob(id)
+    }
+    const job = await this.job(id)
+    if (job == null || job.status !== 'running') return job
+    const ended = this.#endOf(id)
+    this.#transport.send(job.coordinator, { type: 'cancel', jobId: id })
+    return await ended ?? job
+  }
+
+  /** The job's end as it reaches this node, or undefined after LOOKUP_TIMEOUT_MS. */
+  async #endOf (id: string): Promise<JobView | undefined> {
+    return await new Promise(resolve => {
+      const timer = setTimeout(() => { done(undefined) }, LOOKUP_TIMEOUT_MS)
+      const done = (view: JobView | undefined): void => {
+        clearTimeout(timer)
+        const waiters = (this.#endWaiters.get(id) ?? []).filter(w => w !== done)
+        if (waiters.length > 0) this.#endWaiters.set(id, waiters)
+        else this.#endWaiters.delete(id)
+        resolve(view)
+      }
+      this.#endWaiters.set(id, [...(this.#endWaiters.get(id) ?? []), done])
+    })
   }
 
   /** The membership view changed: alive and suspect members take part, failed and left ones lose their leases. */
@@ -299,6 +339,7 @@ export class WorkDriver {
     while (this.#ended.size > ENDED_CACHE || (this.#endedBytes > ENDED_CACHE_BYTES && this.#ended.size > 1)) {
       this.#forget(this.#ended.keys().next().value as string)
     }
+    for (const waiter of this.#endWaiters.get(view.id) ?? []) waiter(view)
   }
 
   #forget (id: string): void {
@@ -382,9 +423,6 @@ export class WorkDriver {
       end()
       if (signal.aborted || this.#running.get(key) !== controller) return // aborted: never reported
       this.#running.delete(key)
-      // a result that cannot travel is a failed run, not a message dropped on the way
-      const unsendable = outcome.ok ? unsendableResult(outcome.value) : undefined
-      if (unsendable != null) outcome = { ok: false, error: unsendable }
       this.#drive(now => this.#core.taskFinished(now, jobId, index, outcome))
       this.#progress(jobId) // a job submitted here whose task ran here
     }

@@ -8,7 +8,8 @@
  * direct channel (`job-query` → `job-info`), so that `agent job ID` works on
  * any node.
  */
-import type { JobView, WorkMessage } from '../workloads/types.ts'
+import { SNAPSHOT_TASK_STATES, type JobView, type WorkMessage } from '../workloads/types.ts'
+import { checkDepth as checkValueDepth, ValueBoundError } from '../workloads/limits.ts'
 
 /** A lookup between agents: not part of the core. */
 export type LookupMessage =
@@ -31,15 +32,6 @@ const MAX_ID_CHARS = 128
 const MAX_TEXT_CHARS = 64 * 1024
 /** Task indices or records in one message. */
 const MAX_LIST = 100_000
-/**
- * Nesting of a task input, result or job result. No workload needs more; a
- * deeper value is refused on arrival, before anything stores it or encodes it
- * again (JSON.stringify overflows the stack on a value nested ~10,000 deep,
- * and every lookup that returned it would fail).
- */
-export const MAX_JSON_DEPTH = 32
-/** Largest task result a worker sends, as JSON: several fit in one message, and a job's result is built from them. */
-export const MAX_RESULT_BYTES = 1024 * 1024
 
 export function encodeWire (msg: WireMessage): Uint8Array {
   return encoder.encode(JSON.stringify(msg))
@@ -92,30 +84,16 @@ const nullableText = (key: string): Check => (o) => {
   if (o[key] !== null) text(key)(o)
 }
 
-/** Throws WireError if `value` nests deeper than MAX_JSON_DEPTH. */
-export function checkDepth (value: unknown, what: string, depth = 0): void {
-  if (value == null || typeof value !== 'object') return
-  if (depth >= MAX_JSON_DEPTH) throw new WireError(`${what} nests deeper than ${MAX_JSON_DEPTH} levels`)
-  for (const v of Array.isArray(value) ? value : Object.values(value)) checkDepth(v, what, depth + 1)
-}
-
-/**
- * Why a task result this node produced cannot be sent (too deep, too large,
- * not JSON), or undefined when it can: the worker reports such a result as a
- * failed run instead of losing it to a dropped message.
- */
-export function unsendableResult (value: unknown): string | undefined {
+/** A task input, result or job result within workloads/limits.ts' nesting bound. */
+function depth (value: unknown, what: string): void {
   try {
-    checkDepth(value, 'the result')
-    const bytes = encoder.encode(JSON.stringify(value ?? null)).byteLength
-    if (bytes > MAX_RESULT_BYTES) return `the result is ${bytes} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}`
-    return undefined
+    checkValueDepth(value, what)
   } catch (err) {
-    return err instanceof WireError ? err.message : `the result is not JSON: ${(err as Error).message}`
+    if (err instanceof ValueBoundError) throw new WireError(err.message)
+    throw err
   }
 }
-
-const json = (key: string): Check => (o) => { checkDepth(o[key], key) }
+const json = (key: string): Check => (o) => { depth(o[key], key) }
 
 function object (v: unknown, what: string): Record<string, unknown> {
   if (v == null || typeof v !== 'object' || Array.isArray(v)) throw new WireError(`${what} must be an object`)
@@ -127,9 +105,16 @@ function index (v: unknown): void {
 function memberId (v: unknown): void {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID_CHARS) throw new WireError('member ids must be strings')
 }
-const STATUSES = ['running', 'done', 'failed'] as const
+const STATUSES = ['running', 'done', 'failed', 'cancelled'] as const
 const KINDS = ['map', 'broadcast'] as const
-const TASK_STATES = ['pending', 'leased', 'done', 'skipped'] as const
+/** Tasks a job may have on the wire; the coordinator's own limit (WorkConfig.maxTasksPerJob) is lower. */
+const MAX_TASKS = 10_000_000
+/** Parts of one snapshot. */
+const MAX_PARTS = 100_000
+
+const nullableNat = (key: string): Check => (o) => {
+  if (o[key] !== null) nat(key)(o)
+}
 
 function offeredTask (v: unknown): void {
   const t = object(v, 'offered task')
@@ -144,22 +129,47 @@ function grantedTask (v: unknown): void {
 function taskRecord (v: unknown): void {
   const t = object(v, 'task record')
   nat('index')(t); nat('grants')(t); nat('errors')(t); nat('round')(t)
-  oneOf('state', TASK_STATES)(t)
+  oneOf('state', SNAPSHOT_TASK_STATES)(t)
   id('target', true)(t); id('holder', true)(t); id('producer', true)(t)
   text('doneBy', true)(t); text('lastError', true)(t)
   json('input')(t); json('value')(t)
 }
-function snapshot (v: unknown): void {
-  const s = object(v, 'snapshot')
-  id('id')(s); id('workload')(s); oneOf('kind', KINDS)(s); oneOf('status', STATUSES)(s)
-  nullableText('error')(s); nat('ignored')(s); nat('duplicates')(s)
-  json('input')(s); json('result')(s)
-  list('tasks', taskRecord)(s)
+function snapshotHeader (v: unknown): void {
+  const h = object(v, 'snapshot header')
+  id('workload')(h); oneOf('kind', KINDS)(h); oneOf('status', STATUSES)(h)
+  nullableText('error')(h); nat('ignored')(h); nat('duplicates')(h)
+  json('input')(h); json('result')(h)
+  nat('taskCount')(h); nullableNat('deadlineMs')(h); nullableNat('remainingMs')(h)
+  if ((h.taskCount as number) > MAX_TASKS) throw new WireError(`taskCount must be at most ${MAX_TASKS}`)
 }
+/** A packed task (workloads/types.ts PackedTask) whose table indexes point into this message's tables. */
+function packedTask (members: number, names: number): (v: unknown) => void {
+  const ref = (v: unknown, size: number, what: string): void => {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1 || v >= size)) throw new WireError(`packed task ${what} must index its table or be -1`)
+  }
+  return (v) => {
+    if (!Array.isArray(v) || v.length < 8 || v.length > 12) throw new WireError('a packed task must be an array of 8-12 fields')
+    for (let i = 0; i < 5; i++) index(v[i])
+    if ((v[1] as number) >= SNAPSHOT_TASK_STATES.length) throw new WireError('packed task state out of range')
+    ref(v[5], members, 'holder'); ref(v[6], members, 'producer'); ref(v[7], names, 'doneBy'); ref(v[10], members, 'target')
+    if (v[9] != null && (typeof v[9] !== 'string' || v[9].length > MAX_TEXT_CHARS)) throw new WireError('packed task lastError must be a string')
+    depth(v[8], 'packed task value'); depth(v[11], 'packed task input')
+  }
+}
+const snapshotShape: Check[] = [
+  id('jobId'), nat('epoch'), id('coordinator'), nat('seq'), list('replicas', memberId), nat('part'), nat('parts'),
+  (o) => {
+    if ((o.parts as number) < 1 || (o.parts as number) > MAX_PARTS || (o.part as number) >= (o.parts as number)) throw new WireError('part must be below parts')
+    if ((o.part === 0) !== (o.header !== undefined)) throw new WireError('the header comes with part 0 and only with it')
+    if (o.header !== undefined) snapshotHeader(o.header)
+  },
+  list('members', memberId), list('names', (v) => { if (typeof v !== 'string' || v.length > MAX_TEXT_CHARS) throw new WireError('names must be strings') }),
+  (o) => { list('tasks', packedTask((o.members as unknown[]).length, (o.names as unknown[]).length))(o) }
+]
 function jobView (v: unknown): void {
   const j = object(v, 'job')
   id('id')(j); id('workload')(j); oneOf('kind', KINDS)(j); oneOf('status', STATUSES)(j)
-  nullableText('error')(j); id('coordinator')(j); nat('epoch')(j); json('result')(j)
+  nullableText('error')(j); id('coordinator')(j); nat('epoch')(j); json('result')(j); nullableNat('deadlineMs')(j)
   const stats = object(j.stats, 'job stats')
   for (const key of ['tasks', 'rerun', 'done', 'ignored', 'duplicates']) nat(key)(stats)
   record('perNode')(stats)
@@ -178,12 +188,12 @@ const SHAPES: Record<WireMessage['type'], Check[]> = {
   release: [...jobEpoch, taskList],
   result: [...jobEpoch, nat('index'), bool('ok'), text('error', true), json('value')],
   'result-ack': [...jobEpoch, nat('index'), bool('counted')],
+  snapshot: snapshotShape,
   replicate: [
-    ...jobEpoch, id('coordinator'), nat('seq'), list('replicas', memberId), bool('full'),
-    (o) => { if (o.snapshot !== undefined) snapshot(o.snapshot) },
-    (o) => { if (o.full === true && o.snapshot === undefined) throw new WireError('full replicate without snapshot') },
+    ...jobEpoch, id('coordinator'), nat('seq'), list('replicas', memberId),
     list('tasks', taskRecord), oneOf('status', STATUSES), nullableText('error'), nat('ignored'), nat('duplicates'), json('result')
   ],
+  cancel: [id('jobId')],
   resync: [...jobEpoch],
   takeover: [...jobEpoch, id('coordinator')],
   'job-end': [(o) => { jobView(o.job) }],

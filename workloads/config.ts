@@ -41,6 +41,12 @@ export interface WorkConfig {
   maxTasksPerJob: number
   /** Replicas of each job record besides the coordinator. */
   replicas: number
+  /**
+   * A replica is sent at most one whole snapshot this often (it asks again
+   * after a lost delta or part). A snapshot of a big job is megabytes of
+   * encoding: spacing them bounds what a lossy replica costs the coordinator.
+   */
+  snapshotMinIntervalMs: number
   /** Capacity (free slots) is published at most this often, when it changed. */
   capacityIntervalMs: number
 }
@@ -56,8 +62,9 @@ export const DEFAULTS: Readonly<WorkConfig> = Object.freeze({
   claimTimeoutMs: 2_000,
   maxTaskAttempts: 3,
   maxInputBytes: 64 * 1024,
-  maxTasksPerJob: 100_000,
+  maxTasksPerJob: 1_000_000,
   replicas: 1,
+  snapshotMinIntervalMs: 1000,
   capacityIntervalMs: 1000,
 })
 
@@ -78,7 +85,7 @@ export function validate (config: WorkConfig): WorkConfig {
     if (!Number.isInteger(config[key]) || config[key] < 1) throw new InvalidWorkConfigError(`${key} must be an integer >= 1`)
   }
   if (!Number.isInteger(config.replicas)) throw new InvalidWorkConfigError('replicas must be an integer >= 0')
-  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'offerSlideDelayMs', 'claimTimeoutMs', 'capacityIntervalMs']
+  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'offerSlideDelayMs', 'claimTimeoutMs', 'capacityIntervalMs', 'snapshotMinIntervalMs']
   for (const key of positive) {
     if (config[key] <= 0) throw new InvalidWorkConfigError(`${key} must be > 0`)
   }

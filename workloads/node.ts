@@ -7,7 +7,7 @@
  */
 import type { WorkConfig } from './config.ts'
 import { Coordinator, type CoordinatorStats } from './coordinator.ts'
-import type { JobView, MemberId, Peer, Random, TaskOutcome, WorkEffect, WorkMessage, WorkloadRegistry } from './types.ts'
+import type { JobOptions, JobView, MemberId, Peer, Random, TaskOutcome, WorkEffect, WorkMessage, WorkloadRegistry } from './types.ts'
 import { Worker, type WorkerStats } from './worker.ts'
 
 export interface WorkNodeOptions {
@@ -24,8 +24,10 @@ export interface WorkNodeStats {
 
 export interface WorkNode {
   readonly self: MemberId
-  /** Starts a job coordinated here. Throws JobRejectedError (nothing started) on bad input. */
-  submit: (now: number, workload: string, input: unknown) => { jobId: string, effects: WorkEffect[] }
+  /** Starts a job coordinated here. Throws JobRejectedError (nothing started) on bad input or options. */
+  submit: (now: number, workload: string, input: unknown, options?: JobOptions) => { jobId: string, effects: WorkEffect[] }
+  /** Stops a job coordinated here; undefined when this node does not coordinate it or it already ended. */
+  cancel: (now: number, jobId: string) => WorkEffect[] | undefined
   /** A message from the authenticated member `from` (topic or direct). */
   receive: (now: number, from: MemberId, msg: WorkMessage) => WorkEffect[]
   /** The full membership view (this node included), on every change. */
@@ -45,7 +47,7 @@ export interface WorkNode {
   stats: () => WorkNodeStats
 }
 
-const TO_COORDINATOR = new Set(['claim', 'renew', 'release', 'result', 'replicate', 'resync', 'takeover', 'job-end'])
+const TO_COORDINATOR = new Set(['claim', 'renew', 'release', 'result', 'cancel', 'snapshot', 'replicate', 'resync', 'takeover', 'job-end'])
 const TO_WORKER = new Set(['offer', 'grant', 'deny', 'revoke', 'result-ack', 'takeover', 'job-end', 'capacity'])
 
 export function createWorkNode (opts: WorkNodeOptions): WorkNode {
@@ -89,9 +91,13 @@ export function createWorkNode (opts: WorkNodeOptions): WorkNode {
 
   return {
     self,
-    submit (now, workload, input) {
-      const { jobId, effects } = coordinator.submit(now, workload, input)
+    submit (now, workload, input, options) {
+      const { jobId, effects } = coordinator.submit(now, workload, input, options)
       return { jobId, effects: drain(now, effects) }
+    },
+    cancel (now, jobId) {
+      const effects = coordinator.cancel(now, jobId)
+      return effects == null ? undefined : drain(now, effects)
     },
     receive: (now, from, msg) => drain(now, dispatch(now, from, msg)),
     members (now, peers) {

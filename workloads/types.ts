@@ -12,7 +12,14 @@ import type { MemberId, Random } from '../membership/types.ts'
 export type { MemberId, Random }
 
 export type JobKind = 'map' | 'broadcast'
-export type JobStatus = 'running' | 'done' | 'failed'
+/** `cancelled`: stopped on request (`agent job cancel`); `failed` includes a passed deadline. */
+export type JobStatus = 'running' | 'done' | 'failed' | 'cancelled'
+
+/** Per-job options given at submit. */
+export interface JobOptions {
+  /** The job fails if it has not ended this long after it was submitted (a takeover keeps the remaining time). */
+  deadlineMs?: number
+}
 
 /** What a workload's `run` gets besides its task input. */
 export interface RunContext {
@@ -130,6 +137,8 @@ export interface JobView {
   stats: JobStats
   coordinator: MemberId
   epoch: number
+  /** The deadline given at submit, if any. */
+  deadlineMs: number | null
 }
 
 /** A task as offered: only its index and how wide the claim set is. */
@@ -146,9 +155,12 @@ export interface GrantedTask {
   input: unknown
 }
 
-/** The job spec a replica needs to rebuild the record (split is deterministic, but inputs travel anyway). */
-export interface JobSnapshot {
-  id: string
+/**
+ * What a replica needs besides the task records to rebuild a job: a map
+ * job's tasks are split again from `input` (split is deterministic), so a
+ * snapshot carries only the records that changed since the split.
+ */
+export interface SnapshotHeader {
   workload: string
   kind: JobKind
   input: unknown
@@ -157,8 +169,23 @@ export interface JobSnapshot {
   error: string | null
   ignored: number
   duplicates: number
-  tasks: TaskRecord[]
+  /** Tasks in the job. */
+  taskCount: number
+  deadlineMs: number | null
+  /** Time left until the deadline when the snapshot was made (the replica's clock starts there). */
+  remainingMs: number | null
 }
+
+/**
+ * One task record in a snapshot, as an array so that a million fit in a few
+ * messages: [index, state, grants, errors, round, holder, producer, doneBy,
+ * value?, lastError?, target?, input?]. `state` indexes SNAPSHOT_TASK_STATES;
+ * holder, producer and target index the message's `members` and doneBy its
+ * `names` (-1: none); trailing fields are left out when unset (null in between).
+ */
+export type PackedTask = unknown[]
+
+export const SNAPSHOT_TASK_STATES = ['pending', 'leased', 'done', 'skipped'] as const
 
 /**
  * Wire messages. Channel: `topic` = the cluster gossipsub topic (everyone
@@ -187,12 +214,19 @@ export type WorkMessage =
   | { type: 'result', jobId: string, epoch: number, index: number, ok: boolean, value?: unknown, error?: string }
   /** direct, coordinator → worker: the result was handled (`counted` false: ignored); forget it. */
   | { type: 'result-ack', jobId: string, epoch: number, index: number, counted: boolean }
-  /** direct, coordinator → replica: the job record changed (`full`: a whole snapshot). */
-  | { type: 'replicate', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], full: boolean, snapshot?: JobSnapshot, tasks: TaskRecord[], status: JobStatus, result: unknown, error: string | null, ignored: number, duplicates: number }
+  /**
+   * direct, coordinator → replica: the whole job record, in `parts` messages
+   * sent in a row (part 0 carries the header). The next delta has seq + 1.
+   */
+  | { type: 'snapshot', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], part: number, parts: number, header?: SnapshotHeader, members: MemberId[], names: string[], tasks: PackedTask[] }
+  /** direct, coordinator → replica: the records changed since delta seq − 1 (map tasks without their input). */
+  | { type: 'replicate', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], tasks: TaskRecord[], status: JobStatus, result: unknown, error: string | null, ignored: number, duplicates: number }
   /** direct, replica → coordinator: I missed an update, send a full snapshot. */
   | { type: 'resync', jobId: string, epoch: number }
   /** topic, new coordinator → all: I took the job over at this epoch. */
   | { type: 'takeover', jobId: string, coordinator: MemberId, epoch: number }
+  /** direct, any member → coordinator: stop the job (an operator's `agent job cancel` on that member). */
+  | { type: 'cancel', jobId: string }
   /** topic, coordinator → all: the job ended; lets any node answer `agent job ID`. */
   | { type: 'job-end', job: JobView }
   /** topic, every node: free task slots, the weight of the claim rule. */

@@ -6,6 +6,7 @@
  */
 import type { WorkConfig } from './config.ts'
 import { countForged, judge, type ForgedCounts } from './authority.ts'
+import { MAX_RESULT_BYTES, unsendable } from './limits.ts'
 import { claimWeight, rankOf, taskKey, type Candidate } from './rendezvous.ts'
 import { OfferBook } from './offers.ts'
 import type { JobKind, MemberId, Peer, TaskOutcome, WorkEffect, WorkMessage } from './types.ts'
@@ -225,6 +226,9 @@ export class Worker {
     const job = this.#jobs.get(jobId)
     if (job == null || !job.running.delete(index)) return effects
     this.#stats.tasksFinished++
+    // a result that cannot travel is a failed run, not a message dropped on the way
+    const why = outcome.ok ? unsendable(outcome.value, 'the result', MAX_RESULT_BYTES) : undefined
+    if (why != null) outcome = { ok: false, error: why }
     job.unacked.set(index, outcome)
     effects.push({ kind: 'send', to: job.coordinator, msg: resultMsg(job, index, outcome) })
     this.#claim(now, effects)
@@ -336,28 +340,43 @@ export class Worker {
    * of its weighted rendezvous ranking (broadcast: if we are its target),
    * best rank first (see offers.ts). Our rank is taken when the offer
    * arrives. One claim message per job, sent to its coordinator.
+   *
+   * Slots are shared fairly between jobs: each free slot goes to the job
+   * this node holds the fewest tasks of, so a job with endless tasks cannot
+   * keep a later job from every slot; as its tasks end, the slots pass on.
    */
   #claim (now: number, effects: WorkEffect[]): void {
     let free = this.free()
     if (free === 0) return
-    for (const job of this.#jobs.values()) {
-      if (free === 0) break
-      const mine: number[] = []
-      // two missed re-offers: the task was leased elsewhere (see OfferBook.claimable)
-      for (const task of job.offered.claimable(now - 2 * this.#config.offerIntervalMs)) {
-        if (free === 0) break
-        const index = task.index
-        job.offered.delete(index)
-        job.claimed.set(index, now)
-        mine.push(index)
-        free--
+    // two missed re-offers: the task was leased elsewhere (see OfferBook.claimable)
+    const staleBefore = now - 2 * this.#config.offerIntervalMs
+    const shares = [...this.#jobs.values()].map(job => ({
+      job, held: job.running.size + job.claimed.size, offered: job.offered.claimable(staleBefore), mine: [] as number[]
+    }))
+    while (free > 0 && shares.length > 0) {
+      let next = 0
+      for (let i = 1; i < shares.length; i++) if (shares[i].held < shares[next].held) next = i
+      const share = shares[next]
+      const task = share.offered.next()
+      if (task.done === true) {
+        shares.splice(next, 1)
+        this.#sendClaim(share.job, share.mine, effects)
+        continue
       }
-      if (mine.length > 0) {
-        this.#stats.claimsSent++
-        // direct to the coordinator: the only member that acts on a claim
-        effects.push({ kind: 'send', to: job.coordinator, msg: { type: 'claim', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch, tasks: mine } })
-      }
+      share.job.offered.delete(task.value.index)
+      share.job.claimed.set(task.value.index, now)
+      share.mine.push(task.value.index)
+      share.held++
+      free--
     }
+    for (const share of shares) this.#sendClaim(share.job, share.mine, effects)
+  }
+
+  #sendClaim (job: WorkerJob, tasks: number[], effects: WorkEffect[]): void {
+    if (tasks.length === 0) return
+    this.#stats.claimsSent++
+    // direct to the coordinator: the only member that acts on a claim
+    effects.push({ kind: 'send', to: job.coordinator, msg: { type: 'claim', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch, tasks } })
   }
 
   /** Alive members weighted by their free slots (ours: exact; others: as last published, else all slots). */

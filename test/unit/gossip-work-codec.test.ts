@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeWire, encodeWire, unsendableResult, WireError, type WireMessage } from '../../gossip/work-codec.ts'
+import { decodeWire, encodeWire, WireError, type WireMessage } from '../../gossip/work-codec.ts'
+import { MAX_RESULT_BYTES, unsendable } from '../../workloads/limits.ts'
 import { seededRandom } from '../../membership/random.ts'
 
 const valid: WireMessage[] = [
@@ -15,8 +16,15 @@ const valid: WireMessage[] = [
   { type: 'resync', jobId: 'j1', epoch: 2 },
   { type: 'job-query', qid: 1, jobId: 'j1' },
   { type: 'job-query', qid: 2 },
+  { type: 'cancel', jobId: 'j1' },
   {
-    type: 'replicate', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 3, replicas: ['b'], full: false, tasks: [{ index: 0, state: 'done', grants: 1, errors: 0, round: 1, input: 1, value: 1, doneBy: 'na', producer: 'a' }], status: 'running', result: null, error: null, ignored: 0, duplicates: 0
+    type: 'snapshot', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 0, replicas: ['b'], part: 0, parts: 2, members: ['a', 'c'], names: ['na'],
+    header: { workload: 'sleep', kind: 'map', input: { tasks: 3, ms: 1 }, status: 'running', result: null, error: null, ignored: 0, duplicates: 0, taskCount: 3, deadlineMs: null, remainingMs: null },
+    tasks: [[0, 2, 1, 0, 0, -1, 0, 0, 1], [1, 1, 1, 0, 0, 1, -1, -1]]
+  },
+  { type: 'snapshot', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 0, replicas: ['b'], part: 1, parts: 2, members: [], names: [], tasks: [[2, 0, 0, 2, 1, -1, -1, -1, null, 'boom']] },
+  {
+    type: 'replicate', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 3, replicas: ['b'], tasks: [{ index: 0, state: 'done', grants: 1, errors: 0, round: 1, input: 1, value: 1, doneBy: 'na', producer: 'a' }], status: 'running', result: null, error: null, ignored: 0, duplicates: 0
   }
 ]
 
@@ -35,9 +43,12 @@ describe('work codec', () => {
       [enc({ type: 'claim', jobId: 'j', coordinator: 'a', epoch: 1.5, tasks: [] }), /epoch/],
       [enc({ type: 'offer', jobId: 'j', coordinator: 'a', epoch: 1, replicas: [], workload: 'w', kind: 'other', tasks: [] }), /kind/],
       [enc({ type: 'capacity', free: '2', slots: 4 }), /free/],
-      [enc({ type: 'replicate', jobId: 'j', coordinator: 'a', epoch: 1, seq: 1, replicas: [], full: true, tasks: [], status: 'running', result: null, error: null, ignored: 0, duplicates: 0 }), /without snapshot/],
       [enc({ type: 'result', jobId: 'x'.repeat(200), epoch: 1, index: 0, ok: true }), /jobId/],
       [enc({ type: 'toString' }), /unknown message type/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, parts: 1, members: [], names: [], tasks: [] }), /part must be below parts/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, parts: 2, members: [], names: [], tasks: [[0, 2, 1, 0, 0, -1, 3, -1]] }), /producer must index its table/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, parts: 2, members: [], names: [], tasks: [[0, 9, 1, 0, 0, -1, -1, -1]] }), /state out of range/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 0, parts: 1, members: [], names: [], tasks: [] }), /header comes with part 0/],
       // deeply nested values: stored and re-encoded by every lookup, they must not get in
       [new TextEncoder().encode(`{"type":"job-end","job":{"id":"j","workload":"w","kind":"map","status":"done","error":null,"coordinator":"a","epoch":1,"stats":{"tasks":1,"rerun":0,"done":1,"ignored":0,"duplicates":0,"perNode":{}},"result":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`), /result nests deeper than 32/],
       [enc({ type: 'result', jobId: 'j', epoch: 1, index: 0, ok: true, value: nested(33) }), /value nests deeper than 32/],
@@ -71,12 +82,13 @@ function nested (depth: number): unknown {
   return v
 }
 
-describe('work codec: results a worker cannot send', () => {
+describe('workloads limits: results that cannot travel', () => {
   it('too deep, too large or not JSON is named; an ordinary result is not', () => {
-    assert.equal(unsendableResult({ primes: 1270607 }), undefined)
-    assert.equal(unsendableResult(nested(31)), undefined)
-    assert.match(unsendableResult(nested(33)) ?? '', /nests deeper than 32/)
-    assert.match(unsendableResult('x'.repeat(2 * 1024 * 1024)) ?? '', /over the limit of 1048576/)
-    assert.match(unsendableResult(1n) ?? '', /not JSON/)
+    const why = (v: unknown): string | undefined => unsendable(v, 'the result', MAX_RESULT_BYTES)
+    assert.equal(why({ primes: 1270607 }), undefined)
+    assert.equal(why(nested(31)), undefined)
+    assert.match(why(nested(33)) ?? '', /the result nests deeper than 32/)
+    assert.match(why('x'.repeat(2 * 1024 * 1024)) ?? '', /over the limit of 1048576/)
+    assert.match(why(1n) ?? '', /not JSON/)
   })
 })

@@ -1,0 +1,94 @@
+/**
+ * Whole-job snapshots in parts (workloads/snapshot.ts): a replica rebuilds
+ * exactly the coordinator's record from them, a million-task job travels in
+ * parts the transport accepts, and a replica that keeps asking for snapshots
+ * gets at most one per interval.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { newJob, newTask, type Job } from '../../workloads/job.ts'
+import { applyPart, SNAPSHOT_PART_BYTES, snapshotParts, startReplica } from '../../workloads/snapshot.ts'
+import { builtinWorkloads, createWorkNode, fromPartial, type Peer, type TaskRecord, type WorkEffect } from '../../workloads/index.ts'
+import { encodeWire, decodeWire } from '../../gossip/work-codec.ts'
+import { seededRandom } from '../../membership/random.ts'
+
+const registry = builtinWorkloads()
+
+function sleepJob (tasks: number): Job {
+  const input = { tasks, ms: 0 }
+  return newJob({
+    role: 'coordinator', id: 'j1', workload: 'sleep', kind: 'map', input, coordinator: 'a', epoch: 3, replicas: ['b'],
+    tasks: registry.get('sleep')!.split!(input).map((t, i) => newTask(i, t)), deadlineMs: 60_000, deadlineAt: 70_000
+  })
+}
+
+/** Sends every part through the real codec, as the transport would. */
+function rebuild (job: Job, now: number): Job {
+  const parts = snapshotParts(job, 10_000).map(m => decodeWire(encodeWire(m)))
+  const [first, ...rest] = parts as Array<ReturnType<typeof snapshotParts>[number]>
+  const replica = startReplica({ ...first, header: first.header! }, 'a', registry, now)
+  for (const part of rest) {
+    assert.equal(replica.assembling?.next, part.part)
+    applyPart(replica, part)
+    replica.assembling!.next++
+  }
+  return replica
+}
+
+const comparable = (t: TaskRecord): unknown => ({ ...t, round: t.state === 'pending' && t.grants === 0 ? 0 : t.round })
+
+describe('workloads snapshot: a replica rebuilds the record from parts', () => {
+  it('every state, holder, producer, value and error survives; untouched tasks are split again', () => {
+    const job = sleepJob(50)
+    Object.assign(job.tasks[3], { state: 'done', grants: 1, value: 1, producer: 'c', doneBy: 'nc' })
+    Object.assign(job.tasks[4], { state: 'done', grants: 2, value: null, producer: 'a', doneBy: 'na' })
+    Object.assign(job.tasks[7], { state: 'leased', grants: 1, holder: 'd' })
+    Object.assign(job.tasks[9], { state: 'pending', grants: 1, errors: 2, lastError: 'boom' })
+    Object.assign(job.tasks[11], { state: 'done', grants: 1, value: -1, producer: 'c', doneBy: 'nc' })
+    job.ignored = 4
+    const replica = rebuild(job, 20_000)
+    assert.deepEqual(replica.tasks.map(comparable), job.tasks.map(comparable))
+    assert.equal(replica.ignored, 4)
+    assert.equal(replica.deadlineAt, 20_000 + 60_000, 'the replica keeps the time left, in its own clock')
+    assert.equal(replica.coordinator, 'a')
+    assert.equal(replica.unusable, undefined)
+  })
+
+  it('a million-task job with most tasks done travels in parts the transport accepts', () => {
+    const job = sleepJob(1_000_000)
+    for (let i = 0; i < 700_000; i++) Object.assign(job.tasks[i], { state: 'done', grants: 1, value: 1, producer: i % 2 === 0 ? 'c' : 'd', doneBy: i % 2 === 0 ? 'nc' : 'nd' })
+    const parts = snapshotParts(job, 10_000)
+    assert.ok(parts.length > 1)
+    for (const p of parts) assert.ok(encodeWire(p).byteLength < 2 * SNAPSHOT_PART_BYTES, `part ${p.part} fits`)
+    const replica = rebuild(job, 0)
+    let done = 0
+    for (const t of replica.tasks) if (t.state === 'done' && t.value === 1) done++
+    assert.equal(done, 700_000)
+    assert.equal(replica.tasks.length, 1_000_000)
+  })
+
+  it('a replica without the workload keeps the record and says why it cannot take it over', () => {
+    const job = sleepJob(5)
+    const [first] = snapshotParts(job, 0)
+    const replica = startReplica({ ...first, header: { ...first.header!, workload: 'mine' } }, 'a', registry, 0)
+    assert.match(replica.unusable ?? '', /workload mine is not registered/)
+  })
+})
+
+describe('workloads snapshot: a replica asking again and again', () => {
+  it('gets at most one snapshot per snapshotMinIntervalMs, the deferred one at the next tick', () => {
+    const config = fromPartial({ slots: 2, replicas: 1, snapshotMinIntervalMs: 1000 })
+    const peers: Peer[] = ['a', 'b'].map(id => ({ id, name: `n${id}`, alive: true, tags: {} }))
+    const a = createWorkNode({ self: { id: 'a', name: 'na' }, config, registry, random: seededRandom(3) })
+    a.members(0, peers)
+    const { jobId } = a.submit(0, 'sleep', { tasks: 10, ms: 1 })
+    const snapshots = (effects: WorkEffect[]): number => effects.filter(e => e.kind === 'send' && e.msg.type === 'snapshot').length
+    let sent = 0
+    for (let t = 10; t < 900; t += 10) sent += snapshots(a.receive(t, 'b', { type: 'resync', jobId, epoch: 1 }))
+    assert.equal(sent, 0, 'the snapshot of t=0 was the last one within the interval')
+    assert.ok(a.nextDeadline() <= 1000)
+    assert.equal(snapshots(a.tick(1000)), 1, 'the one asked for is sent once the interval passed')
+    assert.equal(snapshots(a.tick(1500)), 0)
+    assert.ok(a.stats().coordinator.replicationResyncs >= 89)
+  })
+})
