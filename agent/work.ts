@@ -36,6 +36,8 @@ export interface WorkStats extends WorkNodeStats {
   transport: WorkTransportStats
   /** Tasks that ran in a task thread / on the event loop. */
   threads: { threadRuns: number, loopRuns: number }
+  /** This agent's task slots now: how many run a task, and granted tasks waiting for one. */
+  slots: { total: number, running: number, waiting: number }
   /** Job ends not from the job's coordinator (not remembered), and lookup answers not from it (used only when it did not answer). */
   lookups: { endsRejected: number, answersFromOthers: number }
 }
@@ -262,7 +264,13 @@ export class WorkDriver {
   }
 
   stats (): WorkStats {
-    return { ...this.#core.stats(), transport: this.#transport.stats(), threads: { ...this.#threadStats }, lookups: { ...this.#lookupStats } }
+    return {
+      ...this.#core.stats(),
+      transport: this.#transport.stats(),
+      threads: { ...this.#threadStats },
+      slots: { total: this.#slots, running: this.#active, waiting: this.#waiting.filter(w => !w.controller.signal.aborted).length },
+      lookups: { ...this.#lookupStats }
+    }
   }
 
   // ---------------------------------------------------------------------------

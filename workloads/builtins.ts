@@ -140,7 +140,7 @@ export const sleep: Workload<SleepInput, { ms: number }, number, number> = {
   description: '`tasks` tasks that each wait `ms` milliseconds; result: the number of tasks counted',
   validate (input) {
     const o = object(input)
-    return { tasks: integer(o, 'tasks', 1, 100_000), ms: integer(o, 'ms', 0, SLEEP_MAX_MS) }
+    return { tasks: integer(o, 'tasks', 1, 1_000_000), ms: integer(o, 'ms', 0, SLEEP_MAX_MS) }
   },
   validateTask (task) {
     return { ms: integer(object(task), 'ms', 0, SLEEP_MAX_MS) }
