@@ -16,9 +16,11 @@ import { KEYGEN_USAGE, keygen } from './keygen-cli.ts'
 const USAGE = `Usage:
   agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT]
         [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
-        [--slots N] [--allow-exec] [--cluster-key FILE] [--rpc-token FILE]
+        [--slots N] [--allow-exec | --allow-exec-open] [--cluster-key FILE] [--rpc-token FILE]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
-      --slots: tasks run at once (default: CPU count); --allow-exec: enable the exec workload.
+      --slots: tasks run at once (default: CPU count); --allow-exec: enable the exec workload
+      (needs --cluster-key; --allow-exec-open enables it on an open cluster, where anyone
+      who reaches a gossip port can run commands here).
   agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
   agent leave [--rpc HOST:PORT]              Make the agent leave gracefully and exit.
   agent submit WORKLOAD [--input JSON|@FILE] [--rpc HOST:PORT] [--json] [--no-wait]
@@ -45,6 +47,7 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   'no-rpc': { type: 'boolean' },
   slots: { type: 'string' },
   'allow-exec': { type: 'boolean' },
+  'allow-exec-open': { type: 'boolean' },
   'cluster-key': { type: 'string' },
   'rpc-token': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
@@ -80,6 +83,7 @@ async function runAgent (args: string[]): Promise<number> {
     tags: parseTags(flags.tag),
     work: flags.slots != null ? { slots: parseSlots(flags.slots) } : undefined,
     allowExec: flags['allow-exec'] === true,
+    allowExecOpen: flags['allow-exec-open'] === true,
     clusterKey: flags['cluster-key'],
     rpcToken: flags['rpc-token']
   }

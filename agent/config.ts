@@ -41,8 +41,13 @@ export interface AgentOptions {
   randomSeed?: number
   /** Work-claims overrides (workloads/config.ts). `slots` defaults to the CPU count. */
   work?: Partial<WorkConfig>
-  /** Registers the `exec` workload: members run shell commands broadcast to them. Default false. */
+  /**
+   * Registers the `exec` workload: members run shell commands broadcast to them.
+   * Default false. Needs `clusterKey` (InvalidAgentOptionError otherwise) unless `allowExecOpen`.
+   */
   allowExec?: boolean
+  /** Registers `exec` even without a cluster key, where anyone who reaches a gossip port can join and use it. Default false. */
+  allowExecOpen?: boolean
   /**
    * Cluster key (gossip/cluster-key.ts): a key file path, or the file's bytes.
    * Only agents with the same key can connect. Default: none, an open cluster.
@@ -170,7 +175,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     tags: checkTags(options.tags ?? {}),
     randomSeed: options.randomSeed,
     work: checkWork(options.work ?? {}),
-    allowExec: options.allowExec === true,
+    // allowExec, clusterKey, rpcToken: checked together (exec needs a key).
     ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
   }
 }

@@ -82,8 +82,8 @@ describe('work claims: 5 agent processes on loopback', () => {
     for (const [name, answer] of Object.entries(answers)) assert.equal(answer.node, name)
   })
 
-  it('exec runs only on agents started with --allow-exec; the others say so', async () => {
-    const execAgent = await startAgent({ name: 'exec1', join: [agents[0].multiaddrs[0]], extraArgs: ['--slots', '2', '--allow-exec'] })
+  it('exec runs only on agents started with --allow-exec-open (no cluster key here); the others say so', async () => {
+    const execAgent = await startAgent({ name: 'exec1', join: [agents[0].multiaddrs[0]], extraArgs: ['--slots', '2', '--allow-exec-open'] })
     agents.push(execAgent)
     await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
     const { code, stdout, stderr } = await runCli(['submit', 'exec', '--input', '{"command":"echo hello from $0; exit 3"}', '--json', '--rpc', execAgent.rpc], JOB_MS)
