@@ -20,7 +20,9 @@ export async function callApi (target: ApiTarget, method: string, path: string, 
   const { host, port } = parseHostPort(target.rpc ?? DEFAULT_RPC)
   const url = `http://${formatHost(host)}:${port}${path}`
   const headers: Record<string, string> = target.tokenFile != null ? { authorization: `Bearer ${await loadRpcToken(target.tokenFile)}` } : {}
-  if (body !== undefined) headers['content-type'] = 'application/json'
+  // The API refuses a POST or DELETE without it (415), body or not: a
+  // browser cannot send it cross-site without a CORS preflight, which the API never grants.
+  if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) headers['content-type'] = 'application/json'
   let res: Response
   try {
     res = await fetch(url, {

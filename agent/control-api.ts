@@ -12,6 +12,14 @@
  *   GET  /v1/jobs     jobs this node and the alive members know
  *   GET  /v1/jobs/ID  one job, from whichever member knows it
  *   GET  /v1/workloads  the workloads this node can run
+ *
+ * Every request must name this API in `Host` (403 otherwise) and carry no
+ * `Origin` but its own (403); every POST and DELETE must be
+ * `content-type: application/json` (415). Without them any web page a local
+ * user opens could drive a token-less loopback API: browsers send `Origin` on
+ * cross-site POSTs, cannot send that content type cross-site without a CORS
+ * preflight (never granted here), and keep the attacker's name in `Host` when
+ * that name is re-pointed at this host (DNS rebinding).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -19,6 +27,7 @@ import type { Agent, AgentEventType } from './agent.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES } from './member-view.ts'
 import { JobRejectedError } from './work.ts'
 import { authorized } from './rpc-token.ts'
+import { hostAllowed } from './security-options.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -29,6 +38,14 @@ const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_T
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
+/** A client must have sent its whole request head within this. */
+export const HEADERS_TIMEOUT_MS = 10_000
+/**
+ * How often Node looks for connections past headersTimeout or requestTimeout.
+ * Its default (30 s) would let a client that never finishes its headers hold
+ * a connection three times longer than headersTimeout says.
+ */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 
 class HttpError extends Error {
   readonly status: number
@@ -40,10 +57,21 @@ class HttpError extends Error {
 
 /** With a `token`, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
 export async function startControlApi (agent: Agent, at: { host: string, port: number }, token?: string): Promise<ControlApi> {
-  const server = createServer((req, res) => {
+  // The host as given (a name stays a name) and, once listening, the address it resolved to.
+  const boundHosts = [at.host]
+  const server = createServer({
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: 30_000,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
+  }, (req, res) => {
     if (token != null && !authorized(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer')
       sendJson(res, 401, { error: 'missing or wrong token (Authorization: Bearer <token>)' })
+      return
+    }
+    const refused = refusal(req, boundHosts)
+    if (refused != null) {
+      sendJson(res, refused.status, { error: refused.message })
       return
     }
     route(agent, req, res).catch((err: unknown) => {
@@ -58,18 +86,26 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
       sendJson(res, status, { error: (err as Error).message })
     })
   })
-  // Malformed HTTP from a client: answer 400 and drop that socket; the server keeps serving.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
-    else socket.destroy()
+  // Malformed HTTP, or a request head not complete within headersTimeout: answer
+  // and close that socket (a client that never closes its side must not keep
+  // it open); the server keeps serving.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) { socket.destroy(); return }
+    const [status, reason, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'request not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'request headers too large']
+        : [400, 'Bad Request', 'malformed HTTP request']
+    const body = JSON.stringify({ error: message }) + '\n'
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => { socket.destroy() })
   })
-  server.headersTimeout = 10_000
-  server.requestTimeout = 30_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(at.port, at.host, () => { server.off('error', reject); resolve() })
   })
   const bound = server.address() as AddressInfo
+  boundHosts.push(bound.address)
   return {
     address: { host: bound.address, port: bound.port },
     close: async () => {
@@ -77,6 +113,45 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
       await new Promise<void>(resolve => server.close(() => resolve()))
     }
   }
+}
+
+/** The name in a `Host` header value (IPv6 without brackets; the port dropped); undefined if malformed. */
+function hostName (value: string): string | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]@/\s]+))(?::\d{1,5})?$/.exec(value)
+  return match == null ? undefined : match[1] ?? match[2]
+}
+
+/**
+ * Why a request is refused before it is routed (403: not addressed to this
+ * API, or sent by a web page; 415: a POST or DELETE that is not JSON), or undefined.
+ */
+export function refusal (req: Pick<IncomingMessage, 'method' | 'headers'>, boundHosts: readonly string[]): { status: number, message: string } | undefined {
+  const host = req.headers.host
+  const name = host == null ? undefined : hostName(host)
+  if (host == null || name == null || !hostAllowed(name, boundHosts)) {
+    return { status: 403, message: `Host ${JSON.stringify(host ?? null)} does not name this control API: call it by its address (${boundHosts[0]}), a loopback address or localhost` }
+  }
+  const origin = req.headers.origin
+  // The CLI sends no Origin; a browser sends its page's, which is never this API's:
+  // the API serves no pages. Equal to http://<Host> is the API's own origin.
+  if (origin != null && origin.toLowerCase() !== `http://${host.toLowerCase()}`) {
+    return { status: 403, message: `cross-origin request refused (Origin ${JSON.stringify(origin)}): the control API takes no requests from web pages` }
+  }
+  const method = req.method ?? 'GET'
+  if (method === 'POST' || method === 'DELETE') {
+    const type = req.headers['content-type']
+    if (type == null || !isJsonContentType(type)) {
+      return { status: 415, message: `${method} needs content-type: application/json (got ${JSON.stringify(type ?? null)})` }
+    }
+  }
+  return undefined
+}
+
+/** `application/json`, with no parameter but a UTF-8 charset: bodies are read as UTF-8. */
+function isJsonContentType (value: string): boolean {
+  const [type, ...params] = value.split(';').map(p => p.trim().toLowerCase())
+  if (type !== 'application/json') return false
+  return params.every(p => p === '' || /^charset="?utf-?8"?$/.test(p))
 }
 
 async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -17,7 +17,7 @@ const TIMEOUT_MS = 180_000
 /** Submits through the control API and returns the job's wall time in ms (POST → done seen by polling). */
 async function timeJob (agent: AgentProcess, workload: string, input: unknown, expect: unknown): Promise<number> {
   const start = performance.now()
-  const res = await fetch(`http://${agent.rpc}/v1/jobs`, { method: 'POST', body: JSON.stringify({ workload, input }) })
+  const res = await fetch(`http://${agent.rpc}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload, input }) })
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`)
   const { id } = await res.json() as { id: string }
   let result: unknown

@@ -97,7 +97,7 @@ export async function runMembershipBench (n = 10): Promise<MembershipRun> {
     const leaver = agents[n - 3]
     observers = observers.filter(a => a !== leaver)
     const tLeave = performance.now()
-    await fetch(`http://${leaver.rpc}/v1/leave`, { method: 'POST' })
+    await fetch(`http://${leaver.rpc}/v1/leave`, { method: 'POST', headers: { 'content-type': 'application/json' } })
     await waitFor('leave seen everywhere', async () => recorder.all(leaver.peerId, ['member:leave'], names(observers), tLeave) != null, TIMEOUT_MS)
     const leaveAll = recorder.all(leaver.peerId, ['member:leave'], names(observers), tLeave)
 

@@ -9,9 +9,12 @@
  * `POST /v1/jobs` with valid or mutated bodies starts real (small) jobs: the
  * submit path is fuzzed end to end.
  *
- * Not sent: `POST /v1/leave` (it would stop the agent) and `GET /v1/events`
- * (a stream that does not end). FUZZ_TRACE=<file> appends every request to
- * the file; FUZZ_HTTP_PARALLEL sets the concurrency (default 16).
+ * Not sent: an accepted `POST /v1/leave` (it would stop the agent) and
+ * `GET /v1/events` (a stream that does not end). A `POST /v1/leave` that must
+ * be refused (a web page's `Origin`, or not `content-type: application/json`)
+ * is sent, and must answer 403 or 415 and leave the agent running.
+ * FUZZ_TRACE=<file> appends every request to the file; FUZZ_HTTP_PARALLEL
+ * sets the concurrency (default 16).
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -23,11 +26,13 @@ import { mutate, runFuzz, FUZZ_CASES, type Rng } from './fuzz.ts'
 const PATHS = ['/v1/members', '/v1/self', '/v1/stats', '/v1/health', '/v1/jobs', '/v1/jobs/abc', '/', '/v1', '/v1/members/', '/v2/members', '//v1/members', '/v1/%00', '/v1/leave']
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'get', 'BREW']
 const BODIES = ['{}', '{"workload":"echo","input":{}}', '{"workload":"sleep","input":{"tasks":1,"ms":1}}', '[1,2,3]', 'null', '"x"', '{"a":{"b":{"c":[{"d":null}]}}}', '']
-const ALLOWED = new Set([200, 202, 204, 400, 401, 404, 405, 413, 415, 422, 503])
+const ALLOWED = new Set([200, 202, 204, 400, 401, 403, 404, 405, 413, 415, 422, 503])
+/** What a web page's fetch or form sends: never the API's own origin. */
+const FOREIGN_ORIGINS = ['http://evil.example', 'null', 'http://localhost:1', 'https://127.0.0.1', 'http://127.0.0.1.evil.example']
 /** Concurrent requests: HTTP round trips dominate, not the agent. */
 const PARALLEL = Number(process.env.FUZZ_HTTP_PARALLEL ?? 16)
 
-function randomRequest (rng: Rng): { method: string, path: string, headers: Record<string, string>, body?: Uint8Array } {
+function randomRequest (rng: Rng): { method: string, path: string, headers: Record<string, string>, body?: Uint8Array, refused?: number[] } {
   const enc = new TextEncoder()
   const text = (s: string): string => new TextDecoder().decode(mutate(rng, enc.encode(s), [enc.encode(s)]))
   let method = rng.pick(METHODS)
@@ -37,15 +42,18 @@ function randomRequest (rng: Rng): { method: string, path: string, headers: Reco
   path = '/' + encodeURI(path.replace(/^\/+/, '')).replace(/%25/g, '%')
   // fetch cannot send HEAD bodies nor lower-case or unknown methods reliably: normalise first.
   if (method === 'HEAD' || method === 'get' || method === 'BREW') method = rng.pick(['GET', 'POST'])
-  if ((method === 'POST' && path.startsWith('/v1/leave')) || path.startsWith('/v1/events')) path = '/v1/health'
   const headers: Record<string, string> = {}
   if (rng.next() < 0.5) headers['content-type'] = rng.pick(['application/json', 'text/plain', 'application/octet-stream', 'application/json; charset=utf-16'])
+  if (rng.next() < 0.15) headers.origin = rng.pick(FOREIGN_ORIGINS)
+  // A foreign Origin is refused (403) before anything else; then a POST or DELETE that is not JSON (415).
+  const refused = headers.origin != null ? [403] : (method === 'POST' || method === 'DELETE') && headers['content-type'] !== 'application/json' ? [415] : undefined
+  if ((method === 'POST' && path.startsWith('/v1/leave') && refused == null) || path.startsWith('/v1/events')) path = '/v1/health'
   let body: Uint8Array | undefined
   if (method !== 'GET' && rng.next() < 0.8) {
     const doc = enc.encode(rng.pick(BODIES))
     body = rng.next() < 0.3 ? rng.bytes(rng.int(512)) : rng.next() < 0.5 ? doc : mutate(rng, doc, BODIES.map(b => enc.encode(b)))
   }
-  return { method, path, headers, body }
+  return { method, path, headers, body, refused }
 }
 
 async function check (base: string, req: ReturnType<typeof randomRequest>, expect?: number): Promise<void> {
@@ -59,6 +67,7 @@ async function check (base: string, req: ReturnType<typeof randomRequest>, expec
   const text = await res.text()
   assert.ok(ALLOWED.has(res.status), `${req.method} ${req.path} answered ${res.status}: ${text.slice(0, 200)}`)
   if (expect != null) assert.equal(res.status, expect, `${req.method} ${req.path}`)
+  else if (req.refused != null) assert.ok(req.refused.includes(res.status), `${req.method} ${req.path} ${JSON.stringify(req.headers)} answered ${res.status}, not ${req.refused.join(' or ')}`)
   if (res.status >= 400) assert.equal(typeof (JSON.parse(text) as { error: unknown }).error, 'string')
 }
 

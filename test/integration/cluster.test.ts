@@ -83,9 +83,9 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
     const notFound = await fetch(`http://${target.rpc}/v1/nope`, { signal: AbortSignal.timeout(5000) })
     assert.equal(notFound.status, 404)
     assert.match((await notFound.json() as { error: string }).error, /no such endpoint/)
-    const wrongMethod = await fetch(`http://${target.rpc}/v1/members`, { method: 'DELETE', signal: AbortSignal.timeout(5000) })
+    const wrongMethod = await fetch(`http://${target.rpc}/v1/members`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(5000) })
     assert.equal(wrongMethod.status, 405)
-    const tooBig = await fetch(`http://${target.rpc}/v1/leave`, { method: 'POST', body: 'x'.repeat(200_000), signal: AbortSignal.timeout(5000) }).catch(() => undefined)
+    const tooBig = await fetch(`http://${target.rpc}/v1/leave`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(200_000), signal: AbortSignal.timeout(5000) }).catch(() => undefined)
     assert.ok(tooBig == null || tooBig.status === 413, `oversized body refused (got ${tooBig?.status})`)
 
     // Still running, still answering, still a member of a healthy cluster.

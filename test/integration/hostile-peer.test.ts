@@ -94,7 +94,7 @@ describe('hostile member: floods, forged claims and replays', () => {
     const garbage = await rogue.dialProtocol(multiaddr(target.multiaddrs[0]), WORK_PROTOCOL)
     garbage.send(lp.encode.single(new TextEncoder().encode('{"type":"grant","jobId":')).subarray())
     await waitFor('work malformed counted', async () => (await stats(target)).work.transport.dropped.malformed > 0, 10_000)
-    const res = await fetch(`http://${target.rpc}/v1/jobs`, { method: 'POST', body: JSON.stringify({ workload: 'sleep', input: { tasks: 4, ms: 1 } }) })
+    const res = await fetch(`http://${target.rpc}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload: 'sleep', input: { tasks: 4, ms: 1 } }) })
     const { id } = await res.json() as { id: string }
     await waitFor('job done', async () => (await (await fetch(`http://${target.rpc}/v1/jobs/${id}`)).json() as { result: unknown }).result === 4, 20_000)
   })
