@@ -5,7 +5,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { createMembership, fromPartial, seededRandom, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
-import { createNode, createSwimTransport, type ClusterNode, type SwimTransport, type SwimTransportStats, type WebSocketGuardStats } from '../gossip/index.ts'
+import { createNode, createSwimTransport, newInboundStats, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { hostOf } from '../gossip/paths.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
@@ -38,8 +38,8 @@ export interface AgentStats {
   transport: SwimTransportStats
   work: WorkStats
   security: SecurityStats
-  /** WebSocket connections closed for a frame the parser rejected or for silence. */
-  webSocket: WebSocketGuardStats
+  /** Inbound connections that never became libp2p connections, and WebSocket connections closed by the guard (gossip/inbound-guard.ts). */
+  inbound: InboundStats
 }
 
 export class AgentNotStartedError extends Error {
@@ -74,7 +74,7 @@ export class Agent extends EventTarget {
   #core?: Membership
   #api?: ControlApi
   #security?: AgentSecurity
-  readonly #webSocketStats: WebSocketGuardStats = { badFrames: 0, idleClosed: 0 }
+  readonly #inboundStats: InboundStats = newInboundStats()
   #timer?: ReturnType<typeof setTimeout>
   /** Runs the transport's path checks (see #checkPaths). */
   #pathTimer?: ReturnType<typeof setInterval>
@@ -114,7 +114,7 @@ export class Agent extends EventTarget {
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
       const security = this.#security = await setUpSecurity(this.options, privateKey)
-      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector, webSocketStats: this.#webSocketStats })
+      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector, inboundStats: this.#inboundStats })
       this.#libp2p = libp2p
       security.guard?.attach(libp2p)
       this.#transport = createSwimTransport(libp2p, {
@@ -185,7 +185,7 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport, work } = this.#running()
-    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), security: this.#security!.stats(), webSocket: { ...this.#webSocketStats } }
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
   }
 
   /** Workloads this node can coordinate and run; `register()` adds one. */

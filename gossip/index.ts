@@ -5,7 +5,8 @@
  */
 export { createNode, DEFAULT_MAX_CONNECTIONS, DEFAULT_ADDRESS_DIAL_TIMEOUT_MS } from './node.ts'
 export type { NodeOptions, ClusterNode, ClusterServices } from './node.ts'
-export type { WebSocketGuardStats } from './ws-guard.ts'
+export { newInboundStats } from './inbound-guard.ts'
+export type { InboundStats } from './inbound-guard.ts'
 export { createWorkTransport, WORK_TOPIC, WORK_PROTOCOL, DEFAULT_WORK_TRANSPORT_CONFIG } from './work-transport.ts'
 export type { WorkTransport, WorkTransportConfig, WorkTransportStats, WorkMessageHandler } from './work-transport.ts'
 export { encodeWire, decodeWire, validateWire, WireError } from './work-codec.ts'

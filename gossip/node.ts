@@ -15,9 +15,8 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { guardedWebSockets, type WebSocketGuardStats } from './ws-guard.ts'
+import { guardedTcp, guardedWebSockets, newInboundStats, type InboundStats } from './inbound-guard.ts'
 import type { ConnectionProtector, Libp2p, PrivateKey } from '@libp2p/interface'
 
 export interface NodeOptions {
@@ -56,10 +55,11 @@ export interface NodeOptions {
    */
   connectionProtector?: (components: any) => ConnectionProtector
   /**
-   * Where the WebSocket listener counts the connections it closes for a bad
-   * frame or for silence (gossip/ws-guard.ts). Default: counted nowhere.
+   * Where the listeners count inbound connections that failed to upgrade and
+   * WebSocket connections closed for a bad frame, for silence or for a full
+   * HTTP phase (gossip/inbound-guard.ts). Default: counted nowhere.
    */
-  webSocketStats?: WebSocketGuardStats
+  inboundStats?: InboundStats
 }
 
 /** Default for NodeOptions.maxConnections. */
@@ -78,6 +78,7 @@ export type ClusterNode = Libp2p<ClusterServices>
 /** Creates and starts a libp2p node. Stop it with `node.stop()`. */
 export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
   const announce = opts.announce ?? []
+  const inbound = opts.inboundStats ?? newInboundStats()
   return await createLibp2p({
     privateKey: opts.privateKey,
     addresses: {
@@ -85,12 +86,12 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
       ...(announce.length > 0 ? { announce } : {})
     },
     transports: [
-      tcp(),
+      guardedTcp(inbound),
       // Plain `ws` is served and dialled on any host. In Node the default
       // connection gater allows it; the explicit gater below keeps it so in
       // runtimes where libp2p picks its browser defaults (which deny plain ws
-      // and private addresses). Guarded: see ws-guard.ts for what the listener lacks.
-      guardedWebSockets(opts.webSocketStats ?? { badFrames: 0, idleClosed: 0 })
+      // and private addresses). Guarded: see inbound-guard.ts for what the listener lacks.
+      guardedWebSockets(inbound)
     ],
     ...(opts.connectionProtector != null ? { connectionProtector: opts.connectionProtector } : {}),
     connectionEncrypters: [noise()],

@@ -17,7 +17,10 @@ import { killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from '.
 import { agentStats, assertSurvived, describeReport, fdCount, underAttack, type AttackReport } from './hostile.ts'
 
 interface NetStats {
-  webSocket: { badFrames: number, idleClosed: number }
+  inbound: {
+    upgradesFailed: { tcp: number, ws: number }
+    webSocket: { badFrames: number, idleClosed: number, refused: number }
+  }
 }
 
 /** The guard's budget for the HTTP upgrade and libp2p's for the inbound upgrade (both 10 s), plus slack for a loaded machine. */
@@ -286,7 +289,7 @@ describe('hostile network: malformed frames, silence, endless prefixes, garbage,
     ]
     const REPEAT = 4
     const attempts = kinds.flatMap(k => Array.from({ length: REPEAT }, () => k))
-    const before = (await agentStats<NetStats>(target)).webSocket.badFrames
+    const before = (await agentStats<NetStats>(target)).inbound.webSocket.badFrames
     const fds = fdCount(target.child.pid!)
     const { result, report } = await underAttack(target, others, async () =>
       await pool(attempts, 12, async (kind) => {
@@ -298,7 +301,7 @@ describe('hostile network: malformed frames, silence, endless prefixes, garbage,
     for (const { kind, code } of result) {
       assert.ok(code != null && kind.codes.includes(code), `${kind.name}: closed with ${String(code)}, expected ${kind.codes.join('/')}`)
     }
-    const counted = (await agentStats<NetStats>(target)).webSocket.badFrames - before
+    const counted = (await agentStats<NetStats>(target)).inbound.webSocket.badFrames - before
     assert.equal(counted, attempts.length, 'each malformed frame is counted once in webSocket.badFrames')
     await survived(t, report, fds)
   })
@@ -306,7 +309,7 @@ describe('hostile network: malformed frames, silence, endless prefixes, garbage,
   it('silent connections on both ports, a stalled HTTP request and a silent upgraded WebSocket are all closed by the agent', async (t) => {
     const wsPort = portOf(target, true)
     const tcpPort = portOf(target, false)
-    const before = (await agentStats<NetStats>(target)).webSocket.idleClosed
+    const before = (await agentStats<NetStats>(target)).inbound
     const fds = fdCount(target.child.pid!)
     const { result, report } = await underAttack(target, others, async () => {
       const silentWs = await pool(Array.from({ length: 50 }), 25, async () => track(await open(wsPort)))
@@ -324,9 +327,42 @@ describe('hostile network: malformed frames, silence, endless prefixes, garbage,
       return await Promise.all(all.map(async ({ r, what }) => ({ what, ms: await endedByAgent(r, SILENT_CLOSE_MS, what) })))
     }, { settleMs: 1000 })
     t.diagnostic(`last silent connection closed after ${Math.round(Math.max(...result.map(r => r.ms)))} ms`)
-    const counted = (await agentStats<NetStats>(target)).webSocket.idleClosed - before
-    // the 50 silent ones and the stalled request; the upgraded one is closed by libp2p's upgrade timeout, not counted here
-    assert.equal(counted, 51, 'each silent pre-upgrade WebSocket-port connection is counted once in webSocket.idleClosed')
+    const after = (await agentStats<NetStats>(target)).inbound
+    // the 50 silent ones and the stalled request; the upgraded one is closed by libp2p's upgrade timeout
+    assert.equal(after.webSocket.idleClosed - before.webSocket.idleClosed, 51, 'each silent pre-upgrade WebSocket-port connection is counted once in inbound.webSocket.idleClosed')
+    assert.equal(after.upgradesFailed.tcp - before.upgradesFailed.tcp, 50, 'each silent TCP connection is a failed upgrade')
+    assert.equal(after.upgradesFailed.ws - before.upgradesFailed.ws, 1, 'the silent upgraded WebSocket is a failed upgrade')
+    await survived(t, report, fds)
+  })
+
+  it('a client trickling its HTTP upgrade a byte a second is closed at the upgrade deadline', async (t) => {
+    const fds = fdCount(target.child.pid!)
+    const request = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    const { result, report } = await underAttack(target, others, async () => {
+      const raw = track(await open(portOf(target, true)))
+      let at = 0
+      // bounded: the request is ~130 bytes, the deadline comes at 10 s
+      const timer = setInterval(() => { if (at < request.length && !raw.socket.destroyed) raw.socket.write(request.subarray(at, ++at)) }, 1000)
+      try {
+        return await endedByAgent(raw, SILENT_CLOSE_MS, 'trickling HTTP upgrade')
+      } finally {
+        clearInterval(timer)
+      }
+    }, { settleMs: 1000 })
+    t.diagnostic(`closed after ${Math.round(result)} ms`)
+    await survived(t, report, fds)
+  })
+
+  it('connections beyond the bound in their HTTP phase are refused at once and counted', async (t) => {
+    const port = portOf(target, true)
+    const fds = fdCount(target.child.pid!)
+    const before = (await agentStats<NetStats>(target)).inbound.webSocket.refused
+    const { report } = await underAttack(target, others, async () => {
+      // 300 silent connections against a bound of 256: the rest are closed at once
+      const raws = await pool(Array.from({ length: 300 }), 50, async () => track(await open(port)))
+      await waitFor('refusals counted', async () => (await agentStats<NetStats>(target)).inbound.webSocket.refused - before >= 44, 10_000, 100)
+      for (const raw of raws) raw.socket.destroy()
+    }, { settleMs: 1000 })
     await survived(t, report, fds)
   })
 
