@@ -109,8 +109,6 @@ const STATUSES = ['running', 'done', 'failed', 'cancelled'] as const
 const KINDS = ['map', 'broadcast'] as const
 /** Tasks a job may have on the wire; the coordinator's own limit (WorkConfig.maxTasksPerJob) is lower. */
 const MAX_TASKS = 10_000_000
-/** Parts of one snapshot. */
-const MAX_PARTS = 100_000
 
 const nullableNat = (key: string): Check => (o) => {
   if (o[key] !== null) nat(key)(o)
@@ -157,9 +155,8 @@ function packedTask (members: number, names: number): (v: unknown) => void {
   }
 }
 const snapshotShape: Check[] = [
-  id('jobId'), nat('epoch'), id('coordinator'), nat('seq'), list('replicas', memberId), nat('part'), nat('parts'),
+  id('jobId'), nat('epoch'), id('coordinator'), nat('seq'), list('replicas', memberId), nat('part'), bool('last'),
   (o) => {
-    if ((o.parts as number) < 1 || (o.parts as number) > MAX_PARTS || (o.part as number) >= (o.parts as number)) throw new WireError('part must be below parts')
     if ((o.part === 0) !== (o.header !== undefined)) throw new WireError('the header comes with part 0 and only with it')
     if (o.header !== undefined) snapshotHeader(o.header)
   },

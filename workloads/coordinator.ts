@@ -15,7 +15,7 @@ import type { WorkConfig } from './config.ts'
 import { newJob, viewOf, type CoordinatorStats, type Job } from './job.ts'
 import * as leases from './leases.ts'
 import { rank } from './rendezvous.ts'
-import { applyPart, snapshotParts, startReplica, type SnapshotMessage } from './snapshot.ts'
+import { applyPart, snapshotPart, startReplica, type SnapshotMessage } from './snapshot.ts'
 import type { JobOptions, JobView, MemberId, Peer, Random, WorkEffect, WorkMessage, WorkloadRegistry } from './types.ts'
 
 export { JobRejectedError }
@@ -28,6 +28,9 @@ export interface CoordinatorOptions {
   random: Random
 }
 
+/** Jobs whose last snapshot request is remembered before old entries are pruned. */
+const RESYNC_MEMORY = 1024
+
 function hex32 (random: Random): string {
   return Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0')
 }
@@ -39,6 +42,8 @@ export class Coordinator {
   readonly #random: Random
   readonly #jobs = new Map<string, Job>()
   #peers = new Map<MemberId, Peer>()
+  /** When this node last asked for a snapshot of each job (#askResync). */
+  readonly #resyncAskedAt = new Map<string, number>()
   readonly #stats: CoordinatorStats = {
     jobsSubmitted: 0,
     jobsTakenOver: 0,
@@ -234,6 +239,7 @@ export class Coordinator {
       leases.expireLeases(this.#ctx, now, job)
       leases.offer(this.#ctx, now, job, effects)
       this.#sendWantedSnapshots(now, job, effects)
+      this.#continueSnapshots(now, job, effects)
     }
     this.#flushAll(effects)
     return effects
@@ -248,6 +254,8 @@ export class Coordinator {
       for (const at of job.leaseExpiresAt.values()) next = Math.min(next, at)
       if (job.pending.size > 0) next = Math.min(next, job.nextOfferAt)
       for (const replica of job.snapshotWanted) next = Math.min(next, this.#nextSnapshotAt(job, replica))
+      // a snapshot in parts: its next part at the next turn of the event loop
+      for (const inFlight of job.snapshotting.values()) next = Math.min(next, inFlight.sentAt)
     }
     return next
   }
@@ -296,13 +304,28 @@ export class Coordinator {
     return [...kept, ...rank(job.id, candidates)].slice(0, this.#config.replicas)
   }
 
-  /** The whole record to one replica, in parts. Other replicas then see a seq gap and ask too, which is rare. */
+  /** Starts sending the whole record to one replica: part 0 now, the others one per tick (#continueSnapshots). */
   #snapshotTo (now: number, job: Job, replica: MemberId, effects: WorkEffect[]): void {
-    const parts = snapshotParts(job, now)
-    this.#stats.snapshotParts += parts.length
-    for (const msg of parts) effects.push({ kind: 'send', to: replica, msg })
     job.snapshotAt.set(replica, now)
     job.snapshotWanted.delete(replica)
+    job.snapshotting.delete(replica)
+    this.#sendPart(now, job, replica, 0, 0, effects)
+  }
+
+  #sendPart (now: number, job: Job, replica: MemberId, part: number, from: number, effects: WorkEffect[]): void {
+    const { msg, next } = snapshotPart(job, now, part, from)
+    this.#stats.snapshotParts++
+    effects.push({ kind: 'send', to: replica, msg })
+    if (next == null) job.snapshotting.delete(replica)
+    else job.snapshotting.set(replica, { part: part + 1, from: next, sentAt: now })
+  }
+
+  /** The next part of every snapshot being sent: one part per replica per tick keeps each turn of the event loop short. */
+  #continueSnapshots (now: number, job: Job, effects: WorkEffect[]): void {
+    for (const [replica, { part, from }] of job.snapshotting) {
+      if (job.replicas.includes(replica)) this.#sendPart(now, job, replica, part, from, effects)
+      else job.snapshotting.delete(replica)
+    }
   }
 
   /** A replica gets at most one snapshot per snapshotMinIntervalMs: a replica that keeps missing parts cannot make the coordinator re-encode a big job in a loop. */
@@ -364,14 +387,14 @@ export class Coordinator {
     if (msg.header != null) {
       job = startReplica({ ...msg, header: msg.header }, from, this.#registry, now)
       this.#jobs.set(job.id, job)
-    } else if (job?.role === 'replica' && job.assembling?.seq === msg.seq && job.assembling.next === msg.part && job.epoch === msg.epoch) {
+    } else if (job?.role === 'replica' && job.assembling?.next === msg.part && job.seq === msg.seq && job.epoch === msg.epoch) {
       applyPart(job, msg)
       job.assembling.next++
+      if (msg.last) job.assembling = undefined
     } else {
-      effects.push({ kind: 'send', to: from, msg: { type: 'resync', jobId: msg.jobId, epoch: msg.epoch } })
+      this.#askResync(now, from, msg, effects)
       return
     }
-    if (job.assembling != null && job.assembling.next >= job.assembling.parts) job.assembling = undefined
     this.#takeOverIfOrphaned(now, job, effects)
   }
 
@@ -379,8 +402,9 @@ export class Coordinator {
     if (this.#mayReplicate(msg, from) !== 'accept') return
     const job = this.#jobs.get(msg.jobId)
     if (job != null && job.role === 'coordinator' && msg.epoch <= job.epoch) return
-    if (job == null || job.role !== 'replica' || job.assembling != null || msg.seq !== job.seq + 1 || msg.epoch !== job.epoch) {
-      effects.push({ kind: 'send', to: from, msg: { type: 'resync', jobId: msg.jobId, epoch: msg.epoch } })
+    // deltas apply between a snapshot's parts too: a later part is at least as new as they are
+    if (job == null || job.role !== 'replica' || msg.seq !== job.seq + 1 || msg.epoch !== job.epoch) {
+      this.#askResync(now, from, msg, effects)
       return
     }
     job.seq = msg.seq
@@ -395,6 +419,21 @@ export class Coordinator {
     job.ignored = msg.ignored
     job.duplicates = msg.duplicates
     this.#takeOverIfOrphaned(now, job, effects)
+  }
+
+  /**
+   * Asks the coordinator for a snapshot, at most once per snapshotMinIntervalMs
+   * per job: every delta after a gap would otherwise ask again, thousands of
+   * times a second on a busy job, while the coordinator sends one per interval.
+   */
+  #askResync (now: number, to: MemberId, msg: { jobId: string, epoch: number }, effects: WorkEffect[]): void {
+    const last = this.#resyncAskedAt.get(msg.jobId)
+    if (last != null && now - last < this.#config.snapshotMinIntervalMs) return
+    if (this.#resyncAskedAt.size >= RESYNC_MEMORY) {
+      for (const [id, at] of this.#resyncAskedAt) if (now - at >= this.#config.snapshotMinIntervalMs) this.#resyncAskedAt.delete(id)
+    }
+    this.#resyncAskedAt.set(msg.jobId, now)
+    effects.push({ kind: 'send', to, msg: { type: 'resync', jobId: msg.jobId, epoch: msg.epoch } })
   }
 
   /** A replica may learn from replication that the coordinator is already gone. */
@@ -426,6 +465,7 @@ export class Coordinator {
     job.nextOfferAt = -Infinity
     job.snapshotAt.clear()
     job.snapshotWanted.clear()
+    job.snapshotting.clear()
     for (const task of job.tasks) {
       if (task.state === 'leased') job.leaseExpiresAt.set(task.index, now + this.#config.leaseMs)
       else if (task.state === 'pending') job.pending.add(task.index)

@@ -67,8 +67,10 @@ export interface Job {
   snapshotAt: Map<MemberId, number>
   /** Coordinator: replicas that asked for a snapshot before the interval had passed. */
   snapshotWanted: Set<MemberId>
-  /** Replica: a snapshot arriving in parts; until its last part, deltas cannot apply. */
-  assembling?: { seq: number, next: number, parts: number }
+  /** Coordinator: snapshots being sent, a part per tick: the next part's number and first task. */
+  snapshotting: Map<MemberId, { part: number, from: number, sentAt: number }>
+  /** Replica: a snapshot arriving in parts, and the part it expects next. */
+  assembling?: { next: number }
   /** Replica: a takeover heard before this node's failure detector confirmed the coordinator failed. */
   pendingTakeover?: { from: MemberId, epoch: number }
   /** Replica: why this node could not rebuild the tasks (its workload is not registered here). */
@@ -92,7 +94,8 @@ export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'i
     dirty: new Set(),
     headerDirty: false,
     snapshotAt: new Map(),
-    snapshotWanted: new Set()
+    snapshotWanted: new Set(),
+    snapshotting: new Map()
   }
 }
 

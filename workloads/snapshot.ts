@@ -4,8 +4,9 @@
  * message: a map job's tasks are split again on the replica from the job's
  * input, and the snapshot carries only the records that changed since (done,
  * leased, failed runs), packed as arrays with member and name tables, in
- * parts of about SNAPSHOT_PART_BYTES. Parts go to one replica in a row on
- * one ordered stream; a gap makes the replica ask for the snapshot again.
+ * parts of about SNAPSHOT_PART_BYTES, made and sent one at a time. Parts and
+ * deltas go to one replica on one ordered stream; a gap makes the replica ask
+ * for the snapshot again.
  */
 import { newJob, newTask, untouched, type Job } from './job.ts'
 import { SNAPSHOT_TASK_STATES, type MemberId, type PackedTask, type SnapshotHeader, type TaskRecord, type WorkMessage, type WorkloadRegistry } from './types.ts'
@@ -47,54 +48,83 @@ function pack (task: TaskRecord, kind: Job['kind'], members: Table, names: Table
   return packed
 }
 
-/** The snapshot of `job` as the messages to send one replica, in order. */
-export function snapshotParts (job: Job, now: number): SnapshotMessage[] {
-  const header: SnapshotHeader = {
-    workload: job.workload,
-    kind: job.kind,
-    input: job.input,
-    status: job.status,
-    result: job.result,
-    error: job.error,
-    ignored: job.ignored,
-    duplicates: job.duplicates,
-    taskCount: job.tasks.length,
-    deadlineMs: job.deadlineMs,
-    remainingMs: Number.isFinite(job.deadlineAt) ? Math.max(0, job.deadlineAt - now) : null
+/** Roughly the JSON size of a packed task, without encoding it (numbers and short strings are most of it). */
+function sizeOf (packed: PackedTask): number {
+  let size = 2
+  for (const v of packed) {
+    size += 1 + (typeof v === 'number' ? String(v).length : typeof v === 'string' ? v.length + 2 : v == null ? 4 : JSON.stringify(v).length)
   }
-  const parts: Array<Pick<SnapshotMessage, 'members' | 'names' | 'tasks'>> = []
-  let members = new Table()
-  let names = new Table()
-  let tasks: PackedTask[] = []
-  let bytes = JSON.stringify(header).length
-  for (const task of job.tasks) {
+  return size
+}
+
+/**
+ * Part `part` of the snapshot of `job` for one replica: the records from
+ * task index `from` on, up to about SNAPSHOT_PART_BYTES; `next` is where the
+ * next part starts (null: this was the last). Parts are made one at a time as
+ * they are sent, so a big job's snapshot never holds the event loop for long;
+ * each carries the seq of the last delta sent before it, and the replica
+ * applies deltas between parts (a later part packs a record as new as any
+ * delta sent before it).
+ */
+export function snapshotPart (job: Job, now: number, part: number, from: number): { msg: SnapshotMessage, next: number | null } {
+  const members = new Table()
+  const names = new Table()
+  const tasks: PackedTask[] = []
+  const header: SnapshotHeader | undefined = part > 0
+    ? undefined
+    : {
+        workload: job.workload,
+        kind: job.kind,
+        input: job.input,
+        status: job.status,
+        result: job.result,
+        error: job.error,
+        ignored: job.ignored,
+        duplicates: job.duplicates,
+        taskCount: job.tasks.length,
+        deadlineMs: job.deadlineMs,
+        remainingMs: Number.isFinite(job.deadlineAt) ? Math.max(0, job.deadlineAt - now) : null
+      }
+  let bytes = header != null ? JSON.stringify(header).length : 0
+  let i = from
+  for (; i < job.tasks.length; i++) {
+    const task = job.tasks[i]
     if (job.kind === 'map' && untouched(task)) continue
     const packed = pack(task, job.kind, members, names)
-    const size = JSON.stringify(packed).length + 1
-    if (tasks.length > 0 && bytes + size > SNAPSHOT_PART_BYTES) {
-      parts.push({ members: members.list, names: names.list, tasks })
-      members = new Table()
-      names = new Table()
-      tasks = [pack(task, job.kind, members, names)]
-      bytes = size
-      continue
-    }
+    bytes += sizeOf(packed)
     tasks.push(packed)
-    bytes += size
+    if (bytes >= SNAPSHOT_PART_BYTES) { i++; break }
   }
-  parts.push({ members: members.list, names: names.list, tasks })
-  return parts.map((part, i) => ({
-    type: 'snapshot',
-    jobId: job.id,
-    coordinator: job.coordinator,
-    epoch: job.epoch,
-    seq: job.seq,
-    replicas: job.replicas,
-    part: i,
-    parts: parts.length,
-    ...(i === 0 ? { header } : {}),
-    ...part
-  }))
+  const last = i >= job.tasks.length
+  return {
+    msg: {
+      type: 'snapshot',
+      jobId: job.id,
+      coordinator: job.coordinator,
+      epoch: job.epoch,
+      seq: job.seq,
+      replicas: job.replicas,
+      part,
+      last,
+      ...(header != null ? { header } : {}),
+      members: members.list,
+      names: names.list,
+      tasks
+    },
+    next: last ? null : i
+  }
+}
+
+/** The whole snapshot at once (tests, and small jobs). */
+export function snapshotParts (job: Job, now: number): SnapshotMessage[] {
+  const out: SnapshotMessage[] = []
+  let from: number | null = 0
+  while (from != null) {
+    const { msg, next } = snapshotPart(job, now, out.length, from)
+    out.push(msg)
+    from = next
+  }
+  return out
 }
 
 /**
@@ -133,7 +163,7 @@ export function startReplica (msg: SnapshotMessage & { header: SnapshotHeader },
   })
   Object.assign(job, { status: h.status, result: h.result, error: h.error, ignored: h.ignored, duplicates: h.duplicates, seq: msg.seq })
   if (unusable != null) job.unusable = unusable
-  if (msg.parts > 1) job.assembling = { seq: msg.seq, next: 1, parts: msg.parts }
+  if (!msg.last) job.assembling = { next: 1 }
   applyPart(job, msg)
   return job
 }

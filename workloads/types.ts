@@ -215,10 +215,11 @@ export type WorkMessage =
   /** direct, coordinator → worker: the result was handled (`counted` false: ignored); forget it. */
   | { type: 'result-ack', jobId: string, epoch: number, index: number, counted: boolean }
   /**
-   * direct, coordinator → replica: the whole job record, in `parts` messages
-   * sent in a row (part 0 carries the header). The next delta has seq + 1.
+   * direct, coordinator → replica: the whole job record in parts, made one at
+   * a time (part 0 carries the header; `last` ends it). `seq` is the last
+   * delta sent before the part: deltas go on between parts.
    */
-  | { type: 'snapshot', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], part: number, parts: number, header?: SnapshotHeader, members: MemberId[], names: string[], tasks: PackedTask[] }
+  | { type: 'snapshot', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], part: number, last: boolean, header?: SnapshotHeader, members: MemberId[], names: string[], tasks: PackedTask[] }
   /** direct, coordinator → replica: the records changed since delta seq − 1 (map tasks without their input). */
   | { type: 'replicate', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], tasks: TaskRecord[], status: JobStatus, result: unknown, error: string | null, ignored: number, duplicates: number }
   /** direct, replica → coordinator: I missed an update, send a full snapshot. */

@@ -18,11 +18,11 @@ const valid: WireMessage[] = [
   { type: 'job-query', qid: 2 },
   { type: 'cancel', jobId: 'j1' },
   {
-    type: 'snapshot', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 0, replicas: ['b'], part: 0, parts: 2, members: ['a', 'c'], names: ['na'],
+    type: 'snapshot', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 0, replicas: ['b'], part: 0, last: false, members: ['a', 'c'], names: ['na'],
     header: { workload: 'sleep', kind: 'map', input: { tasks: 3, ms: 1 }, status: 'running', result: null, error: null, ignored: 0, duplicates: 0, taskCount: 3, deadlineMs: null, remainingMs: null },
     tasks: [[0, 2, 1, 0, 0, -1, 0, 0, 1], [1, 1, 1, 0, 0, 1, -1, -1]]
   },
-  { type: 'snapshot', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 0, replicas: ['b'], part: 1, parts: 2, members: [], names: [], tasks: [[2, 0, 0, 2, 1, -1, -1, -1, null, 'boom']] },
+  { type: 'snapshot', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 0, replicas: ['b'], part: 1, last: true, members: [], names: [], tasks: [[2, 0, 0, 2, 1, -1, -1, -1, null, 'boom']] },
   {
     type: 'replicate', jobId: 'j1', coordinator: 'a', epoch: 1, seq: 3, replicas: ['b'], tasks: [{ index: 0, state: 'done', grants: 1, errors: 0, round: 1, input: 1, value: 1, doneBy: 'na', producer: 'a' }], status: 'running', result: null, error: null, ignored: 0, duplicates: 0
   }
@@ -45,10 +45,10 @@ describe('work codec', () => {
       [enc({ type: 'capacity', free: '2', slots: 4 }), /free/],
       [enc({ type: 'result', jobId: 'x'.repeat(200), epoch: 1, index: 0, ok: true }), /jobId/],
       [enc({ type: 'toString' }), /unknown message type/],
-      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, parts: 1, members: [], names: [], tasks: [] }), /part must be below parts/],
-      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, parts: 2, members: [], names: [], tasks: [[0, 2, 1, 0, 0, -1, 3, -1]] }), /producer must index its table/],
-      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, parts: 2, members: [], names: [], tasks: [[0, 9, 1, 0, 0, -1, -1, -1]] }), /state out of range/],
-      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 0, parts: 1, members: [], names: [], tasks: [] }), /header comes with part 0/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, members: [], names: [], tasks: [] }), /last must be a boolean/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, last: true, members: [], names: [], tasks: [[0, 2, 1, 0, 0, -1, 3, -1]] }), /producer must index its table/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 1, last: true, members: [], names: [], tasks: [[0, 9, 1, 0, 0, -1, -1, -1]] }), /state out of range/],
+      [enc({ type: 'snapshot', jobId: 'j', coordinator: 'a', epoch: 1, seq: 0, replicas: [], part: 0, last: true, members: [], names: [], tasks: [] }), /header comes with part 0/],
       // deeply nested values: stored and re-encoded by every lookup, they must not get in
       [new TextEncoder().encode(`{"type":"job-end","job":{"id":"j","workload":"w","kind":"map","status":"done","error":null,"coordinator":"a","epoch":1,"stats":{"tasks":1,"rerun":0,"done":1,"ignored":0,"duplicates":0,"perNode":{}},"result":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`), /result nests deeper than 32/],
       [enc({ type: 'result', jobId: 'j', epoch: 1, index: 0, ok: true, value: nested(33) }), /value nests deeper than 32/],

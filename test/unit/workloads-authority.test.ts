@@ -89,7 +89,7 @@ describe('workloads authority: forged work control is refused and counted', () =
     assert.equal(r.job(id)?.status, 'running', 'a forged job end does not end it')
     assert.equal(r.stats().coordinator.forged['job-end'], 1)
     const header = { workload: 'sleep', kind: 'map' as const, input: { tasks: 1, ms: 1 }, status: 'done' as const, result: 999, error: null, ignored: 0, duplicates: 0, taskCount: 1, deadlineMs: null, remainingMs: null }
-    r.receive(1, stranger, { type: 'snapshot', jobId: id, coordinator: stranger, epoch: 5, seq: 0, replicas: [replica], part: 0, parts: 1, header, members: [], names: [], tasks: [] })
+    r.receive(1, stranger, { type: 'snapshot', jobId: id, coordinator: stranger, epoch: 5, seq: 0, replicas: [replica], part: 0, last: true, header, members: [], names: [], tasks: [] })
     r.receive(1, stranger, { type: 'replicate', jobId: id, coordinator: stranger, epoch: 5, seq: 1, replicas: [replica], tasks: [], status: 'done', result: 999, error: null, ignored: 0, duplicates: 0 })
     assert.equal(r.job(id)?.coordinator, 'a')
     assert.equal(r.job(id)?.status, 'running')

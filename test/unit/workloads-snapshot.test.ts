@@ -92,3 +92,64 @@ describe('workloads snapshot: a replica asking again and again', () => {
     assert.ok(a.stats().coordinator.replicationResyncs >= 89)
   })
 })
+
+describe('workloads snapshot: parts sent one per tick, deltas in between', () => {
+  it('a replica added mid-job gets the record in parts while results go on, takes the job over and counts each task once', () => {
+    const config = fromPartial({ slots: 2000, replicas: 1, offerWindowTasks: 4096, offerBatchSize: 4096 })
+    const registry = builtinWorkloads()
+    const a = createWorkNode({ self: { id: 'a', name: 'na' }, config, registry, random: seededRandom(9) })
+    const b = createWorkNode({ self: { id: 'b', name: 'nb' }, config, registry, random: seededRandom(10) })
+    const alone: Peer[] = [{ id: 'a', name: 'na', alive: true, tags: {} }]
+    const both: Peer[] = [...alone, { id: 'b', name: 'nb', alive: true, tags: {} }]
+    let now = 0
+    let parts = 0
+    /** Finishes every run `node` is given, follows the effects that causes; what a sends b is delivered when `toB` is. */
+    const settle = (node: typeof a, effects: WorkEffect[], toB?: WorkEffect[]): void => {
+      for (let i = 0; i < effects.length; i++) {
+        const e = effects[i]
+        if (e.kind === 'run') effects.push(...node.taskFinished(now, e.jobId, e.index, { ok: true, value: 1 }))
+        if (e.kind === 'send' && e.to === 'b' && toB != null) {
+          if (e.msg.type === 'snapshot') parts++
+          toB.push(e)
+        }
+      }
+    }
+    const deliver = (toB: WorkEffect[]): void => {
+      for (const e of toB.splice(0)) if (e.kind === 'send') settle(b, b.receive(now, 'a', e.msg))
+    }
+    a.members(now, alone)
+    const { jobId, effects } = a.submit(now, 'sleep', { tasks: 120_000, ms: 0 })
+    settle(a, effects)
+    // a runs alone until most tasks are done (a window of them per offer round)
+    for (let round = 0; (a.job(jobId)?.stats.done ?? 0) < 80_000 && round < 1000; round++) {
+      now += 20
+      settle(a, a.tick(now))
+    }
+    // b joins: a makes it its replica and starts the snapshot (part 0 now, the rest a part per tick)
+    const toB: WorkEffect[] = []
+    settle(b, b.members(now, both))
+    settle(a, a.members(now, both), toB)
+    deliver(toB)
+    assert.equal(b.job(jobId)?.status, 'running', 'part 0 made the record')
+    assert.equal(parts, 1)
+    // results go on between the parts: each tick sends a part and runs more tasks, whose deltas follow
+    for (let round = 0; round < 50; round++) {
+      now += 20
+      settle(a, a.tick(now), toB)
+      deliver(toB)
+    }
+    assert.ok(parts > 1, 'later parts were sent on ticks')
+    assert.equal(b.job(jobId)?.stats.done, a.job(jobId)?.stats.done, 'the replica has every counted result')
+    assert.equal(b.stats().coordinator.replicationResyncs, 0)
+    assert.equal(a.stats().coordinator.replicationResyncs, 0, 'no part or delta was out of order')
+    // a dies: b takes over and finishes, each task counted once
+    settle(b, b.members(now, both.map(p => p.id === 'a' ? { ...p, alive: false } : p)))
+    for (let round = 0; b.job(jobId)?.status === 'running' && round < 1000; round++) {
+      now += 20
+      settle(b, b.tick(now))
+    }
+    assert.equal(b.job(jobId)?.status, 'done')
+    assert.equal(b.job(jobId)?.result, 120_000)
+    assert.equal(b.job(jobId)?.epoch, 2)
+  })
+})
