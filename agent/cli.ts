@@ -23,10 +23,12 @@ const USAGE = `Usage:
       who reaches a gossip port can run commands here).
   agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
   agent leave [--rpc HOST:PORT]              Make the agent leave gracefully and exit.
-  agent submit WORKLOAD [--input JSON|@FILE] [--rpc HOST:PORT] [--json] [--no-wait]
+  agent submit WORKLOAD [--input JSON|@FILE] [--deadline DURATION] [--rpc HOST:PORT] [--json] [--no-wait]
       Submit a job to this agent (it coordinates; any member runs tasks) and wait for its result.
+      --deadline (e.g. 90s, 10m): the job fails if it has not ended by then.
   agent jobs [--rpc HOST:PORT] [--json]      Jobs known to this agent and the alive members.
   agent job ID [--rpc HOST:PORT] [--json] [--wait]   One job, from whichever member knows it.
+  agent job cancel ID [--rpc HOST:PORT] [--json]     Stop a job, from any member.
   agent workloads [--rpc HOST:PORT] [--json] Workloads this agent can run.
       Every subcommand above takes --rpc-token FILE when the agent has a token.
 ${KEYGEN_USAGE}

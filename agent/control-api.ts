@@ -8,9 +8,10 @@
  *   GET  /v1/health   this node's side of a partition and member counts by status
  *   GET  /v1/events   server-sent events, one per member or partition event
  *   POST /v1/leave    graceful leave; the agent exits afterwards
- *   POST /v1/jobs     submit {"workload", "input"}; answers {"id"} at once (202)
+ *   POST /v1/jobs     submit {"workload", "input", "deadlineMs"?}; answers {"id"} at once (202)
  *   GET  /v1/jobs     jobs this node and the alive members know
  *   GET  /v1/jobs/ID  one job, from whichever member knows it
+ *   DELETE /v1/jobs/ID  cancel the job, wherever it is coordinated
  *   GET  /v1/workloads  the workloads this node can run
  *
  * Every request must name this API in `Host` (403 otherwise) and carry no
@@ -162,9 +163,10 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
   }
   if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
   if (path.startsWith('/v1/jobs/')) {
-    allow(['GET'])
+    allow(['GET', 'DELETE'])
     const id = path.slice('/v1/jobs/'.length)
     if (!/^[0-9a-f]{1,64}$/.test(id)) throw new HttpError(400, `"${id.slice(0, 80)}" is not a job id`)
+    if (method === 'DELETE') return await cancelJob(agent, req, res, id)
     const job = await agent.job(id)
     if (job == null) throw new HttpError(404, `no member knows job ${id}`)
     return sendJson(res, 200, job)
@@ -210,7 +212,22 @@ function sendJson (res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
-/** `POST /v1/jobs`: a JSON object with a `workload` name and an optional `input`. */
+/**
+ * `DELETE /v1/jobs/ID`: cancels the job wherever it is coordinated. 200 with
+ * the job once it ended `cancelled`; 202 with it while the coordinator has
+ * not confirmed yet; 409 with it if it had already ended; 404 if nobody knows it.
+ */
+async function cancelJob (agent: Agent, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  await readBody(req)
+  const before = await agent.job(id)
+  if (before == null) throw new HttpError(404, `no member knows job ${id}`)
+  if (before.status !== 'running') return sendJson(res, 409, { error: `job ${id} already ended (${before.status})`, job: before })
+  const job = await agent.cancel(id)
+  if (job == null) throw new HttpError(404, `no member knows job ${id}`)
+  return sendJson(res, job.status === 'running' ? 202 : 200, job)
+}
+
+/** `POST /v1/jobs`: a JSON object with a `workload` name, an optional `input` and an optional `deadlineMs`. */
 function submitJob (agent: Agent, body: string): { id: string } {
   let parsed: unknown
   try {
@@ -219,10 +236,11 @@ function submitJob (agent: Agent, body: string): { id: string } {
     throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
   }
   if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object {"workload", "input"}')
-  const { workload, input } = parsed as { workload?: unknown, input?: unknown }
+  const { workload, input, deadlineMs } = parsed as { workload?: unknown, input?: unknown, deadlineMs?: unknown }
   if (typeof workload !== 'string' || workload === '') throw new HttpError(400, '"workload" must be a non-empty string')
+  if (deadlineMs != null && typeof deadlineMs !== 'number') throw new HttpError(400, '"deadlineMs" must be a number of milliseconds')
   try {
-    return { id: agent.submit(workload, input ?? {}).id }
+    return { id: agent.submit(workload, input ?? {}, deadlineMs != null ? { deadlineMs } : {}).id }
   } catch (err) {
     if (err instanceof JobRejectedError) throw new HttpError(400, err.message)
     throw err

@@ -1,6 +1,6 @@
 /**
- * `agent submit`, `agent jobs`, `agent job ID`, `agent workloads`: clients of
- * the control API's job endpoints. Waiting polls `GET /v1/jobs/ID`; on a
+ * `agent submit`, `agent jobs`, `agent job ID`, `agent job cancel ID`,
+ * `agent workloads`: clients of the control API's job endpoints. Waiting polls `GET /v1/jobs/ID`; on a
  * terminal a progress bar is drawn on stderr, so stdout carries only the answer.
  */
 import { readFile } from 'node:fs/promises'
@@ -29,6 +29,16 @@ async function readInput (value: string | undefined): Promise<unknown> {
   } catch (err) {
     throw new UsageError(`--input is not JSON: ${(err as Error).message}`)
   }
+}
+
+const DURATION = /^(\d+)(ms|s|m|h)?$/
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `--deadline`: milliseconds, or a number with ms, s, m or h. */
+export function parseDuration (value: string, flag: string): number {
+  const match = DURATION.exec(value.trim())
+  if (match == null) throw new UsageError(`${flag} expects a duration such as 90s, 10m or 2h, got "${value}"`)
+  return Number(match[1]) * UNIT_MS[match[2] ?? 'ms']
 }
 
 function progressLine (job: JobView): string {
@@ -63,10 +73,11 @@ function formatJob (job: JobView): string {
 }
 
 export async function submit (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, true)
+  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, deadline: { type: 'string' } }, true)
   if (flags._.length !== 1) throw new UsageError('submit expects one WORKLOAD name')
   const input = await readInput(flags.input)
-  const { id } = await callApi(target(flags), 'POST', '/v1/jobs', { workload: flags._[0], input }) as { id: string }
+  const deadline = flags.deadline != null ? { deadlineMs: parseDuration(flags.deadline, '--deadline') } : {}
+  const { id } = await callApi(target(flags), 'POST', '/v1/jobs', { workload: flags._[0], input, ...deadline }) as { id: string }
   if (flags['no-wait'] === true) {
     console.log(flags.json === true ? JSON.stringify({ id }) : id)
     return 0
@@ -78,10 +89,21 @@ export async function submit (args: string[]): Promise<number> {
 
 export async function job (args: string[]): Promise<number> {
   const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, json: { type: 'boolean' }, wait: { type: 'boolean' } }, true)
-  if (flags._.length !== 1) throw new UsageError('job expects one job ID')
+  if (flags._[0] === 'cancel') return await cancel(flags)
+  if (flags._.length !== 1) throw new UsageError('job expects one job ID (or: job cancel ID)')
   const id = flags._[0]
   const view = flags.wait === true ? await waitFor(target(flags), id) : await callApi(target(flags), 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
   console.log(flags.json === true ? JSON.stringify(view, null, 2) : formatJob(view))
+  return 0
+}
+
+/** `agent job cancel ID`: stops the job wherever it is coordinated. */
+async function cancel (flags: Record<string, any>): Promise<number> {
+  if (flags._.length !== 2) throw new UsageError('job cancel expects one job ID')
+  const view = await callApi(target(flags), 'DELETE', `/v1/jobs/${encodeURIComponent(flags._[1] as string)}`) as JobView
+  if (flags.json === true) console.log(JSON.stringify(view, null, 2))
+  else if (view.status === 'running') console.log(`job ${view.id}: cancel sent to its coordinator, not confirmed yet (see: agent job ${view.id})`)
+  else console.log(formatJob(view))
   return 0
 }
 
