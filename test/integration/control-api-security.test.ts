@@ -10,11 +10,9 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { connect, createServer } from 'node:net'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { killAll, membersViaApi, runCli, startAgent, type AgentProcess } from './harness.ts'
+import { killAll, membersViaApi, rpcTokenFixture, runCli, startAgent, type AgentProcess } from './harness.ts'
 
 interface Answer { status: number, body: { error?: string } & Record<string, unknown> }
 
@@ -46,17 +44,14 @@ describe('control API: cross-origin, content type, slow clients, options', () =>
   let dir = ''
   let tokenFile = ''
   let token = ''
+  let removeToken = async (): Promise<void> => {}
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'control-api-'))
-    tokenFile = join(dir, 'rpc.token')
-    const { code, stderr } = await runCli(['keygen', '--rpc-token', tokenFile])
-    assert.equal(code, 0, stderr)
-    token = (await readFile(tokenFile, 'utf8')).trim()
+    ({ dir, tokenFile, token, remove: removeToken } = await rpcTokenFixture('control-api-'))
   })
   after(async () => {
     await killAll(agents)
-    await rm(dir, { recursive: true, force: true })
+    await removeToken()
   })
 
   it('a loopback agent refuses foreign Origin, foreign Host and non-JSON POSTs; the CLI still works', async () => {

@@ -3,6 +3,9 @@
  * through the CLI, observed through `agent members --json` / the control API.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -176,6 +179,15 @@ export async function startCluster (n: number, prefix = 'node', profile = 'lan',
   const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) =>
     await startAgent({ name: `${prefix}${i + 2}`, profile, join: [first.multiaddrs[0]], extraArgs })))
   return [first, ...rest]
+}
+
+/** A fresh control API token made by `agent keygen --rpc-token` in a temporary folder `dir`; `remove()` deletes the folder. */
+export async function rpcTokenFixture (prefix: string): Promise<{ dir: string, tokenFile: string, token: string, remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const tokenFile = join(dir, 'rpc.token')
+  const { code, stderr } = await runCli(['keygen', '--rpc-token', tokenFile])
+  if (code !== 0) throw new Error(`agent keygen --rpc-token failed (${String(code)}): ${stderr}`)
+  return { dir, tokenFile, token: (await readFile(tokenFile, 'utf8')).trim(), remove: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (for an agent whose address others must know before it starts). */

@@ -5,27 +5,21 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { killAll, runCli, startAgent, type AgentProcess } from './harness.ts'
+import { stat } from 'node:fs/promises'
+import { killAll, rpcTokenFixture, runCli, startAgent, type AgentProcess } from './harness.ts'
 
 describe('control API token', () => {
-  let dir = ''
   let agents: AgentProcess[] = []
   let tokenFile = ''
   let token = ''
+  let removeToken = async (): Promise<void> => {}
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'rpc-token-'))
-    tokenFile = join(dir, 'rpc.token')
-    const { code, stderr } = await runCli(['keygen', '--rpc-token', tokenFile])
-    assert.equal(code, 0, stderr)
-    token = (await readFile(tokenFile, 'utf8')).trim()
+    ({ tokenFile, token, remove: removeToken } = await rpcTokenFixture('rpc-token-'))
   })
   after(async () => {
     await killAll(agents)
-    await rm(dir, { recursive: true, force: true })
+    await removeToken()
   })
 
   it('`agent keygen --rpc-token FILE` writes a 0600 token', async () => {
