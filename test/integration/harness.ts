@@ -56,6 +56,11 @@ export interface StartOptions {
   denoEntry?: string
   /** Added to the environment of this agent's process only (e.g. DENO_V8_FLAGS). */
   env?: Record<string, string>
+  /**
+   * How long the process may take to print its control address. Default 20 s
+   * (60 s on Deno); dozens of agents launched at once on few cores need more.
+   */
+  startTimeoutMs?: number
 }
 
 /** Starts `agent` and resolves once it printed its peer id, addresses and control address. */
@@ -74,7 +79,7 @@ export async function startAgent (options: StartOptions): Promise<AgentProcess> 
   child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
   // Deno's first start may compile the sources: a longer bound.
-  const deadline = Date.now() + (deno ? 60_000 : 20_000)
+  const deadline = Date.now() + (options.startTimeoutMs ?? (deno ? 60_000 : 20_000))
   while (Date.now() < deadline) {
     const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
     if (control != null) {
@@ -171,6 +176,23 @@ export async function killAll (agents: AgentProcess[]): Promise<void> {
     }
   }
   await Promise.all(agents.map(async a => await a.exited))
+}
+
+/**
+ * Launches every agent at once (no start waits for another: the start storm
+ * is the case under test). Each agent is pushed to `started` as soon as it
+ * printed its addresses, so that the caller's `killAll(started)` also ends the
+ * ones that started before another failed; `onStart` runs for each then.
+ * Rejects once all launches settled if any failed.
+ */
+export async function startAllAtOnce (options: StartOptions[], started: AgentProcess[], onStart?: (agent: AgentProcess) => Promise<void> | void): Promise<void> {
+  const results = await Promise.allSettled(options.map(async o => {
+    const agent = await startAgent(o)
+    started.push(agent)
+    await onStart?.(agent)
+  }))
+  const failed = results.filter(r => r.status === 'rejected')
+  if (failed.length > 0) throw new Error(`${failed.length} of ${options.length} agents failed to start; first: ${String(failed[0].reason)}`)
 }
 
 /** Starts n agents: the first alone, the others joining it. */

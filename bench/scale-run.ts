@@ -1,0 +1,251 @@
+/**
+ * One run of the scale benchmark: N real agent processes launched at once on
+ * loopback (`lan` profile), all joining the first SEEDS agents. Measured, in
+ * order: convergence from launch (every agent lists all N alive, from each
+ * agent's event stream: bench/views.ts), the CPU each agent used to get there,
+ * false failures while starting, then an idle window (RSS, CPU, traffic, false
+ * failures), then kill -9 of one agent and kill -STOP / -CONT of another.
+ *
+ * Every wait is bounded; a bound that runs out records NaN and the run goes
+ * on, so that one slow phase still leaves the others' figures. A watchdog
+ * kills every agent if the machine runs short of memory (a hundred agents
+ * that never settle can hold more than it has).
+ */
+import { readFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ClusterViews } from './views.ts'
+import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
+
+export interface ScaleOptions {
+  /** Agents every other agent joins (the first ones launched). */
+  seeds: number
+  /** Bound on convergence from launch. */
+  convergeTimeoutMs: number
+  /** After convergence, still counted as starting: the start's backlog (suspicions timing out) ends here. */
+  settleMs: number
+  idleMs: number
+  /** Bound on each detection (kill -9, -STOP, -CONT). */
+  detectTimeoutMs: number
+}
+
+export interface ScaleRun {
+  n: number
+  converged: boolean
+  /** Launch → every agent lists all N alive; NaN if not within the bound. */
+  convergeMs: number
+  /** Agents whose /v1/health confirmed N alive right after convergence. */
+  healthConfirmed: number
+  /** CPU (user + system) per agent from launch to convergence (or to the bound), mean and max. */
+  startCpuS: number
+  startCpuMaxS: number
+  /** This benchmark's own CPU over the same time: the cost of watching. */
+  watcherCpuS: number
+  /** Failed marks of live members, launch → convergence + settle. */
+  startFalseFailures: number
+  startSuspicions: number
+  idleSeconds: number
+  idleFalseFailures: number
+  idleSuspicions: number
+  /** VmRSS at the end of the idle window, mean and max over agents. */
+  idleRssMb: number
+  idleRssMaxMb: number
+  idleCpuPercent: number
+  /** Membership transport frame bytes, in + out, per agent. */
+  idleBytesPerSec: number
+  /** Work transport messages (topic and direct, in + out) per agent. */
+  idleWorkMsgsPerSec: number
+  /** Every byte the process read or wrote (rchar + wchar: sockets, pipes, files) per agent. */
+  idleIoBytesPerSec: number
+  killFirstMs: number
+  killAllFailedMs: number
+  stopFirstMs: number
+  stopAllFailedMs: number
+  resumeAllAliveMs: number
+  /** Failed marks of members other than the two targets while the faults ran, by agents other than the frozen one. */
+  faultFalseFailures: number
+}
+
+// utime and stime in /proc/PID/stat are in clock ticks (`getconf CLK_TCK`, 100 on Linux).
+const CLOCK_TICKS_PER_SEC = 100
+/** Below this much available memory the watchdog ends the run. */
+const MIN_AVAILABLE_MB = Number(process.env.BENCH_MIN_AVAILABLE_MB ?? 1500)
+
+interface ProcSample { cpuS: number, rssMb: number, ioBytes: number }
+
+async function procSample (pid: number): Promise<ProcSample> {
+  const [stat, status, io] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/io`, 'utf8')])
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const io1 = (key: string): number => Number(new RegExp(`^${key}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN)
+  return {
+    cpuS: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC,
+    rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024,
+    ioBytes: io1('rchar') + io1('wchar')
+  }
+}
+
+interface Traffic { bytes: number, workMsgs: number }
+
+async function traffic (agent: AgentProcess): Promise<Traffic> {
+  const res = await fetch(`http://${agent.rpc}/v1/stats`, { signal: AbortSignal.timeout(30_000) })
+  const stats = await res.json() as {
+    transport: { bytesIn: number, bytesOut: number }
+    work?: { transport?: { topicIn: number, topicOut: number, directIn: number, directOut: number } }
+  }
+  const w = stats.work?.transport
+  return {
+    bytes: stats.transport.bytesIn + stats.transport.bytesOut,
+    workMsgs: w == null ? 0 : w.topicIn + w.topicOut + w.directIn + w.directOut
+  }
+}
+
+async function availableMb (): Promise<number> {
+  const info = await readFile('/proc/meminfo', 'utf8')
+  return Number(/MemAvailable:\s+(\d+)/.exec(info)?.[1] ?? Infinity) / 1024
+}
+
+const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
+const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits
+const since = (from: number, to: number | undefined): number => to == null ? NaN : Math.round(to - from)
+
+/** Agents of the run in progress, for killLive. */
+const live = new Set<AgentProcess>()
+
+/** Kills the agents of a run in progress: for a benchmark interrupted (Ctrl-C) before its `finally` could. */
+export function killLive (): void {
+  for (const a of live) { a.child.kill('SIGCONT'); a.child.kill('SIGKILL') }
+}
+
+export async function runScale (n: number, options: ScaleOptions, log: (line: string) => void = () => {}): Promise<ScaleRun> {
+  const agents: AgentProcess[] = []
+  const views = new ClusterViews(n)
+  let aborted: string | undefined
+  const watchdog = setInterval(() => {
+    availableMb().then(mb => {
+      if (mb >= MIN_AVAILABLE_MB || aborted != null) return
+      aborted = `only ${Math.round(mb)} MB of memory left with ${agents.length} agents running`
+      for (const a of agents) { a.child.kill('SIGCONT'); a.child.kill('SIGKILL') }
+    }).catch(() => {})
+  }, 1000)
+  /** Polls `done` until it holds (returns the time) or `timeoutMs` passes (undefined). */
+  const until = async (done: () => boolean, timeoutMs: number): Promise<number | undefined> => {
+    const end = performance.now() + timeoutMs
+    for (;;) {
+      if (aborted != null) throw new Error(`aborted: ${aborted}`)
+      if (done()) return performance.now()
+      if (performance.now() >= end) return undefined
+      await sleep(20)
+    }
+  }
+  const samples = async (list: AgentProcess[]): Promise<ProcSample[]> => await Promise.all(list.map(async a => await procSample(a.child.pid!)))
+
+  try {
+    const ports = await Promise.all(Array.from({ length: options.seeds }, async () => await freePort()))
+    const seedAddrs = ports.map(p => `/ip4/127.0.0.1/tcp/${p}`)
+    const launches: StartOptions[] = Array.from({ length: n }, (_, i) => ({
+      name: `s${i + 1}`,
+      listen: i < options.seeds ? [seedAddrs[i], '/ip4/127.0.0.1/tcp/0/ws'] : undefined,
+      join: i === 0 ? [] : i < options.seeds ? [seedAddrs[0]] : seedAddrs,
+      startTimeoutMs: options.convergeTimeoutMs
+    }))
+
+    // Launch: every process spawned in this turn of the event loop.
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    await startAllAtOnce(launches, agents, async a => { live.add(a); await views.watch(a) })
+    log(`  all ${n} started and followed after ${Math.round(performance.now() - t0)} ms`)
+    const fullAt = await until(() => views.fullAt != null, Math.max(0, t0 + options.convergeTimeoutMs - performance.now()))
+    const startSamples = await samples(agents)
+    const cpu1 = process.cpuUsage(cpu0)
+    const convergeMs = since(t0, views.fullAt)
+    log(`  converged: ${fullAt != null ? `${convergeMs} ms` : `no (${views.fullCount} of ${n} views full)`}`)
+    const health = await Promise.all(agents.map(async a => {
+      const res = await fetch(`http://${a.rpc}/v1/health`, { signal: AbortSignal.timeout(30_000) })
+      return (await res.json() as { members: { alive: number } }).members.alive
+    }))
+
+    // The start, as far as false failures go, lasts until the backlog settled.
+    await until(() => false, options.settleMs)
+    // Nothing is a fault's target yet: every failed mark is false.
+    const noTargets = new Set<string>()
+    const tStartEnd = performance.now()
+    const startFalse = views.falseFailures(noTargets, t0, tStartEnd)
+    const startSuspect = views.suspicions(noTargets, t0, tStartEnd)
+
+    // Idle window.
+    const idleBefore = await samples(agents)
+    const trafficBefore = await Promise.all(agents.map(traffic))
+    const tIdle = performance.now()
+    await until(() => false, options.idleMs)
+    const idleAfter = await samples(agents)
+    const trafficAfter = await Promise.all(agents.map(traffic))
+    const tIdleEnd = performance.now()
+    const seconds = (tIdleEnd - tIdle) / 1000
+    const idleFalse = views.falseFailures(noTargets, tStartEnd, tIdleEnd)
+    const idleSuspect = views.suspicions(noTargets, tStartEnd, tIdleEnd)
+    log(`  idle ${Math.round(seconds)} s: ${idleFalse.length} false failures`)
+
+    // kill -9 of the last agent launched (never a seed).
+    const victim = agents.find(a => a.name === `s${n}`)!
+    let observers = agents.filter(a => a !== victim).map(a => a.name)
+    const tKill = performance.now()
+    victim.child.kill('SIGKILL')
+    await until(() => views.allSaw(victim.peerId, 'failed', observers, tKill) != null, options.detectTimeoutMs)
+    const killAllAt = views.allSaw(victim.peerId, 'failed', observers, tKill)
+    const killFirst = views.first(victim.peerId, ['suspect', 'failed'], observers, tKill)
+    log(`  kill -9: failed everywhere after ${since(tKill, killAllAt)} ms`)
+    await until(() => false, 5000)
+
+    // kill -STOP of the one launched before it, then kill -CONT.
+    const frozen = agents.find(a => a.name === `s${n - 1}`)!
+    observers = observers.filter(name => name !== frozen.name)
+    const tStop = performance.now()
+    frozen.child.kill('SIGSTOP')
+    await until(() => views.allSaw(frozen.peerId, 'failed', observers, tStop) != null, options.detectTimeoutMs)
+    const stopAll = views.allSaw(frozen.peerId, 'failed', observers, tStop)
+    const stopFirst = views.first(frozen.peerId, ['suspect', 'failed'], observers, tStop)
+    log(`  kill -STOP: failed everywhere after ${since(tStop, stopAll)} ms`)
+    const tCont = performance.now()
+    frozen.child.kill('SIGCONT')
+    await until(() => views.allSaw(frozen.peerId, 'alive', observers, tCont) != null, options.detectTimeoutMs)
+    const resumeAll = views.allSaw(frozen.peerId, 'alive', observers, tCont)
+    log(`  kill -CONT: alive everywhere after ${since(tCont, resumeAll)} ms`)
+    const faultFalse = views.falseFailures(new Set([victim.peerId, frozen.peerId]), tKill, performance.now(), new Set(observers))
+    const streamErrors = views.errors.filter(e => !e.startsWith(`${victim.name}:`))
+    if (streamErrors.length > 0) log(`  event streams that failed: ${streamErrors.slice(0, 3).join('; ')}`)
+
+    const startCpu = startSamples.map(s => s.cpuS)
+    return {
+      n,
+      converged: fullAt != null,
+      convergeMs,
+      healthConfirmed: health.filter(alive => alive === n).length,
+      startCpuS: round(mean(startCpu), 2),
+      startCpuMaxS: round(Math.max(...startCpu), 2),
+      watcherCpuS: round((cpu1.user + cpu1.system) / 1e6, 2),
+      startFalseFailures: startFalse.length,
+      startSuspicions: startSuspect.length,
+      idleSeconds: Math.round(seconds),
+      idleFalseFailures: idleFalse.length,
+      idleSuspicions: idleSuspect.length,
+      idleRssMb: round(mean(idleAfter.map(s => s.rssMb)), 1),
+      idleRssMaxMb: round(Math.max(...idleAfter.map(s => s.rssMb)), 1),
+      idleCpuPercent: round(mean(idleAfter.map((s, i) => (s.cpuS - idleBefore[i].cpuS) / seconds * 100)), 2),
+      idleBytesPerSec: Math.round(mean(trafficAfter.map((t, i) => (t.bytes - trafficBefore[i].bytes) / seconds))),
+      idleWorkMsgsPerSec: round(mean(trafficAfter.map((t, i) => (t.workMsgs - trafficBefore[i].workMsgs) / seconds)), 2),
+      idleIoBytesPerSec: Math.round(mean(idleAfter.map((s, i) => (s.ioBytes - idleBefore[i].ioBytes) / seconds))),
+      killFirstMs: since(tKill, killFirst),
+      killAllFailedMs: since(tKill, killAllAt),
+      stopFirstMs: since(tStop, stopFirst),
+      stopAllFailedMs: since(tStop, stopAll),
+      resumeAllAliveMs: since(tCont, resumeAll),
+      faultFalseFailures: faultFalse.length
+    }
+  } finally {
+    clearInterval(watchdog)
+    views.close()
+    await killAll(agents)
+    live.clear()
+  }
+}

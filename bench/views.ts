@@ -1,0 +1,168 @@
+/**
+ * Every agent's member list, kept from its `GET /v1/events` stream (one
+ * `GET /v1/members` when the stream opens, then each member event applied).
+ * This tells when every agent lists all N alive without polling N agents'
+ * member lists: at 100 agents polling would itself be a load on the CPU the
+ * agents are short of while they start. The time of a change is when its
+ * event arrived here, so it is late by the stream's latency, not by a period.
+ */
+import type { MemberView } from '../agent/member-view.ts'
+import type { AgentProcess } from '../test/integration/harness.ts'
+
+export interface ViewEvent {
+  at: number
+  /** Name of the agent that reported it. */
+  observer: string
+  /** `member:failed` etc.; `snapshot` for a member first seen in the initial list. */
+  type: string
+  peerId: string
+  status: string
+}
+
+interface Observer {
+  /** peer id → status, once the initial list is in. */
+  view?: Map<string, string>
+  alive: number
+  /** Events that arrived before the initial list, applied after it (in order: the last one is the latest state). */
+  early: Array<{ type: string, member: MemberView, at: number }>
+}
+
+export class ClusterViews {
+  readonly events: ViewEvent[] = []
+  /** First time every one of the `size` agents listed `size` members alive. */
+  fullAt: number | undefined
+  /** A stream or initial list that failed (the agent went away or did not answer). */
+  readonly errors: string[] = []
+  readonly #size: number
+  readonly #observers = new Map<string, Observer>()
+  readonly #controllers: AbortController[] = []
+  #full = 0
+
+  constructor (size: number) { this.#size = size }
+
+  /** Follows one agent; resolves once its initial member list is applied. */
+  async watch (agent: AgentProcess): Promise<void> {
+    const observer: Observer = { alive: 0, early: [] }
+    this.#observers.set(agent.name, observer)
+    const controller = new AbortController()
+    this.#controllers.push(controller)
+    const res = await fetch(`http://${agent.rpc}/v1/events`, { signal: controller.signal })
+    if (!res.ok || res.body == null) throw new Error(`events from ${agent.name}: HTTP ${res.status}`)
+    void this.#read(agent.name, observer, res.body)
+    // The stream is open before the list is asked for: nothing falls between the two.
+    const list = await fetch(`http://${agent.rpc}/v1/members`, { signal: AbortSignal.timeout(30_000) })
+    if (!list.ok) throw new Error(`GET /v1/members of ${agent.name}: HTTP ${list.status}`)
+    const members = await list.json() as MemberView[]
+    const at = performance.now()
+    observer.view = new Map()
+    for (const m of members) {
+      this.#set(observer, m.peerId, m.status)
+      if (m.status !== 'alive') this.events.push({ at, observer: agent.name, type: `snapshot:${m.status}`, peerId: m.peerId, status: m.status })
+    }
+    for (const e of observer.early) this.#apply(agent.name, observer, e.type, e.member, e.at)
+    observer.early = []
+    this.#check(at)
+  }
+
+  /** Number of agents whose list shows all `size` alive right now. */
+  get fullCount (): number { return this.#full }
+
+  /** Status of `peerId` in `observer`'s list (undefined: not listed, or not followed yet). */
+  status (observer: string, peerId: string): string | undefined {
+    return this.#observers.get(observer)?.view?.get(peerId)
+  }
+
+  /**
+   * Failed marks (events, or `failed` in an initial list) of members not in
+   * `targets`, reported at or after `since` and before `until`.
+   */
+  falseFailures (targets: Set<string>, since: number, until = Infinity, observers?: Set<string>): ViewEvent[] {
+    return this.#marks('failed', targets, since, until, observers)
+  }
+
+  /** Like falseFailures, for suspicions (a step short of failed; the member may refute it). */
+  suspicions (targets: Set<string>, since: number, until = Infinity): ViewEvent[] {
+    return this.#marks('suspect', targets, since, until)
+  }
+
+  /**
+   * Only the transition events count: `member:unreachable` and
+   * `member:update` also carry a suspect or failed status, but repeat a mark
+   * already made.
+   */
+  #marks (status: string, targets: Set<string>, since: number, until: number, observers?: Set<string>): ViewEvent[] {
+    const types = new Set([`member:${status}`, `snapshot:${status}`])
+    return this.events.filter(e => types.has(e.type) && e.at >= since && e.at < until &&
+      !targets.has(e.peerId) && (observers == null || observers.has(e.observer)))
+  }
+
+  /** First time any of `observers` reported `peerId` with one of `statuses` at or after `since`. */
+  first (peerId: string, statuses: string[], observers: string[], since: number): number | undefined {
+    const set = new Set(observers)
+    return this.events.find(e => e.at >= since && e.peerId === peerId && statuses.includes(e.status) && set.has(e.observer))?.at
+  }
+
+  /** Time by which every one of `observers` reported `peerId` with `status` (after `since`), or undefined. */
+  allSaw (peerId: string, status: string, observers: string[], since: number): number | undefined {
+    const pending = new Set(observers)
+    for (const e of this.events) {
+      if (e.at < since || e.peerId !== peerId || e.status !== status || !pending.has(e.observer)) continue
+      pending.delete(e.observer)
+      if (pending.size === 0) return e.at
+    }
+    return undefined
+  }
+
+  close (): void {
+    for (const c of this.#controllers) c.abort()
+  }
+
+  async #read (name: string, observer: Observer, body: NonNullable<Response['body']>): Promise<void> {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) return
+        buffer += value
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const type = /^event: (member:\S+)$/m.exec(block)?.[1]
+          const data = /^data: (.+)$/m.exec(block)?.[1]
+          if (type == null || data == null) continue
+          const member = JSON.parse(data) as MemberView
+          const at = performance.now()
+          if (observer.view == null) observer.early.push({ type, member, at })
+          else this.#apply(name, observer, type, member, at)
+        }
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') this.errors.push(`${name}: ${(err as Error).message}`)
+    }
+  }
+
+  #apply (name: string, observer: Observer, type: string, member: MemberView, at: number): void {
+    // A reaped member leaves the list; every other event carries the member's status after it.
+    const status = type === 'member:reap' ? undefined : member.status
+    this.events.push({ at, observer: name, type, peerId: member.peerId, status: status ?? 'reaped' })
+    this.#set(observer, member.peerId, status)
+    this.#check(at)
+  }
+
+  #set (observer: Observer, peerId: string, status: string | undefined): void {
+    const view = observer.view!
+    const wasFull = observer.alive === this.#size
+    if (view.get(peerId) === 'alive') observer.alive--
+    if (status == null) view.delete(peerId)
+    else view.set(peerId, status)
+    if (status === 'alive') observer.alive++
+    const isFull = observer.alive === this.#size
+    if (wasFull !== isFull) this.#full += isFull ? 1 : -1
+  }
+
+  #check (at: number): void {
+    if (this.fullAt == null && this.#full === this.#size) this.fullAt = at
+  }
+}
