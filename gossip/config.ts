@@ -21,9 +21,17 @@ export interface TransportConfig {
    * How long a dial (connect, noise handshake, muxer negotiation) and opening
    * the SWIM stream may take before the send is reported as `timeout`. Keep it
    * below the membership probe timeout budget of a suspicion round; too short
-   * fails on slow links.
+   * fails on slow links. The dial itself goes on (connectTimeoutMs).
    */
   dialTimeoutMs: number
+  /**
+   * How long a dial may go on after its send was reported failed. When many
+   * agents start at once on few cores a handshake can take seconds; aborting
+   * it at dialTimeoutMs threw that work away and the next send dialled again,
+   * which cost more CPU and made the next handshake slower still. A dial that
+   * completes late serves the sends after it. Must be >= dialTimeoutMs.
+   */
+  connectTimeoutMs: number
   /**
    * Inbound SWIM streams a remote may keep open at once on one connection
    * (libp2p counts per connection). A well-behaved peer uses one long-lived
@@ -90,6 +98,7 @@ export interface TransportConfig {
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   maxMessageBytes: 1024 * 1024,
   dialTimeoutMs: 2000,
+  connectTimeoutMs: 10_000,
   maxInboundStreamsPerPeer: 4,
   maxOutboundStreamsPerPeer: 4,
   maxQueuedBytesPerPeer: 2 * 1024 * 1024,
@@ -117,6 +126,9 @@ export function validate (config: TransportConfig): TransportConfig {
   }
   if (config.maxMessageBytes < 1024) {
     throw new InvalidTransportConfigError('maxMessageBytes must be >= 1024')
+  }
+  if (config.connectTimeoutMs < config.dialTimeoutMs) {
+    throw new InvalidTransportConfigError('connectTimeoutMs must be >= dialTimeoutMs')
   }
   if (config.maxQueuedBytesPerPeer < config.maxMessageBytes) {
     throw new InvalidTransportConfigError('maxQueuedBytesPerPeer must be >= maxMessageBytes')

@@ -97,9 +97,15 @@ export class InboundGuardError extends Error {
 
 type TransportFactory = (components: any) => Transport
 
-/** `tcp()` whose failed inbound upgrades are counted. */
-export function guardedTcp (stats: InboundStats): TransportFactory {
-  return wrapListeners(tcp(), (listener) => listener, stats, 'tcp')
+/**
+ * `tcp()` whose failed inbound upgrades are counted, and whose dials give up
+ * the TCP connect itself after `connectTimeoutMs` (an address that does not
+ * answer a SYN), however long libp2p lets the handshake after it take.
+ */
+export function guardedTcp (stats: InboundStats, connectTimeoutMs: number): TransportFactory {
+  // @libp2p/tcp hands dialOpts to net.connect as they are; its type lists only a few of them
+  const dialOpts = { timeout: connectTimeoutMs } as unknown as NonNullable<Parameters<typeof tcp>[0]>['dialOpts']
+  return wrapListeners(tcp({ dialOpts }), (listener) => listener, stats, 'tcp')
 }
 
 /** `webSockets()` hardened as described above, its failed inbound upgrades counted. */

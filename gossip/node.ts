@@ -34,14 +34,20 @@ export interface NodeOptions {
    */
   maxConnections?: number
   /**
-   * Budget of one address within a dial (libp2p tries a peer's addresses one
-   * after the other). Default 1500: a LAN connect plus noise handshake takes
-   * tens of ms, and with the SWIM transport's 2 s dial budget a member whose
-   * first address is black-holed is still reached on its second. Raise it
-   * with TransportConfig.dialTimeoutMs on high-latency links (a handshake is
-   * ~3 round trips).
+   * Budget of one address within a dial, TCP connect and handshake together
+   * (libp2p tries a peer's addresses one after the other). Default 6000: a
+   * LAN handshake takes tens of ms, but with many agents starting at once on
+   * few cores it can take seconds, and a handshake aborted half-way is CPU
+   * spent for nothing that the next dial spends again. A black-holed TCP
+   * address still gives way to the next one after tcpConnectTimeoutMs.
    */
   addressDialTimeoutMs?: number
+  /**
+   * How long a TCP connect (the SYN answered) may take before the address is
+   * given up. Default 1500: a member whose first network is cut is reached on
+   * its second within the SWIM transport's 2 s send budget.
+   */
+  tcpConnectTimeoutMs?: number
   /**
    * Largest receive window of one yamux stream (bytes it may buffer unread).
    * Default: yamux's 16 MiB. The edge profile caps it at 256 KiB, yamux's
@@ -65,7 +71,9 @@ export interface NodeOptions {
 /** Default for NodeOptions.maxConnections. */
 export const DEFAULT_MAX_CONNECTIONS = 1024
 /** Default for NodeOptions.addressDialTimeoutMs. */
-export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 1500
+export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 6000
+/** Default for NodeOptions.tcpConnectTimeoutMs. */
+export const DEFAULT_TCP_CONNECT_TIMEOUT_MS = 1500
 
 /** The services every agent's node runs (a type alias: libp2p's ServiceMap needs an index signature). */
 export type ClusterServices = {
@@ -86,7 +94,7 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
       ...(announce.length > 0 ? { announce } : {})
     },
     transports: [
-      guardedTcp(inbound),
+      guardedTcp(inbound, opts.tcpConnectTimeoutMs ?? DEFAULT_TCP_CONNECT_TIMEOUT_MS),
       // Plain `ws` is served and dialled on any host. In Node the default
       // connection gater allows it; the explicit gater below keeps it so in
       // runtimes where libp2p picks its browser defaults (which deny plain ws

@@ -456,7 +456,7 @@ class SwimTransportImpl implements SwimTransport {
       if (stream == null || stream.writeStatus !== 'writable') {
         channel.stream = undefined
         try {
-          stream = await this.openStream(channel)
+          stream = await beforeDeadline(this.openStream(channel), this.config.dialTimeoutMs)
         } catch (err) {
           if (this.shutdown.signal.aborted) return
           const reason = await this.classify(err, channel)
@@ -511,9 +511,14 @@ class SwimTransportImpl implements SwimTransport {
     }
   }
 
-  /** Dials the channel's peer (reusing a connection when there is one) and opens a SWIM stream. */
+  /**
+   * Dials the channel's peer (reusing a connection when there is one) and
+   * opens a SWIM stream, within connectTimeoutMs: the pump stops waiting at
+   * dialTimeoutMs, but a dial that completes later is kept (libp2p joins the
+   * next dial to the same peer to it, and the connection serves later sends).
+   */
   private async openStream (channel: Channel): Promise<Stream> {
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.config.dialTimeoutMs)])
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.config.connectTimeoutMs)])
     const connection = await this.connect(channel, signal)
     const dialled = channel.dialling != null
     channel.dialling = undefined
@@ -867,4 +872,20 @@ async function withDeadline (promise: Promise<unknown>, deadline: number): Promi
 /** The host part (IP address or DNS name) of a multiaddr, if it has one. */
 function hostOf (ma: Multiaddr): string | undefined {
   return ma.getComponents().find(c => ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(c.name))?.value
+}
+
+/** The send's deadline passed while its dial goes on (classified `timeout`). */
+class DialDeadlineError extends Error {
+  override name = 'TimeoutError'
+}
+
+/** `p`, or a DialDeadlineError after `ms`; `p` goes on either way, and its late failure is not unhandled. */
+async function beforeDeadline<T> (p: Promise<T>, ms: number): Promise<T> {
+  p.catch(() => {})
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new DialDeadlineError(`no stream within ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
 }
