@@ -5,13 +5,17 @@
  *
  * The ground truth of every node (up, crashed, frozen, left) is kept here so
  * that invariant hooks can judge each member event as it is emitted.
+ *
+ * The same driver runs 10,000 nodes (bench/scale/): ids and addresses can
+ * look like the agent's, events need not be kept, and a slow member gets its
+ * messages delayed and its timers fired late.
  */
 import { fakeClaims } from './fake-claims.ts'
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
 import type {
   ClusterEvent, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
 } from '../../membership/index.ts'
-import { SimNetwork, type SimTransport } from './network.ts'
+import { SimNetwork, type DelayModel, type SendMeter, type SimTransport } from './network.ts'
 
 export type Truth = 'up' | 'crashed' | 'frozen' | 'left'
 
@@ -22,8 +26,23 @@ export interface SimClusterOptions {
   config?: Partial<MembershipConfig>
   lossRate?: number
   latencyMs?: { min: number, max: number }
+  /** One-way latency from any distribution (latency.ts); overrides latencyMs. */
+  latency?: DelayModel
   /** Joins are spread over [0, joinWithinMs). */
   joinWithinMs?: number
+  /** Sign and check claims with fake-claims.ts, as the agent does with its key (default true). */
+  claims?: boolean
+  /** Node ids (default SimCluster.nodeId); the name stays `nodeId(i)`. */
+  idOf?: (i: number) => MemberId
+  /** Listen address of a node (default simAddr). */
+  addrOf?: (id: MemberId, i: number) => string
+  /** Boot id of a node's `boot`th start (default `<id>-boot-<boot>`). */
+  bootIdOf?: (id: MemberId, i: number, boot: number) => string
+  /** Keep every member and cluster event in `events` / `clusterEvents` (default true); hooks run either way. */
+  recordEvents?: boolean
+  /** See NetworkOptions.cloneMessages. */
+  cloneMessages?: boolean
+  meter?: SendMeter
 }
 
 export interface SimNode {
@@ -33,6 +52,8 @@ export interface SimNode {
   boot: number
   tickAt: number
   tickVersion: number
+  /** A slow member's timers fire this much late (drawn per timer). */
+  late?: DelayModel
 }
 
 export interface ObservedEvent {
@@ -48,6 +69,7 @@ export interface ObservedClusterEvent {
 }
 
 export type EventHook = (e: ObservedEvent) => void
+export type ClusterEventHook = (e: ObservedClusterEvent) => void
 
 /** Where a simulated agent listens. */
 export const simAddr = (id: MemberId): string => `/memory/${id}`
@@ -66,13 +88,25 @@ export class SimCluster {
   readonly events: ObservedEvent[] = []
   readonly clusterEvents: ObservedClusterEvent[] = []
   readonly #hooks: EventHook[] = []
+  readonly #clusterHooks: ClusterEventHook[] = []
   readonly #opts: SimClusterOptions
+  readonly #ids: MemberId[] = []
+  readonly #record: boolean
 
   constructor (opts: SimClusterOptions) {
     this.#opts = opts
     this.random = seededRandom(opts.seed)
     this.config = fromPartial(opts.config ?? {}, opts.profile ?? 'lan')
-    this.net = new SimNetwork({ random: this.random, lossRate: opts.lossRate ?? 0, latencyMs: opts.latencyMs })
+    this.#record = opts.recordEvents ?? true
+    this.net = new SimNetwork({
+      random: this.random,
+      lossRate: opts.lossRate ?? 0,
+      latencyMs: opts.latencyMs,
+      latency: opts.latency,
+      cloneMessages: opts.cloneMessages,
+      meter: opts.meter
+    })
+    for (let i = 0; i < opts.size; i++) this.#ids.push(opts.idOf?.(i) ?? SimCluster.nodeId(i))
   }
 
   get now (): number {
@@ -87,13 +121,17 @@ export class SimCluster {
     return [...this.nodes.keys()]
   }
 
+  /** The id of node `i` (0 is the seed), booted or not. */
+  idOf (i: number): MemberId {
+    return this.#ids[i]
+  }
+
   /** Creates the nodes: node 0 at once, the others joining node 0 within joinWithinMs. */
   start (): this {
     const spread = this.#opts.joinWithinMs ?? 2000
     for (let i = 0; i < this.#opts.size; i++) {
-      const id = SimCluster.nodeId(i)
       const at = i === 0 ? 0 : Math.floor(this.random() * spread)
-      this.net.schedule(at, () => { this.#boot(id, i > 0) })
+      this.net.schedule(at, () => { this.#boot(i, i > 0) })
     }
     return this
   }
@@ -102,27 +140,44 @@ export class SimCluster {
     this.#hooks.push(hook)
   }
 
-  /** Starts (or restarts, with a new boot id) the agent `id`, joining node 0 if `join`. */
-  #boot (id: MemberId, join: boolean): void {
+  onClusterEvent (hook: ClusterEventHook): void {
+    this.#clusterHooks.push(hook)
+  }
+
+  /**
+   * A slow member (an overloaded host): every message to or from it takes an
+   * extra `delay`, and each of its timers fires late by a draw of `late`.
+   */
+  slow (id: MemberId, delay: DelayModel, late: DelayModel = delay): void {
+    this.net.setSlow(id, delay)
+    const node = this.nodes.get(id)
+    if (node != null) node.late = late
+  }
+
+  /** Starts (or restarts, with a new boot id) agent number `i`, joining node 0 if `join`. */
+  #boot (i: number, join: boolean): void {
+    const id = this.#ids[i]
     const previous = this.nodes.get(id)
     const boot = (previous?.boot ?? 0) + 1
-    const transport = this.net.attach(id, [simAddr(id)], {
+    const addr = this.#opts.addrOf?.(id, i) ?? simAddr(id)
+    const transport = this.net.attach(id, [addr], {
       onMessage: (from, msg) => { this.#drive(id, (core, now) => core.receive(now, from, msg)) },
       onDeliveryFailed: (to, msg, reason) => { this.#drive(id, (core, now) => core.deliveryFailed(now, to, msg, reason)) },
       onPeerDisconnected: (peer) => { this.#drive(id, (core, now) => core.peerDisconnected(now, peer)) }
     })
     const core = createMembership({
-      self: { id, name: id, addrs: [simAddr(id)], tags: {}, incarnation: 0, bootId: `${id}-boot-${boot}` },
+      self: { id, name: SimCluster.nodeId(i), addrs: [addr], tags: {}, incarnation: 0, bootId: this.#opts.bootIdOf?.(id, i, boot) ?? `${id}-boot-${boot}` },
       config: this.config,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       now: this.now,
       // Every claim signed and checked, as in the agent (a fake, fast scheme).
-      claims: fakeClaims(id)
+      claims: this.#opts.claims === false ? undefined : fakeClaims(id)
     })
-    this.nodes.set(id, { id, core, transport, boot, tickAt: Infinity, tickVersion: 0 })
+    this.nodes.set(id, { id, core, transport, boot, tickAt: Infinity, tickVersion: 0, late: previous?.late })
     this.truth.set(id, 'up')
-    const seed = SimCluster.nodeId(0)
-    this.#drive(id, (c, now) => join && id !== seed ? c.join(now, [{ addrs: [simAddr(seed)] }]) : [])
+    const seed = this.#ids[0]
+    const seedAddr = this.#opts.addrOf?.(seed, 0) ?? simAddr(seed)
+    this.#drive(id, (c, now) => join && id !== seed ? c.join(now, [{ addrs: [seedAddr] }]) : [])
   }
 
   /** Feeds one input to a running node, performs its effects, re-arms its tick. */
@@ -134,12 +189,14 @@ export class SimCluster {
       if (effect.kind === 'send') {
         node.transport.send(effect.to, effect.msg)
       } else if (effect.kind === 'cluster') {
-        this.clusterEvents.push({ at: this.now, observer: id, event: effect.event })
+        const observed = { at: this.now, observer: id, event: effect.event }
+        if (this.#record) this.clusterEvents.push(observed)
+        for (const hook of this.#clusterHooks) hook(observed)
       } else if (effect.kind === 'path-failed') {
         // the simulated network has one path per pair of nodes: nothing to switch
       } else {
         const observed = { at: this.now, observer: id, event: effect.event }
-        this.events.push(observed)
+        if (this.#record) this.events.push(observed)
         for (const hook of this.#hooks) hook(observed)
       }
     }
@@ -151,7 +208,7 @@ export class SimCluster {
     if (!Number.isFinite(d) || d >= node.tickAt) return
     node.tickAt = Math.max(d, this.now)
     const version = ++node.tickVersion
-    this.net.schedule(node.tickAt, () => {
+    this.net.schedule(node.tickAt + (node.late?.(this.random) ?? 0), () => {
       if (node.tickVersion !== version || this.nodes.get(node.id) !== node) return
       node.tickAt = Infinity
       this.#drive(node.id, (core, now) => core.tick(now))
@@ -232,8 +289,13 @@ export class SimCluster {
     this.net.schedule(this.now + LEAVE_DRAIN_MS, () => { this.net.crash(id, { refuse: true }) })
   }
 
+  /** The agent changes its tags (or addresses): a new incarnation, gossiped. */
+  update (id: MemberId, change: { tags?: Record<string, string>, addrs?: string[] }): void {
+    this.#drive(id, (core, now) => core.update(now, change))
+  }
+
   /** Restarts a crashed node with a new boot id (incarnation 0); it joins node 0 again. */
   restart (id: MemberId): void {
-    this.#boot(id, true)
+    this.#boot(this.#ids.indexOf(id), true)
   }
 }

@@ -8,7 +8,11 @@
  * Time is logical: an event queue ordered by (time, insertion). Every random
  * choice (latency, loss) comes from one seeded generator, so a seed replays a
  * run exactly. Faults are commands: per-link loss, (one-way) partitions,
- * crash (with or without "connection refused"), freeze and resume.
+ * crash (with or without "connection refused"), freeze and resume, slow
+ * members (every message to or from them delayed).
+ *
+ * Built to run 10,000 nodes: partitions are kept as groups (not one entry per
+ * link), connections per node, and message copies can be turned off.
  */
 import type { DeliveryFailure, Destination, MemberId, Message, Random } from '../../membership/index.ts'
 
@@ -31,6 +35,9 @@ export interface SimTransport {
  */
 export type NodeState = 'up' | 'crashed' | 'frozen'
 
+/** A one-way delay in ms, drawn from the network's generator (latency.ts has some). */
+export type DelayModel = (random: Random) => number
+
 export interface NetworkStats {
   sent: number
   delivered: number
@@ -46,6 +53,8 @@ interface SimEndpoint {
   state: NodeState
   refuse: boolean
   held: Array<() => void>
+  /** Extra delay of every message to or from this node (a slow member); none when undefined. */
+  slow?: DelayModel
 }
 
 interface Scheduled {
@@ -109,14 +118,37 @@ function before (a: Scheduled, b: Scheduled): boolean {
 const SYN_RETRY_MS = 1000
 
 const linkKey = (from: MemberId, to: MemberId): string => `${from}>${to}`
-const pairKey = (a: MemberId, b: MemberId): string => a < b ? `${a}|${b}` : `${b}|${a}`
+
+/** Messages from `a` to `b` are dropped (and from `b` to `a` unless `oneWay`). */
+interface Cut {
+  a: ReadonlySet<MemberId>
+  b: ReadonlySet<MemberId>
+  oneWay: boolean
+}
+
+/**
+ * Called for every message a node sends (traffic accounting). `reachable`: the
+ * destination runs and no partition cuts it off, so the message goes on the
+ * wire (it may still be lost); otherwise a real transport's dial would fail
+ * and nothing but the attempt is sent.
+ */
+export type SendMeter = (from: MemberId, to: MemberId | undefined, msg: Message, reachable: boolean) => void
 
 export interface NetworkOptions {
   random: Random
-  /** One-way latency, uniform in [min, max] ms. */
+  /** One-way latency, uniform in [min, max] ms. Ignored when `latency` is given. */
   latencyMs?: { min: number, max: number }
+  /** One-way latency drawn from any distribution. */
+  latency?: DelayModel
   /** Default loss rate of every link, in [0, 1]. */
   lossRate?: number
+  /**
+   * Hand each receiver its own deep copy of a message (default true), as a real
+   * transport does by decoding. Off saves the copy at scale: the core builds a
+   * new message for every send and copies what it keeps of a received one.
+   */
+  cloneMessages?: boolean
+  meter?: SendMeter
 }
 
 export class SimNetwork {
@@ -125,17 +157,24 @@ export class SimNetwork {
   lossRate: number
   readonly #random: Random
   readonly #latency: { min: number, max: number }
+  readonly #latencyModel: DelayModel | undefined
+  readonly #clone: boolean
+  readonly #meter: SendMeter | undefined
   readonly #queue = new EventQueue()
   #seq = 0
   readonly #nodes = new Map<MemberId, SimEndpoint>()
   readonly #byAddr = new Map<string, MemberId>()
-  readonly #connections = new Set<string>()
-  readonly #blocked = new Set<string>()
+  /** Per node, the peers it holds a connection with (both directions recorded). */
+  readonly #connections = new Map<MemberId, Set<MemberId>>()
+  #cuts: Cut[] = []
   readonly #linkLoss = new Map<string, number>()
 
   constructor (opts: NetworkOptions) {
     this.#random = opts.random
     this.#latency = opts.latencyMs ?? { min: 1, max: 10 }
+    this.#latencyModel = opts.latency
+    this.#clone = opts.cloneMessages ?? true
+    this.#meter = opts.meter
     this.lossRate = opts.lossRate ?? 0
   }
 
@@ -167,25 +206,34 @@ export class SimNetwork {
   }
 
   latency (): number {
+    if (this.#latencyModel != null) return this.#latencyModel(this.#random)
     const { min, max } = this.#latency
     return min + this.#random() * (max - min)
+  }
+
+  /** Pending events (messages in flight and armed timers). */
+  get pending (): number {
+    return this.#queue.size
   }
 
   send (from: MemberId, to: Destination, msg: Message): void {
     this.stats.sent++
     const target = to.id ?? to.addrs.map(a => this.#byAddr.get(a)).find(id => id != null)
     const dst = target == null ? undefined : this.#nodes.get(target)
+    const blocked = dst != null && this.#cuts.length > 0 && this.#blocked(from, dst.id)
+    this.#meter?.(from, target, msg, dst != null && dst.state !== 'crashed' && !blocked)
     if (dst == null) {
       this.#back(from, this.latency(), h => { h.onDeliveryFailed(to, msg, 'error') })
       return
     }
-    if (this.#blocked.has(linkKey(from, dst.id))) {
+    if (blocked) {
       this.stats.lost++
       return
     }
-    const lost = this.#random() < (this.#linkLoss.get(linkKey(from, dst.id)) ?? this.lossRate)
-    const copy = structuredClone(msg)
-    const delay = this.latency()
+    const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, dst.id))
+    const lost = this.#random() < (linkLoss ?? this.lossRate)
+    const copy = this.#clone ? structuredClone(msg) : msg
+    const delay = this.latency() + this.#slowness(from) + this.#slowness(dst.id)
     this.schedule(this.now + delay, () => {
       if (dst.state === 'crashed') {
         if (dst.refuse) {
@@ -203,10 +251,33 @@ export class SimNetwork {
       }
       this.#deliver(dst, () => {
         this.stats.delivered++
-        this.#connections.add(pairKey(from, dst.id))
+        this.#connect(from, dst.id)
         dst.handlers.onMessage(from, copy)
       })
     })
+  }
+
+  #blocked (from: MemberId, to: MemberId): boolean {
+    for (const cut of this.#cuts) {
+      if (cut.a.has(from) && cut.b.has(to)) return true
+      if (!cut.oneWay && cut.b.has(from) && cut.a.has(to)) return true
+    }
+    return false
+  }
+
+  #slowness (id: MemberId): number {
+    const slow = this.#nodes.get(id)?.slow
+    return slow == null ? 0 : slow(this.#random)
+  }
+
+  #connect (a: MemberId, b: MemberId): void {
+    let set = this.#connections.get(a)
+    if (set == null) this.#connections.set(a, set = new Set())
+    if (set.has(b)) return
+    set.add(b)
+    let other = this.#connections.get(b)
+    if (other == null) this.#connections.set(b, other = new Set())
+    other.add(a)
   }
 
   /** Calls back the sender after `delay` (held while it is frozen, dropped if it crashed). */
@@ -237,13 +308,18 @@ export class SimNetwork {
     node.state = 'crashed'
     node.refuse = opts.refuse
     node.held = []
-    for (const key of [...this.#connections]) {
-      const [a, b] = key.split('|')
-      if (a !== id && b !== id) continue
-      this.#connections.delete(key)
-      const other = a === id ? b : a
+    const peers = this.#connections.get(id) ?? new Set<MemberId>()
+    this.#connections.delete(id)
+    for (const other of peers) {
+      this.#connections.get(other)?.delete(id)
       if (opts.refuse) this.#back(other, this.latency(), h => { h.onPeerDisconnected(id) })
     }
+  }
+
+  /** Every message to or from `id` takes an extra `delay` (undefined: back to normal). */
+  setSlow (id: MemberId, delay: DelayModel | undefined): void {
+    const node = this.#nodes.get(id)
+    if (node != null) node.slow = delay
   }
 
   freeze (id: MemberId): void {
@@ -263,17 +339,11 @@ export class SimNetwork {
 
   /** Drops every message from a side to the other (both ways unless `oneWay`). */
   partition (a: Iterable<MemberId>, b: Iterable<MemberId>, opts: { oneWay?: boolean } = {}): void {
-    const bs = [...b]
-    for (const x of a) {
-      for (const y of bs) {
-        this.#blocked.add(linkKey(x, y))
-        if (opts.oneWay !== true) this.#blocked.add(linkKey(y, x))
-      }
-    }
+    this.#cuts.push({ a: new Set(a), b: new Set(b), oneWay: opts.oneWay === true })
   }
 
   heal (): void {
-    this.#blocked.clear()
+    this.#cuts = []
   }
 
   setLinkLoss (from: MemberId, to: MemberId, rate: number): void {

@@ -1,0 +1,88 @@
+/**
+ * Membership simulation at scale: the driver of `npm run sim:scale`
+ * (bench/scale/run.ts) with real cores, for a short span, so that the scale
+ * path cannot rot. Invariants: no member accuses itself, the incarnation an
+ * observer sees of a member never goes down, every crashed member ends failed
+ * in every view, no member that is up ends failed in any view. Also checks
+ * bench/scale/wire-size.ts against the real codec on the run's messages.
+ *
+ * Replay a failure exactly with the seed it prints: `SIM_SEED=<seed> npm run test:sim`.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Message, MessageType } from '../../membership/index.ts'
+import { encodeMessage } from '../../gossip/codec.ts'
+import { createScaleCluster } from '../../bench/scale/run.ts'
+import { suspicionTimeouts } from '../../bench/scale/model.ts'
+import { ALIVE, FAILED } from '../../bench/scale/views.ts'
+import { frameSize, varintSize } from '../../bench/scale/wire-size.ts'
+import { exponential } from './latency.ts'
+import { seeded } from './seed.ts'
+
+/**
+ * Cluster size: as large as keeps this test within about a minute on a
+ * 2-core machine. The core's work per message grows with N, so simulated
+ * time costs N² (bench/scale/REPORT.md, "Where the time goes"); 2,000 is the
+ * aim once that work is flat. SIM_SCALE_N=<n> runs another size.
+ */
+const N = Number(process.env.SIM_SCALE_N ?? 400)
+const LOSS = 0.01
+const SLOW_SHARE = 0.01
+const SLOW_MEAN_MS = 250
+const DEFAULT_SEED = 0x5ca1e
+const CONVERGE_MS = 30_000
+/** Messages of each type whose computed size is checked against the codec. */
+const SIZE_SAMPLES = 50
+
+const { simulate } = seeded(DEFAULT_SEED)
+
+describe(`membership simulation at scale: ${N} real cores, ${LOSS * 100}% loss, ${SLOW_SHARE * 100}% slow members`, () => {
+  it('converges, fails every crashed member everywhere and no live one anywhere; sizes match the codec', simulate(0, (seed) => {
+    const samples = new Map<MessageType, Message[]>()
+    const tap = (msg: Message): void => {
+      const list = samples.get(msg.type) ?? []
+      if (list.length < SIZE_SAMPLES) list.push(structuredClone(msg))
+      samples.set(msg.type, list)
+    }
+    const { cluster, views } = createScaleCluster({ seed, size: N, lifeguard: true, joinWithinMs: 5000, trackIncarnations: true, tap })
+    cluster.net.lossRate = LOSS
+    cluster.start()
+    // Joining all at once, a member now and then misses another's announcement and
+    // learns it only at its next push-pull (minutes at this size): the bulk is enough here.
+    cluster.runUntil(() => views.converged(), CONVERGE_MS, 500)
+    assert.ok(views.convergedCount() >= 0.99 * N, `${views.convergedCount()} of ${N} members see every other alive after ${CONVERGE_MS} ms`)
+
+    for (let k = 0; k < Math.round(SLOW_SHARE * N); k++) cluster.slow(views.ids[1 + Math.floor(cluster.random() * (N - 1))], exponential(SLOW_MEAN_MS))
+    // Two hosts go down (silence) and one process is killed (connection refused): members every view holds alive.
+    const known = (a: number): boolean => views.ids.every((_, o) => o === a || views.code(o, a) === ALIVE)
+    const crashed = [N - 1, N - 2, N - 3, N - 4, N - 5, N - 6].filter(known).slice(0, 3)
+    assert.equal(crashed.length, 3, 'members known to all to crash')
+    crashed.forEach((i, k) => {
+      cluster.crash(views.ids[i], { refuse: k === 2 })
+      views.down(i)
+    })
+    const { maxMs } = suspicionTimeouts(cluster.config, N)
+    const detected = cluster.runUntil(() => crashed.every(i => views.failedSeen[i] === views.upCount), maxMs + 30_000, 500)
+    assert.ok(detected != null, `crashed members failed in ${crashed.map(i => views.failedSeen[i]).join(', ')} of ${views.upCount} views`)
+    cluster.runFor(5000)
+
+    assert.deepEqual(views.violations.slice(0, 10), [], `${views.violations.length} invariant violations`)
+    for (const i of crashed) assert.equal(views.failedSeen[i], views.upCount, `${views.ids[i]} is not failed everywhere`)
+    const wrong: string[] = []
+    for (let o = 0; o < N && wrong.length < 10; o++) {
+      if (views.up[o] === 0) continue
+      for (let a = 0; a < N; a++) {
+        if (views.up[a] === 1 && (views.code(o, a) & 7) === FAILED) wrong.push(`${views.ids[o]} holds live ${views.ids[a]} failed`)
+      }
+    }
+    assert.deepEqual(wrong, [])
+
+    for (const [type, list] of samples) {
+      for (const msg of list) {
+        const body = encodeMessage(msg).byteLength
+        assert.equal(frameSize(msg), varintSize(body) + body, `size of a ${type}`)
+      }
+    }
+    assert.ok(['ping', 'ack', 'sync', 'gossip', 'ping-req'].every(t => samples.has(t as MessageType)), [...samples.keys()].join(', '))
+  }))
+})
