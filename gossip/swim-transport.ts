@@ -39,6 +39,12 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
 
+/** What a libp2p stream yields: one chunk per data frame. */
+type StreamChunk = Stream extends AsyncIterable<infer T> ? T : never
+
+/** Chunks (yamux data frames) a member's frame takes at most, in the chunk limit (readChunks): a full sync spans several. */
+const CHUNKS_PER_FRAME = 4
+
 /** Pings remembered for timing their acks; a few probe periods' worth in any cluster. */
 const MAX_PINGS_IN_FLIGHT = 1024
 
@@ -196,6 +202,8 @@ class SwimTransportImpl implements SwimTransport {
   private readonly avoidHosts = new Map<string, Set<string>>()
   private readonly lastPathSwitch = new Map<string, number>()
   private readonly limiter: PeerRateLimiter
+  /** Per peer: chunks (yamux data frames) read, however small; see readChunks. */
+  private readonly chunkLimiter: PeerRateLimiter
   /** Per peer: frames dropped by the rate limiter in the current one-second window. */
   private readonly overLimit = new Map<string, { since: number, frames: number }>()
 
@@ -211,6 +219,12 @@ class SwimTransportImpl implements SwimTransport {
     this.limiter = new PeerRateLimiter({
       framesPerSecond: config.inboundFramesPerSecondPerPeer,
       frameBurst: config.inboundFrameBurstPerPeer,
+      bytesPerSecond: config.inboundBytesPerSecondPerPeer,
+      byteBurst: config.inboundByteBurstPerPeer
+    })
+    this.chunkLimiter = new PeerRateLimiter({
+      framesPerSecond: config.inboundFramesPerSecondPerPeer * CHUNKS_PER_FRAME,
+      frameBurst: config.inboundFrameBurstPerPeer * CHUNKS_PER_FRAME,
       bytesPerSecond: config.inboundBytesPerSecondPerPeer,
       byteBurst: config.inboundByteBurstPerPeer
     })
@@ -695,7 +709,7 @@ class SwimTransportImpl implements SwimTransport {
 
   private async readFrames (stream: Stream, from: string, via: string): Promise<void> {
     try {
-      for await (const frame of lp.decode(stream, { maxDataLength: this.config.maxMessageBytes })) {
+      for await (const frame of lp.decode(this.readChunks(stream, from), { maxDataLength: this.config.maxMessageBytes })) {
         this.counters.bytesIn += frame.byteLength
         if (!this.limiter.allow(from, frame.byteLength)) {
           // Dropped like a lost datagram: the stream stays, SWIM tolerates loss...
@@ -712,10 +726,8 @@ class SwimTransportImpl implements SwimTransport {
             // within a second is a flood, not a busy member. Cut it off; a member
             // that reconnects starts again with a full bucket.
             this.overLimit.delete(from)
-            this.counters.peersDisconnected++
             this.log.error('peer %s sent %d frames over the SWIM rate limit within a second: disconnecting it', from, over.frames)
-            stream.abort(new Error('rate limit exceeded'))
-            void this.libp2p.hangUp(peerIdFromString(from)).catch(() => {})
+            this.disconnectFlooder(stream, from)
             return
           }
           continue
@@ -750,6 +762,32 @@ class SwimTransportImpl implements SwimTransport {
       this.log('inbound stream from %s ended - %e', from, err)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
+  }
+
+  /**
+   * The stream's chunks, one per yamux data frame. Each costs the layers
+   * below (noise, yamux, events) the same whatever its size, so a peer writing
+   * a frame a byte at a time made this node do thousands of times the work of
+   * one write, before any SWIM frame was complete for the frame limit to see.
+   * A member's frames come in a few chunks each: a peer sending chunks faster
+   * than CHUNKS_PER_FRAME times the frame limit, past its burst, is cut off.
+   */
+  private async * readChunks (stream: Stream, from: string): AsyncGenerator<StreamChunk> {
+    for await (const chunk of stream) {
+      if (!this.chunkLimiter.allow(from, 0)) {
+        this.counters.dropped.rateLimited++
+        this.log.error('peer %s sent data in more pieces than the SWIM rate limit allows: disconnecting it', from)
+        this.disconnectFlooder(stream, from)
+        return
+      }
+      yield chunk
+    }
+  }
+
+  private disconnectFlooder (stream: Stream, from: string): void {
+    this.counters.peersDisconnected++
+    stream.abort(new Error('rate limit exceeded'))
+    void this.libp2p.hangUp(peerIdFromString(from)).catch(() => {})
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
