@@ -12,8 +12,7 @@ import { connect, type Socket } from 'node:net'
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { setTimeout as sleep } from 'node:timers/promises'
-import * as gossip from '../../gossip/index.ts'
-import type { NodeOptions } from '../../gossip/index.ts'
+import { newInboundStats, type NodeOptions } from '../../gossip/index.ts'
 import { concat, type FuzzReport, type Rng } from './fuzz.ts'
 
 export const LOOPBACK = '127.0.0.1'
@@ -500,20 +499,10 @@ export async function afterRun (name: string, report: FuzzReport, checks: () => 
   }
 }
 
-/**
- * The node option that counts WebSocket connections closed for a bad frame,
- * and a reader for that count. gossip/ws-guard.ts took
- * `NodeOptions.webSocketStats`; gossip/inbound-guard.ts, which replaces it,
- * takes `NodeOptions.inboundStats`. Either is used, whichever this tree has.
- */
+/** The node option that counts WebSocket connections closed for a bad frame (gossip/inbound-guard.ts), and a reader for that count. */
 export function webSocketCounter (): { options: Partial<NodeOptions>, badFrames: () => number, snapshot: () => unknown } {
-  const newInboundStats = (gossip as Record<string, unknown>).newInboundStats as (() => { webSocket: { badFrames: number } }) | undefined
-  if (newInboundStats != null) {
-    const stats = newInboundStats()
-    return { options: { inboundStats: stats } as unknown as Partial<NodeOptions>, badFrames: () => stats.webSocket.badFrames, snapshot: () => structuredClone(stats) }
-  }
-  const stats = { badFrames: 0, idleClosed: 0 }
-  return { options: { webSocketStats: stats } as unknown as Partial<NodeOptions>, badFrames: () => stats.badFrames, snapshot: () => ({ ...stats }) }
+  const stats = newInboundStats()
+  return { options: { inboundStats: stats }, badFrames: () => stats.webSocket.badFrames, snapshot: () => structuredClone(stats) }
 }
 
 /**
