@@ -22,8 +22,12 @@ export interface SizeEntry {
   node: string
   machine: string
   entry: string
+  /** The commit measured, and source files that differed from it (the bundle is built from the working tree). */
+  project: string
   seeds: number
   idleMs: number
+  /** The bound on convergence (a run that did not converge within it has none). */
+  convergeTimeoutMs?: number
   /** Load averages (1, 5, 15 min) when each run began. */
   loads: number[][]
   runs: ScaleRun[]
@@ -47,6 +51,7 @@ type Key = keyof ScaleRun
 const values = (e: SizeEntry, key: Key): number[] => e.runs.map(r => Number(r[key] ?? NaN))
 const med = (e: SizeEntry | undefined, key: Key): number => e == null ? NaN : median(values(e, key))
 const max = (e: SizeEntry, key: Key): number => Math.max(...values(e, key).map(v => Number.isNaN(v) ? Infinity : v))
+/** A median of runs of which none measured it (a bound ran out): a dash. */
 const fmt = (x: number): string => Number.isNaN(x) ? '—' : String(x)
 const verdict = (ok: boolean | undefined): string => ok == null ? '' : ok ? 'met' : 'missed'
 
@@ -63,7 +68,8 @@ const ROWS: Row[] = [
       return limit == null ? undefined : [`< ${limit}`, max(e, 'convergeMs') < limit]
     }
   },
-  { label: 'agents whose /v1/health confirmed N alive at convergence', key: 'healthConfirmed', unit: '' },
+  { label: 'converged for good (the last time all views became full)', key: 'stableConvergeMs', unit: 'ms' },
+  { label: 'agents whose /v1/health showed N alive just after convergence', key: 'healthConfirmed', unit: '' },
   { label: 'start CPU per agent, mean (launch → converged)', key: 'startCpuS', unit: 's' },
   { label: 'start CPU per agent, max', key: 'startCpuMaxS', unit: 's' },
   { label: "this benchmark's own CPU over the start (watching)", key: 'watcherCpuS', unit: 's' },
@@ -78,8 +84,11 @@ const ROWS: Row[] = [
   { label: 'idle membership traffic per agent (in + out)', key: 'idleBytesPerSec', unit: 'B/s' },
   { label: 'idle work-transport messages per agent (in + out)', key: 'idleWorkMsgsPerSec', unit: '/s' },
   { label: 'idle process I/O per agent (rchar + wchar: sockets, pipes, files)', key: 'idleIoBytesPerSec', unit: 'B/s' },
+  { label: 'statuses differing between the event-kept views and /v1/members after idle (method check)', key: 'viewMismatches', unit: '' },
+  { label: 'agents that listed the killed agent alive (those timed below)', key: 'killObservers', unit: '' },
   { label: 'kill -9 → first detection (suspect or failed)', key: 'killFirstMs', unit: 'ms' },
   { label: 'kill -9 → failed everywhere', key: 'killAllFailedMs', unit: 'ms', target: e => ['< 2000', max(e, 'killAllFailedMs') < 2000] },
+  { label: 'agents that listed the stopped agent alive (those timed below)', key: 'stopObservers', unit: '' },
   { label: 'kill -STOP → first detection (suspect or failed)', key: 'stopFirstMs', unit: 'ms' },
   { label: 'kill -STOP → failed everywhere', key: 'stopAllFailedMs', unit: 'ms', target: e => ['< 10000', max(e, 'stopAllFailedMs') < 10_000] },
   { label: 'kill -CONT → alive everywhere', key: 'resumeAllAliveMs', unit: 'ms' },
@@ -91,7 +100,7 @@ function sizeTable (e: SizeEntry): string[] {
   const lines = [
     `### ${e.n} agents`,
     '',
-    `${e.date}; ${e.machine}; Node ${e.node} running ${e.entry}; ${e.runs.length} run${e.runs.length === 1 ? '' : 's'}` +
+    `${e.date}; ${e.machine}; Node ${e.node} running ${e.entry}; project at ${e.project ?? '?'}; ${e.runs.length} run${e.runs.length === 1 ? '' : 's'}` +
       `${e.errors.length > 0 ? ` (${e.errors.length} more did not finish: ${e.errors.join('; ')})` : ''}; ` +
       `idle window ${Math.round(e.idleMs / 1000)} s${e.idleMs < 300_000 ? ' (shortened from 5 min)' : ''}; ` +
       `all launched at once, joining ${e.seeds === 1 ? 'agent 1' : `agents 1–${e.seeds}`}; load average at start (1 / 5 / 15 min): ${loads}`,
@@ -129,7 +138,9 @@ function summary (entries: Map<number, SizeEntry>): string[] {
   const conv = (n: number, limit: number): string => {
     const e = at(n)
     if (e == null || e.runs.length === 0) return `| ${n} agents converge from launch < ${limit / 1000} s | not measured | |`
-    return `| ${n} agents converge from launch < ${limit / 1000} s | ${fmt(med(e, 'convergeMs'))} ms (median of ${e.runs.length}) | ${verdict(max(e, 'convergeMs') < limit)} |`
+    const m = med(e, 'convergeMs')
+    const shown = Number.isNaN(m) ? `not within ${Math.round((e.convergeTimeoutMs ?? NaN) / 1000)} s` : `${m} ms`
+    return `| ${n} agents converge from launch < ${limit / 1000} s | ${shown} (median of ${e.runs.length}) | ${verdict(max(e, 'convergeMs') < limit)} |`
   }
   return [
     '| target | measured (medians) | met |',
@@ -153,17 +164,20 @@ function summary (entries: Map<number, SizeEntry>): string[] {
 const METHOD = [
   '`npm run bench:scale` (bench/scale.ts) builds the package and launches N agents of the bundle',
   '(`agent/bin.js` → `dist/agent.mjs`, lan profile, loopback, OS-chosen ports) all at once, every',
-  'one joining agent 1. Convergence is the first moment every agent lists all N members alive,',
-  "followed from each agent's `/v1/events` stream (one `/v1/members` when the stream opens, then",
-  'each member event applied), not by polling member lists; one `/v1/health` per agent confirms it.',
-  'Start CPU is utime + stime from `/proc/PID/stat` at that moment (each process began at launch).',
-  'A false failure is a `failed` mark (event, or status in the initial list) of a member that was',
-  'running, by any agent; the start lasts until 10 s after convergence, the idle window follows.',
-  'RSS is VmRSS at the end of the idle window; traffic is `/v1/stats` transport bytes in + out',
-  '(membership frames). Then the last agent is killed (-9) and the one before it stopped (-STOP)',
-  'and resumed (-CONT), timed from the events of every other agent. Sizes: BENCH_SCALE_SIZES;',
-  'runs per size: BENCH_RUNS; idle window: BENCH_IDLE_MS. Each size keeps its latest measurement',
-  '(bench/scale-results.json), so the tables below may come from different days: each says when.'
+  'one joining agent 1 (its port chosen before the launch). Convergence is the first moment every',
+  "agent lists all N members alive, followed from each agent's `/v1/events` stream (one",
+  '`/v1/members` when the stream opens, then each member event applied), not by polling member',
+  'lists; "for good" is the last time that became true, if it still held 10 s later. One',
+  '`/v1/health` per agent just after, and one `/v1/members` per agent after the idle window',
+  '(compared with the views kept from events), check the method. Start CPU is utime + stime from',
+  '`/proc/PID/stat` at convergence (each process began at launch), or at the bound if none.',
+  'A false failure is a `member:failed` event (or `failed` in the initial list) about a member',
+  'that was running, from any agent; the start lasts until 10 s after convergence, the idle',
+  'window follows. RSS is VmRSS at the end of the idle window; traffic is `/v1/stats` transport',
+  'bytes in + out (membership frames). Then the last agent is killed (-9), and the one before it',
+  'stopped (-STOP) and resumed (-CONT), each timed from the events of every agent that listed it',
+  'alive. Sizes: BENCH_SCALE_SIZES; runs per size: BENCH_RUNS; idle window: BENCH_IDLE_MS. Each',
+  'size keeps its latest measurement (bench/scale-results.json): each table says when it was made.'
 ]
 
 export function renderSection (entries: Map<number, SizeEntry>): string {

@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews } from './views.ts'
+import type { MemberView } from '../agent/member-view.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
 
 export interface ScaleOptions {
@@ -33,7 +34,13 @@ export interface ScaleRun {
   converged: boolean
   /** Launch → every agent lists all N alive; NaN if not within the bound. */
   convergeMs: number
-  /** Agents whose /v1/health confirmed N alive right after convergence. */
+  /**
+   * Launch → the last time all views became full, if they still were at the
+   * end of the start (convergence + settle): while suspicions of live members
+   * come and go, views can be full for a moment and then not again.
+   */
+  stableConvergeMs: number
+  /** Agents whose /v1/health confirmed N alive right after convergence (lower while views still flicker). */
   healthConfirmed: number
   /** CPU (user + system) per agent from launch to convergence (or to the bound), mean and max. */
   startCpuS: number
@@ -56,6 +63,11 @@ export interface ScaleRun {
   idleWorkMsgsPerSec: number
   /** Every byte the process read or wrote (rchar + wchar: sockets, pipes, files) per agent. */
   idleIoBytesPerSec: number
+  /** Statuses that differed between the views kept from events and each agent's /v1/members after the idle window (a check of the method: 0). */
+  viewMismatches: number
+  /** Agents that listed the killed one alive when it was killed (N − 1 once converged), and the stopped one when stopped. */
+  killObservers: number
+  stopObservers: number
   killFirstMs: number
   killAllFailedMs: number
   stopFirstMs: number
@@ -109,6 +121,9 @@ const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits
 const since = (from: number, to: number | undefined): number => to == null ? NaN : Math.round(to - from)
 
+/** Smallest, median and largest of a sorted list. */
+const summarize = (sorted: number[]): string => sorted.length === 0 ? 'none' : `${sorted[0]} / ${sorted[Math.floor(sorted.length / 2)]} / ${sorted[sorted.length - 1]} (min / median / max)`
+
 /** Agents of the run in progress, for killLive. */
 const live = new Set<AgentProcess>()
 
@@ -159,7 +174,7 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     const startSamples = await samples(agents)
     const cpu1 = process.cpuUsage(cpu0)
     const convergeMs = since(t0, views.fullAt)
-    log(`  converged: ${fullAt != null ? `${convergeMs} ms` : `no (${views.fullCount} of ${n} views full)`}`)
+    log(`  converged: ${fullAt != null ? `${convergeMs} ms` : `no (${views.fullCount} of ${n} views full; members alive per view: ${summarize(views.aliveCounts())})`}`)
     const health = await Promise.all(agents.map(async a => {
       const res = await fetch(`http://${a.rpc}/v1/health`, { signal: AbortSignal.timeout(30_000) })
       return (await res.json() as { members: { alive: number } }).members.alive
@@ -170,6 +185,7 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     // Nothing is a fault's target yet: every failed mark is false.
     const noTargets = new Set<string>()
     const tStartEnd = performance.now()
+    const stableConvergeMs = views.fullCount === n ? since(t0, views.lastFullAt) : NaN
     const startFalse = views.falseFailures(noTargets, t0, tStartEnd)
     const startSuspect = views.suspicions(noTargets, t0, tStartEnd)
 
@@ -180,37 +196,48 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     await until(() => false, options.idleMs)
     const idleAfter = await samples(agents)
     const trafficAfter = await Promise.all(agents.map(traffic))
+    const mismatches = await Promise.all(agents.map(async a => {
+      const res = await fetch(`http://${a.rpc}/v1/members`, { signal: AbortSignal.timeout(30_000) })
+      return views.mismatches(a.name, await res.json() as MemberView[])
+    }))
     const tIdleEnd = performance.now()
     const seconds = (tIdleEnd - tIdle) / 1000
     const idleFalse = views.falseFailures(noTargets, tStartEnd, tIdleEnd)
     const idleSuspect = views.suspicions(noTargets, tStartEnd, tIdleEnd)
     log(`  idle ${Math.round(seconds)} s: ${idleFalse.length} false failures`)
 
+    // Who is to detect a fault: every other agent that lists the target alive
+    // when it happens (all of them, once the cluster converged).
+    const listing = (target: AgentProcess, pick: (status: string | undefined) => boolean, except: AgentProcess[] = []): string[] =>
+      agents.filter(a => a !== target && !except.includes(a) && pick(views.status(a.name, target.peerId))).map(a => a.name)
+
     // kill -9 of the last agent launched (never a seed).
     const victim = agents.find(a => a.name === `s${n}`)!
-    let observers = agents.filter(a => a !== victim).map(a => a.name)
+    const killObservers = listing(victim, s => s === 'alive')
     const tKill = performance.now()
     victim.child.kill('SIGKILL')
-    await until(() => views.allSaw(victim.peerId, 'failed', observers, tKill) != null, options.detectTimeoutMs)
-    const killAllAt = views.allSaw(victim.peerId, 'failed', observers, tKill)
-    const killFirst = views.first(victim.peerId, ['suspect', 'failed'], observers, tKill)
-    log(`  kill -9: failed everywhere after ${since(tKill, killAllAt)} ms`)
+    await until(() => views.allSaw(victim.peerId, 'failed', killObservers, tKill) != null, options.detectTimeoutMs)
+    const killAllAt = views.allSaw(victim.peerId, 'failed', killObservers, tKill)
+    const killFirst = views.first(victim.peerId, ['suspect', 'failed'], killObservers, tKill)
+    log(`  kill -9: failed everywhere (${killObservers.length} agents) after ${since(tKill, killAllAt)} ms`)
     await until(() => false, 5000)
 
     // kill -STOP of the one launched before it, then kill -CONT.
     const frozen = agents.find(a => a.name === `s${n - 1}`)!
-    observers = observers.filter(name => name !== frozen.name)
+    const stopObservers = listing(frozen, s => s === 'alive', [victim])
     const tStop = performance.now()
     frozen.child.kill('SIGSTOP')
-    await until(() => views.allSaw(frozen.peerId, 'failed', observers, tStop) != null, options.detectTimeoutMs)
-    const stopAll = views.allSaw(frozen.peerId, 'failed', observers, tStop)
-    const stopFirst = views.first(frozen.peerId, ['suspect', 'failed'], observers, tStop)
-    log(`  kill -STOP: failed everywhere after ${since(tStop, stopAll)} ms`)
+    await until(() => views.allSaw(frozen.peerId, 'failed', stopObservers, tStop) != null, options.detectTimeoutMs)
+    const stopAll = views.allSaw(frozen.peerId, 'failed', stopObservers, tStop)
+    const stopFirst = views.first(frozen.peerId, ['suspect', 'failed'], stopObservers, tStop)
+    log(`  kill -STOP: failed everywhere (${stopObservers.length} agents) after ${since(tStop, stopAll)} ms`)
+    const resumeObservers = listing(frozen, s => s !== 'alive', [victim])
     const tCont = performance.now()
     frozen.child.kill('SIGCONT')
-    await until(() => views.allSaw(frozen.peerId, 'alive', observers, tCont) != null, options.detectTimeoutMs)
-    const resumeAll = views.allSaw(frozen.peerId, 'alive', observers, tCont)
-    log(`  kill -CONT: alive everywhere after ${since(tCont, resumeAll)} ms`)
+    await until(() => views.allSaw(frozen.peerId, 'alive', resumeObservers, tCont) != null, options.detectTimeoutMs)
+    const resumeAll = views.allSaw(frozen.peerId, 'alive', resumeObservers, tCont)
+    log(`  kill -CONT: alive everywhere (${resumeObservers.length} agents) after ${since(tCont, resumeAll)} ms`)
+    const observers = agents.filter(a => a !== victim && a !== frozen).map(a => a.name)
     const faultFalse = views.falseFailures(new Set([victim.peerId, frozen.peerId]), tKill, performance.now(), new Set(observers))
     const streamErrors = views.errors.filter(e => !e.startsWith(`${victim.name}:`))
     if (streamErrors.length > 0) log(`  event streams that failed: ${streamErrors.slice(0, 3).join('; ')}`)
@@ -220,6 +247,7 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
       n,
       converged: fullAt != null,
       convergeMs,
+      stableConvergeMs,
       healthConfirmed: health.filter(alive => alive === n).length,
       startCpuS: round(mean(startCpu), 2),
       startCpuMaxS: round(Math.max(...startCpu), 2),
@@ -235,6 +263,9 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
       idleBytesPerSec: Math.round(mean(trafficAfter.map((t, i) => (t.bytes - trafficBefore[i].bytes) / seconds))),
       idleWorkMsgsPerSec: round(mean(trafficAfter.map((t, i) => (t.workMsgs - trafficBefore[i].workMsgs) / seconds)), 2),
       idleIoBytesPerSec: Math.round(mean(idleAfter.map((s, i) => (s.ioBytes - idleBefore[i].ioBytes) / seconds))),
+      viewMismatches: mismatches.reduce((sum, m) => sum + m, 0),
+      killObservers: killObservers.length,
+      stopObservers: stopObservers.length,
       killFirstMs: since(tKill, killFirst),
       killAllFailedMs: since(tKill, killAllAt),
       stopFirstMs: since(tStop, stopFirst),

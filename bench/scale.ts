@@ -68,6 +68,18 @@ async function waitForQuiet (): Promise<number[]> {
   return loadavg().map(l => Math.round(l * 100) / 100)
 }
 
+/** The commit, and the agent's source files that differ from it: the bundle is built from the working tree. */
+function project (): string {
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: new URL('..', import.meta.url) }).toString()
+  try {
+    // Porcelain lines are "XY path": two status columns, a space, the path.
+    const changed = git('status', '--porcelain', '--', 'agent', 'gossip', 'membership', 'workloads').split('\n').filter(l => l.length > 3).map(l => l.slice(3))
+    return `${git('rev-parse', '--short', 'HEAD').trim()}${changed.length > 0 ? ` with uncommitted changes to ${changed.join(', ')}` : ''}`
+  } catch {
+    return '?'
+  }
+}
+
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GB`
 const entry = process.env.AGENT_ENTRY != null
   ? `${process.env.AGENT_ENTRY}${process.env.AGENT_PREFER_BUNDLE != null ? ' → dist/agent.mjs' : ''}`
@@ -90,8 +102,10 @@ for (const n of sizes) {
     node: process.version,
     machine,
     entry,
+    project: project(),
     seeds: options.seeds,
     idleMs: options.idleMs,
+    convergeTimeoutMs: options.convergeTimeoutMs,
     loads: [],
     runs: [],
     errors: []

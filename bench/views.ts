@@ -31,12 +31,15 @@ export class ClusterViews {
   readonly events: ViewEvent[] = []
   /** First time every one of the `size` agents listed `size` members alive. */
   fullAt: number | undefined
+  /** Last time that became true (a suspicion of a live member in one view makes it false again). */
+  lastFullAt: number | undefined
   /** A stream or initial list that failed (the agent went away or did not answer). */
   readonly errors: string[] = []
   readonly #size: number
   readonly #observers = new Map<string, Observer>()
   readonly #controllers: AbortController[] = []
   #full = 0
+  #wasFull = false
 
   constructor (size: number) { this.#size = size }
 
@@ -66,6 +69,23 @@ export class ClusterViews {
 
   /** Number of agents whose list shows all `size` alive right now. */
   get fullCount (): number { return this.#full }
+
+  /** How many members each followed agent lists alive, smallest first: where a start that did not converge got to. */
+  aliveCounts (): number[] {
+    return [...this.#observers.values()].filter(o => o.view != null).map(o => o.alive).sort((a, b) => a - b)
+  }
+
+  /**
+   * Members whose status in the list kept here differs from `members`, the
+   * agent's own `GET /v1/members` (a check of this way of following views).
+   */
+  mismatches (observer: string, members: MemberView[]): number {
+    const view = this.#observers.get(observer)?.view
+    if (view == null) return members.length
+    let wrong = Math.abs(view.size - members.length)
+    for (const m of members) if (view.get(m.peerId) !== m.status) wrong++
+    return wrong
+  }
 
   /** Status of `peerId` in `observer`'s list (undefined: not listed, or not followed yet). */
   status (observer: string, peerId: string): string | undefined {
@@ -163,6 +183,11 @@ export class ClusterViews {
   }
 
   #check (at: number): void {
-    if (this.fullAt == null && this.#full === this.#size) this.fullAt = at
+    const full = this.#full === this.#size
+    if (full && !this.#wasFull) {
+      this.fullAt ??= at
+      this.lastFullAt = at
+    }
+    this.#wasFull = full
   }
 }

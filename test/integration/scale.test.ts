@@ -37,7 +37,11 @@ describe(`${N} agents launched at once`, { skip }, () => {
     const t0 = performance.now()
     await startAllAtOnce(launches, agents, async a => await views.watch(a))
     await waitFor(`all ${N} views full`, async () => views.fullAt != null, Math.max(1000, t0 + BOUND_MS - performance.now()), 100)
-      .catch(err => { throw new Error(`${(err as Error).message}: ${views.fullCount} of ${N} full`) })
+      .catch(err => {
+        const counts = views.aliveCounts()
+        throw new Error(`${(err as Error).message}: ${views.fullCount} of ${N} full; members alive per view ${counts[0]}–${counts[counts.length - 1]}; ` +
+          `${views.falseFailures(new Set(), t0).length} failed marks so far`)
+      })
     // A suspicion raised during the storm may still time out into a failure just after.
     await sleep(SETTLE_MS)
     assert.equal(views.fullCount, N, `${views.fullCount} of ${N} views still full ${SETTLE_MS} ms later`)
