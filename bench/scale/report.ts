@@ -11,6 +11,7 @@ import { membersFor, modelFraction, modelRounds, suspicionTimeouts, swimFirstDet
 import { histogramSeries, linePlot, type Series } from './svg.ts'
 import { MAX_MESSAGE_BYTES } from './measure.ts'
 import { steadyTraffic, targets } from './targets.ts'
+import type { CoreCost } from './core-cost.ts'
 
 export interface ReportMeta {
   date: string
@@ -22,6 +23,7 @@ export interface ReportMeta {
   notRun: Array<{ size: number, reason: string }>
   /** Hand-written findings (markdown), placed after the targets. */
   analysis?: string
+  coreCost?: CoreCost[]
 }
 
 const FRACTIONS = [0.5, 0.99, 0.9999, 1]
@@ -116,15 +118,14 @@ function partitionTable (results: ScaleResult[]): string[] {
 
 function trafficTable (results: ScaleResult[]): string[] {
   const out = [
-    '| N | loss | probes + gossip: msgs / member / s | bytes / member / s | push-pull size | push-pull: bytes / member / s | total, nothing failed | with failed members: bytes / member / s | of which sync | built for failed members (not sent) | largest frame | frames over 1 MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|'
+    '| N | loss | probes + gossip: msgs / member / s | bytes / member / s | push-pull size | push-pull: bytes / member / s | total, nothing failed | total with failed members | built for failed members (not sent) | largest frame | frames over 1 MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const { r, w } of windowsOf(results)) {
     const t = steadyTraffic(r, w)
     const msgs = w.quiet.msgsPerMemberSec - (w.quiet.byType.sync?.msgsPerMemberSec ?? 0)
-    const sync = w.withFailed.byType.sync?.bytesPerMemberSec ?? 0
     out.push(`| ${int(r.options.size)} | ${pct(w.loss)} | ${msgs.toFixed(2)} | ${int(t.probesAndGossip)} | ${int(t.syncBytes)} | ${int(t.pushPull)} | ${int(t.total)} | ` +
-      `${int(w.withFailed.bytesPerMemberSec)} | ${int(sync)} | ${int(w.withFailed.undeliverableBytesPerMemberSec)} | ${int(w.withFailed.largest)} | ${w.withFailed.oversized} |`)
+      `${int(t.withFailed)} | ${int(w.withFailed.undeliverableBytesPerMemberSec)} | ${int(w.withFailed.largest)} | ${w.withFailed.oversized} |`)
   }
   return out
 }
@@ -143,11 +144,28 @@ function runsTable (results: ScaleResult[]): string[] {
   return out
 }
 
+function coreCostTable (rows: CoreCost[]): string[] {
+  if (rows.length === 0) return []
+  return [
+    'One core alone (bench/scale/core-cost.ts, each size in its own process): learning N members from one sync; a received ping plus the driver\'s `nextDeadline()` while ' +
+    'the N learned members are queued for gossip, while that queue drains, and once it is empty; heap held per known member. A core whose work per message did not depend on N would show a flat "drained" column.', '',
+    '| N | learn N members | per ping, N queued | pings to drain the queue | per ping while draining | per ping, drained | heap per member |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(r => `| ${int(r.size)} | ${r.learnMs.toFixed(0)} ms | ${r.queuedUs.toFixed(0)} µs | ${int(r.drainPings)} | ${r.drainUs.toFixed(0)} µs | ${r.drainedUs.toFixed(0)} µs | ${int(r.bytesPerMember)} B |`),
+    '',
+    'The runs with Lifeguard, profiled while joining, in the 1 % window and in the partition (self time of the hottest functions; ' +
+    '`#arm` in test/sim/cluster.ts is the driver\'s call of `nextDeadline()`, inlined):', ''
+  ]
+}
+
+/** Phases whose profiles the report shows: joining, a steady window, the partition. */
+const SHOWN_PHASES = ['boot', 'window 1%', 'partition']
+
 function hotTable (results: ScaleResult[]): string[] {
   const out: string[] = []
-  for (const r of results) {
+  for (const r of results.filter(x => x.options.lifeguard)) {
     for (const [phase, hot] of Object.entries(r.hot ?? {})) {
-      if (hot.length === 0) continue
+      if (hot.length === 0 || !SHOWN_PHASES.some(p => phase.startsWith(p))) continue
       out.push(`**N = ${int(r.options.size)}, Lifeguard ${r.options.lifeguard ? 'on' : 'off'}, ${phase}** (self time):`, '')
       out.push('| function | where | self |', '|---|---|---|')
       for (const h of hot.slice(0, 10)) out.push(`| \`${h.name}\` | ${h.where} | ${h.selfPercent.toFixed(1)} % |`)
@@ -176,7 +194,8 @@ function plots (results: ScaleResult[], dir: string): string[] {
     const w = r.windows.find(x => x.loss === 0.01) ?? r.windows[0]
     if (w == null || w.spreads.length === 0) continue
     const grid: Array<[number, number]> = []
-    const end = Math.max(...w.spreads.map(s => s.arrivals.at(-1) ?? 0))
+    const modelEnd = modelRounds(1, r.options.size, r.config.gossipNodes, w.loss) * r.config.gossipIntervalMs
+    const end = Math.max(modelEnd, ...w.spreads.map(s => s.arrivals.at(-1) ?? 0))
     for (let t = 0; t <= end + 100; t += 50) {
       grid.push([t / 1000, mean(w.spreads.map(s => s.arrivals.filter(x => x <= t).length / s.observers))])
     }
@@ -192,7 +211,8 @@ function plots (results: ScaleResult[], dir: string): string[] {
     title: 'Bytes sent per member per second (1 % loss)', xLabel: 'members (N)', yLabel: 'bytes / member / s', logX: true, logY: true,
     series: [
       { name: 'nothing failed', points: on.flatMap(r => { const w = r.windows.find(x => x.loss === 0.01); return w == null ? [] : [[r.options.size, steadyTraffic(r, w).total] as [number, number]] }), dots: true },
-      { name: 'with failed members', points: byN(w => w.withFailed.bytesPerMemberSec), dots: true }
+      { name: 'with failed members', points: on.flatMap(r => { const w = r.windows.find(x => x.loss === 0.01); return w == null ? [] : [[r.options.size, steadyTraffic(r, w).withFailed] as [number, number]] }), dots: true },
+      { name: 'built for failed members', points: byN(w => w.withFailed.undeliverableBytesPerMemberSec), dots: true, dashed: true }
     ]
   }))
   return [
@@ -253,7 +273,7 @@ export function writeReport (results: ScaleResult[], meta: ReportMeta, dir: stri
     '## Traffic', '',
     `Sent per member and second. Probes and gossip are counted over ${o == null ? '' : s1(o.trafficMs)} s with nothing failed; push-pull is the measured size of a full sync, sent and answered once per push-pull interval ` +
     '(computed: members that booted together push-pull together, so a short window catches all of them or none). ' +
-    `"With failed members": counted over the last ${o == null ? '' : s1(o.trafficMs)} s of each window, when the members crashed in it are failed everywhere. ` +
+    `"With failed members": probes and gossip counted over the last ${o == null ? '' : s1(o.trafficMs)} s of each window, when the members crashed in it are failed everywhere, plus push-pull. ` +
     'Messages to a member that is down (or cut off) are not counted as sent: a real dial fails and puts nothing on the wire; "built for failed members" is what the core addressed to them (full syncs every reconnectIntervalMs). ' +
     `The transport refuses frames over ${int(MAX_MESSAGE_BYTES)} bytes (maxMessageBytes).`, '',
     ...trafficTable(results), '',
@@ -261,6 +281,7 @@ export function writeReport (results: ScaleResult[], meta: ReportMeta, dir: stri
     '## Plots', '',
     ...plots(results, dir),
     '## Where the time goes', '',
+    ...coreCostTable(meta.coreCost ?? []),
     ...hotTable(results)
   )
   writeFileSync(join(dir, 'REPORT.md'), lines.join('\n').replace(/\n{3,}/g, '\n\n'))

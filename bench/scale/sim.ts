@@ -2,7 +2,8 @@
  * `npm run sim:scale`: the membership simulator at scale, with the real core.
  *
  *   npm run sim:scale -- [--sizes 1000,5000,10000] [--seed N] [--losses 0,0.01,0.05]
- *                        [--budget-min 30] [--no-lifeguard-off] [--profile] [--fresh]
+ *                        [--budget-min 30] [--no-lifeguard-off] [--profile] [--fresh] [--force]
+ *                        [--core-cost 250,1000,2500,5000,10000]
  *
  * For each size: a run with Lifeguard (its loss windows, then the 60 | 40
  * partition) and one without (loss windows only). Results accumulate in
@@ -11,7 +12,8 @@
  * a long session keeps what it measured. A size whose N² member records
  * would not fit in the heap is not started; a run past its wall-clock
  * budget stops and reports how far it got. SIM_SEED=<n> also sets the seed;
- * `--sizes ''` only rewrites the report (with bench/scale/analysis.md).
+ * `--sizes ''` only rewrites the report (with bench/scale/analysis.md);
+ * `--core-cost` also measures one core alone at those sizes (core-cost.ts).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
@@ -21,6 +23,7 @@ import { parseArgs } from 'node:util'
 import { getHeapStatistics } from 'node:v8'
 import { runScale, type ScaleResult } from './run.ts'
 import { writeReport } from './report.ts'
+import { measureCoreCosts, type CoreCost } from './core-cost.ts'
 
 const DIR = dirname(fileURLToPath(import.meta.url))
 const RESULTS = join(DIR, 'results.json')
@@ -39,7 +42,8 @@ const { values } = parseArgs({
     'no-lifeguard-off': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
-    force: { type: 'boolean', default: false }
+    force: { type: 'boolean', default: false },
+    'core-cost': { type: 'string' }
   }
 })
 
@@ -51,6 +55,7 @@ const budgetMs = Number(values['budget-min']) * 60_000
 interface Saved {
   results: ScaleResult[]
   notRun: Array<{ size: number, reason: string }>
+  coreCost?: CoreCost[]
 }
 
 const saved: Saved = !values.fresh && existsSync(RESULTS)
@@ -67,23 +72,30 @@ function save (): void {
     command: `npm run sim:scale -- ${process.argv.slice(2).join(' ')}`.trim(),
     seed,
     notRun: saved.notRun,
+    coreCost: saved.coreCost,
     analysis: existsSync(ANALYSIS) ? readFileSync(ANALYSIS, 'utf8') : undefined
   }, DIR)
 }
 
 /**
- * Wall time a run at `size` would take, from the two largest complete runs
- * (Lifeguard on) on a log-log line: the measured growth, not an assumed one.
+ * Wall time a run at `size` would take: the wall clock per simulated second
+ * of the 1 % window at the two largest sizes that ran it, on a log-log line
+ * (the measured growth, not an assumed one), times the simulated length of
+ * the longest complete run.
  */
-function projectedWall (size: number): { ms: number, exponent: number, sizes: number[] } | undefined {
-  const done = saved.results
-    .filter(r => r.options.lifeguard && r.aborted == null && r.options.size < size)
-    .sort((a, b) => b.options.size - a.options.size)
-  if (done.length < 2 || done[0].options.size === done[1].options.size) return undefined
-  const wall = (r: ScaleResult): number => Object.values(r.wall).reduce((a, b) => a + b, 0)
-  const [big, small] = done
-  const exponent = Math.log(wall(big) / wall(small)) / Math.log(big.options.size / small.options.size)
-  return { ms: wall(big) * (size / big.options.size) ** exponent, exponent, sizes: [small.options.size, big.options.size] }
+function projectedWall (size: number): { ms: number, exponent: number, sizes: number[], simulatedMs: number } | undefined {
+  const rates = saved.results
+    .filter(r => r.options.lifeguard && r.options.size < size && r.wall['window 1%'] != null)
+    .flatMap(r => {
+      const w = r.windows.find(x => x.loss === 0.01)
+      return w == null ? [] : [{ size: r.options.size, rate: r.wall['window 1%'] / w.simMs }]
+    })
+    .sort((a, b) => b.size - a.size)
+  const simulatedMs = Math.max(0, ...saved.results.filter(r => r.aborted == null).map(r => r.simulatedMs))
+  if (rates.length < 2 || rates[0].size === rates[1].size || simulatedMs === 0) return undefined
+  const [big, small] = rates
+  const exponent = Math.log(big.rate / small.rate) / Math.log(big.size / small.size)
+  return { ms: big.rate * (size / big.size) ** exponent * simulatedMs, exponent, sizes: [small.size, big.size], simulatedMs }
 }
 
 function duration (ms: number): string {
@@ -95,6 +107,13 @@ function bytesPerPair (): { bytes: number, from?: number } {
   const measured = saved.results.filter(r => r.heapMb > 0).sort((a, b) => b.options.size - a.options.size)[0]
   if (measured == null) return { bytes: DEFAULT_BYTES_PER_PAIR }
   return { bytes: measured.heapMb * 1e6 / measured.options.size ** 2, from: measured.options.size }
+}
+
+if (values['core-cost'] != null) {
+  const list = values['core-cost'].split(',').filter(x => x !== '').map(Number)
+  console.log(`one core at N = ${list.join(', ')}`)
+  saved.coreCost = measureCoreCosts(list)
+  save()
 }
 
 const heapLimit = getHeapStatistics().heap_size_limit
@@ -109,8 +128,9 @@ for (const size of sizes) {
   const wall = projectedWall(size)
   const time = wall == null
     ? undefined
-    : `a run would take about ${duration(wall.ms)} of wall clock per Lifeguard setting (wall time grows as N^${wall.exponent.toFixed(2)} ` +
-      `from N = ${wall.sizes.map(n => n.toLocaleString('en-US')).join(' to ')}), past the ${values['budget-min']} min budget`
+    : `a run of ${Math.round(wall.simulatedMs / 1000)} s simulated would take about ${duration(wall.ms)} of wall clock per Lifeguard setting ` +
+      `(wall clock per simulated second grows as N^${wall.exponent.toFixed(2)} from N = ${wall.sizes.map(n => n.toLocaleString('en-US')).join(' to ')}), ` +
+      `past the ${values['budget-min']} min budget`
   const blocked = [need > 0.9 * heapLimit ? memory : undefined, wall != null && wall.ms > budgetMs ? time : undefined].filter(x => x != null)
   if (blocked.length > 0 && !values.force) {
     const reason = `not started (--force starts it anyway): ${blocked.join('; and ')}`
@@ -145,4 +165,5 @@ for (const size of sizes) {
     save()
   }
 }
+save()
 console.log(`wrote ${join(DIR, 'REPORT.md')}`)

@@ -33,7 +33,8 @@ export interface PlotOptions {
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf']
-const MARGIN = { left: 64, right: 16, top: 36, bottom: 48 }
+/** The legend sits in the right margin, clear of the data. */
+const MARGIN = { left: 64, right: 180, top: 36, bottom: 48 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
@@ -66,15 +67,16 @@ function label (v: number): string {
 }
 
 export function linePlot (opts: PlotOptions): string {
-  const width = opts.width ?? 640
+  const width = opts.width ?? 760
   const height = opts.height ?? 360
   const all = opts.series.flatMap(s => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
   const xs = all.map(p => p[0]).concat((opts.markers ?? []).map(m => m.x))
   const ys = all.map(p => p[1])
-  const xLo = opts.logX === true ? Math.min(...xs.filter(x => x > 0)) : 0
-  const xHi = opts.xMax ?? Math.max(...xs, xLo + 1)
-  const yLo = opts.logY === true ? Math.min(...ys.filter(y => y > 0)) : 0
-  const yHi = opts.yMax ?? Math.max(...ys, yLo + 1e-9) * (opts.logY === true ? 1 : 1.05)
+  // Log axes get half a decade of room each side, so that a lone point still has a scale.
+  const xLo = opts.logX === true ? Math.min(...xs.filter(x => x > 0)) / 1.5 : 0
+  const xHi = opts.xMax ?? (opts.logX === true ? Math.max(...xs) * 1.5 : Math.max(...xs, xLo + 1))
+  const yLo = opts.logY === true ? Math.min(...ys.filter(y => y > 0)) / 3 : 0
+  const yHi = opts.yMax ?? (opts.logY === true ? Math.max(...ys) * 3 : Math.max(...ys, yLo + 1e-9) * 1.05)
   const plotW = width - MARGIN.left - MARGIN.right
   const plotH = height - MARGIN.top - MARGIN.bottom
   const fx = (x: number): number => opts.logX === true
@@ -102,11 +104,11 @@ export function linePlot (opts: PlotOptions): string {
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#444"/>`)
   out.push(`<text x="${MARGIN.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${esc(opts.xLabel)}</text>`)
   out.push(`<text transform="translate(14 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`)
-  for (const m of opts.markers ?? []) {
+  ;(opts.markers ?? []).forEach((m, i) => {
     const x = fx(m.x).toFixed(1)
     out.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${MARGIN.top + plotH}" stroke="#555" stroke-dasharray="2 3"/>`)
-    out.push(`<text x="${Number(x) + 3}" y="${MARGIN.top + 12}" fill="#555">${esc(m.label)}</text>`)
-  }
+    out.push(`<text x="${Number(x) + 3}" y="${MARGIN.top + 12 + (i % 4) * 13}" fill="#555">${esc(m.label)}</text>`)
+  })
   opts.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (opts.logX !== true || x > 0) && (opts.logY !== true || y > 0))
@@ -114,8 +116,8 @@ export function linePlot (opts: PlotOptions): string {
     const d = pts.map(([x, y]) => `${fx(Math.min(x, xHi)).toFixed(1)},${fy(Math.min(y, yHi)).toFixed(1)}`).join(' ')
     out.push(`<polyline points="${d}" fill="none" stroke="${color}" stroke-width="1.8"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`)
     if (s.dots === true) for (const [x, y] of pts) out.push(`<circle cx="${fx(x).toFixed(1)}" cy="${fy(y).toFixed(1)}" r="3" fill="${color}"/>`)
-    const ly = MARGIN.top + 14 + i * 15
-    const lx = MARGIN.left + plotW - 170
+    const ly = MARGIN.top + 8 + i * 15
+    const lx = MARGIN.left + plotW + 10
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`)
     out.push(`<text x="${lx + 22}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`)
   })
