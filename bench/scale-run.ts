@@ -82,7 +82,8 @@ const CLOCK_TICKS_PER_SEC = 100
 /** Below this much available memory the watchdog ends the run. */
 const MIN_AVAILABLE_MB = Number(process.env.BENCH_MIN_AVAILABLE_MB ?? 1500)
 
-interface ProcSample { cpuS: number, rssMb: number, ioBytes: number }
+/** `at`: when it was read; under load the reads of a hundred agents spread over seconds, so each agent's rate uses its own. */
+interface ProcSample { cpuS: number, rssMb: number, ioBytes: number, at: number }
 
 async function procSample (pid: number): Promise<ProcSample> {
   const [stat, status, io] = await Promise.all([
@@ -93,22 +94,43 @@ async function procSample (pid: number): Promise<ProcSample> {
   return {
     cpuS: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC,
     rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024,
-    ioBytes: io1('rchar') + io1('wchar')
+    ioBytes: io1('rchar') + io1('wchar'),
+    at: performance.now()
   }
 }
 
-interface Traffic { bytes: number, workMsgs: number }
+interface Traffic { bytes: number, workMsgs: number, at: number }
+
+/**
+ * GET of a control API path as JSON, tried again for up to 30 s: an agent
+ * starved of CPU may answer 408 (it read the request after its header
+ * timeout) or be slow to answer at all.
+ */
+async function getJson (agent: AgentProcess, path: string): Promise<unknown> {
+  const end = performance.now() + 30_000
+  for (;;) {
+    try {
+      const res = await fetch(`http://${agent.rpc}${path}`, { signal: AbortSignal.timeout(30_000) })
+      if (res.ok) return await res.json()
+      await res.body?.cancel()
+      throw new Error(`HTTP ${res.status}`)
+    } catch (err) {
+      if (performance.now() >= end) throw new Error(`GET ${path} of ${agent.name}: ${(err as Error).message}`)
+      await sleep(250)
+    }
+  }
+}
 
 async function traffic (agent: AgentProcess): Promise<Traffic> {
-  const res = await fetch(`http://${agent.rpc}/v1/stats`, { signal: AbortSignal.timeout(30_000) })
-  const stats = await res.json() as {
+  const stats = await getJson(agent, '/v1/stats') as {
     transport: { bytesIn: number, bytesOut: number }
     work?: { transport?: { topicIn: number, topicOut: number, directIn: number, directOut: number } }
   }
   const w = stats.work?.transport
   return {
     bytes: stats.transport.bytesIn + stats.transport.bytesOut,
-    workMsgs: w == null ? 0 : w.topicIn + w.topicOut + w.directIn + w.directOut
+    workMsgs: w == null ? 0 : w.topicIn + w.topicOut + w.directIn + w.directOut,
+    at: performance.now()
   }
 }
 
@@ -174,10 +196,9 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     const startSamples = await samples(agents)
     const cpu1 = process.cpuUsage(cpu0)
     const convergeMs = since(t0, views.fullAt)
-    log(`  converged: ${fullAt != null ? `${convergeMs} ms` : `no (${views.fullCount} of ${n} views full; members alive per view: ${summarize(views.aliveCounts())})`}`)
+    log(`  converged: ${fullAt != null ? `${convergeMs} ms` : `no (${views.fullCount} of ${n} views full; members alive per view: ${summarize(views.aliveCounts())}; smallest: ${views.smallest(3)})`}`)
     const health = await Promise.all(agents.map(async a => {
-      const res = await fetch(`http://${a.rpc}/v1/health`, { signal: AbortSignal.timeout(30_000) })
-      return (await res.json() as { members: { alive: number } }).members.alive
+      return (await getJson(a, '/v1/health') as { members: { alive: number } }).members.alive
     }))
 
     // The start, as far as false failures go, lasts until the backlog settled.
@@ -197,11 +218,12 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     const idleAfter = await samples(agents)
     const trafficAfter = await Promise.all(agents.map(traffic))
     const mismatches = await Promise.all(agents.map(async a => {
-      const res = await fetch(`http://${a.rpc}/v1/members`, { signal: AbortSignal.timeout(30_000) })
-      return views.mismatches(a.name, await res.json() as MemberView[])
+      return views.mismatches(a.name, await getJson(a, '/v1/members') as MemberView[])
     }))
     const tIdleEnd = performance.now()
     const seconds = (tIdleEnd - tIdle) / 1000
+    const perSec = <T extends { at: number }>(after: T[], before: T[], value: (x: T) => number): number =>
+      mean(after.map((a, i) => (value(a) - value(before[i])) / ((a.at - before[i].at) / 1000)))
     const idleFalse = views.falseFailures(noTargets, tStartEnd, tIdleEnd)
     const idleSuspect = views.suspicions(noTargets, tStartEnd, tIdleEnd)
     log(`  idle ${Math.round(seconds)} s: ${idleFalse.length} false failures`)
@@ -231,7 +253,7 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     const stopAll = views.allSaw(frozen.peerId, 'failed', stopObservers, tStop)
     const stopFirst = views.first(frozen.peerId, ['suspect', 'failed'], stopObservers, tStop)
     log(`  kill -STOP: failed everywhere (${stopObservers.length} agents) after ${since(tStop, stopAll)} ms`)
-    const resumeObservers = listing(frozen, s => s !== 'alive', [victim])
+    const resumeObservers = listing(frozen, s => s === 'suspect' || s === 'failed', [victim])
     const tCont = performance.now()
     frozen.child.kill('SIGCONT')
     await until(() => views.allSaw(frozen.peerId, 'alive', resumeObservers, tCont) != null, options.detectTimeoutMs)
@@ -259,10 +281,10 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
       idleSuspicions: idleSuspect.length,
       idleRssMb: round(mean(idleAfter.map(s => s.rssMb)), 1),
       idleRssMaxMb: round(Math.max(...idleAfter.map(s => s.rssMb)), 1),
-      idleCpuPercent: round(mean(idleAfter.map((s, i) => (s.cpuS - idleBefore[i].cpuS) / seconds * 100)), 2),
-      idleBytesPerSec: Math.round(mean(trafficAfter.map((t, i) => (t.bytes - trafficBefore[i].bytes) / seconds))),
-      idleWorkMsgsPerSec: round(mean(trafficAfter.map((t, i) => (t.workMsgs - trafficBefore[i].workMsgs) / seconds)), 2),
-      idleIoBytesPerSec: Math.round(mean(idleAfter.map((s, i) => (s.ioBytes - idleBefore[i].ioBytes) / seconds))),
+      idleCpuPercent: round(perSec(idleAfter, idleBefore, s => s.cpuS) * 100, 2),
+      idleBytesPerSec: Math.round(perSec(trafficAfter, trafficBefore, t => t.bytes)),
+      idleWorkMsgsPerSec: round(perSec(trafficAfter, trafficBefore, t => t.workMsgs), 2),
+      idleIoBytesPerSec: Math.round(perSec(idleAfter, idleBefore, s => s.ioBytes)),
       viewMismatches: mismatches.reduce((sum, m) => sum + m, 0),
       killObservers: killObservers.length,
       stopObservers: stopObservers.length,

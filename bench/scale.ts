@@ -9,6 +9,8 @@
  * BENCH_IDLE_MS=300000     idle window per run
  * BENCH_SCALE_SEEDS=1      how many of the first agents the others join
  * BENCH_CONVERGE_TIMEOUT_MS=120000, BENCH_DETECT_TIMEOUT_MS=60000
+ * BENCH_SCALE_REPORT_ONLY=1  only write the report again from bench/scale-results.json
+ * BENCH_SCALE_NOTE=...    a note kept with each size measured (e.g. what else ran)
  * BENCH_MAX_LOAD=1.5       before each run, wait (up to BENCH_LOAD_WAIT_MS,
  *                          default 5 min) for the 1-minute load average to
  *                          fall below this: other work on the machine, or the
@@ -48,6 +50,13 @@ const maxLoad = env('BENCH_MAX_LOAD', 1.5)
 const loadWaitMs = env('BENCH_LOAD_WAIT_MS', 300_000)
 const log = (line: string): void => { console.error(line) }
 
+if (process.env.BENCH_SCALE_REPORT_ONLY === '1') {
+  // Writes the report again from bench/scale-results.json, measuring nothing.
+  await writeResultsMd(renderSection(await loadEntries()))
+  log(`written to ${RESULTS_MD}`)
+  process.exit(0)
+}
+
 if (process.env.AGENT_ENTRY == null) log('AGENT_ENTRY is not set: measuring the TypeScript sources, not the bundle (npm run bench:scale sets it)')
 
 // Each agent holds a connection to nearly every other, and this process two
@@ -85,6 +94,7 @@ const entry = process.env.AGENT_ENTRY != null
   ? `${process.env.AGENT_ENTRY}${process.env.AGENT_PREFER_BUNDLE != null ? ' → dist/agent.mjs' : ''}`
   : 'agent/main.ts (sources)'
 
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => { killLive(); process.exit(130) })
 }
@@ -108,7 +118,8 @@ for (const n of sizes) {
     convergeTimeoutMs: options.convergeTimeoutMs,
     loads: [],
     runs: [],
-    errors: []
+    errors: [],
+    note: process.env.BENCH_SCALE_NOTE
   }
   for (let i = 0; i < runs; i++) {
     const loads = await waitForQuiet()

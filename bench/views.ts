@@ -6,6 +6,7 @@
  * agents are short of while they start. The time of a change is when its
  * event arrived here, so it is late by the stream's latency, not by a period.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../agent/member-view.ts'
 import type { AgentProcess } from '../test/integration/harness.ts'
 
@@ -43,18 +44,36 @@ export class ClusterViews {
 
   constructor (size: number) { this.#size = size }
 
-  /** Follows one agent; resolves once its initial member list is applied. */
-  async watch (agent: AgentProcess): Promise<void> {
+  /**
+   * Follows one agent; resolves once its initial member list is applied.
+   * Each request is tried again for up to `retryMs`: an agent starved of CPU
+   * may answer 408 (its event loop read the request only after the header
+   * timeout) or drop the connection, and that is the load under test, not a
+   * reason to give up on it.
+   */
+  async watch (agent: AgentProcess, retryMs = 60_000): Promise<void> {
     const observer: Observer = { alive: 0, early: [] }
     this.#observers.set(agent.name, observer)
     const controller = new AbortController()
     this.#controllers.push(controller)
-    const res = await fetch(`http://${agent.rpc}/v1/events`, { signal: controller.signal })
-    if (!res.ok || res.body == null) throw new Error(`events from ${agent.name}: HTTP ${res.status}`)
-    void this.#read(agent.name, observer, res.body)
+    const end = performance.now() + retryMs
+    const get = async (path: string, signal: () => AbortSignal): Promise<Response> => {
+      for (;;) {
+        try {
+          const res = await fetch(`http://${agent.rpc}${path}`, { signal: signal() })
+          if (res.ok && res.body != null) return res
+          await res.body?.cancel()
+          throw new Error(`HTTP ${res.status}`)
+        } catch (err) {
+          if (controller.signal.aborted || performance.now() >= end) throw new Error(`GET ${path} of ${agent.name}: ${(err as Error).message}`)
+          await sleep(250)
+        }
+      }
+    }
+    const res = await get('/v1/events', () => controller.signal)
+    void this.#read(agent.name, observer, res.body!)
     // The stream is open before the list is asked for: nothing falls between the two.
-    const list = await fetch(`http://${agent.rpc}/v1/members`, { signal: AbortSignal.timeout(30_000) })
-    if (!list.ok) throw new Error(`GET /v1/members of ${agent.name}: HTTP ${list.status}`)
+    const list = await get('/v1/members', () => AbortSignal.any([controller.signal, AbortSignal.timeout(30_000)]))
     const members = await list.json() as MemberView[]
     const at = performance.now()
     observer.view = new Map()
@@ -85,6 +104,12 @@ export class ClusterViews {
     let wrong = Math.abs(view.size - members.length)
     for (const m of members) if (view.get(m.peerId) !== m.status) wrong++
     return wrong
+  }
+
+  /** The `k` agents that list the fewest members alive, as "name: count". */
+  smallest (k: number): string {
+    return [...this.#observers].filter(([, o]) => o.view != null).sort(([, a], [, b]) => a.alive - b.alive).slice(0, k)
+      .map(([name, o]) => `${name}: ${o.alive}`).join(', ')
   }
 
   /** Status of `peerId` in `observer`'s list (undefined: not listed, or not followed yet). */
