@@ -3,6 +3,13 @@
  * updates waiting to be piggybacked. At most one update per member is queued
  * (a newer one replaces the older), the least-transmitted go first (newest
  * first among equals), and an update is dropped once sent `limit` times.
+ *
+ * Kept as a binary heap ordered by (transmits, newest first) beside a map by
+ * member id, so that `take` costs O((max + excluded) · log Q) rather than a
+ * sort of the whole queue per message (memberlist keeps a btree for the same
+ * reason). Replaced and dropped entries leave the map at once and the heap
+ * lazily: they are skipped when they reach its top, and the heap is rebuilt
+ * when such stale entries outnumber the live ones.
  */
 import type { MemberId, Update } from './types.ts'
 
@@ -13,8 +20,15 @@ interface Entry {
   order: number
 }
 
+/** `a` goes out before `b`: fewer transmissions, then newer. */
+function before (a: Entry, b: Entry): boolean {
+  return a.transmits < b.transmits || (a.transmits === b.transmits && a.order > b.order)
+}
+
 export class BroadcastQueue {
   readonly #entries = new Map<MemberId, Entry>()
+  /** Every live entry once, plus stale ones (replaced or dropped) not yet removed. */
+  #heap: Entry[] = []
   #order = 0
 
   get size (): number {
@@ -23,7 +37,10 @@ export class BroadcastQueue {
 
   /** Queues `update`, replacing whatever was queued about the same member. */
   queue (update: Update): void {
-    this.#entries.set(update.id, { update: cloneUpdate(update), transmits: 0, order: ++this.#order })
+    const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order }
+    this.#entries.set(update.id, entry)
+    this.#push(entry)
+    this.#compact()
   }
 
   /** The update queued about `id`, if any (a copy). */
@@ -35,7 +52,10 @@ export class BroadcastQueue {
   /** Drops the update queued about `id` when `predicate` accepts it. */
   drop (id: MemberId, predicate: (update: Update) => boolean = () => true): void {
     const entry = this.#entries.get(id)
-    if (entry != null && predicate(entry.update)) this.#entries.delete(id)
+    if (entry != null && predicate(entry.update)) {
+      this.#entries.delete(id)
+      this.#compact()
+    }
   }
 
   /**
@@ -43,18 +63,71 @@ export class BroadcastQueue {
    * for each; updates sent `limit` times leave the queue. Returns copies.
    */
   take (max: number, limit: number, exclude?: ReadonlySet<MemberId>): Update[] {
-    if (max <= 0 || this.#entries.size === 0) return []
-    const sorted = [...this.#entries.values()]
-      .filter(e => exclude == null || !exclude.has(e.update.id))
-      .sort((a, b) => a.transmits - b.transmits || b.order - a.order)
-    const picked = sorted.slice(0, max)
+    const n = Math.trunc(max)
+    if (!(n > 0) || this.#entries.size === 0) return []
+    const picked: Entry[] = []
+    const skipped: Entry[] = []
+    while (picked.length < n && this.#heap.length > 0) {
+      const entry = this.#pop()
+      if (this.#entries.get(entry.update.id) !== entry) continue // replaced or dropped
+      if (exclude?.has(entry.update.id) === true) skipped.push(entry)
+      else picked.push(entry)
+    }
     const out: Update[] = []
     for (const entry of picked) {
       entry.transmits++
       if (entry.transmits >= limit) this.#entries.delete(entry.update.id)
+      else this.#push(entry)
       out.push(cloneUpdate(entry.update))
     }
+    for (const entry of skipped) this.#push(entry)
     return out
+  }
+
+  /** Rebuilds the heap from the live entries once stale ones make up most of it. */
+  #compact (): void {
+    if (this.#heap.length <= 2 * this.#entries.size + 64) return
+    const heap = [...this.#entries.values()]
+    this.#heap = heap
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.#down(i)
+  }
+
+  #push (entry: Entry): void {
+    const heap = this.#heap
+    let i = heap.push(entry) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!before(entry, heap[parent])) break
+      heap[i] = heap[parent]
+      i = parent
+    }
+    heap[i] = entry
+  }
+
+  #pop (): Entry {
+    const heap = this.#heap
+    const top = heap[0]
+    const last = heap.pop()!
+    if (heap.length > 0) {
+      heap[0] = last
+      this.#down(0)
+    }
+    return top
+  }
+
+  #down (i: number): void {
+    const heap = this.#heap
+    const entry = heap[i]
+    const n = heap.length
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= n) break
+      if (child + 1 < n && before(heap[child + 1], heap[child])) child++
+      if (!before(heap[child], entry)) break
+      heap[i] = heap[child]
+      i = child
+    }
+    heap[i] = entry
   }
 }
 
