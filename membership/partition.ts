@@ -38,8 +38,18 @@
  * `partition:healed` when the group is empty again (alive, left or forgotten)
  * and this side is not the minority.
  */
-import type { ClusterEventType, FailureCause, Health, Member, MemberId, Side } from './types.ts'
-import { emit, isSelfLeft, liveCount, type MemberRecord, type State } from './state.ts'
+import type { ClusterEventType, Effect, FailureCause, Health, Member, MemberId, Side } from './types.ts'
+import { emit, isLive, isSelfLeft, type MemberRecord, type State } from './state.ts'
+
+/*
+ * Cost. Nothing here walks every member: the sets below are kept up to date
+ * from the member events of each input (every change of a member's status,
+ * cause or statusSince, and every reap, emits one; see state.ts `emit`), read
+ * from `state.out` through a cursor. An evaluation costs O(members whose
+ * events it saw), plus O(|group|) when a partition episode starts or ends, and
+ * the rebuild of the stable membership O(members seen alive since the last
+ * one + members forgotten since).
+ */
 
 export interface PartitionState {
   /** The last stable membership; undefined until the alive set first settled. */
@@ -53,6 +63,8 @@ export interface PartitionState {
    * fell silent before the view settled again is still a member: without this it
    * would be missing from S for good, and a partition that starts then (or before
    * S first formed) would be measured against one side only.
+   * Held without the members of `stable` once it exists: the set meant here is
+   * `stable` ∪ `seen` (every member of S was seen at the rebuild).
    */
   seen: Set<MemberId>
   /** A member event was emitted since the last evaluation. */
@@ -64,6 +76,30 @@ export interface PartitionState {
   episode?: Set<MemberId>
   /** The side at the last evaluation during the episode. */
   episodeSide?: Side
+
+  /** Members with a member event since the last evaluation. */
+  touched: Set<MemberId>
+  /** The effects list of the input in progress, and how far its events were read. */
+  out?: Effect[]
+  outIndex: number
+  /** Suspect members, as of the last evaluation. */
+  suspects: Set<MemberId>
+  /** Failed with cause `unreachable`, as of the last evaluation. */
+  unreachable: Set<MemberId>
+  /** The partition group: failed with cause `partition`, not yet forgotten. */
+  group: Set<MemberId>
+  /** Failed for silence: when each is forgotten (statusSince + partitionForgetMs); with a min-heap of those times. */
+  forgetAt: Map<MemberId, number>
+  forgetHeap: Array<{ at: number, id: MemberId }>
+  /** Members whose forget time passed since the stable membership was last rebuilt. */
+  forgotten: Set<MemberId>
+  /**
+   * Failed for silence within partitionWindowMs, in the order they failed (kept
+   * current at every event, not only at evaluations: silentVerdict needs it in
+   * the middle of an input); and those of them with cause `unreachable`.
+   */
+  recent: Map<MemberId, number>
+  recentUnreachable: Map<MemberId, number>
 }
 
 export function createPartitionState (selfId: MemberId, now: number, stableAfterMs: number): PartitionState {
@@ -73,7 +109,17 @@ export function createPartitionState (selfId: MemberId, now: number, stableAfter
     seen: new Set([selfId]),
     dirty: false,
     nextAt: now + stableAfterMs,
-    health: { side: 'unknown', componentSize: 1, stableSize: 0 }
+    health: { side: 'unknown', componentSize: 1, stableSize: 0 },
+    touched: new Set(),
+    outIndex: 0,
+    suspects: new Set(),
+    unreachable: new Set(),
+    group: new Set(),
+    forgetAt: new Map(),
+    forgetHeap: [],
+    forgotten: new Set(),
+    recent: new Map(),
+    recentUnreachable: new Map()
   }
 }
 
@@ -93,35 +139,85 @@ function failedForSilence (m: Member): boolean {
   return m.status === 'failed' && silentCause(m.cause)
 }
 
-/** Other members that failed for silence within the window before now. */
-function recentSilent (state: State, except?: MemberRecord): MemberRecord[] {
-  const out: MemberRecord[] = []
-  for (const rec of state.members.values()) {
-    if (rec === except || !failedForSilence(rec.member)) continue
-    if (state.now - rec.member.statusSince <= state.config.partitionWindowMs) out.push(rec)
+/**
+ * Reads the member events emitted since the last call (in this input) and
+ * keeps `recent` current; the other sets wait for the evaluation.
+ */
+function collect (state: State): void {
+  const p = state.partition
+  const out = state.out
+  if (p.out !== out) {
+    p.out = out
+    p.outIndex = 0
   }
-  return out
+  for (; p.outIndex < out.length; p.outIndex++) {
+    const effect = out[p.outIndex]
+    if (effect.kind !== 'event') continue
+    const id = effect.event.member.id
+    p.touched.add(id)
+    const m = state.members.get(id)?.member
+    const recent = m != null && failedForSilence(m) && state.now - m.statusSince <= state.config.partitionWindowMs
+    track(p.recent, id, recent, m?.statusSince)
+    track(p.recentUnreachable, id, recent && m?.cause === 'unreachable', m?.statusSince)
+  }
 }
 
-/** Members of the stable membership failed for silence and not yet forgotten: the other side, when we are the minority. */
-function stableSilent (state: State): MemberRecord[] {
-  const out: MemberRecord[] = []
-  for (const id of state.partition.stable ?? []) {
-    const rec = state.members.get(id)
-    if (rec != null && rec.member.status === 'failed' && mayBePartitioned(state, id)) out.push(rec)
+/** Keeps `id` in `map` (valued by statusSince, in the order they entered) while `keep`; a new statusSince moves it to the end. */
+function track (map: Map<MemberId, number>, id: MemberId, keep: boolean, since: number | undefined): void {
+  if (keep && since != null) {
+    if (map.get(id) === since) return
+    map.delete(id)
+    map.set(id, since)
+  } else map.delete(id)
+}
+
+/** Drops from the front of `map` the members that failed more than the window ago. */
+function expire (map: Map<MemberId, number>, oldest: number): void {
+  for (const [id, since] of map) {
+    if (since >= oldest) break
+    map.delete(id)
   }
-  return out
+}
+
+/** Members alive or suspect as of the last evaluation, this node included while it has not left. */
+function trackedLive (state: State): number {
+  const p = state.partition
+  return p.alive.size - (isLive(state.self) ? 0 : 1) + p.suspects.size
+}
+
+/** Members alive or suspect now (liveCount), from the evaluation's sets and the members changed since. */
+function liveNow (state: State, also?: MemberRecord): number {
+  const p = state.partition
+  let n = trackedLive(state)
+  const adjust = (id: MemberId): void => {
+    const m = state.members.get(id)?.member
+    n += (m != null && isLive(m) ? 1 : 0) - (p.alive.has(id) || p.suspects.has(id) ? 1 : 0)
+  }
+  for (const id of p.touched) adjust(id)
+  if (also != null && !p.touched.has(also.member.id)) adjust(also.member.id)
+  return n
 }
 
 /**
  * The cause for `rec`, just set `failed` for silence: `partition` or
  * `unreachable`, and the earlier failures to re-label `partition` with it.
+ * (Called in the middle of an input, before `rec`'s own event.)
  */
 export function silentVerdict (state: State, rec: MemberRecord): { cause: FailureCause, relabel: MemberRecord[] } {
-  const peers = recentSilent(state, rec)
-  const side = sideOf(liveCount(state), state.partition.stable?.size ?? 0)
-  if (side !== 'minority' && peers.length + 1 < state.config.partitionGroupMin) return { cause: 'unreachable', relabel: [] }
-  return { cause: 'partition', relabel: peers.filter(r => r.member.cause === 'unreachable') }
+  const p = state.partition
+  collect(state)
+  const oldest = state.now - state.config.partitionWindowMs
+  expire(p.recent, oldest)
+  expire(p.recentUnreachable, oldest)
+  const peers = p.recent.size - (p.recent.has(rec.member.id) ? 1 : 0)
+  const side = sideOf(liveNow(state, rec), p.stable?.size ?? 0)
+  if (side !== 'minority' && peers + 1 < state.config.partitionGroupMin) return { cause: 'unreachable', relabel: [] }
+  const relabel: MemberRecord[] = []
+  for (const id of p.recentUnreachable.keys()) {
+    const r = state.members.get(id)
+    if (r != null && r !== rec && r.member.status === 'failed' && r.member.cause === 'unreachable') relabel.push(r)
+  }
+  return { cause: 'partition', relabel }
 }
 
 /** Re-labels failed members `partition`; a `member:update` each (status unchanged). */
@@ -133,14 +229,6 @@ export function relabelPartition (state: State, recs: MemberRecord[]): void {
   }
 }
 
-/** Still part of the stable membership although not alive: it may be on the other side of a partition. */
-function mayBePartitioned (state: State, id: MemberId): boolean {
-  const m = state.members.get(id)?.member
-  if (m == null) return false
-  if (m.status === 'suspect') return true
-  return failedForSilence(m) && state.now - m.statusSince < state.config.partitionForgetMs
-}
-
 /** Gone for sure: left, crashed, or forgotten (reaped). */
 function gone (state: State, id: MemberId): boolean {
   if (id === state.self.id) return false
@@ -148,24 +236,73 @@ function gone (state: State, id: MemberId): boolean {
   return m == null || m.status === 'left' || (m.status === 'failed' && !silentCause(m.cause))
 }
 
-function sameSet (a: Set<MemberId>, b: Set<MemberId>): boolean {
-  if (a.size !== b.size) return false
-  for (const x of a) if (!b.has(x)) return false
-  return true
-}
-
-/** The partition group: failed members with cause `partition` not yet forgotten, sorted. */
-function partitionGroup (state: State): MemberId[] {
-  const ids: MemberId[] = []
-  for (const rec of state.members.values()) {
-    const m = rec.member
-    if (m.status === 'failed' && m.cause === 'partition' && state.now - m.statusSince < state.config.partitionForgetMs) ids.push(m.id)
-  }
-  return ids.sort()
-}
-
 function emitCluster (state: State, type: ClusterEventType, members: MemberId[]): void {
   state.out.push({ kind: 'cluster', event: { type, ...state.partition.health, members } })
+}
+
+/**
+ * Brings the evaluation's sets up to date for the members touched since the
+ * last one. True when the alive set changed. After this node left only the
+ * counts are kept (the stable membership stays as it was).
+ */
+function applyTouched (state: State, left = false): boolean {
+  const p = state.partition
+  const forget = state.config.partitionForgetMs
+  let changed = false
+  for (const id of p.touched) {
+    const m = state.members.get(id)?.member
+    const alive = m?.status === 'alive'
+    if (alive !== p.alive.has(id)) {
+      changed = true
+      if (alive) p.alive.add(id)
+      else p.alive.delete(id)
+    }
+    if (m?.status === 'suspect') p.suspects.add(id)
+    else p.suspects.delete(id)
+    if (left) continue
+    if (alive && !(p.stable?.has(id) ?? false)) p.seen.add(id)
+    if (gone(state, id)) {
+      p.seen.delete(id)
+      p.stable?.delete(id)
+    }
+    if (m?.status === 'failed' && m.cause === 'unreachable') p.unreachable.add(id)
+    else p.unreachable.delete(id)
+    if (m != null && failedForSilence(m)) {
+      const at = m.statusSince + forget
+      if (p.forgetAt.get(id) !== at) {
+        p.forgetAt.set(id, at)
+        heapPush(p.forgetHeap, { at, id })
+      }
+    } else p.forgetAt.delete(id)
+    if (m?.status === 'failed' && m.cause === 'partition' && m.statusSince + forget > state.now) {
+      p.group.add(id)
+      p.episode?.add(id)
+    } else p.group.delete(id)
+  }
+  p.touched.clear()
+  return changed
+}
+
+/** Members whose forget time has come leave the group and wait in `forgotten` for the next rebuild. */
+function forgetDue (state: State): void {
+  const p = state.partition
+  const heap = p.forgetHeap
+  while (heap.length > 0 && (heap[0].at <= state.now || p.forgetAt.get(heap[0].id) !== heap[0].at)) {
+    const { at, id } = heapPop(heap)
+    if (p.forgetAt.get(id) !== at) continue // no longer failed for silence since then
+    p.forgotten.add(id)
+    p.group.delete(id)
+  }
+  // Stale entries (no longer failed for silence, or failed again since) outnumber the others: rebuild
+  // from the members not yet forgotten (those whose time came were taken above).
+  if (heap.length > 2 * p.forgetAt.size + 64) {
+    p.forgetHeap = []
+    for (const [id, at] of p.forgetAt) if (at > state.now) heapPush(p.forgetHeap, { at, id })
+  }
+}
+
+function sorted (ids: Iterable<MemberId>): MemberId[] {
+  return [...ids].sort()
 }
 
 /**
@@ -175,64 +312,100 @@ function emitCluster (state: State, type: ClusterEventType, members: MemberId[])
 export function updatePartition (state: State): void {
   const p = state.partition
   const now = state.now
+  collect(state)
+  p.out = undefined
   if (isSelfLeft(state)) {
+    applyTouched(state, true)
     p.nextAt = Infinity
-    p.health = { side: 'unknown', componentSize: liveCount(state), stableSize: p.stable?.size ?? 0 }
+    p.health = { side: 'unknown', componentSize: trackedLive(state), stableSize: p.stable?.size ?? 0 }
     return
   }
   if (!p.dirty && now < p.nextAt) return
   p.dirty = false
 
-  const alive = new Set<MemberId>([state.self.id])
-  for (const rec of state.members.values()) if (rec.member.status === 'alive') alive.add(rec.member.id)
-  if (!sameSet(alive, p.alive)) {
-    p.alive = alive
-    p.aliveSince = now
-  }
-  for (const id of alive) p.seen.add(id)
-  for (const id of p.seen) if (gone(state, id)) p.seen.delete(id)
-  if (p.stable != null) for (const id of p.stable) if (gone(state, id)) p.stable.delete(id)
+  // The alive set, `seen` (alive members join it) and the prune of members gone for sure.
+  if (applyTouched(state)) p.aliveSince = now
+  forgetDue(state)
   if (now >= p.aliveSince + state.config.stableAfterMs) {
     // The members of the old S, and those seen alive since it was built, that are
-    // not alive now only for a reason that may be a partition stay in S.
-    const next = new Set(alive)
-    for (const id of [...(p.stable ?? []), ...p.seen]) if (!next.has(id) && mayBePartitioned(state, id)) next.add(id)
-    p.stable = next
-    p.seen = new Set(next)
+    // not alive now only for a reason that may be a partition stay in S: all but
+    // those failed for silence longer than partitionForgetMs (members gone for
+    // sure were pruned above; the alive ones are all in S ∪ seen).
+    if (p.stable == null) p.stable = p.seen
+    else for (const id of p.seen) p.stable.add(id)
+    p.seen = new Set()
+    for (const id of p.forgotten) {
+      const m = state.members.get(id)?.member
+      if (m != null && failedForSilence(m) && now - m.statusSince >= state.config.partitionForgetMs) p.stable.delete(id)
+    }
+    p.forgotten.clear()
   }
 
   const stableSize = p.stable?.size ?? 0
-  let componentSize = liveCount(state)
-  let side = sideOf(componentSize, stableSize)
-  if (side === 'minority') relabelPartition(state, stableSilent(state))
-  componentSize = liveCount(state)
+  let side = sideOf(trackedLive(state), stableSize)
+  if (side === 'minority' && p.stable != null) {
+    // The missing majority is the other side: members of S failed for silence, not yet forgotten.
+    const relabel: MemberRecord[] = []
+    for (const id of p.unreachable) {
+      const rec = state.members.get(id)
+      if (rec != null && p.stable.has(id) && now - rec.member.statusSince < state.config.partitionForgetMs) relabel.push(rec)
+    }
+    if (relabel.length > 0) {
+      relabelPartition(state, relabel)
+      collect(state)
+      p.out = undefined
+      applyTouched(state)
+    }
+  }
+  const componentSize = trackedLive(state)
   side = sideOf(componentSize, stableSize)
   p.health = { side, componentSize, stableSize }
 
-  const group = partitionGroup(state)
   if (p.episode == null) {
-    if (group.length > 0 || side === 'minority') {
+    if (p.group.size > 0 || side === 'minority') {
+      const group = sorted(p.group)
       p.episode = new Set(group)
       emitCluster(state, 'partition:detected', group)
     }
-  } else {
-    for (const id of group) p.episode.add(id)
-    if (group.length === 0 && side !== 'minority') {
-      emitCluster(state, 'partition:healed', [...p.episode].sort())
-      p.episode = undefined
-    } else if (side === 'minority' && p.episodeSide !== 'minority') {
-      emitCluster(state, 'partition:detected', group)
-    }
+  } else if (p.group.size === 0 && side !== 'minority') {
+    emitCluster(state, 'partition:healed', sorted(p.episode))
+    p.episode = undefined
+  } else if (side === 'minority' && p.episodeSide !== 'minority') {
+    emitCluster(state, 'partition:detected', sorted(p.group))
   }
   p.episodeSide = p.episode == null ? undefined : side
 
   let next = Infinity
   if (now < p.aliveSince + state.config.stableAfterMs) next = p.aliveSince + state.config.stableAfterMs
-  for (const rec of state.members.values()) {
-    const m = rec.member
-    if (!failedForSilence(m)) continue
-    const forgetAt = m.statusSince + state.config.partitionForgetMs
-    if (forgetAt > now) next = Math.min(next, forgetAt)
-  }
+  if (p.forgetHeap.length > 0) next = Math.min(next, p.forgetHeap[0].at)
   p.nextAt = next
+}
+
+function heapPush (heap: Array<{ at: number, id: MemberId }>, item: { at: number, id: MemberId }): void {
+  let i = heap.push(item) - 1
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (heap[parent].at <= item.at) break
+    heap[i] = heap[parent]
+    i = parent
+  }
+  heap[i] = item
+}
+
+function heapPop (heap: Array<{ at: number, id: MemberId }>): { at: number, id: MemberId } {
+  const top = heap[0]
+  const last = heap.pop()!
+  if (heap.length > 0) {
+    let i = 0
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= heap.length) break
+      if (child + 1 < heap.length && heap[child + 1].at < heap[child].at) child++
+      if (heap[child].at >= last.at) break
+      heap[i] = heap[child]
+      i = child
+    }
+    heap[i] = last
+  }
+  return top
 }
