@@ -15,7 +15,7 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
-import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -309,7 +309,8 @@ function claimOf (a: AliveUpdate): { claim?: { incarnation: number, signature: U
 
 /** New members go to a random position of the probe round, so that none waits a full round. */
 export function insertIntoProbeOrder (state: State, id: MemberId): void {
-  if (state.probeOrder.includes(id)) return
+  // With the ring, the round is this node's successors, taken afresh each round.
+  if (ringSuccessors(state) != null || state.probeOrder.includes(id)) return
   const at = randomInt(state.random, state.probeOrder.length + 1)
   state.probeOrder.splice(at, 0, id)
   if (at < state.probeIndex) state.probeIndex++

@@ -30,6 +30,17 @@ export interface MembershipConfig {
   gossipIntervalMs: number
   /** Members a gossip round sends to. */
   gossipNodes: number
+  /**
+   * Successors on the member ring (membership/neighbors.ts) this node probes; each
+   * member is probed by as many predecessors. Gossip, push-pull and indirect probes
+   * go to these, as many predecessors and `longLinks` members across the ring, so a
+   * member talks to (and holds a connection to) about 2 × probeNeighbors + longLinks
+   * members at any cluster size. 0: every member is probed and gossiped to in turn,
+   * as memberlist does (a connection to every member, a cost that grows with N).
+   */
+  probeNeighbors: number
+  /** Members across the ring, picked by hash, that this node gossips to besides its ring neighbours: they keep the gossip graph a few hops wide. */
+  longLinks: number
   /** Keep gossiping to a failed member this long, so that it can learn it was declared failed and refute. */
   gossipToTheDeadMs: number
   /** Maximum updates piggybacked on one message. Bounds message size. */
@@ -40,6 +51,8 @@ export interface MembershipConfig {
    * Every this often, send a full sync to one random failed (not left) member. This is
    * what merges the two sides after a partition heals, without restarts or manual
    * joins. Shorter: faster healing, more dial attempts at members that are really gone.
+   * Stretched above 16 live members in proportion to their number (formulas.ts
+   * reconnectScaleMs): the cluster makes about 16 attempts per interval at any size.
    */
   reconnectIntervalMs: number
   /** Retry interval of a join that has not been answered yet. */
@@ -92,6 +105,8 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   retransmitMult: 4,
   gossipIntervalMs: 200,
   gossipNodes: 3,
+  probeNeighbors: 4,
+  longLinks: 3,
   gossipToTheDeadMs: 30_000,
   maxPiggybackUpdates: 16,
   pushPullIntervalMs: 30_000,
@@ -205,6 +220,9 @@ export function validate (config: MembershipConfig): MembershipConfig {
   }
   if (config.suspicionMaxTimeoutMult < 1) {
     throw new InvalidMembershipConfigError('suspicionMaxTimeoutMult must be >= 1')
+  }
+  for (const key of ['probeNeighbors', 'longLinks'] as const) {
+    if (!Number.isInteger(config[key])) throw new InvalidMembershipConfigError(`${key} must be an integer >= 0`)
   }
   if (!Number.isInteger(config.partitionGroupMin)) {
     throw new InvalidMembershipConfigError('partitionGroupMin must be an integer >= 1')

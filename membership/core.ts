@@ -16,17 +16,18 @@ import type { DeliveryFailure, Destination, Effect, Health, Member, MemberId, Me
 import { validate } from './config.ts'
 import { Awareness } from './awareness.ts'
 import { BroadcastQueue } from './broadcasts.ts'
-import { pushPullScaleMs } from './formulas.ts'
+import { pushPullScaleMs, reconnectScaleMs } from './formulas.ts'
 import { pickRandom } from './random.ts'
 import { postponeSuspicion } from './suspicion.ts'
 import { isValidMessage } from './validate.ts'
 import { createPartitionState, updatePartition } from './partition.ts'
+import { Ring } from './neighbors.ts'
 import { signLeave } from './claims.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
 import {
   accusationOf, aliveUpdate, allowOnce, broadcast, copyMember, destinationOf, fullState, isLive, isSelfLeft,
-  liveCount, piggyback, send, type MemberRecord, type State
+  liveCount, piggyback, ringNeighbours, send, type MemberRecord, type State
 } from './state.ts'
 
 /**
@@ -37,6 +38,10 @@ import {
 const EARLY_PUSH_PULL_INTERVALS = 1
 /** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
 const JOIN_FIRST_RETRY_MS = 100
+/** A stall (see enter()) this many probe intervals long or longer is followed by a full sync. */
+const STALL_SYNC_INTERVALS = 5
+/** An unanswered join is sent again after joinRetryIntervalMs, then twice as long each time, up to this many intervals. */
+const JOIN_MAX_WAIT_INTERVALS = 8
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
 export function createMembership (opts: MembershipOptions): Membership {
@@ -71,12 +76,14 @@ export function createMembership (opts: MembershipOptions): Membership {
       messagesIgnored: 0,
       updatesApplied: 0,
       syncsSent: 0,
+      syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
       claimsRejected: 0
     },
     out: [],
     now: start,
     staleAccusation: false,
     seq: 0,
+    ring: new Ring(self.id),
     probeOrder: [],
     probeIndex: 0,
     // Stagger the periodic work so that nodes started together do not act in lockstep.
@@ -114,16 +121,19 @@ export function createMembership (opts: MembershipOptions): Membership {
    * process did not run (SIGSTOP, a blocked event loop, a suspended VM): whatever
    * was timed during that gap says nothing about the others, so in-flight probes
    * are dropped without a verdict, running suspicions get a short grace period for
-   * refutations still queued, and a full sync is done at once to catch up.
+   * refutations still queued; after a long stall, a full sync is done at once to
+   * catch up. Only after a long one: a process starved of CPU (dozens of agents
+   * starting on two cores) is late by a second or two over and over, and a full
+   * sync each time, answered with another, was most of what kept it starved.
    */
   function enter (now: number): void {
     const t = Number.isFinite(now) ? Math.max(now, state.now) : state.now
     const overdue = t - nextDeadline()
     state.now = t
-    if (overdue > config.probeIntervalMs) recoverFromStall(t)
+    if (overdue > config.probeIntervalMs) recoverFromStall(t, overdue >= STALL_SYNC_INTERVALS * config.probeIntervalMs)
   }
 
-  function recoverFromStall (now: number): void {
+  function recoverFromStall (now: number, sync: boolean): void {
     state.probes.clear()
     state.relays.clear()
     for (const rec of state.members.values()) {
@@ -133,8 +143,10 @@ export function createMembership (opts: MembershipOptions): Membership {
     }
     state.nextProbeAt = now + stagger(random, config.probeIntervalMs)
     state.nextGossipAt = now
-    state.nextPushPullAt = now
-    state.nextReconnectAt = now
+    if (sync) {
+      state.nextPushPullAt = now
+      state.nextReconnectAt = now
+    }
     if (state.join != null) state.join.nextRetryAt = now
   }
 
@@ -177,21 +189,14 @@ export function createMembership (opts: MembershipOptions): Membership {
   function sendJoin (): void {
     if (state.join == null) return
     for (const seed of state.join.seeds) {
-      state.stats.syncsSent++
+      countSync('join')
       send(state, { ...seed, addrs: [...seed.addrs] }, { type: 'sync', reply: true, join: true, members: fullState(state) })
     }
   }
 
   function gossipRound (): void {
     if (state.broadcasts.size === 0) return
-    const now = state.now
-    const candidates: MemberId[] = []
-    for (const rec of state.members.values()) {
-      const m = rec.member
-      // Failed members still get gossip for a while, so that a live one can learn it was declared failed.
-      if (isLive(m) || (m.status === 'failed' && now - m.statusSince < config.gossipToTheDeadMs)) candidates.push(m.id)
-    }
-    for (const id of pickRandom(random, candidates, config.gossipNodes)) {
+    for (const id of pickRandom(random, gossipCandidates(), config.gossipNodes)) {
       const updates = piggyback(state)
       if (updates.length === 0) break
       send(state, destinationOf(state, id), { type: 'gossip', updates })
@@ -199,16 +204,32 @@ export function createMembership (opts: MembershipOptions): Membership {
   }
 
   /**
-   * Anti-entropy: a full state exchange with one random alive member; and, when
-   * some members are failed, one more with a random failed one (as Serf's
-   * reconnect does). Silence declared them failed, and silence cannot tell a
-   * crash from a partition: after a partition heals, this is how the two sides
-   * find each other again (each learns it was declared failed and refutes).
+   * Whom a gossip round picks from: the ring neighbourhood; or, without the ring,
+   * every live member and the recently failed ones (so that a live one can learn
+   * it was declared failed; with the ring, its own probes of its successors tell it).
    */
-  /** Anti-entropy: a full state exchange with one random alive member. */
+  function gossipCandidates (): MemberId[] {
+    const ring = ringNeighbours(state)
+    if (ring != null) return ring
+    const candidates: MemberId[] = []
+    for (const rec of state.members.values()) {
+      const m = rec.member
+      if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < config.gossipToTheDeadMs)) candidates.push(m.id)
+    }
+    return candidates
+  }
+
+  /**
+   * Anti-entropy: a full state exchange with one random alive member (with the
+   * ring, one of the neighbourhood: no connection just for it; the long links
+   * still mix state across the ring).
+   */
   function pushPull (): void {
-    const alive = [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
-    syncWith(pickRandom(random, alive, 1)[0])
+    const ring = ringNeighbours(state)
+    const alive = ring != null
+      ? ring.filter(id => state.members.get(id)?.member.status === 'alive')
+      : [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
+    syncWith(pickRandom(random, alive, 1)[0], 'pushPull')
   }
 
   /**
@@ -218,7 +239,7 @@ export function createMembership (opts: MembershipOptions): Membership {
    */
   function reconnect (): void {
     const failed = [...state.members.values()].filter(rec => rec.member.status === 'failed').map(rec => rec.member.id)
-    syncWith(pickRandom(random, failed, 1)[0])
+    syncWith(pickRandom(random, failed, 1)[0], 'reconnect')
   }
 
   function hasFailedMembers (): boolean {
@@ -226,9 +247,14 @@ export function createMembership (opts: MembershipOptions): Membership {
     return false
   }
 
-  function syncWith (id: MemberId | undefined): void {
-    if (id == null) return
+  function countSync (why: keyof MembershipStats['syncsSentFor']): void {
     state.stats.syncsSent++
+    state.stats.syncsSentFor[why]++
+  }
+
+  function syncWith (id: MemberId | undefined, why: 'pushPull' | 'reconnect'): void {
+    if (id == null) return
+    countSync(why)
     send(state, destinationOf(state, id), { type: 'sync', reply: true, join: false, members: fullState(state) })
   }
 
@@ -250,7 +276,7 @@ export function createMembership (opts: MembershipOptions): Membership {
   function learnStranger (from: MemberId, msg: Message): void {
     if (msg.type === 'sync' || isSelfLeft(state) || state.members.has(from)) return
     if (!allowOnce(strangers, from, state.now, config.joinRetryIntervalMs)) return
-    state.stats.syncsSent++
+    countSync('stranger')
     send(state, { id: from, addrs: [] }, { type: 'sync', reply: true, join: false, members: fullState(state) })
   }
 
@@ -281,7 +307,7 @@ export function createMembership (opts: MembershipOptions): Membership {
             state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(random, EARLY_PUSH_PULL_INTERVALS * config.probeIntervalMs))
           }
         } else {
-          state.stats.syncsSent++
+          countSync('answer')
           send(state, destinationOf(state, from), { type: 'sync', reply: false, join: false, members: fullState(state) })
         }
         break
@@ -298,7 +324,12 @@ export function createMembership (opts: MembershipOptions): Membership {
         if (isSelfLeft(state) || !Array.isArray(seeds)) return
         const usable = seeds.filter(s => s != null && Array.isArray(s.addrs) && s.id !== state.self.id && (s.id != null || s.addrs.length > 0))
         if (usable.length === 0) return
-        state.join = { seeds: usable.map(s => ({ ...s, addrs: [...s.addrs] })), nextRetryAt: state.now + config.joinRetryIntervalMs, backoffMs: Math.min(JOIN_FIRST_RETRY_MS, config.joinRetryIntervalMs) }
+        state.join = {
+          seeds: usable.map(s => ({ ...s, addrs: [...s.addrs] })),
+          nextRetryAt: state.now + config.joinRetryIntervalMs,
+          backoffMs: Math.min(JOIN_FIRST_RETRY_MS, config.joinRetryIntervalMs),
+          unansweredMs: config.joinRetryIntervalMs
+        }
         sendJoin()
       })
     },
@@ -362,11 +393,14 @@ export function createMembership (opts: MembershipOptions): Membership {
           }
           if (t >= state.nextReconnectAt) {
             reconnect()
-            state.nextReconnectAt = t + config.reconnectIntervalMs
+            state.nextReconnectAt = t + reconnectScaleMs(config.reconnectIntervalMs, liveCount(state))
           }
           if (state.join != null && t >= state.join.nextRetryAt) {
             sendJoin()
-            state.join.nextRetryAt = t + config.joinRetryIntervalMs
+            // Unanswered: the seed may be busy answering a crowd of joins, each with a
+            // full sync; asking again every interval would only add to its queue.
+            state.join.unansweredMs = Math.min(state.join.unansweredMs * 2, JOIN_MAX_WAIT_INTERVALS * config.joinRetryIntervalMs)
+            state.join.nextRetryAt = t + state.join.unansweredMs
           }
         }
         for (const rec of [...state.members.values()]) {
@@ -391,12 +425,13 @@ export function createMembership (opts: MembershipOptions): Membership {
         broadcast(state, leave)
         state.probes.clear()
         state.relays.clear()
-        // Tell everyone directly: waiting for gossip would keep the others probing a node that is gone.
+        // Tell those who probe us directly (everyone, or with the ring our neighbourhood, which holds
+        // our predecessors): waiting for gossip would keep them probing a node that is gone.
         const told = new Set<MemberId>()
-        for (const rec of state.members.values()) {
-          if (!isLive(rec.member)) continue
-          told.add(rec.member.id)
-          send(state, destinationOf(state, rec.member.id), { type: 'gossip', updates: [{ ...leave }] })
+        const direct = ringNeighbours(state) ?? [...state.members.values()].filter(rec => isLive(rec.member)).map(rec => rec.member.id)
+        for (const id of direct) {
+          told.add(id)
+          send(state, destinationOf(state, id), { type: 'gossip', updates: [{ ...leave }] })
         }
         // Leaving while the join is unanswered: the seeds may already list us.
         for (const seed of state.join?.seeds ?? []) {
@@ -431,7 +466,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     nextDeadline,
 
     stats (): MembershipStats {
-      return { ...state.stats, localHealth: state.awareness.score }
+      return { ...state.stats, syncsSentFor: { ...state.stats.syncsSentFor }, localHealth: state.awareness.score }
     },
 
     health (): Health {

@@ -63,6 +63,22 @@ export function pushPullScaleMs (intervalMs: number, n: number): number {
   return multiplier * intervalMs
 }
 
+/** Live members per reconnect attempt per interval, cluster-wide (reconnectScaleMs). */
+export const RECONNECT_SCALE_MEMBERS = 16
+
+/**
+ * One member's reconnect interval in a cluster of n live members: the base
+ * interval up to 16 members, then stretched in proportion to n, so that the
+ * cluster as a whole makes about 16 attempts per base interval at any size
+ * rather than n. A partition heals as soon as one attempt crosses it; each
+ * attempt is a full sync and, to a member that is really gone, a failed dial,
+ * so n attempts every 2 s cost a 50-member start storm more than it could
+ * afford (docs/scale.md).
+ */
+export function reconnectScaleMs (intervalMs: number, n: number): number {
+  return intervalMs * Math.max(1, Math.ceil(n / RECONNECT_SCALE_MEMBERS))
+}
+
 /** Lifeguard: a timeout or interval scaled by the local health score (0 = healthy). */
 export function scaleByHealth (ms: number, health: number): number {
   return ms * (Math.max(0, health) + 1)

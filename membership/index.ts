@@ -41,6 +41,8 @@ export interface MembershipStats {
   messagesIgnored: number
   updatesApplied: number
   syncsSent: number
+  /** Of syncsSent, why: joins, answers to others' syncs, push-pull, reconnects to failed members, pulls from unknown senders. */
+  syncsSentFor: { join: number, answer: number, pushPull: number, reconnect: number, stranger: number }
   /** Alive and leave claims dropped because their signature was missing or not the member's (forgeries). */
   claimsRejected: number
   /** Lifeguard local health: 0 is healthy. */

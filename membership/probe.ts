@@ -13,7 +13,7 @@ import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
 import {
-  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, send,
+  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send,
   pathFailed, type MemberRecord, type Probe, type State
 } from './state.ts'
 
@@ -60,14 +60,19 @@ export function startProbe (state: State, rec: MemberRecord): void {
   })
 }
 
-/** Randomized round-robin: the next alive or suspect member not already being probed. */
+/**
+ * Randomized round-robin: the next alive or suspect member not already being
+ * probed, among every member or, with the ring, among this node's successors
+ * (taken afresh each round, so members that join or fail move the round along).
+ */
 export function probeNext (state: State): void {
   let reshuffled = false
   for (;;) {
     if (state.probeIndex >= state.probeOrder.length) {
       if (reshuffled) return
       reshuffled = true
-      state.probeOrder = shuffle(state.random, [...state.members.values()].filter(r => isLive(r.member)).map(r => r.member.id))
+      state.probeOrder = shuffle(state.random, ringSuccessors(state) ??
+        [...state.members.values()].filter(r => isLive(r.member)).map(r => r.member.id))
       state.probeIndex = 0
       if (state.probeOrder.length === 0) return
     }
@@ -88,6 +93,9 @@ export function probeSoon (state: State, id: MemberId): void {
   if (isSelfLeft(state)) return
   const rec = state.members.get(id)
   if (rec == null || !isLive(rec.member) || probing(state, id)) return
+  // With the ring, a member is watched by its predecessors: a connection to anyone else
+  // may close for idleness, and probing it would only dial it again.
+  if (ringSuccessors(state)?.includes(id) === false) return
   startProbe(state, rec)
 }
 
@@ -100,9 +108,12 @@ export function verifySuspect (state: State, rec: MemberRecord): void {
 function sendIndirect (state: State, probe: Probe): void {
   probe.indirectSent = true
   pathFailed(state, probe.target)
+  // With the ring, the neighbourhood: members we hold a connection to, and the
+  // target's other predecessors, who probe it themselves, are among them.
   const candidates: MemberId[] = []
-  for (const rec of state.members.values()) {
-    if (rec.member.status === 'alive' && rec.member.id !== probe.target) candidates.push(rec.member.id)
+  const pool = ringNeighbours(state) ?? state.members.keys()
+  for (const id of pool) {
+    if (id !== probe.target && state.members.get(id)?.member.status === 'alive') candidates.push(id)
   }
   const target = state.members.get(probe.target)
   const targetAddrs = target == null ? [] : [...target.member.addrs]

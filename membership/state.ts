@@ -10,6 +10,7 @@ import type { BroadcastQueue } from './broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
 import type { PartitionState } from './partition.ts'
 import type { Claims } from './claims.ts'
+import type { Ring } from './neighbors.ts'
 import { selfAliveSignature, signAccusation } from './claims.ts'
 import { retransmitLimit } from './formulas.ts'
 
@@ -82,6 +83,8 @@ export interface State {
   /** Set while handling a message that accused us with an incarnation we already refuted. */
   staleAccusation: boolean
   seq: number
+  /** Live members ordered by ring key: whom this node probes and gossips to (neighbors.ts). */
+  ring: Ring
   probeOrder: MemberId[]
   probeIndex: number
   nextProbeAt: number
@@ -99,8 +102,11 @@ export interface State {
   selfClaim?: { key: string, signature: Uint8Array }
   /** This node's signature of its own leave. */
   selfLeaveSignature?: Uint8Array
-  /** Joining: seeds to contact, when to retry, and the current retry delay (doubles after each failed delivery). */
-  join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number }
+  /**
+   * Joining: seeds to contact, when to retry, the retry delay after a failed
+   * delivery and the wait for an answer (each doubles after its kind of failure).
+   */
+  join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number, unansweredMs: number }
 }
 
 export const MAX_TOMBSTONES = 1024
@@ -120,6 +126,27 @@ export function isLive (m: Member): boolean {
   return m.status === 'alive' || m.status === 'suspect'
 }
 
+/**
+ * This node's probe targets on the ring (neighbors.ts): its successors; none
+ * (probe every live member in turn) without the ring or while there are no more
+ * live members than probeNeighbors.
+ */
+export function ringSuccessors (state: State): MemberId[] | undefined {
+  const m = state.config.probeNeighbors
+  return m > 0 && state.ring.size > m ? state.ring.successors(m) : undefined
+}
+
+/**
+ * The members this node gossips to, syncs with and asks for indirect probes
+ * (neighbors.ts); none (every member) without the ring or while the
+ * neighbourhood would hold every live member anyway, so that a small cluster
+ * behaves exactly as memberlist.
+ */
+export function ringNeighbours (state: State): MemberId[] | undefined {
+  const { probeNeighbors: m, longLinks } = state.config
+  return m > 0 && state.ring.size > 2 * m + longLinks ? state.ring.neighbours(m, longLinks) : undefined
+}
+
 /** Asks the transport to try another path to `id` (see the `path-failed` effect). */
 export function pathFailed (state: State, id: MemberId): void {
   state.out.push({ kind: 'path-failed', id })
@@ -132,6 +159,7 @@ export function send (state: State, to: Destination, msg: Message): void {
 export function emit (state: State, type: MemberEventType, member: Member): void {
   if (member.id === state.self.id) return
   state.partition.dirty = true
+  state.ring.sync(member.id, isLive(member) && state.members.has(member.id))
   state.out.push({ kind: 'event', event: { type, member: copyMember(member) } })
 }
 
@@ -161,7 +189,11 @@ export function knownCount (state: State): number {
 export function piggyback (state: State, first: Update[] = []): Update[] {
   const max = state.config.maxPiggybackUpdates
   const head = first.slice(0, max)
-  const limit = retransmitLimit(state.config.retransmitMult, knownCount(state))
+  // With the ring each update goes to the same dozen neighbours, not to random members: sent
+  // as many more times as there are neighbours, each of them hears it a few times over.
+  // Measured in the simulator (50 members, 5 % loss): with the random-gossip count alone one
+  // member in a few thousand missed a failure and waited out its own suspicion timeout.
+  const limit = retransmitLimit(state.config.retransmitMult, knownCount(state)) + (ringNeighbours(state)?.length ?? 0)
   const exclude = head.length === 0 ? undefined : new Set(head.map(u => u.id))
   return head.concat(state.broadcasts.take(max - head.length, limit, exclude))
 }

@@ -39,20 +39,23 @@ describe('membership core: join and sync', () => {
     assert.equal(joins.length, 1, 'no join retry after the answer')
   })
 
-  it('retries the join every joinRetryIntervalMs until a seed answers', () => {
+  it('retries an unanswered join after joinRetryIntervalMs, then twice as long each time, until a seed answers', () => {
     const wire = new Wire()
     wire.add('a')
     const b = wire.add('b')
     wire.silent.add('a')
     wire.input('b', (core, now) => core.join(now, [{ id: 'a', addrs: [addrOf('a')] }]))
     const joins = (): number => wire.sent.filter(s => s.from === 'b' && s.msg.type === 'sync' && s.msg.join).length
+    // Sent at 0, retried at 1000, then at 3000 and 7000.
+    wire.advance(2500)
+    assert.equal(joins(), 2)
     wire.advance(2500)
     assert.equal(joins(), 3)
     wire.silent.delete('a')
-    wire.advance(1000)
+    wire.advance(3000)
     assert.equal(joins(), 4)
     assert.equal(wire.status('b', 'a'), 'alive')
-    wire.advance(3000)
+    wire.advance(10_000)
     assert.equal(joins(), 4)
     assert.ok(b.stats().syncsSent >= 4)
   })

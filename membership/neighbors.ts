@@ -1,0 +1,131 @@
+/**
+ * Who a member talks to: a bounded neighbourhood instead of every member.
+ *
+ * Classic SWIM probes every member in turn and gossips to random members, so
+ * over time each node holds a connection to every other one; on libp2p a
+ * connection costs a noise handshake, a yamux session and identify (docs/scale.md),
+ * and that cost grows with N. Here, as in Akka Cluster's heartbeat ring and
+ * Rapid's K-ring, live members sit on a ring ordered by a hash of their id (the
+ * same order in every view, whatever order members were learned in):
+ *
+ * - a member probes its `probeNeighbors` successors, so each member is probed by
+ *   as many predecessors: the probe load per member stays one per interval and the
+ *   first probe of a crashed member still comes within about one interval;
+ * - it gossips to, pushes and pulls with, and asks for indirect probes among its
+ *   successors, its predecessors and `longLinks` members picked by hash across
+ *   the ring: the links make the gossip graph an expander (a few hops from anyone
+ *   to anyone), the ring keeps it connected;
+ * - members that fail leave the ring, so the members behind them move up: a
+ *   partition is detected side by side as in SWIM, only faster per member.
+ *
+ * So a member holds about 2 × probeNeighbors + longLinks connections (plus the
+ * long links of others that land on it) at any N. `probeNeighbors: 0` turns it
+ * off: every live member is a probe and gossip target, as in memberlist; and so
+ * it is while a cluster is small enough that the neighbourhood would hold everyone.
+ */
+import type { MemberId } from './types.ts'
+
+/**
+ * FNV-1a with murmur3's finalizer, 32 bits: spreads ids on the ring. The
+ * finalizer matters: without it ids that differ in their last characters
+ * (node-017, node-018) land next to each other, and the long links would not be
+ * random. Not a security boundary: ids are public.
+ */
+export function ringKey (text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+interface Position { key: number, id: MemberId }
+
+function before (a: Position, b: Position): boolean {
+  return a.key < b.key || (a.key === b.key && a.id < b.id)
+}
+
+/** The live members other than this node, ordered by ring key; kept sorted as members come and go. */
+export class Ring {
+  readonly #self: Position
+  readonly #ring: Position[] = []
+  readonly #present = new Set<MemberId>()
+  #version = 0
+  #cached?: { version: number, successors: number, longLinks: number, successorIds: MemberId[], neighbours: MemberId[] }
+
+  constructor (selfId: MemberId) {
+    this.#self = { key: ringKey(selfId), id: selfId }
+  }
+
+  get size (): number {
+    return this.#ring.length
+  }
+
+  /** Puts `id` on the ring when `live`, takes it off otherwise. O(log N) to find, a memmove to insert. */
+  sync (id: MemberId, live: boolean): void {
+    if (id === this.#self.id || live === this.#present.has(id)) return
+    const pos = { key: ringKey(id), id }
+    const at = this.#lowerBound(pos)
+    if (live) {
+      this.#ring.splice(at, 0, pos)
+      this.#present.add(id)
+    } else {
+      this.#ring.splice(at, 1)
+      this.#present.delete(id)
+    }
+    this.#version++
+  }
+
+  /** The first `count` members after this node on the ring. */
+  successors (count: number): MemberId[] {
+    return this.#walk(this.#lowerBound(this.#self), count, 1)
+  }
+
+  /**
+   * Successors, predecessors and long links together, without repeats: the
+   * members this node gossips to and syncs with. Cached until the ring changes.
+   */
+  neighbours (successors: number, longLinks: number): MemberId[] {
+    const c = this.#cached
+    if (c != null && c.version === this.#version && c.successors === successors && c.longLinks === longLinks) return c.neighbours
+    const successorIds = this.successors(successors)
+    const picked = new Set(successorIds)
+    for (const id of this.#walk(this.#lowerBound(this.#self) - 1, successors, -1)) picked.add(id)
+    for (let i = 1; i <= longLinks && picked.size < this.#ring.length; i++) {
+      // The first member at or after a point hashed from our id and i that is not picked yet.
+      const start = this.#lowerBound({ key: ringKey(`${this.#self.id}/${i}`), id: '' })
+      for (const id of this.#walk(start, this.#ring.length, 1)) {
+        if (!picked.has(id)) { picked.add(id); break }
+      }
+    }
+    const neighbours = [...picked]
+    this.#cached = { version: this.#version, successors, longLinks, successorIds, neighbours }
+    return neighbours
+  }
+
+  /** Up to `count` ids from index `from`, stepping by `step` around the ring. */
+  #walk (from: number, count: number, step: 1 | -1): MemberId[] {
+    const n = this.#ring.length
+    const out: MemberId[] = []
+    for (let k = 0; k < Math.min(count, n); k++) out.push(this.#ring[(((from + k * step) % n) + n) % n].id)
+    return out
+  }
+
+  /** Index of the first position not before `pos`. */
+  #lowerBound (pos: Position): number {
+    let lo = 0
+    let hi = this.#ring.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (before(this.#ring[mid], pos)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}

@@ -1,0 +1,94 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Ring } from '../../membership/neighbors.ts'
+import { Wire } from './membership-harness.ts'
+
+const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+
+describe('membership ring: who talks to whom', () => {
+  it('every view orders members the same, whatever order they were learned in', () => {
+    const members = ids(40)
+    const a = new Ring('self')
+    const b = new Ring('self')
+    for (const id of members) a.sync(id, true)
+    for (const id of [...members].reverse()) b.sync(id, true)
+    assert.deepEqual(a.successors(4), b.successors(4))
+    assert.deepEqual(a.neighbours(4, 3), b.neighbours(4, 3))
+  })
+
+  it('a neighbourhood holds successors, predecessors and long links, without repeats or self', () => {
+    const ring = new Ring('self')
+    for (const id of ids(100)) ring.sync(id, true)
+    const n = ring.neighbours(4, 3)
+    assert.equal(new Set(n).size, n.length)
+    assert.ok(!n.includes('self'))
+    assert.equal(n.length, 4 + 4 + 3)
+    assert.deepEqual(n.slice(0, 4), ring.successors(4))
+  })
+
+  it('a member that leaves the ring is replaced by the next one; a small ring is walked once', () => {
+    const ring = new Ring('self')
+    for (const id of ids(10)) ring.sync(id, true)
+    const [first, second] = ring.successors(2)
+    ring.sync(first, false)
+    assert.equal(ring.successors(1)[0], second)
+    assert.equal(ring.size, 9)
+    const small = new Ring('self')
+    for (const id of ids(3)) small.sync(id, true)
+    assert.equal(small.successors(4).length, 3)
+    assert.equal(small.neighbours(4, 3).length, 3)
+  })
+})
+
+describe('membership core with the ring', () => {
+  const N = 40
+  const config = { probeNeighbors: 4, longLinks: 3 }
+
+  it('each member probes only its successors, every member is probed, and each talks to a bounded set', () => {
+    const wire = new Wire(config)
+    for (const id of ids(N)) wire.add(id)
+    wire.joinAll(20_000)
+    for (const id of ids(N)) assert.equal(wire.core(id).members().filter(m => m.status === 'alive').length, N, `${id} sees everyone`)
+    const from = wire.sent.length
+    wire.advance(60_000)
+    const window = wire.sent.slice(from)
+    const probed = new Set<string>()
+    const contacts: number[] = []
+    for (const id of ids(N)) {
+      const pings = window.filter(s => s.from === id && s.msg.type === 'ping' && s.msg.target === s.to.id)
+      const targets = new Set(pings.map(s => s.to.id))
+      for (const t of targets) probed.add(t!)
+      assert.ok(targets.size <= config.probeNeighbors, `${id} probed ${targets.size} members`)
+      // What it starts itself (answers go to whoever asked: members whose long links land here).
+      const started = new Set(window.filter(s => s.from === id && (s.msg.type === 'ping' || s.msg.type === 'ping-req' || s.msg.type === 'gossip' ||
+        (s.msg.type === 'sync' && s.msg.reply))).map(s => s.to.id))
+      assert.ok(started.size <= 2 * config.probeNeighbors + config.longLinks, `${id} started talking to ${started.size} members`)
+      contacts.push(new Set(window.filter(s => s.from === id || s.to.id === id).map(s => s.from === id ? s.to.id : s.from)).size)
+    }
+    assert.equal(probed.size, N, 'every member is probed by someone')
+    // Every member besides its own neighbourhood hears from those whose long links land on it: about longLinks more on average.
+    const mean = contacts.reduce((a, b) => a + b, 0) / contacts.length
+    assert.ok(mean <= 2 * (config.probeNeighbors + config.longLinks), `a member talks to ${mean} others on average, of ${N - 1}`)
+  })
+
+  it('a silent member is failed in every view, and nothing else is', () => {
+    const wire = new Wire(config)
+    for (const id of ids(N)) wire.add(id)
+    wire.joinAll(20_000)
+    wire.silent.add('m7')
+    const others = ids(N).filter(id => id !== 'm7')
+    assert.ok(wire.advanceUntil(() => others.every(id => wire.status(id, 'm7') === 'failed'), 60_000, 100))
+    for (const id of others) assert.deepEqual(wire.eventsOf(id, 'member:failed').map(e => e.member.id), ['m7'])
+  })
+
+  it('a leaving member tells its neighbourhood and every view marks it left', () => {
+    const wire = new Wire(config)
+    for (const id of ids(N)) wire.add(id)
+    wire.joinAll(20_000)
+    const effects = wire.input('m3', (core, now) => core.leave(now))
+    assert.ok(effects.filter(e => e.kind === 'send').length <= 2 * config.probeNeighbors + config.longLinks)
+    const others = ids(N).filter(id => id !== 'm3')
+    assert.ok(wire.advanceUntil(() => others.every(id => wire.status(id, 'm3') === 'left'), 10_000, 50))
+    for (const id of others) assert.deepEqual(wire.eventsOf(id, 'member:failed'), [])
+  })
+})
