@@ -92,6 +92,15 @@ export interface TransportConfig {
    * re-tested every (silent paths / this) rounds, so a cut is seen later.
    */
   maxPathChecksPerRound: number
+  /**
+   * A connection with no SWIM frame either way for this long, and no work
+   * stream open on it, is closed (gossip/idle-connections.ts): the connections
+   * an agent holds follow its ring neighbourhood (membership/neighbors.ts),
+   * not everyone it ever spoke to. Neighbours are probed every few probe
+   * intervals, so keep it well above probeNeighbors × probeIntervalMs (the wan
+   * profile: 4 × 5 s). Shorter: fewer connections held, more redials.
+   */
+  idleConnectionCloseMs: number
 }
 
 /** Defaults for a LAN cluster of up to a few thousand members. */
@@ -110,6 +119,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   inboundBytesPerSecondPerPeer: 2 * 1024 * 1024,
   inboundByteBurstPerPeer: 4 * 1024 * 1024,
   maxPathChecksPerRound: 4,
+  idleConnectionCloseMs: 60_000,
 })
 
 export class InvalidTransportConfigError extends Error {

@@ -31,6 +31,8 @@ import { framingDrop } from './framing.ts'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { fromPartial } from './config.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
+import { IdleConnections } from './idle-connections.ts'
+import { WORK_PROTOCOL } from './work-transport.ts'
 import { hostOf as hostOfAddr, PathTable, pathKey, type PathError, type PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
@@ -90,6 +92,10 @@ export interface SwimTransportStats {
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
   pathCheckFailures: number
+  /** Connections closed because SWIM had not used them for idleConnectionCloseMs (gossip/idle-connections.ts). */
+  idleConnectionsClosed: number
+  /** Connections open now, to any peer. */
+  connections: number
 }
 
 export interface SwimTransport {
@@ -177,7 +183,8 @@ class SwimTransportImpl implements SwimTransport {
   /** Address sets (of address-only destinations) to the peer id they led to. */
   private readonly aliases = new Map<string, string>()
   private readonly inbound = new Set<Stream>()
-  private readonly counters: SwimTransportStats = {
+  private readonly idle: IdleConnections
+  private readonly counters: Omit<SwimTransportStats, 'idleConnectionsClosed' | 'connections'> = {
     messagesIn: 0,
     messagesOut: 0,
     bytesIn: 0,
@@ -222,6 +229,7 @@ class SwimTransportImpl implements SwimTransport {
       bytesPerSecond: config.inboundBytesPerSecondPerPeer,
       byteBurst: config.inboundByteBurstPerPeer
     })
+    this.idle = new IdleConnections(libp2p, { idleCloseMs: config.idleConnectionCloseMs, busyProtocols: [WORK_PROTOCOL] })
     this.chunkLimiter = new PeerRateLimiter({
       framesPerSecond: config.inboundFramesPerSecondPerPeer * CHUNKS_PER_FRAME,
       frameBurst: config.inboundFrameBurstPerPeer * CHUNKS_PER_FRAME,
@@ -241,6 +249,7 @@ class SwimTransportImpl implements SwimTransport {
       force: true
     })
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.idle.start()
     this.state = 'started'
   }
 
@@ -248,6 +257,7 @@ class SwimTransportImpl implements SwimTransport {
     if (this.state !== 'started') return
     this.state = 'stopping'
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.idle.stop()
     try {
       await this.libp2p.unhandle(SWIM_PROTOCOL)
     } catch (err) {
@@ -274,7 +284,7 @@ class SwimTransportImpl implements SwimTransport {
   }
 
   stats (): SwimTransportStats {
-    return { ...this.counters, dropped: { ...this.counters.dropped } }
+    return { ...this.counters, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, connections: this.libp2p.getConnections().length }
   }
 
   paths (id: string, addrs: readonly string[]): PathView[] {
@@ -286,7 +296,8 @@ class SwimTransportImpl implements SwimTransport {
   }
 
   checkPaths (members: ReadonlyArray<{ id: string, addrs: readonly string[] }>, staleAfterMs: number, timeoutMs: number): void {
-    if (this.state !== 'started') return
+    // Nothing to check (single-network members): skip getMultiaddrs(), which is not cheap.
+    if (this.state !== 'started' || members.length === 0) return
     const own = new Set(this.libp2p.getMultiaddrs().map(a => withoutPeerId(a).toString()))
     const candidates = members
       .filter(m => m.id !== this.selfId)
@@ -513,6 +524,7 @@ class SwimTransportImpl implements SwimTransport {
       }
       this.counters.messagesOut++
       this.counters.bytesOut += out.frame.byteLength
+      if (channel.peerId != null) this.idle.touch(channel.peerId)
       if (out.msg.type === 'ping' && channel.peerId != null && out.msg.target === channel.peerId) this.notePing(out.msg.seq, channel.peerId)
       if (!ready) {
         try {
@@ -743,6 +755,7 @@ class SwimTransportImpl implements SwimTransport {
         }
         this.counters.messagesIn++
         if (this.state !== 'started') return
+        this.idle.touch(from)
         // A frame from the peer proves the path it came over; an ack of our ping also times it.
         const ping = msg.type === 'ack' ? this.pingsInFlight.get(msg.seq) : undefined
         const timed = ping != null && ping.peer === from
@@ -793,6 +806,7 @@ class SwimTransportImpl implements SwimTransport {
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
     this.overLimit.delete(id)
+    this.idle.forget(id)
     for (const [key, peer] of this.aliases) {
       if (peer === id) this.aliases.delete(key)
     }
