@@ -114,7 +114,16 @@ export class Agent extends EventTarget {
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
       const security = this.#security = await setUpSecurity(this.options, privateKey)
-      const libp2p = await createNode({ privateKey, listen: this.options.listen, announce: this.options.announce, ...this.options.node, connectionProtector: security.guard?.protector, inboundStats: this.#inboundStats })
+      const libp2p = await createNode({
+        privateKey,
+        listen: this.options.listen,
+        announce: this.options.announce,
+        ...this.options.node,
+        connectionProtector: security.guard?.protector,
+        inboundStats: this.#inboundStats,
+        // a dial by peer id (the work transport's) finds the member's addresses here
+        addressesOf: id => this.#core?.member(id)?.addrs
+      })
       this.#libp2p = libp2p
       security.guard?.attach(libp2p)
       this.#transport = createSwimTransport(libp2p, {

@@ -1,7 +1,8 @@
 /**
  * The libp2p node the agent runs: TCP and WebSocket transports, noise, yamux
- * and identify, with connection limits sized for a cluster agent rather than
- * for a public DHT node.
+ * and gossipsub, with connection limits sized for a cluster agent rather than
+ * for a public DHT node, and no identify exchange per connection (see
+ * peerProtocols).
  *
  * libp2p's defaults assume an open network of strangers: at most 5 inbound
  * connections per second from one IP, 10 connections mid-handshake, 300
@@ -15,9 +16,11 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
+import { NotFoundError } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { guardedTcp, guardedWebSockets, newInboundStats, type InboundStats } from './inbound-guard.ts'
-import type { ConnectionProtector, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, Connection, ConnectionProtector, Libp2p, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, PrivateKey, Startable, TypedEventTarget } from '@libp2p/interface'
 
 export interface NodeOptions {
   /** The node key; its peer id is the member id. */
@@ -66,6 +69,14 @@ export interface NodeOptions {
    * HTTP phase (gossip/inbound-guard.ts). Default: counted nowhere.
    */
   inboundStats?: InboundStats
+  /**
+   * Where a dial by peer id alone finds the peer's addresses when libp2p has
+   * none for it (the membership's record of that member; the agent passes
+   * it). Identify no longer runs on every connection (see peerProtocols), so a
+   * peer known only from its inbound connection has no listen address in the
+   * peer store. Default: none, such a dial fails.
+   */
+  addressesOf?: (peerId: string) => string[] | undefined
 }
 
 /** Default for NodeOptions.maxConnections. */
@@ -74,6 +85,8 @@ export const DEFAULT_MAX_CONNECTIONS = 1024
 export const DEFAULT_ADDRESS_DIAL_TIMEOUT_MS = 6000
 /** Default for NodeOptions.tcpConnectTimeoutMs. */
 export const DEFAULT_TCP_CONNECT_TIMEOUT_MS = 1500
+/** Yamux keep-alive ping per connection: under the TCP and WebSocket listeners' 2-minute inactivity timeout. */
+const KEEP_ALIVE_INTERVAL_MS = 90_000
 
 /** The services every agent's node runs (a type alias: libp2p's ServiceMap needs an index signature). */
 export type ClusterServices = {
@@ -103,11 +116,23 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
     ],
     ...(opts.connectionProtector != null ? { connectionProtector: opts.connectionProtector } : {}),
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux(opts.maxStreamWindowBytes != null ? { streamOptions: { maxStreamWindowSize: opts.maxStreamWindowBytes } } : {})],
+    streamMuxers: [yamux({
+      // A ping each way per connection keeps it from the transports' 2-minute
+      // inactivity timeout (a member SWIM rarely probes, in a large cluster);
+      // yamux's default, every 30 s, is 3 times what that needs. Liveness is
+      // SWIM's job, not this ping's (yamux only logs a ping that fails).
+      keepAliveInterval: KEEP_ALIVE_INTERVAL_MS,
+      ...(opts.maxStreamWindowBytes != null ? { streamOptions: { maxStreamWindowSize: opts.maxStreamWindowBytes } } : {})
+    })],
+    // no debug loggers per connection and stream unless DEBUG is set (see quietLogger)
+    logger: quietLogger(),
+    ...(opts.addressesOf != null ? { peerRouters: [membershipRouting(opts.addressesOf)] } : {}),
     services: {
-      // Exchanges listen addresses and protocols on connect, so that a peer
-      // dialled by address alone is recorded with its addresses in the peer store.
-      identify: identify(),
+      // Answers peers that ask who this node is, but never asks: peerProtocols
+      // tells gossipsub about a new peer instead, and addresses come from the
+      // membership (addressesOf).
+      identify: identify({ runOnConnectionOpen: false }),
+      peerProtocols: peerProtocols(),
       // The work-claims topic (gossip/work-transport.ts). Every message is
       // signed by its origin, so a claim or result is attributed to the member
       // that made it, not to whoever relayed it.
@@ -159,4 +184,66 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
       addressDialTimeout: opts.addressDialTimeoutMs ?? DEFAULT_ADDRESS_DIAL_TIMEOUT_MS
     }
   })
+}
+
+/**
+ * Tells libp2p's registrar, as soon as a connection opens, that the peer
+ * speaks the protocols this node speaks, instead of asking it with identify.
+ *
+ * The registrar tells a protocol's topology about a peer (gossipsub learns
+ * its peers so) only from a `peer:identify` event, which identify dispatches
+ * once the peer has answered: an extra stream per connection, a signed peer
+ * record sealed on one side and verified on the other, and peer-store writes;
+ * about a third of a connection's CPU (docs/scale.md). Every member runs this
+ * agent, so the answer is known in advance. A peer that is not an agent
+ * (it lacks gossipsub) only costs a refused stream. Gossipsub needs one side
+ * to open its stream: the other side answers it with its own.
+ *
+ * Identify still answers peers that ask (other tools, older agents), but this
+ * node never asks; a peer's listen addresses then come from the membership
+ * (NodeOptions.addressesOf).
+ */
+function peerProtocols () {
+  return (components: { events: TypedEventTarget<Libp2pEvents>, registrar: { getProtocols: () => string[] } }): Startable => {
+    const onOpen = (evt: CustomEvent<Connection>): void => {
+      const connection = evt.detail
+      components.events.safeDispatchEvent('peer:identify', {
+        detail: { peerId: connection.remotePeer, protocols: components.registrar.getProtocols(), listenAddrs: [], connection }
+      })
+    }
+    return {
+      start: () => { components.events.addEventListener('connection:open', onOpen) },
+      stop: () => { components.events.removeEventListener('connection:open', onOpen) }
+    }
+  }
+}
+
+/** Peer routing by the membership: a member's addresses as the membership knows them (NodeOptions.addressesOf). */
+function membershipRouting (addressesOf: (peerId: string) => string[] | undefined) {
+  return (): PeerRouting => ({
+    findPeer: async (peerId: PeerId): Promise<PeerInfo> => {
+      const addrs = addressesOf(peerId.toString()) ?? []
+      if (addrs.length === 0) throw new NotFoundError('not a known member')
+      return { id: peerId, multiaddrs: addrs.map(a => multiaddr(a)) }
+    },
+    getClosestPeers: async function * () {}
+  })
+}
+
+/**
+ * libp2p's logger component, unless DEBUG is set: libp2p makes a `debug`
+ * logger per component, per connection and per stream (each checks the
+ * DEBUG patterns and picks a colour), a visible share of a connection's
+ * CPU even when nothing is printed. This one does nothing. With DEBUG set,
+ * libp2p's own logger is used as before.
+ */
+function quietLogger (): ComponentLogger | undefined {
+  if ((globalThis as any).process?.env?.DEBUG != null) return undefined
+  const log = Object.assign((): void => {}, {
+    enabled: false,
+    error: (): void => {},
+    trace: (): void => {},
+    newScope: (): Logger => log
+  }) as Logger
+  return { forComponent: () => log }
 }
