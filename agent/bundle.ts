@@ -16,8 +16,14 @@
  *   under each dependant when another version is hoisted) is bundled once.
  * - `require` is defined, because CommonJS dependencies (ws) require Node's
  *   built-in modules.
+ * - Node's built-in modules are loaded with that `require`, not `import`
+ *   (builtinsByRequire below): an `import` of one makes Node build an ES module
+ *   facade of it, which reads every export, lazy ones included; for
+ *   `node:http` that loads undici (fetch, WebSocket), tens of ms at each start
+ *   for code the agent never runs.
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { build, type Plugin } from 'esbuild'
 
@@ -44,6 +50,26 @@ function oneCopyPerVersion (): Plugin {
         }
         return { ...resolved, path: first + resolved.path.slice(pkg.root.length) }
       })
+    }
+  }
+}
+
+/**
+ * `import … from 'node:http'` (any built-in) becomes a CommonJS shim,
+ * `module.exports = require('node:http')`: esbuild reads the shim's exports
+ * through getters when they are used, so a lazy export (http's undici-backed
+ * WebSocket) is only loaded if something uses it. `require` calls are left
+ * as they are.
+ */
+function builtinsByRequire (): Plugin {
+  return {
+    name: 'builtins-by-require',
+    setup (b) {
+      b.onResolve({ filter: /^[a-z_:/0-9]+$/ }, (args) => {
+        if (args.kind === 'require-call' || args.namespace === 'builtin' || !isBuiltin(args.path)) return undefined
+        return { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}')`, loader: 'js' }))
     }
   }
 }
@@ -82,6 +108,6 @@ await build({
     '@chainsafe/as-chacha20poly1305': join(REPO, 'gossip/wasm-free/chacha20poly1305.ts'),
     '@chainsafe/as-sha256': join(REPO, 'gossip/wasm-free/sha256.ts')
   },
-  plugins: [oneCopyPerVersion()],
+  plugins: [builtinsByRequire(), oneCopyPerVersion()],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
 })
