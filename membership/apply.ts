@@ -15,7 +15,7 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
-import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, emit, inOrder, liveCount, MAX_TOMBSTONES, ringSuccessors, touchSuspicion, track, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -88,10 +88,13 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     // A node restarted without its key comes back under a new peer id but the same
     // name: the failed or departed record of that name is the same machine, so it is
     // forgotten now rather than listed beside its successor until it is reaped.
-    for (const old of [...state.members.values()]) {
-      if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
+    const same = state.index.byName.get(a.name)
+    if (same != null) {
+      for (const old of inOrder(same)) {
+        if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
+      }
     }
-    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity, ...claimOf(a) })
+    state.members.set(a.id, { member, order: state.index.nextOrder++, refused: false, lastToldAt: -Infinity, ...claimOf(a) })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
     emit(state, 'member:join', member)
@@ -142,6 +145,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
     if ((counts || s.incarnation > m.incarnation) && !verifyAccusation(state, s)) return false
     m.incarnation = s.incarnation
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
+      touchSuspicion(state, rec)
       // A new independent confirmation: pass it on so that others can count it too.
       broadcast(state, s)
       state.stats.updatesApplied++
@@ -234,6 +238,8 @@ export function suspectLocally (state: State, rec: MemberRecord, incarnation: nu
     rec.member.cause = 'crash'
     markRefused(rec.suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
   }
+  // rec.refused decides when a suspicion gets its last check (core.ts verifyAt).
+  touchSuspicion(state, rec)
   return raised
 }
 
@@ -253,6 +259,7 @@ export function withdrawRefusedSuspicion (state: State, rec: MemberRecord): void
   const m = rec.member
   if (m.status !== 'suspect' || rec.suspicion?.raisedOnRefusal !== true) {
     if (m.status === 'suspect' && m.cause === 'crash') m.cause = 'unreachable'
+    touchSuspicion(state, rec)
     return
   }
   rec.suspicion = undefined
@@ -320,6 +327,7 @@ export function insertIntoProbeOrder (state: State, id: MemberId): void {
 export function reap (state: State, rec: MemberRecord): void {
   const m = rec.member
   state.members.delete(m.id)
+  track(state, rec)
   state.tombstones.delete(m.id)
   state.tombstones.set(m.id, { incarnation: m.incarnation, bootId: m.bootId })
   if (state.tombstones.size > MAX_TOMBSTONES) {

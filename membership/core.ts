@@ -26,8 +26,8 @@ import { signLeave } from './claims.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
 import {
-  accusationOf, aliveUpdate, allowOnce, broadcast, copyMember, destinationOf, fullState, isLive, isSelfLeft,
-  liveCount, piggyback, ringNeighbours, send, type MemberRecord, type State
+  accusationOf, aliveUpdate, allowOnce, broadcast, copyMember, createIndex, destinationOf, fullState, inOrder, isLive, isSelfLeft,
+  liveCount, memberDeadline, piggyback, ringNeighbours, send, takeDueReaps, takeDueSuspects, touchSuspicion, track, type MemberRecord, type State
 } from './state.ts'
 
 /**
@@ -63,6 +63,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     random,
     self,
     members: new Map(),
+    index: createIndex(),
     awareness: new Awareness(config.awarenessMaxMultiplier),
     broadcasts: new BroadcastQueue(),
     tombstones: new Map(),
@@ -136,10 +137,12 @@ export function createMembership (opts: MembershipOptions): Membership {
   function recoverFromStall (now: number, sync: boolean): void {
     state.probes.clear()
     state.relays.clear()
-    for (const rec of state.members.values()) {
+    // Every suspect is in the index (none is taken out between inputs).
+    for (const rec of [...state.index.suspicionOf.keys()]) {
       if (rec.suspicion == null) continue
       postponeSuspicion(rec.suspicion, now + 2 * config.probeIntervalMs)
       rec.suspicion.verified = false
+      touchSuspicion(state, rec)
     }
     state.nextProbeAt = now + stagger(random, config.probeIntervalMs)
     state.nextGossipAt = now
@@ -154,20 +157,14 @@ export function createMembership (opts: MembershipOptions): Membership {
     let d = Infinity
     if (!isSelfLeft(state)) {
       d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
-      if (hasFailedMembers()) d = Math.min(d, state.nextReconnectAt)
+      if (state.index.failed.size > 0) d = Math.min(d, state.nextReconnectAt)
       // A gossip round with nothing queued does nothing: no need to wake up for it.
       if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
       if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
       d = Math.min(d, state.partition.nextAt)
     }
-    for (const rec of state.members.values()) {
-      const m = rec.member
-      if (m.status === 'suspect' && rec.suspicion != null && !isSelfLeft(state)) {
-        d = Math.min(d, rec.suspicion.verified ? rec.suspicion.deadline : verifyAt(rec))
-      } else if (m.status === 'failed') d = Math.min(d, m.statusSince + config.reapFailedAfterMs)
-      else if (m.status === 'left') d = Math.min(d, m.statusSince + config.reapLeftAfterMs)
-    }
-    return d
+    // Suspicions (their last check, see verifyAt, and their end) and reaps, from the index.
+    return Math.min(d, memberDeadline(state))
   }
 
   /**
@@ -238,13 +235,8 @@ export function createMembership (opts: MembershipOptions): Membership {
    * it merges our view, learns it was declared failed, and refutes; we merge its view.
    */
   function reconnect (): void {
-    const failed = [...state.members.values()].filter(rec => rec.member.status === 'failed').map(rec => rec.member.id)
+    const failed = inOrder(state.index.failed).map(rec => rec.member.id)
     syncWith(pickRandom(random, failed, 1)[0], 'reconnect')
-  }
-
-  function hasFailedMembers (): boolean {
-    for (const rec of state.members.values()) if (rec.member.status === 'failed') return true
-    return false
   }
 
   function countSync (why: keyof MembershipStats['syncsSentFor']): void {
@@ -371,7 +363,8 @@ export function createMembership (opts: MembershipOptions): Membership {
         const t = state.now
         if (!isSelfLeft(state)) {
           tickProbes(state)
-          for (const rec of [...state.members.values()]) {
+          const due = takeDueSuspects(state, t)
+          for (const rec of due) {
             if (rec.member.status !== 'suspect' || rec.suspicion == null) continue
             if (!rec.suspicion.verified && t >= verifyAt(rec)) {
               rec.suspicion.verified = true
@@ -379,6 +372,7 @@ export function createMembership (opts: MembershipOptions): Membership {
             }
             if (t >= rec.suspicion.deadline) failSuspect(state, rec)
           }
+          for (const rec of due) touchSuspicion(state, rec)
           if (t >= state.nextProbeAt) {
             probeNext(state)
             state.nextProbeAt = t + state.awareness.scale(config.probeIntervalMs)
@@ -403,10 +397,11 @@ export function createMembership (opts: MembershipOptions): Membership {
             state.join.nextRetryAt = t + state.join.unansweredMs
           }
         }
-        for (const rec of [...state.members.values()]) {
+        for (const rec of takeDueReaps(state, t)) {
           const m = rec.member
           if ((m.status === 'failed' && t >= m.statusSince + config.reapFailedAfterMs) ||
             (m.status === 'left' && t >= m.statusSince + config.reapLeftAfterMs)) reap(state, rec)
+          else track(state, rec)
         }
       })
     },

@@ -13,7 +13,7 @@ import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
 import {
-  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send,
+  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send, touchSuspicion,
   pathFailed, type MemberRecord, type Probe, type State
 } from './state.ts'
 
@@ -142,6 +142,7 @@ function probeFailed (state: State, probe: Probe): void {
   // just as a suspicion gossiped by that member would (it will not raise one itself).
   if (rec.member.status === 'suspect' && rec.suspicion != null) {
     for (const witness of probe.nacks) confirmSuspicion(rec.suspicion, witness)
+    touchSuspicion(state, rec)
   }
 }
 
