@@ -15,7 +15,7 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
-import { aliveUpdate, broadcast, emit, inOrder, liveCount, MAX_TOMBSTONES, ringSuccessors, touchSuspicion, track, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, emit, inOrder, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, touchSuspicion, track, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -82,7 +82,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     if (!verifyAlive(state, a)) return
     state.tombstones.delete(a.id)
     const member: Member = {
-      id: a.id, name: a.name, addrs: [...a.addrs], tags: { ...a.tags }, incarnation: a.incarnation, bootId: a.bootId,
+      id: a.id, name: a.name, addrs: keepAddrs(a.addrs), tags: keepTags(a.tags), incarnation: a.incarnation, bootId: a.bootId,
       status: 'alive', statusSince: now
     }
     // A node restarted without its key comes back under a new peer id but the same
@@ -94,7 +94,9 @@ export function applyAlive (state: State, a: AliveUpdate): void {
         if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
       }
     }
-    state.members.set(a.id, { member, order: state.index.nextOrder++, refused: false, lastToldAt: -Infinity, ...claimOf(a) })
+    state.members.set(a.id, {
+      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, claimIncarnation: a.incarnation, claimSignature: a.signature
+    })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
     emit(state, 'member:join', member)
@@ -105,12 +107,13 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   const newBoot = a.bootId !== m.bootId
   if (!(a.incarnation > m.incarnation || (newBoot && a.incarnation >= m.incarnation))) return
   if (!verifyAlive(state, a)) return
-  rec.claim = claimOf(a).claim
+  rec.claimIncarnation = a.incarnation
+  rec.claimSignature = a.signature
   const previous = m.status
   const changed = !sameAnnouncement(a, m)
   m.name = a.name
-  m.addrs = [...a.addrs]
-  m.tags = { ...a.tags }
+  m.addrs = keepAddrs(a.addrs)
+  m.tags = keepTags(a.tags)
   m.incarnation = a.incarnation
   m.bootId = a.bootId
   m.status = 'alive'
@@ -118,6 +121,8 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   if (previous !== 'alive') m.statusSince = now
   rec.suspicion = undefined
   rec.refused = false
+  // Counts (liveCount) are right from here on, not only from the event below.
+  track(state, rec)
   state.stats.updatesApplied++
   if (previous === 'failed' || previous === 'left') {
     insertIntoProbeOrder(state, a.id)
@@ -184,6 +189,8 @@ export function applyDead (state: State, d: DeadUpdate): void {
   m.incarnation = d.incarnation
   m.statusSince = state.now
   rec.suspicion = undefined
+  // Before the verdict below: liveCount no longer counts it.
+  track(state, rec)
   // The cause in the update is the sender's opinion. Crash evidence (ours or the
   // sender's) is kept; silence gets this node's own verdict (partition.ts).
   let relabel: MemberRecord[] = []
@@ -219,6 +226,7 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
   m.statusSince = state.now
   rec.suspicion = undefined
   rec.refused = false
+  track(state, rec)
   state.stats.updatesApplied++
   emit(state, 'member:leave', m)
   broadcast(state, l)
@@ -302,7 +310,7 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
 /** The entry's alive claim, at the incarnation its signature covers. */
 function toAlive (e: SyncEntry): AliveUpdate {
   const incarnation = e.signedIncarnation ?? e.incarnation
-  return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: [...e.addrs], tags: { ...e.tags }, incarnation, bootId: e.bootId }, e.signature)
+  return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: keepAddrs(e.addrs), tags: keepTags(e.tags), incarnation, bootId: e.bootId }, e.signature)
 }
 
 function withSignature<T extends { signature?: Uint8Array }> (claim: T, signature: Uint8Array | undefined): T {
@@ -310,9 +318,6 @@ function withSignature<T extends { signature?: Uint8Array }> (claim: T, signatur
   return claim
 }
 
-function claimOf (a: AliveUpdate): { claim?: { incarnation: number, signature: Uint8Array } } {
-  return a.signature == null ? {} : { claim: { incarnation: a.incarnation, signature: a.signature } }
-}
 
 /** New members go to a random position of the probe round, so that none waits a full round. */
 export function insertIntoProbeOrder (state: State, id: MemberId): void {

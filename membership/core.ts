@@ -98,6 +98,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     claims: opts.claims
   }
 
+  /** When a late timer last counted against local health (lateTimer). */
+  let lastLateAt = -Infinity
   /** Unknown senders we asked for a sync, and when. */
   const strangers = new Map<MemberId, number>()
   /** Peers we sent our current announcement because they accused an older incarnation of us. */
@@ -131,7 +133,21 @@ export function createMembership (opts: MembershipOptions): Membership {
     const t = Number.isFinite(now) ? Math.max(now, state.now) : state.now
     const overdue = t - nextDeadline()
     state.now = t
+    if (overdue > config.probeTimeoutMs) lateTimer(t)
     if (overdue > config.probeIntervalMs) recoverFromStall(t, overdue >= STALL_SYNC_INTERVALS * config.probeIntervalMs)
+  }
+
+  /**
+   * Lifeguard: a timer late by more than a probe timeout means this process is
+   * starved of CPU (or was stopped), and the acks it waits for may be sitting
+   * unread in its own sockets: one point of local health per probe interval,
+   * so that a starved node probes more patiently instead of accusing members
+   * that answered in time. Successful probes bring it back down.
+   */
+  function lateTimer (now: number): void {
+    if (now - lastLateAt < config.probeIntervalMs) return
+    lastLateAt = now
+    state.awareness.apply(1)
   }
 
   function recoverFromStall (now: number, sync: boolean): void {
@@ -256,7 +272,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     const rec = state.members.get(from)
     if (rec == null) return
     const accusation = accusationOf(state, rec.member)
-    if (accusation == null || state.now - rec.lastToldAt < config.gossipIntervalMs) return
+    if (accusation == null || (rec.lastToldAt != null && state.now - rec.lastToldAt < config.gossipIntervalMs)) return
     rec.lastToldAt = state.now
     send(state, destinationOf(state, from), { type: 'gossip', updates: [accusation] })
   }
