@@ -98,6 +98,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     claims: opts.claims
   }
 
+  let lastLateAt = -Infinity
   /** Unknown senders we asked for a sync, and when. */
   const strangers = new Map<MemberId, number>()
   /** Peers we sent our current announcement because they accused an older incarnation of us. */
@@ -131,7 +132,14 @@ export function createMembership (opts: MembershipOptions): Membership {
     const t = Number.isFinite(now) ? Math.max(now, state.now) : state.now
     const overdue = t - nextDeadline()
     state.now = t
+    if (overdue > config.probeTimeoutMs) lateTimer(t)
     if (overdue > config.probeIntervalMs) recoverFromStall(t, overdue >= STALL_SYNC_INTERVALS * config.probeIntervalMs)
+  }
+
+  function lateTimer (now: number): void {
+    if (now - lastLateAt < config.probeIntervalMs) return
+    lastLateAt = now
+    state.awareness.apply(1)
   }
 
   function recoverFromStall (now: number, sync: boolean): void {
