@@ -307,10 +307,10 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
   }
 }
 
-/** The entry's alive claim, at the incarnation its signature covers. */
+/** The entry's alive claim, at the incarnation its signature covers (its addresses and tags not copied: see keepAddrs). */
 function toAlive (e: SyncEntry): AliveUpdate {
   const incarnation = e.signedIncarnation ?? e.incarnation
-  return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: keepAddrs(e.addrs), tags: keepTags(e.tags), incarnation, bootId: e.bootId }, e.signature)
+  return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: e.addrs, tags: e.tags, incarnation, bootId: e.bootId }, e.signature)
 }
 
 function withSignature<T extends { signature?: Uint8Array }> (claim: T, signature: Uint8Array | undefined): T {
