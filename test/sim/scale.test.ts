@@ -21,9 +21,10 @@ import { seeded } from './seed.ts'
 
 /**
  * Cluster size: as large as keeps this test within about a minute on a
- * 2-core machine. The core's work per message grows with N, so simulated
- * time costs N² (bench/scale/REPORT.md, "Where the time goes"); 2,000 is the
- * aim once that work is flat. SIM_SCALE_N=<n> runs another size.
+ * 2-core machine. The core's work per input is flat now (its member index), but
+ * a mass join still costs N full syncs of N entries each: 2,000 members took
+ * 6.3 minutes here and needed more than 30 s to converge (bench/scale/analysis.md).
+ * 2,000 is the aim once joining is cheaper. SIM_SCALE_N=<n> runs another size.
  */
 const N = Number(process.env.SIM_SCALE_N ?? 400)
 const LOSS = 0.01
