@@ -18,7 +18,7 @@ import { Awareness } from './awareness.ts'
 import { BroadcastQueue } from './broadcasts.ts'
 import { pushPullScaleMs, reconnectScaleMs } from './formulas.ts'
 import { pickRandom } from './random.ts'
-import { postponeSuspicion } from './suspicion.ts'
+import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
 import { isValidMessage } from './validate.ts'
 import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
@@ -386,7 +386,7 @@ export function createMembership (opts: MembershipOptions): Membership {
               rec.suspicion.verified = true
               verifySuspect(state, rec)
             }
-            if (t >= rec.suspicion.deadline) failSuspect(state, rec)
+            if (t >= rec.suspicion.deadline && !stretchForLocalHealth(rec.suspicion, t, state.awareness.score)) failSuspect(state, rec)
           }
           for (const rec of due) touchSuspicion(state, rec)
           if (t >= state.nextProbeAt) {

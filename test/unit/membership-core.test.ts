@@ -231,7 +231,9 @@ describe('membership core: suspicion and refutation', () => {
   it('independent confirmations shorten the suspicion timeout (Lifeguard)', () => {
     // n = 6: min = 4000 ms (log10(6) < 1), max = 6 * min = 24000 ms, k = 2 confirmations expected.
     const failedAfter = (accusers: string[]): number => {
-      const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'])
+      // Local health off: with everyone else silent, a would rightly doubt itself and
+      // stretch its suspicions (stretchForLocalHealth); this test is about confirmations.
+      const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'], { awarenessMaxMultiplier: 1 })
       for (const id of ['b', 'c', 'd', 'e', 'f']) wire.silent.add(id)
       const t0 = wire.now
       for (const from of accusers) {

@@ -5,7 +5,7 @@ import {
   suspicionMaxTimeoutMs, suspicionMinTimeoutMs, suspicionTimeoutMs
 } from '../../membership/formulas.ts'
 import { Awareness } from '../../membership/awareness.ts'
-import { confirmSuspicion, markRefused, postponeSuspicion, startSuspicion } from '../../membership/suspicion.ts'
+import { confirmSuspicion, markRefused, postponeSuspicion, startSuspicion, stretchForLocalHealth } from '../../membership/suspicion.ts'
 import { BroadcastQueue } from '../../membership/broadcasts.ts'
 import { pickRandom, seededRandom, shuffle } from '../../membership/random.ts'
 
@@ -119,6 +119,18 @@ describe('membership suspicion timer', () => {
     assert.equal(s.deadline, 600)
     postponeSuspicion(s, 2600)
     assert.equal(s.deadline, 2600)
+  })
+
+  it('an accuser in poor local health stretches a running-out suspicion once, by score × minimum; never one with crash evidence', () => {
+    const s = startSuspicion(0, 'a', 0, 4000, 24000)
+    assert.equal(stretchForLocalHealth(s, 4000, 0), false, 'healthy: no stretch')
+    assert.equal(stretchForLocalHealth(s, 4000, 2), true)
+    assert.equal(s.deadline, 12_000)
+    assert.equal(stretchForLocalHealth(s, 12_000, 3), false, 'only once')
+    const refused = startSuspicion(0, 'a', 2, 4000, 24000)
+    markRefused(refused, 0, 500)
+    assert.equal(stretchForLocalHealth(refused, 500, 5), false)
+    assert.equal(refused.deadline, 500)
   })
 
   it('k = 0 means the minimum at once', () => {

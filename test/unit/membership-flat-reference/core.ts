@@ -19,7 +19,7 @@ import { Awareness } from './awareness.ts'
 import { BroadcastQueue } from '../../../membership/broadcasts.ts'
 import { pushPullScaleMs, reconnectScaleMs } from '../../../membership/formulas.ts'
 import { pickRandom } from '../../../membership/random.ts'
-import { postponeSuspicion } from './suspicion.ts'
+import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
 import { isValidMessage } from '../../../membership/validate.ts'
 import { createPartitionState, updatePartition } from '../../../membership/partition.ts'
 import { Ring } from '../../../membership/neighbors.ts'
@@ -386,7 +386,7 @@ export function createMembership (opts: MembershipOptions): Membership {
               rec.suspicion.verified = true
               verifySuspect(state, rec)
             }
-            if (t >= rec.suspicion.deadline) failSuspect(state, rec)
+            if (t >= rec.suspicion.deadline && !stretchForLocalHealth(rec.suspicion, t, state.awareness.score)) failSuspect(state, rec)
           }
           if (t >= state.nextProbeAt) {
             probeNext(state)

@@ -27,6 +27,8 @@ export interface Suspicion {
   notBefore: number
   /** A last direct probe (buddy ping) was sent before the timeout runs out. */
   verified: boolean
+  /** The timeout was stretched once for this node's poor local health (stretchForLocalHealth). */
+  stretched: boolean
   /** When the member is declared failed unless it refutes. */
   deadline: number
 }
@@ -42,6 +44,7 @@ export function startSuspicion (now: number, from: MemberId, k: number, minMs: n
     raisedOnRefusal: false,
     notBefore: 0,
     verified: false,
+    stretched: false,
     deadline: 0
   }
   s.deadline = computeDeadline(s)
@@ -66,6 +69,20 @@ export function markRefused (s: Suspicion, now: number, timeoutMs: number): void
   const at = now + timeoutMs
   s.refusedDeadline = s.refusedDeadline == null ? at : Math.min(s.refusedDeadline, at)
   s.deadline = computeDeadline(s)
+}
+
+/**
+ * Lifeguard, for the accuser: a suspicion that runs out while this node's local
+ * health is poor (late timers, missed nacks: it may be the slow one, and the
+ * refutation may be sitting unread in its own sockets) gets once more
+ * `score` × the minimum timeout. Not a suspicion with crash evidence (a refused
+ * connection). Returns whether it stretched the deadline.
+ */
+export function stretchForLocalHealth (s: Suspicion, now: number, score: number): boolean {
+  if (score <= 0 || s.stretched || s.refusedDeadline != null) return false
+  s.stretched = true
+  postponeSuspicion(s, now + score * s.minMs)
+  return true
 }
 
 /** Pushes the deadline to at least `at` (used after this process stalled). */
