@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Message, Update } from '../../membership/index.ts'
+import type { Effect, Message, Update } from '../../membership/index.ts'
 import { addrOf, Wire } from './membership-harness.ts'
 
 function cluster (ids: string[], config = {}): Wire {
@@ -58,6 +58,20 @@ describe('membership core: join and sync', () => {
     wire.advance(10_000)
     assert.equal(joins(), 4)
     assert.ok(b.stats().syncsSent >= 4)
+  })
+
+  it('a join refused by its seed is retried 100 ms later; one that timed out waits its unanswered schedule', () => {
+    const joinOf = (effects: Effect[]): Effect | undefined => effects.find(e => e.kind === 'send' && e.msg.type === 'sync' && e.msg.join)
+    for (const [reason, retryBy] of [['refused', 110], ['timeout', 1000]] as const) {
+      const wire = new Wire()
+      const b = wire.add('b')
+      const join = joinOf(b.join(0, [{ addrs: [addrOf('a')] }]))
+      assert.ok(join?.kind === 'send')
+      b.deliveryFailed(10, join.to, join.msg, reason)
+      assert.equal(b.nextDeadline() <= retryBy, true, `${reason}: next deadline ${b.nextDeadline()}`)
+      if (reason === 'timeout') assert.equal(joinOf(b.tick(500)), undefined, 'no early retry after a timeout')
+      assert.ok(joinOf(b.tick(retryBy)) != null, `${reason}: retried by ${retryBy} ms`)
+    }
   })
 
   it('a three-node cluster converges through gossip from a single seed', () => {

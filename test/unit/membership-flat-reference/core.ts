@@ -137,7 +137,10 @@ export function createMembership (opts: MembershipOptions): Membership {
   }
 
   function lateTimer (now: number): void {
-    if (now - lastLateAt < config.probeIntervalMs) return
+    // At most once per probe interval as scaled by health: as often as a successful
+    // probe can bring it back down, so that health does not stick at its maximum
+    // while timers are late now and then.
+    if (now - lastLateAt < state.awareness.scale(config.probeIntervalMs)) return
     lastLateAt = now
     state.awareness.apply(1)
   }
@@ -362,7 +365,10 @@ export function createMembership (opts: MembershipOptions): Membership {
       return run(now, () => {
         if (to == null || msg == null || !DELIVERY_FAILURES.has(reason) || isSelfLeft(state)) return
         if (msg.type === 'sync' && msg.join && state.join != null) {
-          // A seed that is not up yet: retry soon, backing off, instead of a whole retry interval later.
+          // A seed that is not up yet (refused): retry soon, backing off, instead of a whole
+          // retry interval later. One that timed out is up but busy, maybe answering a crowd
+          // of joins: the unanswered join's own schedule (doubling) applies.
+          if (reason !== 'refused') return
           state.join.nextRetryAt = Math.min(state.join.nextRetryAt, state.now + state.join.backoffMs)
           state.join.backoffMs = Math.min(state.join.backoffMs * 2, config.joinRetryIntervalMs)
           return
