@@ -57,7 +57,7 @@ export class Ring {
   readonly #ring: Position[] = []
   readonly #present = new Set<MemberId>()
   #version = 0
-  #cached?: { version: number, successors: number, longLinks: number, successorIds: MemberId[], neighbours: MemberId[] }
+  #cached?: { version: number, successors: number, longLinks: number, neighbours: MemberId[] }
 
   constructor (selfId: MemberId) {
     this.#self = { key: ringKey(selfId), id: selfId }
@@ -94,8 +94,7 @@ export class Ring {
   neighbours (successors: number, longLinks: number): MemberId[] {
     const c = this.#cached
     if (c != null && c.version === this.#version && c.successors === successors && c.longLinks === longLinks) return c.neighbours
-    const successorIds = this.successors(successors)
-    const picked = new Set(successorIds)
+    const picked = new Set(this.successors(successors))
     for (const id of this.#walk(this.#lowerBound(this.#self) - 1, successors, -1)) picked.add(id)
     for (let i = 1; i <= longLinks && picked.size < this.#ring.length; i++) {
       // The first member at or after a point hashed from our id and i that is not picked yet.
@@ -105,7 +104,7 @@ export class Ring {
       }
     }
     const neighbours = [...picked]
-    this.#cached = { version: this.#version, successors, longLinks, successorIds, neighbours }
+    this.#cached = { version: this.#version, successors, longLinks, neighbours }
     return neighbours
   }
 
