@@ -71,9 +71,9 @@ export function markRefused (s: Suspicion, now: number, timeoutMs: number): void
 }
 
 /**
- * Lifeguard, for the accuser: a suspicion that runs out while this node's local
- * health is poor (late timers, missed nacks: it may be the slow one, and the
- * refutation may be sitting unread in its own sockets) gets once more
+ * Lifeguard, for the accuser: a suspicion that runs out while this node is
+ * starved of CPU (`score` > 0 only after late timers: it may be the slow one,
+ * and the refutation may be sitting unread in its own sockets) gets once more
  * `score` × the minimum timeout. Not a suspicion with crash evidence (a refused
  * connection). Returns whether it stretched the deadline.
  */

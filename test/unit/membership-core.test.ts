@@ -245,8 +245,7 @@ describe('membership core: suspicion and refutation', () => {
   it('independent confirmations shorten the suspicion timeout (Lifeguard)', () => {
     // n = 6: min = 4000 ms (log10(6) < 1), max = 6 * min = 24000 ms, k = 2 confirmations expected.
     const failedAfter = (accusers: string[]): number => {
-      // Local health off: with everyone else silent, a would rightly doubt itself and
-      // stretch its suspicions (stretchForLocalHealth); this test is about confirmations.
+      // Local health off: this test is about confirmations alone.
       const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'], { awarenessMaxMultiplier: 1 })
       for (const id of ['b', 'c', 'd', 'e', 'f']) wire.silent.add(id)
       const t0 = wire.now
@@ -262,6 +261,35 @@ describe('membership core: suspicion and refutation', () => {
     // Only a's own failed probe of f can confirm: 24000 - 20000 * log(2) / log(3) = 11381 ms at best.
     assert.ok(unconfirmed >= 11_381, `with at most one confirmation: ${unconfirmed} ms`)
   })
+  it('a node cut off from everyone (missed nacks, timers on time) fails a suspect within the maximum timeout: poor health alone does not stretch it', () => {
+    // n = 6: max = 24000 ms. Stretching by health (up to 7 × 4000 ms) would push it far past that,
+    // and a minority side of a partition would take that much longer to see the other side failed.
+    const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'])
+    for (const id of ['b', 'c', 'd', 'e', 'f']) wire.silent.add(id)
+    const t0 = wire.now
+    wire.input('a', (core, now) => core.receive(now, 'b', { type: 'gossip', updates: [{ type: 'suspect', id: 'f', incarnation: 0, from: 'b' }] }))
+    assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'failed', 24_010))
+    assert.ok(wire.now - t0 <= 24_010, `failed after ${wire.now - t0} ms`)
+    assert.ok(wire.core('a').stats().localHealth > 0, 'missed nacks did lower its local health')
+  })
+
+  it('a starved node (late timers) gives a suspect it accuses extra time before failing it', () => {
+    const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'])
+    for (const id of ['b', 'c', 'd', 'e', 'f']) wire.silent.add(id)
+    const t0 = wire.now
+    wire.input('a', (core, now) => core.receive(now, 'b', { type: 'gossip', updates: [{ type: 'suspect', id: 'f', incarnation: 0, from: 'b' }] }))
+    // Every timer runs late by more than a probe timeout but less than a probe
+    // interval (a CPU-starved process, not a stopped one).
+    const lateMs = wire.config.probeTimeoutMs + 100
+    assert.ok(lateMs < wire.config.probeIntervalMs)
+    while (wire.status('a', 'f') !== 'failed' && wire.now - t0 < 120_000) {
+      wire.now = wire.core('a').nextDeadline() + lateMs
+      wire.input('a', (core, now) => core.tick(now))
+    }
+    assert.equal(wire.status('a', 'f'), 'failed')
+    assert.ok(wire.now - t0 > 24_000 + 4000, `a starved accuser waited only ${wire.now - t0} ms`)
+  })
+
   it('nacks from indirect probers count as confirmations: the prober fails the member after the minimum timeout', () => {
     // n = 6: min 4000 ms, k = 2. Three intermediaries nack: the suspicion is fully confirmed at once.
     const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'])

@@ -145,6 +145,16 @@ export function createMembership (opts: MembershipOptions): Membership {
     state.awareness.apply(1)
   }
 
+  /**
+   * The health score to stretch a suspicion by: only when a late timer showed this
+   * process starved since the suspicion began. Missed nacks alone do not count: a
+   * node on the minority side of a partition misses them too, and it must find
+   * the other side failed as fast as the majority does.
+   */
+  function starvedScore (since: number): number {
+    return lastLateAt >= since ? state.awareness.score : 0
+  }
+
   function recoverFromStall (now: number, sync: boolean): void {
     state.probes.clear()
     state.relays.clear()
@@ -392,7 +402,7 @@ export function createMembership (opts: MembershipOptions): Membership {
               rec.suspicion.verified = true
               verifySuspect(state, rec)
             }
-            if (t >= rec.suspicion.deadline && !stretchForLocalHealth(rec.suspicion, t, state.awareness.score)) failSuspect(state, rec)
+            if (t >= rec.suspicion.deadline && !stretchForLocalHealth(rec.suspicion, t, starvedScore(rec.suspicion.startedAt))) failSuspect(state, rec)
           }
           if (t >= state.nextProbeAt) {
             probeNext(state)
