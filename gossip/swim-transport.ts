@@ -96,6 +96,11 @@ export interface SwimTransportStats {
   idleConnectionsClosed: number
   /** Connections open now, to any peer. */
   connections: number
+  /**
+   * Connections opened since start (each one a TCP and noise handshake, the
+   * largest CPU cost of membership traffic: docs/scale.md), by who dialled.
+   */
+  connectionsOpened: { inbound: number, outbound: number }
 }
 
 export interface SwimTransport {
@@ -184,7 +189,7 @@ class SwimTransportImpl implements SwimTransport {
   private readonly aliases = new Map<string, string>()
   private readonly inbound = new Set<Stream>()
   private readonly idle: IdleConnections
-  private readonly counters: Omit<SwimTransportStats, 'idleConnectionsClosed' | 'connections'> = {
+  private readonly counters: Omit<SwimTransportStats, 'idleConnectionsClosed' | 'connections' | 'connectionsOpened'> = {
     messagesIn: 0,
     messagesOut: 0,
     bytesIn: 0,
@@ -195,6 +200,8 @@ class SwimTransportImpl implements SwimTransport {
     pathChecks: 0,
     pathCheckFailures: 0
   }
+
+  private readonly opened = { inbound: 0, outbound: 0 }
 
   /** Per-peer path reachability (paths.ts). */
   private readonly pathTable = new PathTable()
@@ -249,6 +256,7 @@ class SwimTransportImpl implements SwimTransport {
       force: true
     })
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
     this.idle.start()
     this.state = 'started'
   }
@@ -257,6 +265,7 @@ class SwimTransportImpl implements SwimTransport {
     if (this.state !== 'started') return
     this.state = 'stopping'
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
     this.idle.stop()
     try {
       await this.libp2p.unhandle(SWIM_PROTOCOL)
@@ -284,7 +293,7 @@ class SwimTransportImpl implements SwimTransport {
   }
 
   stats (): SwimTransportStats {
-    return { ...this.counters, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, connections: this.libp2p.getConnections().length }
+    return { ...this.counters, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
   }
 
   paths (id: string, addrs: readonly string[]): PathView[] {
@@ -801,6 +810,10 @@ class SwimTransportImpl implements SwimTransport {
     this.counters.peersDisconnected++
     stream.abort(new Error('rate limit exceeded'))
     void this.libp2p.hangUp(peerIdFromString(from)).catch(() => {})
+  }
+
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    this.opened[evt.detail.direction]++
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
