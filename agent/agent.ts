@@ -82,6 +82,8 @@ export class Agent extends EventTarget {
   readonly #degraded = new Set<string>()
   /** The cause last emitted per member: `member:unreachable` fires when it becomes `unreachable`. */
   readonly #causes = new Map<string, FailureCause | undefined>()
+  /** Members with addresses on more than one host (network), kept from member events: the only ones #checkPaths tests. */
+  readonly #multiHomed = new Set<string>()
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
 
   constructor (options: AgentOptions = {}) {
@@ -291,9 +293,12 @@ export class Agent extends EventTarget {
     if (type === 'member:reap') {
       this.#causes.delete(member.id)
       this.#degraded.delete(member.id)
+      this.#multiHomed.delete(member.id)
       this.#transport?.forgetPaths(member.id)
       return
     }
+    if (new Set(member.addrs.map(a => hostOf(a)).filter(h => h != null)).size > 1) this.#multiHomed.add(member.id)
+    else this.#multiHomed.delete(member.id)
     const cause = member.status === 'alive' ? undefined : member.cause
     const before = this.#causes.get(member.id)
     this.#causes.set(member.id, cause)
@@ -331,11 +336,12 @@ export class Agent extends EventTarget {
    */
   #checkPaths (): void {
     const core = this.#core
-    if (core == null || this.#state !== 'running') return
-    const live = core.members()
-      .filter(m => m.id !== core.self.id && (m.status === 'alive' || m.status === 'suspect'))
-      .filter(m => new Set(m.addrs.map(a => hostOf(a)).filter(h => h != null)).size > 1)
-      .map(m => ({ id: m.id, addrs: m.addrs }))
+    if (core == null || this.#state !== 'running' || this.#multiHomed.size === 0) return
+    const live: Array<{ id: string, addrs: readonly string[] }> = []
+    for (const id of this.#multiHomed) {
+      const m = core.member(id)
+      if (m != null && (m.status === 'alive' || m.status === 'suspect')) live.push({ id, addrs: m.addrs })
+    }
     this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
   }
 
