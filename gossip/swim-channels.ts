@@ -1,0 +1,334 @@
+/**
+ * The SWIM transport's outbound side: one channel per remote peer (or, until
+ * its id is learned, per address set) with a bounded queue of frames, and the
+ * pump that writes each channel's queue in order, dialling (swim-dial.ts) and
+ * re-opening its stream as needed. Every failure is reported to
+ * onDeliveryFailed, never from inside send().
+ */
+import * as lp from 'it-length-prefixed'
+import { encodeMessage } from './codec.ts'
+import { beforeDeadline, classifyDialError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
+import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
+import type { SwimCounters, SwimTransportHandlers, SwimTransportState, SwimTransportStats } from './swim-types.ts'
+import type { IdleConnections } from './idle-connections.ts'
+import type { TransportConfig } from './config.ts'
+import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
+import type { Libp2p, Logger, Stream } from '@libp2p/interface'
+
+/** One outbound message waiting for (or being written to) a stream. */
+export interface Outgoing {
+  to: Destination
+  msg: Message
+  /** Length prefix and body in one buffer. */
+  frame: Uint8Array
+  /** Already re-queued once after a stream broke under it. */
+  retried: boolean
+}
+
+/** Outbound state for one remote peer (or, until its id is learned, one address set). */
+export interface Channel {
+  key: string
+  /** Peer id, known up front or learned from the first connection. */
+  peerId?: string
+  /** Addresses to dial (without /p2p/), the latest a destination gave. */
+  addrs: string[]
+  /** Key in `aliases` when this channel was created for an address-only destination. */
+  addrKey?: string
+  /** The addresses of the dial in progress (for marking their paths down if it fails). */
+  dialling?: string[]
+  stream?: Stream
+  /** Remote address of the connection `stream` runs on. */
+  via?: string
+  queue: Outgoing[]
+  queuedBytes: number
+  /** The pump loop writing this channel's queue, while it runs. */
+  pump?: Promise<void>
+}
+
+export interface ChannelsOptions {
+  libp2p: Libp2p
+  config: TransportConfig
+  log: Logger
+  selfId: string
+  counters: SwimCounters
+  state: () => SwimTransportState
+  /** The transport's shutdown signal (a new one at each start): aborts dials and drain waits. */
+  shutdown: () => AbortSignal
+  handlers: Pick<SwimTransportHandlers, 'onDeliveryFailed'>
+  paths: SwimPathsMonitor
+  idle: IdleConnections
+}
+
+export class SwimChannels {
+  /** Channels by peer id, or by `addrs:<addrKey>` while the id is unknown. */
+  private readonly channels = new Map<string, Channel>()
+  /** Address sets (of address-only destinations) to the peer id they led to. */
+  private readonly aliases = new Map<string, string>()
+  private readonly options: ChannelsOptions
+  private readonly dial: DialContext
+
+  constructor (options: ChannelsOptions) {
+    this.options = options
+    const { libp2p, selfId, config, shutdown, paths } = options
+    this.dial = {
+      libp2p,
+      selfId,
+      config,
+      shutdown,
+      paths,
+      channelOf: id => this.channels.get(id),
+      learn: (channel, peerId) => { this.learn(channel, peerId) }
+    }
+  }
+
+  /** The channel of peer `id`, if there is one. */
+  get (id: string): Channel | undefined {
+    return this.channels.get(id)
+  }
+
+  /** The pumps running now (stop() lets them finish). */
+  pumps (): Array<Promise<void>> {
+    return [...this.channels.values()].map(ch => ch.pump).filter(p => p != null)
+  }
+
+  /** The channels' outbound streams. */
+  streams (): Stream[] {
+    return [...this.channels.values()].map(ch => ch.stream).filter(s => s != null)
+  }
+
+  clear (): void {
+    this.channels.clear()
+    this.aliases.clear()
+  }
+
+  /** The last connection to peer `id` closed: its stream and the address sets that led to it are gone. */
+  peerDisconnected (id: string): void {
+    for (const [key, peer] of this.aliases) {
+      if (peer === id) this.aliases.delete(key)
+    }
+    const channel = this.channels.get(id)
+    if (channel != null) {
+      channel.stream = undefined
+      this.forgetIfIdle(channel)
+    }
+  }
+
+  /** See SwimTransport.send. */
+  send (to: Destination, msg: Message): void {
+    try {
+      this.enqueue(to, msg)
+    } catch (err) {
+      // last line of defence for the never-throws promise (e.g. `to` is not an object)
+      this.fail(to, msg, 'error', 'sendFailed', `send failed: ${(err as Error)?.message}`)
+    }
+  }
+
+  private enqueue (to: Destination, msg: Message): void {
+    const { config, counters, state } = this.options
+    if (state() === 'stopping' || state() === 'stopped') {
+      // documented: nothing is reported once stop() has begun
+      counters.dropped.sendFailed++
+      return
+    }
+    if (state() !== 'started') {
+      this.fail(to, msg, 'error', 'sendFailed', 'transport not started')
+      return
+    }
+    let body: Uint8Array
+    try {
+      body = encodeMessage(msg)
+    } catch (err) {
+      this.fail(to, msg, 'error', 'sendFailed', `unencodable message: ${(err as Error).message}`)
+      return
+    }
+    if (body.byteLength > config.maxMessageBytes) {
+      this.fail(to, msg, 'error', 'oversized', `message of ${body.byteLength} bytes exceeds maxMessageBytes`)
+      return
+    }
+    const frame = lp.encode.single(body).subarray()
+    let channel: Channel
+    try {
+      channel = this.channelFor(to)
+    } catch (err) {
+      this.fail(to, msg, 'error', 'sendFailed', (err as Error).message)
+      return
+    }
+    const pending = channel.queuedBytes + (channel.stream?.writeBufferLength ?? 0)
+    if (channel.queue.length >= config.maxQueuedMessagesPerPeer ||
+        (pending > 0 && pending + frame.byteLength > config.maxQueuedBytesPerPeer)) {
+      this.fail(to, msg, 'timeout', 'backpressure', `queue for ${channel.key} is full`)
+      return
+    }
+    channel.queue.push({ to, msg, frame, retried: false })
+    channel.queuedBytes += frame.byteLength
+    this.kick(channel)
+  }
+
+  /** The channel a destination maps to, created if needed. Throws for self and for empty destinations. */
+  private channelFor (to: Destination): Channel {
+    const addrs = Array.isArray(to.addrs) ? to.addrs.filter(a => typeof a === 'string') : []
+    if (to.id != null) {
+      if (to.id === this.options.selfId) throw new SelfDialError('destination is this node')
+      let channel = this.channels.get(to.id)
+      if (channel == null) {
+        channel = { key: to.id, peerId: to.id, addrs, queue: [], queuedBytes: 0 }
+        this.channels.set(to.id, channel)
+      } else if (addrs.length > 0) {
+        channel.addrs = addrs
+      }
+      return channel
+    }
+    if (addrs.length === 0) throw new Error('destination has neither id nor addresses')
+    const addrKey = [...addrs].sort().join(' ')
+    const known = this.aliases.get(addrKey)
+    if (known != null) {
+      const channel = this.channels.get(known)
+      if (channel != null) return channel
+      this.aliases.delete(addrKey)
+    }
+    const key = `addrs:${addrKey}`
+    let channel = this.channels.get(key)
+    if (channel == null) {
+      channel = { key, addrs, addrKey, queue: [], queuedBytes: 0 }
+      this.channels.set(key, channel)
+    }
+    return channel
+  }
+
+  /** Starts the channel's pump on the next microtask unless it runs already. */
+  private kick (channel: Channel): void {
+    if (channel.pump != null) return
+    channel.pump = new Promise<void>(resolve => { queueMicrotask(resolve) })
+      .then(async () => { await this.pump(channel) })
+      .catch(err => { this.options.log.error('pump for %s failed - %e', channel.key, err) })
+      .finally(() => {
+        channel.pump = undefined
+        // sends queued while the pump was finishing
+        if (channel.queue.length > 0 && this.options.state() === 'started' && this.channels.get(channel.key) === channel) {
+          this.kick(channel)
+        } else {
+          this.forgetIfIdle(channel)
+        }
+      })
+  }
+
+  /** Writes the channel's queue in order, dialling and (re)opening the stream as needed. */
+  private async pump (channel: Channel): Promise<void> {
+    const { config, counters, log, paths, idle, state, shutdown } = this.options
+    while (channel.queue.length > 0 && state() !== 'stopped' && !shutdown().aborted) {
+      let stream = channel.stream
+      if (stream == null || stream.writeStatus !== 'writable') {
+        channel.stream = undefined
+        try {
+          stream = await beforeDeadline(openStream(this.dial, channel), config.dialTimeoutMs)
+        } catch (err) {
+          if (shutdown().aborted) return
+          const reason = await classifyDialError(err, channel.addrs, config.dialTimeoutMs)
+          log('dial %s failed (%s) - %e', channel.key, reason, err)
+          // Which addresses failed is known when all refused (each one did) or when
+          // only one was dialled; a timeout of several may not have tried them all.
+          const peer = channel.peerId
+          const failed = channel.dialling ?? []
+          if (peer != null && !(err instanceof SelfDialError) && (reason === 'refused' || failed.length === 1)) {
+            for (const addr of failed) paths.evidence(peer, addr, now => paths.table.down(peer, addr, reason, now), () => `${addr} down (dial: ${reason})`)
+          }
+          channel.dialling = undefined
+          this.failQueue(channel, reason)
+          if (channel.addrKey != null) this.aliases.delete(channel.addrKey)
+          return
+        }
+        if (this.channels.get(channel.key) !== channel) {
+          // merged into the channel of the learned peer id; that channel's pump carries on
+          return
+        }
+      }
+      const out = channel.queue.shift()
+      if (out == null) return
+      channel.queuedBytes -= out.frame.byteLength
+      let ready: boolean
+      try {
+        ready = stream.send(out.frame)
+      } catch (err) {
+        // the stream closed under us: the frame was not accepted; one retry on a fresh stream
+        log('send to %s failed - %e', channel.key, err)
+        if (channel.stream === stream) channel.stream = undefined
+        if (!out.retried) {
+          out.retried = true
+          channel.queue.unshift(out)
+          channel.queuedBytes += out.frame.byteLength
+        } else {
+          this.report(out.to, out.msg, 'error', 'sendFailed')
+        }
+        continue
+      }
+      counters.messagesOut++
+      counters.bytesOut += out.frame.byteLength
+      if (channel.peerId != null) idle.touch(channel.peerId)
+      if (out.msg.type === 'ping' && channel.peerId != null && out.msg.target === channel.peerId) paths.notePing(out.msg.seq, channel.peerId)
+      if (!ready) {
+        try {
+          await stream.onDrain({ signal: shutdown() })
+        } catch {
+          // stream closed or transport stopping; the loop re-opens or exits
+          if (channel.stream === stream) channel.stream = undefined
+        }
+      }
+    }
+  }
+
+  /** An address-only channel found out who it talks to: re-key it, or merge it into that peer's channel. */
+  private learn (channel: Channel, peerId: string): void {
+    channel.peerId = peerId
+    if (channel.addrKey != null) this.aliases.set(channel.addrKey, peerId)
+    const existing = this.channels.get(peerId)
+    this.channels.delete(channel.key)
+    if (existing == null) {
+      channel.key = peerId
+      this.channels.set(peerId, channel)
+      return
+    }
+    // keep per-peer order across both: the address channel's messages go after what is queued there
+    for (const out of channel.queue) {
+      existing.queue.push(out)
+      existing.queuedBytes += out.frame.byteLength
+    }
+    channel.queue = []
+    channel.queuedBytes = 0
+    this.kick(existing)
+  }
+
+  private failQueue (channel: Channel, reason: DeliveryFailure): void {
+    const failed = channel.queue
+    channel.queue = []
+    channel.queuedBytes = 0
+    for (const out of failed) this.report(out.to, out.msg, reason, 'sendFailed')
+  }
+
+  private forgetIfIdle (channel: Channel): void {
+    if (channel.queue.length > 0 || channel.pump != null) return
+    if (channel.stream != null && channel.stream.writeStatus === 'writable') return
+    if (this.channels.get(channel.key) === channel) this.channels.delete(channel.key)
+  }
+
+  /** Reports a failure decided inside send(): counted now, reported on a microtask. */
+  private fail (to: Destination, msg: Message, reason: DeliveryFailure, counter: keyof SwimTransportStats['dropped'], why: string): void {
+    this.options.log('send to %s dropped (%s): %s', to?.id ?? to?.addrs, reason, why)
+    this.options.counters.dropped[counter]++
+    queueMicrotask(() => { this.callFailed(to, msg, reason) })
+  }
+
+  /** Reports a failure decided in a pump (already asynchronous to send()). */
+  private report (to: Destination, msg: Message, reason: DeliveryFailure, counter: keyof SwimTransportStats['dropped']): void {
+    this.options.counters.dropped[counter]++
+    this.callFailed(to, msg, reason)
+  }
+
+  private callFailed (to: Destination, msg: Message, reason: DeliveryFailure): void {
+    if (this.options.state() !== 'started') return
+    try {
+      this.options.handlers.onDeliveryFailed(to, msg, reason)
+    } catch (err) {
+      this.options.log.error('onDeliveryFailed threw - %e', err)
+    }
+  }
+}

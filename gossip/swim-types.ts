@@ -1,0 +1,106 @@
+/**
+ * The SWIM transport's public types (its handlers, its stats, the transport
+ * interface and its protocol id) and the few internal types its parts share.
+ * The implementation is split by concern: swim-transport.ts wires the parts.
+ */
+import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
+import type { PathView } from './paths.ts'
+
+export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
+
+export interface SwimTransportHandlers {
+  /** A valid message arrived; `from` is the authenticated remote peer id. */
+  onMessage: (from: string, msg: Message) => void
+  /** `msg` could not be handed to a stream to `to`. */
+  onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
+  /** The last connection to that peer closed (libp2p `peer:disconnect`). */
+  onPeerDisconnected: (id: string) => void
+  /** A path to peer `id` changed state (up, down); see paths.ts. Optional. */
+  onPathChange?: (id: string) => void
+}
+
+/** Monotonic counters. */
+export interface SwimTransportStats {
+  /** Valid messages delivered to onMessage. */
+  messagesIn: number
+  /** Frames handed to a stream. */
+  messagesOut: number
+  /** Inbound frame bytes (bodies, valid or not). */
+  bytesIn: number
+  /** Outbound frame bytes, length prefix included. */
+  bytesOut: number
+  dropped: {
+    /** Inbound frames that did not decode or validate, bad length prefixes, truncated frames. */
+    malformed: number
+    /** Inbound frames over maxMessageBytes, and outbound messages that would be (never sent). */
+    oversized: number
+    /** Inbound frames of another wire version. */
+    unsupportedVersion: number
+    /** Outbound messages reported to onDeliveryFailed because a dial, stream or encoding failed. */
+    sendFailed: number
+    /** Outbound messages dropped because the peer's queue was full (slow or frozen peer). */
+    backpressure: number
+    /** Inbound frames over the sender's rate limit (TransportConfig.inbound*PerPeer), dropped undecoded. */
+    rateLimited: number
+  }
+  /** Connections abandoned by switchPath for another path. */
+  pathSwitches: number
+  /** Peers disconnected for sending a burst's worth of frames over the rate limit within a second. */
+  peersDisconnected: number
+  /** TCP handshakes made by checkPaths, and how many of them failed. */
+  pathChecks: number
+  pathCheckFailures: number
+  /** Connections closed because SWIM had not used them for idleConnectionCloseMs (gossip/idle-connections.ts). */
+  idleConnectionsClosed: number
+  /** Connections open now, to any peer. */
+  connections: number
+  /**
+   * Connections opened since start (each one a TCP and noise handshake, the
+   * largest CPU cost of membership traffic: docs/scale.md), by who dialled.
+   */
+  connectionsOpened: { inbound: number, outbound: number }
+}
+
+export interface SwimTransport {
+  /** Registers the protocol handler and the disconnect listener. Idempotent. */
+  start: () => Promise<void>
+  /**
+   * Stops accepting streams, gives queued frames up to stopFlushTimeoutMs to
+   * go out, then aborts every stream and pending dial. No handler is called
+   * after it returns; messages still queued are dropped without a report.
+   */
+  stop: () => Promise<void>
+  /** Queues `msg` for `to`. Never throws, never blocks; failures go to onDeliveryFailed. */
+  send: (to: Destination, msg: Message) => void
+  /**
+   * The path to peer `id` looks dead (probes over it went unanswered) although
+   * the peer may be alive: abort its connections and, on the next dial, try its
+   * addresses on other hosts/networks first. This is what keeps a member whose
+   * first network is cut reachable over its second.
+   */
+  switchPath: (id: string) => void
+  /**
+   * Peer `id`'s announced addresses with the state of each one's path (up,
+   * down, unknown), the last ping round trip over it and its last error.
+   */
+  paths: (id: string, addrs: readonly string[]) => PathView[]
+  /**
+   * Tests, with a bare TCP handshake bounded by `timeoutMs`, up to
+   * `maxPathChecksPerRound` paths of these members that have had neither
+   * traffic nor a check for `staleAfterMs`. Never throws; results arrive via
+   * onPathChange. Addresses that are this node's own are skipped.
+   */
+  checkPaths: (members: ReadonlyArray<{ id: string, addrs: readonly string[] }>, staleAfterMs: number, timeoutMs: number) => void
+  /** Drops what is known of peer `id`'s paths (the member was forgotten). */
+  forgetPaths: (id: string) => void
+  stats: () => SwimTransportStats
+}
+
+// ---------------------------------------------------------------------------
+// Internal: shared by the transport's parts, not re-exported.
+
+/** The counters the parts bump; the rest of SwimTransportStats is read when asked for. */
+export type SwimCounters = Omit<SwimTransportStats, 'idleConnectionsClosed' | 'connections' | 'connectionsOpened'>
+
+/** The transport's life cycle; every part checks it before calling a handler. */
+export type SwimTransportState = 'new' | 'started' | 'stopping' | 'stopped'
