@@ -52,6 +52,8 @@ export interface StartOptions {
   listen?: string[]
   /** Default `node`. */
   runtime?: 'node' | 'deno'
+  /** What a Node agent runs. Default MAIN: the sources, or AGENT_ENTRY. */
+  nodeEntry?: string
   /** What a Deno agent runs. Default DENO_MAIN: the sources through deno-compat/main.ts, or DENO_AGENT_ENTRY. */
   denoEntry?: string
   /** Added to the environment of this agent's process only (e.g. DENO_V8_FLAGS). */
@@ -73,7 +75,7 @@ export async function startAgent (options: StartOptions): Promise<AgentProcess> 
   const deno = options.runtime === 'deno'
   const child = deno
     ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', options.denoEntry ?? DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...DENO_ENV, ...options.env } })
-    : spawn(process.execPath, [MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
+    : spawn(process.execPath, [options.nodeEntry ?? MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
