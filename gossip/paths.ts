@@ -8,7 +8,7 @@
  * traffic counts as evidence for the address it came over. Two addresses of
  * one member on the same host and transport (two TCP ports) share a path.
  *
- * Evidence, as the transport reports it (gossip/swim-transport.ts):
+ * Evidence, as the transport reports it (gossip/swim-paths-monitor.ts):
  * - up: a frame arrived over a connection on the path (the strongest: the
  *   agent itself answered over it), a dial over it succeeded, a SWIM ping's ack
  *   came back over it (with its round trip), or a TCP handshake to the

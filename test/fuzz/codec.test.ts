@@ -142,7 +142,7 @@ describe('fuzz: SWIM wire decoder and the core behind it', () => {
   })
 
   it('length-prefixed framing: mutated, re-chunked streams yield frames or one of the errors the transport counts', async () => {
-    // gossip/swim-transport.ts readFrames counts these names as malformed or oversized.
+    // gossip/swim-inbound.ts (readFrames) counts these names as malformed or oversized.
     const known = new Set(['InvalidDataLengthError', 'InvalidMessageLengthError', 'InvalidDataLengthLengthError', 'UnexpectedEOFError'])
     const maxDataLength = 4096
     await runFuzz('framing', async (rng) => {

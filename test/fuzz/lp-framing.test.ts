@@ -1,7 +1,7 @@
 /**
  * Fuzz of the length-prefixed framing on both transports (TCP and
  * WebSocket) of one libp2p node in this process, running the real SWIM and
- * work transports (gossip/swim-transport.ts, gossip/work-transport.ts) with
+ * work transports (gossip/swim-inbound.ts, gossip/work-transport.ts) with
  * their default limits and no-op handlers:
  *
  * (a) Before any handshake: raw bytes on the TCP listener, and in valid
