@@ -6,7 +6,7 @@
  *
  *   node agent/bundle.ts my-device.ts my-device.mjs
  *
- * Why each setting (README, gossip/ and Footprint):
+ * Why each setting (docs/design.md, gossip/; docs/benchmarks.md, Footprint):
  * - minified: V8 and Deno each keep the source text; less than half the size
  *   is ~4 MB less resident on Deno.
  * - noise's WebAssembly ChaCha20-Poly1305 and SHA-256 are replaced by the

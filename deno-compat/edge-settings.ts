@@ -1,5 +1,5 @@
 /**
- * How Deno runs the agent on a small device (README, Profiles): what
+ * How Deno runs the agent on a small device (docs/configuration.md, Profiles): what
  * `deno task agent:edge` in deno.json sets (a unit test keeps the two in
  * step), and what the footprint bench and the package test run with.
  *

@@ -14,7 +14,7 @@
  *
  * On a small device run the bundle instead (`npm run build`, then
  * `deno task agent:edge`): the same CLI in one minified file, ~25 MB less
- * resident on Deno (README, On Deno and Footprint).
+ * resident on Deno (docs/usage.md, On Deno; docs/benchmarks.md, Footprint).
  */
 import { main } from '../agent/cli.ts'
 

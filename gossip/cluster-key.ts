@@ -67,7 +67,7 @@ export function newClusterKey (): Uint8Array {
 
 /**
  * Writes a new key to `path` with mode 0600. Never overwrites: replacing the
- * key of a running cluster by accident would split it (see README, rotating).
+ * key of a running cluster by accident would split it (see docs/security.md, rotation).
  */
 export async function writeClusterKey (path: string): Promise<void> {
   try {

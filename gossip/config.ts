@@ -88,7 +88,7 @@ export interface TransportConfig {
    * silent for a probe interval: it finds a cut network on paths no probe
    * uses. It is not free: the remote's libp2p listener takes each one as an
    * inbound connection attempt; ~3.4 tests a second cost about 1 % of a core
-   * per agent (README, Paths). Beyond this bound, each silent path is
+   * per agent (docs/paths.md). Beyond this bound, each silent path is
    * re-tested every (silent paths / this) rounds, so a cut is seen later.
    */
   maxPathChecksPerRound: number

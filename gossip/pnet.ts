@@ -14,8 +14,8 @@
  * and re-grows it on calls from streams whose view of it went stale. After
  * one large message has grown it, ordinary traffic grows it a page per call
  * until it hits its cap; then `memory.grow` throws inside a connection's
- * message listener, an uncaught exception that kills the process (README,
- * Security, known upstream issues). Owning the protector also lets every
+ * message listener, an uncaught exception that kills the process (docs/security.md,
+ * known upstream issues). Owning the protector also lets every
  * failure of the handshake be a rejected upgrade and every failure after it
  * an aborted connection, never an exception thrown into libp2p's events.
  */

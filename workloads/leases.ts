@@ -21,7 +21,7 @@ export interface LeaseContext {
   alive: (id: MemberId) => boolean
   /** A member's name for `doneBy` (its id if unknown). */
   nameOf: (id: MemberId) => string
-  /** Sends the job's changed records to its replicas (before grants leave: see README, takeover). */
+  /** Sends the job's changed records to its replicas (before grants leave: see workloads/README.md, takeover). */
   flush: (job: Job, effects: WorkEffect[]) => void
 }
 
@@ -61,7 +61,7 @@ export function onClaim (ctx: LeaseContext, now: number, job: Job, from: MemberI
   }
   // Granted tasks left the offer window: offer the ones sliding in soon, in one batch.
   if (granted.length > 0 && job.pending.size > 0) job.nextOfferAt = Math.min(job.nextOfferAt, now + ctx.config.offerSlideDelayMs)
-  // Replicate the grants before the worker hears of them (see README: takeover).
+  // Replicate the grants before the worker hears of them (see workloads/README.md: takeover).
   ctx.flush(job, effects)
   if (granted.length > 0) effects.push({ kind: 'send', to: from, msg: { type: 'grant', jobId: job.id, epoch: job.epoch, workload: job.workload, tasks: granted } })
   if (denied.length > 0) effects.push({ kind: 'send', to: from, msg: { type: 'deny', jobId: job.id, epoch: job.epoch, tasks: denied } })

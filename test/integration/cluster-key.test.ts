@@ -2,8 +2,8 @@
  * Closed clusters: three agents with cluster key A converge; an agent with key
  * B and one with no key, both joining through agent 1, are never seen by the
  * keyed agents and never see them; agent 1 counts and logs the refusals.
- * Then the crash that `@libp2p/pnet`'s WebAssembly cipher had (README,
- * Security, known upstream issues): a job whose messages are MBs, and the
+ * Then the crash that `@libp2p/pnet`'s WebAssembly cipher had (docs/security.md,
+ * known upstream issues): a job whose messages are MBs, and the
  * traffic after them, leave keyed agents alive. And libp2p nodes in this
  * process, one protected by gossip/pnet.ts and one by `@libp2p/pnet`,
  * talk under one key and fail under two.

@@ -61,7 +61,7 @@ describe('npm package', () => {
     await writeFile(keyFile, newClusterKey(), { mode: 0o600 })
     const key = ['--cluster-key', keyFile]
     const sources = await startAgent({ name: 'sources', extraArgs: key })
-    // On the edge profile with the settings `deno task agent:edge` runs a device with (README, Profiles).
+    // On the edge profile with the settings `deno task agent:edge` runs a device with (docs/configuration.md, Profiles).
     const bundle = await startAgent({
       name: 'bundle',
       runtime: 'deno',
