@@ -15,7 +15,8 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
-import { aliveUpdate, broadcast, emit, inOrder, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, touchSuspicion, track, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
+import { inOrder, touchSuspicion, track } from './member-index.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -246,7 +247,7 @@ export function suspectLocally (state: State, rec: MemberRecord, incarnation: nu
     rec.member.cause = 'crash'
     markRefused(rec.suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
   }
-  // rec.refused decides when a suspicion gets its last check (core.ts verifyAt).
+  // rec.refused decides when a suspicion gets its last check (timers.ts verifyAt).
   touchSuspicion(state, rec)
   return raised
 }

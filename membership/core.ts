@@ -9,39 +9,30 @@
  * Concerns live in their own files: merge rules (apply.ts), probing
  * (probe.ts), suspicion timers (suspicion.ts), local health (awareness.ts),
  * the broadcast queue (broadcasts.ts), input checks (validate.ts), formulas,
- * stable membership / side / partition verdicts (partition.ts).
+ * stable membership / side / partition verdicts (partition.ts), the member
+ * index (member-index.ts), deadlines and stalls (timers.ts), full-state syncs
+ * and joining (sync.ts), gossip and direct corrections (dissemination.ts),
+ * leaving and updating this node (self-changes.ts). This file builds the state
+ * and routes each input.
  */
 import type { Membership, MembershipOptions, MembershipStats } from './index.ts'
 import type { DeliveryFailure, Destination, Effect, Health, Member, MemberId, Message, Update } from './types.ts'
 import { validate } from './config.ts'
 import { Awareness } from './awareness.ts'
 import { BroadcastQueue } from './broadcasts.ts'
-import { pushPullScaleMs, reconnectScaleMs } from './formulas.ts'
-import { pickRandom } from './random.ts'
-import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
+import { stagger } from './random.ts'
 import { isValidMessage } from './validate.ts'
 import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
-import { signLeave } from './claims.ts'
-import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
-import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
-import {
-  accusationOf, aliveUpdate, allowOnce, broadcast, copyMember, createIndex, destinationOf, fullState, inOrder, isLive, isSelfLeft,
-  liveCount, memberDeadline, piggyback, ringNeighbours, send, takeDueReaps, takeDueSuspects, touchSuspicion, track, type MemberRecord, type State
-} from './state.ts'
+import { applyUpdate } from './apply.ts'
+import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
+import { aliveUpdate, broadcast, copyMember, isSelfLeft, type State } from './state.ts'
+import { createIndex } from './member-index.ts'
+import { advanceClock, nextDeadline, runDue } from './timers.ts'
+import { joinUndelivered, learnStranger, onSync, startJoin } from './sync.ts'
+import { correctSender, tellAccused } from './dissemination.ts'
+import { leaveCluster, updateSelf } from './self-changes.ts'
 
-/**
- * After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it):
- * members that joined through the same seed at the same moment learn of each other at once
- * rather than after a full push-pull period.
- */
-const EARLY_PUSH_PULL_INTERVALS = 1
-/** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
-const JOIN_FIRST_RETRY_MS = 100
-/** A stall (see enter()) this many probe intervals long or longer is followed by a full sync. */
-const STALL_SYNC_INTERVALS = 5
-/** An unanswered join is sent again after joinRetryIntervalMs, then twice as long each time, up to this many intervals. */
-const JOIN_MAX_WAIT_INTERVALS = 8
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
 export function createMembership (opts: MembershipOptions): Membership {
@@ -94,16 +85,12 @@ export function createMembership (opts: MembershipOptions): Membership {
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
+    lastLateAt: -Infinity,
+    strangers: new Map(),
+    corrected: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
     claims: opts.claims
   }
-
-  /** When a late timer last counted against local health (lateTimer). */
-  let lastLateAt = -Infinity
-  /** Unknown senders we asked for a sync, and when. */
-  const strangers = new Map<MemberId, number>()
-  /** Peers we sent our current announcement because they accused an older incarnation of us. */
-  const corrected = new Map<MemberId, number>()
 
   // Announce ourselves: whoever we first talk to spreads it (memberlist's setAlive).
   broadcast(state, aliveUpdate(state, self))
@@ -111,7 +98,7 @@ export function createMembership (opts: MembershipOptions): Membership {
   /** Runs one input at time `now` and returns its effects. */
   function run (now: number, body: () => void): Effect[] {
     state.out = []
-    enter(now)
+    advanceClock(state, now)
     body()
     updatePartition(state)
     const out = state.out
@@ -119,196 +106,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     return out
   }
 
-  /**
-   * Moves the clock. A deadline overdue by more than a probe interval means this
-   * process did not run (SIGSTOP, a blocked event loop, a suspended VM): whatever
-   * was timed during that gap says nothing about the others, so in-flight probes
-   * are dropped without a verdict, running suspicions get a short grace period for
-   * refutations still queued; after a long stall, a full sync is done at once to
-   * catch up. Only after a long one: a process starved of CPU (dozens of agents
-   * starting on two cores) is late by a second or two over and over, and a full
-   * sync each time, answered with another, was most of what kept it starved.
-   */
-  function enter (now: number): void {
-    const t = Number.isFinite(now) ? Math.max(now, state.now) : state.now
-    const overdue = t - nextDeadline()
-    state.now = t
-    if (overdue > config.probeTimeoutMs) lateTimer(t)
-    if (overdue > config.probeIntervalMs) recoverFromStall(t, overdue >= STALL_SYNC_INTERVALS * config.probeIntervalMs)
-  }
-
-  /**
-   * Lifeguard: a timer late by more than a probe timeout means this process is
-   * starved of CPU (or was stopped), and the acks it waits for may be sitting
-   * unread in its own sockets: one point of local health per (scaled) probe
-   * interval, so that a starved node probes more patiently instead of accusing
-   * members that answered in time. Successful probes bring it back down.
-   */
-  function lateTimer (now: number): void {
-    // At most once per probe interval as scaled by health: as often as a successful
-    // probe can bring it back down, so that health does not stick at its maximum
-    // while timers are late now and then.
-    if (now - lastLateAt < state.awareness.scale(config.probeIntervalMs)) return
-    lastLateAt = now
-    state.awareness.apply(1)
-  }
-
-  /**
-   * The health score to stretch a suspicion by: only when a late timer showed this
-   * process starved since the suspicion began. Missed nacks alone do not count: a
-   * node on the minority side of a partition misses them too, and it must find
-   * the other side failed as fast as the majority does.
-   */
-  function starvedScore (since: number): number {
-    return lastLateAt >= since ? state.awareness.score : 0
-  }
-
-  function recoverFromStall (now: number, sync: boolean): void {
-    state.probes.clear()
-    state.relays.clear()
-    // Every suspect is in the index (none is taken out between inputs).
-    for (const rec of [...state.index.suspicionOf.keys()]) {
-      if (rec.suspicion == null) continue
-      postponeSuspicion(rec.suspicion, now + 2 * config.probeIntervalMs)
-      rec.suspicion.verified = false
-      touchSuspicion(state, rec)
-    }
-    state.nextProbeAt = now + stagger(random, config.probeIntervalMs)
-    state.nextGossipAt = now
-    if (sync) {
-      state.nextPushPullAt = now
-      state.nextReconnectAt = now
-    }
-    if (state.join != null) state.join.nextRetryAt = now
-  }
-
-  function nextDeadline (): number {
-    let d = Infinity
-    if (!isSelfLeft(state)) {
-      d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
-      if (state.index.failed.size > 0) d = Math.min(d, state.nextReconnectAt)
-      // A gossip round with nothing queued does nothing: no need to wake up for it.
-      if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
-      if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
-      d = Math.min(d, state.partition.nextAt)
-    }
-    // Suspicions (their last check, see verifyAt, and their end) and reaps, from the index.
-    return Math.min(d, memberDeadline(state))
-  }
-
-  /**
-   * When to send the last direct probe of a suspect (a buddy ping carrying the
-   * suspicion): early enough that its ack, and the refutation it provokes or
-   * carries, can arrive before the suspicion runs out. Dissemination alone
-   * misses a few members now and then; this makes each one check for itself.
-   */
-  function verifyAt (rec: MemberRecord): number {
-    const s = rec.suspicion!
-    if (s.verified || rec.refused) return s.deadline
-    return Math.min(s.deadline, s.deadline - 2 * state.awareness.scale(config.probeIntervalMs))
-  }
-
   function applyAll (updates: Update[]): void {
     for (const u of updates) applyUpdate(state, u)
-  }
-
-  function sendJoin (): void {
-    if (state.join == null) return
-    for (const seed of state.join.seeds) {
-      countSync('join')
-      send(state, { ...seed, addrs: [...seed.addrs] }, { type: 'sync', reply: true, join: true, members: fullState(state) })
-    }
-  }
-
-  function gossipRound (): void {
-    if (state.broadcasts.size === 0) return
-    for (const id of pickRandom(random, gossipCandidates(), config.gossipNodes)) {
-      const updates = piggyback(state)
-      if (updates.length === 0) break
-      send(state, destinationOf(state, id), { type: 'gossip', updates })
-    }
-  }
-
-  /**
-   * Whom a gossip round picks from: the ring neighbourhood; or, without the ring,
-   * every live member and the recently failed ones (so that a live one can learn
-   * it was declared failed; with the ring, its own probes of its successors tell it).
-   */
-  function gossipCandidates (): MemberId[] {
-    const ring = ringNeighbours(state)
-    if (ring != null) return ring
-    const candidates: MemberId[] = []
-    for (const rec of state.members.values()) {
-      const m = rec.member
-      if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < config.gossipToTheDeadMs)) candidates.push(m.id)
-    }
-    return candidates
-  }
-
-  /**
-   * Anti-entropy: a full state exchange with one random alive member (with the
-   * ring, one of the neighbourhood: no connection just for it; the long links
-   * still mix state across the ring).
-   */
-  function pushPull (): void {
-    const ring = ringNeighbours(state)
-    const alive = ring != null
-      ? ring.filter(id => state.members.get(id)?.member.status === 'alive')
-      : [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
-    syncWith(pickRandom(random, alive, 1)[0], 'pushPull')
-  }
-
-  /**
-   * Partition healing (Serf's reconnect, but every few seconds rather than 30 s):
-   * offer our state to one random failed member. If the network between us healed,
-   * it merges our view, learns it was declared failed, and refutes; we merge its view.
-   */
-  function reconnect (): void {
-    const failed = inOrder(state.index.failed).map(rec => rec.member.id)
-    syncWith(pickRandom(random, failed, 1)[0], 'reconnect')
-  }
-
-  function countSync (why: keyof MembershipStats['syncsSentFor']): void {
-    state.stats.syncsSent++
-    state.stats.syncsSentFor[why]++
-  }
-
-  function syncWith (id: MemberId | undefined, why: 'pushPull' | 'reconnect'): void {
-    if (id == null) return
-    countSync(why)
-    send(state, destinationOf(state, id), { type: 'sync', reply: true, join: false, members: fullState(state) })
-  }
-
-  /** A member we hold suspect or failed is talking to us: tell it, so that it can refute at once. */
-  function tellAccused (from: MemberId): void {
-    if (isSelfLeft(state)) return
-    const rec = state.members.get(from)
-    if (rec == null) return
-    const accusation = accusationOf(state, rec.member)
-    if (accusation == null || (rec.lastToldAt != null && state.now - rec.lastToldAt < config.gossipIntervalMs)) return
-    rec.lastToldAt = state.now
-    send(state, destinationOf(state, from), { type: 'gossip', updates: [accusation] })
-  }
-
-  /**
-   * A member we have never heard of is talking to us (its announcement was lost
-   * on the way to us): pull its full state rather than wait for anti-entropy.
-   */
-  function learnStranger (from: MemberId, msg: Message): void {
-    if (msg.type === 'sync' || isSelfLeft(state) || state.members.has(from)) return
-    if (!allowOnce(strangers, from, state.now, config.joinRetryIntervalMs)) return
-    countSync('stranger')
-    send(state, { id: from, addrs: [] }, { type: 'sync', reply: true, join: false, members: fullState(state) })
-  }
-
-  /**
-   * The sender still accuses an incarnation of us that we already refuted: the
-   * refutation missed it, so send it our announcement directly, before its own
-   * suspicion timer declares us failed.
-   */
-  function correctSender (from: MemberId): void {
-    if (!allowOnce(corrected, from, state.now, config.gossipIntervalMs)) return
-    send(state, destinationOf(state, from), { type: 'gossip', updates: [aliveUpdate(state, state.self)] })
   }
 
   function handle (from: MemberId, msg: Message): void {
@@ -318,20 +117,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       case 'ack': applyAll(msg.updates); onAck(state, from, msg); break
       case 'nack': applyAll(msg.updates); onNack(state, from, msg); break
       case 'gossip': applyAll(msg.updates); break
-      case 'sync':
-        mergeSync(state, msg.members)
-        if (!msg.reply) {
-          if (state.join != null) {
-            // Joined. Members that join around the same time may miss each other's
-            // announcements: one early anti-entropy round catches those up.
-            state.join = undefined
-            state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(random, EARLY_PUSH_PULL_INTERVALS * config.probeIntervalMs))
-          }
-        } else {
-          countSync('answer')
-          send(state, destinationOf(state, from), { type: 'sync', reply: false, join: false, members: fullState(state) })
-        }
-        break
+      case 'sync': onSync(state, from, msg); break
     }
   }
 
@@ -341,18 +127,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     },
 
     join (now: number, seeds: Destination[]): Effect[] {
-      return run(now, () => {
-        if (isSelfLeft(state) || !Array.isArray(seeds)) return
-        const usable = seeds.filter(s => s != null && Array.isArray(s.addrs) && s.id !== state.self.id && (s.id != null || s.addrs.length > 0))
-        if (usable.length === 0) return
-        state.join = {
-          seeds: usable.map(s => ({ ...s, addrs: [...s.addrs] })),
-          nextRetryAt: state.now + config.joinRetryIntervalMs,
-          backoffMs: Math.min(JOIN_FIRST_RETRY_MS, config.joinRetryIntervalMs),
-          unansweredMs: config.joinRetryIntervalMs
-        }
-        sendJoin()
-      })
+      return run(now, () => { startJoin(state, seeds) })
     },
 
     receive (now: number, from: MemberId, msg: Message): Effect[] {
@@ -364,9 +139,9 @@ export function createMembership (opts: MembershipOptions): Membership {
         }
         state.staleAccusation = false
         handle(from, msg)
-        if (state.staleAccusation) correctSender(from)
-        tellAccused(from)
-        learnStranger(from, msg)
+        if (state.staleAccusation) correctSender(state, from)
+        tellAccused(state, from)
+        learnStranger(state, from, msg)
       })
     },
 
@@ -374,12 +149,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       return run(now, () => {
         if (to == null || msg == null || !DELIVERY_FAILURES.has(reason) || isSelfLeft(state)) return
         if (msg.type === 'sync' && msg.join && state.join != null) {
-          // A seed that is not up yet (refused): retry soon, backing off, instead of a whole
-          // retry interval later. One that timed out is up but busy, maybe answering a crowd
-          // of joins: the unanswered join's own schedule (doubling) applies.
-          if (reason !== 'refused') return
-          state.join.nextRetryAt = Math.min(state.join.nextRetryAt, state.now + state.join.backoffMs)
-          state.join.backoffMs = Math.min(state.join.backoffMs * 2, config.joinRetryIntervalMs)
+          joinUndelivered(state, reason)
           return
         }
         onDeliveryFailed(state, to, msg, reason)
@@ -391,91 +161,15 @@ export function createMembership (opts: MembershipOptions): Membership {
     },
 
     tick (now: number): Effect[] {
-      return run(now, () => {
-        const t = state.now
-        if (!isSelfLeft(state)) {
-          tickProbes(state)
-          const due = takeDueSuspects(state, t)
-          for (const rec of due) {
-            if (rec.member.status !== 'suspect' || rec.suspicion == null) continue
-            if (!rec.suspicion.verified && t >= verifyAt(rec)) {
-              rec.suspicion.verified = true
-              verifySuspect(state, rec)
-            }
-            if (t >= rec.suspicion.deadline && !stretchForLocalHealth(rec.suspicion, t, starvedScore(rec.suspicion.startedAt))) failSuspect(state, rec)
-          }
-          for (const rec of due) touchSuspicion(state, rec)
-          if (t >= state.nextProbeAt) {
-            probeNext(state)
-            state.nextProbeAt = t + state.awareness.scale(config.probeIntervalMs)
-          }
-          if (t >= state.nextGossipAt) {
-            gossipRound()
-            state.nextGossipAt = t + config.gossipIntervalMs
-          }
-          if (t >= state.nextPushPullAt) {
-            pushPull()
-            state.nextPushPullAt = t + pushPullScaleMs(config.pushPullIntervalMs, liveCount(state))
-          }
-          if (t >= state.nextReconnectAt) {
-            reconnect()
-            state.nextReconnectAt = t + reconnectScaleMs(config.reconnectIntervalMs, liveCount(state))
-          }
-          if (state.join != null && t >= state.join.nextRetryAt) {
-            sendJoin()
-            // Unanswered: the seed may be busy answering a crowd of joins, each with a
-            // full sync; asking again every interval would only add to its queue.
-            state.join.unansweredMs = Math.min(state.join.unansweredMs * 2, JOIN_MAX_WAIT_INTERVALS * config.joinRetryIntervalMs)
-            state.join.nextRetryAt = t + state.join.unansweredMs
-          }
-        }
-        for (const rec of takeDueReaps(state, t)) {
-          const m = rec.member
-          if ((m.status === 'failed' && t >= m.statusSince + config.reapFailedAfterMs) ||
-            (m.status === 'left' && t >= m.statusSince + config.reapLeftAfterMs)) reap(state, rec)
-          else track(state, rec)
-        }
-      })
+      return run(now, () => { runDue(state) })
     },
 
     leave (now: number): Effect[] {
-      return run(now, () => {
-        if (isSelfLeft(state)) return
-        const self = state.self
-        self.incarnation++
-        self.status = 'left'
-        self.cause = 'left'
-        self.statusSince = state.now
-        const leave: Update = { type: 'leave', id: self.id, incarnation: self.incarnation }
-        state.selfLeaveSignature = signLeave(state, self.id, self.incarnation)
-        if (state.selfLeaveSignature != null) leave.signature = state.selfLeaveSignature
-        broadcast(state, leave)
-        state.probes.clear()
-        state.relays.clear()
-        // Tell those who probe us directly (everyone, or with the ring our neighbourhood, which holds
-        // our predecessors): waiting for gossip would keep them probing a node that is gone.
-        const told = new Set<MemberId>()
-        const direct = ringNeighbours(state) ?? [...state.members.values()].filter(rec => isLive(rec.member)).map(rec => rec.member.id)
-        for (const id of direct) {
-          told.add(id)
-          send(state, destinationOf(state, id), { type: 'gossip', updates: [{ ...leave }] })
-        }
-        // Leaving while the join is unanswered: the seeds may already list us.
-        for (const seed of state.join?.seeds ?? []) {
-          if (seed.id == null || !told.has(seed.id)) send(state, { ...seed, addrs: [...seed.addrs] }, { type: 'gossip', updates: [{ ...leave }] })
-        }
-        state.join = undefined
-      })
+      return run(now, () => { leaveCluster(state) })
     },
 
     update (now: number, change: { tags?: Record<string, string>, addrs?: string[] }): Effect[] {
-      return run(now, () => {
-        if (isSelfLeft(state) || change == null) return
-        if (change.tags != null) state.self.tags = { ...change.tags }
-        if (change.addrs != null) state.self.addrs = [...change.addrs]
-        state.self.incarnation++
-        broadcast(state, aliveUpdate(state, state.self))
-      })
+      return run(now, () => { updateSelf(state, change) })
     },
 
     members (): Member[] {
@@ -490,7 +184,9 @@ export function createMembership (opts: MembershipOptions): Membership {
       return rec == null ? undefined : copyMember(rec.member)
     },
 
-    nextDeadline,
+    nextDeadline (): number {
+      return nextDeadline(state)
+    },
 
     stats (): MembershipStats {
       return { ...state.stats, syncsSentFor: { ...state.stats.syncsSentFor }, localHealth: state.awareness.score }
@@ -501,9 +197,4 @@ export function createMembership (opts: MembershipOptions): Membership {
     }
   }
   return membership
-}
-
-/** A random delay in [interval / 2, interval). */
-function stagger (random: () => number, intervalMs: number): number {
-  return Math.floor(intervalMs * (0.5 + random() / 2))
 }

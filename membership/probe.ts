@@ -13,9 +13,10 @@ import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
 import {
-  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send, touchSuspicion,
+  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send,
   pathFailed, type MemberRecord, type Probe, type State
 } from './state.ts'
+import { touchSuspicion } from './member-index.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
@@ -99,7 +100,7 @@ export function probeSoon (state: State, id: MemberId): void {
   startProbe(state, rec)
 }
 
-/** Last check of a suspect before its suspicion runs out (see core.ts verifyAt). */
+/** Last check of a suspect before its suspicion runs out (see timers.ts verifyAt). */
 export function verifySuspect (state: State, rec: MemberRecord): void {
   if (isSelfLeft(state) || rec.member.status !== 'suspect' || probing(state, rec.member.id)) return
   startProbe(state, rec)

@@ -52,3 +52,11 @@ export function pickRandom<T> (random: Random, items: readonly T[], k: number): 
   pool.length = count
   return pool
 }
+
+/**
+ * A random delay in [interval / 2, interval): the core staggers its periodic
+ * work with it so that nodes started together do not act in lockstep.
+ */
+export function stagger (random: Random, intervalMs: number): number {
+  return Math.floor(intervalMs * (0.5 + random() / 2))
+}

@@ -1,0 +1,129 @@
+/**
+ * Full-state syncs: joining through seeds (and retrying), answering a sync,
+ * anti-entropy push-pull with a live member, partition healing with a failed
+ * one, and pulling the state of a stranger that talks to us.
+ */
+import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts'
+import type { MembershipStats } from './index.ts'
+import { pickRandom, stagger } from './random.ts'
+import { mergeSync } from './apply.ts'
+import { allowOnce, destinationOf, fullState, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
+import { inOrder } from './member-index.ts'
+
+type Sync = Extract<Message, { type: 'sync' }>
+
+/**
+ * After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it):
+ * members that joined through the same seed at the same moment learn of each other at once
+ * rather than after a full push-pull period.
+ */
+const EARLY_PUSH_PULL_INTERVALS = 1
+/** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
+const JOIN_FIRST_RETRY_MS = 100
+/** An unanswered join is sent again after joinRetryIntervalMs, then twice as long each time, up to this many intervals. */
+const JOIN_MAX_WAIT_INTERVALS = 8
+
+function countSync (state: State, why: keyof MembershipStats['syncsSentFor']): void {
+  state.stats.syncsSent++
+  state.stats.syncsSentFor[why]++
+}
+
+/** Starts joining through `seeds` (those usable: not this node, with an id or an address) and sends the first join. */
+export function startJoin (state: State, seeds: Destination[]): void {
+  if (isSelfLeft(state) || !Array.isArray(seeds)) return
+  const config = state.config
+  const usable = seeds.filter(s => s != null && Array.isArray(s.addrs) && s.id !== state.self.id && (s.id != null || s.addrs.length > 0))
+  if (usable.length === 0) return
+  state.join = {
+    seeds: usable.map(s => ({ ...s, addrs: [...s.addrs] })),
+    nextRetryAt: state.now + config.joinRetryIntervalMs,
+    backoffMs: Math.min(JOIN_FIRST_RETRY_MS, config.joinRetryIntervalMs),
+    unansweredMs: config.joinRetryIntervalMs
+  }
+  sendJoin(state)
+}
+
+function sendJoin (state: State): void {
+  if (state.join == null) return
+  for (const seed of state.join.seeds) {
+    countSync(state, 'join')
+    send(state, { ...seed, addrs: [...seed.addrs] }, { type: 'sync', reply: true, join: true, members: fullState(state) })
+  }
+}
+
+/** The join is due again (see `state.join.nextRetryAt`): sends it and waits longer for the next. */
+export function retryJoin (state: State): void {
+  if (state.join == null) return
+  sendJoin(state)
+  // Unanswered: the seed may be busy answering a crowd of joins, each with a
+  // full sync; asking again every interval would only add to its queue.
+  state.join.unansweredMs = Math.min(state.join.unansweredMs * 2, JOIN_MAX_WAIT_INTERVALS * state.config.joinRetryIntervalMs)
+  state.join.nextRetryAt = state.now + state.join.unansweredMs
+}
+
+/** A join we sent could not be delivered. */
+export function joinUndelivered (state: State, reason: DeliveryFailure): void {
+  if (state.join == null) return
+  // A seed that is not up yet (refused): retry soon, backing off, instead of a whole
+  // retry interval later. One that timed out is up but busy, maybe answering a crowd
+  // of joins: the unanswered join's own schedule (doubling) applies.
+  if (reason !== 'refused') return
+  state.join.nextRetryAt = Math.min(state.join.nextRetryAt, state.now + state.join.backoffMs)
+  state.join.backoffMs = Math.min(state.join.backoffMs * 2, state.config.joinRetryIntervalMs)
+}
+
+/** A sync from `from`: merged, then answered when it asks for a reply; an answer ends our join. */
+export function onSync (state: State, from: MemberId, msg: Sync): void {
+  mergeSync(state, msg.members)
+  if (!msg.reply) {
+    if (state.join != null) {
+      // Joined. Members that join around the same time may miss each other's
+      // announcements: one early anti-entropy round catches those up.
+      state.join = undefined
+      state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, EARLY_PUSH_PULL_INTERVALS * state.config.probeIntervalMs))
+    }
+  } else {
+    countSync(state, 'answer')
+    send(state, destinationOf(state, from), { type: 'sync', reply: false, join: false, members: fullState(state) })
+  }
+}
+
+/**
+ * Anti-entropy: a full state exchange with one random alive member (with the
+ * ring, one of the neighbourhood: no connection just for it; the long links
+ * still mix state across the ring).
+ */
+export function pushPull (state: State): void {
+  const ring = ringNeighbours(state)
+  const alive = ring != null
+    ? ring.filter(id => state.members.get(id)?.member.status === 'alive')
+    : [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
+  syncWith(state, pickRandom(state.random, alive, 1)[0], 'pushPull')
+}
+
+/**
+ * Partition healing (Serf's reconnect, but every few seconds rather than 30 s):
+ * offer our state to one random failed member. If the network between us healed,
+ * it merges our view, learns it was declared failed, and refutes; we merge its view.
+ */
+export function reconnect (state: State): void {
+  const failed = inOrder(state.index.failed).map(rec => rec.member.id)
+  syncWith(state, pickRandom(state.random, failed, 1)[0], 'reconnect')
+}
+
+function syncWith (state: State, id: MemberId | undefined, why: 'pushPull' | 'reconnect'): void {
+  if (id == null) return
+  countSync(state, why)
+  send(state, destinationOf(state, id), { type: 'sync', reply: true, join: false, members: fullState(state) })
+}
+
+/**
+ * A member we have never heard of is talking to us (its announcement was lost
+ * on the way to us): pull its full state rather than wait for anti-entropy.
+ */
+export function learnStranger (state: State, from: MemberId, msg: Message): void {
+  if (msg.type === 'sync' || isSelfLeft(state) || state.members.has(from)) return
+  if (!allowOnce(state.strangers, from, state.now, state.config.joinRetryIntervalMs)) return
+  countSync(state, 'stranger')
+  send(state, { id: from, addrs: [] }, { type: 'sync', reply: true, join: false, members: fullState(state) })
+}
