@@ -1,0 +1,99 @@
+/**
+ * `npm run bench:storm`: a diagnostic of the start storm, not a benchmark.
+ * Launches N agents at once on loopback, all joining the first (as
+ * bench:scale does), and prints every 5 s the CPU the agents used (in cores,
+ * and the five busiest), how many views are full and how many members the
+ * smallest and the median view hold alive; at the end, per-agent figures from
+ * /v1/stats (connections opened, messages, syncs by reason, failed sends) and
+ * the CPU each agent used (user, system). docs/scale.md says what it found.
+ *
+ * STORM_N=100             agents
+ * STORM_WAIT_MS=150000    bound on the wait for every view to be full
+ * STORM_LOGS=DIR          write each agent's output there (with DEBUG=cluster:swim,
+ *                         every failed dial and its reason)
+ * AGENT_ENTRY             what each agent runs (npm run bench:storm sets the bundle)
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ClusterViews } from './views.ts'
+import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
+
+const n = Number(process.env.STORM_N ?? 100)
+const waitMs = Number(process.env.STORM_WAIT_MS ?? 150_000)
+const logDir = process.env.STORM_LOGS
+// utime and stime in /proc/PID/stat are in clock ticks of 1/100 s.
+const CLOCK_TICKS_PER_SEC = 100
+
+/** User and system CPU seconds of a process so far ([0, 0] once it is gone). */
+async function cpuOf (pid: number): Promise<[number, number]> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return [Number(fields[11]) / CLOCK_TICKS_PER_SEC, Number(fields[12]) / CLOCK_TICKS_PER_SEC]
+  } catch {
+    return [0, 0]
+  }
+}
+
+/** Mean, median and largest of a list of numbers. */
+function spread (values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length
+  return `mean ${mean.toFixed(1)}, median ${sorted[Math.floor(sorted.length / 2)]}, max ${sorted[sorted.length - 1]}`
+}
+
+const agents: AgentProcess[] = []
+const views = new ClusterViews(n)
+const seed = `/ip4/127.0.0.1/tcp/${await freePort()}`
+const t0 = performance.now()
+const secondsSinceLaunch = (): string => ((performance.now() - t0) / 1000).toFixed(0)
+try {
+  await startAllAtOnce(Array.from({ length: n }, (_, i) => ({
+    name: `s${i + 1}`,
+    listen: i === 0 ? [seed, '/ip4/127.0.0.1/tcp/0/ws'] : undefined,
+    join: i === 0 ? [] : [seed],
+    startTimeoutMs: waitMs
+  })), agents, async a => { await views.watch(a) })
+  console.log(`all ${n} printed their addresses after ${secondsSinceLaunch()} s`)
+
+  const cpuTotals = async (): Promise<number[]> => await Promise.all(agents.map(async a => (await cpuOf(a.child.pid!)).reduce((s, x) => s + x, 0)))
+  let before = await cpuTotals()
+  let beforeAt = performance.now()
+  while (performance.now() < t0 + waitMs && views.fullAt == null) {
+    await sleep(5000)
+    const now = await cpuTotals()
+    const at = performance.now()
+    const used = now.map((c, i) => c - before[i])
+    const busiest = used.map((c, i) => ({ c, name: agents[i].name })).sort((a, b) => b.c - a.c).slice(0, 5)
+    const alive = views.aliveCounts()
+    const cores = used.reduce((s, x) => s + x, 0) / ((at - beforeAt) / 1000)
+    console.log(`${secondsSinceLaunch()} s: ${cores.toFixed(2)} cores (busiest ${busiest.map(b => `${b.name} ${b.c.toFixed(2)} s`).join(', ')}); ` +
+      `${views.fullCount} views full; alive per view: smallest ${alive[0]}, median ${alive[Math.floor(alive.length / 2)]}`)
+    before = now
+    beforeAt = at
+  }
+  console.log(views.fullAt == null
+    ? `not every view full after ${secondsSinceLaunch()} s: ${views.fullCount} of ${n}; smallest ${views.smallest(5)}`
+    : `every view full ${((views.fullAt - t0) / 1000).toFixed(1)} s after launch`)
+
+  const stats = await Promise.all(agents.map(async a => await (await fetch(`http://${a.rpc}/v1/stats`)).json() as any))
+  const row = (label: string, pick: (s: any) => number): void => { console.log(`${label}: ${spread(stats.map(pick))}`) }
+  row('connections opened, inbound', s => s.transport.connectionsOpened.inbound)
+  row('connections opened, outbound', s => s.transport.connectionsOpened.outbound)
+  row('connections open now', s => s.transport.connections)
+  row('SWIM messages sent', s => s.transport.messagesOut)
+  row('sends failed', s => s.transport.dropped.sendFailed)
+  for (const reason of Object.keys(stats[0].membership.syncsSentFor)) row(`full syncs sent (${reason})`, s => s.membership.syncsSentFor[reason])
+  const cpu = await Promise.all(agents.map(async a => await cpuOf(a.child.pid!)))
+  console.log(`CPU per agent since launch: user ${(cpu.reduce((s, c) => s + c[0], 0) / n).toFixed(2)} s, system ${(cpu.reduce((s, c) => s + c[1], 0) / n).toFixed(2)} s`)
+
+  if (logDir != null) {
+    await mkdir(logDir, { recursive: true })
+    await Promise.all(agents.map(async a => { await writeFile(join(logDir, `${a.name}.log`), a.output()) }))
+    console.log(`agent output in ${logDir}`)
+  }
+} finally {
+  views.close()
+  await killAll(agents)
+}
