@@ -2,8 +2,7 @@
  * The coordinator role of one job: offers, claims → leases, renewals,
  * releases, results counted exactly once, completion. Pure functions over a
  * Job record (job.ts) and a narrow context; the coordinator (coordinator.ts)
- * routes messages here for jobs it coordinates, and replication.ts sends
- * what changes to the replicas.
+ * routes messages here for jobs it coordinates and replicates what changes.
  *
  * See workloads/README.md for the rules (claims, leases, counting).
  */
