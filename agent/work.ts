@@ -243,7 +243,8 @@ export class WorkDriver {
 
   /** A job this node knows locally (coordinated, replicated or ended anywhere). */
   localJob (id: string): JobView | undefined {
-    return this.#core.job(id) ?? this.#ended.get(id)?.view
+    // the coordinator's final record first: a replica's own may be behind it
+    return this.#ended.get(id)?.view ?? this.#core.job(id)
   }
 
   /** A job by id from any node: locally, else asks every alive member. */

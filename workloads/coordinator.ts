@@ -166,7 +166,10 @@ export class Coordinator {
       }
       case 'job-end': {
         const job = this.#jobs.get(msg.job.id)
-        if (job == null || job.role !== 'replica' || job.status !== 'running') break
+        // A delta may have carried the end already (status copied, its tasks maybe behind:
+        // deltas lost to a rate limit, a snapshot still arriving in parts): the job-end's
+        // view is still taken, so that this replica reports the job as it ended.
+        if (job == null || job.role !== 'replica' || job.ended != null) break
         if (from !== job.coordinator || msg.job.coordinator !== from) {
           countForged(this.#stats.forged, msg.type)
           break
@@ -174,6 +177,7 @@ export class Coordinator {
         job.status = msg.job.status
         job.result = msg.job.result
         job.error = msg.job.error
+        job.ended = msg.job
         break
       }
       default:

@@ -29,6 +29,8 @@ export interface CoordinatorStats {
 }
 
 export interface Job {
+  /** Replica: the coordinator's final view from its job-end (this record's tasks may be behind it). */
+  ended?: JobView
   role: 'coordinator' | 'replica'
   id: string
   workload: string
@@ -110,6 +112,7 @@ export function untouched (task: TaskRecord): boolean {
 
 /** The JSON face of a job. O(tasks): callers throttle it for big jobs. */
 export function viewOf (job: Job): JobView {
+  if (job.ended != null) return job.ended
   const perNode: Record<string, number> = {}
   let done = 0
   let rerun = 0
