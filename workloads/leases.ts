@@ -2,7 +2,8 @@
  * The coordinator role of one job: offers, claims → leases, renewals,
  * releases, results counted exactly once, completion. Pure functions over a
  * Job record (job.ts) and a narrow context; the coordinator (coordinator.ts)
- * routes messages here for jobs it coordinates and replicates what changes.
+ * routes messages here for jobs it coordinates, and replication.ts sends
+ * what changes to the replicas.
  *
  * See workloads/README.md for the rules (claims, leases, counting).
  */

@@ -1,0 +1,117 @@
+/**
+ * The coordinator's side of replication: which members replicate a job,
+ * whole-record snapshots sent to them in parts (snapshot.ts packs them), the
+ * deltas that follow, and the snapshots replicas ask for again (`resync`).
+ * Pure functions over a Job record (job.ts) and a narrow context; the
+ * coordinator (coordinator.ts) calls them, replica.ts is the other end.
+ *
+ * See workloads/README.md, "Replication and takeover".
+ */
+import type { Job } from './job.ts'
+import type { LeaseContext } from './leases.ts'
+import { rank } from './rendezvous.ts'
+import { snapshotPart } from './snapshot.ts'
+import type { MemberId, Peer, WorkEffect, WorkMessage } from './types.ts'
+
+/** What replication needs from the node around it, beyond what the coordinator role does. */
+export interface ReplicationContext extends LeaseContext {
+  readonly self: MemberId
+  /** The membership view as last given to members() (this node included). */
+  peers: () => Iterable<Peer>
+}
+
+/**
+ * Replicas: the alive current ones are kept (a member joining later does not
+ * move the record); vacancies are filled by rendezvous of the job id over the
+ * other alive members.
+ */
+export function chooseReplicas (ctx: ReplicationContext, job: Job): MemberId[] {
+  const kept = job.replicas.filter(id => id !== ctx.self && ctx.alive(id))
+  const candidates = [...ctx.peers()]
+    .filter(p => p.id !== ctx.self && ctx.alive(p.id) && !kept.includes(p.id))
+    .map(p => ({ id: p.id, weight: 1 }))
+  return [...kept, ...rank(job.id, candidates)].slice(0, ctx.config.replicas)
+}
+
+/** The membership view changed: lost replicas are replaced and the new ones get a snapshot. */
+export function replaceLostReplicas (ctx: ReplicationContext, now: number, job: Job, effects: WorkEffect[]): void {
+  const wanted = chooseReplicas(ctx, job)
+  const added = wanted.filter(id => !job.replicas.includes(id))
+  if (added.length > 0 || wanted.length !== job.replicas.length) {
+    flush(ctx, job, effects) // pending deltas go to the old set first
+    job.replicas = wanted
+    for (const replica of added) snapshotTo(ctx, now, job, replica, effects)
+  }
+}
+
+/** Starts sending the whole record to one replica: part 0 now, the others one per tick (continueSnapshots). */
+export function snapshotTo (ctx: ReplicationContext, now: number, job: Job, replica: MemberId, effects: WorkEffect[]): void {
+  job.snapshotAt.set(replica, now)
+  job.snapshotWanted.delete(replica)
+  job.snapshotting.delete(replica)
+  sendPart(ctx, now, job, replica, 0, 0, effects)
+}
+
+function sendPart (ctx: ReplicationContext, now: number, job: Job, replica: MemberId, part: number, from: number, effects: WorkEffect[]): void {
+  const { msg, next } = snapshotPart(job, now, part, from)
+  ctx.stats.snapshotParts++
+  effects.push({ kind: 'send', to: replica, msg })
+  if (next == null) job.snapshotting.delete(replica)
+  else job.snapshotting.set(replica, { part: part + 1, from: next, sentAt: now })
+}
+
+/** The next part of every snapshot being sent: one part per replica per tick keeps each turn of the event loop short. */
+export function continueSnapshots (ctx: ReplicationContext, now: number, job: Job, effects: WorkEffect[]): void {
+  for (const [replica, { part, from }] of job.snapshotting) {
+    if (job.replicas.includes(replica)) sendPart(ctx, now, job, replica, part, from, effects)
+    else job.snapshotting.delete(replica)
+  }
+}
+
+/** A replica gets at most one snapshot per snapshotMinIntervalMs: a replica that keeps missing parts cannot make the coordinator re-encode a big job in a loop. */
+export function nextSnapshotAt (ctx: ReplicationContext, job: Job, replica: MemberId): number {
+  return (job.snapshotAt.get(replica) ?? -Infinity) + ctx.config.snapshotMinIntervalMs
+}
+
+export function sendWantedSnapshots (ctx: ReplicationContext, now: number, job: Job, effects: WorkEffect[]): void {
+  for (const replica of job.snapshotWanted) {
+    if (!job.replicas.includes(replica)) job.snapshotWanted.delete(replica)
+    else if (nextSnapshotAt(ctx, job, replica) <= now) snapshotTo(ctx, now, job, replica, effects)
+  }
+}
+
+/** A replica of the job missed a delta or a part and asks for the whole record again. */
+export function onResync (ctx: ReplicationContext, now: number, job: Job, from: MemberId, effects: WorkEffect[]): void {
+  if (!job.replicas.includes(from)) return
+  ctx.stats.replicationResyncs++
+  job.snapshotWanted.add(from)
+  sendWantedSnapshots(ctx, now, job, effects)
+}
+
+/** The changed records to every replica, as one delta; map tasks go without their input (replicas split it). */
+export function flush (ctx: ReplicationContext, job: Job, effects: WorkEffect[]): void {
+  if (job.role !== 'coordinator' || (job.dirty.size === 0 && !job.headerDirty)) return
+  const tasks = [...job.dirty].sort((a, b) => a - b).map(i => {
+    const { input, ...record } = job.tasks[i]
+    return job.kind === 'map' ? record : { ...record, input }
+  })
+  job.dirty.clear()
+  job.headerDirty = false
+  if (job.replicas.length === 0) return
+  job.seq++
+  const msg: WorkMessage = {
+    type: 'replicate',
+    jobId: job.id,
+    coordinator: ctx.self,
+    epoch: job.epoch,
+    seq: job.seq,
+    replicas: job.replicas,
+    tasks: tasks as typeof job.tasks,
+    status: job.status,
+    result: job.result,
+    error: job.error,
+    ignored: job.ignored,
+    duplicates: job.duplicates
+  }
+  for (const replica of job.replicas) effects.push({ kind: 'send', to: replica, msg })
+}
