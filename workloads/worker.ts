@@ -3,11 +3,16 @@
  * lease renewal, result reporting (and re-sending after a takeover), and the
  * capacity this node gossips. It never runs a task itself: it emits `run` and
  * `abort` effects and is told the outcome with `taskFinished`.
+ *
+ * capacity.ts tracks the free slots members gossip, fair-share.ts spends this
+ * node's free slots on offered tasks, offers.ts holds a job's offered tasks.
  */
 import type { WorkConfig } from './config.ts'
 import { countForged, judge, type ForgedCounts } from './authority.ts'
+import { CapacityBook } from './capacity.ts'
+import { claimFairly } from './fair-share.ts'
 import { MAX_RESULT_BYTES, unsendable } from './limits.ts'
-import { claimWeight, rankOf, taskKey, type Candidate } from './rendezvous.ts'
+import { rankOf, taskKey } from './rendezvous.ts'
 import { OfferBook } from './offers.ts'
 import type { JobKind, MemberId, Peer, TaskOutcome, WorkEffect, WorkMessage } from './types.ts'
 
@@ -72,11 +77,8 @@ export class Worker {
   /** Ended job ids and the coordinator that ended each. */
   readonly #ended = new Map<string, MemberId>()
   #peers = new Map<MemberId, Peer>()
-  /** Free slots other members published. */
-  readonly #free = new Map<MemberId, number>()
+  readonly #capacity: CapacityBook
   #nextRenewAt = -Infinity
-  #nextCapacityAt = -Infinity
-  #publishedFree = -1
   readonly #stats: WorkerStats = { claimsSent: 0, tasksStarted: 0, tasksFinished: 0, tasksAborted: 0, resultsResent: 0, grantsReleased: 0, tasksRefused: 0, forged: {} }
 
   constructor (opts: WorkerOptions) {
@@ -84,6 +86,7 @@ export class Worker {
     this.#config = opts.config
     this.#canRun = opts.canRun ?? (() => true)
     this.#validateTask = opts.validateTask ?? ((_, input) => input)
+    this.#capacity = new CapacityBook(opts.config)
   }
 
   /** Slots not running a task nor reserved by an outstanding claim. */
@@ -118,7 +121,7 @@ export class Worker {
         const job = this.#follow(msg.jobId, from, msg.epoch, msg.workload, msg.kind, msg.type, effects)
         if (job == null) break
         job.replicas = msg.replicas
-        const candidates = this.#candidates()
+        const candidates = this.#capacity.candidates(this.#self, this.free(), this.#peers.values())
         for (const task of msg.tasks) {
           if (job.running.has(task.index) || job.claimed.has(task.index) || job.unacked.has(task.index)) continue
           if (task.target != null) {
@@ -212,7 +215,7 @@ export class Worker {
         break
       }
       case 'capacity':
-        this.#free.set(from, msg.free)
+        this.#capacity.heard(from, msg.free)
         break
       default:
         break
@@ -237,7 +240,7 @@ export class Worker {
 
   members (now: number, peers: readonly Peer[]): WorkEffect[] {
     this.#peers = new Map(peers.map(p => [p.id, p]))
-    for (const id of this.#free.keys()) if (!this.#alive(id)) this.#free.delete(id)
+    this.#capacity.forget(id => this.#alive(id))
     const effects: WorkEffect[] = []
     for (const job of this.#jobs.values()) {
       // a takeover heard earlier is confirmed once the coordinator is failed here too
@@ -267,19 +270,13 @@ export class Worker {
       }
     }
     if (expired) this.#claim(now, effects)
-    if (now >= this.#nextCapacityAt) {
-      const free = this.free()
-      if (free !== this.#publishedFree) {
-        this.#publishedFree = free
-        effects.push({ kind: 'publish', msg: { type: 'capacity', free, slots: this.#config.slots } })
-      }
-      this.#nextCapacityAt = now + this.#config.capacityIntervalMs
-    }
+    const capacity = this.#capacity.publish(now, () => this.free())
+    if (capacity != null) effects.push({ kind: 'publish', msg: capacity })
     return effects
   }
 
   nextDeadline (): number {
-    let next = this.#nextCapacityAt
+    let next = this.#capacity.nextPublishAt
     if (this.running() > 0) next = Math.min(next, this.#nextRenewAt)
     for (const job of this.#jobs.values()) {
       for (const at of job.claimed.values()) next = Math.min(next, at + this.#config.claimTimeoutMs)
@@ -339,37 +336,15 @@ export class Worker {
    * a task is ours to claim if we rank within the first `round + 1` members
    * of its weighted rendezvous ranking (broadcast: if we are its target),
    * best rank first (see offers.ts). Our rank is taken when the offer
-   * arrives. One claim message per job, sent to its coordinator.
-   *
-   * Slots are shared fairly between jobs: each free slot goes to the job
-   * this node holds the fewest tasks of, so a job with endless tasks cannot
-   * keep a later job from every slot; as its tasks end, the slots pass on.
+   * arrives. One claim message per job, sent to its coordinator. Slots are
+   * shared fairly between jobs (fair-share.ts).
    */
   #claim (now: number, effects: WorkEffect[]): void {
-    let free = this.free()
+    const free = this.free()
     if (free === 0) return
     // two missed re-offers: the task was leased elsewhere (see OfferBook.claimable)
     const staleBefore = now - 2 * this.#config.offerIntervalMs
-    const shares = [...this.#jobs.values()].map(job => ({
-      job, held: job.running.size + job.claimed.size, offered: job.offered.claimable(staleBefore), mine: [] as number[]
-    }))
-    while (free > 0 && shares.length > 0) {
-      let next = 0
-      for (let i = 1; i < shares.length; i++) if (shares[i].held < shares[next].held) next = i
-      const share = shares[next]
-      const task = share.offered.next()
-      if (task.done === true) {
-        shares.splice(next, 1)
-        this.#sendClaim(share.job, share.mine, effects)
-        continue
-      }
-      share.job.offered.delete(task.value.index)
-      share.job.claimed.set(task.value.index, now)
-      share.mine.push(task.value.index)
-      share.held++
-      free--
-    }
-    for (const share of shares) this.#sendClaim(share.job, share.mine, effects)
+    claimFairly(this.#jobs.values(), free, now, staleBefore, (job, tasks) => { this.#sendClaim(job, tasks, effects) })
   }
 
   #sendClaim (job: WorkerJob, tasks: number[], effects: WorkEffect[]): void {
@@ -377,16 +352,6 @@ export class Worker {
     this.#stats.claimsSent++
     // direct to the coordinator: the only member that acts on a claim
     effects.push({ kind: 'send', to: job.coordinator, msg: { type: 'claim', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch, tasks } })
-  }
-
-  /** Alive members weighted by their free slots (ours: exact; others: as last published, else all slots). */
-  #candidates (): Candidate[] {
-    const out: Candidate[] = [{ id: this.#self, weight: claimWeight(this.free()) }]
-    for (const peer of this.#peers.values()) {
-      if (peer.id === this.#self || !peer.alive) continue
-      out.push({ id: peer.id, weight: claimWeight(this.#free.get(peer.id) ?? this.#config.slots) })
-    }
-    return out
   }
 
   #alive (id: MemberId): boolean {
