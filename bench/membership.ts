@@ -4,7 +4,7 @@
  * resume, kill -9 detection, graceful leave, and then idle cost (RSS, CPU,
  * bytes per second) of the survivors.
  */
-import { readFile } from 'node:fs/promises'
+import { cpuTimes, rssMb } from './proc.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EventRecorder } from './events.ts'
 import { freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
@@ -24,15 +24,9 @@ export interface MembershipRun {
   falseFailures: number
 }
 
-async function procSample (pid: number): Promise<{ rssKb: number, cpuTicks: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return {
-    rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN),
-    // utime and stime are fields 14 and 15 of /proc/pid/stat (1-based), after the command name.
-    cpuTicks: Number(fields[11]) + Number(fields[12])
-  }
+async function procSample (pid: number): Promise<{ rssMb: number, cpuS: number }> {
+  const [rss, cpu] = await Promise.all([rssMb(pid), cpuTimes(pid)])
+  return { rssMb: rss, cpuS: cpu.userS + cpu.systemS }
 }
 
 async function transportBytes (agent: AgentProcess): Promise<number> {
@@ -45,7 +39,6 @@ const ms = (from: number, to: number | undefined): number => to == null ? NaN : 
 const TIMEOUT_MS = 30_000
 const IDLE_WINDOW_MS = 10_000
 const SETTLE_MS = 10_000
-const CLOCK_TICKS_PER_SEC = 100
 
 export async function runMembershipBench (n = 10): Promise<MembershipRun> {
   const port = await freePort()
@@ -109,8 +102,8 @@ export async function runMembershipBench (n = 10): Promise<MembershipRun> {
     const after = await Promise.all(observers.map(async a => ({ proc: await procSample(a.child.pid!), bytes: await transportBytes(a) })))
     const seconds = (performance.now() - tIdle) / 1000
     const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
-    const idleRssMb = mean(after.map(a => a.proc.rssKb / 1024))
-    const idleCpuPercent = mean(after.map((a, i) => (a.proc.cpuTicks - before[i].proc.cpuTicks) / CLOCK_TICKS_PER_SEC / seconds * 100))
+    const idleRssMb = mean(after.map(a => a.proc.rssMb))
+    const idleCpuPercent = mean(after.map((a, i) => (a.proc.cpuS - before[i].proc.cpuS) / seconds * 100))
     // Every byte is counted twice across the cluster (out at one agent, in at another): per agent, in + out.
     const idleBytesPerSec = mean(after.map((a, i) => (a.bytes - before[i].bytes) / seconds))
 

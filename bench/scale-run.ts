@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews } from './views.ts'
+import { cpuTimes, rssMb } from './proc.ts'
 import type { MemberView } from '../agent/member-view.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
 
@@ -77,8 +78,6 @@ export interface ScaleRun {
   faultFalseFailures: number
 }
 
-// utime and stime in /proc/PID/stat are in clock ticks (`getconf CLK_TCK`, 100 on Linux).
-const CLOCK_TICKS_PER_SEC = 100
 /** Below this much available memory the watchdog ends the run. */
 const MIN_AVAILABLE_MB = Number(process.env.BENCH_MIN_AVAILABLE_MB ?? 1500)
 
@@ -86,14 +85,11 @@ const MIN_AVAILABLE_MB = Number(process.env.BENCH_MIN_AVAILABLE_MB ?? 1500)
 interface ProcSample { cpuS: number, rssMb: number, ioBytes: number, at: number }
 
 async function procSample (pid: number): Promise<ProcSample> {
-  const [stat, status, io] = await Promise.all([
-    readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/io`, 'utf8')])
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const [cpu, rss, io] = await Promise.all([cpuTimes(pid), rssMb(pid), readFile(`/proc/${pid}/io`, 'utf8')])
   const io1 = (key: string): number => Number(new RegExp(`^${key}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN)
   return {
-    cpuS: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC,
-    rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024,
+    cpuS: cpu.userS + cpu.systemS,
+    rssMb: rss,
     ioBytes: io1('rchar') + io1('wchar'),
     at: performance.now()
   }

@@ -13,24 +13,21 @@
  *                         every failed dial and its reason)
  * AGENT_ENTRY             what each agent runs (npm run bench:storm sets the bundle)
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews } from './views.ts'
+import { cpuTimes } from './proc.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
 
 const n = Number(process.env.STORM_N ?? 100)
 const waitMs = Number(process.env.STORM_WAIT_MS ?? 150_000)
 const logDir = process.env.STORM_LOGS
-// utime and stime in /proc/PID/stat are in clock ticks of 1/100 s.
-const CLOCK_TICKS_PER_SEC = 100
-
 /** User and system CPU seconds of a process so far ([0, 0] once it is gone). */
 async function cpuOf (pid: number): Promise<[number, number]> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return [Number(fields[11]) / CLOCK_TICKS_PER_SEC, Number(fields[12]) / CLOCK_TICKS_PER_SEC]
+    const { userS, systemS } = await cpuTimes(pid)
+    return [userS, systemS]
   } catch {
     return [0, 0]
   }
