@@ -9,11 +9,10 @@ import * as lp from 'it-length-prefixed'
 import { encodeMessage } from './codec.ts'
 import { beforeDeadline, classifyDialError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
-import type { SwimCounters, SwimTransportHandlers, SwimTransportState, SwimTransportStats } from './swim-types.ts'
+import type { SwimPartOptions, SwimTransportHandlers, SwimTransportStats } from './swim-types.ts'
 import type { IdleConnections } from './idle-connections.ts'
-import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
-import type { Libp2p, Logger, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 
 /** One outbound message waiting for (or being written to) a stream. */
 export interface Outgoing {
@@ -45,13 +44,8 @@ export interface Channel {
   pump?: Promise<void>
 }
 
-export interface ChannelsOptions {
-  libp2p: Libp2p
-  config: TransportConfig
-  log: Logger
+export interface ChannelsOptions extends SwimPartOptions {
   selfId: string
-  counters: SwimCounters
-  state: () => SwimTransportState
   /** The transport's shutdown signal (a new one at each start): aborts dials and drain waits. */
   shutdown: () => AbortSignal
   handlers: Pick<SwimTransportHandlers, 'onDeliveryFailed'>

@@ -11,11 +11,10 @@ import { framingDrop } from './framing.ts'
 import { decodeMessage } from './codec.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
-import type { SwimCounters, SwimTransportHandlers, SwimTransportState } from './swim-types.ts'
+import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
 import type { IdleConnections } from './idle-connections.ts'
-import type { TransportConfig } from './config.ts'
 import type { Message } from '../membership/types.ts'
-import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 
 /** What a libp2p stream yields: one chunk per data frame. */
 type StreamChunk = Stream extends AsyncIterable<infer T> ? T : never
@@ -23,12 +22,7 @@ type StreamChunk = Stream extends AsyncIterable<infer T> ? T : never
 /** Chunks (yamux data frames) a member's frame takes at most, in the chunk limit (readChunks): a full sync spans several. */
 const CHUNKS_PER_FRAME = 4
 
-export interface InboundOptions {
-  libp2p: Libp2p
-  config: TransportConfig
-  log: Logger
-  counters: SwimCounters
-  state: () => SwimTransportState
+export interface InboundOptions extends SwimPartOptions {
   handlers: Pick<SwimTransportHandlers, 'onMessage'>
   paths: SwimPathsMonitor
   idle: IdleConnections

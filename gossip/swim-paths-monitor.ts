@@ -10,21 +10,15 @@ import { probeTcp } from './swim-dial.ts'
 import { hostOf, withoutPeerId } from './swim-multiaddr.ts'
 import { hostOf as hostOfAddr, PathTable, pathKey, type PathError, type PathView } from './paths.ts'
 import type { Channel } from './swim-channels.ts'
-import type { SwimCounters, SwimTransportHandlers, SwimTransportState } from './swim-types.ts'
-import type { TransportConfig } from './config.ts'
+import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
 import type { Message } from '../membership/types.ts'
-import type { Connection, Libp2p, Logger } from '@libp2p/interface'
+import type { Connection } from '@libp2p/interface'
 
 /** Pings remembered for timing their acks; a few probe periods' worth in any cluster. */
 const MAX_PINGS_IN_FLIGHT = 1024
 
-export interface PathsMonitorOptions {
-  libp2p: Libp2p
-  config: TransportConfig
-  log: Logger
+export interface PathsMonitorOptions extends SwimPartOptions {
   selfId: string
-  counters: SwimCounters
-  state: () => SwimTransportState
   handlers: Pick<SwimTransportHandlers, 'onPathChange'>
   /** The outbound channel of peer `id`, if there is one (swim-channels.ts). */
   channelOf: (id: string) => Channel | undefined

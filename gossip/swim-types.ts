@@ -5,6 +5,8 @@
  */
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { PathView } from './paths.ts'
+import type { TransportConfig } from './config.ts'
+import type { Libp2p, Logger } from '@libp2p/interface'
 
 export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
 
@@ -104,3 +106,12 @@ export type SwimCounters = Omit<SwimTransportStats, 'idleConnectionsClosed' | 'c
 
 /** The transport's life cycle; every part checks it before calling a handler. */
 export type SwimTransportState = 'new' | 'started' | 'stopping' | 'stopped'
+
+/** What every part of the transport is given (channels, paths monitor, inbound reader); each adds its own. */
+export interface SwimPartOptions {
+  libp2p: Libp2p
+  config: TransportConfig
+  log: Logger
+  counters: SwimCounters
+  state: () => SwimTransportState
+}
