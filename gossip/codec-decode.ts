@@ -253,7 +253,7 @@ function decodeLeave (r: Reader, end: number): Update {
   return signature == null ? { type: 'leave', id, incarnation } : { type: 'leave', id, incarnation, signature }
 }
 
-/** Decodes `seq`, `updates` and message-specific fields of one probe-family message. */
+/** Decodes one message body: `seq`, `updates` and the fields specific to its type. */
 function decodeBody (r: Reader, end: number, type: Message['type']): Message {
   const what = type
   const once = singular(what)
@@ -266,6 +266,8 @@ function decodeBody (r: Reader, end: number, type: Message['type']): Message {
   let join = false
   const members: SyncEntry[] = []
   const updates: Update[] = []
+  let digestMembers = 0
+  let digestHash = 0
   const addUpdate = (wt: number): true => {
     pushBounded(updates, readNested(r, wt, end, `${what}.updates`, decodeUpdate), CODEC_LIMITS.maxUpdates, `${what}.updates`)
     return true
@@ -320,6 +322,12 @@ function decodeBody (r: Reader, end: number, type: Message['type']): Message {
           case 1: return addUpdate(wt)
           default: return false
         }
+      case 'digest':
+        switch (field) {
+          case 1: once(field); digestMembers = readUint(r, wt, 'digest.members'); return true
+          case 2: once(field); digestHash = readUint(r, wt, 'digest.hash'); return true
+          default: return false
+        }
     }
   })
   switch (type) {
@@ -331,6 +339,7 @@ function decodeBody (r: Reader, end: number, type: Message['type']): Message {
       return { type, seq, reason, updates }
     case 'sync': return { type, reply, join, members }
     case 'gossip': return { type, updates }
+    case 'digest': return { type, members: digestMembers, hash: digestHash }
   }
 }
 

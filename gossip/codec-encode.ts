@@ -132,5 +132,11 @@ export function encodeEnvelope (w: Writer, msg: Message): void {
       return
     case 'gossip':
       writeNested(w, ENVELOPE.gossip, () => { writeUpdates(w, 1, msg.updates) })
+      return
+    case 'digest':
+      writeNested(w, ENVELOPE.digest, () => {
+        writeUint(w, 1, msg.members)
+        writeUint(w, 2, msg.hash)
+      })
   }
 }

@@ -10,7 +10,7 @@ import type {
 export const WT_VARINT = 0
 export const WT_LEN = 2
 
-export const ENVELOPE = { ping: 1, 'ping-req': 2, ack: 3, nack: 4, sync: 5, gossip: 6 } as const
+export const ENVELOPE = { ping: 1, 'ping-req': 2, ack: 3, nack: 4, sync: 5, gossip: 6, digest: 7 } as const
 export const UPDATE = { alive: 1, suspect: 2, dead: 3, leave: 4 } as const
 
 export const MEMBER_STATUS: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left']

@@ -52,6 +52,10 @@ export function validateMessage (msg: unknown): asserts msg is Message {
     case 'gossip':
       checkUpdates(m.updates, 'gossip.updates')
       return
+    case 'digest':
+      checkUint(m.members, 'digest.members')
+      checkUint(m.hash, 'digest.hash')
+      return
     default:
       fail(`unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}`)
   }

@@ -29,7 +29,7 @@ import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeSoon } from '.
 import { aliveUpdate, broadcast, copyMember, isSelfLeft, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
-import { joinUndelivered, learnStranger, onSync, startJoin } from './sync.ts'
+import { joinUndelivered, learnStranger, onDigest, onSync, startJoin } from './sync.ts'
 import { correctSender, tellAccused } from './dissemination.ts'
 import { leaveCluster, updateSelf } from './self-changes.ts'
 
@@ -69,6 +69,8 @@ export function createMembership (opts: MembershipOptions): Membership {
       updatesApplied: 0,
       syncsSent: 0,
       syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
+      digestsSent: 0,
+      digestsDiffered: 0,
       claimsRejected: 0
     },
     out: [],
@@ -118,6 +120,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       case 'nack': applyAll(msg.updates); onNack(state, from, msg); break
       case 'gossip': applyAll(msg.updates); break
       case 'sync': onSync(state, from, msg); break
+      case 'digest': onDigest(state, from, msg); break
     }
   }
 

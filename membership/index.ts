@@ -41,8 +41,12 @@ export interface MembershipStats {
   messagesIgnored: number
   updatesApplied: number
   syncsSent: number
-  /** Of syncsSent, why: joins, answers to others' syncs, push-pull, reconnects to failed members, pulls from unknown senders. */
+  /** Of syncsSent, why: joins, answers to others' syncs, push-pull (after a digest that differed), reconnects to failed members, pulls from unknown senders. */
   syncsSentFor: { join: number, answer: number, pushPull: number, reconnect: number, stranger: number }
+  /** Push-pull digests sent (sync.ts): each round's first step. */
+  digestsSent: number
+  /** Digests received that differed from this node's view, each answered by a full exchange (counted in syncsSentFor.pushPull). */
+  digestsDiffered: number
   /** Alive and leave claims dropped because their signature was missing or not the member's (forgeries). */
   claimsRejected: number
   /** Lifeguard local health: 0 is healthy. */

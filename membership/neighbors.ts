@@ -24,26 +24,7 @@
  * it is while a cluster is small enough that the neighbourhood would hold everyone.
  */
 import type { MemberId } from './types.ts'
-
-/**
- * FNV-1a with murmur3's finalizer, 32 bits: spreads ids on the ring. The
- * finalizer matters: without it ids that differ in their last characters
- * (node-017, node-018) land next to each other, and the long links would not be
- * random. Not a security boundary: ids are public.
- */
-export function ringKey (text: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
+import { hash32 as ringKey } from './hash.ts'
 
 interface Position { key: number, id: MemberId }
 

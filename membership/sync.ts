@@ -1,7 +1,8 @@
 /**
  * Full-state syncs: joining through seeds (and retrying), answering a sync,
- * anti-entropy push-pull with a live member, partition healing with a failed
- * one, and pulling the state of a stranger that talks to us.
+ * anti-entropy push-pull with a live member (a digest first, the full states
+ * only when the views differ), partition healing with a failed one, and
+ * pulling the state of a stranger that talks to us.
  */
 import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts'
 import type { MembershipStats } from './index.ts'
@@ -9,8 +10,10 @@ import { pickRandom, stagger } from './random.ts'
 import { mergeSync } from './apply.ts'
 import { allowOnce, destinationOf, fullState, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
 import { inOrder } from './member-index.ts'
+import { viewDigest } from './digest.ts'
 
 type Sync = Extract<Message, { type: 'sync' }>
+type Digest = Extract<Message, { type: 'digest' }>
 
 /**
  * After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it):
@@ -89,16 +92,34 @@ export function onSync (state: State, from: MemberId, msg: Sync): void {
 }
 
 /**
- * Anti-entropy: a full state exchange with one random alive member (with the
- * ring, one of the neighbourhood: no connection just for it; the long links
- * still mix state across the ring).
+ * Anti-entropy with one random alive member (with the ring, one of the
+ * neighbourhood: no connection just for it; the long links still mix state
+ * across the ring): our view's digest, which the member compares with its own
+ * (onDigest). Equal views, the usual case, cost a few bytes instead of two
+ * full states.
  */
 export function pushPull (state: State): void {
   const ring = ringNeighbours(state)
   const alive = ring != null
     ? ring.filter(id => state.members.get(id)?.member.status === 'alive')
     : [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
-  syncWith(state, pickRandom(state.random, alive, 1)[0], 'pushPull')
+  const partner = pickRandom(state.random, alive, 1)[0]
+  if (partner == null) return
+  state.stats.digestsSent++
+  send(state, destinationOf(state, partner), { type: 'digest', ...viewDigest(state.self, state.members.values()) })
+}
+
+/**
+ * A member's push-pull digest: if our view differs, the full exchange, started
+ * from our side (our state, asking for its own). A stranger's is left to
+ * learnStranger, which pulls its state anyway.
+ */
+export function onDigest (state: State, from: MemberId, msg: Digest): void {
+  if (isSelfLeft(state) || !state.members.has(from)) return
+  const own = viewDigest(state.self, state.members.values())
+  if (own.members === msg.members && own.hash === msg.hash) return
+  state.stats.digestsDiffered++
+  syncWith(state, from, 'pushPull')
 }
 
 /**

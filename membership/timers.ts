@@ -14,7 +14,7 @@ import { pushPull, reconnect, retryJoin } from './sync.ts'
 import { isSelfLeft, liveCount, type MemberRecord, type State } from './state.ts'
 import { memberDeadline, takeDueReaps, takeDueSuspects, touchSuspicion, track } from './member-index.ts'
 
-/** A stall (see advanceClock()) this many probe intervals long or longer is followed by a full sync. */
+/** A stall (see advanceClock()) this many probe intervals long or longer is followed by a push-pull at once. */
 const STALL_SYNC_INTERVALS = 5
 
 /**
@@ -22,10 +22,11 @@ const STALL_SYNC_INTERVALS = 5
  * process did not run (SIGSTOP, a blocked event loop, a suspended VM): whatever
  * was timed during that gap says nothing about the others, so in-flight probes
  * are dropped without a verdict, running suspicions get a short grace period for
- * refutations still queued; after a long stall, a full sync is done at once to
- * catch up. Only after a long one: a process starved of CPU (dozens of agents
- * starting on two cores) is late by a second or two over and over, and a full
- * sync each time, answered with another, was most of what kept it starved.
+ * refutations still queued; after a long stall, a push-pull is done at once to
+ * catch up (its digest differs, so the full states follow). Only after a long
+ * one: a process starved of CPU (dozens of agents starting on two cores) is
+ * late by a second or two over and over, and a full sync each time, answered
+ * with another, was most of what kept it starved.
  */
 export function advanceClock (state: State, now: number): void {
   const config = state.config

@@ -85,6 +85,11 @@ export type Message =
   | { type: 'nack', seq: number, reason: DeliveryFailure, updates: Update[] }
   /** Push-pull full-state exchange; `reply` asks the receiver to answer with its own state. */
   | { type: 'sync', reply: boolean, join: boolean, members: SyncEntry[] }
+  /**
+   * Push-pull's first step: a digest of the sender's view (digest.ts). A receiver
+   * whose own view differs starts the full exchange (a `sync` asking for a reply).
+   */
+  | { type: 'digest', members: number, hash: number }
   /** Gossip-interval dissemination with no probe attached. */
   | { type: 'gossip', updates: Update[] }
 

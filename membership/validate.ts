@@ -76,6 +76,7 @@ export function isValidMessage (v: unknown): v is Message {
     case 'sync': return typeof v.reply === 'boolean' && typeof v.join === 'boolean' &&
       Array.isArray(v.members) && v.members.length <= MAX_LIST && v.members.every(isSyncEntry)
     case 'gossip': return isUpdates(v.updates)
+    case 'digest': return isCounter(v.members) && isCounter(v.hash)
     default: return false
   }
 }

@@ -114,6 +114,7 @@ function bodySize (msg: Message): number {
     case 'nack': return uint(msg.seq) + ENUM + updatesSize(msg.updates)
     case 'sync': return (msg.reply ? 2 : 0) + (msg.join ? 2 : 0) + syncSize(msg.members)
     case 'gossip': return updatesSize(msg.updates)
+    case 'digest': return uint(msg.members) + uint(msg.hash)
   }
 }
 

@@ -80,7 +80,7 @@ function randomMessage (rng: Rng): Message {
   }
   const updates = (): Update[] => Array.from({ length: rng.int(6) }, update)
   const seq = (): number => rng.int(50)
-  switch (rng.int(6)) {
+  switch (rng.int(7)) {
     case 0: return { type: 'ping', seq: seq(), target: id(), updates: updates() }
     case 1: return { type: 'ping-req', seq: seq(), target: id(), targetAddrs: [addrOf(id())], nack: rng.next() < 0.5, updates: updates() }
     case 2: return { type: 'ack', seq: seq(), updates: updates() }
@@ -91,6 +91,7 @@ function randomMessage (rng: Rng): Message {
       join: rng.next() < 0.3,
       members: Array.from({ length: rng.int(6) }, () => ({ ...ann(), ...sig(), status: rng.pick(['alive', 'suspect', 'failed', 'left'] as const), ...(rng.next() < 0.2 ? { signedIncarnation: inc() } : {}) }))
     }
+    case 5: return { type: 'digest', members: rng.int(100), hash: rng.int(2 ** 53) }
     default: return { type: 'gossip', updates: updates() }
   }
 }

@@ -53,6 +53,8 @@ const roundTrips: Array<[string, Message]> = [
     members: [entry('alive'), entry('suspect', { id: B }), entry('failed', { id: C, tags: { k: '' } }), entry('left', { name: '' })]
   }],
   ['gossip empty', { type: 'gossip', updates: [] }],
+  ['digest empty view hash 0', { type: 'digest', members: 0, hash: 0 }],
+  ['digest of 53 bits', { type: 'digest', members: 10_000, hash: Number.MAX_SAFE_INTEGER }],
   ['signed alive and leave claims', {
     type: 'gossip',
     updates: [{ ...alive, signature: new Uint8Array(64).fill(7) }, { type: 'leave', id: A, incarnation: 4, signature: Uint8Array.of(1, 2, 3) },
@@ -139,6 +141,8 @@ describe('gossip codec: encode rejects what a peer would reject', () => {
     ['target with a slash', { type: 'ping', seq: 1, target: 'a/b', updates: [] }],
     ['target too long', { type: 'ping', seq: 1, target: 'a'.repeat(CODEC_LIMITS.maxIdBytes + 1), updates: [] }],
     ['updates not an array', { type: 'gossip', updates: {} }],
+    ['digest hash not an integer', { type: 'digest', members: 3, hash: 1.5 }],
+    ['digest without a count', { type: 'digest', hash: 7 }],
     ['too many updates', { type: 'gossip', updates: Array.from({ length: CODEC_LIMITS.maxUpdates + 1 }, () => updates[1]) }],
     ['unknown update type', { type: 'gossip', updates: [{ type: 'resurrect', id: A, incarnation: 1 }] }],
     ['unknown cause', { type: 'gossip', updates: [{ type: 'dead', id: A, incarnation: 1, from: B, cause: 'boredom' }] }],

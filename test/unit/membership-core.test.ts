@@ -494,7 +494,7 @@ describe('membership core: robustness', () => {
     const effects = wire.input('a', (core, now) => core.tick(now))
     const events = effects.filter(e => e.kind === 'event' && e.event.type !== 'member:alive')
     assert.deepEqual(events, [], 'no suspicion or failure from overdue timers')
-    assert.ok(effects.some(e => e.kind === 'send' && e.msg.type === 'sync'), 'a full sync to catch up')
+    assert.ok(effects.some(e => e.kind === 'send' && e.msg.type === 'digest'), 'a push-pull at once to catch up')
     assert.ok(wire.advanceUntil(() => ['b', 'c', 'd'].every(id => wire.status(id, 'a') === 'alive'), 5000))
     assert.ok(['b', 'c', 'd'].every(id => wire.status('a', id) === 'alive'))
     assert.ok(a.self.incarnation >= 1, 'it refuted')

@@ -23,6 +23,7 @@ import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
 import { isValidMessage } from '../../../membership/validate.ts'
 import { createPartitionState, updatePartition } from '../../../membership/partition.ts'
 import { Ring } from '../../../membership/neighbors.ts'
+import { viewDigest } from '../../../membership/digest.ts'
 import { signLeave } from '../../../membership/claims.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
@@ -78,6 +79,8 @@ export function createMembership (opts: MembershipOptions): Membership {
       updatesApplied: 0,
       syncsSent: 0,
       syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
+      digestsSent: 0,
+      digestsDiffered: 0,
       claimsRejected: 0
     },
     out: [],
@@ -251,7 +254,19 @@ export function createMembership (opts: MembershipOptions): Membership {
     const alive = ring != null
       ? ring.filter(id => state.members.get(id)?.member.status === 'alive')
       : [...state.members.values()].filter(rec => rec.member.status === 'alive').map(rec => rec.member.id)
-    syncWith(pickRandom(random, alive, 1)[0], 'pushPull')
+    // kept in step with membership/sync.ts: a digest first
+    const partner = pickRandom(random, alive, 1)[0]
+    if (partner == null) return
+    state.stats.digestsSent++
+    send(state, destinationOf(state, partner), { type: 'digest', ...viewDigest(state.self, state.members.values()) })
+  }
+
+  function onDigest (from: MemberId, msg: Extract<Message, { type: 'digest' }>): void {
+    if (isSelfLeft(state) || !state.members.has(from)) return
+    const own = viewDigest(state.self, state.members.values())
+    if (own.members === msg.members && own.hash === msg.hash) return
+    state.stats.digestsDiffered++
+    syncWith(from, 'pushPull')
   }
 
   /**
@@ -319,6 +334,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       case 'ack': applyAll(msg.updates); onAck(state, from, msg); break
       case 'nack': applyAll(msg.updates); onNack(state, from, msg); break
       case 'gossip': applyAll(msg.updates); break
+      case 'digest': onDigest(from, msg); break
       case 'sync':
         mergeSync(state, msg.members)
         if (!msg.reply) {
