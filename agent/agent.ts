@@ -152,7 +152,8 @@ export class Agent extends EventTarget {
       })
       await this.#transport.start()
       await this.#work.start()
-      this.#work.membersChanged(this.#core.members())
+      for (const member of this.#core.members()) this.#work.memberChanged(member)
+      this.#work.membersChanged()
       if (this.options.rpc !== false) {
         this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
@@ -261,7 +262,7 @@ export class Agent extends EventTarget {
   }
 
   #perform (effects: Effect[], now: number): void {
-    let membersChanged = false
+    let workMembersChanged = false
     for (const effect of effects) {
       if (effect.kind === 'send') {
         this.#transport?.send(effect.to, effect.msg)
@@ -270,15 +271,15 @@ export class Agent extends EventTarget {
       } else if (effect.kind === 'cluster') {
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toClusterEventView(effect.event) }))
       } else {
-        membersChanged = true
         const member = effect.event.member
+        if (this.#work?.memberChanged(member, effect.event.type === 'member:reap') === true) workMembersChanged = true
         const view = this.#view(member, now)
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: view }))
         this.#derivedEvents(effect.event.type, member, view)
       }
     }
     // work claims follow membership: a failed member's leases are released at once
-    if (membersChanged && this.#state === 'running') this.#work?.membersChanged(this.#core!.members())
+    if (workMembersChanged && this.#state === 'running') this.#work?.membersChanged()
   }
 
   /** A member's public record with this node's paths to it. */

@@ -47,6 +47,8 @@ export class WorkDriver {
   readonly #transport: WorkTransport
   readonly #tasks: TaskRunner
   readonly #lookup: JobLookup
+  /** The members as the work core sees them, kept from membership events (memberChanged). */
+  readonly #peers = new Map<string, Peer>()
   readonly #submitted: SubmittedJobs
   #timer?: ReturnType<typeof setTimeout>
   #stopped = false
@@ -128,9 +130,25 @@ export class WorkDriver {
     return await ended ?? job
   }
 
-  /** The membership view changed: alive and suspect members take part, failed and left ones lose their leases. */
-  membersChanged (members: readonly Member[]): void {
-    const peers: Peer[] = members.map(m => ({ id: m.id, name: m.name, alive: m.status === 'alive' || m.status === 'suspect', tags: m.tags }))
+  /**
+   * A member's record changed (or, `forgotten`, it was reaped): kept here, so
+   * that a batch of membership events costs one pass over the members rather
+   * than a sorted copy of them per batch. Returns whether the work core must
+   * hear of it (membersChanged): a member came or went, turned alive or not,
+   * or changed its name or tags; suspicion alone changes nothing here.
+   */
+  memberChanged (member: Member, forgotten = false): boolean {
+    if (forgotten) return this.#peers.delete(member.id)
+    const alive = member.status === 'alive' || member.status === 'suspect'
+    const before = this.#peers.get(member.id)
+    if (before != null && before.alive === alive && before.name === member.name && sameTags(before.tags, member.tags)) return false
+    this.#peers.set(member.id, { id: member.id, name: member.name, alive, tags: member.tags })
+    return true
+  }
+
+  /** Hands the work core the members as recorded by memberChanged: alive and suspect ones take part, failed and left ones lose their leases. */
+  membersChanged (): void {
+    const peers = [...this.#peers.values()]
     this.#lookup.setAlive(peers.filter(p => p.alive && p.id !== this.#core.self).map(p => p.id))
     this.#drive(now => this.#core.members(now, peers))
   }
@@ -210,4 +228,10 @@ export class WorkDriver {
       this.#drive(now => this.#core.tick(now))
     }, Math.min(delay, 60_000))
   }
+}
+
+function sameTags (a: Record<string, string>, b: Record<string, string>): boolean {
+  if (a === b) return true
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every(k => a[k] === b[k])
 }
