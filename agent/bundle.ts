@@ -1,8 +1,10 @@
 /**
- * Bundles an entry point and everything it imports into one minified ES
- * module that runs on Node and on Deno: `npm run build` makes the agent's
- * (dist/agent.mjs) with it, and a device program that embeds the agent can
- * use it too:
+ * Bundles an entry point and everything it imports into one minified file:
+ * an ES module (OUTFILE.mjs) that runs on Node and on Deno, or a CommonJS
+ * script (OUTFILE.cjs) for agent/bin.js, which runs it with a V8 code cache
+ * (agent/code-cache.js). `npm run build` makes the agent's (dist/agent.mjs,
+ * dist/agent.cjs) with it, and a device program that embeds the agent can use
+ * it too:
  *
  *   node agent/bundle.ts my-device.ts my-device.mjs
  *
@@ -92,16 +94,19 @@ function packageOf (dir: string): PackageInfo | undefined {
 
 const [entry, outfile] = process.argv.slice(2)
 if (entry == null || outfile == null) {
-  console.error('usage: node agent/bundle.ts ENTRY OUTFILE')
+  console.error('usage: node agent/bundle.ts ENTRY OUTFILE (.mjs: an ES module; .cjs: a CommonJS script)')
   process.exit(2)
 }
+// The CommonJS form is for agent/bin.js, which compiles it with a code cache
+// (agent/code-cache.js); it has no import.meta, so its URL comes from __filename.
+const commonJs = outfile.endsWith('.cjs')
 await build({
   entryPoints: [entry],
   outfile,
   bundle: true,
   minify: true,
   platform: 'node',
-  format: 'esm',
+  format: commonJs ? 'cjs' : 'esm',
   target: 'node22',
   logLevel: 'warning',
   alias: {
@@ -109,5 +114,7 @@ await build({
     '@chainsafe/as-sha256': join(REPO, 'gossip/wasm-free/sha256.ts')
   },
   plugins: [builtinsByRequire(), oneCopyPerVersion()],
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+  ...commonJs
+    ? { define: { 'import.meta.url': '__bundleUrl' }, banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" } }
+    : { banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } }
 })

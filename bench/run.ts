@@ -9,6 +9,7 @@ import { runMembershipBench, type MembershipRun } from './membership.ts'
 import { runFootprintBench } from './footprint.ts'
 import { NOOP_SLOTS, NOOP_TASKS, PRIMES_INPUT, runJobsBench, type JobsRun } from './jobs.ts'
 import { median } from './stats.ts'
+import { warmUp } from './warm-up.ts'
 import { execFileSync } from 'node:child_process'
 import { DENO } from '../test/integration/harness.ts'
 
@@ -35,6 +36,8 @@ const ROWS: Row[] = [
   { key: 'idleBytesPerSec', label: 'idle traffic per agent (in + out)', unit: 'B/s', target: '', serf: '' },
   { key: 'falseFailures', label: 'false failures per run', unit: '', target: '0', serf: '' }
 ]
+
+await warmUp()
 
 if (only === '' || only === 'membership') {
   const n = runs(5)

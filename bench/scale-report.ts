@@ -174,7 +174,7 @@ function summary (entries: Map<number, SizeEntry>): string[] {
 
 const METHOD = [
   '`npm run bench:scale` (bench/scale.ts) builds the package and launches N agents of the bundle',
-  '(`agent/bin.js` → `dist/agent.mjs`, lan profile, loopback, OS-chosen ports) all at once, every',
+  '(`agent/bin.js` → `dist/agent.cjs` with its code cache, lan profile, loopback, OS-chosen ports) all at once, every',
   'one joining agent 1 (its port chosen before the launch). Convergence is the first moment every',
   "agent lists all N members alive, followed from each agent's `/v1/events` stream (one",
   '`/v1/members` when the stream opens, then each member event applied), not by polling member',

@@ -19,7 +19,8 @@
 import { execFileSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { MAIN, killAll, startAgent } from '../test/integration/harness.ts'
+import { MAIN } from '../test/integration/harness.ts'
+import { warmUp } from './warm-up.ts'
 import { killLive, runScale, type ScaleOptions } from './scale-run.ts'
 import { loadEntries, renderSection, saveEntries, writeResultsMd, RESULTS_MD, type SizeEntry } from './scale-report.ts'
 
@@ -91,7 +92,7 @@ function project (): string {
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GB`
 const entry = process.env.AGENT_ENTRY != null
-  ? `${process.env.AGENT_ENTRY}${process.env.AGENT_PREFER_BUNDLE != null ? ' → dist/agent.mjs' : ''}`
+  ? `${process.env.AGENT_ENTRY}${process.env.AGENT_PREFER_BUNDLE != null ? ' → dist/agent.cjs' : ''}`
   : 'agent/main.ts (sources)'
 
 
@@ -99,10 +100,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => { killLive(); process.exit(130) })
 }
 
-// One agent started and stopped first: the compile cache (agent/bin.js) is then
-// as warm as on any later start, as it is on a machine that ran the agent before.
-const warmUp = await startAgent({ name: 'warm-up', startTimeoutMs: 60_000 })
-await killAll([warmUp])
+await warmUp()
 
 const entries = await loadEntries()
 for (const n of sizes) {

@@ -15,7 +15,7 @@ import type { JobView } from '../../workloads/index.ts'
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 /**
  * The agent entry point: the TypeScript sources by default; the benchmarks set
- * AGENT_ENTRY to the bundled binary (dist/agent.mjs) that a user installs.
+ * AGENT_ENTRY to the binary a user installs (agent/bin.js → dist/agent.cjs).
  */
 export const MAIN = process.env.AGENT_ENTRY ?? fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
 /** The pinned Deno binary, for agents started with `runtime: 'deno'`. */

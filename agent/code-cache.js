@@ -1,0 +1,69 @@
+// Runs the agent's CommonJS bundle (dist/agent.cjs) through a V8 code cache
+// taken from a running agent.
+//
+// Why: Node's compile cache (module.enableCompileCache) keeps what V8 compiled
+// while a module loaded, which is its top level only. Everything an agent
+// compiles later, lazily, on its first connection, handshake and message
+// (noise, yamux, multistream-select, the codec, the membership core) was
+// compiled again at every start, by each of the dozens of agents that start
+// together on one machine. vm.Script#createCachedData, called once the agent
+// has run for a while, keeps those functions too. Measured in docs/scale.md.
+//
+// The cache is written once, AFTER_MS after the start, when there was none or
+// V8 rejected it (another Node binary, other V8 flags, another bundle: V8
+// checks); to a directory of this user's only (0700, owned by us: code read
+// from a cache runs as the agent). AGENT_CODE_CACHE=off runs without it;
+// AGENT_CODE_CACHE_DIR chooses the directory, AGENT_CODE_CACHE_AFTER_MS when it
+// is written; DEBUG=code-cache prints whether V8 took the cache.
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import vm from 'node:vm'
+
+/** Long enough for an agent to have joined, probed and gossiped: what it compiled by then is cached. */
+const AFTER_MS = Number(process.env.AGENT_CODE_CACHE_AFTER_MS ?? 20_000)
+const debug = /\bcode-cache\b/.test(process.env.DEBUG ?? '') ? (text) => { console.error(`code cache: ${text}`) } : () => {}
+
+/** The cache directory, created if needed; undefined when it is off or not safely ours. */
+function cacheDir () {
+  if (process.env.AGENT_CODE_CACHE === 'off') return undefined
+  const uid = process.getuid?.()
+  const dir = process.env.AGENT_CODE_CACHE_DIR ?? join(tmpdir(), `gossip-cluster-agent-${uid ?? 'user'}`)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const st = statSync(dir)
+    if (uid != null && (st.uid !== uid || (st.mode & 0o077) !== 0)) return undefined
+    return dir
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs `file` (a CommonJS script) as the main program, with the code cache when there is one. */
+export function runWithCodeCache (file) {
+  const source = readFileSync(file, 'utf8')
+  const dir = cacheDir()
+  const { size, mtimeMs } = statSync(file)
+  const cacheFile = dir && join(dir, `agent-${process.version}-${process.arch}-${size}-${Math.floor(mtimeMs)}.v8cache`)
+  let cachedData
+  try { if (cacheFile) cachedData = readFileSync(cacheFile) } catch {}
+  // strict, as the ES module bundle is: sloppy mode cost ~0.2 % of a core more in an idle agent (measured)
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {'use strict';${source}\n})`
+  const script = new vm.Script(wrapped, { filename: file, cachedData })
+  debug(cacheFile == null ? 'off' : cachedData == null ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted')
+  if (cacheFile && (cachedData == null || script.cachedDataRejected)) {
+    setTimeout(() => {
+      try {
+        const tmp = `${cacheFile}.${process.pid}`
+        writeFileSync(tmp, script.createCachedData(), { mode: 0o600 })
+        renameSync(tmp, cacheFile) // agents that start together each write a whole file
+        debug(`written to ${cacheFile}`)
+      } catch (err) {
+        debug(`not written: ${err.message}`)
+      }
+    }, AFTER_MS).unref()
+  }
+  const module = { exports: {} }
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
+}
