@@ -11,11 +11,12 @@
 //
 // The cache is written once, AFTER_MS after the start, when there was none or
 // V8 rejected it (another Node binary, other V8 flags, another bundle: V8
-// checks); to a directory of this user's only (0700, owned by us: code read
-// from a cache runs as the agent). AGENT_CODE_CACHE=off runs without it;
-// AGENT_CODE_CACHE_DIR chooses the directory, AGENT_CODE_CACHE_AFTER_MS when it
-// is written; DEBUG=code-cache prints whether V8 took the cache.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+// checks), replacing the caches of earlier bundles; to a directory of this
+// user's only (0700, owned by us: code read from a cache runs as the agent).
+// AGENT_CODE_CACHE=off runs without it; AGENT_CODE_CACHE_DIR chooses the
+// directory, AGENT_CODE_CACHE_AFTER_MS when it is written; DEBUG=code-cache
+// prints whether V8 took the cache.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -58,6 +59,10 @@ export function runWithCodeCache (file) {
         const tmp = `${cacheFile}.${process.pid}`
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600 })
         renameSync(tmp, cacheFile) // agents that start together each write a whole file
+        // the caches of earlier bundles and Node versions will not be read again
+        for (const name of readdirSync(dir)) {
+          if (/^agent-.*\.v8cache$/.test(name) && join(dir, name) !== cacheFile) rmSync(join(dir, name), { force: true })
+        }
         debug(`written to ${cacheFile}`)
       } catch (err) {
         debug(`not written: ${err.message}`)

@@ -92,6 +92,15 @@ describe('the bundle with a code cache', () => {
     await stop(next)
   })
 
+  it('a new cache replaces the caches of earlier bundles', async () => {
+    await writeFile(join(cacheDir, 'agent-v0.0.0-x64-1-1.v8cache'), 'stale')
+    const [current] = (await readdir(cacheDir)).filter(f => f.endsWith('.v8cache') && !f.startsWith('agent-v0.0.0'))
+    await rm(join(cacheDir, current))
+    const fresh = await start(/code cache: written to /)
+    await stop(fresh)
+    assert.deepEqual((await readdir(cacheDir)).filter(f => f.endsWith('.v8cache')), [current])
+  })
+
   it('AGENT_CODE_CACHE=off runs without one', async () => {
     process.env.AGENT_CODE_CACHE = 'off'
     try {
