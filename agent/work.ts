@@ -9,7 +9,7 @@
  * - work-registry.ts: the workloads this node has, and registration checks.
  */
 import { createWorkNode, fnv1a64, JobRejectedError, type JobOptions, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
-import { seededRandom } from '../membership/index.ts'
+import { sameTags, seededRandom } from '../membership/index.ts'
 import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
@@ -228,10 +228,4 @@ export class WorkDriver {
       this.#drive(now => this.#core.tick(now))
     }, Math.min(delay, 60_000))
   }
-}
-
-function sameTags (a: Record<string, string>, b: Record<string, string>): boolean {
-  if (a === b) return true
-  const keys = Object.keys(a)
-  return keys.length === Object.keys(b).length && keys.every(k => a[k] === b[k])
 }

@@ -15,7 +15,7 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
-import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, type MemberRecord, type State } from './state.ts'
 import { inOrder, touchSuspicion, track } from './member-index.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
@@ -58,9 +58,7 @@ function accusedSelf (state: State, incarnation: number): void {
 function sameAnnouncement (a: MemberAnnouncement, b: MemberAnnouncement): boolean {
   if (a.name !== b.name || a.bootId !== b.bootId || a.addrs.length !== b.addrs.length) return false
   if (a.addrs.some((addr, i) => addr !== b.addrs[i])) return false
-  const ak = Object.keys(a.tags)
-  const bk = Object.keys(b.tags)
-  return ak.length === bk.length && ak.every(k => Object.hasOwn(b.tags, k) && a.tags[k] === b.tags[k])
+  return sameTags(a.tags, b.tags)
 }
 
 export function applyAlive (state: State, a: AliveUpdate): void {

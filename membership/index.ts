@@ -14,6 +14,7 @@ export { fromPartial, validate, PROFILES, LAN, WAN, LOCAL, InvalidMembershipConf
 export type { MembershipConfig, ProfileName } from './config.ts'
 export { createMembership } from './core.ts'
 export { seededRandom } from './random.ts'
+export { sameTags } from './state.ts'
 export { sideOf } from './partition.ts'
 export { accusationPayload, aliveClaimPayload, leaveClaimPayload } from './claims.ts'
 export type { Claims } from './claims.ts'

@@ -153,6 +153,13 @@ export function keepTags (tags: Record<string, string>): Record<string, string> 
   return EMPTY_TAGS
 }
 
+/** Whether two tag sets hold the same keys with the same values. */
+export function sameTags (a: Record<string, string>, b: Record<string, string>): boolean {
+  if (a === b) return true
+  const ak = Object.keys(a)
+  return ak.length === Object.keys(b).length && ak.every(k => Object.hasOwn(b, k) && a[k] === b[k])
+}
+
 export function copyMember (m: Member): Member {
   const copy: Member = { ...m, addrs: [...m.addrs], tags: { ...m.tags } }
   if (copy.status === 'alive') delete copy.cause
