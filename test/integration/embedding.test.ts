@@ -5,6 +5,10 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createAgent, InvalidAgentOptionError, JobRejectedError, type Agent, type JobView, type MemberView, type Workload } from '../../agent/index.ts'
+import { waitFor, within } from './harness.ts'
+
+/** Bound on each awaited event (a join seen, a job ended): a hang, not a slow machine. */
+const EVENT_MS = 15_000
 
 describe('createAgent (embedding)', () => {
   const agents: Agent[] = []
@@ -21,9 +25,9 @@ describe('createAgent (embedding)', () => {
     const a = await start('embed-a')
     const joined = new Promise<MemberView>(resolve => { a.on('member:join', resolve) })
     const b = await start('embed-b', [a.multiaddrs[0]])
-    const member = await joined
+    const member = await within('member:join of embed-b at embed-a', joined, EVENT_MS)
     // b learns of a from a's answer to its join, a moment after a learned of b.
-    await new Promise<void>(resolve => { if (b.members().length === 2) resolve(); else b.on('member:join', () => resolve()) })
+    await within('embed-b lists embed-a', new Promise<void>(resolve => { if (b.members().length === 2) resolve(); else b.on('member:join', () => resolve()) }), EVENT_MS)
     assert.equal(member.name, 'embed-b')
     assert.equal(member.peerId, b.peerId)
     assert.deepEqual(member.tags, { role: 'embed-b' })
@@ -32,7 +36,7 @@ describe('createAgent (embedding)', () => {
     const left = new Promise<MemberView>(resolve => { a.on('member:leave', resolve) })
     await b.leave()
     assert.equal(b.isRunning, false)
-    const gone = await left
+    const gone = await within('member:leave of embed-b at embed-a', left, EVENT_MS)
     assert.equal(gone.status, 'left')
     assert.equal(gone.cause, 'left')
   })
@@ -43,19 +47,24 @@ describe('createAgent (embedding)', () => {
       description: 'words per line',
       validate: (input) => { if (!Array.isArray(input)) throw new Error('input must be an array of lines'); return input as string[] },
       split: (lines) => lines,
+      // Each task takes 20 ms (the workload, not a wait): a cannot run all 40 before b's claims come in.
       run: async (line) => { await new Promise(resolve => setTimeout(resolve, 20)); return line.split(/\s+/).filter(Boolean).length },
       reduce: (results) => results.reduce((sum, r) => sum + r.value, 0)
     }
     const a = await start('work-a')
     const b = await start('work-b', [a.multiaddrs[0]])
     for (const agent of [a, b]) agent.workloads.register('wordcount', wordcount)
-    await new Promise<void>(resolve => { const t = setInterval(() => { if (a.members().length === 2 && b.members().length === 2) { clearInterval(t); resolve() } }, 20) })
-    await new Promise(resolve => setTimeout(resolve, 1500)) // the gossipsub mesh forms on its heartbeat
+    await waitFor('work-a and work-b list each other', () => a.members().length === 2 && b.members().length === 2, EVENT_MS, 20)
+    // The job's offers reach b on the work topic once a knows that b subscribes
+    // to it. A broadcast echo from a ends only when b answered it (its offer is
+    // re-sent until then): after that, a's offers reach b.
+    const echo = await within('an echo from work-a answered by work-b', a.submit('echo', {}).result(), EVENT_MS)
+    assert.deepEqual(Object.keys(echo.result as Record<string, unknown>).sort(), ['work-a', 'work-b'], 'both agents answered the echo')
     const lines = Array.from({ length: 40 }, (_, i) => 'w '.repeat(i + 1))
     const handle = a.submit('wordcount', lines)
     const progress: JobView[] = []
     handle.on('progress', v => progress.push(v))
-    const job = await handle.result()
+    const job = await within('the wordcount job ends', handle.result(), EVENT_MS)
     assert.equal(job.status, 'done')
     assert.equal(job.result, 40 * 41 / 2)
     assert.ok(progress.length > 0)
@@ -79,17 +88,23 @@ describe('createAgent (embedding)', () => {
       run: async () => { throw new Error('sensor offline') },
       reduce: () => 0
     })
-    const job = await a.submit('broken', {}).result()
+    const job = await within('the broken job ends', a.submit('broken', {}).result(), EVENT_MS)
     assert.equal(job.status, 'failed')
     assert.match(job.error ?? '', /sensor offline/)
   })
 
-  it('on() returns an unsubscribe function', async () => {
-    const a = agents[0]
-    let calls = 0
-    const off = a.on('member:update', () => { calls++ })
+  it('on() returns an unsubscribe function: after it, that listener no longer runs; the others still do', async () => {
+    const a = await start('off-a')
+    let unsubscribedCalls = 0
+    const off = a.on('member:join', () => { unsubscribedCalls++ })
+    // Registered after the one unsubscribed: listeners run in order, in the same dispatch, so
+    // once this one ran for the join, the unsubscribed one would have run before it.
+    const joined = new Promise<MemberView>(resolve => { a.on('member:join', resolve) })
     off()
-    assert.equal(calls, 0)
+    const b = await start('off-b', [a.multiaddrs[0]])
+    const member = await within('member:join of off-b at off-a (the listener still subscribed)', joined, EVENT_MS)
+    assert.equal(member.peerId, b.peerId)
+    assert.equal(unsubscribedCalls, 0, 'the unsubscribed listener did not run')
   })
 
   it('rejects bad options with InvalidAgentOptionError before starting anything', () => {

@@ -138,7 +138,7 @@ export async function membersViaApi (agent: AgentProcess): Promise<MemberView[]>
 }
 
 /** Polls until `check` holds or the time runs out; returns how long it took. Throws with the last state otherwise. */
-export async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<number> {
+export async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<number> {
   const start = performance.now()
   let lastError: unknown
   while (performance.now() - start < timeoutMs) {
@@ -150,6 +150,23 @@ export async function waitFor (what: string, check: () => Promise<boolean>, time
     await sleep(intervalMs)
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${lastError != null ? ` (last error: ${(lastError as Error).message})` : ''}`)
+}
+
+/**
+ * Resolves like `promise` (an event being awaited: a listener's promise, a
+ * job's result), or throws if it has not settled within `timeoutMs`. The
+ * event-driven counterpart of waitFor, for what is not polled.
+ */
+export async function within<T> (what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)) }, timeoutMs)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** True when `observer` sees every peer in `expected` with the given status (and, for alive, exactly that set alive). */
