@@ -14,7 +14,6 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { preSharedKey as upstreamPreSharedKey } from '@libp2p/pnet'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -22,6 +21,7 @@ import type { ConnectionProtector, Stream } from '@libp2p/interface'
 import { clusterKeyGuard, newClusterKey } from '../../gossip/cluster-key.ts'
 import { createNode, type ClusterNode } from '../../gossip/node.ts'
 import { jobViaApi, killAll, membersViaApi, runCli, startAgent, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import type { JobView } from '../../workloads/index.ts'
 
 describe('cluster key: only agents with the same key connect', () => {
   let dir = ''
@@ -64,12 +64,22 @@ describe('cluster key: only agents with the same key connect', () => {
     ]
     assert.match(strangers[1].output(), /warning: no cluster key/)
 
-    // Long enough for many join retries, probes and push-pulls.
     await waitFor('agent 1 counts refused handshakes', async () => {
       const stats = await (await fetch(`http://${first.rpc}/v1/stats`)).json() as { security: { handshakeFailures: number } }
       return stats.security.handshakeFailures >= 2
     }, 15_000, 200)
-    await sleep(3000)
+    // "Never seen" is a negative check, so it needs a window: counted in
+    // attempts, not in seconds. Each stranger knows only agent 1 and retries
+    // its join (after 1 s, then 2 s, ...): once three of its sends to it
+    // failed, it tried to join three times and was refused each time. A key
+    // that did not hold would have let the first attempt in.
+    await waitFor('each stranger\'s join refused three times', async () => {
+      for (const stranger of strangers) {
+        const stats = await (await fetch(`http://${stranger.rpc}/v1/stats`)).json() as { transport: { dropped: { sendFailed: number } } }
+        if (stats.transport.dropped.sendFailed < 3) return false
+      }
+      return true
+    }, 30_000, 200)
     const keyedIds = new Set(keyed.map(a => a.peerId))
     for (const agent of keyed) {
       const ids = (await membersViaApi(agent)).map(m => m.peerId)
@@ -98,7 +108,7 @@ describe('cluster key: large work messages and the traffic after them do not cra
     if (dir !== '') await rm(dir, { recursive: true, force: true })
   })
 
-  it('two keyed agents run a job of 30,000 tasks (its replication snapshot is a work message of MBs; claims and results follow): both stay up and keep working', { timeout: 45_000 }, async () => {
+  it('two keyed agents run a job of 30,000 tasks (its replication snapshot is a work message of MBs; claims and results follow): both stay up and the job ends done', { timeout: 90_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'cluster-key-large-'))
     const keyFile = join(dir, 'cluster.key')
     await writeFile(keyFile, newClusterKey(), { mode: 0o600 })
@@ -109,18 +119,28 @@ describe('cluster key: large work messages and the traffic after them do not cra
     const submitted = await runCli(['submit', 'sleep', '--input', '{"tasks":30000,"ms":0}', '--no-wait', '--json', '--rpc', first.rpc])
     assert.equal(submitted.code, 0, submitted.stderr)
     const { id } = JSON.parse(submitted.stdout) as { id: string }
-    // With @libp2p/pnet's cipher the coordinator died soon after sending the snapshot: watch both for a while.
-    const until = performance.now() + 7000
-    while (performance.now() < until) {
+    // With @libp2p/pnet's cipher the coordinator died soon after sending the
+    // snapshot: both are watched until the job ended, i.e. through the
+    // snapshot and all the claims, grants and results after it.
+    let job: JobView | undefined
+    await waitFor(`job ${id} ends, both agents up`, async () => {
       for (const agent of agents) {
         assert.ok(agent.child.exitCode == null && agent.child.signalCode == null, `${agent.name} died:\n${agent.output().slice(-3000)}`)
       }
-      await sleep(250)
-    }
+      job = await jobViaApi(first, id)
+      return job != null && job.status !== 'running'
+    }, 60_000, 250).catch(err => {
+      // an agent that died is the failure to report, not the wait
+      for (const agent of agents) assert.ok(agent.child.exitCode == null && agent.child.signalCode == null, `${agent.name} died:\n${agent.output().slice(-3000)}`)
+      throw err
+    })
+    assert.equal(job?.status, 'done', JSON.stringify(job?.stats))
+    assert.equal(job?.result, 30_000)
+    const { work } = await (await fetch(`http://${first.rpc}/v1/stats`)).json() as { work: { coordinator: { snapshotParts: number } } }
+    assert.ok(work.coordinator.snapshotParts >= 1, 'the coordinator sent its replication snapshot')
     for (const agent of agents) assert.doesNotMatch(agent.output(), /RangeError|Uncaught|uncaught/, agent.name)
     await waitAllSee(agents, agents, 'alive', 3000)
-    const job = await jobViaApi(agents[1], id)
-    assert.ok(job != null && job.stats.done > 0, `k2 knows the job and tasks are done: ${JSON.stringify(job?.stats)}`)
+    await waitFor('k2 knows the job ended done', async () => (await jobViaApi(agents[1], id))?.status === 'done', 10_000)
   })
 })
 
