@@ -95,18 +95,17 @@ describe('hostile peer: forged work control', () => {
       await publish({ ...offer, coordinator: rogueId, epoch: 99 })
       // 4. replication in its name to the replica
       await direct(replica, [encodeWire({ type: 'replicate', jobId: id, coordinator: rogueId, epoch: 99, seq: 1, replicas: [replica.peerId], tasks: [], status: 'done', result: 1, error: null, ignored: 0, duplicates: 0 })])
-      await new Promise(resolve => setTimeout(resolve, 1500))
+      // The attack lasts until every forgery was refused and counted: the watcher sees the agents while they handle them.
+      await waitFor('forgeries counted', async () => {
+        const now = await Promise.all(agents.map(async a => await agentStats<WorkStats>(a)))
+        const sum = (f: (s: WorkStats) => number): number => now.reduce((n, s) => n + f(s), 0) - before.reduce((n, s) => n + f(s), 0)
+        return sum(s => forged(s, 'coordinator', 'takeover')) >= 1 &&
+          sum(s => s.work.lookups.endsRejected) >= 2 * (agents.length - 1) &&
+          sum(s => s.work.transport.dropped.malformed) >= 1 &&
+          sum(s => forged(s, 'coordinator', 'replicate')) >= 1
+      }, 10_000)
     })
     assertSurvived(coordinator, report)
-
-    await waitFor('forgeries counted', async () => {
-      const now = await Promise.all(agents.map(async a => await agentStats<WorkStats>(a)))
-      const sum = (f: (s: WorkStats) => number): number => now.reduce((n, s) => n + f(s), 0) - before.reduce((n, s) => n + f(s), 0)
-      return sum(s => forged(s, 'coordinator', 'takeover')) >= 1 &&
-        sum(s => s.work.lookups.endsRejected) >= 2 * (agents.length - 1) &&
-        sum(s => s.work.transport.dropped.malformed) >= 1 &&
-        sum(s => forged(s, 'coordinator', 'replicate')) >= 1
-    }, 10_000)
     // the lookups still answer on every agent (a 20,000-deep result would make them fail)
     for (const a of agents) {
       const res = await fetch(`http://${a.rpc}/v1/jobs`, { signal: AbortSignal.timeout(5000) })
@@ -128,7 +127,9 @@ describe('hostile peer: forged work control', () => {
         encodeWire({ type: 'grant', jobId: 'f00df00df00df00d', epoch: 1, workload: 'sha256', tasks: [{ index: 0, input: { first: 0, count: 1, blockBytes: 1_500_000_000 } }] }),
         encodeWire({ type: 'grant', jobId: 'f00df00df00df00e', epoch: 1, workload: 'exec', tasks: [{ index: 0, input: { command: `touch ${marker}`, timeoutMs: 1000, tags: {} } }] })
       ])
-      await new Promise(resolve => setTimeout(resolve, 1500))
+      // The attack lasts until both grants were refused and counted (then the watcher's settle time: a grant run anyway would show).
+      await waitFor('both grants counted as forged', async () =>
+        forged(await agentStats<WorkStats>(execAgent), 'worker', 'grant') >= forged(before, 'worker', 'grant') + 2, 10_000)
     })
     assertSurvived(execAgent, report)
     const after = await agentStats<WorkStats>(execAgent)

@@ -85,6 +85,8 @@ export async function underAttack<T> (target: AgentProcess, others: AgentProcess
     failure = { err }
   }
   const attackMs = performance.now() - start
+  // A negative check, so a window: a suspicion or a failure mark of the target,
+  // or memory it took, may show after the attack returned (WatchOptions.settleMs).
   await new Promise(resolve => setTimeout(resolve, options.settleMs ?? 3000))
   worker.postMessage('stop')
   const watched = await report
