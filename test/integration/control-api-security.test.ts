@@ -11,7 +11,6 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { killAll, membersViaApi, rpcTokenFixture, runCli, startAgent, type AgentProcess } from './harness.ts'
 
 interface Answer { status: number, body: { error?: string } & Record<string, unknown> }
@@ -32,11 +31,17 @@ async function send (rpc: string, method: string, path: string, headers: Record<
   })
 }
 
-/** The agent is still running and serving a moment after a refused request (a leave would have stopped it by now). */
+/**
+ * The agent did not act on the refused requests before this one: it is
+ * running, and its own record is alive. A leave it had taken would show here
+ * as `left`: the API starts the leave on the turn after answering it, so
+ * before it reads a next request (agent/control-api.ts).
+ */
 async function stillRunning (agent: AgentProcess, headers: Record<string, string> = {}): Promise<void> {
-  await sleep(300)
   assert.equal(agent.child.exitCode, null, 'the agent is still running')
-  assert.equal((await send(agent.rpc, 'GET', '/v1/self', { host: agent.rpc, ...headers })).status, 200)
+  const self = await send(agent.rpc, 'GET', '/v1/self', { host: agent.rpc, ...headers })
+  assert.equal(self.status, 200)
+  assert.equal(self.body.status, 'alive', 'the agent did not leave')
 }
 
 describe('control API: cross-origin, content type, slow clients, options', () => {
@@ -122,7 +127,7 @@ describe('control API: cross-origin, content type, slow clients, options', () =>
     assert.equal(members.code, 0, members.stderr)
   })
 
-  it('a client that never finishes its request line is dropped within the header timeout (bound: 15 s)', async () => {
+  it('a client that never finishes its request line is answered 408 and dropped (the header timeout)', async (t) => {
     const agent = await startAgent({ name: 'slow1' })
     agents.push(agent)
     const [host, port] = agent.rpc.split(':')
@@ -136,7 +141,7 @@ describe('control API: cross-origin, content type, slow clients, options', () =>
       socket.on('close', () => { resolve(performance.now() - started) })
       setTimeout(() => { socket.destroy(); reject(new Error(`still open after 20 s (answer so far: ${JSON.stringify(answer)})`)) }, 20_000).unref()
     })
-    assert.ok(closedAfter < 15_000, `closed after ${Math.round(closedAfter)} ms`)
+    t.diagnostic(`closed after ${Math.round(closedAfter)} ms`)
     assert.match(answer, /^HTTP\/1\.1 408 /)
     assert.equal((await membersViaApi(agent)).length, 1, 'the agent still serves')
   })
