@@ -4,7 +4,7 @@
  * time and the network.
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { createMembership, fromPartial, seededRandom, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, newInboundStats, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { hostOf } from '../gossip/paths.ts'
 import { announceable, toDestination } from './addresses.ts'
@@ -18,6 +18,7 @@ import { startControlApi, type ControlApi } from './control-api.ts'
 import { WorkDriver, type JobHandle, type WorkloadsApi, type WorkStats } from './work.ts'
 import type { JobOptions, JobView } from '../workloads/index.ts'
 import { setUpSecurity, type AgentSecurity, type SecurityStats } from './security.ts'
+import { clock, realTimers } from './real-timers.ts'
 
 export type AgentEventType = MemberEventName | ClusterEventName
 
@@ -62,9 +63,6 @@ async function withTimeout (p: Promise<unknown>, ms: number): Promise<void> {
   }
 }
 
-/** The monotonic clock the core is driven by. */
-const clock = (): number => performance.now()
-
 export class Agent extends EventTarget {
   readonly options: ResolvedAgentOptions
   readonly membershipConfig: MembershipConfig
@@ -75,7 +73,8 @@ export class Agent extends EventTarget {
   #api?: ControlApi
   #security?: AgentSecurity
   readonly #inboundStats: InboundStats = newInboundStats()
-  #timer?: ReturnType<typeof setTimeout>
+  /** Feeds the membership core its inputs and timer (membership/driver.ts), as the simulator does. */
+  #driver?: CoreDriver<Effect>
   /** Runs the transport's path checks (see #checkPaths). */
   #pathTimer?: ReturnType<typeof setInterval>
   /** Alive members currently shown degraded: `member:degraded` fires when one enters. */
@@ -128,15 +127,9 @@ export class Agent extends EventTarget {
       })
       this.#libp2p = libp2p
       security.guard?.attach(libp2p)
-      this.#transport = createSwimTransport(libp2p, {
-        onMessage: (from, msg) => { this.#drive(now => this.#core!.receive(now, from, msg)) },
-        onDeliveryFailed: (to, msg, reason) => { this.#drive(now => this.#core!.deliveryFailed(now, to, msg, reason)) },
-        onPeerDisconnected: (id) => { this.#drive(now => this.#core!.peerDisconnected(now, id)) },
-        onPathChange: (id) => { this.#pathChanged(id) }
-      }, this.options.transport)
       const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
-      this.#work = new WorkDriver({ libp2p, options: this.options, clock, seed })
-      this.#core = createMembership({
+      this.#work = new WorkDriver({ libp2p, options: this.options, timers: realTimers(), seed })
+      const core = this.#core = createMembership({
         self: {
           id: libp2p.peerId.toString(),
           name: this.options.name,
@@ -150,6 +143,15 @@ export class Agent extends EventTarget {
         now: clock(),
         claims: security.claims
       })
+      const driver = this.#driver = new CoreDriver({
+        core,
+        perform: (effects, now) => { this.#perform(effects, now) },
+        timers: realTimers()
+      })
+      this.#transport = createSwimTransport(libp2p, {
+        ...swimInputs(driver, core),
+        onPathChange: (id) => { this.#pathChanged(id) }
+      }, this.options.transport)
       await this.#transport.start()
       await this.#work.start()
       for (const member of this.#core.members()) this.#work.memberChanged(member)
@@ -162,7 +164,7 @@ export class Agent extends EventTarget {
       this.#pathTimer = setInterval(() => { this.#checkPaths() }, Math.max(1, Math.floor(this.membershipConfig.probeIntervalMs / 2)))
       this.#pathTimer.unref?.()
       const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
-      this.#drive(now => seeds.length > 0 ? this.#core!.join(now, seeds) : [])
+      driver.drive(now => seeds.length > 0 ? core.join(now, seeds) : [])
     } catch (err) {
       await this.#shutdown()
       throw err
@@ -172,7 +174,7 @@ export class Agent extends EventTarget {
   /** Graceful leave: every member is told, then the agent stops. Others show it `left`. */
   async leave (): Promise<void> {
     if (this.#state !== 'running') return
-    this.#drive(now => this.#core!.leave(now))
+    this.#driver?.drive(now => this.#core!.leave(now))
     await new Promise(resolve => setTimeout(resolve, LEAVE_DRAIN_MS))
     await this.stop()
   }
@@ -251,14 +253,6 @@ export class Agent extends EventTarget {
       throw new AgentNotStartedError('the agent is not started')
     }
     return { libp2p: this.#libp2p, core: this.#core, transport: this.#transport, work: this.#work }
-  }
-
-  /** Feeds one input to the core at the current time, performs its effects, re-arms the timer. */
-  #drive (input: (now: number) => Effect[]): void {
-    if (this.#core == null || this.#state === 'stopped') return
-    const now = clock()
-    this.#perform(input(now), now)
-    this.#schedule()
   }
 
   #perform (effects: Effect[], now: number): void {
@@ -346,20 +340,9 @@ export class Agent extends EventTarget {
     this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
   }
 
-  #schedule (): void {
-    if (this.#core == null || this.#state === 'stopping' || this.#state === 'stopped') return
-    clearTimeout(this.#timer)
-    const delay = Math.max(0, this.#core.nextDeadline() - clock())
-    // setTimeout takes a 32-bit delay; a far deadline is simply re-checked later.
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#drive(now => this.#core!.tick(now))
-    }, Math.min(delay, 60_000))
-  }
-
   async #shutdown (): Promise<void> {
     this.#state = 'stopping'
-    clearTimeout(this.#timer)
+    this.#driver?.stop()
     clearInterval(this.#pathTimer)
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})

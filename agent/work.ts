@@ -8,8 +8,8 @@
  * - work-job-handle.ts: the handles of jobs submitted here;
  * - work-registry.ts: the workloads this node has, and registration checks.
  */
-import { createWorkNode, fnv1a64, JobRejectedError, type JobOptions, type JobView, type Peer, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
-import { sameTags, seededRandom } from '../membership/index.ts'
+import { createWorkNode, fnv1a64, JobRejectedError, PeerView, type JobOptions, type JobView, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
+import { CoreDriver, seededRandom, type DriverTimers } from '../membership/index.ts'
 import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
@@ -34,28 +34,29 @@ export interface WorkStats extends WorkNodeStats {
 export interface WorkDriverOptions {
   libp2p: ClusterNode
   options: ResolvedAgentOptions
-  /** The monotonic clock the core is driven by (the agent's). */
-  clock: () => number
+  /** The agent's clock and timers (agent/real-timers.ts). */
+  timers: DriverTimers
   /** Seed of the work core's random generator (job ids); mixed with the peer id so that agents never share a sequence. */
   seed: number
 }
 
 export class WorkDriver {
   readonly #clock: () => number
+  /** Feeds the work core its inputs and timer (membership/driver.ts), as the simulator does. */
+  readonly #driver: CoreDriver<WorkEffect>
   readonly #registry: Map<string, Workload>
   readonly #core: WorkNode
   readonly #transport: WorkTransport
   readonly #tasks: TaskRunner
   readonly #lookup: JobLookup
   /** The members as the work core sees them, kept from membership events (memberChanged). */
-  readonly #peers = new Map<string, Peer>()
+  readonly #peers = new PeerView()
   readonly #submitted: SubmittedJobs
-  #timer?: ReturnType<typeof setTimeout>
   #stopped = false
   readonly workloads: WorkloadsApi
 
   constructor (opts: WorkDriverOptions) {
-    this.#clock = opts.clock
+    this.#clock = opts.timers.now
     this.#registry = builtinRegistry(opts.options.allowExec)
     this.workloads = workloadsApi(this.#registry)
     this.#core = createWorkNode({
@@ -71,22 +72,23 @@ export class WorkDriver {
       name: opts.options.name,
       tags: opts.options.tags,
       finished: (jobId, index, outcome) => {
-        this.#drive(now => this.#core.taskFinished(now, jobId, index, outcome))
+        this.#driver.drive(now => this.#core.taskFinished(now, jobId, index, outcome))
         this.#submitted.progress(jobId) // a job submitted here whose task ran here
       }
     })
     this.#lookup = new JobLookup({ core: this.#core, transport: this.#transport, stopped: () => this.#stopped })
     this.#submitted = new SubmittedJobs(this.#clock, id => this.#core.job(id))
+    this.#driver = new CoreDriver({ core: this.#core, perform: effects => { this.#perform(effects) }, timers: opts.timers })
   }
 
   async start (): Promise<void> {
     await this.#transport.start()
-    this.#schedule()
+    this.#driver.rearm()
   }
 
   async stop (): Promise<void> {
     this.#stopped = true
-    clearTimeout(this.#timer)
+    this.#driver.stop()
     this.#tasks.abortAll()
     this.#submitted.abandonAll('the agent stopped before the job ended')
     this.#lookup.stop()
@@ -103,7 +105,7 @@ export class WorkDriver {
     const handle = new JobHandle(this.#core.job(jobId) as JobView)
     this.#submitted.add(handle)
     this.#perform(effects)
-    this.#schedule()
+    this.#driver.rearm()
     return handle
   }
 
@@ -120,7 +122,7 @@ export class WorkDriver {
     const effects = this.#core.cancel(this.#clock(), id)
     if (effects != null) {
       this.#perform(effects)
-      this.#schedule()
+      this.#driver.rearm()
       return this.localJob(id)
     }
     const job = await this.job(id)
@@ -130,27 +132,16 @@ export class WorkDriver {
     return await ended ?? job
   }
 
-  /**
-   * A member's record changed (or, `forgotten`, it was reaped): kept here, so
-   * that a batch of membership events costs one pass over the members rather
-   * than a sorted copy of them per batch. Returns whether the work core must
-   * hear of it (membersChanged): a member came or went, turned alive or not,
-   * or changed its name or tags; suspicion alone changes nothing here.
-   */
+  /** A member's record changed (or, `forgotten`, it was reaped); true when the work core must hear of it (PeerView.changed). */
   memberChanged (member: Member, forgotten = false): boolean {
-    if (forgotten) return this.#peers.delete(member.id)
-    const alive = member.status === 'alive' || member.status === 'suspect'
-    const before = this.#peers.get(member.id)
-    if (before != null && before.alive === alive && before.name === member.name && sameTags(before.tags, member.tags)) return false
-    this.#peers.set(member.id, { id: member.id, name: member.name, alive, tags: member.tags })
-    return true
+    return this.#peers.changed(member, forgotten)
   }
 
   /** Hands the work core the members as recorded by memberChanged: alive and suspect ones take part, failed and left ones lose their leases. */
   membersChanged (): void {
-    const peers = [...this.#peers.values()]
+    const peers = this.#peers.peers()
     this.#lookup.setAlive(peers.filter(p => p.alive && p.id !== this.#core.self).map(p => p.id))
-    this.#drive(now => this.#core.members(now, peers))
+    this.#driver.drive(now => this.#core.members(now, peers))
   }
 
   /** A job this node knows locally (coordinated, replicated or ended anywhere). */
@@ -193,13 +184,7 @@ export class WorkDriver {
     if (msg.type === 'job-end') this.#lookup.jobEnd(from, msg.job)
     if (msg.type === 'result') this.#submitted.progress(msg.jobId)
     if (msg.type === 'offer') this.#tasks.warmFor(msg.workload)
-    this.#drive(now => this.#core.receive(now, from, msg))
-  }
-
-  #drive (input: (now: number) => WorkEffect[]): void {
-    if (this.#stopped) return
-    this.#perform(input(this.#clock()))
-    this.#schedule()
+    this.#driver.drive(now => this.#core.receive(now, from, msg))
   }
 
   #perform (effects: WorkEffect[]): void {
@@ -216,16 +201,5 @@ export class WorkDriver {
         }
       }
     }
-  }
-
-  #schedule (): void {
-    if (this.#stopped) return
-    clearTimeout(this.#timer)
-    const delay = Math.max(0, this.#core.nextDeadline() - this.#clock())
-    if (!Number.isFinite(delay)) return
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#drive(now => this.#core.tick(now))
-    }, Math.min(delay, 60_000))
   }
 }

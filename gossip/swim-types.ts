@@ -3,20 +3,15 @@
  * interface and its protocol id) and the few internal types its parts share.
  * The implementation is split by concern: swim-transport.ts wires the parts.
  */
-import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
+import type { SwimInputs, SwimSender } from '../membership/ports.ts'
 import type { PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { Libp2p, Logger } from '@libp2p/interface'
 
 export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
 
-export interface SwimTransportHandlers {
-  /** A valid message arrived; `from` is the authenticated remote peer id. */
-  onMessage: (from: string, msg: Message) => void
-  /** `msg` could not be handed to a stream to `to`. */
-  onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
-  /** The last connection to that peer closed (libp2p `peer:disconnect`). */
-  onPeerDisconnected: (id: string) => void
+/** The SWIM port's inputs (membership/ports.ts), and path changes, which only this transport sees. */
+export interface SwimTransportHandlers extends SwimInputs {
   /** A path to peer `id` changed state (up, down); see paths.ts. Optional. */
   onPathChange?: (id: string) => void
 }
@@ -63,7 +58,7 @@ export interface SwimTransportStats {
   connectionsOpened: { inbound: number, outbound: number }
 }
 
-export interface SwimTransport {
+export interface SwimTransport extends SwimSender {
   /** Registers the protocol handler and the disconnect listener. Idempotent. */
   start: () => Promise<void>
   /**
@@ -72,8 +67,6 @@ export interface SwimTransport {
    * after it returns; messages still queued are dropped without a report.
    */
   stop: () => Promise<void>
-  /** Queues `msg` for `to`. Never throws, never blocks; failures go to onDeliveryFailed. */
-  send: (to: Destination, msg: Message) => void
   /**
    * The path to peer `id` looks dead (probes over it went unanswered) although
    * the peer may be alive: abort its connections and, on the next dial, try its

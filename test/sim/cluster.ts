@@ -11,9 +11,9 @@
  * messages delayed and its timers fired late.
  */
 import { fakeClaims } from './fake-claims.ts'
-import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs } from '../../membership/index.ts'
 import type {
-  ClusterEvent, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
+  ClusterEvent, DriverTimers, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
 } from '../../membership/index.ts'
 import { SimNetwork, type DelayModel, type SendMeter, type SimTransport } from './network.ts'
 
@@ -48,13 +48,14 @@ export interface SimClusterOptions {
 export interface SimNode {
   id: MemberId
   core: Membership
+  /** The agent's driver loop (membership/driver.ts) on the network's logical time. */
+  driver: CoreDriver<Effect>
   transport: SimTransport
   boot: number
-  tickAt: number
-  tickVersion: number
   /** A slow member's timers fire this much late (drawn per timer). */
   late?: DelayModel
 }
+
 
 export interface ObservedEvent {
   at: number
@@ -89,6 +90,8 @@ export class SimCluster {
   readonly clusterEvents: ObservedClusterEvent[] = []
   readonly #hooks: EventHook[] = []
   readonly #clusterHooks: ClusterEventHook[] = []
+  readonly #effectHooks: Array<(node: SimNode, effects: Effect[]) => void> = []
+  readonly #bootHooks: Array<(node: SimNode) => void> = []
   readonly #opts: SimClusterOptions
   readonly #ids: MemberId[] = []
   readonly #record: boolean
@@ -144,6 +147,16 @@ export class SimCluster {
     this.#clusterHooks.push(hook)
   }
 
+  /** Called after a node performed one input's effects (the work layer follows member events here). */
+  onEffects (hook: (node: SimNode, effects: Effect[]) => void): void {
+    this.#effectHooks.push(hook)
+  }
+
+  /** Called when a node (re)starts, before it joins. */
+  onBoot (hook: (node: SimNode) => void): void {
+    this.#bootHooks.push(hook)
+  }
+
   /**
    * A slow member (an overloaded host): every message to or from it takes an
    * extra `delay`, and each of its timers fires late by a draw of `late`.
@@ -158,13 +171,9 @@ export class SimCluster {
   #boot (i: number, join: boolean): void {
     const id = this.#ids[i]
     const previous = this.nodes.get(id)
+    previous?.driver.stop()
     const boot = (previous?.boot ?? 0) + 1
     const addr = this.#opts.addrOf?.(id, i) ?? simAddr(id)
-    const transport = this.net.attach(id, [addr], {
-      onMessage: (from, msg) => { this.#drive(id, (core, now) => core.receive(now, from, msg)) },
-      onDeliveryFailed: (to, msg, reason) => { this.#drive(id, (core, now) => core.deliveryFailed(now, to, msg, reason)) },
-      onPeerDisconnected: (peer) => { this.#drive(id, (core, now) => core.peerDisconnected(now, peer)) }
-    })
     const core = createMembership({
       self: { id, name: SimCluster.nodeId(i), addrs: [addr], tags: {}, incarnation: 0, bootId: this.#opts.bootIdOf?.(id, i, boot) ?? `${id}-boot-${boot}` },
       config: this.config,
@@ -173,46 +182,58 @@ export class SimCluster {
       // Every claim signed and checked, as in the agent (a fake, fast scheme).
       claims: this.#opts.claims === false ? undefined : fakeClaims(id)
     })
-    this.nodes.set(id, { id, core, transport, boot, tickAt: Infinity, tickVersion: 0, late: previous?.late })
+    const node = { id, core, boot, late: previous?.late } as SimNode
+    node.driver = new CoreDriver({
+      core,
+      perform: effects => { this.#perform(node, effects) },
+      timers: this.#timersOf(node),
+      accepting: () => this.net.state(id) === 'up'
+    })
+    node.transport = this.net.attach(id, [addr], swimInputs(node.driver, core))
+    this.nodes.set(id, node)
     this.truth.set(id, 'up')
+    for (const hook of this.#bootHooks) hook(node)
     const seed = this.#ids[0]
     const seedAddr = this.#opts.addrOf?.(seed, 0) ?? simAddr(seed)
-    this.#drive(id, (c, now) => join && id !== seed ? c.join(now, [{ addrs: [seedAddr] }]) : [])
+    node.driver.drive(now => join && id !== seed ? core.join(now, [{ addrs: [seedAddr] }]) : [])
   }
 
-  /** Feeds one input to a running node, performs its effects, re-arms its tick. */
-  #drive (id: MemberId, input: (core: Membership, now: number) => Effect[]): void {
-    const node = this.nodes.get(id)
-    if (node == null || this.net.state(id) !== 'up') return
-    const effects = input(node.core, this.now)
+  /** Timers on the network's clock; a slow member's fire late. */
+  #timersOf (node: SimNode): DriverTimers {
+    return {
+      now: () => this.now,
+      at: (at, fire) => {
+        let armed = true
+        this.net.schedule(at + (node.late?.(this.random) ?? 0), () => { if (armed) fire() })
+        return () => { armed = false }
+      }
+    }
+  }
+
+  /** What the agent's `perform` does with a core's effects, with the events observed. */
+  #perform (node: SimNode, effects: Effect[]): void {
     for (const effect of effects) {
       if (effect.kind === 'send') {
         node.transport.send(effect.to, effect.msg)
       } else if (effect.kind === 'cluster') {
-        const observed = { at: this.now, observer: id, event: effect.event }
+        const observed = { at: this.now, observer: node.id, event: effect.event }
         if (this.#record) this.clusterEvents.push(observed)
         for (const hook of this.#clusterHooks) hook(observed)
       } else if (effect.kind === 'path-failed') {
         // the simulated network has one path per pair of nodes: nothing to switch
       } else {
-        const observed = { at: this.now, observer: id, event: effect.event }
+        const observed = { at: this.now, observer: node.id, event: effect.event }
         if (this.#record) this.events.push(observed)
         for (const hook of this.#hooks) hook(observed)
       }
     }
-    this.#arm(node)
+    for (const hook of this.#effectHooks) hook(node, effects)
   }
 
-  #arm (node: SimNode): void {
-    const d = node.core.nextDeadline()
-    if (!Number.isFinite(d) || d >= node.tickAt) return
-    node.tickAt = Math.max(d, this.now)
-    const version = ++node.tickVersion
-    this.net.schedule(node.tickAt + (node.late?.(this.random) ?? 0), () => {
-      if (node.tickVersion !== version || this.nodes.get(node.id) !== node) return
-      node.tickAt = Infinity
-      this.#drive(node.id, (core, now) => core.tick(now))
-    })
+  /** Feeds one input to a running node through its driver. */
+  #drive (id: MemberId, input: (core: Membership, now: number) => Effect[]): void {
+    const node = this.nodes.get(id)
+    node?.driver.drive(now => input(node.core, now))
   }
 
   runFor (ms: number): void {
@@ -274,8 +295,7 @@ export class SimCluster {
     const node = this.nodes.get(id)
     if (node == null) return
     this.truth.set(id, 'up')
-    node.tickAt = Infinity
-    node.tickVersion++
+    node.driver.disarm()
     // The held messages are queued for now; the overdue tick runs before them.
     this.net.resume(id)
     this.#drive(id, (core, now) => core.tick(now))

@@ -1,9 +1,11 @@
 /**
  * A deterministic in-memory network for the membership simulator.
  *
- * It mirrors the real SWIM transport's boundary (gossip/): a node sends with
- * `send(to: Destination, msg)` and is called back with `onMessage(from, msg)`,
- * `onDeliveryFailed(to, msg, reason)` and `onPeerDisconnected(id)`.
+ * It implements the SWIM port (membership/ports.ts) that the libp2p transport
+ * (gossip/) implements: a node sends with `send(to: Destination, msg)` and is
+ * called back with `onMessage(from, msg)`, `onDeliveryFailed(to, msg, reason)`
+ * and `onPeerDisconnected(id)`. Work messages (workloads/ports.ts) go over the
+ * same links with `carry`.
  *
  * Time is logical: an event queue ordered by (time, insertion). Every random
  * choice (latency, loss) comes from one seeded generator, so a seed replays a
@@ -14,18 +16,13 @@
  * Built to run 10,000 nodes: partitions are kept as groups (not one entry per
  * link), connections per node, and message copies can be turned off.
  */
-import type { DeliveryFailure, Destination, MemberId, Message, Random } from '../../membership/index.ts'
+import type { Destination, MemberId, Message, Random, SwimInputs, SwimSender } from '../../membership/index.ts'
 
-export interface TransportHandlers {
-  onMessage: (from: MemberId, msg: Message) => void
-  onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
-  onPeerDisconnected: (id: MemberId) => void
-}
+/** The SWIM port's inputs (membership/ports.ts), as the libp2p transport calls them. */
+export type TransportHandlers = SwimInputs
 
-/** What a node holds: the sending half of the transport. */
-export interface SimTransport {
-  send: (to: Destination, msg: Message) => void
-}
+/** What a node holds: the sending half of the SWIM port. */
+export type SimTransport = SwimSender
 
 /**
  * - `up`: runs normally.
