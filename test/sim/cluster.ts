@@ -92,6 +92,7 @@ export class SimCluster {
   readonly #clusterHooks: ClusterEventHook[] = []
   readonly #effectHooks: Array<(node: SimNode, effects: Effect[]) => void> = []
   readonly #bootHooks: Array<(node: SimNode) => void> = []
+  readonly #resumeHooks: Array<(node: SimNode) => void> = []
   readonly #opts: SimClusterOptions
   readonly #ids: MemberId[] = []
   readonly #record: boolean
@@ -155,6 +156,11 @@ export class SimCluster {
   /** Called when a node (re)starts, before it joins. */
   onBoot (hook: (node: SimNode) => void): void {
     this.#bootHooks.push(hook)
+  }
+
+  /** Called when a frozen node resumes, after its membership core's overdue tick. */
+  onResume (hook: (node: SimNode) => void): void {
+    this.#resumeHooks.push(hook)
   }
 
   /**
@@ -299,6 +305,7 @@ export class SimCluster {
     // The held messages are queued for now; the overdue tick runs before them.
     this.net.resume(id)
     this.#drive(id, (core, now) => core.tick(now))
+    for (const hook of this.#resumeHooks) hook(node)
   }
 
   /** Graceful leave; the process stops LEAVE_DRAIN_MS later. */

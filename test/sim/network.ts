@@ -254,6 +254,26 @@ export class SimNetwork {
     })
   }
 
+  /**
+   * Carries one work message (workloads/ports.ts) from `from` to `to` over the
+   * same links as SWIM's: latency, slowness, loss, partitions. Work delivery
+   * reports nothing back (the work core's timers recover), so a message lost,
+   * cut off, sent to a crashed process or from one that crashed on the way
+   * (its streams die with it) simply vanishes; one to a frozen process is held.
+   */
+  carry (from: MemberId, to: MemberId, deliver: () => void): void {
+    const src = this.#nodes.get(from)
+    const dst = this.#nodes.get(to)
+    if (src == null || dst == null || (this.#cuts.length > 0 && this.#blocked(from, to))) return
+    const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, to))
+    const lost = this.#random() < (linkLoss ?? this.lossRate)
+    const delay = this.latency() + this.#slowness(from) + this.#slowness(to)
+    this.schedule(this.now + delay, () => {
+      if (lost || src.state === 'crashed') return
+      this.#deliver(dst, deliver)
+    })
+  }
+
   #blocked (from: MemberId, to: MemberId): boolean {
     for (const cut of this.#cuts) {
       if (cut.a.has(from) && cut.b.has(to)) return true
