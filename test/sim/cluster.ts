@@ -192,7 +192,7 @@ export class SimCluster {
     node.driver = new CoreDriver({
       core,
       perform: effects => { this.#perform(node, effects) },
-      timers: this.#timersOf(node),
+      timers: this.timersOf(node),
       accepting: () => this.net.state(id) === 'up'
     })
     node.transport = this.net.attach(id, [addr], swimInputs(node.driver, core))
@@ -204,8 +204,8 @@ export class SimCluster {
     node.driver.drive(now => join && id !== seed ? core.join(now, [{ addrs: [seedAddr] }]) : [])
   }
 
-  /** Timers on the network's clock; a slow member's fire late. */
-  #timersOf (node: SimNode): DriverTimers {
+  /** Timers of a node's cores on the network's clock; a slow member's fire late. */
+  timersOf (node: SimNode): DriverTimers {
     return {
       now: () => this.now,
       at: (at, fire) => {

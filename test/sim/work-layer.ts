@@ -146,14 +146,7 @@ export class SimWork {
     const driver = new CoreDriver<WorkEffect>({
       core,
       perform: effects => { this.#perform(state, effects) },
-      timers: {
-        now: () => this.cluster.now,
-        at: (at, fire) => {
-          let armed = true
-          this.cluster.net.schedule(at, () => { if (armed) fire() })
-          return () => { armed = false }
-        }
-      },
+      timers: this.cluster.timersOf(node),
       accepting: () => this.#current(state) && this.cluster.net.state(id) === 'up'
     })
     const state: WorkNodeState = { id, node, core, driver, peers: new PeerView(), runs: new Map(), heldEnds: [] }
