@@ -1,0 +1,67 @@
+/**
+ * The SWIM port contract (swim-port.ts) against the simulated network
+ * (test/sim/network.ts) as the simulator uses it: default latency (uniform
+ * 1..10 ms), no loss, messages copied. Waits run the logical clock.
+ */
+import { seededRandom } from '../../membership/index.ts'
+import { SimNetwork } from '../sim/network.ts'
+import { recorder, swimPortContract, type Endpoint, type World } from './swim-port.ts'
+
+/** The first world's seed; each world takes the next (SIM_SEED=<n> to change it). */
+const SEED = Number(process.env.SIM_SEED ?? 7301)
+let worlds = 0
+
+async function simWorld (): Promise<World> {
+  const seed = SEED + worlds++
+  const net = new SimNetwork({ random: seededRandom(seed) })
+  let nodes = 0
+  let ghosts = 0
+  const mutes = new Map<Endpoint, () => void>()
+  return {
+    endpoints: async (n) => Array.from({ length: n }, () => {
+      // ids as the codec accepts them (letters and digits), addresses as the simulator gives them
+      const id = `sim${seed}n${nodes++}`
+      const addrs = [`/memory/${id}`]
+      const { inputs, log, mute } = recorder()
+      const ep: Endpoint = { id, addrs, sender: net.attach(id, addrs, inputs), inputs: log }
+      mutes.set(ep, mute)
+      return ep
+    }),
+    deadAddr: async () => `/memory/sim${seed}nobody${ghosts++}`,
+    unknownId: async () => `sim${seed}ghost${ghosts++}`,
+    waitUntil: async (what, check, boundMs) => {
+      const deadline = net.now + boundMs
+      while (!check()) {
+        if (net.now >= deadline) throw new Error(`not within ${boundMs} logical ms (seed ${seed}): ${what}`)
+        net.runUntil(net.now + 1)
+      }
+    },
+    // every latency the network draws is under a second
+    settle: async () => { net.runUntil(net.now + 1000) },
+    crash: async (ep) => {
+      net.crash(ep.id, { refuse: true })
+      mutes.get(ep)?.()
+    },
+    stop: async () => {}
+  }
+}
+
+swimPortContract({
+  name: 'simulated network (test/sim/network.ts)',
+  world: simWorld,
+  waitMs: 5000,
+  caseTimeoutMs: 20_000,
+  // Where the simulator does not behave as the libp2p transport does. Each
+  // case still runs (reported as TODO with its failure); remove an entry
+  // once network.ts meets the contract.
+  knownDifferences: {
+    order: 'each message draws its own latency (uniform 1..10 ms), so messages to one peer overtake each other; ' +
+      'the libp2p transport writes them in order on one stream per peer',
+    deadAddress: "an address no node is attached at fails with 'error'; on a host that answers (127.0.0.1) the libp2p " +
+      "transport gets 'refused', which the core takes as crash evidence and, for a join, as a seed not up yet to retry soon (membership/sync.ts joinUndelivered)",
+    self: "a send to the node's own id or own address is delivered to it (a join seed list holding its own address " +
+      "is handed back its own join, from itself); the libp2p transport reports 'error' and delivers nothing",
+    untyped: 'SimNetwork.send reads to.id and to.addrs.map() unguarded and throws a TypeError for null, undefined, {} or a string; ' +
+      "the libp2p transport reports 'error'"
+  }
+})
