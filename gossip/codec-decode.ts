@@ -114,7 +114,9 @@ function readBytes (r: Reader, wireType: number, end: number, maxBytes: number, 
   const fieldEnd = readLength(r, wireType, end, what)
   if (fieldEnd - r.pos > maxBytes) fail(`${what}: longer than ${maxBytes} bytes`)
   if (fieldEnd === r.pos) fail(`${what}: empty`)
-  const bytes = r.buf.slice(r.pos, fieldEnd)
+  // A copy, never a view: over TCP the frame is a Buffer, whose slice() shares
+  // the read chunk, and a kept signature would pin the whole chunk in memory.
+  const bytes = Uint8Array.prototype.slice.call(r.buf, r.pos, fieldEnd)
   r.pos = fieldEnd
   return bytes
 }

@@ -58,10 +58,6 @@ swimPortContract({
     order: 'each message draws its own latency (uniform 1..10 ms), so messages to one peer overtake each other; ' +
       'the libp2p transport writes them in order on one stream per peer',
     deadAddress: "an address no node is attached at fails with 'error'; on a host that answers (127.0.0.1) the libp2p " +
-      "transport gets 'refused', which the core takes as crash evidence and, for a join, as a seed not up yet to retry soon (membership/sync.ts joinUndelivered)",
-    self: "a send to the node's own id or own address is delivered to it (a join seed list holding its own address " +
-      "is handed back its own join, from itself); the libp2p transport reports 'error' and delivers nothing",
-    untyped: 'SimNetwork.send reads to.id and to.addrs.map() unguarded and throws a TypeError for null, undefined, {} or a string; ' +
-      "the libp2p transport reports 'error'"
+      "transport gets 'refused', which the core takes as crash evidence and, for a join, as a seed not up yet to retry soon (membership/sync.ts joinUndelivered)"
   }
 })

@@ -215,8 +215,10 @@ export class SimNetwork {
 
   send (from: MemberId, to: Destination, msg: Message): void {
     this.stats.sent++
-    const target = to.id ?? to.addrs.map(a => this.#byAddr.get(a)).find(id => id != null)
-    const dst = target == null ? undefined : this.#nodes.get(target)
+    // As the libp2p transport does: anything but a destination, or this node itself, fails with 'error'.
+    const valid = to != null && typeof to === 'object' && Array.isArray(to.addrs) && (to.id == null || typeof to.id === 'string')
+    const target = !valid ? undefined : to.id ?? to.addrs.map(a => this.#byAddr.get(a)).find(id => id != null)
+    const dst = target == null || target === from ? undefined : this.#nodes.get(target)
     const blocked = dst != null && this.#cuts.length > 0 && this.#blocked(from, dst.id)
     this.#meter?.(from, target, msg, dst != null && dst.state !== 'crashed' && !blocked)
     if (dst == null) {
