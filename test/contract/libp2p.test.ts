@@ -6,11 +6,8 @@
  *
  * Endpoints run in this process, except killable ones: those run in a child
  * process (libp2p-endpoint.ts) that a crash kills with SIGKILL, so the kernel
- * closes its sockets and its port refuses. Aborting a node's connections in
- * this process is not the same: @libp2p/websockets resets a connection with
- * websocket.close(1006), which both Node's WebSocket and `ws` reject (1006 is
- * not a code one may send), so a WebSocket connection aborted locally stays
- * open on the wire and its peer is never told.
+ * closes its sockets and its port refuses, as after a real kill -9 (aborting
+ * a node's connections in this process would leave its listener answering).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
