@@ -1,7 +1,8 @@
 /**
  * Drives N membership cores over the simulated network: node 0 is the seed,
- * the others join it at random times. Each core is ticked exactly at its
- * nextDeadline(); frozen and crashed nodes are not ticked.
+ * the others join it at random times. Each core runs in the agent's driver
+ * loop (membership/driver.ts), ticked at its nextDeadline() on logical time;
+ * frozen and crashed nodes take no input and are not ticked.
  *
  * The ground truth of every node (up, crashed, frozen, left) is kept here so
  * that invariant hooks can judge each member event as it is emitted.
@@ -55,7 +56,6 @@ export interface SimNode {
   /** A slow member's timers fire this much late (drawn per timer). */
   late?: DelayModel
 }
-
 
 export interface ObservedEvent {
   at: number
