@@ -50,14 +50,5 @@ swimPortContract({
   name: 'simulated network (test/sim/network.ts)',
   world: simWorld,
   waitMs: 5000,
-  caseTimeoutMs: 20_000,
-  // Where the simulator does not behave as the libp2p transport does. Each
-  // case still runs (reported as TODO with its failure); remove an entry
-  // once network.ts meets the contract.
-  knownDifferences: {
-    order: 'each message draws its own latency (uniform 1..10 ms), so messages to one peer overtake each other; ' +
-      'the libp2p transport writes them in order on one stream per peer',
-    deadAddress: "an address no node is attached at fails with 'error'; on a host that answers (127.0.0.1) the libp2p " +
-      "transport gets 'refused', which the core takes as crash evidence and, for a join, as a seed not up yet to retry soon (membership/sync.ts joinUndelivered)"
-  }
+  caseTimeoutMs: 20_000
 })

@@ -16,6 +16,7 @@
  * Built to run 10,000 nodes: partitions are kept as groups (not one entry per
  * link), connections per node, and message copies can be turned off.
  */
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Destination, MemberId, Message, Random, SwimInputs, SwimSender } from '../../membership/index.ts'
 
 /** The SWIM port's inputs (membership/ports.ts), as the libp2p transport calls them. */
@@ -111,6 +112,16 @@ function before (a: Scheduled, b: Scheduled): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq)
 }
 
+/** Whether `addr` parses as a multiaddr (a malformed one is an error, not a refusal). */
+function isMultiaddr (addr: unknown): boolean {
+  try {
+    multiaddr(addr as string)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** TCP's initial SYN retransmission timeout: how much later a refusal arrives when the first SYN is lost. */
 const SYN_RETRY_MS = 1000
 
@@ -165,6 +176,8 @@ export class SimNetwork {
   readonly #connections = new Map<MemberId, Set<MemberId>>()
   #cuts: Cut[] = []
   readonly #linkLoss = new Map<string, number>()
+  /** Per link, when its last message lands (#inOrder). */
+  readonly #lastArrival = new Map<string, number>()
 
   constructor (opts: NetworkOptions) {
     this.#random = opts.random
@@ -222,7 +235,9 @@ export class SimNetwork {
     const blocked = dst != null && this.#cuts.length > 0 && this.#blocked(from, dst.id)
     this.#meter?.(from, target, msg, dst != null && dst.state !== 'crashed' && !blocked)
     if (dst == null) {
-      this.#back(from, this.latency(), h => { h.onDeliveryFailed(to, msg, 'error') })
+      // nothing listens at a well-formed address: the host refuses, as loopback does for the libp2p transport
+      const reason = valid && target !== from && to.addrs.length > 0 && to.addrs.every(a => isMultiaddr(a) && !this.#byAddr.has(a)) ? 'refused' : 'error'
+      this.#back(from, this.latency(), h => { h.onDeliveryFailed(to, msg, reason) })
       return
     }
     if (blocked) {
@@ -232,7 +247,7 @@ export class SimNetwork {
     const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, dst.id))
     const lost = this.#random() < (linkLoss ?? this.lossRate)
     const copy = this.#clone ? structuredClone(msg) : msg
-    const delay = this.latency() + this.#slowness(from) + this.#slowness(dst.id)
+    const delay = this.#inOrder(from, dst.id, this.latency() + this.#slowness(from) + this.#slowness(dst.id))
     this.schedule(this.now + delay, () => {
       if (dst.state === 'crashed') {
         if (dst.refuse) {
@@ -274,6 +289,17 @@ export class SimNetwork {
       if (lost || src.state === 'crashed') return
       this.#deliver(dst, deliver)
     })
+  }
+
+  /**
+   * The delay that keeps a link first in, first out, as one stream per peer
+   * does: a message never lands before one sent earlier on the same link.
+   */
+  #inOrder (from: MemberId, to: MemberId, delay: number): number {
+    const key = linkKey(from, to)
+    const at = Math.max(this.now + delay, this.#lastArrival.get(key) ?? 0)
+    this.#lastArrival.set(key, at)
+    return at - this.now
   }
 
   #blocked (from: MemberId, to: MemberId): boolean {
