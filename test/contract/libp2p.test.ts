@@ -10,7 +10,6 @@
  * a node's connections in this process would leave its listener answering).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createNode, createSwimTransport } from '../../gossip/index.ts'
@@ -18,18 +17,10 @@ import type { ClusterNode, SwimTransport } from '../../gossip/index.ts'
 import type { DeliveryFailure } from '../../membership/index.ts'
 import type { FromEndpoint, ToEndpoint } from './libp2p-endpoint.ts'
 import { recorder, swimPortContract, type Endpoint, type World } from './swim-port.ts'
+import { freePort } from '../integration/harness.ts'
 
 /** Bound on a child endpoint's start (a Node process loading libp2p). */
 const CHILD_START_MS = 15_000
-
-/** A port of 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
-}
 
 interface Running {
   ep: Endpoint
@@ -95,7 +86,7 @@ function libp2pWorld (listen: string, suffix: string): () => Promise<World> {
 
     return {
       endpoints: async (n, opts = {}) => await Promise.all(Array.from({ length: n }, async () => opts.killable === true ? await killable() : await local())),
-      deadAddr: async () => `/ip4/127.0.0.1/tcp/${await closedPort()}${suffix}`,
+      deadAddr: async () => `/ip4/127.0.0.1/tcp/${await freePort()}${suffix}`,
       unknownId: async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
       waitUntil: async (what, check, boundMs) => {
         if (check()) return

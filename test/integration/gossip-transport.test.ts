@@ -15,7 +15,7 @@ import { createNode, createSwimTransport, SWIM_PROTOCOL } from '../../gossip/ind
 import type { NodeOptions, SwimTransport, TransportConfig } from '../../gossip/index.ts'
 import type { DeliveryFailure, Destination, Message } from '../../membership/types.ts'
 import type { Libp2p } from '@libp2p/interface'
-import { waitFor } from './harness.ts'
+import { freePort, waitFor } from './harness.ts'
 
 const TEST_TIMEOUT_MS = 20_000
 /** Bound on a wait for something that happens at once on loopback (a delivery, a refusal). */
@@ -66,15 +66,6 @@ after(async () => {
   await Promise.allSettled(peers.map(stopPeer))
   for (const s of servers) s.close()
 })
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
-}
 
 /** A TCP server that accepts connections and never says a word: dials to it time out. `accepted()`: connections it took. */
 async function silentServer (): Promise<{ port: number, accepted: () => number }> {
@@ -155,7 +146,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
   it('reports refused for a closed TCP port, with and without a peer id', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
     const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
-    const port = await closedPort()
+    const port = await freePort()
     const addr = `/ip4/127.0.0.1/tcp/${port}`
     a.transport.send({ addrs: [addr] }, ping(1, b.id))
     a.transport.send({ id: b.id, addrs: [addr] }, ping(2, b.id))
@@ -167,7 +158,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
 
   it('reports refused for a closed WebSocket port, and for several refused addresses', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
-    const [p1, p2] = [await closedPort(), await closedPort()]
+    const [p1, p2] = [await freePort(), await freePort()]
     a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${p1}/ws`] }, ping(1, a.id.replace(/.$/, 'x')))
     a.transport.send({ addrs: [`/ip4/127.0.0.1/tcp/${p1}`, `/ip4/127.0.0.1/tcp/${p2}/ws`] }, ping(2, a.id.replace(/.$/, 'x')))
     await waitFor('two failures', () => a.failures.length === 2, WAIT_MS, POLL_MS)
@@ -317,7 +308,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
   it('tracks paths: a dial and an acked ping mark a path up with its RTT, a TCP check of a closed port marks one down (refused), switchPath marks the used one down', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { pathSwitchMinIntervalMs: 1 })
     const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
-    const dead = `/ip4/127.0.0.1/tcp/${await closedPort()}/ws`
+    const dead = `/ip4/127.0.0.1/tcp/${await freePort()}/ws`
     const addrs = [...b.addrs, dead]
     assert.deepEqual(a.transport.paths(b.id, addrs).map(p => p.state), ['unknown', 'unknown'], 'nobody tried them yet')
 
