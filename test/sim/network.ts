@@ -244,10 +244,10 @@ export class SimNetwork {
       this.stats.lost++
       return
     }
-    const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, dst.id))
-    const lost = this.#random() < (linkLoss ?? this.lossRate)
+    const transit = this.#transit(from, dst.id)
+    const lost = transit.lost
     const copy = this.#clone ? structuredClone(msg) : msg
-    const delay = this.#inOrder(from, dst.id, this.latency() + this.#slowness(from) + this.#slowness(dst.id))
+    const delay = this.#inOrder(from, dst.id, transit.delay)
     this.schedule(this.now + delay, () => {
       if (dst.state === 'crashed') {
         if (dst.refuse) {
@@ -282,13 +282,18 @@ export class SimNetwork {
     const src = this.#nodes.get(from)
     const dst = this.#nodes.get(to)
     if (src == null || dst == null || (this.#cuts.length > 0 && this.#blocked(from, to))) return
-    const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, to))
-    const lost = this.#random() < (linkLoss ?? this.lossRate)
-    const delay = this.latency() + this.#slowness(from) + this.#slowness(to)
+    const { lost, delay } = this.#transit(from, to)
     this.schedule(this.now + delay, () => {
       if (lost || src.state === 'crashed') return
       this.#deliver(dst, deliver)
     })
+  }
+
+  /** One message's fate on the link from `from` to `to`: lost or not (the link's loss rate), and its delay (latency plus both ends' slowness). */
+  #transit (from: MemberId, to: MemberId): { lost: boolean, delay: number } {
+    const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, to))
+    const lost = this.#random() < (linkLoss ?? this.lossRate)
+    return { lost, delay: this.latency() + this.#slowness(from) + this.#slowness(to) }
   }
 
   /**
