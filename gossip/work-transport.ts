@@ -22,6 +22,7 @@ import * as lp from 'it-length-prefixed'
 import { framingDrop } from './framing.ts'
 import { decodeWire, encodeWire, type WireMessage } from './work-codec.ts'
 import { PeerRateLimiter, type RateLimit } from './rate-limit.ts'
+import type { WorkSender } from '../workloads/ports.ts'
 import type { GossipSub, Message as PubsubMessage } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
 
@@ -73,7 +74,8 @@ export interface WorkTransportStats {
   }
 }
 
-export interface WorkTransport {
+/** The work port's sender (workloads/ports.ts), for the work core's messages and the agent's job lookups alike. */
+export interface WorkTransport extends WorkSender {
   start: () => Promise<void>
   stop: () => Promise<void>
   /** Publishes on the work topic. Never throws. */

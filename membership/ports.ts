@@ -5,6 +5,7 @@
  * (test/contract/).
  */
 import type { CoreDriver } from './driver.ts'
+import type { Membership } from './index.ts'
 import type { DeliveryFailure, Destination, Effect, MemberId, Message } from './types.ts'
 
 /** The outgoing half: the core's `send` effects go here. */
@@ -23,15 +24,8 @@ export interface SwimInputs {
   onPeerDisconnected: (id: MemberId) => void
 }
 
-/** The part of the core (index.ts `Membership`) that takes the port's inputs. */
-interface SwimInputsCore {
-  receive: (now: number, from: MemberId, msg: Message) => Effect[]
-  deliveryFailed: (now: number, to: Destination, msg: Message, reason: DeliveryFailure) => Effect[]
-  peerDisconnected: (now: number, id: MemberId) => Effect[]
-}
-
 /** The port's inputs fed to `core` through `driver`, each at the driver's time. */
-export function swimInputs (driver: CoreDriver<Effect>, core: SwimInputsCore): SwimInputs {
+export function swimInputs (driver: CoreDriver<Effect>, core: Pick<Membership, 'receive' | 'deliveryFailed' | 'peerDisconnected'>): SwimInputs {
   return {
     onMessage: (from, msg) => { driver.drive(now => core.receive(now, from, msg)) },
     onDeliveryFailed: (to, msg, reason) => { driver.drive(now => core.deliveryFailed(now, to, msg, reason)) },

@@ -11,7 +11,7 @@
 export type * from './types.ts'
 export { createWorkNode } from './node.ts'
 export { PeerView } from './peer-view.ts'
-export type { WorkInput, WorkSender } from './ports.ts'
+export type { WorkSender } from './ports.ts'
 export type { WorkNode, WorkNodeOptions, WorkNodeStats } from './node.ts'
 export { JobRejectedError } from './coordinator.ts'
 export type { CoordinatorStats } from './coordinator.ts'

@@ -5,6 +5,8 @@
  *
  * Delivery is best effort on both: the core's timers (claim timeout, lease
  * expiry, re-offers, resync) recover what is lost, so nothing is reported back.
+ * What arrives goes to the core's `receive(now, from, msg)`, `from` being the
+ * authenticated sender.
  */
 import type { MemberId } from '../membership/types.ts'
 import type { WorkMessage } from './types.ts'
@@ -16,6 +18,3 @@ export interface WorkSender {
   /** To one member. */
   send: (to: MemberId, msg: WorkMessage) => void
 }
-
-/** The incoming half: a message from the authenticated member `from` (topic or direct). */
-export type WorkInput = (from: MemberId, msg: WorkMessage) => void
