@@ -13,10 +13,7 @@
  * back through onDeliveryFailed, never from inside send().
  *
  * An implementation plugs in with a `World` factory. Waits are bounded: in
- * logical time for the simulator, in real time for libp2p. A check an
- * implementation is known not to meet is registered for it as a `todo` with
- * the reason (`knownDifferences`): it still runs and its failure is shown,
- * without failing the run; each is a difference to resolve, not to forget.
+ * logical time for the simulator, in real time for libp2p.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -72,7 +69,7 @@ export interface World {
   stop: () => Promise<void>
 }
 
-/** The suite's cases, by key (for `knownDifferences`) and title. */
+/** The suite's cases, by key and title. */
 export const CASES = {
   wireValid: "the suite's messages are valid SWIM wire messages (codec round trip)",
   intact: "a message sent by id and addresses arrives once, from the sender's id, intact (every message and update type)",
@@ -97,8 +94,6 @@ export interface ContractOptions {
   waitMs: number
   /** Bound of one case, in real ms. */
   caseTimeoutMs: number
-  /** Cases this implementation is known to fail, with why: registered as todo. */
-  knownDifferences?: Partial<Record<CaseKey, string>>
 }
 
 /**
@@ -190,11 +185,9 @@ function none (list: readonly unknown[], what?: string): void {
 /** Registers the contract's cases for one implementation. */
 export function swimPortContract (opts: ContractOptions): void {
   const { waitMs } = opts
-  const known = opts.knownDifferences ?? {}
 
   const check = (key: CaseKey, body: (world: World) => Promise<void>): void => {
-    const todo = known[key]
-    it(CASES[key], { timeout: opts.caseTimeoutMs, ...(todo != null ? { todo: `known difference: ${todo}` } : {}) }, async () => {
+    it(CASES[key], { timeout: opts.caseTimeoutMs }, async () => {
       const world = await opts.world()
       try {
         await body(world)
