@@ -47,6 +47,13 @@ export interface WorkConfig {
    * encoding: spacing them bounds what a lossy replica costs the coordinator.
    */
   snapshotMinIntervalMs: number
+  /**
+   * A coordinator sends each replica of a running job at least one delta this
+   * often (an empty one when nothing changed), and a replica that has heard
+   * nothing for three of these asks again: so a replica that lost the job's
+   * end, or a coordinator that slept through its own takeover, learns of it.
+   */
+  replicationHeartbeatMs: number
   /** Capacity (free slots) is published at most this often, when it changed. */
   capacityIntervalMs: number
 }
@@ -65,6 +72,7 @@ export const DEFAULTS: Readonly<WorkConfig> = Object.freeze({
   maxTasksPerJob: 1_000_000,
   replicas: 1,
   snapshotMinIntervalMs: 1000,
+  replicationHeartbeatMs: 5_000,
   capacityIntervalMs: 1000,
 })
 
@@ -85,7 +93,7 @@ export function validate (config: WorkConfig): WorkConfig {
     if (!Number.isInteger(config[key]) || config[key] < 1) throw new InvalidWorkConfigError(`${key} must be an integer >= 1`)
   }
   if (!Number.isInteger(config.replicas)) throw new InvalidWorkConfigError('replicas must be an integer >= 0')
-  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'offerSlideDelayMs', 'claimTimeoutMs', 'capacityIntervalMs', 'snapshotMinIntervalMs']
+  const positive: Array<keyof WorkConfig> = ['leaseMs', 'leaseRenewMs', 'offerIntervalMs', 'offerSlideDelayMs', 'claimTimeoutMs', 'capacityIntervalMs', 'snapshotMinIntervalMs', 'replicationHeartbeatMs']
   for (const key of positive) {
     if (config[key] <= 0) throw new InvalidWorkConfigError(`${key} must be > 0`)
   }

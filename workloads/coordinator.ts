@@ -41,6 +41,8 @@ export class Coordinator {
   #peers = new Map<MemberId, Peer>()
   /** When this node last asked for a snapshot of each job (askResync, replica.ts). */
   readonly #resyncAskedAt = new Map<string, number>()
+  /** When this node last told a member still replicating at an older epoch who speaks for a job (replica.ts). */
+  readonly #staleToldAt = new Map<string, number>()
   readonly #stats: CoordinatorStats = {
     jobsSubmitted: 0,
     jobsTakenOver: 0,
@@ -74,7 +76,8 @@ export class Coordinator {
       peers: () => this.#peers.values(),
       flush: (job, effects) => { replication.flush(ctx, job, effects) },
       jobs: this.#jobs,
-      resyncAskedAt: this.#resyncAskedAt
+      resyncAskedAt: this.#resyncAskedAt,
+      staleToldAt: this.#staleToldAt
     }
     this.#ctx = ctx
   }
@@ -98,7 +101,9 @@ export class Coordinator {
       replicas: [],
       tasks: admitted.tasks,
       deadlineMs: admitted.deadlineMs,
-      deadlineAt: admitted.deadlineMs != null ? now + admitted.deadlineMs : Infinity
+      deadlineAt: admitted.deadlineMs != null ? now + admitted.deadlineMs : Infinity,
+      heartbeatAt: now + this.#config.replicationHeartbeatMs,
+      heardAt: now
     })
     job.pending = new Set(job.tasks.map(t => t.index))
     this.#jobs.set(job.id, job)
@@ -154,10 +159,10 @@ export class Coordinator {
         break
       }
       case 'takeover':
-        replica.onTakeover(this.#ctx, from, msg)
+        replica.onTakeover(this.#ctx, now, from, msg)
         break
       case 'job-end':
-        replica.onJobEnd(this.#ctx, from, msg)
+        replica.onJobEnd(this.#ctx, now, from, msg)
         break
       default:
         break
@@ -197,11 +202,19 @@ export class Coordinator {
     return effects
   }
 
-  /** Expire leases and deadlines, (re-)offer unowned tasks, send deferred snapshots. Call at or after nextDeadline(). */
+  /**
+   * Expire leases and deadlines, (re-)offer unowned tasks, send deferred
+   * snapshots and heartbeats; as a replica, ask a quiet coordinator again.
+   * Call at or after nextDeadline().
+   */
   tick (now: number): WorkEffect[] {
     const effects: WorkEffect[] = []
     for (const job of this.#jobs.values()) {
-      if (job.role !== 'coordinator' || job.status !== 'running') continue
+      if (job.status !== 'running') continue
+      if (job.role === 'replica') {
+        replica.askIfQuiet(this.#ctx, now, job, effects)
+        continue
+      }
       if (job.deadlineAt <= now) {
         leases.end(this.#ctx, job, 'failed', null, `deadline of ${job.deadlineMs ?? 0} ms passed`, effects)
         continue
@@ -210,6 +223,7 @@ export class Coordinator {
       leases.offer(this.#ctx, now, job, effects)
       replication.sendWantedSnapshots(this.#ctx, now, job, effects)
       replication.continueSnapshots(this.#ctx, now, job, effects)
+      replication.heartbeat(this.#ctx, now, job)
     }
     this.#flushAll(effects)
     return effects
@@ -219,8 +233,13 @@ export class Coordinator {
   nextDeadline (): number {
     let next = Infinity
     for (const job of this.#jobs.values()) {
-      if (job.role !== 'coordinator' || job.status !== 'running') continue
+      if (job.status !== 'running') continue
+      if (job.role === 'replica') {
+        next = Math.min(next, replica.quietCheckAt(this.#ctx, job))
+        continue
+      }
       next = Math.min(next, job.deadlineAt)
+      if (job.replicas.length > 0) next = Math.min(next, job.heartbeatAt)
       for (const at of job.leaseExpiresAt.values()) next = Math.min(next, at)
       if (job.pending.size > 0) next = Math.min(next, job.nextOfferAt)
       for (const to of job.snapshotWanted) next = Math.min(next, replication.nextSnapshotAt(this.#ctx, job, to))

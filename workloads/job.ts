@@ -71,6 +71,10 @@ export interface Job {
   snapshotWanted: Set<MemberId>
   /** Coordinator: snapshots being sent, a part per tick: the next part's number and first task. */
   snapshotting: Map<MemberId, { part: number, from: number, sentAt: number }>
+  /** Coordinator: when the next delta is due even if nothing changed (WorkConfig.replicationHeartbeatMs). */
+  heartbeatAt: number
+  /** Replica: when the coordinator last replicated to it (a snapshot, a part or a delta). */
+  heardAt: number
   /** Replica: a snapshot arriving in parts, and the part it expects next. */
   assembling?: { next: number }
   /** Replica: a takeover heard before this node's failure detector confirmed the coordinator failed. */
@@ -80,7 +84,7 @@ export interface Job {
 }
 
 /** A new job record; the caller sets the role-specific parts it needs. */
-export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'input' | 'coordinator' | 'epoch' | 'replicas' | 'tasks' | 'deadlineMs' | 'deadlineAt'>): Job {
+export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'input' | 'coordinator' | 'epoch' | 'replicas' | 'tasks' | 'deadlineMs' | 'deadlineAt' | 'heartbeatAt' | 'heardAt'>): Job {
   return {
     ...init,
     status: 'running',

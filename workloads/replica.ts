@@ -1,7 +1,9 @@
 /**
  * The replica role of a job: snapshots and deltas received from its
- * coordinator, a snapshot asked for again after a gap, following a replica
- * that took the job over, and taking it over when the coordinator is gone.
+ * coordinator, a snapshot asked for again after a gap or a silence, following
+ * a replica that took the job over, and taking it over when the coordinator
+ * is gone. The coordinator's side of a silence is here too: it tells a member
+ * still replicating at an older epoch who speaks for the job now.
  * Pure functions over the node's Job records (job.ts) and a narrow context;
  * the coordinator (coordinator.ts) routes messages and membership here,
  * replication.ts is the sending end, authority.ts says who may speak.
@@ -21,32 +23,56 @@ export interface ReplicaContext extends ReplicationContext {
   readonly jobs: Map<string, Job>
   /** When this node last asked for a snapshot of each job (askResync). */
   readonly resyncAskedAt: Map<string, number>
+  /** When this node last told a member replicating at an older epoch of the job's current authority, by job and member. */
+  readonly staleToldAt: Map<string, number>
 }
 
-/** Jobs whose last snapshot request is remembered before old entries are pruned. */
-const RESYNC_MEMORY = 1024
+/** Entries each of those maps remembers before old ones are pruned. */
+const RATE_MEMORY = 1024
+
+/** A replica asks again after this many heartbeats (WorkConfig.replicationHeartbeatMs) without a word from its coordinator. */
+const QUIET_HEARTBEATS = 3
+
+/**
+ * Whether `key` may act now, at most once per `minMs`; remembers that it did.
+ * Bounded: past RATE_MEMORY keys, those older than `minMs` are forgotten.
+ */
+function allowOnce (last: Map<string, number>, key: string, now: number, minMs: number): boolean {
+  const at = last.get(key)
+  if (at != null && now - at < minMs) return false
+  if (last.size >= RATE_MEMORY) {
+    for (const [k, t] of last) if (now - t >= minMs) last.delete(k)
+  }
+  last.set(key, now)
+  return true
+}
 
 /** A replica took over a job we coordinate or replicate: follow it, if it may. */
-export function onTakeover (ctx: ReplicaContext, from: MemberId, msg: Extract<WorkMessage, { type: 'takeover' }>): void {
+export function onTakeover (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'takeover' }>): void {
   const job = ctx.jobs.get(msg.jobId)
   if (job == null) return
   const verdict = msg.coordinator === from ? judgeFor(ctx, job, from, msg.epoch) : 'forged'
-  if (verdict === 'accept' && from !== job.coordinator) follow(job, from, msg.epoch)
+  if (verdict === 'accept' && from !== job.coordinator) follow(job, now, from, msg.epoch)
   else if (verdict === 'wait') job.pendingTakeover = { from, epoch: msg.epoch }
   else if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
 }
 
-/** The coordinator of a job this node replicates ended it. */
-export function onJobEnd (ctx: ReplicaContext, from: MemberId, msg: Extract<WorkMessage, { type: 'job-end' }>): void {
+/**
+ * The job's coordinator ended it. Usually this node replicates it; it may also
+ * be a coordinator that slept through a takeover (frozen, cut off) and hears
+ * the end from the replica that took over: it steps down as for the takeover.
+ */
+export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'job-end' }>): void {
   const job = ctx.jobs.get(msg.job.id)
   // A delta may have carried the end already (status copied, its tasks maybe behind:
   // deltas lost to a rate limit, a snapshot still arriving in parts): the job-end's
   // view is still taken, so that this replica reports the job as it ended.
-  if (job == null || job.role !== 'replica' || job.ended != null) return
-  if (from !== job.coordinator || msg.job.coordinator !== from) {
-    countForged(ctx.stats.forged, msg.type)
-    return
-  }
+  if (job == null || job.ended != null || (job.role === 'coordinator' && job.status !== 'running')) return
+  const verdict = msg.job.coordinator === from ? judgeFor(ctx, job, from, msg.job.epoch) : 'forged'
+  if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
+  if (verdict !== 'accept') return // 'wait': the resync after a silence asks for it again
+  if (from !== job.coordinator) follow(job, now, from, msg.job.epoch)
+  if (job.role !== 'replica') return
   job.status = msg.job.status
   job.result = msg.job.result
   job.error = msg.job.error
@@ -62,23 +88,42 @@ export function onMembers (ctx: ReplicaContext, now: number, job: Job, effects: 
   if (ctx.alive(job.coordinator)) return
   // the takeover heard earlier is confirmed now
   const pending = job.pendingTakeover
-  if (pending != null && pending.epoch > job.epoch) follow(job, pending.from, pending.epoch)
+  if (pending != null && pending.epoch > job.epoch) follow(job, now, pending.from, pending.epoch)
   job.pendingTakeover = undefined
   if (ctx.alive(job.coordinator)) return
   const heir = job.replicas.find(id => ctx.alive(id))
   if (heir === ctx.self) takeOver(ctx, now, job, effects)
 }
 
-/** Whether `from` may send the record of a job: its coordinator, or a replica that took it over. */
-function mayReplicate (ctx: ReplicaContext, msg: { jobId: string, coordinator: MemberId, epoch: number, type: string }, from: MemberId): Verdict {
+/**
+ * Whether `from` may send the record of a job: its coordinator, or a replica
+ * that took it over. A sender still at an older epoch is a coordinator that
+ * missed a takeover: if this node coordinates the job now, it tells it so.
+ */
+function mayReplicate (ctx: ReplicaContext, now: number, msg: { jobId: string, coordinator: MemberId, epoch: number, type: string }, from: MemberId, effects: WorkEffect[]): Verdict {
   const job = ctx.jobs.get(msg.jobId)
   const verdict = msg.coordinator !== from ? 'forged' : job == null ? 'accept' : judgeFor(ctx, job, from, msg.epoch)
   if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
+  if (verdict === 'stale' && job?.role === 'coordinator') tellStale(ctx, now, from, job, effects)
   return verdict
 }
 
+/**
+ * Tells a member replicating at an older epoch who speaks for the job now:
+ * the end if it ended, else this node's takeover. It steps down on either
+ * (authority.ts: for one of its replicas at a higher epoch). Once per
+ * snapshotMinIntervalMs per job and member: its heartbeats keep coming.
+ */
+function tellStale (ctx: ReplicaContext, now: number, to: MemberId, job: Job, effects: WorkEffect[]): void {
+  if (!allowOnce(ctx.staleToldAt, `${job.id} ${to}`, now, ctx.config.snapshotMinIntervalMs)) return
+  const msg: WorkMessage = job.status === 'running'
+    ? { type: 'takeover', jobId: job.id, coordinator: ctx.self, epoch: job.epoch }
+    : { type: 'job-end', job: viewOf(job) }
+  effects.push({ kind: 'send', to, msg })
+}
+
 export function onSnapshot (ctx: ReplicaContext, now: number, from: MemberId, msg: SnapshotMessage, effects: WorkEffect[]): void {
-  if (mayReplicate(ctx, msg, from) !== 'accept') return // 'wait': a resync once the takeover is confirmed brings it back
+  if (mayReplicate(ctx, now, msg, from, effects) !== 'accept') return // 'wait': a resync once the takeover is confirmed brings it back
   let job = ctx.jobs.get(msg.jobId)
   if (job != null && (job.role === 'coordinator' ? msg.epoch <= job.epoch : msg.epoch < job.epoch)) return
   if (msg.header != null) {
@@ -86,6 +131,7 @@ export function onSnapshot (ctx: ReplicaContext, now: number, from: MemberId, ms
     ctx.jobs.set(job.id, job)
   } else if (job?.role === 'replica' && job.assembling?.next === msg.part && job.seq === msg.seq && job.epoch === msg.epoch) {
     applyPart(job, msg)
+    job.heardAt = now
     job.assembling.next++
     if (msg.last) job.assembling = undefined
   } else {
@@ -96,7 +142,7 @@ export function onSnapshot (ctx: ReplicaContext, now: number, from: MemberId, ms
 }
 
 export function onReplicate (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'replicate' }>, effects: WorkEffect[]): void {
-  if (mayReplicate(ctx, msg, from) !== 'accept') return
+  if (mayReplicate(ctx, now, msg, from, effects) !== 'accept') return
   const job = ctx.jobs.get(msg.jobId)
   if (job != null && job.role === 'coordinator' && msg.epoch <= job.epoch) return
   // deltas apply between a snapshot's parts too: a later part is at least as new as they are
@@ -105,6 +151,7 @@ export function onReplicate (ctx: ReplicaContext, now: number, from: MemberId, m
     return
   }
   job.seq = msg.seq
+  job.heardAt = now
   job.replicas = msg.replicas
   for (const t of msg.tasks) {
     const old = job.tasks[t.index]
@@ -124,13 +171,30 @@ export function onReplicate (ctx: ReplicaContext, now: number, from: MemberId, m
  * times a second on a busy job, while the coordinator sends one per interval.
  */
 function askResync (ctx: ReplicaContext, now: number, to: MemberId, msg: { jobId: string, epoch: number }, effects: WorkEffect[]): void {
-  const last = ctx.resyncAskedAt.get(msg.jobId)
-  if (last != null && now - last < ctx.config.snapshotMinIntervalMs) return
-  if (ctx.resyncAskedAt.size >= RESYNC_MEMORY) {
-    for (const [id, at] of ctx.resyncAskedAt) if (now - at >= ctx.config.snapshotMinIntervalMs) ctx.resyncAskedAt.delete(id)
-  }
-  ctx.resyncAskedAt.set(msg.jobId, now)
+  if (!allowOnce(ctx.resyncAskedAt, msg.jobId, now, ctx.config.snapshotMinIntervalMs)) return
   effects.push({ kind: 'send', to, msg: { type: 'resync', jobId: msg.jobId, epoch: msg.epoch } })
+}
+
+/**
+ * When a running job this node replicates has been quiet long enough to ask
+ * its coordinator again (Infinity while the coordinator is not alive: then
+ * membership, not silence, decides). The coordinator's heartbeat deltas keep
+ * a reachable one from looking quiet; the end it answers with is what a
+ * replica that lost the job-end lacked.
+ */
+export function quietCheckAt (ctx: ReplicaContext, job: Job): number {
+  if (!ctx.alive(job.coordinator)) return Infinity
+  const heartbeat = ctx.config.replicationHeartbeatMs
+  const asked = ctx.resyncAskedAt.get(job.id)
+  const again = asked != null ? asked + Math.max(heartbeat, ctx.config.snapshotMinIntervalMs) : -Infinity
+  return Math.max(job.heardAt + QUIET_HEARTBEATS * heartbeat, again)
+}
+
+/** Asks the coordinator again if the job has been quiet (quietCheckAt). */
+export function askIfQuiet (ctx: ReplicaContext, now: number, job: Job, effects: WorkEffect[]): void {
+  if (now < quietCheckAt(ctx, job)) return
+  ctx.resyncAskedAt.delete(job.id) // due by quietCheckAt, whatever the snapshot spacing says
+  askResync(ctx, now, job.coordinator, { jobId: job.id, epoch: job.epoch }, effects)
 }
 
 /** A replica may learn from replication that the coordinator is already gone. */
@@ -169,6 +233,7 @@ function takeOver (ctx: ReplicaContext, now: number, job: Job, effects: WorkEffe
   }
   leases.releaseDead(ctx, job)
   job.dirty.clear()
+  job.heartbeatAt = now + ctx.config.replicationHeartbeatMs
   job.replicas = chooseReplicas(ctx, job)
   for (const replica of job.replicas) snapshotTo(ctx, now, job, replica, effects)
   effects.push({ kind: 'publish', msg: { type: 'takeover', jobId: job.id, coordinator: ctx.self, epoch: job.epoch } })
@@ -186,10 +251,11 @@ function judgeFor (ctx: ReplicaContext, job: Job, from: MemberId, epoch: number)
 }
 
 /** `from` took the job over at `epoch`: this node (replica, or the coordinator stepping down) follows it. */
-function follow (job: Job, from: MemberId, epoch: number): void {
+function follow (job: Job, now: number, from: MemberId, epoch: number): void {
   job.role = 'replica'
   job.coordinator = from
   job.epoch = epoch
+  job.heardAt = now
   job.pendingTakeover = undefined
   job.leaseExpiresAt.clear()
 }

@@ -7,7 +7,7 @@
  *
  * See workloads/README.md, "Replication and takeover".
  */
-import type { Job } from './job.ts'
+import { viewOf, type Job } from './job.ts'
 import type { LeaseContext } from './leases.ts'
 import { rank } from './rendezvous.ts'
 import { snapshotPart } from './snapshot.ts'
@@ -80,12 +80,28 @@ export function sendWantedSnapshots (ctx: ReplicationContext, now: number, job: 
   }
 }
 
-/** A replica of the job missed a delta or a part and asks for the whole record again. */
+/**
+ * A replica of the job missed a delta or a part, or heard nothing for a while,
+ * and asks for the whole record again. For an ended job the end is all it
+ * lacks (the job-end it lost): any member that asks gets it, as every member
+ * was sent it.
+ */
 export function onResync (ctx: ReplicationContext, now: number, job: Job, from: MemberId, effects: WorkEffect[]): void {
+  if (job.status !== 'running') {
+    effects.push({ kind: 'send', to: from, msg: { type: 'job-end', job: viewOf(job) } })
+    return
+  }
   if (!job.replicas.includes(from)) return
   ctx.stats.replicationResyncs++
   job.snapshotWanted.add(from)
   sendWantedSnapshots(ctx, now, job, effects)
+}
+
+/** Due a heartbeat: the next flush sends the replicas a delta even if nothing changed (WorkConfig.replicationHeartbeatMs). */
+export function heartbeat (ctx: ReplicationContext, now: number, job: Job): void {
+  if (now < job.heartbeatAt) return
+  job.headerDirty = true
+  job.heartbeatAt = now + ctx.config.replicationHeartbeatMs
 }
 
 /** The changed records to every replica, as one delta; map tasks go without their input (replicas split it). */

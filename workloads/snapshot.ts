@@ -159,7 +159,9 @@ export function startReplica (msg: SnapshotMessage & { header: SnapshotHeader },
     replicas: msg.replicas,
     tasks,
     deadlineMs: h.deadlineMs,
-    deadlineAt: h.remainingMs != null ? now + h.remainingMs : Infinity
+    deadlineAt: h.remainingMs != null ? now + h.remainingMs : Infinity,
+    heartbeatAt: Infinity,
+    heardAt: now
   })
   Object.assign(job, { status: h.status, result: h.result, error: h.error, ignored: h.ignored, duplicates: h.duplicates, seq: msg.seq })
   if (unusable != null) job.unusable = unusable

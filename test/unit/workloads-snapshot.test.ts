@@ -18,7 +18,7 @@ function sleepJob (tasks: number): Job {
   const input = { tasks, ms: 0 }
   return newJob({
     role: 'coordinator', id: 'j1', workload: 'sleep', kind: 'map', input, coordinator: 'a', epoch: 3, replicas: ['b'],
-    tasks: registry.get('sleep')!.split!(input).map((t, i) => newTask(i, t)), deadlineMs: 60_000, deadlineAt: 70_000
+    tasks: registry.get('sleep')!.split!(input).map((t, i) => newTask(i, t)), deadlineMs: 60_000, deadlineAt: 70_000, heartbeatAt: Infinity, heardAt: 0
   })
 }
 

@@ -1,0 +1,108 @@
+/**
+ * Records that nothing updates any more must still end: a replica that lost
+ * its job's end asks its coordinator after a silence, and a coordinator that
+ * slept through its own takeover (frozen, cut off) hears who speaks for the
+ * job now as soon as it replicates again. The randomised simulation found
+ * both as jobs left `running` forever on a member or two.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { builtinWorkloads, createWorkNode, fromPartial, type WorkEffect, type WorkMessage, type WorkNode } from '../../workloads/index.ts'
+import { seededRandom } from '../../membership/random.ts'
+
+const HEARTBEAT_MS = 1000
+
+/** Two work nodes, p and r, wired by a queue; `drop` decides what the network loses; task runs are never finished. */
+function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean) {
+  const config = fromPartial({ slots: 2, replicationHeartbeatMs: HEARTBEAT_MS, snapshotMinIntervalMs: 100 })
+  const registry = builtinWorkloads()
+  const nodes: Record<string, WorkNode> = {
+    p: createWorkNode({ self: { id: 'p', name: 'p' }, config, registry, random: seededRandom(1) }),
+    r: createWorkNode({ self: { id: 'r', name: 'r' }, config, registry, random: seededRandom(2) })
+  }
+  const queue: Array<() => void> = []
+  const sent: Array<{ from: string, to: string, type: string }> = []
+  let now = 0
+  const perform = (id: string, effects: WorkEffect[]): void => {
+    for (const e of effects) {
+      if (e.kind !== 'send' && e.kind !== 'publish') continue
+      for (const to of e.kind === 'send' ? [e.to] : Object.keys(nodes).filter(o => o !== id)) {
+        sent.push({ from: id, to, type: e.msg.type })
+        if (drop(id, to, e.msg)) continue
+        const msg = structuredClone(e.msg)
+        queue.push(() => { perform(to, nodes[to].receive(now, id, msg)) })
+      }
+    }
+  }
+  const view = (alive: Record<string, boolean>) => Object.keys(nodes).map(id => ({ id, name: id, alive: alive[id] ?? true, tags: {} }))
+  return {
+    nodes,
+    sent,
+    now: () => now,
+    perform,
+    members (id: string, alive: Record<string, boolean>) { perform(id, nodes[id].members(now, view(alive))) },
+    /** Runs every node's timers and the network for `ms` in 10 ms steps (`only`: the nodes that run). */
+    run (ms: number, only = Object.keys(nodes)) {
+      for (const end = now + ms; now < end;) {
+        while (queue.length > 0) queue.shift()!()
+        now += 10
+        for (const id of only) perform(id, nodes[id].tick(now))
+      }
+      while (queue.length > 0) queue.shift()!()
+    }
+  }
+}
+
+describe('workloads: records that nothing updates any more', () => {
+  it('a replica that lost the job-end and the last delta asks after a silence and ends its record', () => {
+    let ended = false
+    let endsLost = 0
+    // once the job ends, the replica loses the coordinator's last delta and its published job-end
+    const net = pair((_from, to, msg) => ended && to === 'r' && (msg.type === 'replicate' || (msg.type === 'job-end' && ++endsLost === 1)))
+    for (const id of ['p', 'r']) net.members(id, {})
+    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
+    net.perform('p', effects)
+    net.run(5 * HEARTBEAT_MS)
+    assert.equal(net.nodes.r.job(jobId)?.status, 'running', 'the replica follows the running job')
+    const asksWhileRunning = net.sent.filter(m => m.type === 'resync').length
+    assert.equal(asksWhileRunning, 0, 'the coordinator\'s heartbeats keep a replica that hears them from asking')
+
+    ended = true
+    net.perform('p', net.nodes.p.cancel(net.now(), jobId)!)
+    net.run(2 * HEARTBEAT_MS)
+    assert.equal(net.nodes.r.job(jobId)?.status, 'running', 'the end was lost on its way to the replica')
+    net.run(3 * HEARTBEAT_MS)
+    const replica = net.nodes.r.job(jobId)!
+    assert.equal(replica.status, 'cancelled', 'the replica asked again and took the end it was sent')
+    const asks = net.sent.filter(m => m.type === 'resync' && m.from === 'r').length
+    assert.ok(asks >= 1 && asks <= 2, `asked ${asks} times, once per heartbeat at most`)
+    net.run(10 * HEARTBEAT_MS)
+    assert.equal(net.sent.filter(m => m.type === 'resync').length, asks, 'an ended record asks no more')
+  })
+
+  it('a coordinator that slept through its takeover steps down and takes the new coordinator\'s end', () => {
+    let frozen = false
+    const net = pair((from, to) => frozen && (from === 'p' || to === 'p'))
+    for (const id of ['p', 'r']) net.members(id, {})
+    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
+    net.perform('p', effects)
+    net.run(2 * HEARTBEAT_MS)
+
+    // p freezes: r's failure detector declares it failed, r takes the job over and ends it
+    frozen = true
+    net.members('r', { p: false })
+    assert.equal(net.nodes.r.job(jobId)?.coordinator, 'r', 'the replica took the job over')
+    net.perform('r', net.nodes.r.cancel(net.now(), jobId)!)
+    net.run(2 * HEARTBEAT_MS, ['r'])
+    assert.equal(net.nodes.p.job(jobId)?.status, 'running', 'p heard nothing of it')
+
+    // p resumes: it refutes, both see each other alive, and p's next delta meets r's answer
+    frozen = false
+    net.members('r', {})
+    net.run(2 * HEARTBEAT_MS)
+    const old = net.nodes.p.job(jobId)!
+    assert.equal(old.coordinator, 'r', 'p stepped down for r')
+    assert.equal(old.status, 'cancelled', 'p took the end from the member that took over')
+    assert.equal(net.nodes.p.stats().coordinator.forged['job-end'] ?? 0, 0, 'nothing was counted as forged')
+  })
+})
