@@ -96,7 +96,7 @@ function run (seed: number): void {
   const took = cluster.runUntil(() => work.ended(jobId) != null && work.stillRunning(jobId).length === 0, END_MS, 100)
   const context = `plan ${JSON.stringify(plan)}`
   assert.deepEqual([...violations, ...work.violations], [], context)
-  assert.ok(took != null, `job ended everywhere (still running on ${work.stillRunning(jobId).join(', ')}); ${context}`)
+  assert.ok(took != null, `job ended everywhere (records: ${work.records(jobId)}); ${context}`)
   const view = work.ended(jobId) as JobView
   assert.equal(view.status, 'done', `${String(view.error)}; ${context}`)
   assert.equal(view.result, plan.tasks, context)

@@ -123,6 +123,14 @@ export class SimWork {
     return this.cluster.upIds().filter(id => this.#nodes.get(id)?.core.job(jobId)?.status === 'running')
   }
 
+  /** Each up node's record of the job (coordinator, epoch, status), for a failure's message. */
+  records (jobId: string): string {
+    return this.cluster.upIds().flatMap(id => {
+      const view = this.#nodes.get(id)?.core.job(jobId)
+      return view == null ? [] : [`${id}: ${view.status} under ${view.coordinator} at epoch ${view.epoch}, ${view.stats.done} of ${view.stats.tasks} tasks done`]
+    }).join('; ')
+  }
+
   /** The highest epoch any node reported for the job (above 1: taken over). */
   epochOf (jobId: string): number | undefined {
     return this.#jobs.get(jobId)?.epoch
