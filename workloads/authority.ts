@@ -13,11 +13,18 @@
  * - the coordinator itself is alive in its own view by definition: it steps
  *   down for one of its replicas at a higher epoch (a replica takes over only
  *   after its failure detector declared the coordinator failed, e.g. after a
- *   false suspicion), never for anyone else.
+ *   false suspicion), never for anyone else;
+ * - a worker's list of replicas can be out of date: it learns them from
+ *   offers, and a coordinator that replaced a failed replica and then failed
+ *   itself may have had no offer left to send. When every replica a worker
+ *   knows of has failed too, it follows whoever takes over at a higher epoch
+ *   once the coordinator is failed: else the job would stall for good.
  *
  * What this does not stop: a replica the coordinator chose that lies about
- * the coordinator's failure, and a task holder that reports a wrong value
- * for a task it holds (workloads/README.md, Known limits).
+ * the coordinator's failure, a member that takes over a job whose
+ * coordinator and known replicas have all failed, and a task holder that
+ * reports a wrong value for a task it holds (workloads/README.md, Known
+ * limits).
  */
 import type { MemberId } from './types.ts'
 
@@ -41,6 +48,12 @@ export interface JudgeOptions {
   coordinatorAlive: boolean
   /** This node is the job's current coordinator. */
   selfIsCoordinator: boolean
+  /**
+   * Whether any replica this node knows of is alive (or suspect) in its view.
+   * Given only by workers, whose list may be out of date; when false, a
+   * takeover from a member outside the list is taken (see above).
+   */
+  knownReplicaAlive?: boolean
 }
 
 /** Judges a message for a known job from `from` at `epoch`. */
@@ -48,7 +61,11 @@ export function judge (known: JobAuthority, from: MemberId, epoch: number, opts:
   // an old coordinator that has not heard of the takeover yet is stale, not forged
   if (epoch < known.epoch) return 'stale'
   if (from === known.coordinator) return 'accept'
-  if (epoch === known.epoch || !known.replicas.includes(from)) return 'forged'
+  if (epoch === known.epoch) return 'forged'
+  if (!known.replicas.includes(from)) {
+    if (opts.selfIsCoordinator || opts.knownReplicaAlive !== false) return 'forged'
+    return opts.coordinatorAlive ? 'wait' : 'accept'
+  }
   if (opts.selfIsCoordinator) return 'accept'
   return opts.coordinatorAlive ? 'wait' : 'accept'
 }

@@ -41,8 +41,8 @@ export class Coordinator {
   #peers = new Map<MemberId, Peer>()
   /** When this node last asked for a snapshot of each job (askResync, replica.ts). */
   readonly #resyncAskedAt = new Map<string, number>()
-  /** When this node last told a member still replicating at an older epoch who speaks for a job (replica.ts). */
-  readonly #staleToldAt = new Map<string, number>()
+  /** When this node last told a member who speaks for a job now (replica.ts, tellAuthority). */
+  readonly #authorityToldAt = new Map<string, number>()
   readonly #stats: CoordinatorStats = {
     jobsSubmitted: 0,
     jobsTakenOver: 0,
@@ -77,7 +77,7 @@ export class Coordinator {
       flush: (job, effects) => { replication.flush(ctx, job, effects) },
       jobs: this.#jobs,
       resyncAskedAt: this.#resyncAskedAt,
-      staleToldAt: this.#staleToldAt
+      authorityToldAt: this.#authorityToldAt
     }
     this.#ctx = ctx
   }
@@ -154,15 +154,16 @@ export class Coordinator {
         replica.onReplicate(this.#ctx, now, from, msg, effects)
         break
       case 'resync': {
-        const job = this.#coordinated(msg.jobId)
-        if (job != null) replication.onResync(this.#ctx, now, job, from, effects)
+        const job = this.#jobs.get(msg.jobId)
+        if (job?.role === 'coordinator') replication.onResync(this.#ctx, now, job, from, effects)
+        else if (job != null) replica.vouch(this.#ctx, now, from, job, effects)
         break
       }
       case 'takeover':
-        replica.onTakeover(this.#ctx, now, from, msg)
+        replica.onTakeover(this.#ctx, now, from, msg, effects)
         break
       case 'job-end':
-        replica.onJobEnd(this.#ctx, now, from, msg)
+        replica.onJobEnd(this.#ctx, now, from, msg, effects)
         break
       default:
         break
@@ -223,7 +224,7 @@ export class Coordinator {
       leases.offer(this.#ctx, now, job, effects)
       replication.sendWantedSnapshots(this.#ctx, now, job, effects)
       replication.continueSnapshots(this.#ctx, now, job, effects)
-      replication.heartbeat(this.#ctx, now, job)
+      replication.heartbeat(this.#ctx, now, job, effects)
     }
     this.#flushAll(effects)
     return effects
@@ -239,7 +240,7 @@ export class Coordinator {
         continue
       }
       next = Math.min(next, job.deadlineAt)
-      if (job.replicas.length > 0) next = Math.min(next, job.heartbeatAt)
+      if (job.replicas.length > 0 || job.replicasToAnnounce > 0) next = Math.min(next, job.heartbeatAt)
       for (const at of job.leaseExpiresAt.values()) next = Math.min(next, at)
       if (job.pending.size > 0) next = Math.min(next, job.nextOfferAt)
       for (const to of job.snapshotWanted) next = Math.min(next, replication.nextSnapshotAt(this.#ctx, job, to))

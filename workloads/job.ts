@@ -73,10 +73,17 @@ export interface Job {
   snapshotting: Map<MemberId, { part: number, from: number, sentAt: number }>
   /** Coordinator: when the next delta is due even if nothing changed (WorkConfig.replicationHeartbeatMs). */
   heartbeatAt: number
+  /** Coordinator: announcements of a changed replica set still to publish, one per heartbeat (replication.ts). */
+  replicasToAnnounce: number
   /** Replica: when the coordinator last replicated to it (a snapshot, a part or a delta). */
   heardAt: number
   /** Replica: a snapshot arriving in parts, and the part it expects next. */
   assembling?: { next: number }
+  /**
+   * Coordinators this node knew the job under before the current one, with
+   * their epochs: an end from one of them is final (replica.ts, onJobEnd).
+   */
+  earlier: Array<{ coordinator: MemberId, epoch: number }>
   /** Replica: a takeover heard before this node's failure detector confirmed the coordinator failed. */
   pendingTakeover?: { from: MemberId, epoch: number }
   /** Replica: why this node could not rebuild the tasks (its workload is not registered here). */
@@ -99,6 +106,8 @@ export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'i
     seq: 0,
     dirty: new Set(),
     headerDirty: false,
+    replicasToAnnounce: 0,
+    earlier: [],
     snapshotAt: new Map(),
     snapshotWanted: new Set(),
     snapshotting: new Map()

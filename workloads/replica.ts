@@ -13,7 +13,7 @@
 import { countForged, judge, type Verdict } from './authority.ts'
 import { viewOf, type Job } from './job.ts'
 import * as leases from './leases.ts'
-import { chooseReplicas, snapshotTo, type ReplicationContext } from './replication.ts'
+import { announceReplicas, chooseReplicas, snapshotTo, type ReplicationContext } from './replication.ts'
 import { applyPart, startReplica, type SnapshotMessage } from './snapshot.ts'
 import type { MemberId, WorkEffect, WorkMessage } from './types.ts'
 
@@ -23,8 +23,8 @@ export interface ReplicaContext extends ReplicationContext {
   readonly jobs: Map<string, Job>
   /** When this node last asked for a snapshot of each job (askResync). */
   readonly resyncAskedAt: Map<string, number>
-  /** When this node last told a member replicating at an older epoch of the job's current authority, by job and member. */
-  readonly staleToldAt: Map<string, number>
+  /** When this node last told a member who speaks for a job now (tellAuthority), by job and member. */
+  readonly authorityToldAt: Map<string, number>
 }
 
 /** Entries each of those maps remembers before old ones are pruned. */
@@ -47,12 +47,23 @@ function allowOnce (last: Map<string, number>, key: string, now: number, minMs: 
   return true
 }
 
-/** A replica took over a job we coordinate or replicate: follow it, if it may. */
-export function onTakeover (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'takeover' }>): void {
+/**
+ * A replica took over a job we coordinate or replicate: follow it, if it may.
+ * An ended job is not revived: the member that ended it tells the taker
+ * (a replica cut off from the end, on the other side of a partition).
+ * The coordinator this node knows may also pass on a takeover it followed
+ * (vouch): its word is the job's.
+ */
+export function onTakeover (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'takeover' }>, effects: WorkEffect[]): void {
   const job = ctx.jobs.get(msg.jobId)
   if (job == null) return
-  const verdict = msg.coordinator === from ? judgeFor(ctx, job, from, msg.epoch) : 'forged'
-  if (verdict === 'accept' && from !== job.coordinator) follow(job, now, from, msg.epoch)
+  if (job.status !== 'running') {
+    if (job.role === 'coordinator' && msg.coordinator === from) tellAuthority(ctx, now, from, job, effects)
+    return
+  }
+  const vouched = msg.coordinator !== from && from === job.coordinator && msg.epoch > job.epoch
+  const verdict = vouched ? 'accept' : msg.coordinator === from ? judgeFor(ctx, job, from, msg.epoch) : 'forged'
+  if (verdict === 'accept' && msg.coordinator !== job.coordinator) follow(job, now, msg.coordinator, msg.epoch)
   else if (verdict === 'wait') job.pendingTakeover = { from, epoch: msg.epoch }
   else if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
 }
@@ -61,8 +72,12 @@ export function onTakeover (ctx: ReplicaContext, now: number, from: MemberId, ms
  * The job's coordinator ended it. Usually this node replicates it; it may also
  * be a coordinator that slept through a takeover (frozen, cut off) and hears
  * the end from the replica that took over: it steps down as for the takeover.
+ * An end from a coordinator of an earlier epoch this node knew is final too:
+ * this node took the job over (or followed one that did) from a record that
+ * had missed the end, and that takeover is void. Its coordinator ends the job
+ * with that outcome, in its own name, so that its workers and replicas stop.
  */
-export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'job-end' }>): void {
+export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg: Extract<WorkMessage, { type: 'job-end' }>, effects: WorkEffect[]): void {
   const job = ctx.jobs.get(msg.job.id)
   // A delta may have carried the end already (status copied, its tasks maybe behind:
   // deltas lost to a rate limit, a snapshot still arriving in parts): the job-end's
@@ -70,7 +85,13 @@ export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg:
   if (job == null || job.ended != null || (job.role === 'coordinator' && job.status !== 'running')) return
   const verdict = msg.job.coordinator === from ? judgeFor(ctx, job, from, msg.job.epoch) : 'forged'
   if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
-  if (verdict !== 'accept') return // 'wait': the resync after a silence asks for it again
+  const final = verdict === 'stale' && job.earlier.some(e => e.coordinator === from && e.epoch === msg.job.epoch)
+  if (final && job.role === 'coordinator') {
+    leases.end(ctx, job, msg.job.status, msg.job.result, msg.job.error, effects)
+    job.ended = msg.job
+    return
+  }
+  if (verdict !== 'accept' && !final) return // 'wait': the resync after a silence asks for it again
   if (from !== job.coordinator) follow(job, now, from, msg.job.epoch)
   if (job.role !== 'replica') return
   job.status = msg.job.status
@@ -99,27 +120,45 @@ export function onMembers (ctx: ReplicaContext, now: number, job: Job, effects: 
  * Whether `from` may send the record of a job: its coordinator, or a replica
  * that took it over. A sender still at an older epoch is a coordinator that
  * missed a takeover: if this node coordinates the job now, it tells it so.
+ * An ended record takes nothing more: its coordinator tells the sender the end.
  */
 function mayReplicate (ctx: ReplicaContext, now: number, msg: { jobId: string, coordinator: MemberId, epoch: number, type: string }, from: MemberId, effects: WorkEffect[]): Verdict {
   const job = ctx.jobs.get(msg.jobId)
+  if (job != null && job.status !== 'running' && msg.coordinator === from) {
+    if (job.role === 'coordinator') tellAuthority(ctx, now, from, job, effects)
+    return 'stale'
+  }
   const verdict = msg.coordinator !== from ? 'forged' : job == null ? 'accept' : judgeFor(ctx, job, from, msg.epoch)
   if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
-  if (verdict === 'stale' && job?.role === 'coordinator') tellStale(ctx, now, from, job, effects)
+  if (verdict === 'stale' && job?.role === 'coordinator') tellAuthority(ctx, now, from, job, effects)
   return verdict
 }
 
 /**
- * Tells a member replicating at an older epoch who speaks for the job now:
- * the end if it ended, else this node's takeover. It steps down on either
- * (authority.ts: for one of its replicas at a higher epoch). Once per
+ * Tells a member who speaks for the job now: the end if it ended, else this
+ * node's takeover. A coordinator still replicating at an older epoch steps
+ * down on either (authority.ts: for one of its replicas at a higher epoch);
+ * one that took an ended job over takes the end (onJobEnd). Once per
  * snapshotMinIntervalMs per job and member: its heartbeats keep coming.
  */
-function tellStale (ctx: ReplicaContext, now: number, to: MemberId, job: Job, effects: WorkEffect[]): void {
-  if (!allowOnce(ctx.staleToldAt, `${job.id} ${to}`, now, ctx.config.snapshotMinIntervalMs)) return
+function tellAuthority (ctx: ReplicaContext, now: number, to: MemberId, job: Job, effects: WorkEffect[]): void {
+  if (!allowOnce(ctx.authorityToldAt, `${job.id} ${to}`, now, ctx.config.snapshotMinIntervalMs)) return
   const msg: WorkMessage = job.status === 'running'
     ? { type: 'takeover', jobId: job.id, coordinator: ctx.self, epoch: job.epoch }
     : { type: 'job-end', job: viewOf(job) }
   effects.push({ kind: 'send', to, msg })
+}
+
+/**
+ * A member asks this node, which no longer coordinates the job, for its
+ * record: a replica of this node from before it stepped down for a takeover.
+ * It is told whom this node follows (a takeover in this node's name, which it
+ * accepts from the coordinator it knows), and asks that one next.
+ */
+export function vouch (ctx: ReplicaContext, now: number, to: MemberId, job: Job, effects: WorkEffect[]): void {
+  if (job.coordinator === to || !job.earlier.some(e => e.coordinator === ctx.self)) return
+  if (!allowOnce(ctx.authorityToldAt, `${job.id} ${to}`, now, ctx.config.snapshotMinIntervalMs)) return
+  effects.push({ kind: 'send', to, msg: { type: 'takeover', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch } })
 }
 
 export function onSnapshot (ctx: ReplicaContext, now: number, from: MemberId, msg: SnapshotMessage, effects: WorkEffect[]): void {
@@ -215,6 +254,7 @@ function takeOverIfOrphaned (ctx: ReplicaContext, now: number, job: Job, effects
  */
 function takeOver (ctx: ReplicaContext, now: number, job: Job, effects: WorkEffect[]): void {
   ctx.stats.jobsTakenOver++
+  job.earlier.push({ coordinator: job.coordinator, epoch: job.epoch })
   job.role = 'coordinator'
   job.coordinator = ctx.self
   job.epoch++
@@ -237,6 +277,7 @@ function takeOver (ctx: ReplicaContext, now: number, job: Job, effects: WorkEffe
   job.replicas = chooseReplicas(ctx, job)
   for (const replica of job.replicas) snapshotTo(ctx, now, job, replica, effects)
   effects.push({ kind: 'publish', msg: { type: 'takeover', jobId: job.id, coordinator: ctx.self, epoch: job.epoch } })
+  announceReplicas(job, effects) // the workers' next takeover check needs the new set
   if (job.unusable != null) {
     leases.end(ctx, job, 'failed', null, `cannot take the job over: ${job.unusable}`, effects)
     return
@@ -252,6 +293,7 @@ function judgeFor (ctx: ReplicaContext, job: Job, from: MemberId, epoch: number)
 
 /** `from` took the job over at `epoch`: this node (replica, or the coordinator stepping down) follows it. */
 function follow (job: Job, now: number, from: MemberId, epoch: number): void {
+  job.earlier.push({ coordinator: job.coordinator, epoch: job.epoch })
   job.role = 'replica'
   job.coordinator = from
   job.epoch = epoch

@@ -33,6 +33,15 @@ export function chooseReplicas (ctx: ReplicationContext, job: Job): MemberId[] {
   return [...kept, ...rank(job.id, candidates)].slice(0, ctx.config.replicas)
 }
 
+/**
+ * A changed replica set is published this many times (now and with the next
+ * heartbeats). Workers learn the replicas from offers, and refuse a takeover
+ * from a member they do not know as one (authority.ts); a job with nothing
+ * left to offer sends no offers, so a set that changed without this would
+ * leave every worker refusing the replica that takes the job over.
+ */
+const REPLICA_ANNOUNCEMENTS = 3
+
 /** The membership view changed: lost replicas are replaced and the new ones get a snapshot. */
 export function replaceLostReplicas (ctx: ReplicationContext, now: number, job: Job, effects: WorkEffect[]): void {
   const wanted = chooseReplicas(ctx, job)
@@ -41,7 +50,20 @@ export function replaceLostReplicas (ctx: ReplicationContext, now: number, job: 
     flush(ctx, job, effects) // pending deltas go to the old set first
     job.replicas = wanted
     for (const replica of added) snapshotTo(ctx, now, job, replica, effects)
+    announceReplicas(job, effects)
   }
+}
+
+/**
+ * Publishes the replica set to the workers as an offer of no tasks, and
+ * leaves `times - 1` announcements to the next heartbeats.
+ */
+export function announceReplicas (job: Job, effects: WorkEffect[], times = REPLICA_ANNOUNCEMENTS): void {
+  job.replicasToAnnounce = times - 1
+  effects.push({
+    kind: 'publish',
+    msg: { type: 'offer', jobId: job.id, coordinator: job.coordinator, epoch: job.epoch, replicas: job.replicas, workload: job.workload, kind: job.kind, tasks: [] }
+  })
 }
 
 /** Starts sending the whole record to one replica: part 0 now, the others one per tick (continueSnapshots). */
@@ -97,11 +119,16 @@ export function onResync (ctx: ReplicationContext, now: number, job: Job, from: 
   sendWantedSnapshots(ctx, now, job, effects)
 }
 
-/** Due a heartbeat: the next flush sends the replicas a delta even if nothing changed (WorkConfig.replicationHeartbeatMs). */
-export function heartbeat (ctx: ReplicationContext, now: number, job: Job): void {
+/**
+ * Due a heartbeat: the next flush sends the replicas a delta even if nothing
+ * changed (WorkConfig.replicationHeartbeatMs), and a replica set still to be
+ * announced is published again.
+ */
+export function heartbeat (ctx: ReplicationContext, now: number, job: Job, effects: WorkEffect[]): void {
   if (now < job.heartbeatAt) return
   job.headerDirty = true
   job.heartbeatAt = now + ctx.config.replicationHeartbeatMs
+  if (job.replicasToAnnounce > 0) announceReplicas(job, effects, job.replicasToAnnounce)
 }
 
 /** The changed records to every replica, as one delta; map tasks go without their input (replicas split it). */

@@ -200,8 +200,12 @@ export class Worker {
         break
       }
       case 'takeover': {
-        if (msg.coordinator !== from) { countForged(this.#stats.forged, msg.type); break }
         const job = this.#jobs.get(msg.jobId)
+        if (msg.coordinator !== from) {
+          // the coordinator passing on a takeover is meant for its replica side (replica.ts, vouch)
+          if (job?.coordinator !== from) countForged(this.#stats.forged, msg.type)
+          break
+        }
         if (job != null) this.#follow(msg.jobId, from, msg.epoch, job.workload, job.kind, msg.type, effects)
         break
       }
@@ -300,7 +304,11 @@ export class Worker {
       this.#jobs.set(id, job)
       return job
     }
-    const verdict = judge(job, coordinator, epoch, { coordinatorAlive: this.#alive(job.coordinator), selfIsCoordinator: false })
+    const verdict = judge(job, coordinator, epoch, {
+      coordinatorAlive: this.#alive(job.coordinator),
+      selfIsCoordinator: false,
+      knownReplicaAlive: job.replicas.some(id => this.#alive(id))
+    })
     if (verdict === 'forged') countForged(this.#stats.forged, type)
     if (verdict === 'wait') job.pendingTakeover = { from: coordinator, epoch }
     if (verdict !== 'accept') return undefined

@@ -12,8 +12,8 @@ import { seededRandom } from '../../membership/random.ts'
 
 describe('workloads authority: judge (table)', () => {
   const known = { coordinator: 'c', epoch: 2, replicas: ['r1', 'r2'] }
-  const table: Array<[string, string, number, boolean, boolean, string]> = [
-    // what, from, epoch, coordinatorAlive, selfIsCoordinator, verdict
+  const table: Array<[string, string, number, boolean, boolean, string, boolean?]> = [
+    // what, from, epoch, coordinatorAlive, selfIsCoordinator, verdict, knownReplicaAlive (a worker's)
     ['the coordinator at its epoch', 'c', 2, true, false, 'accept'],
     ['the coordinator at a later epoch', 'c', 3, true, false, 'accept'],
     ['anyone at an older epoch (an old coordinator not yet told)', 'x', 1, true, false, 'stale'],
@@ -22,11 +22,15 @@ describe('workloads authority: judge (table)', () => {
     ['a replica at a higher epoch, coordinator failed here', 'r2', 3, false, false, 'accept'],
     ['a replica at a higher epoch, coordinator still alive here', 'r1', 3, true, false, 'wait'],
     ['a replica at a higher epoch, to the coordinator itself', 'r1', 3, true, true, 'accept'],
-    ['a stranger at a higher epoch, to the coordinator itself', 'x', 3, true, true, 'forged']
+    ['a stranger at a higher epoch, to the coordinator itself', 'x', 3, true, true, 'forged'],
+    ['to a worker: a stranger at a higher epoch, a known replica alive', 'x', 3, false, false, 'forged', true],
+    ['to a worker: a stranger at a higher epoch, coordinator and known replicas failed (its list is out of date)', 'x', 3, false, false, 'accept', false],
+    ['to a worker: a stranger at a higher epoch, known replicas failed, coordinator still alive here', 'x', 3, true, false, 'wait', false],
+    ['to a worker: a stranger at the same epoch, coordinator and known replicas failed', 'x', 2, false, false, 'forged', false]
   ]
-  for (const [what, from, epoch, coordinatorAlive, selfIsCoordinator, verdict] of table) {
+  for (const [what, from, epoch, coordinatorAlive, selfIsCoordinator, verdict, knownReplicaAlive] of table) {
     it(`${what} → ${verdict}`, () => {
-      assert.equal(judge(known, from, epoch, { coordinatorAlive, selfIsCoordinator }), verdict)
+      assert.equal(judge(known, from, epoch, { coordinatorAlive, selfIsCoordinator, knownReplicaAlive }), verdict)
     })
   }
 })

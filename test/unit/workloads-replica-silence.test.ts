@@ -2,8 +2,9 @@
  * Records that nothing updates any more must still end: a replica that lost
  * its job's end asks its coordinator after a silence, and a coordinator that
  * slept through its own takeover (frozen, cut off) hears who speaks for the
- * job now as soon as it replicates again. The randomised simulation found
- * both as jobs left `running` forever on a member or two.
+ * job now as soon as it replicates again; and an end is final, whatever a
+ * replica cut off from it took over. The randomised simulation found each
+ * of them (docs/simulation.md).
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -104,5 +105,32 @@ describe('workloads: records that nothing updates any more', () => {
     assert.equal(old.coordinator, 'r', 'p stepped down for r')
     assert.equal(old.status, 'cancelled', 'p took the end from the member that took over')
     assert.equal(net.nodes.p.stats().coordinator.forged['job-end'] ?? 0, 0, 'nothing was counted as forged')
+  })
+
+  it('a job that ended is not revived by a replica that took it over from the other side of a partition', () => {
+    let cut = false
+    const net = pair((from, to) => cut && (from === 'r' || to === 'r'))
+    for (const id of ['p', 'r']) net.members(id, {})
+    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
+    net.perform('p', effects)
+    net.run(2 * HEARTBEAT_MS)
+
+    // r is cut off: p ends the job; r's failure detector fails p and r takes the job over
+    cut = true
+    net.members('p', { r: false })
+    net.perform('p', net.nodes.p.cancel(net.now(), jobId)!)
+    net.members('r', { p: false })
+    assert.equal(net.nodes.r.job(jobId)?.coordinator, 'r', 'the replica took the job over')
+    assert.equal(net.nodes.r.job(jobId)?.status, 'running')
+    net.run(2 * HEARTBEAT_MS)
+
+    // the partition heals: the end wins over the takeover
+    cut = false
+    net.members('p', {})
+    net.members('r', {})
+    net.run(5 * HEARTBEAT_MS)
+    assert.equal(net.nodes.p.job(jobId)?.status, 'cancelled', 'the member that ended the job keeps its end')
+    assert.equal(net.nodes.p.job(jobId)?.coordinator, 'p')
+    assert.equal(net.nodes.r.job(jobId)?.status, 'cancelled', 'the void takeover ends with the job\'s end')
   })
 })
