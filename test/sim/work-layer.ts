@@ -53,6 +53,10 @@ interface JobRecord {
   epoch: number
   /** The first end seen (status and result); every later end must agree. */
   end?: { status: string, result: unknown, by: MemberId }
+  /** The coordinator each member last reported: a takeover is checked against the one it took the job from. */
+  seenBy: Map<MemberId, MemberId>
+  /** The first coordinator reported at each epoch (for a member that reported nothing before its takeover). */
+  byEpoch: Map<number, MemberId>
 }
 
 export class SimWork {
@@ -246,16 +250,22 @@ export class SimWork {
   #check (state: WorkNodeState, job: JobView): void {
     const at = `${this.cluster.now} ms: job ${job.id} on ${state.id}`
     let record = this.#jobs.get(job.id)
-    if (record == null) this.#jobs.set(job.id, record = { tasks: job.stats.tasks, coordinator: job.coordinator, epoch: job.epoch })
+    if (record == null) this.#jobs.set(job.id, record = { tasks: job.stats.tasks, coordinator: job.coordinator, epoch: job.epoch, seenBy: new Map(), byEpoch: new Map() })
+    const earlier = [...record.byEpoch].filter(([epoch]) => epoch < job.epoch).sort((a, b) => b[0] - a[0])[0]?.[1]
+    const previous = record.seenBy.get(state.id) ?? earlier ?? record.coordinator
+    record.seenBy.set(state.id, job.coordinator)
+    if (!record.byEpoch.has(job.epoch)) record.byEpoch.set(job.epoch, job.coordinator)
     const counted = Object.values(job.stats.perNode).reduce((a, b) => a + b, 0)
     if (job.stats.done > record.tasks || counted > record.tasks) {
       this.violations.push(`${at}: ${job.stats.done} done, ${counted} counted per member, of ${record.tasks} tasks`)
     }
     if (job.epoch > record.epoch || (job.epoch === record.epoch && job.coordinator !== record.coordinator)) {
-      if (job.coordinator !== record.coordinator && job.coordinator === state.id) {
-        const before = state.node.core.member(record.coordinator)?.status
+      // checked against the coordinator this member held the job under: a rival that
+      // took over at the same epoch elsewhere is not the one it took the job from
+      if (job.coordinator !== previous && job.coordinator === state.id) {
+        const before = state.node.core.member(previous)?.status
         if (before === 'alive' || before === 'suspect') {
-          this.violations.push(`${at}: took over epoch ${job.epoch} from ${record.coordinator}, which it still sees ${before}`)
+          this.violations.push(`${at}: took over epoch ${job.epoch} from ${previous}, which it still sees ${before}`)
         }
       }
       // Two members that each lost the coordinator (a partition) may both take
