@@ -141,7 +141,7 @@ export class Agent extends EventTarget {
         config: this.membershipConfig,
         random: seededRandom(seed),
         now: clock(),
-        claims: security.claims
+        signer: security.signer
       })
       const driver = this.#driver = new CoreDriver({
         core,

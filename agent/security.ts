@@ -1,10 +1,10 @@
 /**
  * What the agent sets up for issue 6 at start: the cluster key guard (or the
- * open-cluster warning), the control API token and the claim signer. Kept
+ * open-cluster warning), the control API token and the statement signer. Kept
  * out of agent.ts so that the agent only wires the results in.
  */
-import { claimSigner, clusterKeyGuard, loadClusterKey, parseClusterKey, type ClusterKeyGuard } from '../gossip/index.ts'
-import type { Claims } from '../membership/index.ts'
+import { ed25519Signer, clusterKeyGuard, loadClusterKey, parseClusterKey, type ClusterKeyGuard } from '../gossip/index.ts'
+import type { Signer } from '../membership/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { ResolvedAgentOptions } from './config.ts'
 import { resolveRpcToken } from './rpc-token.ts'
@@ -19,7 +19,7 @@ export interface AgentSecurity {
   guard?: ClusterKeyGuard
   /** The control API token, when one is configured. */
   rpcToken?: string
-  claims: Claims
+  signer: Signer
   stats: () => SecurityStats
 }
 
@@ -47,7 +47,7 @@ export async function setUpSecurity (options: ResolvedAgentOptions, privateKey: 
   return {
     guard,
     rpcToken,
-    claims: claimSigner(privateKey),
+    signer: ed25519Signer(privateKey),
     stats: () => ({ handshakeFailures: guard?.stats().handshakeFailures ?? 0 })
   }
 }

@@ -18,4 +18,4 @@ export { DEFAULT_TRANSPORT_CONFIG, fromPartial, validate, InvalidTransportConfig
 export type { TransportConfig } from './config.ts'
 export { clusterKeyGuard, loadClusterKey, parseClusterKey, writeClusterKey, newClusterKey, InvalidClusterKeyError } from './cluster-key.ts'
 export type { ClusterKeyGuard, ClusterKeyGuardStats } from './cluster-key.ts'
-export { claimSigner, UnsupportedClaimKeyError } from './claim-signer.ts'
+export { ed25519Signer, UnsupportedSigningKeyError } from './signer.ts'

@@ -14,7 +14,7 @@ import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } f
 import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
-import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './claims.ts'
+import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './signatures.ts'
 import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, type MemberRecord, type State } from './state.ts'
 import { inOrder, touchSuspicion, track } from './member-index.ts'
 
@@ -67,7 +67,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     if (state.self.status === 'left') return
     if (a.incarnation < state.self.incarnation) return
     if (a.incarnation === state.self.incarnation && sameAnnouncement(a, state.self)) return
-    // Only our own signed claims (a previous boot) make us refute: a forged one could
+    // Only our own signed statements (a previous boot) make us refute: a forged one could
     // otherwise push our incarnation anywhere.
     if (!verifyAlive(state, a)) return
     // Someone holds an older or different picture of us (a previous boot, old tags): override it.
@@ -94,7 +94,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
       }
     }
     state.members.set(a.id, {
-      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, claimIncarnation: a.incarnation, claimSignature: a.signature
+      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature
     })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
@@ -106,8 +106,8 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   const newBoot = a.bootId !== m.bootId
   if (!(a.incarnation > m.incarnation || (newBoot && a.incarnation >= m.incarnation))) return
   if (!verifyAlive(state, a)) return
-  rec.claimIncarnation = a.incarnation
-  rec.claimSignature = a.signature
+  rec.aliveSignedIncarnation = a.incarnation
+  rec.aliveSignature = a.signature
   const previous = m.status
   const changed = !sameAnnouncement(a, m)
   m.name = a.name
@@ -306,15 +306,15 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
   }
 }
 
-/** The entry's alive claim, at the incarnation its signature covers (its addresses and tags not copied: see keepAddrs). */
+/** The entry's alive statement, at the incarnation its signature covers (its addresses and tags not copied: see keepAddrs). */
 function toAlive (e: SyncEntry): AliveUpdate {
   const incarnation = e.signedIncarnation ?? e.incarnation
   return withSignature<AliveUpdate>({ type: 'alive', id: e.id, name: e.name, addrs: e.addrs, tags: e.tags, incarnation, bootId: e.bootId }, e.signature)
 }
 
-function withSignature<T extends { signature?: Uint8Array }> (claim: T, signature: Uint8Array | undefined): T {
-  if (signature != null) claim.signature = signature
-  return claim
+function withSignature<T extends { signature?: Uint8Array }> (update: T, signature: Uint8Array | undefined): T {
+  if (signature != null) update.signature = signature
+  return update
 }
 
 

@@ -71,7 +71,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
       digestsSent: 0,
       digestsDiffered: 0,
-      claimsRejected: 0
+      signaturesRejected: 0
     },
     out: [],
     now: start,
@@ -91,7 +91,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     strangers: new Map(),
     corrected: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
-    claims: opts.claims
+    signer: opts.signer
   }
 
   // Announce ourselves: whoever we first talk to spreads it (memberlist's setAlive).

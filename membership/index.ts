@@ -6,7 +6,7 @@
  * or after `nextDeadline()`.
  */
 import type { MembershipConfig } from './config.ts'
-import type { Claims } from './claims.ts'
+import type { Signer } from './signatures.ts'
 import type { DeliveryFailure, Destination, Effect, Health, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
 
 export type * from './types.ts'
@@ -20,8 +20,8 @@ export { CoreDriver } from './driver.ts'
 export type { CoreDriverOptions, DrivenCore, DriverTimers } from './driver.ts'
 export { swimInputs } from './ports.ts'
 export type { SwimInputs, SwimSender } from './ports.ts'
-export { accusationPayload, aliveClaimPayload, leaveClaimPayload } from './claims.ts'
-export type { Claims } from './claims.ts'
+export { accusationPayload, signedAlivePayload, signedLeavePayload } from './signatures.ts'
+export type { Signer } from './signatures.ts'
 
 export interface MembershipOptions {
   /** This node. `incarnation` is normally 0 at start. */
@@ -30,8 +30,8 @@ export interface MembershipOptions {
   random: Random
   /** Core time (ms) at creation. */
   now: number
-  /** Signs this node's alive and leave claims and checks others' (claims.ts). Default: none, nothing signed or checked. */
-  claims?: Claims
+  /** Signs this node's alive and leave statements and checks others' (signatures.ts). Default: none, nothing signed or checked. */
+  signer?: Signer
 }
 
 /** Counters for metrics and tests. All monotonically increasing. */
@@ -52,8 +52,8 @@ export interface MembershipStats {
   digestsSent: number
   /** Digests received that differed from this node's view, each answered by a full exchange (counted in syncsSentFor.pushPull). */
   digestsDiffered: number
-  /** Alive and leave claims dropped because their signature was missing or not the member's (forgeries). */
-  claimsRejected: number
+  /** Alive and leave statements dropped because their signature was missing or not the member's (forgeries). */
+  signaturesRejected: number
   /** Lifeguard local health: 0 is healthy. */
   localHealth: number
 }

@@ -7,7 +7,7 @@
  * (health-scaled) probe interval the target becomes suspect. A refused
  * connection is crash evidence and suspects at once, with a short timeout.
  */
-import { signAccusation } from './claims.ts'
+import { signAccusation } from './signatures.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from './types.ts'
 import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'

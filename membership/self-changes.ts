@@ -3,7 +3,7 @@
  * to those who probe us) and new tags or addresses (a new incarnation).
  */
 import type { MemberId, Update } from './types.ts'
-import { signLeave } from './claims.ts'
+import { signLeave } from './signatures.ts'
 import { aliveUpdate, broadcast, destinationOf, isLive, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
 
 export function leaveCluster (state: State): void {

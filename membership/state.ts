@@ -10,10 +10,10 @@ import type { Awareness } from './awareness.ts'
 import type { BroadcastQueue } from './broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
 import type { PartitionState } from './partition-tracking.ts'
-import type { Claims } from './claims.ts'
+import type { Signer } from './signatures.ts'
 import type { Ring } from './neighbors.ts'
 import type { MemberIndex } from './member-index.ts'
-import { selfAliveSignature, signAccusation } from './claims.ts'
+import { selfAliveSignature, signAccusation } from './signatures.ts'
 import { retransmitLimit } from './formulas.ts'
 import { track } from './member-index.ts'
 
@@ -31,12 +31,12 @@ export interface MemberRecord {
   /** Last time we told this (suspect or failed) member what we think of it; none yet: undefined. */
   lastToldAt: number | undefined
   /**
-   * The member's signed alive we applied last, relayed with it (claims.ts): its
+   * The member's signed alive we applied last, relayed with it (signatures.ts): its
    * incarnation and signature, kept in the record rather than in an object of
    * their own (one per member per core: 40 bytes of each core's view at scale).
    */
-  claimIncarnation: number
-  claimSignature: Uint8Array | undefined
+  aliveSignedIncarnation: number
+  aliveSignature: Uint8Array | undefined
   /** The member's signature of its leave, once it left. */
   leaveSignature?: Uint8Array
 }
@@ -117,10 +117,10 @@ export interface State {
   corrected: Map<MemberId, number>
   /** Stable membership, side and partition episode (partition.ts). */
   partition: PartitionState
-  /** Signs and checks claims (claims.ts); none: nothing signed or checked. */
-  claims?: Claims
+  /** Signs and checks statements (signatures.ts); none: nothing signed or checked. */
+  signer?: Signer
   /** Memo of this node's alive signature, keyed by the signed payload. */
-  selfClaim?: { key: string, signature: Uint8Array }
+  selfSigned?: { key: string, signature: Uint8Array }
   /** This node's signature of its own leave. */
   selfLeaveSignature?: Uint8Array
   /**
@@ -252,7 +252,7 @@ export function broadcast (state: State, update: Update): void {
   state.broadcasts.queue(update)
 }
 
-/** `m`'s announcement, with its signature when we hold one for exactly this incarnation (claims.ts). */
+/** `m`'s announcement, with its signature when we hold one for exactly this incarnation (signatures.ts). */
 export function aliveUpdate (state: State, m: Member): Update {
   const update: Update = { type: 'alive', id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId }
   const signature = aliveSignatureOf(state, m)
@@ -266,7 +266,7 @@ function aliveSignatureOf (state: State, m: Member): { incarnation: number, sign
     return signature == null ? undefined : { incarnation: m.incarnation, signature }
   }
   const rec = state.members.get(m.id)
-  return rec?.claimSignature == null ? undefined : { incarnation: rec.claimIncarnation, signature: rec.claimSignature }
+  return rec?.aliveSignature == null ? undefined : { incarnation: rec.aliveSignedIncarnation, signature: rec.aliveSignature }
 }
 
 /** What this node believes about `m`, as an update it can send to `m` itself. */
@@ -296,10 +296,10 @@ function syncEntry (state: State, m: Member, leaveSignature: Uint8Array | undefi
     if (signature != null) entry.signature = signature
     return entry
   }
-  const claim = aliveSignatureOf(state, m)
-  if (claim != null) {
-    entry.signature = claim.signature
-    if (claim.incarnation !== m.incarnation) entry.signedIncarnation = claim.incarnation
+  const signed = aliveSignatureOf(state, m)
+  if (signed != null) {
+    entry.signature = signed.signature
+    if (signed.incarnation !== m.incarnation) entry.signedIncarnation = signed.incarnation
   }
   return entry
 }

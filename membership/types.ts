@@ -50,20 +50,20 @@ export interface Member extends MemberAnnouncement {
 
 /** A piggybacked membership update (infection-style dissemination). */
 export type Update =
-  /** `signature`: the member's own, of claims.ts aliveClaimPayload (absent when claims are not signed). */
+  /** `signature`: the member's own, of signatures.ts signedAlivePayload (absent when statements are not signed). */
   | ({ type: 'alive', signature?: Uint8Array } & MemberAnnouncement)
-  /** `signature`: the accuser's (`from`), of claims.ts accusationPayload. */
+  /** `signature`: the accuser's (`from`), of signatures.ts accusationPayload. */
   | { type: 'suspect', id: MemberId, incarnation: number, from: MemberId, signature?: Uint8Array }
-  /** `signature`: the accuser's (`from`), of claims.ts accusationPayload (the cause is an opinion, not signed). */
+  /** `signature`: the accuser's (`from`), of signatures.ts accusationPayload (the cause is an opinion, not signed). */
   | { type: 'dead', id: MemberId, incarnation: number, from: MemberId, cause: FailureCause, signature?: Uint8Array }
-  /** `signature`: the member's own, of claims.ts leaveClaimPayload. */
+  /** `signature`: the member's own, of signatures.ts signedLeavePayload. */
   | { type: 'leave', id: MemberId, incarnation: number, signature?: Uint8Array }
 
 /** One member's full state as exchanged by push-pull anti-entropy. */
 export interface SyncEntry extends MemberAnnouncement {
   status: MemberStatus
   /**
-   * The member's signature (claims.ts): of its `leave` for a `left` entry,
+   * The member's signature (signatures.ts): of its `leave` for a `left` entry,
    * otherwise of its `alive` at `signedIncarnation`.
    */
   signature?: Uint8Array

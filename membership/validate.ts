@@ -34,7 +34,7 @@ function isTags (v: unknown): v is Record<string, string> {
   return isObject(v) && Object.values(v).every(s => typeof s === 'string')
 }
 
-/** Signatures are opaque bytes (claims.ts), bounded. */
+/** Signatures are opaque bytes (signatures.ts), bounded. */
 function isOptionalSignature (v: unknown): boolean {
   return v === undefined || (v instanceof Uint8Array && v.byteLength <= 1024)
 }

@@ -13,9 +13,9 @@
  */
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { aliveClaimPayload, createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
+import { signedAlivePayload, createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
 import type { Effect, Message, SyncEntry } from '../../membership/index.ts'
-import { fakeClaims } from '../../test/sim/fake-claims.ts'
+import { fakeSigner } from '../../test/sim/fake-signer.ts'
 import { peerIdOf } from './run.ts'
 
 export interface CoreCost {
@@ -52,8 +52,8 @@ export function measureCoreCost (size: number): CoreCost {
     const id = peerIdOf(i)
     entries.push({ id, name: `node-${i}`, addrs: [`/ip4/10.0.${i >> 8}.${i & 255}/tcp/7946`], tags: {}, incarnation: 0, bootId: i.toString(16).padStart(16, '0'), status: 'alive' })
   }
-  // Claims are checked by the receiving core: sign them as each member would.
-  for (const e of entries) e.signature = fakeClaims(e.id).sign(aliveClaimPayload(e))
+  // Signer are checked by the receiving core: sign them as each member would.
+  for (const e of entries) e.signature = fakeSigner(e.id).sign(signedAlivePayload(e))
   const self = peerIdOf(0)
   const before = heap() - entriesBytes(entries)
   const core = createMembership({
@@ -61,7 +61,7 @@ export function measureCoreCost (size: number): CoreCost {
     config,
     random: seededRandom(size),
     now: 0,
-    claims: fakeClaims(self)
+    signer: fakeSigner(self)
   })
   let t = performance.now()
   let effects: Effect[] | undefined = core.receive(0, entries[0].id, { type: 'sync', reply: false, join: false, members: entries })
@@ -99,7 +99,7 @@ export function measureCoreCost (size: number): CoreCost {
   const gossips = Array.from({ length: EVENTS }, (_, k): { from: string, msg: Message } => {
     const e = others[k % others.length]
     const update = { type: 'alive' as const, id: e.id, name: e.name, addrs: [...e.addrs], tags: { v: String(k) }, incarnation: e.incarnation + 1 + k, bootId: e.bootId }
-    return { from: others[(k + 1) % others.length].id, msg: { type: 'gossip', updates: [{ ...update, signature: fakeClaims(e.id).sign(aliveClaimPayload(update)) }] } }
+    return { from: others[(k + 1) % others.length].id, msg: { type: 'gossip', updates: [{ ...update, signature: fakeSigner(e.id).sign(signedAlivePayload(update)) }] } }
   })
   t = performance.now()
   for (const { from, msg } of gossips) {

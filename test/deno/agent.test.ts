@@ -81,7 +81,7 @@ it('cluster key on Deno: agents with the same key converge (signed claims), one 
     await waitUntil('a counts the refused handshake', () => a.stats().security.handshakeFailures > 0, 10_000)
     assert.deepEqual(a.members().map(m => m.name).sort(), ['ka', 'kb'])
     assert.deepEqual(open.members().map(m => m.name), ['open'])
-    assert.equal(a.stats().membership.claimsRejected, 0)
+    assert.equal(a.stats().membership.signaturesRejected, 0)
   } finally {
     await Promise.all([open.stop(), b.stop(), a.stop()])
   }

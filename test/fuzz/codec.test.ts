@@ -11,9 +11,9 @@
 import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { CODEC_LIMITS, MalformedMessageError, WIRE_VERSION, decodeMessage, encodeMessage, validateMessage } from '../../gossip/codec.ts'
-import { accusationPayload, aliveClaimPayload, createMembership, fromPartial, leaveClaimPayload, seededRandom } from '../../membership/index.ts'
+import { accusationPayload, signedAlivePayload, createMembership, fromPartial, signedLeavePayload, seededRandom } from '../../membership/index.ts'
 import type { MemberAnnouncement, Membership, Message, Update } from '../../membership/index.ts'
-import { fakeClaims } from '../sim/fake-claims.ts'
+import { fakeSigner } from '../sim/fake-signer.ts'
 import { addrOf, Wire } from '../unit/membership-harness.ts'
 import { concat, mutate, runFuzz, type Rng } from './fuzz.ts'
 import * as lp from 'it-length-prefixed'
@@ -21,7 +21,7 @@ import * as lp from 'it-length-prefixed'
 const ID = (i: number): string => `12D3KooW${'ABCDEFGHJKLMNPQRSTUVWXYZ'[i]}${'1'.repeat(44)}`
 
 function recordCorpus (): Uint8Array[] {
-  const wire = new Wire({}, fakeClaims)
+  const wire = new Wire({}, fakeSigner)
   const ids = [0, 1, 2, 3, 4].map(ID)
   for (const id of ids) wire.add(id)
   wire.joinAll()
@@ -62,19 +62,19 @@ function randomMessage (rng: Rng): Message {
       case 0: {
         // Half signed for real (the fake scheme the core checks), so that claims get applied too.
         const a = ann()
-        return { type: 'alive', ...a, ...(rng.next() < 0.5 ? { signature: fakeClaims(a.id).sign(aliveClaimPayload(a)) } : sig()) }
+        return { type: 'alive', ...a, ...(rng.next() < 0.5 ? { signature: fakeSigner(a.id).sign(signedAlivePayload(a)) } : sig()) }
       }
       case 1: case 2: {
         const type = rng.next() < 0.5 ? 'suspect' as const : 'dead' as const
         const [about, incarnation, from] = [id(), inc(), id()]
-        const signature = rng.next() < 0.5 ? fakeClaims(from).sign(accusationPayload(type, about, incarnation, from)) : rng.bytes(64)
+        const signature = rng.next() < 0.5 ? fakeSigner(from).sign(accusationPayload(type, about, incarnation, from)) : rng.bytes(64)
         return type === 'suspect'
           ? { type, id: about, incarnation, from, signature }
           : { type, id: about, incarnation, from, signature, cause: rng.pick(['crash', 'unreachable', 'partition', 'left'] as const) }
       }
       default: {
         const [who, incarnation] = [id(), inc()]
-        return { type: 'leave', id: who, incarnation, ...(rng.next() < 0.5 ? { signature: fakeClaims(who).sign(leaveClaimPayload(who, incarnation)) } : sig()) }
+        return { type: 'leave', id: who, incarnation, ...(rng.next() < 0.5 ? { signature: fakeSigner(who).sign(signedLeavePayload(who, incarnation)) } : sig()) }
       }
     }
   }
@@ -110,7 +110,7 @@ describe('fuzz: SWIM wire decoder and the core behind it', () => {
       config: fromPartial({}, 'lan'),
       random: seededRandom(1),
       now: 0,
-      claims: fakeClaims(ID(20))
+      signer: fakeSigner(ID(20))
     })
   })
 

@@ -12,12 +12,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import * as lp from 'it-length-prefixed'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { createNode, encodeMessage, encodeWire, SWIM_PROTOCOL, WIRE_VERSION, WORK_PROTOCOL } from '../../gossip/index.ts'
-import { accusationPayload, aliveClaimPayload, leaveClaimPayload } from '../../membership/index.ts'
+import { accusationPayload, signedAlivePayload, signedLeavePayload } from '../../membership/index.ts'
 import type { Message } from '../../membership/index.ts'
 import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 
 interface Stats {
-  membership: { claimsRejected: number }
+  membership: { signaturesRejected: number }
   transport: { dropped: { rateLimited: number, unsupportedVersion: number }, peersDisconnected: number }
   work: { transport: { dropped: { rateLimited: number, malformed: number } } }
 }
@@ -78,13 +78,13 @@ describe('hostile member: floods, forged claims and replays', () => {
     await waitAllSee([target, live], [crashed], 'failed', 30_000)
     // The forgeries must be decoded, not dropped by the rate limit the flood above emptied.
     await untilSwimFramesDecoded(target)
-    const before = (await stats(target)).membership.claimsRejected
+    const before = (await stats(target)).membership.signaturesRejected
     const view = (await membersViaApi(target)).find(m => m.peerId === crashed.peerId)!
     const ann = { id: crashed.peerId, name: view.name, addrs: view.addrs, tags: view.tags, incarnation: view.incarnation + 10, bootId: view.bootId }
-    const forgedAlive = { type: 'alive' as const, ...ann, signature: rogueKey.sign(aliveClaimPayload(ann)) as Uint8Array }
+    const forgedAlive = { type: 'alive' as const, ...ann, signature: rogueKey.sign(signedAlivePayload(ann)) as Uint8Array }
     const liveView = (await membersViaApi(target)).find(m => m.peerId === live.peerId)!
     const leaveInc = liveView.incarnation + 10
-    const forgedLeave = { type: 'leave' as const, id: live.peerId, incarnation: leaveInc, signature: rogueKey.sign(leaveClaimPayload(live.peerId, leaveInc)) as Uint8Array }
+    const forgedLeave = { type: 'leave' as const, id: live.peerId, incarnation: leaveInc, signature: rogueKey.sign(signedLeavePayload(live.peerId, leaveInc)) as Uint8Array }
     send({ type: 'gossip', updates: [forgedAlive] })
     send({ type: 'gossip', updates: [forgedLeave] })
     // Replayed: the same forgeries again, and an unsigned leave.
@@ -92,7 +92,7 @@ describe('hostile member: floods, forged claims and replays', () => {
     // A failure report in the target's own name, signed by the rogue.
     const deadPayload = accusationPayload('dead', live.peerId, liveView.incarnation, target.peerId)
     send({ type: 'gossip', updates: [{ type: 'dead', id: live.peerId, incarnation: liveView.incarnation, from: target.peerId, cause: 'crash', signature: rogueKey.sign(deadPayload) as Uint8Array }] })
-    await waitFor('forgeries counted', async () => (await stats(target)).membership.claimsRejected >= before + 6, 10_000)
+    await waitFor('forgeries counted', async () => (await stats(target)).membership.signaturesRejected >= before + 6, 10_000)
     // A negative check, so a window: a forgery the target took would reach the
     // live member by gossip (every 200 ms on lan) and be refuted there with a
     // new incarnation. One second is five gossip rounds for that to show.

@@ -11,7 +11,7 @@
  * look like the agent's, events need not be kept, and a slow member gets its
  * messages delayed and its timers fired late.
  */
-import { fakeClaims } from './fake-claims.ts'
+import { fakeSigner } from './fake-signer.ts'
 import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs } from '../../membership/index.ts'
 import type {
   ClusterEvent, DriverTimers, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
@@ -31,8 +31,8 @@ export interface SimClusterOptions {
   latency?: DelayModel
   /** Joins are spread over [0, joinWithinMs). */
   joinWithinMs?: number
-  /** Sign and check claims with fake-claims.ts, as the agent does with its key (default true). */
-  claims?: boolean
+  /** Sign and check members' statements with fake-signer.ts, as the agent does with its key (default true). */
+  signed?: boolean
   /** Node ids (default SimCluster.nodeId); the name stays `nodeId(i)`. */
   idOf?: (i: number) => MemberId
   /** Listen address of a node (default simAddr). */
@@ -186,7 +186,7 @@ export class SimCluster {
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       now: this.now,
       // Every claim signed and checked, as in the agent (a fake, fast scheme).
-      claims: this.#opts.claims === false ? undefined : fakeClaims(id)
+      signer: this.#opts.signed === false ? undefined : fakeSigner(id)
     })
     const node = { id, core, boot, late: previous?.late } as SimNode
     node.driver = new CoreDriver({

@@ -84,8 +84,8 @@ function assertNoLiveNodeFailed (sim: Sim): void {
       const status = cluster.view(observer, about)?.status
       assert.ok(status === 'alive' || status === 'suspect', `${observer} sees live ${about} as ${status}`)
     }
-    // Every claim is signed (fake-claims.ts) and relayed with its signature: an honest cluster rejects none.
-    assert.equal(cluster.core(observer).stats().claimsRejected, 0, `${observer} rejected an honest claim`)
+    // Every claim is signed (fake-signer.ts) and relayed with its signature: an honest cluster rejects none.
+    assert.equal(cluster.core(observer).stats().signaturesRejected, 0, `${observer} rejected an honest claim`)
   }
 }
 

@@ -5,7 +5,7 @@
  * exactly at its deadlines.
  */
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
-import type { Claims, ClusterEvent, Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
+import type { Signer, ClusterEvent, Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
 
 export interface SentMessage { at: number, from: MemberId, to: Destination, msg: Message }
 export interface SeenEvent { at: number, observer: MemberId, event: MemberEvent }
@@ -28,12 +28,12 @@ export class Wire {
   readonly events: SeenEvent[] = []
   readonly clusterEvents: SeenClusterEvent[] = []
   readonly config: MembershipConfig
-  /** Claim signing per member (membership/claims.ts); none: unsigned. */
-  readonly claimsOf?: (id: MemberId) => Claims
+  /** Claim signing per member (membership/signatures.ts); none: unsigned. */
+  readonly signerOf?: (id: MemberId) => Signer
 
-  constructor (config: Partial<MembershipConfig> = {}, claimsOf?: (id: MemberId) => Claims) {
+  constructor (config: Partial<MembershipConfig> = {}, signerOf?: (id: MemberId) => Signer) {
     this.config = fromPartial(config, 'lan')
-    this.claimsOf = claimsOf
+    this.signerOf = signerOf
   }
 
   add (id: MemberId, seed = this.cores.size + 1, bootId = `boot-${id}`): Membership {
@@ -42,7 +42,7 @@ export class Wire {
       config: this.config,
       random: seededRandom(seed),
       now: this.now,
-      claims: this.claimsOf?.(id)
+      signer: this.signerOf?.(id)
     })
     this.cores.set(id, core)
     return core

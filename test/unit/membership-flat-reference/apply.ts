@@ -15,7 +15,7 @@ import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } f
 import { randomInt } from '../../../membership/random.ts'
 import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from '../../../membership/partition.ts'
-import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from '../../../membership/claims.ts'
+import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from '../../../membership/signatures.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>

@@ -24,7 +24,7 @@ import { isValidMessage } from '../../../membership/validate.ts'
 import { createPartitionState, updatePartition } from '../../../membership/partition.ts'
 import { Ring } from '../../../membership/neighbors.ts'
 import { viewDigest } from '../../../membership/digest.ts'
-import { signLeave } from '../../../membership/claims.ts'
+import { signLeave } from '../../../membership/signatures.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
 import {
@@ -81,7 +81,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
       digestsSent: 0,
       digestsDiffered: 0,
-      claimsRejected: 0
+      signaturesRejected: 0
     },
     out: [],
     now: start,
@@ -98,7 +98,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
-    claims: opts.claims
+    signer: opts.signer
   }
 
   let lastLateAt = -Infinity

@@ -8,7 +8,7 @@
  * (health-scaled) probe interval the target becomes suspect. A refused
  * connection is crash evidence and suspects at once, with a short timeout.
  */
-import { signAccusation } from '../../../membership/claims.ts'
+import { signAccusation } from '../../../membership/signatures.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from '../../../membership/types.ts'
 import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from '../../../membership/random.ts'

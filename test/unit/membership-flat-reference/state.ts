@@ -10,9 +10,9 @@ import type { Awareness } from './awareness.ts'
 import type { BroadcastQueue } from '../../../membership/broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
 import type { PartitionState } from '../../../membership/partition.ts'
-import type { Claims } from '../../../membership/claims.ts'
+import type { Signer } from '../../../membership/signatures.ts'
 import type { Ring } from '../../../membership/neighbors.ts'
-import { selfAliveSignature, signAccusation } from '../../../membership/claims.ts'
+import { selfAliveSignature, signAccusation } from '../../../membership/signatures.ts'
 import { retransmitLimit } from '../../../membership/formulas.ts'
 
 export interface MemberRecord {
@@ -23,7 +23,7 @@ export interface MemberRecord {
   refused: boolean
   /** Last time we told this (suspect or failed) member what we think of it. */
   lastToldAt: number
-  /** The member's signed alive we applied last, relayed with it (claims.ts). */
+  /** The member's signed alive we applied last, relayed with it (signatures.ts). */
   claim?: { incarnation: number, signature: Uint8Array }
   /** The member's signature of its leave, once it left. */
   leaveSignature?: Uint8Array
@@ -97,10 +97,10 @@ export interface State {
   nextReconnectAt: number
   /** Stable membership, side and partition episode (partition.ts). */
   partition: PartitionState
-  /** Signs and checks claims (claims.ts); none: nothing signed or checked. */
-  claims?: Claims
+  /** Signs and checks claims (signatures.ts); none: nothing signed or checked. */
+  signer?: Signer
   /** Memo of this node's alive signature, keyed by the signed payload. */
-  selfClaim?: { key: string, signature: Uint8Array }
+  selfSigned?: { key: string, signature: Uint8Array }
   /** This node's signature of its own leave. */
   selfLeaveSignature?: Uint8Array
   /**
@@ -204,7 +204,7 @@ export function broadcast (state: State, update: Update): void {
   state.broadcasts.queue(update)
 }
 
-/** `m`'s announcement, with its signature when we hold one for exactly this incarnation (claims.ts). */
+/** `m`'s announcement, with its signature when we hold one for exactly this incarnation (signatures.ts). */
 export function aliveUpdate (state: State, m: Member): Update {
   const update: Update = { type: 'alive', id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId }
   const signature = aliveSignatureOf(state, m)

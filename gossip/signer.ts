@@ -1,28 +1,28 @@
 /**
- * Membership claims (membership/claims.ts) signed with the node's libp2p key.
+ * Membership statements (membership/signatures.ts) signed with the node's libp2p key.
  *
  * A member id is an ed25519 peer id, which embeds its public key, so a
- * receiver needs nothing but the id to check a claim: no key distribution.
+ * receiver needs nothing but the id to check a statement: no key distribution.
  * Ids of other key types (RSA ids hash the key instead of embedding it) cannot
- * be checked and their claims are rejected.
+ * be checked and their statements are rejected.
  *
  * The core calls these synchronously. @libp2p/crypto's ed25519 is synchronous
- * on Node and Deno (node:crypto); `claimSigner` checks that once and refuses
+ * on Node and Deno (node:crypto); `ed25519Signer` checks that once and refuses
  * a key whose signing is asynchronous rather than sign with it wrongly.
  *
  * Signing and checking go to node:crypto with key objects made once per key:
  * @libp2p/crypto imports the raw key into a new KeyObject on every call, which
  * cost more than the signature itself (profiled in a 50-agent start: key
  * imports were 3.5 s of one agent's CPU, every sync merge checking and signing
- * dozens of claims). Where node:crypto cannot take the key, the libp2p key signs.
+ * dozens of statements). Where node:crypto cannot take the key, the libp2p key signs.
  */
 import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
-import type { Claims, MemberId } from '../membership/index.ts'
+import type { Signer, MemberId } from '../membership/index.ts'
 
-export class UnsupportedClaimKeyError extends Error {
-  override name = 'UnsupportedClaimKeyError'
+export class UnsupportedSigningKeyError extends Error {
+  override name = 'UnsupportedSigningKeyError'
 }
 
 /** Public keys by member id; bounded, oldest dropped first. */
@@ -63,10 +63,10 @@ function signerOf (privateKey: PrivateKey): (payload: Uint8Array) => Uint8Array 
   return payload => new Uint8Array(cryptoSign(null, payload, key))
 }
 
-export function claimSigner (privateKey: PrivateKey): Claims {
-  if (privateKey.type !== 'Ed25519') throw new UnsupportedClaimKeyError(`claims need an Ed25519 node key, not ${privateKey.type}`)
+export function ed25519Signer (privateKey: PrivateKey): Signer {
+  if (privateKey.type !== 'Ed25519') throw new UnsupportedSigningKeyError(`statements need an Ed25519 node key, not ${privateKey.type}`)
   const probe = privateKey.sign(new Uint8Array(1))
-  if (!(probe instanceof Uint8Array)) throw new UnsupportedClaimKeyError('this runtime signs asynchronously; claims need a synchronous signer')
+  if (!(probe instanceof Uint8Array)) throw new UnsupportedSigningKeyError('this runtime signs asynchronously; statements need a synchronous signer')
   const sign = signerOf(privateKey)
   const keys = new Map<MemberId, Verifier | null>()
   const keyOf = (id: MemberId): Verifier | null => {

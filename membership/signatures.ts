@@ -1,5 +1,5 @@
 /**
- * Signed membership claims: what only a member may say about itself.
+ * Signed membership statements: what only a member may say about itself.
  *
  * A member's `alive` (its incarnation, boot id, name, addresses and tags) and
  * its `leave` are signed by the member; every receiver checks the signature
@@ -12,29 +12,29 @@
  * confirmations and shorten suspicion timeouts).
  *
  * The core stays pure: signing and checking are functions injected through
- * MembershipOptions.claims (ed25519 with the libp2p key in the agent, a fake
+ * MembershipOptions.signer (ed25519 with the libp2p key in the agent, a fake
  * or nothing in the simulator). Without them nothing is signed or checked.
- * Only claims that would change state are checked, so stale and repeated
+ * Only statements that would change state are checked, so stale and repeated
  * gossip costs no signature check.
  */
 import type { MemberAnnouncement, MemberId } from './types.ts'
 import type { State } from './state.ts'
 
-export interface Claims {
+export interface Signer {
   /** Signs a payload with this node's key. Deterministic and synchronous. */
   sign: (payload: Uint8Array) => Uint8Array
   /** True when `signature` is `id`'s signature of `payload`. Never throws (false instead). */
   verify: (id: MemberId, payload: Uint8Array, signature: Uint8Array) => boolean
 }
 
-/** Domain-separated, canonical (tags sorted) bytes of an `alive` claim. */
-export function aliveClaimPayload (a: MemberAnnouncement): Uint8Array {
+/** Domain-separated, canonical (tags sorted) bytes of an `alive` statement. */
+export function signedAlivePayload (a: MemberAnnouncement): Uint8Array {
   const tags = Object.keys(a.tags).sort().map(k => [k, a.tags[k]])
   return new TextEncoder().encode(JSON.stringify(['cluster-swim-alive/1', a.id, a.incarnation, a.bootId, a.name, a.addrs, tags]))
 }
 
-/** Bytes of a `leave` claim. */
-export function leaveClaimPayload (id: MemberId, incarnation: number): Uint8Array {
+/** Bytes of a `leave` statement. */
+export function signedLeavePayload (id: MemberId, incarnation: number): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(['cluster-swim-leave/1', id, incarnation]))
 }
 
@@ -55,10 +55,10 @@ type Accusation = { type: 'suspect' | 'dead', id: MemberId, incarnation: number,
  */
 const signedHere = new WeakSet<object>()
 
-/** This node's accusation, signed (when claims are on). `a.from` must be this node. */
+/** This node's accusation, signed (when signing is on). `a.from` must be this node. */
 export function signAccusation<T extends Accusation> (state: State, a: T): T {
-  if (state.claims != null) {
-    a.signature = state.claims.sign(accusationPayload(a.type, a.id, a.incarnation, a.from))
+  if (state.signer != null) {
+    a.signature = state.signer.sign(accusationPayload(a.type, a.id, a.incarnation, a.from))
     signedHere.add(a)
   }
   return a
@@ -66,37 +66,37 @@ export function signAccusation<T extends Accusation> (state: State, a: T): T {
 
 /** Checks that `a.from` made this accusation; counts a rejection. */
 export function verifyAccusation (state: State, a: Accusation): boolean {
-  if (state.claims == null || signedHere.has(a)) return true
-  const ok = a.signature != null && state.claims.verify(a.from, accusationPayload(a.type, a.id, a.incarnation, a.from), a.signature)
-  if (!ok) state.stats.claimsRejected++
+  if (state.signer == null || signedHere.has(a)) return true
+  const ok = a.signature != null && state.signer.verify(a.from, accusationPayload(a.type, a.id, a.incarnation, a.from), a.signature)
+  if (!ok) state.stats.signaturesRejected++
   return ok
 }
 
 /** This node's signature of its current announcement; memoised, as it is sent often and changes rarely. */
 export function selfAliveSignature (state: State): Uint8Array | undefined {
-  if (state.claims == null) return undefined
-  const payload = aliveClaimPayload(state.self)
+  if (state.signer == null) return undefined
+  const payload = signedAlivePayload(state.self)
   const key = new TextDecoder().decode(payload)
-  if (state.selfClaim?.key !== key) state.selfClaim = { key, signature: state.claims.sign(payload) }
-  return state.selfClaim.signature
+  if (state.selfSigned?.key !== key) state.selfSigned = { key, signature: state.signer.sign(payload) }
+  return state.selfSigned.signature
 }
 
 export function signLeave (state: State, id: MemberId, incarnation: number): Uint8Array | undefined {
-  return state.claims?.sign(leaveClaimPayload(id, incarnation))
+  return state.signer?.sign(signedLeavePayload(id, incarnation))
 }
 
-/** Checks an `alive` claim about `a.id`; counts a rejection. */
+/** Checks an `alive` statement about `a.id`; counts a rejection. */
 export function verifyAlive (state: State, a: MemberAnnouncement & { signature?: Uint8Array }): boolean {
-  if (state.claims == null) return true
-  const ok = a.signature != null && state.claims.verify(a.id, aliveClaimPayload(a), a.signature)
-  if (!ok) state.stats.claimsRejected++
+  if (state.signer == null) return true
+  const ok = a.signature != null && state.signer.verify(a.id, signedAlivePayload(a), a.signature)
+  if (!ok) state.stats.signaturesRejected++
   return ok
 }
 
-/** Checks a `leave` claim; counts a rejection. */
+/** Checks a `leave` statement; counts a rejection. */
 export function verifyLeave (state: State, l: { id: MemberId, incarnation: number, signature?: Uint8Array }): boolean {
-  if (state.claims == null) return true
-  const ok = l.signature != null && state.claims.verify(l.id, leaveClaimPayload(l.id, l.incarnation), l.signature)
-  if (!ok) state.stats.claimsRejected++
+  if (state.signer == null) return true
+  const ok = l.signature != null && state.signer.verify(l.id, signedLeavePayload(l.id, l.incarnation), l.signature)
+  if (!ok) state.stats.signaturesRejected++
   return ok
 }

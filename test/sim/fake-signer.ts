@@ -1,11 +1,11 @@
 /**
- * A stand-in for ed25519 claim signing (membership/claims.ts) in simulations
+ * A stand-in for ed25519 statement signing (membership/signatures.ts) in simulations
  * and fuzzing: a keyed hash of the signer id and the payload. Pure, fast and
  * deterministic; forgeable by design (the real scheme is tested with real
- * keys in test/unit/membership-claims.test.ts), but it makes every relayed
- * claim carry the right signer's signature, which is what the simulator checks.
+ * keys in test/unit/membership-signatures.test.ts), but it makes every relayed
+ * statement carry the right signer's signature, which is what the simulator checks.
  */
-import type { Claims, MemberId } from '../../membership/index.ts'
+import type { Signer, MemberId } from '../../membership/index.ts'
 
 function fakeSignature (who: MemberId, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(64)
@@ -16,7 +16,7 @@ function fakeSignature (who: MemberId, payload: Uint8Array): Uint8Array {
   return out
 }
 
-export function fakeClaims (id: MemberId): Claims {
+export function fakeSigner (id: MemberId): Signer {
   return {
     sign: payload => fakeSignature(id, payload),
     verify: (who, payload, signature) => {
