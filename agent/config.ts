@@ -67,7 +67,7 @@ export interface ResolvedAgentOptions {
   profile: ProfileName
   membership: Partial<MembershipConfig>
   transport: Partial<TransportConfig>
-  /** libp2p connection limit and yamux window: NodeOptions of gossip/node.ts. */
+  /** libp2p connection limit and yamux window: NodeOptions of gossip/libp2p-node.ts. */
   node: { maxConnections?: number, maxStreamWindowBytes?: number }
   tags: Record<string, string>
   randomSeed?: number
@@ -79,7 +79,7 @@ export interface ResolvedAgentOptions {
 
 /**
  * What a profile sets besides membership timing: transport bounds and libp2p
- * limits. `undefined` fields keep the defaults of gossip/config.ts and gossip/node.ts.
+ * limits. `undefined` fields keep the defaults of gossip/config.ts and gossip/libp2p-node.ts.
  *
  * edge: at most 64 connections (a cluster above 64 members reconnects to the
  * others on demand: a dial, noise and yamux handshake per probe of a pruned

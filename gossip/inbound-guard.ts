@@ -55,7 +55,7 @@ export interface WebSocketGuardOptions {
 export const DEFAULT_WEBSOCKET_GUARD: Readonly<WebSocketGuardOptions> = Object.freeze({
   upgradeTimeoutMs: 10_000,
   idleTimeoutMs: 2 * 60_000,
-  // as libp2p's maxIncomingPendingConnections (gossip/node.ts)
+  // as libp2p's maxIncomingPendingConnections (gossip/libp2p-node.ts)
   maxPendingUpgrades: 256,
   maxMessageBytes: 256 * 1024,
   closeTimeoutMs: 2000

@@ -3,8 +3,8 @@
  * transports, their codecs and configuration. Types and factories only; the
  * implementation lives in the files these names come from.
  */
-export { createNode, DEFAULT_MAX_CONNECTIONS, DEFAULT_ADDRESS_DIAL_TIMEOUT_MS } from './node.ts'
-export type { NodeOptions, ClusterNode, ClusterServices } from './node.ts'
+export { createNode, DEFAULT_MAX_CONNECTIONS, DEFAULT_ADDRESS_DIAL_TIMEOUT_MS } from './libp2p-node.ts'
+export type { NodeOptions, ClusterNode, ClusterServices } from './libp2p-node.ts'
 export { newInboundStats } from './inbound-guard.ts'
 export type { InboundStats } from './inbound-guard.ts'
 export { createWorkTransport, WORK_TOPIC, WORK_PROTOCOL, DEFAULT_WORK_TRANSPORT_CONFIG } from './work-transport.ts'

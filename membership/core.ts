@@ -6,7 +6,7 @@
  * deadlines in state; `tick(now)` runs whatever is due and `nextDeadline()`
  * says when that is. Randomness comes only from the injected generator.
  *
- * Concerns live in their own files: merge rules (apply.ts), probing
+ * Concerns live in their own files: merge rules (merge.ts), probing
  * (probe.ts), suspicion timers (suspicion.ts), local health (awareness.ts),
  * the broadcast queue (broadcasts.ts), input checks (validate.ts), formulas,
  * stable membership / side / partition verdicts (partition.ts), the member
@@ -24,7 +24,7 @@ import { stagger } from './random.ts'
 import { isValidMessage } from './validate.ts'
 import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
-import { applyUpdate } from './apply.ts'
+import { applyUpdate } from './merge.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
 import { aliveUpdate, broadcast, copyMember, isSelfLeft, type State } from './state.ts'
 import { createIndex } from './member-index.ts'

@@ -11,7 +11,7 @@ import { signAccusation } from './signatures.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from './types.ts'
 import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
-import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
+import { suspectLocally, withdrawRefusedSuspicion } from './merge.ts'
 import {
   aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send,
   pathFailed, type MemberRecord, type Probe, type State

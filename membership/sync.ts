@@ -7,7 +7,7 @@
 import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts'
 import type { MembershipStats } from './index.ts'
 import { pickRandom, stagger } from './random.ts'
-import { mergeSync } from './apply.ts'
+import { mergeSync } from './merge.ts'
 import { allowOnce, destinationOf, fullState, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
 import { inOrder } from './member-index.ts'
 import { viewDigest } from './digest.ts'

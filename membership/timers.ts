@@ -7,7 +7,7 @@
 import { pushPullScaleMs, reconnectScaleMs } from './formulas.ts'
 import { stagger } from './random.ts'
 import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
-import { failSuspect, reap } from './apply.ts'
+import { failSuspect, reap } from './merge.ts'
 import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
 import { gossipRound } from './dissemination.ts'
 import { pushPull, reconnect, retryJoin } from './sync.ts'

@@ -9,10 +9,10 @@
  * See workloads/README.md for the design.
  */
 export type * from './types.ts'
-export { createWorkNode } from './node.ts'
+export { createWorkNode } from './work-node.ts'
 export { PeerView } from './peer-view.ts'
 export type { WorkSender } from './ports.ts'
-export type { WorkNode, WorkNodeOptions, WorkNodeStats } from './node.ts'
+export type { WorkNode, WorkNodeOptions, WorkNodeStats } from './work-node.ts'
 export { JobRejectedError } from './coordinator.ts'
 export type { CoordinatorStats } from './coordinator.ts'
 export type { WorkerStats } from './worker.ts'

@@ -1,13 +1,13 @@
-// CPU per connection between two in-process nodes made by gossip/node.ts
+// CPU per connection between two in-process nodes made by gossip/libp2p-node.ts
 // (the agent's), both subscribed to one gossipsub topic: ROUNDS connections
 // opened and closed over loopback TCP, each held until both sides' gossipsub
 // streams are open. Prints ms of CPU (user + system, both sides together) per
-// connection. The AGENT_EXP_* switches of gossip/node.ts pick the variant
+// connection. The AGENT_EXP_* switches of gossip/libp2p-node.ts pick the variant
 // when this runs against a build that has them.
 //
 //   node bench/startup/conncost.ts [ROUNDS]
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNode } from '../../gossip/node.ts'
+import { createNode } from '../../gossip/libp2p-node.ts'
 
 const ROUNDS = Number(process.argv[2] ?? 60)
 const make = async () => await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })

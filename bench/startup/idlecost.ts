@@ -1,15 +1,15 @@
-// Idle cost of held connections: NODES in-process nodes made by gossip/node.ts,
+// Idle cost of held connections: NODES in-process nodes made by gossip/libp2p-node.ts,
 // every one connected to every other and subscribed to one gossipsub topic
 // (as agents are to the work topic), then nothing happens for IDLE seconds.
 // Prints this process's CPU over the idle window (% of one core; every node
 // together) and the bytes written to and read from the sockets (counted by
 // this process's I/O, loopback both ways). The AGENT_EXP_* switches of
-// gossip/node.ts pick the variant when this runs against a build that has them.
+// gossip/libp2p-node.ts pick the variant when this runs against a build that has them.
 //
 //   node bench/startup/idlecost.ts [NODES] [IDLE]
 import { readFileSync } from 'node:fs'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNode, type ClusterNode } from '../../gossip/node.ts'
+import { createNode, type ClusterNode } from '../../gossip/libp2p-node.ts'
 
 const NODES = Number(process.argv[2] ?? 10)
 const IDLE = Number(process.argv[3] ?? 30)

@@ -1,6 +1,6 @@
 /**
  * The SWIM port contract (swim-port.ts) against the libp2p transport
- * (gossip/swim-transport.ts on gossip/node.ts), over TCP and over WebSockets,
+ * (gossip/swim-transport.ts on gossip/libp2p-node.ts), over TCP and over WebSockets,
  * on 127.0.0.1 with OS-chosen ports. Waits are real time, woken by the
  * recorded inputs (no polling, no sleeps).
  *

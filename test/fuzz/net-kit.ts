@@ -362,7 +362,7 @@ export class Pool {
 
 /**
  * Spaces connection attempts: libp2p refuses more than
- * `inboundConnectionThreshold` (500 in gossip/node.ts) new inbound
+ * `inboundConnectionThreshold` (500 in gossip/libp2p-node.ts) new inbound
  * connections per second from one IP, and every connection here comes from
  * 127.0.0.1. A refused connection would test the refusal, not the input.
  */

@@ -1,6 +1,6 @@
 /**
  * Fuzz of the WebSocket listener after a valid HTTP upgrade: one libp2p node
- * (gossip/node.ts, its WebSocket listener guarded) in this process, and raw
+ * (gossip/libp2p-node.ts, its WebSocket listener guarded) in this process, and raw
  * sockets on 127.0.0.1 that upgrade and then write generated frames.
  *
  * A case is one frame, or one fragmented sequence. Frames that keep the

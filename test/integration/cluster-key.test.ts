@@ -19,7 +19,7 @@ import { preSharedKey as upstreamPreSharedKey } from '@libp2p/pnet'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { ConnectionProtector, Stream } from '@libp2p/interface'
 import { clusterKeyGuard, newClusterKey } from '../../gossip/cluster-key.ts'
-import { createNode, type ClusterNode } from '../../gossip/node.ts'
+import { createNode, type ClusterNode } from '../../gossip/libp2p-node.ts'
 import { jobViaApi, killAll, membersViaApi, runCli, startAgent, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 import type { JobView } from '../../workloads/index.ts'
 

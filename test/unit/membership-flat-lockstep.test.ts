@@ -3,7 +3,7 @@
  * heaps, failed/left sets, names, counts, kept as members change) against the
  * implementation that walked every member for them on each input
  * (test/unit/membership-flat-reference/, a frozen copy of core.ts, state.ts,
- * apply.ts, probe.ts, suspicion.ts and awareness.ts, loaded into a second module
+ * merge.ts (then apply.ts), probe.ts, suspicion.ts and awareness.ts, loaded into a second module
  * graph through a module hook). Both cores of each member get the same inputs in
  * lockstep through randomized runs with joins, loss, crashes, refusals, leaves,
  * restarts, stalls, partitions that heal and reaps; after every input they must
@@ -18,7 +18,8 @@ import type { Effect, MemberId, Membership, MembershipConfig, MembershipOptions,
 
 const MEMBERSHIP = new URL('../../membership/', import.meta.url).href
 const REFERENCE = new URL('./membership-flat-reference/', import.meta.url).href
-const FROZEN = new Set(['core.ts', 'state.ts', 'apply.ts', 'probe.ts', 'suspicion.ts', 'awareness.ts'])
+/** Live file → its frozen copy (merge.ts was apply.ts when the copy was taken). */
+const FROZEN = new Map([['core.ts', 'core.ts'], ['state.ts', 'state.ts'], ['merge.ts', 'apply.ts'], ['probe.ts', 'probe.ts'], ['suspicion.ts', 'suspicion.ts'], ['awareness.ts', 'awareness.ts']])
 
 // Modules imported with `?flatref` (and everything they import) form a second module
 // graph, in which the frozen files are the reference copies.
@@ -27,7 +28,8 @@ registerHooks({
     const resolved = next(specifier, context)
     if (context.parentURL?.endsWith('?flatref') !== true || !resolved.url.startsWith('file:')) return resolved
     let url = resolved.url.split('?')[0]
-    if (url.startsWith(MEMBERSHIP) && FROZEN.has(url.slice(MEMBERSHIP.length))) url = REFERENCE + url.slice(MEMBERSHIP.length)
+    const frozen = url.startsWith(MEMBERSHIP) ? FROZEN.get(url.slice(MEMBERSHIP.length)) : undefined
+    if (frozen != null) url = REFERENCE + frozen
     return { ...resolved, url: `${url}?flatref` }
   }
 })
