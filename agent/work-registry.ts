@@ -4,7 +4,7 @@
  * `agent.workloads`, checked before it joins the registry.
  */
 import { builtinWorkloads, type Workload } from '../workloads/index.ts'
-import { exec } from '../workloads/exec.ts'
+import { exec } from './exec-workload.ts'
 
 /** Names reserved for built-ins: register() refuses them. */
 const BUILTIN_NAMES = new Set([...builtinWorkloads().keys(), 'exec'])

@@ -4,7 +4,7 @@
  * on the event loop), the others waiting their turn.
  */
 import type { TaskOutcome, Workload } from '../workloads/index.ts'
-import { ThreadPool, ThreadsUnavailableError } from '../workloads/threads.ts'
+import { ThreadPool, ThreadsUnavailableError } from './task-threads.ts'
 
 /** Tasks a worker holds ready per slot, besides the running one (see TaskRunner.run). */
 export const PREFETCH_PER_SLOT = 1

@@ -10,7 +10,7 @@
  *   one thread, then in two threads at once, in this process, no agent at all.
  */
 import { jobViaApi, killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from '../test/integration/harness.ts'
-import { ThreadPool } from '../workloads/threads.ts'
+import { ThreadPool } from '../agent/task-threads.ts'
 
 const TIMEOUT_MS = 180_000
 

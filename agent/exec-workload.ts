@@ -7,7 +7,7 @@
  * `{ error: "exec is not enabled on this node" }`.
  */
 import { spawn } from 'node:child_process'
-import type { Workload } from './types.ts'
+import type { Workload } from '../workloads/index.ts'
 
 export interface ExecInput { command: string, timeoutMs: number, tags: Record<string, string> }
 export interface ExecAnswer { code: number | null, signal: string | null, stdout: string, stderr: string, truncated: boolean }

@@ -1,11 +1,12 @@
 /**
- * The body of one task thread (see threads.ts): runs CPU-bound built-in
+ * The body of one task thread (see task-threads.ts): runs CPU-bound built-in
  * tasks off the agent's event loop, one at a time. Only built-ins can run
  * here: a thread cannot receive a function, so it looks the workload up by
  * name. Messages: in `{ workload, task }`, out `{ ok, value | error }`.
  */
 import { parentPort } from 'node:worker_threads'
-import { builtinWorkloads } from './builtins.ts'
+// builtins.ts alone, not the work core's index: the thread bundle carries only what it runs
+import { builtinWorkloads } from '../workloads/builtins.ts'
 
 const registry = builtinWorkloads()
 const never = new AbortController().signal
