@@ -24,7 +24,7 @@ describe('the bundle with a code cache', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'code-cache-test-'))
     cacheDir = join(dir, 'cache')
-    await promisify(execFile)(process.execPath, [join(REPO, 'agent/bundle.ts'), join(REPO, 'agent/main.ts'), join(dir, 'agent.cjs')], { cwd: REPO })
+    await promisify(execFile)(process.execPath, [join(REPO, 'build/bundle.ts'), join(REPO, 'agent/main.ts'), join(dir, 'agent.cjs')], { cwd: REPO })
     runner = join(dir, 'run.mjs')
     await writeFile(runner, `import { runWithCodeCache } from ${JSON.stringify(join(REPO, 'agent/code-cache.js'))}\nrunWithCodeCache(${JSON.stringify(join(dir, 'agent.cjs'))})\n`)
   })

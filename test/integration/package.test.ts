@@ -55,7 +55,7 @@ describe('npm package', () => {
   })
 
   it('the installed bundle runs on Deno with the device settings and shares a job with an agent running the sources, under a cluster key', async () => {
-    // The bundle swaps noise's and pnet's WebAssembly ciphers for JavaScript ones (gossip/wasm-free/):
+    // The bundle swaps noise's and pnet's WebAssembly ciphers for JavaScript ones (build/wasm-free/):
     // every frame between these two agents crosses both implementations.
     const keyFile = join(dir, 'cluster.key')
     await writeFile(keyFile, newClusterKey(), { mode: 0o600 })

@@ -36,7 +36,7 @@ describe(`${N} agents launched at once`, () => {
     if (entry != null) return
     dir = await mkdtemp(join(tmpdir(), 'scale-test-'))
     entry = join(dir, 'agent.mjs')
-    await promisify(execFile)(process.execPath, [join(REPO, 'agent/bundle.ts'), join(REPO, 'agent/main.ts'), entry], { cwd: REPO })
+    await promisify(execFile)(process.execPath, [join(REPO, 'build/bundle.ts'), join(REPO, 'agent/main.ts'), entry], { cwd: REPO })
   })
   after(async () => {
     views.close()

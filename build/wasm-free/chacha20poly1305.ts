@@ -1,7 +1,7 @@
 /**
  * Build-time stand-in for `@chainsafe/as-chacha20poly1305` (a WebAssembly
  * ChaCha20-Poly1305 that noise uses for frames under 1,200 bytes, compiled
- * when the module loads). The bundle (agent/bundle.ts) aliases the package to
+ * when the module loads). The bundle (build/bundle.ts) aliases the package to
  * this file: the same `seal`/`open` on `@noble/ciphers`' JavaScript
  * ChaCha20-Poly1305, which noise already bundles for browsers.
  *

@@ -6,13 +6,13 @@
  * dist/agent.cjs) with it, and a device program that embeds the agent can use
  * it too:
  *
- *   node agent/bundle.ts my-device.ts my-device.mjs
+ *   node build/bundle.ts my-device.ts my-device.mjs
  *
  * Why each setting (docs/design.md, gossip/; docs/benchmarks.md, Footprint):
  * - minified: V8 and Deno each keep the source text; less than half the size
  *   is ~4 MB less resident on Deno.
  * - noise's WebAssembly ChaCha20-Poly1305 and SHA-256 are replaced by the
- *   JavaScript ones in gossip/wasm-free/ (no WebAssembly compiler in memory).
+ *   JavaScript ones in build/wasm-free/ (no WebAssembly compiler in memory).
  *   The cluster key's XSalsa20 is JavaScript on every path (gossip/pnet.ts).
  * - a package installed several times at the same version (npm nests a copy
  *   under each dependant when another version is hoisted) is bundled once.
@@ -94,7 +94,7 @@ function packageOf (dir: string): PackageInfo | undefined {
 
 const [entry, outfile] = process.argv.slice(2)
 if (entry == null || outfile == null) {
-  console.error('usage: node agent/bundle.ts ENTRY OUTFILE (.mjs: an ES module; .cjs: a CommonJS script)')
+  console.error('usage: node build/bundle.ts ENTRY OUTFILE (.mjs: an ES module; .cjs: a CommonJS script)')
   process.exit(2)
 }
 // The CommonJS form is for agent/bin.js, which compiles it with a code cache
@@ -110,8 +110,8 @@ await build({
   target: 'node22',
   logLevel: 'warning',
   alias: {
-    '@chainsafe/as-chacha20poly1305': join(REPO, 'gossip/wasm-free/chacha20poly1305.ts'),
-    '@chainsafe/as-sha256': join(REPO, 'gossip/wasm-free/sha256.ts')
+    '@chainsafe/as-chacha20poly1305': join(REPO, 'build/wasm-free/chacha20poly1305.ts'),
+    '@chainsafe/as-sha256': join(REPO, 'build/wasm-free/sha256.ts')
   },
   plugins: [builtinsByRequire(), oneCopyPerVersion()],
   ...commonJs

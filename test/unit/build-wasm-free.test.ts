@@ -1,5 +1,5 @@
 /**
- * The bundle's stand-ins for noise's WebAssembly crypto (gossip/wasm-free/)
+ * The bundle's stand-ins for noise's WebAssembly crypto (build/wasm-free/)
  * must give the same bytes as the packages they replace: an agent built from
  * the bundle talks to one running the sources. (The cluster key's XSalsa20 is
  * checked against the original in gossip-pnet.test.ts.)
@@ -9,15 +9,15 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { ChaCha20Poly1305 as WasmChaCha, newInstance } from '@chainsafe/as-chacha20poly1305'
 import { digest as wasmDigest } from '@chainsafe/as-sha256'
-import { ChaCha20Poly1305 as JsChaCha, newInstance as jsNewInstance } from '../../gossip/wasm-free/chacha20poly1305.ts'
-import { digest as jsDigest } from '../../gossip/wasm-free/sha256.ts'
+import { ChaCha20Poly1305 as JsChaCha, newInstance as jsNewInstance } from '../../build/wasm-free/chacha20poly1305.ts'
+import { digest as jsDigest } from '../../build/wasm-free/sha256.ts'
 
 const wasm = new WasmChaCha(newInstance())
 const js = new JsChaCha(jsNewInstance())
 /** Noise frames are at most 65,535 bytes; noise sends those under 1,200 through this code. */
 const SIZES = [0, 1, 15, 16, 17, 100, 1199, 4096, 65535 - 16]
 
-describe('gossip wasm-free crypto: same bytes as the WebAssembly originals', () => {
+describe('bundle wasm-free crypto: same bytes as the WebAssembly originals', () => {
   it('seal gives the original\'s ciphertext and tag; each opens the other\'s', () => {
     for (const size of SIZES) {
       const key = randomBytes(32)
