@@ -5,7 +5,7 @@
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
-import { createNode, createSwimTransport, newInboundStats, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
+import { createNode, createSwimTransport, newInboundStats, withTimeout, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { hostOf } from '../gossip/paths.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
@@ -52,16 +52,6 @@ const LEAVE_DRAIN_MS = 250
 
 /** How long stopping waits for libp2p before giving up on it (see #shutdown). */
 const LIBP2P_STOP_TIMEOUT_MS = 2000
-
-/** Resolves or rejects like `p`, or resolves after `ms` if `p` is still pending. */
-async function withTimeout (p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    await Promise.race([p, new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 export class Agent extends EventTarget {
   readonly options: ResolvedAgentOptions

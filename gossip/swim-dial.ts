@@ -12,6 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { SWIM_PROTOCOL } from './swim-types.ts'
 import { hostOf, newestOpen, peerIdIn, withoutPeerId, withPeerId } from './swim-multiaddr.ts'
 import type { Channel } from './swim-channels.ts'
+import { withTimeout } from './with-timeout.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure } from '../membership/types.ts'
@@ -125,13 +126,7 @@ async function connect (ctx: DialContext, channel: Channel, signal: AbortSignal)
 
 /** `p`, or a DialDeadlineError after `ms`; `p` goes on either way, and its late failure is not unhandled. */
 export async function beforeDeadline<T> (p: Promise<T>, ms: number): Promise<T> {
-  p.catch(() => {})
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new DialDeadlineError(`no stream within ${ms} ms`)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await withTimeout(p, ms, () => { throw new DialDeadlineError(`no stream within ${ms} ms`) })
 }
 
 /**

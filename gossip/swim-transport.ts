@@ -32,6 +32,7 @@ import { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import { SWIM_PROTOCOL, type SwimCounters, type SwimTransport, type SwimTransportHandlers, type SwimTransportState, type SwimTransportStats } from './swim-types.ts'
 import type { TransportConfig } from './config.ts'
 import type { PathView } from './paths.ts'
+import { withTimeout } from './with-timeout.ts'
 import type { Destination, Message } from '../membership/types.ts'
 import type { Connection, Libp2p, Logger, PeerId } from '@libp2p/interface'
 
@@ -116,14 +117,14 @@ class SwimTransportImpl implements SwimTransport {
     const deadline = Date.now() + this.config.stopFlushTimeoutMs
     // 1. let the pumps write what is queued (a `leave` sent just before stop)
     const pumps = this.channels.pumps()
-    await withDeadline(Promise.allSettled(pumps), deadline)
+    await withTimeout(Promise.allSettled(pumps), deadline - Date.now())
     // 2. abort dials and drain waits still running
     this.shutdown.abort(new Error('SWIM transport stopped'))
     // 3. close outbound streams cleanly so written frames are flushed, then abort the rest
     const outbound = this.channels.streams()
-    await withDeadline(Promise.allSettled(outbound.map(async s => {
+    await withTimeout(Promise.allSettled(outbound.map(async s => {
       await s.close({ signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })
-    })), deadline)
+    })), deadline - Date.now())
     for (const s of [...outbound, ...this.inbound.streams]) {
       s.abort(new Error('SWIM transport stopped'))
     }
@@ -174,12 +175,3 @@ class SwimTransportImpl implements SwimTransport {
   }
 }
 
-/** Waits for `promise` or until the wall-clock `deadline` (ms), whichever is first. */
-async function withDeadline (promise: Promise<unknown>, deadline: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([
-    promise,
-    new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })
-  ])
-  clearTimeout(timer)
-}
