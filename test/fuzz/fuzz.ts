@@ -9,6 +9,7 @@
  *   FUZZ_TIME_MS time bound per target (default 10 min); a run that hits it
  *                stops early and says how many cases it ran
  */
+import { seededRandom } from '../../membership/random.ts'
 
 export const FUZZ_CASES = positive(process.env.FUZZ_CASES, 2000)
 export const FUZZ_TIME_MS = positive(process.env.FUZZ_TIME_MS, 10 * 60_000)
@@ -22,16 +23,9 @@ export function fuzzSeed (): number {
   return process.env.FUZZ_SEED != null ? Number(process.env.FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 31)
 }
 
-/** mulberry32: small, seedable, good enough to drive a fuzz loop. */
+/** The core's seeded generator (membership/random.ts), with the helpers a fuzz loop needs. */
 export function seeded (seed: number): Rng {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = seededRandom(seed)
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { seededRandom } from '../../membership/random.ts'
 import { agentStats, assertSurvived, describeReport, fdCount, underAttack, type AttackReport } from './hostile.ts'
 
 interface NetStats {
@@ -204,18 +205,10 @@ function closeCode (raw: Raw): number | undefined {
 /** A length prefix that never ends: every byte says "more follows". */
 const ENDLESS_PREFIX = Buffer.alloc(100 * 1024, 0xff)
 
-/** Deterministic garbage (mulberry32), so that a failure names a reproducible input. */
+/** Deterministic garbage (the core's seeded generator), so that a failure names a reproducible input. */
 function garbage (seed: number, size: number): Buffer {
-  let a = seed >>> 0
-  const out = Buffer.alloc(size)
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff
-  }
-  return out
+  const random = seededRandom(seed)
+  return Buffer.from(Array.from({ length: size }, () => Math.floor(random() * 256)))
 }
 
 const MULTISTREAM = Buffer.concat([Buffer.from([19]), Buffer.from('/multistream/1.0.0\n')])
