@@ -6,7 +6,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, newInboundStats, withTimeout, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
-import { hostOf } from '../gossip/paths.ts'
+import { hostOf } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
 import { loadOrCreateKey } from './identity.ts'

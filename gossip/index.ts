@@ -20,3 +20,4 @@ export { clusterKeyGuard, loadClusterKey, parseClusterKey, writeClusterKey, newC
 export type { ClusterKeyGuard, ClusterKeyGuardStats } from './cluster-key.ts'
 export { ed25519Signer, UnsupportedSigningKeyError } from './signer.ts'
 export { withTimeout } from './with-timeout.ts'
+export { hostOf, peerIdIn, tcpPortOf, transportOf, withoutPeerId, withPeerId } from './multiaddrs.ts'

@@ -22,6 +22,7 @@
  * `lastError` is the last failure seen on the path and is kept after the path
  * comes back up: `up` with `lastError: 'timeout'` means it was down before.
  */
+import { hostOf, tcpPortOf, transportOf } from './multiaddrs.ts'
 
 /** See PathTable.due: how much less often a silent path known `up` is re-tested. */
 export const UP_RECHECK_FACTOR = 3
@@ -56,44 +57,6 @@ export const MAX_PATHS_PER_MEMBER = 16
 
 /** Transports a TCP handshake can test (WebSocket runs over TCP). */
 const CHECKABLE = new Set(['tcp', 'ws', 'wss'])
-
-/** Multiaddr protocols followed by a value (the others, e.g. `ws`, `tls`, `quic-v1`, stand alone). */
-const WITH_VALUE = new Set(['ip4', 'ip6', 'ip6zone', 'ipcidr', 'dns', 'dns4', 'dns6', 'dnsaddr', 'tcp', 'udp', 'p2p', 'certhash', 'sni', 'unix'])
-
-/** The protocol names of a multiaddr string, values skipped. */
-function protocolNames (addr: string): Set<string> {
-  const parts = addr.split('/').slice(1)
-  const names = new Set<string>()
-  for (let i = 0; i < parts.length; i++) {
-    names.add(parts[i])
-    if (WITH_VALUE.has(parts[i])) i++
-  }
-  return names
-}
-
-/** The transport of a multiaddr string, from its protocol names. */
-export function transportOf (addr: string): string {
-  const names = protocolNames(addr)
-  if (names.has('webrtc') || names.has('webrtc-direct')) return 'webrtc'
-  if (names.has('webtransport')) return 'webtransport'
-  if (names.has('quic-v1') || names.has('quic')) return 'quic'
-  if (names.has('wss') || (names.has('tls') && names.has('ws'))) return 'wss'
-  if (names.has('ws')) return 'ws'
-  if (names.has('tcp')) return 'tcp'
-  return 'other'
-}
-
-/** The host (IP or DNS name) of a multiaddr string, if it has one. */
-export function hostOf (addr: string): string | undefined {
-  const m = /^\/(ip4|ip6|dns|dns4|dns6)\/([^/]+)/.exec(addr)
-  return m?.[2]
-}
-
-/** The TCP port of a multiaddr string, if it has one. */
-export function tcpPortOf (addr: string): number | undefined {
-  const m = /\/tcp\/(\d+)/.exec(addr)
-  return m == null ? undefined : Number(m[1])
-}
 
 /** The path an address (announced, dialled, or the remote end of a connection) belongs to. */
 export function pathKey (addr: string): string | undefined {

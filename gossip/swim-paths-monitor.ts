@@ -7,8 +7,8 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { probeTcp } from './swim-dial.ts'
-import { hostOf, withoutPeerId } from './swim-multiaddr.ts'
-import { hostOf as hostOfAddr, PathTable, pathKey, type PathError, type PathView } from './paths.ts'
+import { hostOf, withoutPeerId } from './multiaddrs.ts'
+import { PathTable, pathKey, type PathError, type PathView } from './paths.ts'
 import type { Channel } from './swim-channels.ts'
 import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
 import type { Message } from '../membership/types.ts'
@@ -147,7 +147,7 @@ export class SwimPathsMonitor {
     // With no address known here (a channel made for a reply to a sender id),
     // switch as before: the redial finds out.
     const silentHosts = new Set(connections.map(c => hostOf(c.remoteAddr)).filter(h => h != null))
-    const known = (channel?.addrs ?? []).map(a => hostOfAddr(a)).filter(h => h != null)
+    const known = (channel?.addrs ?? []).map(a => hostOf(a)).filter(h => h != null)
     if (known.length > 0 && known.every(host => silentHosts.has(host))) return
     this.lastPathSwitch.set(id, now)
     this.avoidHosts.set(id, silentHosts)

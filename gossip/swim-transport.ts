@@ -39,7 +39,7 @@ import type { Connection, Libp2p, Logger, PeerId } from '@libp2p/interface'
 // The parts, one concern each: swim-types.ts (public types), swim-channels.ts
 // (per-peer queues and the write loop), swim-dial.ts (dialling and failure
 // classification), swim-paths-monitor.ts (path evidence, checks and
-// switches), swim-inbound.ts (reading and rate limits), swim-multiaddr.ts.
+// switches), swim-inbound.ts (reading and rate limits); multiaddrs.ts has the address helpers.
 export { SWIM_PROTOCOL } from './swim-types.ts'
 export type { SwimTransport, SwimTransportHandlers, SwimTransportStats } from './swim-types.ts'
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { hostOf, isDegraded, MAX_PATHS_PER_MEMBER, PathTable, pathKey, UP_RECHECK_FACTOR, tcpPortOf, transportOf, type PathView } from '../../gossip/paths.ts'
+import { isDegraded, MAX_PATHS_PER_MEMBER, PathTable, pathKey, UP_RECHECK_FACTOR, type PathView } from '../../gossip/paths.ts'
+import { hostOf, tcpPortOf, transportOf } from '../../gossip/multiaddrs.ts'
 import { formatPath } from '../../agent/format.ts'
 
 const TCP_A = '/ip4/10.77.1.13/tcp/7946'
