@@ -1,9 +1,9 @@
 /**
- * What the benchmarks read of an agent process from Linux's /proc: CPU time
- * and resident memory. One parser for bench/membership.ts, bench/scale-run.ts
- * and bench/storm-diagnose.ts.
+ * What the benchmarks read of a process from Linux's /proc: CPU time, resident
+ * memory and bytes through system calls. The one parser of every benchmark
+ * (bench/*.ts and bench/startup/).
  */
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 
 // utime and stime in /proc/PID/stat are in clock ticks (`getconf CLK_TCK`, 100 on Linux).
 const CLOCK_TICKS_PER_SEC = 100
@@ -20,4 +20,24 @@ export async function cpuTimes (pid: number): Promise<{ userS: number, systemS: 
 export async function rssMb (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024
+}
+
+/** Bytes process `pid` (or this one) has read and written through system calls so far, sockets included (/proc/PID/io rchar, wchar). */
+export async function ioBytes (pid: number | 'self'): Promise<{ readB: number, writtenB: number }> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8')
+  const field = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN)
+  return { readB: field('rchar'), writtenB: field('wchar') }
+}
+
+/** CPU seconds of every thread of process `pid`, from the scheduler's own nanosecond counters (finer than clock ticks). */
+export async function threadsCpuS (pid: number): Promise<number> {
+  let ns = 0
+  for (const thread of await readdir(`/proc/${pid}/task`)) {
+    try {
+      ns += Number((await readFile(`/proc/${pid}/task/${thread}/schedstat`, 'utf8')).split(' ')[0])
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e9
 }

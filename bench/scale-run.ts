@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews } from './views.ts'
-import { cpuTimes, rssMb } from './proc.ts'
+import { cpuTimes, ioBytes, rssMb } from './proc.ts'
 import type { MemberView } from '../agent/member-view.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
 
@@ -85,12 +85,11 @@ const MIN_AVAILABLE_MB = Number(process.env.BENCH_MIN_AVAILABLE_MB ?? 1500)
 interface ProcSample { cpuS: number, rssMb: number, ioBytes: number, at: number }
 
 async function procSample (pid: number): Promise<ProcSample> {
-  const [cpu, rss, io] = await Promise.all([cpuTimes(pid), rssMb(pid), readFile(`/proc/${pid}/io`, 'utf8')])
-  const io1 = (key: string): number => Number(new RegExp(`^${key}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN)
+  const [cpu, rss, io] = await Promise.all([cpuTimes(pid), rssMb(pid), ioBytes(pid)])
   return {
     cpuS: cpu.userS + cpu.systemS,
     rssMb: rss,
-    ioBytes: io1('rchar') + io1('wchar'),
+    ioBytes: io.readB + io.writtenB,
     at: performance.now()
   }
 }

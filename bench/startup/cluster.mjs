@@ -8,16 +8,17 @@
 //   node bench/startup/cluster.mjs N ROUNDS IDLE BUNDLE_A [BUNDLE_B ...]
 //   a BUNDLE may carry node flags or an env: "ENV=1 --flag file.mjs"
 import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, readFileSync } from 'node:fs'
+import { mkdirSync, openSync } from 'node:fs'
 import http from 'node:http'
+import { cpuTimes, ioBytes, rssMb } from '../proc.ts'
 
 const [nArg, roundsArg, idleArg, ...bundles] = process.argv.slice(2)
 const N = Number(nArg); const ROUNDS = Number(roundsArg); const IDLE = Number(idleArg)
 const SETTLE = Number(process.env.IDLE_SETTLE ?? 10)
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname
-const cpuOf = pid => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (+f[11] + +f[12]) / 100 }
-const rssOf = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
-const wcharOf = pid => Number(/wchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))[1])
+const cpuOf = async pid => { const t = await cpuTimes(pid); return t.userS + t.systemS }
+const wcharOf = async pid => (await ioBytes(pid)).writtenB
+const each = async (agents, f) => await Promise.all(agents.map(a => f(a.child.pid)))
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const getJson = (port, path) => new Promise(resolve => {
   const req = http.get({ host: '127.0.0.1', port, path, agent: false }, res => {
@@ -28,7 +29,7 @@ const getJson = (port, path) => new Promise(resolve => {
 })
 const LOGS = process.env.LOGS ?? '/tmp/startup-cluster-logs'
 mkdirSync(LOGS, { recursive: true })
-const alive = pid => { try { readFileSync(`/proc/${pid}/stat`); return true } catch { return false } }
+const alive = async pid => await cpuTimes(pid).then(() => true, () => false)
 const med = xs => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
 
 async function run (spec, base) {
@@ -50,19 +51,19 @@ async function run (spec, base) {
     const h = await Promise.all(agents.map(a => getJson(a.port, '/v1/health')))
     if (h.every(x => x?.members?.alive === N)) { converged = performance.now() - t0; break }
   }
-  const dead = agents.map((a, i) => alive(a.child.pid) ? null : i + 1).filter(i => i != null)
+  const dead = (await each(agents, alive)).map((up, i) => up ? null : i + 1).filter(i => i != null)
   if (dead.length > 0) {
     for (const a of agents) a.child.kill('SIGKILL')
     throw new Error(`agents ${dead.join(', ')} exited (${spec}); their stderr is in ${LOGS}`)
   }
-  const startCpu = agents.map(a => cpuOf(a.child.pid))
+  const startCpu = await each(agents, cpuOf)
   await sleep(SETTLE * 1000)
-  const c0 = agents.map(a => cpuOf(a.child.pid)); const w0 = agents.map(a => wcharOf(a.child.pid)); const i0 = performance.now()
+  const c0 = await each(agents, cpuOf); const w0 = await each(agents, wcharOf); const i0 = performance.now()
   await sleep(IDLE * 1000)
   const secs = (performance.now() - i0) / 1000
-  const idleCpu = agents.map((a, i) => (cpuOf(a.child.pid) - c0[i]) / secs * 100)
-  const wps = agents.map((a, i) => (wcharOf(a.child.pid) - w0[i]) / secs)
-  const rss = agents.map(a => rssOf(a.child.pid))
+  const idleCpu = (await each(agents, cpuOf)).map((c, i) => (c - c0[i]) / secs * 100)
+  const wps = (await each(agents, wcharOf)).map((w, i) => (w - w0[i]) / secs)
+  const rss = await each(agents, rssMb)
   const h = await Promise.all(agents.map(a => getJson(a.port, '/v1/health')))
   const stillFull = h.every(x => x?.members?.alive === N)
   for (const a of agents) a.child.kill('SIGKILL')

@@ -6,20 +6,13 @@
 //   node bench/startup/first-answer.mjs RUNS BUNDLE_A [BUNDLE_B ...]
 //   EXTRA_ARGS='--snapshot-blob x.blob' ...   (node flags before the bundle)
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { rssMb, threadsCpuS } from '../proc.ts'
 import http from 'node:http'
 
 const [runsArg, ...bundles] = process.argv.slice(2)
 const RUNS = Number(runsArg)
 if (!(RUNS > 0) || bundles.length === 0) { console.error('usage: first-answer.mjs RUNS BUNDLE...'); process.exit(2) }
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname
-// CPU seconds of every thread of the process, from the scheduler's own ns counters
-const cpuOf = pid => {
-  let ns = 0
-  for (const t of readdirSync(`/proc/${pid}/task`)) { try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]) } catch {} }
-  return ns / 1e9
-}
-const rssOf = pid => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
 const get = (port) => new Promise(resolve => {
   const req = http.get({ host: '127.0.0.1', port, path: '/v1/health', agent: false }, res => { res.resume(); resolve(res.statusCode === 200) })
   req.on('error', () => resolve(false))
@@ -39,10 +32,10 @@ async function once (bundle, port) {
     if (performance.now() - t0 > 20_000) throw new Error('no answer in 20 s')
     await sleep(2)
   }
-  const cpu = cpuOf(child.pid)
+  const cpu = await threadsCpuS(child.pid)
   await sleep(1000)
-  const cpu1 = cpuOf(child.pid)
-  const rss = rssOf(child.pid)
+  const cpu1 = await threadsCpuS(child.pid)
+  const rss = await rssMb(child.pid)
   child.kill('SIGKILL')
   await new Promise(resolve => child.once('exit', resolve))
   return { ms, cpu, cpu1, rss }

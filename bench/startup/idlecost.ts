@@ -7,13 +7,13 @@
 // gossip/libp2p-node.ts pick the variant when this runs against a build that has them.
 //
 //   node bench/startup/idlecost.ts [NODES] [IDLE]
-import { readFileSync } from 'node:fs'
+import { ioBytes } from '../proc.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, type ClusterNode } from '../../gossip/libp2p-node.ts'
 
 const NODES = Number(process.argv[2] ?? 10)
 const IDLE = Number(process.argv[3] ?? 30)
-const io = (): number => { const s = readFileSync('/proc/self/io', 'utf8'); return Number(/wchar:\s+(\d+)/.exec(s)![1]) }
+const io = async (): Promise<number> => (await ioBytes('self')).writtenB
 const nodes: ClusterNode[] = []
 for (let i = 0; i < NODES; i++) nodes.push(await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }))
 for (const n of nodes) n.services.pubsub.subscribe('/t')
@@ -24,10 +24,11 @@ while (!nodes.every(n => n.services.pubsub.getSubscribers('/t').length === NODES
   await new Promise(resolve => setTimeout(resolve, 50))
 }
 await new Promise(resolve => setTimeout(resolve, 5000)) // meshes settle
-const u0 = process.cpuUsage(); const w0 = io(); const i0 = performance.now()
+const u0 = process.cpuUsage(); const w0 = await io(); const i0 = performance.now()
 await new Promise(resolve => setTimeout(resolve, IDLE * 1000))
 const secs = (performance.now() - i0) / 1000
 const u = process.cpuUsage(u0)
 const conns = NODES * (NODES - 1) / 2
-console.log(`${NODES} nodes, ${conns} connections, ${secs.toFixed(0)} s idle: CPU ${((u.user + u.system) / 1e6 / secs * 100).toFixed(2)} % of a core (${((u.user + u.system) / 1e6 / secs * 100 / NODES).toFixed(3)} per node), written ${((io() - w0) / secs).toFixed(0)} B/s (${((io() - w0) / secs / NODES).toFixed(0)} per node)`)
+const written = await io() - w0
+console.log(`${NODES} nodes, ${conns} connections, ${secs.toFixed(0)} s idle: CPU ${((u.user + u.system) / 1e6 / secs * 100).toFixed(2)} % of a core (${((u.user + u.system) / 1e6 / secs * 100 / NODES).toFixed(3)} per node), written ${(written / secs).toFixed(0)} B/s (${(written / secs / NODES).toFixed(0)} per node)`)
 await Promise.all(nodes.map(async n => { await n.stop() }))
