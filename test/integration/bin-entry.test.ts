@@ -18,7 +18,7 @@ describe('agent/bin.js: the bundle unless the sources are newer', () => {
   let root = ''
   const at = (path: string, seconds: number): void => { utimesSync(join(root, path), seconds, seconds) }
   async function ran (env: Record<string, string> = {}): Promise<string> {
-    const base = { ...process.env, AGENT_CODE_CACHE: 'off' }
+    const base: NodeJS.ProcessEnv = { ...process.env, AGENT_CODE_CACHE: 'off' }
     delete base.AGENT_RUN_SOURCES
     delete base.AGENT_PREFER_BUNDLE
     const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'agent/bin.js')], { env: { ...base, ...env } })

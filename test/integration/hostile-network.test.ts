@@ -220,6 +220,7 @@ const MULTISTREAM = Buffer.concat([Buffer.from([19]), Buffer.from('/multistream/
  * fails this even when the API is fine.
  */
 async function listenersServe (agent: AgentProcess): Promise<void> {
+  const before = (await agentStats<NetStats>(agent)).inbound.upgradesFailed
   const tcp = await open(portOf(agent, false))
   const ws = await upgraded(portOf(agent, true))
   try {
@@ -231,6 +232,12 @@ async function listenersServe (agent: AgentProcess): Promise<void> {
     tcp.drop()
     ws.drop()
   }
+  // Both handshakes are abandoned: libp2p counts each as a failed upgrade, the WebSocket one
+  // after its close handshake. Waiting for both keeps the next test's counts its own.
+  await waitFor(`${agent.name} counts the two abandoned handshakes`, async () => {
+    const now = (await agentStats<NetStats>(agent)).inbound.upgradesFailed
+    return now.tcp > before.tcp && now.ws > before.ws
+  }, 10_000, 50)
 }
 
 // ---- the suite ----------------------------------------------------------------
