@@ -184,6 +184,12 @@ export function onReplicate (ctx: ReplicaContext, now: number, from: MemberId, m
   if (mayReplicate(ctx, now, msg, from, effects) !== 'accept') return
   const job = ctx.jobs.get(msg.jobId)
   if (job != null && job.role === 'coordinator' && msg.epoch <= job.epoch) return
+  // the coordinator no longer counts on this node (it replaced it while it was failed
+  // there): a record kept would take the job over beside the real replica one day
+  if (job?.role === 'replica' && !msg.replicas.includes(ctx.self)) {
+    ctx.jobs.delete(job.id)
+    return
+  }
   // deltas apply between a snapshot's parts too: a later part is at least as new as they are
   if (job == null || job.role !== 'replica' || msg.seq !== job.seq + 1 || msg.epoch !== job.epoch) {
     askResync(ctx, now, from, msg, effects)

@@ -113,7 +113,12 @@ export function onResync (ctx: ReplicationContext, now: number, job: Job, from: 
     effects.push({ kind: 'send', to: from, msg: { type: 'job-end', job: viewOf(job) } })
     return
   }
-  if (!job.replicas.includes(from)) return
+  if (!job.replicas.includes(from)) {
+    // a replica this node replaced (it was failed here for a while) still holds the record:
+    // a delta of no tasks naming the current replicas tells it to let go (replica.ts, onReplicate)
+    effects.push({ kind: 'send', to: from, msg: { ...header(ctx, job), seq: job.seq, tasks: [] } })
+    return
+  }
   ctx.stats.replicationResyncs++
   job.snapshotWanted.add(from)
   sendWantedSnapshots(ctx, now, job, effects)
@@ -142,19 +147,22 @@ export function flush (ctx: ReplicationContext, job: Job, effects: WorkEffect[])
   job.headerDirty = false
   if (job.replicas.length === 0) return
   job.seq++
-  const msg: WorkMessage = {
+  const msg: WorkMessage = { ...header(ctx, job), seq: job.seq, tasks: tasks as typeof job.tasks }
+  for (const replica of job.replicas) effects.push({ kind: 'send', to: replica, msg })
+}
+
+/** A delta's fields besides its sequence number and task records. */
+function header (ctx: ReplicationContext, job: Job): Omit<Extract<WorkMessage, { type: 'replicate' }>, 'seq' | 'tasks'> {
+  return {
     type: 'replicate',
     jobId: job.id,
     coordinator: ctx.self,
     epoch: job.epoch,
-    seq: job.seq,
     replicas: job.replicas,
-    tasks: tasks as typeof job.tasks,
     status: job.status,
     result: job.result,
     error: job.error,
     ignored: job.ignored,
     duplicates: job.duplicates
   }
-  for (const replica of job.replicas) effects.push({ kind: 'send', to: replica, msg })
 }

@@ -13,14 +13,12 @@ import { seededRandom } from '../../membership/random.ts'
 
 const HEARTBEAT_MS = 1000
 
-/** Two work nodes, p and r, wired by a queue; `drop` decides what the network loses; task runs are never finished. */
-function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean) {
+/** Work nodes (p and r unless `ids` says more) wired by a queue; `drop` decides what the network loses; task runs are never finished. */
+function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean, ids = ['p', 'r']) {
   const config = fromPartial({ slots: 2, replicationHeartbeatMs: HEARTBEAT_MS, snapshotMinIntervalMs: 100 })
   const registry = builtinWorkloads()
-  const nodes: Record<string, WorkNode> = {
-    p: createWorkNode({ self: { id: 'p', name: 'p' }, config, registry, random: seededRandom(1) }),
-    r: createWorkNode({ self: { id: 'r', name: 'r' }, config, registry, random: seededRandom(2) })
-  }
+  const nodes: Record<string, WorkNode> = Object.fromEntries(ids.map((id, i) =>
+    [id, createWorkNode({ self: { id, name: id }, config, registry, random: seededRandom(i + 1) })]))
   const queue: Array<() => void> = []
   const sent: Array<{ from: string, to: string, type: string }> = []
   let now = 0
@@ -132,5 +130,30 @@ describe('workloads: records that nothing updates any more', () => {
     assert.equal(net.nodes.p.job(jobId)?.status, 'cancelled', 'the member that ended the job keeps its end')
     assert.equal(net.nodes.p.job(jobId)?.coordinator, 'p')
     assert.equal(net.nodes.r.job(jobId)?.status, 'cancelled', 'the void takeover ends with the job\'s end')
+  })
+
+  it('a replica the coordinator replaced while it was cut off lets its record go', () => {
+    let cut = false
+    const net = pair((from, to) => cut && (from === 'r' || to === 'r'), ['p', 'r', 'q'])
+    for (const id of ['p', 'r', 'q']) net.members(id, { q: false })
+    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
+    net.perform('p', effects)
+    net.run(2 * HEARTBEAT_MS)
+    assert.equal(net.nodes.r.job(jobId)?.status, 'running', 'r replicates the job')
+
+    // r is cut off and failed in p's view: p names q instead; r, cut off, keeps its record
+    cut = true
+    net.members('p', { r: false })
+    net.members('q', { r: false })
+    net.run(2 * HEARTBEAT_MS)
+    assert.equal(net.nodes.q.job(jobId)?.status, 'running', 'q is the new replica')
+    assert.equal(net.nodes.r.job(jobId)?.status, 'running')
+
+    // the cut heals: r, hearing nothing, asks p, which tells it the replicas it has now
+    cut = false
+    for (const id of ['p', 'r', 'q']) net.members(id, {})
+    net.run(5 * HEARTBEAT_MS)
+    assert.equal(net.nodes.r.job(jobId), undefined, 'r let its record go')
+    assert.equal(net.nodes.q.job(jobId)?.status, 'running', 'q still replicates the job')
   })
 })
