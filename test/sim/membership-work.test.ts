@@ -125,7 +125,7 @@ describe('membership and work claims together (10 nodes, 1 % loss)', () => {
     // A member with no role in the job. A replica may take the job over (its
     // role): one that claims to and then does not coordinate is an insider
     // that stalls the job, not a forger, and out of this test's scope.
-    const forger = cluster.ids.find(id => id !== coordinator && work.core(id).job(jobId) == null) as string
+    const forger = cluster.ids.find(id => id !== coordinator && work.core(id).job(jobId) == null && !work.namedReplicas(jobId).has(id)) as string
     const fake: JobView = { ...(work.core(coordinator).job(jobId) as JobView), status: 'done', result: 1, coordinator: forger }
     for (const to of cluster.upIds()) {
       if (to === forger) continue

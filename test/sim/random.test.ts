@@ -30,9 +30,10 @@ const FIXED_SEED = 0x7a11
  * that took it over from the other side of a partition (974054556), a replica
  * of a coordinator that had stepped down for a takeover (2221815461), rival
  * takeovers at one epoch by a replica and a replaced one (1804750645), a
- * member that gossip missed until push-pull's first round (1688405068).
+ * member that gossip missed until push-pull's first round (1688405068), a
+ * "forger" that was a named replica whose snapshot was lost (823757117).
  */
-const REGRESSION_SEEDS = [2777326119, 4250122946, 974054556, 2221815461, 1804750645, 1688405068]
+const REGRESSION_SEEDS = [2777326119, 4250122946, 974054556, 2221815461, 1804750645, 1688405068, 823757117]
 /** Bound of a job's end after the last fault healed (simulated ms). */
 const END_MS = 180_000
 
@@ -105,7 +106,9 @@ function run (seed: number): Outcome {
     }
     if (fault === 'forgery') {
       const view = work.core(coordinator).job(jobId)
-      if (view != null && work.core(id).job(jobId) == null) {
+      // a forger holds no role in the job: no record, and never named its replica (a named
+      // replica whose snapshot was lost may take the job over: authority.ts allows that)
+      if (view != null && work.core(id).job(jobId) == null && !work.namedReplicas(jobId).has(id)) {
         for (const to of cluster.upIds()) {
           if (to === id) continue
           work.forge(id, to, { type: 'takeover', jobId, coordinator: id, epoch: view.epoch + 1 })

@@ -70,6 +70,8 @@ export class SimWork {
   readonly #registry: Map<string, Workload>
   readonly #run: SimulatedRun
   readonly #jobs = new Map<string, JobRecord>()
+  /** Members named as replicas of each job, from the snapshots and deltas sent (namedReplicas). */
+  readonly #replicasNamed = new Map<string, Set<MemberId>>()
   #token = 0
 
   constructor (cluster: SimCluster, opts: SimWorkOptions = {}) {
@@ -125,6 +127,17 @@ export class SimWork {
   /** Up nodes whose work core still has the job running. */
   stillRunning (jobId: string): MemberId[] {
     return this.cluster.upIds().filter(id => this.#nodes.get(id)?.core.job(jobId)?.status === 'running')
+  }
+
+  /** Every member a coordinator of the job ever named as its replica (it has a role, record or not). */
+  namedReplicas (jobId: string): ReadonlySet<MemberId> {
+    return this.#named(jobId)
+  }
+
+  #named (jobId: string): Set<MemberId> {
+    let named = this.#replicasNamed.get(jobId)
+    if (named == null) this.#replicasNamed.set(jobId, named = new Set())
+    return named
   }
 
   /** Each up node's record of the job (coordinator, epoch, status), for a failure's message. */
@@ -212,6 +225,9 @@ export class SimWork {
   }
 
   #send (from: MemberId, to: MemberId, msg: WorkMessage): void {
+    if (msg.type === 'snapshot' || msg.type === 'replicate') {
+      for (const id of msg.replicas) this.#named(msg.jobId).add(id)
+    }
     const target = this.#nodes.get(to)
     if (target == null) return
     const copy = structuredClone(msg)
