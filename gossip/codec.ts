@@ -1,41 +1,69 @@
 /**
- * The SWIM wire codec: `Message` <-> bytes, as documented in `swim.proto`.
+ * The SWIM wire codec: `Message` <-> bytes. A frame is one version byte
+ * (WIRE_VERSION) followed by a protobuf `Envelope` of swim.proto, encoded
+ * and decoded by the code protons generates from it (gossip/generated/,
+ * `npm run gen:proto`) through the adapter in codec-wire.ts.
  *
- * Hand-written on top of protons-runtime's writer and reader because the code
- * protons generates uses TypeScript enums and namespaces, which Node's type
- * stripping rejects. A frame is one version byte (WIRE_VERSION) followed by a
- * protobuf `Envelope`.
- *
- * The decoder is strict: anything that is not a structurally valid message
- * throws MalformedMessageError (or its subclass UnsupportedVersionError), never
- * another exception, and every decoded message passes `validateMessage`, the
- * same check the encoder applies, so the membership core never sees a message
- * with an unknown type, a non-integer number or an unbounded string or list.
- *
- * This file is the codec's public face. The work is split by concern:
- * `codec-limits.ts` (version, bounds, errors), `codec-tables.ts` (wire types,
- * field numbers, enum values), `codec-validate.ts` (structural validation),
- * `codec-encode.ts` (writers) and `codec-decode.ts` (readers).
+ * The decoder is strict: anything that is not a valid message throws
+ * MalformedMessageError (or its subclass UnsupportedVersionError), never
+ * another exception, and every message passes membership/validate.ts both
+ * ways, so the core never sees an unknown type, a non-integer number or an
+ * unbounded string or list, and a peer never gets one from us.
  */
-import { encodeMessage as encodeProtobuf, decodeMessage as decodeProtobuf, message } from 'protons-runtime'
-import type { Codec } from 'protons-runtime'
 import type { Message } from '../membership/types.ts'
-import { MalformedMessageError, UnsupportedVersionError, WIRE_VERSION } from './codec-limits.ts'
-import { validateMessage } from './codec-validate.ts'
-import { encodeEnvelope } from './codec-encode.ts'
-import { decodeEnvelope } from './codec-decode.ts'
+import { InvalidMessageError, MESSAGE_LIMITS, validateMessage as validate } from '../membership/validate.ts'
+import { fromEnvelope, toEnvelope } from './codec-wire.ts'
+import { Envelope } from './generated/swim.js'
 
-export { CODEC_LIMITS, MalformedMessageError, UnsupportedVersionError, WIRE_VERSION } from './codec-limits.ts'
-export { validateMessage } from './codec-validate.ts'
+export { MESSAGE_LIMITS } from '../membership/validate.ts'
+
+/** The wire version this codec writes and the only one it reads. */
+export const WIRE_VERSION = 1
+
+/** The bytes are not a valid SWIM message. `name` is checked by the transport and tests. */
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError'
+}
+
+/** The first byte names a wire version this codec does not speak. */
+export class UnsupportedVersionError extends MalformedMessageError {
+  override name = 'UnsupportedVersionError'
+  readonly version: number
+  constructor (version: number) {
+    super(`unsupported wire version ${version} (this node speaks ${WIRE_VERSION})`)
+    this.version = version
+  }
+}
+
+/** Throws MalformedMessageError unless `msg` is a valid Message within MESSAGE_LIMITS. */
+export function validateMessage (msg: unknown): asserts msg is Message {
+  try {
+    validate(msg)
+  } catch (err) {
+    if (err instanceof InvalidMessageError) throw new MalformedMessageError(err.message)
+    throw err
+  }
+}
 
 /** Encodes a message; throws MalformedMessageError if it breaks a bound (the remote would reject it). */
 export function encodeMessage (msg: Message): Uint8Array {
   validateMessage(msg)
-  const body = encodeProtobuf(msg, envelopeCodec)
+  const body = Envelope.encode(toEnvelope(msg))
   const frame = new Uint8Array(body.byteLength + 1)
   frame[0] = WIRE_VERSION
   frame.set(body, 1)
   return frame
+}
+
+/** List bounds the generated decoder applies while it reads, before a list can grow past them. */
+const updates = { updates: MESSAGE_LIMITS.maxUpdates, updates$: { alive: { addrs: MESSAGE_LIMITS.maxAddrs, tags: MESSAGE_LIMITS.maxTags } } }
+const DECODE_LIMITS = {
+  ping: updates,
+  pingReq: { ...updates, targetAddrs: MESSAGE_LIMITS.maxAddrs },
+  ack: updates,
+  nack: updates,
+  gossip: updates,
+  sync: { members: MESSAGE_LIMITS.maxSyncMembers, members$: { addrs: MESSAGE_LIMITS.maxAddrs, tags: MESSAGE_LIMITS.maxTags } },
 }
 
 /**
@@ -49,23 +77,10 @@ export function decodeMessage (bytes: Uint8Array): Message {
   if (bytes[0] !== WIRE_VERSION) throw new UnsupportedVersionError(bytes[0])
   let msg: Message
   try {
-    msg = decodeProtobuf(bytes.subarray(1), envelopeCodec)
+    msg = fromEnvelope(Envelope.decode(bytes.subarray(1), { limits: DECODE_LIMITS }))
   } catch (err) {
-    if (err instanceof MalformedMessageError) throw err
     throw new MalformedMessageError(`undecodable message: ${(err as Error)?.message ?? String(err)}`, { cause: err })
   }
   validateMessage(msg)
   return msg
 }
-
-const envelopeCodec: Codec<Message, Message> = message<Message, Message>(
-  (msg, w, opts) => {
-    const delimited = opts?.lengthDelimited !== false
-    if (delimited) w.fork()
-    encodeEnvelope(w, msg)
-    if (delimited) w.ldelim()
-  },
-  (r, length) => decodeEnvelope(r, length == null ? r.len : r.pos + length),
-  // eslint-disable-next-line require-yield
-  function * () { throw new MalformedMessageError('streaming decode is not supported') }
-)

@@ -13,7 +13,7 @@ export { encodeWire, decodeWire, validateWire, WireError } from './work-codec.ts
 export type { WireMessage, LookupMessage } from './work-codec.ts'
 export { createSwimTransport, SWIM_PROTOCOL } from './swim-transport.ts'
 export type { SwimTransport, SwimTransportHandlers, SwimTransportStats } from './swim-transport.ts'
-export { encodeMessage, decodeMessage, validateMessage, MalformedMessageError, UnsupportedVersionError, WIRE_VERSION, CODEC_LIMITS } from './codec.ts'
+export { encodeMessage, decodeMessage, validateMessage, MalformedMessageError, UnsupportedVersionError, WIRE_VERSION, MESSAGE_LIMITS } from './codec.ts'
 export { DEFAULT_TRANSPORT_CONFIG, fromPartial, validate, InvalidTransportConfigError } from './config.ts'
 export type { TransportConfig } from './config.ts'
 export { clusterKeyGuard, loadClusterKey, parseClusterKey, writeClusterKey, newClusterKey, InvalidClusterKeyError } from './cluster-key.ts'

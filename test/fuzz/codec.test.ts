@@ -10,7 +10,7 @@
  */
 import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { CODEC_LIMITS, MalformedMessageError, WIRE_VERSION, decodeMessage, encodeMessage, validateMessage } from '../../gossip/codec.ts'
+import { MESSAGE_LIMITS, MalformedMessageError, WIRE_VERSION, decodeMessage, encodeMessage, validateMessage } from '../../gossip/codec.ts'
 import { accusationPayload, signedAlivePayload, createMembership, fromPartial, signedLeavePayload, seededRandom } from '../../membership/index.ts'
 import type { MemberAnnouncement, Membership, Message, Update } from '../../membership/index.ts'
 import { fakeSigner } from '../sim/fake-signer.ts'
@@ -42,8 +42,8 @@ function recordCorpus (): Uint8Array[] {
   const limits: Message = {
     type: 'gossip',
     updates: [{
-      type: 'alive', id: 'Q'.repeat(CODEC_LIMITS.maxIdBytes), name: 'n'.repeat(CODEC_LIMITS.maxNameBytes), bootId: 'b', incarnation: Number.MAX_SAFE_INTEGER,
-      addrs: ['/ip4/1.2.3.4/tcp/1'], tags: { ['k'.repeat(CODEC_LIMITS.maxTagBytes)]: 'v' }, signature: new Uint8Array(CODEC_LIMITS.maxSignatureBytes)
+      type: 'alive', id: 'Q'.repeat(MESSAGE_LIMITS.maxIdBytes), name: 'n'.repeat(MESSAGE_LIMITS.maxNameBytes), bootId: 'b', incarnation: Number.MAX_SAFE_INTEGER,
+      addrs: ['/ip4/1.2.3.4/tcp/1'], tags: { ['k'.repeat(MESSAGE_LIMITS.maxTagBytes)]: 'v' }, signature: new Uint8Array(MESSAGE_LIMITS.maxSignatureBytes)
     }, { type: 'dead', id: ID(0), incarnation: 1, from: ID(1), cause: 'partition' }]
   }
   corpus.push(encodeMessage(limits))
