@@ -19,8 +19,10 @@ import { WorkDriver, type JobHandle, type WorkloadsApi, type WorkStats } from '.
 import type { JobOptions, JobView } from '../workloads/index.ts'
 import { setUpSecurity, type AgentSecurity, type SecurityStats } from './security.ts'
 import { clock, realTimers } from './real-timers.ts'
+import { explainListenError } from './start-errors.ts'
+import { JoinProgress, type JoinEventName, type JoinEventView } from './join-progress.ts'
 
-export type AgentEventType = MemberEventName | ClusterEventName
+export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName
 
 /**
  * `member:*` events carry the member as it is after the change; for one member,
@@ -29,7 +31,8 @@ export type AgentEventType = MemberEventName | ClusterEventName
  */
 export type AgentEventMap =
   { [K in MemberEventName]: CustomEvent<MemberView> } &
-  { [K in ClusterEventName]: CustomEvent<ClusterEventView> }
+  { [K in ClusterEventName]: CustomEvent<ClusterEventView> } &
+  { [K in JoinEventName]: CustomEvent<Extract<JoinEventView, { type: K }>> }
 
 /** What a listener of event `K` receives. */
 export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['detail']
@@ -63,6 +66,7 @@ export class Agent extends EventTarget {
   #api?: ControlApi
   #security?: AgentSecurity
   readonly #inboundStats: InboundStats = newInboundStats()
+  #join = new JoinProgress(false)
   /** Feeds the membership core its inputs and timer (membership/driver.ts), as the simulator does. */
   #driver?: CoreDriver<Effect>
   /** Runs the transport's path checks (see #checkPaths). */
@@ -114,7 +118,7 @@ export class Agent extends EventTarget {
         inboundStats: this.#inboundStats,
         // a dial by peer id (the work transport's) finds the member's addresses here
         addressesOf: id => this.#core?.member(id)?.addrs
-      })
+      }).catch((err: unknown) => { throw explainListenError(err) ?? err })
       this.#libp2p = libp2p
       security.guard?.attach(libp2p)
       const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
@@ -154,6 +158,7 @@ export class Agent extends EventTarget {
       this.#pathTimer = setInterval(() => { this.#checkPaths() }, Math.max(1, Math.floor(this.membershipConfig.probeIntervalMs / 2)))
       this.#pathTimer.unref?.()
       const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
+      this.#join = new JoinProgress(seeds.length > 0)
       driver.drive(now => seeds.length > 0 ? core.join(now, seeds) : [])
     } catch (err) {
       await this.#shutdown()
@@ -225,10 +230,20 @@ export class Agent extends EventTarget {
     return await this.#running().work.jobs()
   }
 
+  /**
+   * Resolves once this agent is in the cluster: at once when it was given no
+   * `join`, else when a seed answers (joins are retried until one does; the
+   * `join:failed` events and `health().joinError` say why none has yet).
+   */
+  async joined (): Promise<void> {
+    this.#running()
+    await this.#join.joined()
+  }
+
   /** Which side of a partition this node is on, and how many members it sees in each status (itself included). */
   health (): HealthView {
     const core = this.#running().core
-    return toHealthView(core.health(), core.members())
+    return toHealthView(core.health(), core.members(), this.#join.view())
   }
 
   /** Subscribe to an event; returns the function that unsubscribes. */
@@ -254,6 +269,9 @@ export class Agent extends EventTarget {
         this.#transport?.switchPath(effect.id)
       } else if (effect.kind === 'cluster') {
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: toClusterEventView(effect.event) }))
+      } else if (effect.kind === 'join') {
+        const view = this.#join.update(effect.event, id => this.#core?.member(id))
+        this.dispatchEvent(new CustomEvent(view.type, { detail: view }))
       } else {
         const member = effect.event.member
         if (this.#work?.memberChanged(member, effect.event.type === 'member:reap') === true) workMembersChanged = true
@@ -334,6 +352,7 @@ export class Agent extends EventTarget {
     this.#state = 'stopping'
     this.#driver?.stop()
     clearInterval(this.#pathTimer)
+    this.#join.abandon()
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
     await this.#work?.stop().catch(() => {})

@@ -1,9 +1,16 @@
 /**
  * The CLI's client of the control API: one JSON request, errors turned into
  * messages a user can act on.
+ *
+ * On node:http, not fetch: fetch refuses ports browsers block (6000, 6667,
+ * …), so an agent started with `--rpc 127.0.0.1:6000` could not be reached
+ * by its own CLI.
  */
+import { request } from 'node:http'
 import { DEFAULT_RPC, parseHostPort } from './rpc-address.ts'
 import { loadRpcToken } from './rpc-token.ts'
+
+const TIMEOUT_MS = 10_000
 
 export function formatHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
@@ -15,26 +22,62 @@ export interface ApiTarget {
   tokenFile?: string
 }
 
+/** The agent answered with an error status. */
+export class ApiError extends Error {
+  override name = 'ApiError'
+  readonly status: number
+  constructor (status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+/** The agent could not be reached at all (as opposed to answering with an error). */
+export class UnreachableAgentError extends Error {
+  override name = 'UnreachableAgentError'
+}
+
 /** Calls the control API; returns the parsed JSON answer or throws with a message for the user. */
 export async function callApi (target: ApiTarget, method: string, path: string, body?: unknown): Promise<unknown> {
   const { host, port } = parseHostPort(target.rpc ?? DEFAULT_RPC)
-  const url = `http://${formatHost(host)}:${port}${path}`
   const headers: Record<string, string> = target.tokenFile != null ? { authorization: `Bearer ${await loadRpcToken(target.tokenFile)}` } : {}
   // The API refuses a POST or DELETE without it (415), body or not: a
   // browser cannot send it cross-site without a CORS preflight, which the API never grants.
   if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) headers['content-type'] = 'application/json'
-  let res: Response
+  let status: number
+  let text: string
   try {
-    res = await fetch(url, {
-      method,
-      headers,
-      signal: AbortSignal.timeout(10_000),
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-    })
+    ({ status, text } = await send({ host, port, method, path, headers, body: body !== undefined ? JSON.stringify(body) : undefined }))
   } catch (err) {
-    throw new Error(`cannot reach the control API at ${host}:${port} (is the agent running?): ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)
+    throw new UnreachableAgentError(`cannot reach the control API at ${formatHost(host)}:${port} (is the agent running?): ${(err as Error).message}`)
   }
-  const answer = await res.json().catch(() => undefined) as any
-  if (!res.ok) throw new Error(`control API answered ${res.status}: ${answer?.error ?? res.statusText}`)
+  let answer: any
+  try {
+    answer = JSON.parse(text)
+  } catch {}
+  if (status < 200 || status > 299) throw new ApiError(status, `control API answered ${status}: ${answer?.error ?? (text.slice(0, 200) || 'no body')}`)
   return answer
+}
+
+interface Request {
+  host: string
+  port: number
+  method: string
+  path: string
+  headers: Record<string, string>
+  body?: string
+}
+
+function send (req: Request): Promise<{ status: number, text: string }> {
+  return new Promise((resolve, reject) => {
+    const call = request({ host: req.host, port: req.port, method: req.method, path: req.path, headers: req.headers, timeout: TIMEOUT_MS }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+      res.on('error', reject)
+    })
+    call.on('timeout', () => { call.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)) })
+    call.on('error', reject)
+    call.end(req.body)
+  })
 }

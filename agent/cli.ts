@@ -4,38 +4,16 @@
  */
 import type { ParseArgsConfig } from 'node:util'
 import type { AgentOptions } from './config.ts'
-import { DEFAULT_RPC, InvalidAgentOptionError } from './rpc-address.ts'
+import { InvalidAgentOptionError } from './rpc-address.ts'
 import { callApi, formatHost } from './api-client.ts'
 import { job, jobs, submit, workloads } from './jobs-cli.ts'
 import { UsageError, parse } from './cli-args.ts'
 import { formatMembers } from './format.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
-import { KEYGEN_USAGE, keygen } from './keygen-cli.ts'
-
-const USAGE = `Usage:
-  agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT]
-        [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
-        [--slots N] [--allow-exec | --allow-exec-open] [--cluster-key FILE] [--rpc-token FILE]
-      Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
-      --slots: tasks run at once (default: CPU count); --allow-exec: enable the exec workload
-      (needs --cluster-key; --allow-exec-open enables it on an open cluster, where anyone
-      who reaches a gossip port can run commands here).
-  agent members [--rpc HOST:PORT] [--json]   Show the members this agent knows.
-  agent leave [--rpc HOST:PORT]              Make the agent leave gracefully and exit.
-  agent submit WORKLOAD [--input JSON|@FILE] [--deadline DURATION] [--rpc HOST:PORT] [--json] [--no-wait]
-      Submit a job to this agent (it coordinates; any member runs tasks) and wait for its result.
-      --deadline (e.g. 90s, 10m): the job fails if it has not ended by then.
-  agent jobs [--rpc HOST:PORT] [--json]      Jobs known to this agent and the alive members.
-  agent job ID [--rpc HOST:PORT] [--json] [--wait]   One job, from whichever member knows it.
-  agent job cancel ID [--rpc HOST:PORT] [--json]     Stop a job, from any member.
-  agent workloads [--rpc HOST:PORT] [--json] Workloads this agent can run.
-      Every subcommand above takes --rpc-token FILE when the agent has a token.
-${KEYGEN_USAGE}
-  agent help                                 This text.
-
-  ADDR is a multiaddr, e.g. /ip4/10.0.0.5/tcp/7946 or /ip4/10.0.0.5/tcp/7947/ws/p2p/12D3Koo…
-  Defaults: listen /ip4/0.0.0.0/tcp/7946 and /ip4/0.0.0.0/tcp/7947/ws, rpc ${DEFAULT_RPC}, profile lan.`
+import { keygen } from './keygen-cli.ts'
+import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
+import { VERSION } from './version.ts'
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -73,7 +51,7 @@ function parseSlots (value: string): number {
 
 async function runAgent (args: string[]): Promise<number> {
   const flags = parse(args, RUN_FLAGS)
-  if (flags.help === true) { console.log(USAGE); return 0 }
+  if (flags.help === true) { console.log(usageOf('run')); return 0 }
   const options: AgentOptions = {
     name: flags.name,
     listen: flags.listen,
@@ -103,6 +81,17 @@ async function runAgent (args: string[]): Promise<number> {
   for (const type of MEMBER_EVENT_TYPES) {
     agent.on(type, m => { console.log(`${new Date().toISOString()} ${type} ${m.name} ${m.peerId} ${m.status}${m.cause != null ? ` (${m.cause})` : ''}`) })
   }
+  // Every failed attempt is retried; printing the 1st, 2nd, 4th, 8th… keeps a long wait readable.
+  let joinFailures = 0
+  agent.on('join:failed', e => {
+    joinFailures++
+    if ((joinFailures & (joinFailures - 1)) === 0) console.error(`join: ${e.error} (attempt ${joinFailures}), retrying in ${formatSeconds(e.retryInMs)}`)
+  })
+  agent.on('join:done', e => {
+    joinFailures = 0
+    console.log(`${new Date().toISOString()} joined the cluster through ${e.via}`)
+  })
+
   for (const type of CLUSTER_EVENT_TYPES) {
     agent.on(type, e => {
       console.log(`${new Date().toISOString()} ${type} side ${e.side} (${e.componentSize} of ${e.stableSize} stable) members ${e.members.length > 0 ? e.members.join(',') : '-'}`)
@@ -123,6 +112,10 @@ async function runAgent (args: string[]): Promise<number> {
   })
 }
 
+function formatSeconds (ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 100) / 10} s`
+}
+
 async function members (args: string[]): Promise<number> {
   const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
   const list = await callApi({ rpc: flags.rpc, tokenFile: flags['rpc-token'] }, 'GET', '/v1/members') as MemberView[]
@@ -137,9 +130,26 @@ async function leave (args: string[]): Promise<number> {
   return 0
 }
 
+function isCommand (word: string): word is CommandName {
+  return (COMMANDS as string[]).includes(word)
+}
+
 export async function main (argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
+  const [first, ...rest] = argv
+  // A first word that is not a flag names a subcommand; no subcommand runs the agent.
+  const command: CommandName = first == null || first.startsWith('-') ? 'run' : isCommand(first) ? first : 'help'
   try {
+    if (first === '--version' || first === '-V') { console.log(VERSION); return 0 }
+    if (first === '--help' || first === '-h') { console.log(USAGE); return 0 }
+    if (command === 'help') {
+      if (first !== 'help') {
+        const closest = closestCommand(first)
+        throw new UsageError(`unknown command "${first}"${closest != null ? `; did you mean "${closest}"?` : ''}`)
+      }
+      console.log(rest[0] != null && isCommand(rest[0]) ? usageOf(rest[0]) : USAGE)
+      return 0
+    }
+    if (command !== 'run' && (rest.includes('--help') || rest.includes('-h'))) { console.log(usageOf(command)); return 0 }
     switch (command) {
       case 'members': return await members(rest)
       case 'leave': return await leave(rest)
@@ -148,12 +158,13 @@ export async function main (argv: string[]): Promise<number> {
       case 'job': return await job(rest)
       case 'workloads': return await workloads(rest)
       case 'keygen': return await keygen(rest, why => new UsageError(why))
-      case 'help': case '--help': case '-h': console.log(USAGE); return 0
-      default: return await runAgent(argv)
+      case 'run': return await runAgent(argv)
     }
   } catch (err) {
     if (err instanceof UsageError || err instanceof InvalidAgentOptionError) {
-      console.error(`agent: ${err.message}\n\n${USAGE}`)
+      // One line and where to look, not the whole usage (`agent help` prints it).
+      const hint = command === 'run' || command === 'help' ? 'agent help' : `agent ${command} --help`
+      console.error(`agent: ${err.message}\nRun \`${hint}\` for usage.`)
       return 2
     }
     console.error(`agent: ${(err as Error).message}`)

@@ -29,13 +29,15 @@ import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES } from './member-view.ts'
 import { JobRejectedError } from './work.ts'
 import { authorized } from './rpc-token.ts'
 import { hostAllowed } from './security-options.ts'
+import { explainRpcError } from './start-errors.ts'
+import { JOIN_EVENT_TYPES } from './join-progress.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
   close: () => Promise<void>
 }
 
-const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES]
+const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES]
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -102,8 +104,8 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
       () => { socket.destroy() })
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(at.port, at.host, () => { server.off('error', reject); resolve() })
+    server.once('error', (err: NodeJS.ErrnoException) => { reject(explainRpcError(err, at.host, at.port)) })
+    server.listen(at.port, at.host, () => { server.removeAllListeners('error'); resolve() })
   })
   const bound = server.address() as AddressInfo
   boundHosts.push(bound.address)

@@ -13,6 +13,8 @@ export type { AgentEventType, AgentEventMap, AgentEventPayload, AgentStats } fro
 export { InvalidAgentOptionError, DEFAULT_LISTEN, DEFAULT_RPC } from './config.ts'
 export type { AgentOptions } from './config.ts'
 export type { MemberView, ClusterEventView, HealthView } from './member-view.ts'
+export type { JoinEventView } from './join-progress.ts'
+export { AgentStartError } from './start-errors.ts'
 export type { MembershipConfig, ProfileName, MemberStatus, FailureCause, Side } from '../membership/index.ts'
 export { JobHandle, JobRejectedError } from './work.ts'
 export type { WorkloadsApi, WorkStats } from './work.ts'

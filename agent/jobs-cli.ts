@@ -4,7 +4,7 @@
  * terminal a progress bar is drawn on stderr, so stdout carries only the answer.
  */
 import { readFile } from 'node:fs/promises'
-import { callApi, type ApiTarget } from './api-client.ts'
+import { ApiError, callApi, UnreachableAgentError, type ApiTarget } from './api-client.ts'
 import { parse, UsageError } from './cli-args.ts'
 import type { JobView } from '../workloads/index.ts'
 
@@ -47,18 +47,48 @@ function progressLine (job: JobView): string {
   return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${job.stats.done}/${job.stats.tasks} tasks`
 }
 
-/** Polls until the job ends. A member that answers 404 for a while (the job is between coordinators) is retried. */
-async function waitFor (target: ApiTarget, id: string): Promise<JobView> {
+/** How long a member may answer 404 for a job it should know (it is asking the others, or the job is between coordinators). */
+const NOT_FOUND_GRACE_MS = 30_000
+
+/**
+ * Polls until the job ends, on the first of `targets` that answers. When the
+ * agent polled is lost, the next one follows the job (a replica finishes it);
+ * with none left, the error says how to follow it elsewhere.
+ */
+async function waitFor (targets: ApiTarget[], id: string): Promise<JobView> {
   const bar = process.stderr.isTTY === true
+  let at = 0
+  let notFoundSince: number | undefined
   for (;;) {
-    const job = await callApi(target, 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
+    let job: JobView
+    try {
+      job = await callApi(targets[at], 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
+      notFoundSince = undefined
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && at > 0 && Date.now() - (notFoundSince ??= Date.now()) < NOT_FOUND_GRACE_MS) {
+        await sleep(POLL_MS)
+        continue
+      }
+      if (!(err instanceof UnreachableAgentError)) throw err
+      if (bar) process.stderr.write('\n')
+      const lost = targets[at].rpc ?? 'the agent'
+      if (++at >= targets.length) {
+        throw new Error(`lost the agent at ${lost} while waiting for job ${id}; the job goes on in the cluster if a member holds a copy: follow it with \`agent job ${id} --wait --rpc HOST:PORT\` on another member`)
+      }
+      process.stderr.write(`lost the agent at ${lost}; following job ${id} on ${targets[at].rpc ?? 'the next agent'}\n`)
+      continue
+    }
     if (bar) process.stderr.write(progressLine(job))
     if (job.status !== 'running') {
       if (bar) process.stderr.write('\n')
       return job
     }
-    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+    await sleep(POLL_MS)
   }
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 function formatJob (job: JobView): string {
@@ -72,27 +102,38 @@ function formatJob (job: JobView): string {
   return lines.join('\n')
 }
 
+/** `--rpc` given once or more (submit and job --wait follow the job on the next when one is lost). */
+function targets (flags: Record<string, any>): ApiTarget[] {
+  const rpcs: Array<string | undefined> = flags.rpc == null || flags.rpc.length === 0 ? [undefined] : flags.rpc
+  return rpcs.map(rpc => ({ rpc, tokenFile: flags['rpc-token'] }))
+}
+
+const MANY_RPC = { rpc: { type: 'string', multiple: true } } as const
+
 export async function submit (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, deadline: { type: 'string' } }, true)
+  const flags = parse(args, { ...MANY_RPC, 'rpc-token': { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, deadline: { type: 'string' } }, true)
   if (flags._.length !== 1) throw new UsageError('submit expects one WORKLOAD name')
   const input = await readInput(flags.input)
   const deadline = flags.deadline != null ? { deadlineMs: parseDuration(flags.deadline, '--deadline') } : {}
-  const { id } = await callApi(target(flags), 'POST', '/v1/jobs', { workload: flags._[0], input, ...deadline }) as { id: string }
+  const all = targets(flags)
+  const { id } = await callApi(all[0], 'POST', '/v1/jobs', { workload: flags._[0], input, ...deadline }) as { id: string }
   if (flags['no-wait'] === true) {
     console.log(flags.json === true ? JSON.stringify({ id }) : id)
     return 0
   }
-  const job = await waitFor(target(flags), id)
+  // At once, on stderr: whatever happens to this agent, the user has the id to follow the job with.
+  process.stderr.write(`job ${id} accepted; waiting for its result (agent job ${id} --wait follows it from any member)\n`)
+  const job = await waitFor(all, id)
   console.log(flags.json === true ? JSON.stringify(job, null, 2) : formatJob(job))
   return job.status === 'done' ? 0 : 1
 }
 
 export async function job (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, json: { type: 'boolean' }, wait: { type: 'boolean' } }, true)
+  const flags = parse(args, { ...MANY_RPC, 'rpc-token': { type: 'string' }, json: { type: 'boolean' }, wait: { type: 'boolean' } }, true)
   if (flags._[0] === 'cancel') return await cancel(flags)
   if (flags._.length !== 1) throw new UsageError('job expects one job ID (or: job cancel ID)')
   const id = flags._[0]
-  const view = flags.wait === true ? await waitFor(target(flags), id) : await callApi(target(flags), 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
+  const view = flags.wait === true ? await waitFor(targets(flags), id) : await callApi(targets(flags)[0], 'GET', `/v1/jobs/${encodeURIComponent(id)}`) as JobView
   console.log(flags.json === true ? JSON.stringify(view, null, 2) : formatJob(view))
   return 0
 }
@@ -100,7 +141,7 @@ export async function job (args: string[]): Promise<number> {
 /** `agent job cancel ID`: stops the job wherever it is coordinated. */
 async function cancel (flags: Record<string, any>): Promise<number> {
   if (flags._.length !== 2) throw new UsageError('job cancel expects one job ID')
-  const view = await callApi(target(flags), 'DELETE', `/v1/jobs/${encodeURIComponent(flags._[1] as string)}`) as JobView
+  const view = await callApi(targets(flags)[0], 'DELETE', `/v1/jobs/${encodeURIComponent(flags._[1] as string)}`) as JobView
   if (flags.json === true) console.log(JSON.stringify(view, null, 2))
   else if (view.status === 'running') console.log(`job ${view.id}: cancel sent to its coordinator, not confirmed yet (see: agent job ${view.id})`)
   else console.log(formatJob(view))

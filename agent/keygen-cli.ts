@@ -5,9 +5,6 @@
  */
 import { writeRpcToken } from './rpc-token.ts'
 
-export const KEYGEN_USAGE = `  agent keygen FILE                          Write a new cluster key (mode 0600) for --cluster-key.
-  agent keygen --rpc-token FILE              Write a new control API token (mode 0600) for --rpc-token.`
-
 export async function keygen (args: string[], usageError: (why: string) => Error): Promise<number> {
   const token = args[0] === '--rpc-token'
   const files = token ? args.slice(1) : args

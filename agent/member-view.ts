@@ -80,14 +80,18 @@ export interface ClusterEventView {
 /** `GET /v1/health` and `agent.health()`. Member counts include this node. */
 export interface HealthView extends Health {
   members: Record<'alive' | 'suspect' | 'failed' | 'left', number>
+  /** False while a `--join` is under way (no seed has answered yet). */
+  joined: boolean
+  /** While not joined: the last failed attempt, e.g. "/ip4/10.0.0.5/tcp/7946 refused (is an agent listening there?)". */
+  joinError?: string
 }
 
 export function toClusterEventView (event: ClusterEvent): ClusterEventView {
   return { type: event.type, side: event.side, componentSize: event.componentSize, stableSize: event.stableSize, members: [...event.members] }
 }
 
-export function toHealthView (health: Health, members: Member[]): HealthView {
+export function toHealthView (health: Health, members: Member[], join: { joined: boolean, joinError?: string }): HealthView {
   const counts = { alive: 0, suspect: 0, failed: 0, left: 0 }
   for (const m of members) counts[m.status]++
-  return { side: health.side, componentSize: health.componentSize, stableSize: health.stableSize, members: counts }
+  return { side: health.side, componentSize: health.componentSize, stableSize: health.stableSize, members: counts, ...join }
 }

@@ -3,7 +3,7 @@
  * when allowed), plus what an embedding program registers through
  * `agent.workloads`, checked before it joins the registry.
  */
-import { builtinWorkloads, type Workload } from '../workloads/index.ts'
+import { builtinWorkloads, JobRejectedError, type Workload } from '../workloads/index.ts'
 import { exec } from './exec-workload.ts'
 
 /** Names reserved for built-ins: register() refuses them. */
@@ -16,6 +16,16 @@ export interface WorkloadsApi {
   register: (name: string, workload: Workload) => void
   /** Names and descriptions of the workloads this node has. */
   list: () => Array<{ name: string, kind: string, description: string }>
+}
+
+/**
+ * Refuses `exec` on an agent that does not allow it, saying how to allow it
+ * (the registry alone would call it unknown).
+ */
+export function checkExecAllowed (workload: string, registry: Map<string, Workload>): void {
+  if (workload === 'exec' && !registry.has('exec')) {
+    throw new JobRejectedError('the exec workload is disabled on this agent: start the agent with --allow-exec (with --cluster-key; --allow-exec-open on an open cluster) to enable it')
+  }
 }
 
 /** A registry holding the built-ins, and `exec` if this agent allows it. */

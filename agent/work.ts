@@ -14,7 +14,7 @@ import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTrans
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
 import { JobHandle, SubmittedJobs } from './work-job-handle.ts'
-import { builtinRegistry, workloadsApi, type WorkloadsApi } from './work-registry.ts'
+import { builtinRegistry, checkExecAllowed, workloadsApi, type WorkloadsApi } from './work-registry.ts'
 import { PREFETCH_PER_SLOT, TaskRunner } from './work-tasks.ts'
 import { JobLookup } from './work-lookup.ts'
 
@@ -99,6 +99,7 @@ export class WorkDriver {
   /** Starts a job coordinated by this node. Throws JobRejectedError (nothing started) on bad input. */
   submit (workload: string, input: unknown, options: JobOptions = {}): JobHandle {
     if (this.#stopped) throw new Error('the agent is stopped')
+    checkExecAllowed(workload, this.#registry)
     const now = this.#clock()
     const { jobId, effects } = this.#core.submit(now, workload, input, options)
     this.#tasks.warmFor(workload)

@@ -152,7 +152,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       return run(now, () => {
         if (to == null || msg == null || !DELIVERY_FAILURES.has(reason) || isSelfLeft(state)) return
         if (msg.type === 'sync' && msg.join && state.join != null) {
-          joinUndelivered(state, reason)
+          joinUndelivered(state, to, reason)
           return
         }
         onDeliveryFailed(state, to, msg, reason)

@@ -64,15 +64,18 @@ export function retryJoin (state: State): void {
   state.join.nextRetryAt = state.now + state.join.unansweredMs
 }
 
-/** A join we sent could not be delivered. */
-export function joinUndelivered (state: State, reason: DeliveryFailure): void {
+/** A join we sent to `seed` could not be delivered; the join:failed event says when it goes again. */
+export function joinUndelivered (state: State, seed: Destination, reason: DeliveryFailure): void {
   if (state.join == null) return
   // A seed that is not up yet (refused): retry soon, backing off, instead of a whole
   // retry interval later. One that timed out is up but busy, maybe answering a crowd
   // of joins: the unanswered join's own schedule (doubling) applies.
-  if (reason !== 'refused') return
-  state.join.nextRetryAt = Math.min(state.join.nextRetryAt, state.now + state.join.backoffMs)
-  state.join.backoffMs = Math.min(state.join.backoffMs * 2, state.config.joinRetryIntervalMs)
+  if (reason === 'refused') {
+    state.join.nextRetryAt = Math.min(state.join.nextRetryAt, state.now + state.join.backoffMs)
+    state.join.backoffMs = Math.min(state.join.backoffMs * 2, state.config.joinRetryIntervalMs)
+  }
+  const retryInMs = Math.max(0, state.join.nextRetryAt - state.now)
+  state.out.push({ kind: 'join', event: { type: 'join:failed', seed: { ...seed, addrs: [...seed.addrs] }, reason, retryInMs } })
 }
 
 /** A sync from `from`: merged, then answered when it asks for a reply; an answer ends our join. */
@@ -83,6 +86,7 @@ export function onSync (state: State, from: MemberId, msg: Sync): void {
       // Joined. Members that join around the same time may miss each other's
       // announcements: one early anti-entropy round catches those up.
       state.join = undefined
+      state.out.push({ kind: 'join', event: { type: 'join:done', via: from } })
       state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, EARLY_PUSH_PULL_INTERVALS * state.config.probeIntervalMs))
     }
   } else {

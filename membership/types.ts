@@ -152,6 +152,14 @@ export interface ClusterEvent extends Health {
 }
 
 /**
+ * The progress of a join (`core.join`): a join could not be delivered to a
+ * seed (it is sent again in `retryInMs`), or a seed answered it.
+ */
+export type JoinEvent =
+  | { type: 'join:failed', seed: Destination, reason: DeliveryFailure, retryInMs: number }
+  | { type: 'join:done', via: MemberId }
+
+/**
  * Side effects returned by the core, in the order they should be performed.
  * Events are emitted in the order the core decided them; for one member they
  * always follow its status transitions in order.
@@ -160,6 +168,7 @@ export type Effect =
   | { kind: 'send', to: Destination, msg: Message }
   | { kind: 'event', event: MemberEvent }
   | { kind: 'cluster', event: ClusterEvent }
+  | { kind: 'join', event: JoinEvent }
   /**
    * A direct exchange with this member went unanswered (our probe timed out, or a
    * probe we relayed did): the path we use may be dead while others work. The

@@ -25,7 +25,7 @@ describe('agent CLI', () => {
       const { code, stderr } = await runCli([...args])
       assert.equal(code, 2, `${args.join(' ')} exits 2`)
       assert.match(stderr, pattern)
-      assert.match(stderr, /Usage:/)
+      assert.match(stderr, /Run `agent (help|members --help)` for usage./)
     }
   })
 

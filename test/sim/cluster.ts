@@ -227,6 +227,8 @@ export class SimCluster {
         for (const hook of this.#clusterHooks) hook(observed)
       } else if (effect.kind === 'path-failed') {
         // the simulated network has one path per pair of nodes: nothing to switch
+      } else if (effect.kind === 'join') {
+        // join progress is the agent's to print; the simulation checks the views it leads to
       } else {
         const observed = { at: this.now, observer: node.id, event: effect.event }
         if (this.#record) this.events.push(observed)

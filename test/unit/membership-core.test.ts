@@ -74,6 +74,24 @@ describe('membership core: join and sync', () => {
     }
   })
 
+  it('reports its join: each undelivered join with the seed, the reason and when it goes again; then the seed that answered', () => {
+    const wire = new Wire()
+    wire.add('a')
+    const b = wire.add('b')
+    wire.refusing.add('a')
+    wire.input('b', (core, now) => core.join(now, [{ addrs: [addrOf('a')] }]))
+    wire.advance(350)
+    const failed = wire.joinEvents.filter(e => e.observer === 'b' && e.event.type === 'join:failed').map(e => e.event)
+    assert.ok(failed.length >= 2, `join failures reported: ${failed.length}`)
+    assert.deepEqual(failed[0], { type: 'join:failed', seed: { addrs: [addrOf('a')] }, reason: 'refused', retryInMs: 100 })
+    assert.equal(failed[1].type === 'join:failed' && failed[1].retryInMs, 200, 'backing off')
+    assert.equal(wire.joinEvents.some(e => e.event.type === 'join:done'), false)
+    wire.refusing.delete('a')
+    wire.advance(2000)
+    assert.deepEqual(wire.joinEvents.filter(e => e.event.type === 'join:done').map(e => [e.observer, e.event]), [['b', { type: 'join:done', via: 'a' }]])
+    assert.equal(b.members().length, 2)
+  })
+
   it('a three-node cluster converges through gossip from a single seed', () => {
     const wire = cluster(['a', 'b', 'c', 'd'])
     for (const id of ['a', 'b', 'c', 'd']) {

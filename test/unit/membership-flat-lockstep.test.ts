@@ -75,7 +75,8 @@ function run (seed: number, size: number, simMs: number, config: Partial<Members
     const want = fn(twin.ref)
     inputs++
     const where = `seed ${seed}, ${id} ${what} at ${now}`
-    assert.deepEqual(got, want, where)
+    // Join progress reports came after the frozen copy; the index does not touch them.
+    assert.deepEqual(got.filter(e => e.kind !== 'join'), want, where)
     assert.deepEqual(twin.core.health(), twin.ref.health(), `health, ${where}`)
     assert.deepEqual(twin.core.stats(), twin.ref.stats(), `stats, ${where}`)
     assert.equal(twin.core.nextDeadline(), twin.ref.nextDeadline(), `nextDeadline, ${where}`)

@@ -5,7 +5,7 @@
  * exactly at its deadlines.
  */
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
-import type { Signer, ClusterEvent, Destination, Effect, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
+import type { Signer, ClusterEvent, Destination, Effect, JoinEvent, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
 
 export interface SentMessage { at: number, from: MemberId, to: Destination, msg: Message }
 export interface SeenEvent { at: number, observer: MemberId, event: MemberEvent }
@@ -27,6 +27,8 @@ export class Wire {
   readonly pathFailures: Array<{ at: number, observer: MemberId, id: MemberId }> = []
   readonly events: SeenEvent[] = []
   readonly clusterEvents: SeenClusterEvent[] = []
+  /** Join progress (join:failed, join:done) as each node's core reported it. */
+  readonly joinEvents: Array<{ at: number, observer: MemberId, event: JoinEvent }> = []
   readonly config: MembershipConfig
   /** Claim signing per member (membership/signatures.ts); none: unsigned. */
   readonly signerOf?: (id: MemberId) => Signer
@@ -67,6 +69,10 @@ export class Wire {
       }
       if (effect.kind === 'cluster') {
         this.clusterEvents.push({ at: this.now, observer: sender, event: effect.event })
+        continue
+      }
+      if (effect.kind === 'join') {
+        this.joinEvents.push({ at: this.now, observer: sender, event: effect.event })
         continue
       }
       if (effect.kind === 'path-failed') {

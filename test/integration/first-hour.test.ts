@@ -1,0 +1,152 @@
+/**
+ * The first hour of a new user, command by command: what the agent says when
+ * a join reaches nobody, when a port is taken, when a subcommand is mistyped
+ * or `exec` is off, and what `agent submit` does when its agent dies under it.
+ * Each test runs the command a user would and checks what they would read.
+ */
+import { describe, it, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:net'
+import { MAIN, REPO, jobViaApi, killAll, runCli, startAgent, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+
+/** A TCP port nothing listens on: bound, read, released. */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+async function health (agent: AgentProcess): Promise<{ joined: boolean, joinError?: string }> {
+  const res = await fetch(`http://${agent.rpc}/v1/health`, { signal: AbortSignal.timeout(5000) })
+  return await res.json() as { joined: boolean, joinError?: string }
+}
+
+describe('the first hour', () => {
+  const started: AgentProcess[] = []
+  after(async () => { await killAll(started) })
+
+  it('a --join that reaches nobody says why on stderr, retries, and /v1/health shows joined: false with the error', async () => {
+    const port = await closedPort()
+    const lonely = await startAgent({ name: 'lonely', join: [`/ip4/127.0.0.1/tcp/${port}`] })
+    started.push(lonely)
+    await waitFor('a join failure on the output', () => /join: \/ip4\/127\.0\.0\.1\/tcp\/\d+ refused \(is an agent listening there\?\) \(attempt 1\), retrying in/.test(lonely.output()), 15_000)
+    const view = await health(lonely)
+    assert.equal(view.joined, false)
+    assert.match(view.joinError ?? '', new RegExp(`/ip4/127\\.0\\.0\\.1/tcp/${port} refused`))
+  })
+
+  it('a join that succeeds is announced, and /v1/health shows joined: true', async () => {
+    const seed = await startAgent({ name: 'seed' })
+    const joiner = await startAgent({ name: 'joiner', join: [seed.multiaddrs[0]] })
+    started.push(seed, joiner)
+    await waitFor('"joined the cluster through seed"', () => /joined the cluster through seed/.test(joiner.output()), 15_000)
+    const view = await health(joiner)
+    assert.equal(view.joined, true)
+    assert.equal(view.joinError, undefined)
+    assert.equal((await health(seed)).joined, true, 'an agent without --join is joined')
+  })
+
+  it('a gossip or control port in use: one line that names the port and the flag, exit 1', async () => {
+    const taken: Server = createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as { port: number }).port
+    try {
+      const gossip = await runCli(['--name', 'clash', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--rpc', '127.0.0.1:0'])
+      assert.equal(gossip.code, 1)
+      assert.match(gossip.stderr, new RegExp(`port ${port} is in use \\(/ip4/127\\.0\\.0\\.1/tcp/${port}\\).*pass --listen`))
+      assert.doesNotMatch(gossip.stderr, /faultTolerance|\n\s+at /)
+      const rpc = await runCli(['--name', 'clash', '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc', `127.0.0.1:${port}`])
+      assert.equal(rpc.code, 1)
+      assert.match(rpc.stderr, new RegExp(`control API port ${port} is in use.*--rpc 127\\.0\\.0\\.1:PORT`))
+    } finally {
+      await new Promise(resolve => taken.close(resolve))
+    }
+  })
+
+  it('the CLI reaches an agent on a port fetch refuses (6666)', async (t) => {
+    const agent = await startAgent({ name: 'port6666', extraArgs: ['--rpc', '127.0.0.1:6666'] }).catch(() => undefined)
+    if (agent == null) { t.skip('port 6666 is taken on this machine'); return }
+    started.push(agent)
+    const { code, stdout, stderr } = await runCli(['members', '--rpc', '127.0.0.1:6666'])
+    assert.equal(code, 0, stderr)
+    assert.match(stdout, /port6666\s+\S+\s+alive/)
+  })
+
+  it('`agent submit exec` on an agent without --allow-exec says it is disabled and how to enable it', async () => {
+    const agent = await startAgent({ name: 'no-exec' })
+    started.push(agent)
+    const { code, stderr } = await runCli(['submit', 'exec', '--input', '{"command":"true"}', '--rpc', agent.rpc])
+    assert.equal(code, 1)
+    assert.match(stderr, /the exec workload is disabled on this agent: start the agent with --allow-exec/)
+  })
+
+  it('CLI habits: a mistyped subcommand gets a suggestion, SUBCOMMAND --help and --version answer, a usage error is one line and a hint', async () => {
+    const typo = await runCli(['member'])
+    assert.equal(typo.code, 2)
+    assert.match(typo.stderr, /unknown command "member"; did you mean "members"\?/)
+    const help = await runCli(['submit', '--help'])
+    assert.equal(help.code, 0)
+    assert.match(help.stdout, /agent submit WORKLOAD/)
+    assert.doesNotMatch(help.stdout, /agent members/, 'only the subcommand\'s help')
+    const version = await runCli(['--version'])
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    assert.equal(version.stdout.trim(), pkg.version)
+    const usage = await runCli(['submit', 'sleep', '--deadline', 'soon'])
+    assert.equal(usage.code, 2)
+    assert.deepEqual(usage.stderr.trim().split('\n'), ['agent: --deadline expects a duration such as 90s, 10m or 2h, got "soon"', 'Run `agent submit --help` for usage.'])
+    assert.match((await runCli(['--help'])).stdout, /--no-rpc/)
+  })
+
+  it('a waiting `agent submit` prints the job id at once and follows the job on the next --rpc when its agent is killed', async () => {
+    const a = await startAgent({ name: 'sub-a' })
+    const b = await startAgent({ name: 'sub-b', join: [a.multiaddrs[0]] })
+    const c = await startAgent({ name: 'sub-c', join: [a.multiaddrs[0]] })
+    started.push(a, b, c)
+    await waitAllSee([a, b, c], [a, b, c], 'alive', 20_000)
+
+    const child = spawn(process.execPath, [MAIN, 'submit', 'sleep', '--input', '{"tasks":30,"ms":300}', '--rpc', a.rpc, '--rpc', b.rpc, '--json'],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+    try {
+      await waitFor('the job id on stderr', () => /job [0-9a-f]+ accepted/.test(stderr), 15_000)
+      const id = /job ([0-9a-f]+) accepted/.exec(stderr)![1]
+      // Killed once the job runs and b holds it (a replica's copy, or b's lookup finds one):
+      // a coordinator killed before its first replication message left takes the job with it.
+      await waitFor('sub-b knows the running job', async () => ((await jobViaApi(b, id))?.stats.done ?? 0) >= 3, 15_000)
+      a.child.kill('SIGKILL')
+      const code = await exited
+      assert.match(stderr, new RegExp(`lost the agent at ${a.rpc.replace(/\./g, '\\.')}; following job ${id} on ${b.rpc.replace(/\./g, '\\.')}`))
+      assert.equal(code, 0, stderr)
+      const job = JSON.parse(stdout) as { id: string, status: string, result: number }
+      assert.deepEqual([job.id, job.status, job.result], [id, 'done', 30])
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  it('with one --rpc, losing the agent says how to follow the job from another member', async () => {
+    const a = await startAgent({ name: 'solo-a' })
+    started.push(a)
+    const child = spawn(process.execPath, [MAIN, 'submit', 'sleep', '--input', '{"tasks":5,"ms":5000}', '--rpc', a.rpc], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+    try {
+      await waitFor('the job id on stderr', () => /job [0-9a-f]+ accepted/.test(stderr), 15_000)
+      const id = /job ([0-9a-f]+) accepted/.exec(stderr)![1]
+      a.child.kill('SIGKILL')
+      assert.equal(await exited, 1)
+      assert.match(stderr, new RegExp(`lost the agent at .* while waiting for job ${id}.*agent job ${id} --wait --rpc HOST:PORT`))
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+})
