@@ -21,8 +21,9 @@ import { setUpSecurity, type AgentSecurity, type SecurityStats } from './securit
 import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
 import { JoinProgress, type JoinEventName, type JoinEventView } from './join-progress.ts'
+import type { JobEventName } from './job-events.ts'
 
-export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName
+export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName | JobEventName
 
 /**
  * `member:*` events carry the member as it is after the change; for one member,
@@ -32,7 +33,8 @@ export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName
 export type AgentEventMap =
   { [K in MemberEventName]: CustomEvent<MemberView> } &
   { [K in ClusterEventName]: CustomEvent<ClusterEventView> } &
-  { [K in JoinEventName]: CustomEvent<Extract<JoinEventView, { type: K }>> }
+  { [K in JoinEventName]: CustomEvent<Extract<JoinEventView, { type: K }>> } &
+  { [K in JobEventName]: CustomEvent<JobView> }
 
 /** What a listener of event `K` receives. */
 export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['detail']
@@ -122,7 +124,10 @@ export class Agent extends EventTarget {
       this.#libp2p = libp2p
       security.guard?.attach(libp2p)
       const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
-      this.#work = new WorkDriver({ libp2p, options: this.options, timers: realTimers(), seed })
+      this.#work = new WorkDriver({
+        libp2p, options: this.options, timers: realTimers(), seed,
+        onJobEvent: (type, view) => { this.dispatchEvent(new CustomEvent(type, { detail: view })) }
+      })
       const core = this.#core = createMembership({
         self: {
           id: libp2p.peerId.toString(),

@@ -16,8 +16,11 @@ export const COMMAND_USAGE = {
       --slots: tasks run at once (default: CPU count); --no-rpc: no control API;
       --allow-exec: enable the exec workload (needs --cluster-key; --allow-exec-open enables
       it on an open cluster, where anyone who reaches a gossip port can run commands here).`,
-  members: `  agent members ${RPC} [--json]
-      Show the members this agent knows.`,
+  members: `  agent members ${RPC} [--json] [--wide] [--all]
+      Show the members this agent knows. --wide: every column (peer id, incarnation,
+      all addresses and paths, tags); --all: also members failed or left over an hour ago.`,
+  info: `  agent info ${RPC} [--json]
+      This agent: name, peer id, addresses, whether it has joined (and why not), member counts.`,
   leave: `  agent leave ${RPC}
       Make the agent leave gracefully and exit.`,
   submit: `  agent submit WORKLOAD [--input JSON|@FILE] [--deadline DURATION] ${RPC} [--json] [--no-wait]

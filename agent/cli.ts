@@ -9,7 +9,7 @@ import { callApi, formatHost } from './api-client.ts'
 import { job, jobs, submit, workloads } from './jobs-cli.ts'
 import { UsageError, parse } from './cli-args.ts'
 import { formatMembers } from './format.ts'
-import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type MemberView } from './member-view.ts'
+import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type HealthView, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
 import { keygen } from './keygen-cli.ts'
 import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
@@ -117,9 +117,31 @@ function formatSeconds (ms: number): string {
 }
 
 async function members (args: string[]): Promise<number> {
-  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, wide: { type: 'boolean' }, all: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
   const list = await callApi({ rpc: flags.rpc, tokenFile: flags['rpc-token'] }, 'GET', '/v1/members') as MemberView[]
-  console.log(flags.json === true ? JSON.stringify(list, null, 2) : formatMembers(list))
+  console.log(flags.json === true ? JSON.stringify(list, null, 2) : formatMembers(list, { wide: flags.wide === true, all: flags.all === true }))
+  return 0
+}
+
+/** `agent info`: this agent, and whether it is in the cluster (GET /v1/self and /v1/health). */
+async function info (args: string[]): Promise<number> {
+  const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
+  const target = { rpc: flags.rpc, tokenFile: flags['rpc-token'] }
+  const self = await callApi(target, 'GET', '/v1/self') as MemberView
+  const health = await callApi(target, 'GET', '/v1/health') as HealthView
+  if (flags.json === true) {
+    console.log(JSON.stringify({ self, health }, null, 2))
+    return 0
+  }
+  const counts = Object.entries(health.members).map(([status, n]) => `${n} ${status}`).join(', ')
+  console.log([
+    `name:     ${self.name}`,
+    `peer id:  ${self.peerId}`,
+    `status:   ${self.status} (incarnation ${self.incarnation})`,
+    `addrs:    ${self.addrs.join(', ') || '-'}`,
+    `joined:   ${health.joined ? 'yes' : `no${health.joinError != null ? `, last attempt: ${health.joinError}` : ''}`}`,
+    `members:  ${counts}; side ${health.side} (${health.componentSize} of ${health.stableSize} stable)`
+  ].join('\n'))
   return 0
 }
 
@@ -152,6 +174,7 @@ export async function main (argv: string[]): Promise<number> {
     if (command !== 'run' && (rest.includes('--help') || rest.includes('-h'))) { console.log(usageOf(command)); return 0 }
     switch (command) {
       case 'members': return await members(rest)
+      case 'info': return await info(rest)
       case 'leave': return await leave(rest)
       case 'submit': return await submit(rest)
       case 'jobs': return await jobs(rest)

@@ -31,13 +31,14 @@ import { authorized } from './rpc-token.ts'
 import { hostAllowed } from './security-options.ts'
 import { explainRpcError } from './start-errors.ts'
 import { JOIN_EVENT_TYPES } from './join-progress.ts'
+import { JOB_EVENT_TYPES } from './job-events.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
   close: () => Promise<void>
 }
 
-const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES]
+const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES]
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000

@@ -1,26 +1,77 @@
 /** Human-readable rendering of `agent members`. */
 import type { MemberView, PathView } from './member-view.ts'
 
+/** Members failed or left longer ago than this are hidden unless `all`. */
+export const HIDE_GONE_AFTER_MS = 60 * 60 * 1000
+
+export interface MembersFormat {
+  /** Every column in full: peer id, incarnation, every address and path, tags. Default: a table that fits ~100 columns. */
+  wide?: boolean
+  /** Also members failed or left more than an hour ago. */
+  all?: boolean
+  /** Wall-clock now (tests). */
+  nowMs?: number
+}
+
 /**
- * A plain aligned table: NAME, PEER ID, STATUS (with cause, or `degraded`),
- * INC, ADDRESSES, PATHS, TAGS. PATHS lists this node's path to each address,
- * in the order of ADDRESSES: `tcp=up(0.4ms),ws=down(timeout),ws=unknown`.
+ * A plain aligned table. By default NAME, ID (the peer id's last 8
+ * characters), STATUS, CAUSE (why it is not alive, or `degraded`), ADDRESS
+ * (the first; `+N` more) and PATHS: this node's paths that were tried
+ * (`tcp=up(0.4ms)`, `ws=down(timeout)`), none for a member that left. `wide`
+ * adds the full peer id, INC, every address and path and the TAGS.
  */
-export function formatMembers (members: MemberView[]): string {
-  const rows = members.map(m => [
-    m.name,
-    m.peerId,
-    m.cause != null ? `${m.status} (${m.cause})` : m.degraded === true ? `${m.status} (degraded)` : m.status,
-    String(m.incarnation),
-    m.addrs.join(','),
-    (m.paths ?? []).map(formatPath).join(',') || '-',
-    Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(',')
-  ])
-  const header = ['NAME', 'PEER ID', 'STATUS', 'INC', 'ADDRESSES', 'PATHS', 'TAGS']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
-  return [header, ...rows]
-    .map(cells => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i])).join('  ').trimEnd())
-    .join('\n')
+export function formatMembers (members: MemberView[], format: MembersFormat = {}): string {
+  const now = format.nowMs ?? Date.now()
+  const gone = (m: MemberView): boolean => (m.status === 'failed' || m.status === 'left') && now - Date.parse(m.statusSince) > HIDE_GONE_AFTER_MS
+  const shown = format.all === true ? members : members.filter(m => !gone(m))
+  const table = format.wide === true ? wideRows(shown) : narrowRows(shown)
+  const hidden = members.length - shown.length
+  return align(table) + (hidden > 0 ? `\n(${hidden} member${hidden === 1 ? '' : 's'} failed or left over an hour ago; --all shows them)` : '')
+}
+
+function cause (m: MemberView): string {
+  return m.cause ?? (m.degraded ? 'degraded' : '-')
+}
+
+/** The paths worth showing: none for a member that left; only those tried, unless `wide`. */
+function paths (m: MemberView, wide: boolean): string {
+  if (m.status === 'left') return '-'
+  return (m.paths ?? []).filter(p => wide || p.state !== 'unknown').map(formatPath).join(',') || '-'
+}
+
+function narrowRows (members: MemberView[]): string[][] {
+  return [
+    ['NAME', 'ID', 'STATUS', 'CAUSE', 'ADDRESS', 'PATHS'],
+    ...members.map(m => [
+      m.name,
+      m.peerId.slice(-8),
+      m.status,
+      cause(m),
+      m.addrs.length === 0 ? '-' : m.addrs.length === 1 ? m.addrs[0] : `${m.addrs[0]} +${m.addrs.length - 1}`,
+      paths(m, false)
+    ])
+  ]
+}
+
+function wideRows (members: MemberView[]): string[][] {
+  return [
+    ['NAME', 'PEER ID', 'STATUS', 'CAUSE', 'INC', 'ADDRESSES', 'PATHS', 'TAGS'],
+    ...members.map(m => [
+      m.name,
+      m.peerId,
+      m.status,
+      cause(m),
+      String(m.incarnation),
+      m.addrs.join(',') || '-',
+      paths(m, true),
+      Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(',')
+    ])
+  ]
+}
+
+function align (rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  return rows.map(cells => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
 }
 
 /** `tcp=up(0.4ms)`, `ws=down(timeout)`, `ws=unknown`. */

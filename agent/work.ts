@@ -17,6 +17,7 @@ import { JobHandle, SubmittedJobs } from './work-job-handle.ts'
 import { builtinRegistry, checkExecAllowed, workloadsApi, type WorkloadsApi } from './work-registry.ts'
 import { PREFETCH_PER_SLOT, TaskRunner } from './work-tasks.ts'
 import { JobLookup } from './work-lookup.ts'
+import { JobEvents, type JobEventName } from './job-events.ts'
 
 export { JobRejectedError, JobHandle }
 export type { WorkloadsApi }
@@ -38,6 +39,8 @@ export interface WorkDriverOptions {
   timers: DriverTimers
   /** Seed of the work core's random generator (job ids); mixed with the peer id so that agents never share a sequence. */
   seed: number
+  /** Events of the jobs this agent coordinates (agent/job-events.ts). */
+  onJobEvent?: (type: JobEventName, view: JobView) => void
 }
 
 export class WorkDriver {
@@ -52,6 +55,7 @@ export class WorkDriver {
   /** The members as the work core sees them, kept from membership events (memberChanged). */
   readonly #peers = new PeerView()
   readonly #submitted: SubmittedJobs
+  readonly #jobEvents: JobEvents
   #stopped = false
   readonly workloads: WorkloadsApi
 
@@ -74,10 +78,12 @@ export class WorkDriver {
       finished: (jobId, index, outcome) => {
         this.#driver.drive(now => this.#core.taskFinished(now, jobId, index, outcome))
         this.#submitted.progress(jobId) // a job submitted here whose task ran here
+        this.#jobEvents.progressed(this.#core.job(jobId))
       }
     })
     this.#lookup = new JobLookup({ core: this.#core, transport: this.#transport, stopped: () => this.#stopped })
     this.#submitted = new SubmittedJobs(this.#clock, id => this.#core.job(id))
+    this.#jobEvents = new JobEvents(this.#clock, (type, view) => { opts.onJobEvent?.(type, view) })
     this.#driver = new CoreDriver({ core: this.#core, perform: effects => { this.#perform(effects) }, timers: opts.timers })
   }
 
@@ -186,6 +192,7 @@ export class WorkDriver {
     if (msg.type === 'result') this.#submitted.progress(msg.jobId)
     if (msg.type === 'offer') this.#tasks.warmFor(msg.workload)
     this.#driver.drive(now => this.#core.receive(now, from, msg))
+    if (msg.type === 'result') this.#jobEvents.progressed(this.#core.job(msg.jobId))
   }
 
   #perform (effects: WorkEffect[]): void {
@@ -198,6 +205,7 @@ export class WorkDriver {
         case 'job': {
           if (e.job.status !== 'running') this.#lookup.remember(e.job)
           this.#submitted.update(e.job)
+          this.#jobEvents.changed(e.job)
           break
         }
       }

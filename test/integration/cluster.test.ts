@@ -37,11 +37,15 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
     }
   })
 
-  it('`agent members` prints a table with every member', async () => {
+  it('`agent members` prints a table with every member that fits 100 columns; --wide shows every column', async () => {
     const { code, stdout } = await runCli(['members', '--rpc', agents[0].rpc])
     assert.equal(code, 0)
-    assert.match(stdout, /^NAME\s+PEER ID\s+STATUS/)
-    for (const a of agents) assert.match(stdout, new RegExp(`${a.name}\\s+${a.peerId}\\s+alive`))
+    assert.match(stdout, /^NAME\s+ID\s+STATUS\s+CAUSE\s+ADDRESS\s+PATHS$/m)
+    for (const a of agents) assert.match(stdout, new RegExp(`${a.name}\\s+${a.peerId.slice(-8)}\\s+alive\\s+-`))
+    for (const line of stdout.trimEnd().split('\n')) assert.ok(line.length <= 100, `${line.length} columns: ${line}`)
+    const wide = await runCli(['members', '--wide', '--rpc', agents[0].rpc])
+    assert.match(wide.stdout, /^NAME\s+PEER ID\s+STATUS\s+CAUSE\s+INC\s+ADDRESSES\s+PATHS\s+TAGS$/m)
+    for (const a of agents) assert.match(wide.stdout, new RegExp(`${a.name}\\s+${a.peerId}\\s+alive`))
   })
 
   it('survives garbage on the SWIM protocol, the libp2p port and the control API, and keeps answering', async () => {

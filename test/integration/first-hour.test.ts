@@ -37,6 +37,9 @@ describe('the first hour', () => {
     const view = await health(lonely)
     assert.equal(view.joined, false)
     assert.match(view.joinError ?? '', new RegExp(`/ip4/127\\.0\\.0\\.1/tcp/${port} refused`))
+    const info = await runCli(['info', '--rpc', lonely.rpc])
+    assert.equal(info.code, 0, info.stderr)
+    assert.match(info.stdout, new RegExp(`joined:\\s+no, last attempt: /ip4/127\\.0\\.0\\.1/tcp/${port} refused`))
   })
 
   it('a join that succeeds is announced, and /v1/health shows joined: true', async () => {
@@ -48,6 +51,7 @@ describe('the first hour', () => {
     assert.equal(view.joined, true)
     assert.equal(view.joinError, undefined)
     assert.equal((await health(seed)).joined, true, 'an agent without --join is joined')
+    assert.match((await runCli(['info', '--rpc', joiner.rpc])).stdout, /joined:\s+yes/)
   })
 
   it('a gossip or control port in use: one line that names the port and the flag, exit 1', async () => {
@@ -99,6 +103,45 @@ describe('the first hour', () => {
     assert.equal(usage.code, 2)
     assert.deepEqual(usage.stderr.trim().split('\n'), ['agent: --deadline expects a duration such as 90s, 10m or 2h, got "soon"', 'Run `agent submit --help` for usage.'])
     assert.match((await runCli(['--help'])).stdout, /--no-rpc/)
+  })
+
+  it('GET /v1/events carries the job events of the jobs this agent coordinates: accepted, progress, done', async () => {
+    const agent = await startAgent({ name: 'events' })
+    started.push(agent)
+    const abort = new AbortController()
+    const res = await fetch(`http://${agent.rpc}/v1/events`, { signal: abort.signal })
+    const seen: Array<{ type: string, id: string, status: string }> = []
+    const reading = (async () => {
+      let buffer = ''
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+      for (let read = await reader.read(); !read.done; read = await reader.read()) {
+        buffer += read.value
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const type = /^event: (job:\S+)$/m.exec(block)?.[1]
+          const data = /^data: (.*)$/m.exec(block)?.[1]
+          if (type != null && data != null) {
+            const view = JSON.parse(data) as { id: string, status: string }
+            seen.push({ type, id: view.id, status: view.status })
+          }
+        }
+      }
+    })().catch(() => {})
+    try {
+      const { code, stdout, stderr } = await runCli(['submit', 'sleep', '--input', '{"tasks":20,"ms":100}', '--json', '--rpc', agent.rpc])
+      assert.equal(code, 0, stderr)
+      const id = (JSON.parse(stdout) as { id: string }).id
+      await waitFor('job:done on /v1/events', () => seen.some(e => e.type === 'job:done'), 10_000)
+      const types = seen.filter(e => e.id === id).map(e => e.type)
+      assert.equal(types[0], 'job:accepted')
+      assert.equal(types.at(-1), 'job:done')
+      assert.ok(types.includes('job:progress'), types.join(' '))
+      assert.ok(types.filter(t => t === 'job:progress').length <= 10, `progress is rate-bounded: ${types.length} events for 20 tasks of 100 ms`)
+    } finally {
+      abort.abort()
+      await reading
+    }
   })
 
   it('a waiting `agent submit` prints the job id at once and follows the job on the next --rpc when its agent is killed', async () => {
