@@ -81,6 +81,12 @@ async function runAgent (args: string[]): Promise<number> {
   for (const type of MEMBER_EVENT_TYPES) {
     agent.on(type, m => { console.log(`${new Date().toISOString()} ${type} ${m.name} ${m.peerId} ${m.status}${m.cause != null ? ` (${m.cause})` : ''}`) })
   }
+  // Names are labels (the peer id is the identity), but people read results by name.
+  agent.on('member:join', m => {
+    if (m.name === self.name && m.peerId !== agent.peerId) {
+      console.error(`agent: warning: member ${m.peerId} is also named "${m.name}"; job results name each ${m.name}@<last 8 of its peer id>. Give every agent its own --name.`)
+    }
+  })
   // Every failed attempt is retried; printing the 1st, 2nd, 4th, 8th… keeps a long wait readable.
   let joinFailures = 0
   agent.on('join:failed', e => {

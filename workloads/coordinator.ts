@@ -39,6 +39,8 @@ export class Coordinator {
   readonly #random: Random
   readonly #jobs = new Map<string, Job>()
   #peers = new Map<MemberId, Peer>()
+  /** Names two or more members hold: results name such a member `name@<last 8 of its id>`. */
+  #sharedNames = new Set<string>()
   /** When this node last asked for a snapshot of each job (askResync, replica.ts). */
   readonly #resyncAskedAt = new Map<string, number>()
   /** When this node last told a member who speaks for a job now (replica.ts, tellAuthority). */
@@ -72,7 +74,7 @@ export class Coordinator {
       stats: this.#stats,
       self: opts.self,
       alive: (id) => this.#alive(id),
-      nameOf: (id) => this.#peers.get(id)?.name ?? id,
+      nameOf: (id) => this.#nameOf(id),
       peers: () => this.#peers.values(),
       flush: (job, effects) => { replication.flush(ctx, job, effects) },
       jobs: this.#jobs,
@@ -182,12 +184,26 @@ export class Coordinator {
   }
 
   /**
+   * How results and per-node counts name a member: its name, unless another
+   * member holds it too (two agents started with one --name), so that neither
+   * one's answers overwrite the other's.
+   */
+  #nameOf (id: MemberId): string {
+    const name = this.#peers.get(id)?.name
+    if (name == null) return id
+    return this.#sharedNames.has(name) ? `${name}@${id.slice(-8)}` : name
+  }
+
+  /**
    * The membership view changed (every member, this node included). Releases
    * the leases of members no longer alive, skips broadcast tasks aimed at
    * them, replaces lost replicas, and takes over jobs whose coordinator died.
    */
   members (now: number, peers: readonly Peer[]): WorkEffect[] {
     this.#peers = new Map(peers.map(p => [p.id, p]))
+    const holders = new Map<string, number>()
+    for (const p of peers) holders.set(p.name, (holders.get(p.name) ?? 0) + 1)
+    this.#sharedNames = new Set([...holders].filter(([, n]) => n > 1).map(([name]) => name))
     const effects: WorkEffect[] = []
     for (const job of this.#jobs.values()) {
       if (job.status !== 'running') continue

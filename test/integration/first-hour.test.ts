@@ -105,6 +105,21 @@ describe('the first hour', () => {
     assert.match((await runCli(['--help'])).stdout, /--no-rpc/)
   })
 
+  it('two agents with one --name: the second is warned, and an echo returns both answers apart', async () => {
+    const seed = await startAgent({ name: 'hub' })
+    const first = await startAgent({ name: 'twin', join: [seed.multiaddrs[0]] })
+    started.push(seed, first)
+    await waitAllSee([seed, first], [seed, first], 'alive', 15_000)
+    const second = await startAgent({ name: 'twin', join: [seed.multiaddrs[0]] })
+    started.push(second)
+    await waitAllSee([seed, first, second], [seed, first, second], 'alive', 15_000)
+    await waitFor('the duplicate-name warning', () => /member \S+ is also named "twin"/.test(second.output()), 10_000)
+    const { code, stdout, stderr } = await runCli(['submit', 'echo', '--json', '--rpc', seed.rpc])
+    assert.equal(code, 0, stderr)
+    const answers = Object.keys((JSON.parse(stdout) as { result: Record<string, unknown> }).result).sort()
+    assert.deepEqual(answers, ['hub', `twin@${first.peerId.slice(-8)}`, `twin@${second.peerId.slice(-8)}`].sort())
+  })
+
   it('GET /v1/events carries the job events of the jobs this agent coordinates: accepted, progress, done', async () => {
     const agent = await startAgent({ name: 'events' })
     started.push(agent)
