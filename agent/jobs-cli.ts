@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { ApiError, callApi, UnreachableAgentError, type ApiTarget } from './api-client.ts'
 import { parse, UsageError } from './cli-args.ts'
+import { formatJob, formatJobs } from './job-format.ts'
 import type { JobView } from '../workloads/index.ts'
 
 const POLL_MS = 200
@@ -91,17 +92,6 @@ async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
-function formatJob (job: JobView): string {
-  const lines = [
-    `job ${job.id} (${job.workload}) ${job.status}`,
-    `  tasks: ${job.stats.done}/${job.stats.tasks} counted, ${job.stats.rerun} re-run`,
-    `  per node: ${Object.entries(job.stats.perNode).sort(([a], [b]) => a.localeCompare(b)).map(([n, c]) => `${n}=${c}`).join(' ') || '-'}`
-  ]
-  if (job.error != null) lines.push(`  error: ${job.error}`)
-  if (job.status === 'done') lines.push(`  result: ${JSON.stringify(job.result)}`)
-  return lines.join('\n')
-}
-
 /** `--rpc` given once or more (submit and job --wait follow the job on the next when one is lost). */
 function targets (flags: Record<string, any>): ApiTarget[] {
   const rpcs: Array<string | undefined> = flags.rpc == null || flags.rpc.length === 0 ? [undefined] : flags.rpc
@@ -151,17 +141,7 @@ async function cancel (flags: Record<string, any>): Promise<number> {
 export async function jobs (args: string[]): Promise<number> {
   const flags = parse(args, { rpc: { type: 'string' }, 'rpc-token': { type: 'string' }, json: { type: 'boolean' } })
   const list = await callApi(target(flags), 'GET', '/v1/jobs') as JobView[]
-  if (flags.json === true) {
-    console.log(JSON.stringify(list, null, 2))
-    return 0
-  }
-  if (list.length === 0) {
-    console.log('no jobs')
-    return 0
-  }
-  const rows = [['ID', 'WORKLOAD', 'STATUS', 'TASKS', 'RERUN'], ...list.map(j => [j.id, j.workload, j.status, `${j.stats.done}/${j.stats.tasks}`, String(j.stats.rerun)])]
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-  console.log(rows.map(r => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n'))
+  console.log(flags.json === true ? JSON.stringify(list, null, 2) : formatJobs(list))
   return 0
 }
 

@@ -107,7 +107,7 @@ export class WorkDriver {
     if (this.#stopped) throw new Error('the agent is stopped')
     checkExecAllowed(workload, this.#registry)
     const now = this.#clock()
-    const { jobId, effects } = this.#core.submit(now, workload, input, options)
+    const { jobId, effects } = this.#core.submit(now, workload, input, options, Date.now())
     this.#tasks.warmFor(workload)
     const handle = new JobHandle(this.#core.job(jobId) as JobView)
     this.#submitted.add(handle)

@@ -114,6 +114,11 @@ const nullableNat = (key: string): Check => (o) => {
   if (o[key] !== null) nat(key)(o)
 }
 
+/** A field newer agents send and older ones leave out. */
+const optional = (key: string, check: (key: string) => Check): Check => (o) => {
+  if (o[key] !== undefined) check(key)(o)
+}
+
 function offeredTask (v: unknown): void {
   const t = object(v, 'offered task')
   nat('index')(t); nat('round')(t); id('target', true)(t)
@@ -138,6 +143,7 @@ function snapshotHeader (v: unknown): void {
   nullableText('error')(h); nat('ignored')(h); nat('duplicates')(h)
   json('input')(h); json('result')(h)
   nat('taskCount')(h); nullableNat('deadlineMs')(h); nullableNat('remainingMs')(h)
+  optional('createdAt', nullableNat)(h); optional('ageMs', nat)(h)
   if ((h.taskCount as number) > MAX_TASKS) throw new WireError(`taskCount must be at most ${MAX_TASKS}`)
 }
 /** A packed task (workloads/types.ts PackedTask) whose table indexes point into this message's tables. */
@@ -167,6 +173,7 @@ function jobView (v: unknown): void {
   const j = object(v, 'job')
   id('id')(j); id('workload')(j); oneOf('kind', KINDS)(j); oneOf('status', STATUSES)(j)
   nullableText('error')(j); id('coordinator')(j); nat('epoch')(j); json('result')(j); nullableNat('deadlineMs')(j)
+  optional('createdAt', nullableText)(j); optional('durationMs', nullableNat)(j)
   const stats = object(j.stats, 'job stats')
   for (const key of ['tasks', 'rerun', 'done', 'ignored', 'duplicates']) nat(key)(stats)
   record('perNode')(stats)

@@ -79,7 +79,8 @@ export class Coordinator {
       flush: (job, effects) => { replication.flush(ctx, job, effects) },
       jobs: this.#jobs,
       resyncAskedAt: this.#resyncAskedAt,
-      authorityToldAt: this.#authorityToldAt
+      authorityToldAt: this.#authorityToldAt,
+      now: 0
     }
     this.#ctx = ctx
   }
@@ -89,7 +90,8 @@ export class Coordinator {
    * JobRejectedError (nothing started) on an unknown workload, malformed or
    * oversized input, a split that throws or gives too many tasks, or a bad deadline.
    */
-  submit (now: number, workloadName: string, rawInput: unknown, options: JobOptions = {}): { jobId: string, effects: WorkEffect[] } {
+  submit (now: number, workloadName: string, rawInput: unknown, options: JobOptions = {}, createdAt: number | null = null): { jobId: string, effects: WorkEffect[] } {
+    this.#ctx.now = now
     const alive = [...this.#peers.values()].filter(p => this.#alive(p.id))
     const admitted = admit(this.#registry, this.#config, workloadName, rawInput, options, alive)
     const job = newJob({
@@ -104,6 +106,8 @@ export class Coordinator {
       tasks: admitted.tasks,
       deadlineMs: admitted.deadlineMs,
       deadlineAt: admitted.deadlineMs != null ? now + admitted.deadlineMs : Infinity,
+      createdAt,
+      startedAt: now,
       heartbeatAt: now + this.#config.replicationHeartbeatMs,
       heardAt: now
     })
@@ -121,6 +125,7 @@ export class Coordinator {
 
   /** A message from the authenticated peer `from`. */
   receive (now: number, from: MemberId, msg: WorkMessage): WorkEffect[] {
+    this.#ctx.now = now
     const effects: WorkEffect[] = []
     switch (msg.type) {
       case 'claim': {
@@ -176,6 +181,7 @@ export class Coordinator {
 
   /** Stops a job this node coordinates; undefined if it does not coordinate it or it already ended. */
   cancel (now: number, id: string): WorkEffect[] | undefined {
+    this.#ctx.now = now
     const job = this.#coordinated(id)
     if (job?.status !== 'running') return undefined
     const effects: WorkEffect[] = []
@@ -200,6 +206,7 @@ export class Coordinator {
    * them, replaces lost replicas, and takes over jobs whose coordinator died.
    */
   members (now: number, peers: readonly Peer[]): WorkEffect[] {
+    this.#ctx.now = now
     this.#peers = new Map(peers.map(p => [p.id, p]))
     const holders = new Map<string, number>()
     for (const p of peers) holders.set(p.name, (holders.get(p.name) ?? 0) + 1)
@@ -225,6 +232,7 @@ export class Coordinator {
    * Call at or after nextDeadline().
    */
   tick (now: number): WorkEffect[] {
+    this.#ctx.now = now
     const effects: WorkEffect[] = []
     for (const job of this.#jobs.values()) {
       if (job.status !== 'running') continue

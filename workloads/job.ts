@@ -48,6 +48,12 @@ export interface Job {
   deadlineMs: number | null
   /** When the job fails for its deadline, in this node's clock (Infinity: none). */
   deadlineAt: number
+  /** Wall-clock time of the submit (ms since 1970, the submitting agent's clock; null: not given). */
+  createdAt: number | null
+  /** When the job was submitted, in this node's clock (a replica's from the snapshot's ageMs). */
+  startedAt: number
+  /** Submit to end, once ended (this node's clock since startedAt). */
+  durationMs: number | null
   /** Coordinator only, never replicated (local clock): lease deadlines by task index. */
   leaseExpiresAt: Map<number, number>
   /** Coordinator only: when each pending task was last offered. */
@@ -91,9 +97,10 @@ export interface Job {
 }
 
 /** A new job record; the caller sets the role-specific parts it needs. */
-export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'input' | 'coordinator' | 'epoch' | 'replicas' | 'tasks' | 'deadlineMs' | 'deadlineAt' | 'heartbeatAt' | 'heardAt'>): Job {
+export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'input' | 'coordinator' | 'epoch' | 'replicas' | 'tasks' | 'deadlineMs' | 'deadlineAt' | 'heartbeatAt' | 'heardAt' | 'createdAt' | 'startedAt'>): Job {
   return {
     ...init,
+    durationMs: null,
     status: 'running',
     result: null,
     error: null,
@@ -147,6 +154,8 @@ export function viewOf (job: Job): JobView {
     stats: { tasks: job.tasks.length, rerun, perNode, done, ignored: job.ignored, duplicates: job.duplicates },
     coordinator: job.coordinator,
     epoch: job.epoch,
-    deadlineMs: job.deadlineMs
+    deadlineMs: job.deadlineMs,
+    createdAt: job.createdAt != null ? new Date(job.createdAt).toISOString() : null,
+    durationMs: job.durationMs
   }
 }

@@ -23,6 +23,8 @@ export interface LeaseContext {
   nameOf: (id: MemberId) => string
   /** Sends the job's changed records to its replicas (before grants leave: see workloads/README.md, takeover). */
   flush: (job: Job, effects: WorkEffect[]) => void
+  /** The time of the input being handled (set by the coordinator at each input): when an ending job ends. */
+  now: number
 }
 
 function message (err: unknown): string {
@@ -244,6 +246,7 @@ export function maybeComplete (ctx: LeaseContext, now: number, job: Job, effects
 }
 
 export function end (ctx: LeaseContext, job: Job, status: JobStatus, result: unknown, error: string | null, effects: WorkEffect[]): void {
+  job.durationMs = Math.max(0, Math.round(ctx.now - job.startedAt))
   job.status = status
   job.result = result
   job.error = error

@@ -83,7 +83,9 @@ export function snapshotPart (job: Job, now: number, part: number, from: number)
         duplicates: job.duplicates,
         taskCount: job.tasks.length,
         deadlineMs: job.deadlineMs,
-        remainingMs: Number.isFinite(job.deadlineAt) ? Math.max(0, job.deadlineAt - now) : null
+        remainingMs: Number.isFinite(job.deadlineAt) ? Math.max(0, job.deadlineAt - now) : null,
+        createdAt: job.createdAt,
+        ageMs: Math.max(0, Math.round(now - job.startedAt))
       }
   let bytes = header != null ? JSON.stringify(header).length : 0
   let i = from
@@ -160,6 +162,8 @@ export function startReplica (msg: SnapshotMessage & { header: SnapshotHeader },
     tasks,
     deadlineMs: h.deadlineMs,
     deadlineAt: h.remainingMs != null ? now + h.remainingMs : Infinity,
+    createdAt: h.createdAt ?? null,
+    startedAt: now - (h.ageMs ?? 0),
     heartbeatAt: Infinity,
     heardAt: now
   })

@@ -139,6 +139,10 @@ export interface JobView {
   epoch: number
   /** The deadline given at submit, if any. */
   deadlineMs: number | null
+  /** When it was submitted, ISO 8601 (null: unknown, e.g. from an older agent). */
+  createdAt: string | null
+  /** Submit to end, once ended (null while running). */
+  durationMs: number | null
 }
 
 /** A task as offered: only its index and how wide the claim set is. */
@@ -174,6 +178,9 @@ export interface SnapshotHeader {
   deadlineMs: number | null
   /** Time left until the deadline when the snapshot was made (the replica's clock starts there). */
   remainingMs: number | null
+  /** Wall-clock submit time (ms since 1970), and the job's age when the snapshot was made. Absent from older agents. */
+  createdAt?: number | null
+  ageMs?: number
 }
 
 /**

@@ -25,7 +25,8 @@ export interface WorkNodeStats {
 export interface WorkNode {
   readonly self: MemberId
   /** Starts a job coordinated here. Throws JobRejectedError (nothing started) on bad input or options. */
-  submit: (now: number, workload: string, input: unknown, options?: JobOptions) => { jobId: string, effects: WorkEffect[] }
+  /** `createdAt`: the submit's wall-clock time (ms since 1970), shown in the job's view; the core reads no clock. */
+  submit: (now: number, workload: string, input: unknown, options?: JobOptions, createdAt?: number | null) => { jobId: string, effects: WorkEffect[] }
   /** Stops a job coordinated here; undefined when this node does not coordinate it or it already ended. */
   cancel: (now: number, jobId: string) => WorkEffect[] | undefined
   /** A message from the authenticated member `from` (topic or direct). */
@@ -91,8 +92,8 @@ export function createWorkNode (opts: WorkNodeOptions): WorkNode {
 
   return {
     self,
-    submit (now, workload, input, options) {
-      const { jobId, effects } = coordinator.submit(now, workload, input, options)
+    submit (now, workload, input, options, createdAt) {
+      const { jobId, effects } = coordinator.submit(now, workload, input, options, createdAt)
       return { jobId, effects: drain(now, effects) }
     },
     cancel (now, jobId) {

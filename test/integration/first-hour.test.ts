@@ -183,8 +183,13 @@ describe('the first hour', () => {
       const code = await exited
       assert.match(stderr, new RegExp(`lost the agent at ${a.rpc.replace(/\./g, '\\.')}; following job ${id} on ${b.rpc.replace(/\./g, '\\.')}`))
       assert.equal(code, 0, stderr)
-      const job = JSON.parse(stdout) as { id: string, status: string, result: number }
+      const job = JSON.parse(stdout) as { id: string, status: string, result: number, createdAt: string, durationMs: number }
       assert.deepEqual([job.id, job.status, job.result], [id, 'done', 30])
+      assert.ok(Date.parse(job.createdAt) <= Date.now() && job.durationMs > 0, `created ${job.createdAt}, ${job.durationMs} ms`)
+      // the plain output shows when it was created, how long it ran, and the takeover
+      const plain = await runCli(['job', id, '--rpc', c.rpc])
+      assert.equal(plain.code, 0, plain.stderr)
+      assert.match(plain.stdout, new RegExp(`^job ${id} \\(sleep\\) done in [\\d.]+ s\\n  created: ${job.createdAt.replace(/\./g, '\\.')}\\n  coordinator: \\S+ \\(epoch [2-9]: took the job over from a failed coordinator\\)`))
     } finally {
       child.kill('SIGKILL')
     }

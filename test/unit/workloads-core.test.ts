@@ -47,7 +47,9 @@ describe('workloads coordinator: submit rejects bad input, nothing started', () 
 describe('workloads core: one node runs a job alone (loopback)', () => {
   it('offers, claims its share, runs within its slots, counts each result once', () => {
     const n = createWorkNode({ self: { id: 'a', name: 'na' }, config, registry: builtinWorkloads(), random: seededRandom(1) })
-    const { jobId, effects } = n.submit(0, 'sleep', { tasks: 5, ms: 10 })
+    const { jobId, effects } = n.submit(0, 'sleep', { tasks: 5, ms: 10 }, {}, Date.parse('2026-12-03T08:00:00Z'))
+    assert.equal(n.job(jobId)!.createdAt, '2026-12-03T08:00:00.000Z')
+    assert.equal(n.job(jobId)!.durationMs, null, 'running')
     let runs = effects.filter(e => e.kind === 'run')
     assert.equal(runs.length, 2, 'bounded by 2 slots')
     let now = 0
@@ -64,6 +66,7 @@ describe('workloads core: one node runs a job alone (loopback)', () => {
     assert.equal(view.result, 5)
     assert.deepEqual(view.stats.perNode, { na: 5 })
     assert.equal(view.stats.rerun, 0)
+    assert.equal(view.durationMs, now, 'submitted at 0, ended at the last result')
     assert.deepEqual(done.sort(), [0, 1, 2, 3, 4])
     // A result re-sent by the same producer is acknowledged, not counted again.
     const again = n.receive(now, 'a', { type: 'result', jobId, epoch: 1, index: 0, ok: true, value: 1 })

@@ -18,7 +18,8 @@ function sleepJob (tasks: number): Job {
   const input = { tasks, ms: 0 }
   return newJob({
     role: 'coordinator', id: 'j1', workload: 'sleep', kind: 'map', input, coordinator: 'a', epoch: 3, replicas: ['b'],
-    tasks: registry.get('sleep')!.split!(input).map((t, i) => newTask(i, t)), deadlineMs: 60_000, deadlineAt: 70_000, heartbeatAt: Infinity, heardAt: 0
+    tasks: registry.get('sleep')!.split!(input).map((t, i) => newTask(i, t)), deadlineMs: 60_000, deadlineAt: 70_000, heartbeatAt: Infinity, heardAt: 0,
+    createdAt: Date.parse('2026-12-03T08:00:00Z'), startedAt: 0
   })
 }
 
@@ -50,6 +51,8 @@ describe('workloads snapshot: a replica rebuilds the record from parts', () => {
     assert.deepEqual(replica.tasks.map(comparable), job.tasks.map(comparable))
     assert.equal(replica.ignored, 4)
     assert.equal(replica.deadlineAt, 20_000 + 60_000, 'the replica keeps the time left, in its own clock')
+    assert.equal(replica.createdAt, job.createdAt, 'the submit time travels')
+    assert.equal(replica.startedAt, 20_000 - 10_000, 'the job\'s age when the snapshot was made (at 10 s), in the replica\'s clock')
     assert.equal(replica.coordinator, 'a')
     assert.equal(replica.unusable, undefined)
   })
