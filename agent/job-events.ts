@@ -36,13 +36,18 @@ export class JobEvents {
     this.#emit(view.status === 'done' ? 'job:done' : 'job:failed', view)
   }
 
-  /** A task of `view`'s job was counted; a progress event unless one went out lately. */
-  progressed (view: JobView | undefined): void {
-    if (view == null || view.status !== 'running') return
-    const last = this.#running.get(view.id)
+  /**
+   * A task of job `id` was counted: a progress event unless one went out
+   * lately. `viewOf` is called only then: a job's view costs O(tasks), and a
+   * big job counts thousands of results a second.
+   */
+  progressed (id: string, viewOf: (id: string) => JobView | undefined): void {
+    const last = this.#running.get(id)
     const now = this.#clock()
     if (last == null || now - last < PROGRESS_EVERY_MS) return
-    this.#running.set(view.id, now)
+    const view = viewOf(id)
+    if (view == null || view.status !== 'running') return
+    this.#running.set(id, now)
     this.#emit('job:progress', view)
   }
 }

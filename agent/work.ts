@@ -78,7 +78,7 @@ export class WorkDriver {
       finished: (jobId, index, outcome) => {
         this.#driver.drive(now => this.#core.taskFinished(now, jobId, index, outcome))
         this.#submitted.progress(jobId) // a job submitted here whose task ran here
-        this.#jobEvents.progressed(this.#core.job(jobId))
+        this.#jobEvents.progressed(jobId, id => this.#core.job(id))
       }
     })
     this.#lookup = new JobLookup({ core: this.#core, transport: this.#transport, stopped: () => this.#stopped })
@@ -192,7 +192,7 @@ export class WorkDriver {
     if (msg.type === 'result') this.#submitted.progress(msg.jobId)
     if (msg.type === 'offer') this.#tasks.warmFor(msg.workload)
     this.#driver.drive(now => this.#core.receive(now, from, msg))
-    if (msg.type === 'result') this.#jobEvents.progressed(this.#core.job(msg.jobId))
+    if (msg.type === 'result') this.#jobEvents.progressed(msg.jobId, id => this.#core.job(id))
   }
 
   #perform (effects: WorkEffect[]): void {

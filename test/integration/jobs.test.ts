@@ -106,7 +106,7 @@ describe('work claims: 5 agent processes on loopback', () => {
       [['submit', 'sleep', '--input', '{"tasks":"x","ms":1}'], /invalid input for sleep: tasks must be an integer/],
       [['submit', 'sleep', '--input', '{not json'], /--input is not JSON/],
       [['submit', 'sleep', '--input', JSON.stringify({ tasks: 1, ms: 1, pad: 'x'.repeat(70_000) })], /over the limit/],
-      [['submit', 'exec', '--input', '{"command":"true"}'], /unknown workload "exec"/]
+      [['submit', 'exec', '--input', '{"command":"true"}'], /the exec workload is disabled on this agent/]
     ]
     for (const [args, pattern] of table) {
       const { code, stderr } = await runCli([...args, '--rpc', agents[0].rpc])
