@@ -26,7 +26,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { Agent, AgentEventType } from './agent.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES } from './member-view.ts'
-import { JobRejectedError } from './work.ts'
+import { JobRejectedError, type JobHandle } from './work.ts'
+import { withTimeout } from '../gossip/index.ts'
 import { authorized } from './rpc-token.ts'
 import { hostAllowed } from './security-options.ts'
 import { explainRpcError } from './start-errors.ts'
@@ -178,7 +179,7 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     case '/v1/jobs':
       allow(['GET', 'POST'])
       if (method === 'GET') return sendJson(res, 200, await agent.jobs())
-      return sendJson(res, 202, submitJob(agent, await readBody(req, agent.options.work.maxInputBytes + MAX_BODY_BYTES)))
+      return sendJson(res, 202, await submitJob(agent, await readBody(req, agent.options.work.maxInputBytes + MAX_BODY_BYTES)))
     case '/v1/workloads':
       allow(['GET'])
       return sendJson(res, 200, agent.workloads.list())
@@ -231,7 +232,15 @@ async function cancelJob (agent: Agent, req: IncomingMessage, res: ServerRespons
 }
 
 /** `POST /v1/jobs`: a JSON object with a `workload` name, an optional `input` and an optional `deadlineMs`. */
-function submitJob (agent: Agent, body: string): { id: string } {
+/**
+ * How long POST /v1/jobs waits for a replica to hold the job before it
+ * answers: acceptance then means the job survives this agent's crash. A
+ * replica answers in a round trip; past this bound (replicas failing or
+ * starved) the answer says `held: false`.
+ */
+const HELD_WAIT_MS = 3000
+
+async function submitJob (agent: Agent, body: string): Promise<{ id: string, held: boolean }> {
   let parsed: unknown
   try {
     parsed = JSON.parse(body)
@@ -242,12 +251,15 @@ function submitJob (agent: Agent, body: string): { id: string } {
   const { workload, input, deadlineMs } = parsed as { workload?: unknown, input?: unknown, deadlineMs?: unknown }
   if (typeof workload !== 'string' || workload === '') throw new HttpError(400, '"workload" must be a non-empty string')
   if (deadlineMs != null && typeof deadlineMs !== 'number') throw new HttpError(400, '"deadlineMs" must be a number of milliseconds')
+  let handle: JobHandle
   try {
-    return { id: agent.submit(workload, input ?? {}, deadlineMs != null ? { deadlineMs } : {}).id }
+    handle = agent.submit(workload, input ?? {}, deadlineMs != null ? { deadlineMs } : {})
   } catch (err) {
     if (err instanceof JobRejectedError) throw new HttpError(400, err.message)
     throw err
   }
+  const held = await withTimeout(handle.held().then(() => true), HELD_WAIT_MS, () => false)
+  return { id: handle.id, held }
 }
 
 /** Reads and returns the body, refusing more than `limit` bytes with 413. */

@@ -106,13 +106,15 @@ export async function submit (args: string[]): Promise<number> {
   const input = await readInput(flags.input)
   const deadline = flags.deadline != null ? { deadlineMs: parseDuration(flags.deadline, '--deadline') } : {}
   const all = targets(flags)
-  const { id } = await callApi(all[0], 'POST', '/v1/jobs', { workload: flags._[0], input, ...deadline }) as { id: string }
+  const { id, held } = await callApi(all[0], 'POST', '/v1/jobs', { workload: flags._[0], input, ...deadline }) as { id: string, held?: boolean }
+  const risk = held === false ? ' (no replica holds it yet: it is lost if this agent fails now)' : ''
   if (flags['no-wait'] === true) {
-    console.log(flags.json === true ? JSON.stringify({ id }) : id)
+    console.log(flags.json === true ? JSON.stringify({ id, held }) : id)
+    if (risk !== '') process.stderr.write(`job ${id} accepted${risk}\n`)
     return 0
   }
   // At once, on stderr: whatever happens to this agent, the user has the id to follow the job with.
-  process.stderr.write(`job ${id} accepted; waiting for its result (agent job ${id} --wait follows it from any member)\n`)
+  process.stderr.write(`job ${id} accepted${risk}; waiting for its result (agent job ${id} --wait follows it from any member)\n`)
   const job = await waitFor(all, id)
   console.log(flags.json === true ? JSON.stringify(job, null, 2) : formatJob(job))
   return job.status === 'done' ? 0 : 1

@@ -15,6 +15,8 @@ export class JobHandle extends EventTarget {
   readonly #done: Promise<JobView>
   #resolve!: (view: JobView) => void
   #reject!: (err: Error) => void
+  readonly #held: Promise<void>
+  #markHeld!: () => void
 
   constructor (view: JobView) {
     super()
@@ -22,6 +24,16 @@ export class JobHandle extends EventTarget {
     this.#view = view
     this.#done = new Promise((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
     this.#done.catch(() => {}) // a handle nobody awaits must not raise unhandled rejections
+    this.#held = new Promise(resolve => { this.#markHeld = resolve })
+  }
+
+  /**
+   * Resolves once the job survives this agent's crash: a replica acknowledged
+   * its whole record, the cluster has no other member to hold one, or it ended
+   * (every member hears the end). Before that, a crash here loses the job.
+   */
+  async held (): Promise<void> {
+    await this.#held
   }
 
   /** The job as last seen (status, stats, result). */
@@ -41,11 +53,17 @@ export class JobHandle extends EventTarget {
     return () => { this.removeEventListener(type, wrapped) }
   }
 
+  /** Called by the agent (not by users) when a replica holds the job's record. */
+  markHeld (): void {
+    this.#markHeld()
+  }
+
   /** Called by the agent (not by users) with the job's latest view. */
   update (view: JobView): void {
     this.#view = view
     this.dispatchEvent(new CustomEvent('progress', { detail: view }))
     if (view.status !== 'running') {
+      this.#markHeld()
       this.dispatchEvent(new CustomEvent('end', { detail: view }))
       this.#resolve(view)
     }
@@ -85,6 +103,11 @@ export class SubmittedJobs {
       const view = this.#view(jobId)
       if (view?.status === 'running' && this.#handles.get(jobId) === handle) handle.update(view)
     })
+  }
+
+  /** A replica holds the record of a job submitted here (a `held` effect). */
+  held (jobId: string): void {
+    this.#handles.get(jobId)?.markHeld()
   }
 
   /** The core reported the job (a `job` effect): its handle sees it; an ended job's handle is dropped. */

@@ -208,6 +208,7 @@ export class WorkDriver {
           this.#jobEvents.changed(e.job)
           break
         }
+        case 'held': this.#submitted.held(e.jobId); break
       }
     }
   }

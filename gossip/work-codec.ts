@@ -192,6 +192,7 @@ const SHAPES: Record<WireMessage['type'], Check[]> = {
   release: [...jobEpoch, taskList],
   result: [...jobEpoch, nat('index'), bool('ok'), text('error', true), json('value')],
   'result-ack': [...jobEpoch, nat('index'), bool('counted')],
+  held: [...jobEpoch],
   snapshot: snapshotShape,
   replicate: [
     ...jobEpoch, id('coordinator'), nat('seq'), list('replicas', memberId),

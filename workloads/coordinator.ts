@@ -117,6 +117,7 @@ export class Coordinator {
     job.replicas = replication.chooseReplicas(this.#ctx, job)
     const effects: WorkEffect[] = []
     for (const to of job.replicas) replication.snapshotTo(this.#ctx, now, job, to, effects)
+    if (job.replicas.length === 0) this.#held(job, effects) // no other member: nothing more to wait for
     leases.maybeComplete(this.#ctx, now, job, effects)
     if (job.status === 'running') leases.offer(this.#ctx, now, job, effects)
     effects.push({ kind: 'job', job: viewOf(job) })
@@ -160,6 +161,11 @@ export class Coordinator {
       case 'replicate':
         replica.onReplicate(this.#ctx, now, from, msg, effects)
         break
+      case 'held': {
+        const job = this.#coordinated(msg.jobId)
+        if (job != null && msg.epoch === job.epoch && job.replicas.includes(from)) this.#held(job, effects)
+        break
+      }
       case 'resync': {
         const job = this.#jobs.get(msg.jobId)
         if (job?.role === 'coordinator') replication.onResync(this.#ctx, now, job, from, effects)
@@ -296,6 +302,13 @@ export class Coordinator {
 
   stats (): CoordinatorStats {
     return { ...this.#stats, forged: { ...this.#stats.forged } }
+  }
+
+  /** The first acknowledgement of a job's record (or no replica to give one): tell the submitter, once. */
+  #held (job: Job, effects: WorkEffect[]): void {
+    if (job.held) return
+    job.held = true
+    effects.push({ kind: 'held', jobId: job.id })
   }
 
   #cancel (job: Job, why: string, effects: WorkEffect[]): void {

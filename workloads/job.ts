@@ -65,6 +65,8 @@ export interface Job {
   pending: Set<number>
   /** Coordinator only: when the next (re-)offer is due. */
   nextOfferAt: number
+  /** Coordinator only: a replica acknowledged the whole record (`held`), or there is none to hold it. */
+  held: boolean
   /** Coordinator: last seq sent; replica: last seq applied. */
   seq: number
   /** Coordinator: tasks changed since the last replication. */
@@ -113,6 +115,7 @@ export function newJob (init: Pick<Job, 'role' | 'id' | 'workload' | 'kind' | 'i
     seq: 0,
     dirty: new Set(),
     headerDirty: false,
+    held: false,
     replicasToAnnounce: 0,
     earlier: [],
     snapshotAt: new Map(),

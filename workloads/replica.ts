@@ -177,6 +177,8 @@ export function onSnapshot (ctx: ReplicaContext, now: number, from: MemberId, ms
     askResync(ctx, now, from, msg, effects)
     return
   }
+  // the whole record is here: the coordinator may tell its submitter the job survives it
+  if (msg.last && job.role === 'replica') effects.push({ kind: 'send', to: from, msg: { type: 'held', jobId: job.id, epoch: msg.epoch } })
   takeOverIfOrphaned(ctx, now, job, effects)
 }
 

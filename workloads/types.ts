@@ -231,6 +231,8 @@ export type WorkMessage =
   | { type: 'replicate', jobId: string, coordinator: MemberId, epoch: number, seq: number, replicas: MemberId[], tasks: TaskRecord[], status: JobStatus, result: unknown, error: string | null, ignored: number, duplicates: number }
   /** direct, replica → coordinator: I missed an update, send a full snapshot. */
   | { type: 'resync', jobId: string, epoch: number }
+  /** direct, replica → coordinator: I hold the whole record now (a snapshot's last part applied). */
+  | { type: 'held', jobId: string, epoch: number }
   /** topic, new coordinator → all: I took the job over at this epoch. */
   | { type: 'takeover', jobId: string, coordinator: MemberId, epoch: number }
   /** direct, any member → coordinator: stop the job (an operator's `agent job cancel` on that member). */
@@ -252,5 +254,10 @@ export type WorkEffect =
   | { kind: 'abort', jobId: string, index: number }
   /** A job this node coordinates changed status (progress, done, failed). */
   | { kind: 'job', job: JobView }
+  /**
+   * A job submitted here is held by a replica (or the cluster has no member to
+   * hold it): from now on it survives this node's crash. Once per job.
+   */
+  | { kind: 'held', jobId: string }
 
 export type TaskOutcome = { ok: true, value: unknown } | { ok: false, error: string }

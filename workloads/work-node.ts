@@ -48,7 +48,7 @@ export interface WorkNode {
   stats: () => WorkNodeStats
 }
 
-const TO_COORDINATOR = new Set(['claim', 'renew', 'release', 'result', 'cancel', 'snapshot', 'replicate', 'resync', 'takeover', 'job-end'])
+const TO_COORDINATOR = new Set(['claim', 'renew', 'release', 'result', 'cancel', 'snapshot', 'replicate', 'resync', 'held', 'takeover', 'job-end'])
 const TO_WORKER = new Set(['offer', 'grant', 'deny', 'revoke', 'result-ack', 'takeover', 'job-end', 'capacity'])
 
 export function createWorkNode (opts: WorkNodeOptions): WorkNode {

@@ -215,6 +215,7 @@ export class SimWork {
         case 'run': this.#start(state, e.jobId, e.workload, e.index, e.input); break
         case 'abort': state.runs.delete(`${e.jobId}/${e.index}`); break
         case 'job': this.#check(state, e.job); break
+        case 'held': break
       }
     }
   }
