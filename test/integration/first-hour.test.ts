@@ -25,6 +25,25 @@ async function health (agent: AgentProcess): Promise<{ joined: boolean, joinErro
   return await res.json() as { joined: boolean, joinError?: string }
 }
 
+/** `agent submit ARGS` left running: its output so far, its exit, and the job id once it printed "accepted". */
+function submitInBackground (args: string[]): { stdout: () => string, stderr: () => string, exited: Promise<number | null>, acceptedId: () => Promise<string>, kill: () => void } {
+  const child = spawn(process.execPath, [MAIN, 'submit', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited: new Promise(resolve => child.on('exit', code => resolve(code))),
+    acceptedId: async () => {
+      await waitFor('the job id on stderr', () => /job [0-9a-f]+ accepted/.test(stderr), 15_000)
+      return /job ([0-9a-f]+) accepted/.exec(stderr)![1]
+    },
+    kill: () => { child.kill('SIGKILL') }
+  }
+}
+
 describe('the first hour', () => {
   const started: AgentProcess[] = []
   after(async () => { await killAll(started) })
@@ -166,22 +185,15 @@ describe('the first hour', () => {
     started.push(a, b, c)
     await waitAllSee([a, b, c], [a, b, c], 'alive', 20_000)
 
-    const child = spawn(process.execPath, [MAIN, 'submit', 'sleep', '--input', '{"tasks":30,"ms":300}', '--rpc', a.rpc, '--rpc', b.rpc, '--json'],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+    const submit = submitInBackground(['sleep', '--input', '{"tasks":30,"ms":300}', '--rpc', a.rpc, '--rpc', b.rpc, '--json'])
     try {
-      await waitFor('the job id on stderr', () => /job [0-9a-f]+ accepted/.test(stderr), 15_000)
-      const id = /job ([0-9a-f]+) accepted/.exec(stderr)![1]
+      const id = await submit.acceptedId()
       // Killed at once: the answer came only after a replica held the job.
       a.child.kill('SIGKILL')
-      const code = await exited
-      assert.match(stderr, new RegExp(`lost the agent at ${a.rpc.replace(/\./g, '\\.')}; following job ${id} on ${b.rpc.replace(/\./g, '\\.')}`))
-      assert.equal(code, 0, stderr)
-      const job = JSON.parse(stdout) as { id: string, status: string, result: number, createdAt: string, durationMs: number }
+      const code = await submit.exited
+      assert.match(submit.stderr(), new RegExp(`lost the agent at ${a.rpc.replace(/\./g, '\\.')}; following job ${id} on ${b.rpc.replace(/\./g, '\\.')}`))
+      assert.equal(code, 0, submit.stderr())
+      const job = JSON.parse(submit.stdout()) as { id: string, status: string, result: number, createdAt: string, durationMs: number }
       assert.deepEqual([job.id, job.status, job.result], [id, 'done', 30])
       assert.ok(Date.parse(job.createdAt) <= Date.now() && job.durationMs > 0, `created ${job.createdAt}, ${job.durationMs} ms`)
       // the plain output shows when it was created, how long it ran, and the takeover
@@ -189,25 +201,21 @@ describe('the first hour', () => {
       assert.equal(plain.code, 0, plain.stderr)
       assert.match(plain.stdout, new RegExp(`^job ${id} \\(sleep\\) done in [\\d.]+ s\\n  created: ${job.createdAt.replace(/\./g, '\\.')}\\n  coordinator: \\S+ \\(epoch [2-9]: took the job over from a failed coordinator\\)`))
     } finally {
-      child.kill('SIGKILL')
+      submit.kill()
     }
   })
 
   it('with one --rpc, losing the agent says how to follow the job from another member', async () => {
     const a = await startAgent({ name: 'solo-a' })
     started.push(a)
-    const child = spawn(process.execPath, [MAIN, 'submit', 'sleep', '--input', '{"tasks":5,"ms":5000}', '--rpc', a.rpc], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+    const submit = submitInBackground(['sleep', '--input', '{"tasks":5,"ms":5000}', '--rpc', a.rpc])
     try {
-      await waitFor('the job id on stderr', () => /job [0-9a-f]+ accepted/.test(stderr), 15_000)
-      const id = /job ([0-9a-f]+) accepted/.exec(stderr)![1]
+      const id = await submit.acceptedId()
       a.child.kill('SIGKILL')
-      assert.equal(await exited, 1)
-      assert.match(stderr, new RegExp(`lost the agent at .* while waiting for job ${id}.*agent job ${id} --wait --rpc HOST:PORT`))
+      assert.equal(await submit.exited, 1)
+      assert.match(submit.stderr(), new RegExp(`lost the agent at .* while waiting for job ${id}.*agent job ${id} --wait --rpc HOST:PORT`))
     } finally {
-      child.kill('SIGKILL')
+      submit.kill()
     }
   })
 })
