@@ -46,7 +46,7 @@ export class JoinProgress {
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('the agent stopped before it joined the cluster'))
   }
 
-  /** The event to dispatch for the core's report. `nameOf` finds a member's name by id. */
+  /** The event to dispatch for the core's report. `memberOf` finds a member by id (for the name of the seed that answered). */
   update (event: JoinEvent, memberOf: (id: string) => Member | undefined): JoinEventView {
     if (event.type === 'join:done') {
       this.#pending = false
