@@ -79,8 +79,7 @@ export class Coordinator {
       flush: (job, effects) => { replication.flush(ctx, job, effects) },
       jobs: this.#jobs,
       resyncAskedAt: this.#resyncAskedAt,
-      authorityToldAt: this.#authorityToldAt,
-      now: 0
+      authorityToldAt: this.#authorityToldAt
     }
     this.#ctx = ctx
   }
@@ -91,7 +90,6 @@ export class Coordinator {
    * oversized input, a split that throws or gives too many tasks, or a bad deadline.
    */
   submit (now: number, workloadName: string, rawInput: unknown, options: JobOptions = {}, createdAt: number | null = null): { jobId: string, effects: WorkEffect[] } {
-    this.#ctx.now = now
     const alive = [...this.#peers.values()].filter(p => this.#alive(p.id))
     const admitted = admit(this.#registry, this.#config, workloadName, rawInput, options, alive)
     const job = newJob({
@@ -126,7 +124,6 @@ export class Coordinator {
 
   /** A message from the authenticated peer `from`. */
   receive (now: number, from: MemberId, msg: WorkMessage): WorkEffect[] {
-    this.#ctx.now = now
     const effects: WorkEffect[] = []
     switch (msg.type) {
       case 'claim': {
@@ -152,7 +149,7 @@ export class Coordinator {
       case 'cancel': {
         // Any member may ask: cancelling is an operator's action on whichever agent they reach.
         const job = this.#coordinated(msg.jobId)
-        if (job?.status === 'running') this.#cancel(job, `cancelled from ${this.#ctx.nameOf(from)}`, effects)
+        if (job?.status === 'running') this.#cancel(now, job, `cancelled from ${this.#ctx.nameOf(from)}`, effects)
         break
       }
       case 'snapshot':
@@ -187,11 +184,10 @@ export class Coordinator {
 
   /** Stops a job this node coordinates; undefined if it does not coordinate it or it already ended. */
   cancel (now: number, id: string): WorkEffect[] | undefined {
-    this.#ctx.now = now
     const job = this.#coordinated(id)
     if (job?.status !== 'running') return undefined
     const effects: WorkEffect[] = []
-    this.#cancel(job, 'cancelled', effects)
+    this.#cancel(now, job, 'cancelled', effects)
     return effects
   }
 
@@ -212,7 +208,6 @@ export class Coordinator {
    * them, replaces lost replicas, and takes over jobs whose coordinator died.
    */
   members (now: number, peers: readonly Peer[]): WorkEffect[] {
-    this.#ctx.now = now
     this.#peers = new Map(peers.map(p => [p.id, p]))
     const holders = new Map<string, number>()
     for (const p of peers) holders.set(p.name, (holders.get(p.name) ?? 0) + 1)
@@ -238,7 +233,6 @@ export class Coordinator {
    * Call at or after nextDeadline().
    */
   tick (now: number): WorkEffect[] {
-    this.#ctx.now = now
     const effects: WorkEffect[] = []
     for (const job of this.#jobs.values()) {
       if (job.status !== 'running') continue
@@ -247,7 +241,7 @@ export class Coordinator {
         continue
       }
       if (job.deadlineAt <= now) {
-        leases.end(this.#ctx, job, 'failed', null, `deadline of ${job.deadlineMs ?? 0} ms passed`, effects)
+        leases.end(this.#ctx, now, job, 'failed', null, `deadline of ${job.deadlineMs ?? 0} ms passed`, effects)
         continue
       }
       leases.expireLeases(this.#ctx, now, job)
@@ -311,9 +305,9 @@ export class Coordinator {
     effects.push({ kind: 'held', jobId: job.id })
   }
 
-  #cancel (job: Job, why: string, effects: WorkEffect[]): void {
+  #cancel (now: number, job: Job, why: string, effects: WorkEffect[]): void {
     this.#stats.jobsCancelled++
-    leases.end(this.#ctx, job, 'cancelled', null, why, effects)
+    leases.end(this.#ctx, now, job, 'cancelled', null, why, effects)
   }
 
   #flushAll (effects: WorkEffect[]): void {

@@ -23,8 +23,6 @@ export interface LeaseContext {
   nameOf: (id: MemberId) => string
   /** Sends the job's changed records to its replicas (before grants leave: see workloads/README.md, takeover). */
   flush: (job: Job, effects: WorkEffect[]) => void
-  /** The time of the input being handled (set by the coordinator at each input): when an ending job ends. */
-  now: number
 }
 
 function message (err: unknown): string {
@@ -137,7 +135,7 @@ export function onResult (ctx: LeaseContext, now: number, job: Job, from: Member
     task.state = 'pending'
     job.pending.add(task.index)
     task.holder = undefined
-    end(ctx, job, 'failed', null, `task ${task.index} failed ${task.errors} times: ${task.lastError}`, effects)
+    end(ctx, now, job, 'failed', null, `task ${task.index} failed ${task.errors} times: ${task.lastError}`, effects)
   } else {
     makePending(job, task)
   }
@@ -236,17 +234,17 @@ export function maybeComplete (ctx: LeaseContext, now: number, job: Job, effects
     if (workload == null) throw new Error(`workload ${job.workload} is not registered on this node`)
     result = workload.reduce(counted, job.input)
   } catch (err) {
-    end(ctx, job, 'failed', null, `reduce failed: ${message(err)}`, effects)
+    end(ctx, now, job, 'failed', null, `reduce failed: ${message(err)}`, effects)
     return
   }
   // the result travels in one job-end message that every node caches
   const why = unsendable(result, 'the job result', MAX_JOB_RESULT_BYTES)
-  if (why != null) end(ctx, job, 'failed', null, why, effects)
-  else end(ctx, job, 'done', result, null, effects)
+  if (why != null) end(ctx, now, job, 'failed', null, why, effects)
+  else end(ctx, now, job, 'done', result, null, effects)
 }
 
-export function end (ctx: LeaseContext, job: Job, status: JobStatus, result: unknown, error: string | null, effects: WorkEffect[]): void {
-  job.durationMs = Math.max(0, Math.round(ctx.now - job.startedAt))
+export function end (ctx: LeaseContext, now: number, job: Job, status: JobStatus, result: unknown, error: string | null, effects: WorkEffect[]): void {
+  job.durationMs = Math.max(0, Math.round(now - job.startedAt))
   job.status = status
   job.result = result
   job.error = error

@@ -87,7 +87,7 @@ export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg:
   if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
   const final = verdict === 'stale' && job.earlier.some(e => e.coordinator === from && e.epoch === msg.job.epoch)
   if (final && job.role === 'coordinator') {
-    leases.end(ctx, job, msg.job.status, msg.job.result, msg.job.error, effects)
+    leases.end(ctx, now, job, msg.job.status, msg.job.result, msg.job.error, effects)
     job.ended = msg.job
     return
   }
@@ -287,7 +287,7 @@ function takeOver (ctx: ReplicaContext, now: number, job: Job, effects: WorkEffe
   effects.push({ kind: 'publish', msg: { type: 'takeover', jobId: job.id, coordinator: ctx.self, epoch: job.epoch } })
   announceReplicas(job, effects) // the workers' next takeover check needs the new set
   if (job.unusable != null) {
-    leases.end(ctx, job, 'failed', null, `cannot take the job over: ${job.unusable}`, effects)
+    leases.end(ctx, now, job, 'failed', null, `cannot take the job over: ${job.unusable}`, effects)
     return
   }
   leases.maybeComplete(ctx, now, job, effects)
