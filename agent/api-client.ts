@@ -7,14 +7,10 @@
  * by its own CLI.
  */
 import { request } from 'node:http'
-import { DEFAULT_RPC, parseHostPort } from './rpc-address.ts'
+import { DEFAULT_RPC, formatHost, parseHostPort } from './rpc-address.ts'
 import { loadRpcToken } from './rpc-token.ts'
 
 const TIMEOUT_MS = 10_000
-
-export function formatHost (host: string): string {
-  return host.includes(':') ? `[${host}]` : host
-}
 
 /** Which agent to call: `rpc` HOST:PORT (default 127.0.0.1:7373), and the token file when the agent has one. */
 export interface ApiTarget {

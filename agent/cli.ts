@@ -4,8 +4,8 @@
  */
 import type { ParseArgsConfig } from 'node:util'
 import type { AgentOptions } from './config.ts'
-import { InvalidAgentOptionError } from './rpc-address.ts'
-import { callApi, formatHost } from './api-client.ts'
+import { formatHost, InvalidAgentOptionError } from './rpc-address.ts'
+import { callApi } from './api-client.ts'
 import { job, jobs, submit, workloads } from './jobs-cli.ts'
 import { UsageError, parse } from './cli-args.ts'
 import { formatMembers } from './format.ts'

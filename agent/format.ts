@@ -26,7 +26,7 @@ export function formatMembers (members: MemberView[], format: MembersFormat = {}
   const shown = format.all === true ? members : members.filter(m => !gone(m))
   const table = format.wide === true ? wideRows(shown) : narrowRows(shown)
   const hidden = members.length - shown.length
-  return align(table) + (hidden > 0 ? `\n(${hidden} member${hidden === 1 ? '' : 's'} failed or left over an hour ago; --all shows them)` : '')
+  return alignTable(table) + (hidden > 0 ? `\n(${hidden} member${hidden === 1 ? '' : 's'} failed or left over an hour ago; --all shows them)` : '')
 }
 
 function cause (m: MemberView): string {
@@ -69,7 +69,8 @@ function wideRows (members: MemberView[]): string[][] {
   ]
 }
 
-function align (rows: string[][]): string {
+/** Rows of cells as columns two spaces apart (the first row is the header); the last column is not padded. */
+export function alignTable (rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
   return rows.map(cells => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
 }

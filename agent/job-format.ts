@@ -1,5 +1,6 @@
 /** Human-readable rendering of `agent job` and `agent jobs`. */
 import type { JobView } from '../workloads/index.ts'
+import { alignTable } from './format.ts'
 
 function seconds (ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 60_000).toFixed(1)} min`
@@ -54,6 +55,5 @@ export function formatJobs (list: JobView[], nowMs = Date.now()): string {
     j.createdAt ?? '-',
     j.durationMs != null ? seconds(j.durationMs) : j.createdAt != null && j.status === 'running' ? `${seconds(Math.max(0, nowMs - Date.parse(j.createdAt)))}…` : '-'
   ])]
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-  return rows.map(r => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
+  return alignTable(rows)
 }

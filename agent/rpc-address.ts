@@ -9,6 +9,11 @@ export class InvalidAgentOptionError extends Error {
   override name = 'InvalidAgentOptionError'
 }
 
+/** A host as it stands before `:port`: an IPv6 address in brackets. */
+export function formatHost (host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
 /** Parses `host:port` (IPv6 as `[::1]:7373`). */
 export function parseHostPort (value: string): { host: string, port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim())

@@ -3,6 +3,7 @@
  * why, and the flag to change. libp2p's own message names a libp2p option the
  * CLI cannot set and carries stack traces.
  */
+import { formatHost } from './rpc-address.ts'
 
 /** The agent could not start; `message` says what to change. */
 export class AgentStartError extends Error {
@@ -30,9 +31,9 @@ export function explainListenError (err: unknown): AgentStartError | undefined {
 
 /** The control API could not bind `host:port`. */
 export function explainRpcError (err: NodeJS.ErrnoException, host: string, port: number): Error {
-  const at = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  const at = `${formatHost(host)}:${port}`
   switch (err.code) {
-    case 'EADDRINUSE': return new AgentStartError(`control API port ${port} is in use (${at}): another agent may run here; pass --rpc ${host.includes(':') ? `[${host}]` : host}:PORT with a free port, or --no-rpc`, { cause: err })
+    case 'EADDRINUSE': return new AgentStartError(`control API port ${port} is in use (${at}): another agent may run here; pass --rpc ${formatHost(host)}:PORT with a free port, or --no-rpc`, { cause: err })
     case 'EACCES': return new AgentStartError(`control API port ${port} needs privileges (${at}): pass --rpc with a port above 1023`, { cause: err })
     case 'EADDRNOTAVAIL': return new AgentStartError(`control API address ${at} is not an address of this host: pass --rpc 127.0.0.1:PORT`, { cause: err })
     default: return err
