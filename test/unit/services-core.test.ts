@@ -1,0 +1,165 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { parseDefinition, place, ServicesNode, type ServiceDefinition, type ServiceEffect, type ServicePeer } from '../../services/index.ts'
+import { Registry } from '../../services/registry.ts'
+import { LeaseGranter } from '../../services/lease.ts'
+
+describe('service definitions from untrusted input', () => {
+  it('fills defaults and keeps what was given', () => {
+    const d = parseDefinition({ name: 'web', mode: 'replicated', replicas: 3, command: ['sleep', '100'], tags: { role: 'web' }, check: { http: 'http://127.0.0.1:8080/' } })
+    assert.equal(d.replicas, 3)
+    assert.deepEqual(d.check, { http: 'http://127.0.0.1:8080/', intervalMs: 2000, timeoutMs: 1000, failuresBeforeRestart: 3 })
+    assert.deepEqual(d.restart, { initialMs: 500, maxMs: 30_000 })
+    assert.equal(d.stopGraceMs, 5000)
+    assert.equal(parseDefinition({ name: 'cron', mode: 'singleton' }).replicas, 1)
+  })
+
+  it('refuses bad input with a message naming the field (table)', () => {
+    const table: Array<[unknown, RegExp]> = [
+      [null, /must be an object/],
+      [{ name: 'x', mode: 'leader' }, /mode must be "singleton" or "replicated"/],
+      [{ name: '../x', mode: 'singleton' }, /name must be/],
+      [{ name: 'x', mode: 'replicated' }, /replicas must be an integer from 1/],
+      [{ name: 'x', mode: 'replicated', replicas: 0 }, /replicas must be an integer from 1/],
+      [{ name: 'x', mode: 'singleton', replicas: 2 }, /exactly 1 replica/],
+      [{ name: 'x', mode: 'singleton', command: [] }, /command must be a non-empty array/],
+      [{ name: 'x', mode: 'singleton', command: ['a', 1] }, /command must hold strings/],
+      [{ name: 'x', mode: 'singleton', env: { '1A': 'v' } }, /env has a bad key/],
+      [{ name: 'x', mode: 'singleton', check: { http: 'x', tcp: 'y:1' } }, /exactly one of http, tcp, command/],
+      [{ name: 'x', mode: 'singleton', check: { tcp: 'nohost' } }, /HOST:PORT/],
+      [{ name: 'x', mode: 'singleton', stopGraceMs: -1 }, /stopGraceMs must be an integer/],
+      [{ name: 'x', mode: 'singleton', color: 'red' }, /unknown field "color"/]
+    ]
+    for (const [input, pattern] of table) {
+      assert.throws(() => parseDefinition(input), (err: Error) => err.name === 'InvalidServiceError' && pattern.test(err.message), String(pattern))
+    }
+  })
+})
+
+describe('the service registry (last writer wins)', () => {
+  it('converges to the same entries in any order of arrival, removals included', () => {
+    const a = new Registry()
+    const b = new Registry()
+    const d = (name: string, replicas: number): ServiceDefinition => parseDefinition({ name, mode: 'replicated', replicas })
+    const e1 = a.write('A', 'web', d('web', 1))
+    const e2 = b.write('B', 'web', d('web', 2)) // concurrent: same clock, writer B wins
+    const e3 = a.write('A', 'db', d('db', 1))
+    const e4 = b.write('B', 'db', null)
+    const one = new Registry([e1, e2, e3, e4])
+    const two = new Registry([e4, e3, e2, e1])
+    assert.equal(one.digest(), two.digest())
+    assert.equal(one.get('web')?.definition?.replicas, 2)
+    assert.deepEqual(one.definitions().map(x => x.name), ['web'], 'db: B removed it at clock 2 > A\'s write at 2? ties go to B')
+  })
+})
+
+describe('the lease granter', () => {
+  it('refuses a second holder while a promise lasts, and an epoch not above the highest', () => {
+    const g = new LeaseGranter(0, 1000)
+    assert.equal(g.request(500, 'A', 's', 1).granted, false, 'no grants in the first lease after a start')
+    assert.equal(g.request(1000, 'A', 's', 1).granted, true)
+    assert.deepEqual(g.request(1100, 'B', 's', 2), { granted: false, maxEpoch: 1, holder: 'A' })
+    assert.equal(g.request(1500, 'A', 's', 1).granted, true, 'the holder renews its epoch')
+    assert.equal(g.request(2400, 'B', 's', 2).granted, false, 'the renewal lasts until 2500')
+    assert.equal(g.request(2500, 'B', 's', 1).granted, false, 'an old epoch')
+    assert.equal(g.request(2500, 'B', 's', 2).granted, true)
+    g.release('B', 's', 2)
+    assert.equal(g.request(2501, 'C', 's', 2).granted, false, 'released, but epoch 2 was B\'s')
+    assert.equal(g.request(2501, 'C', 's', 3).granted, true)
+  })
+})
+
+describe('placement', () => {
+  const d = parseDefinition({ name: 'web', mode: 'replicated', replicas: 2 })
+  const ids = ['m1', 'm2', 'm3', 'm4', 'm5']
+  it('is sticky: members running an instance keep it when others join', () => {
+    const fresh = place(d, ids.map(id => ({ id, load: 0, running: false })))
+    assert.equal(fresh.length, 2)
+    const others = ids.filter(id => !fresh.includes(id))
+    const withRunners = place(d, [...others.map(id => ({ id, load: 0, running: false })), { id: others[0] + 'x', load: 0, running: false }, ...fresh.map(id => ({ id, load: 0, running: true }))])
+    assert.deepEqual(new Set(withRunners), new Set(fresh))
+  })
+  it('keeps the best ranked runners when too many run, and fills from the rest', () => {
+    const all = place(d, ids.map(id => ({ id, load: 0, running: true })))
+    assert.equal(all.length, 2)
+    assert.equal(place(d, [{ id: 'm1', load: 0, running: false }]).length, 1, 'under-placed: one member only')
+  })
+})
+
+// --- a small world of cores with instant delivery -------------------------
+
+interface World {
+  nodes: Map<string, ServicesNode>
+  /** Feeds one input to a member and carries out its effects. */
+  input: (id: string, fn: (n: ServicesNode, now: number) => ServiceEffect[]) => void
+  run: (ms: number) => void
+  processes: Array<{ node: string, instance: string, service: string, epoch: number, until: number | null, alive: boolean }>
+  now: () => number
+}
+
+function world (ids: string[]): World {
+  let now = 0
+  const nodes = new Map<string, ServicesNode>()
+  const processes: World['processes'] = []
+  const queue: Array<() => void> = []
+  const perform = (id: string, effects: ServiceEffect[]): void => {
+    for (const e of effects) {
+      if (e.kind === 'send') queue.push(() => { feed(e.to, n => n.receive(now, id, e.msg)) })
+      else if (e.kind === 'publish') {
+        for (const to of ids) if (to !== id) queue.push(() => { feed(to, n => n.receive(now, id, e.msg)) })
+      }
+      else if (e.kind === 'start') {
+        processes.push({ node: id, instance: e.instance, service: e.service, epoch: e.epoch, until: e.until, alive: true })
+        queue.push(() => { feed(id, n => n.instanceStarted(now, e.instance, 1000 + processes.length)) })
+      } else if (e.kind === 'extend') {
+        const p = processes.find(x => x.instance === e.instance && x.alive)
+        if (p != null) p.until = e.until
+      } else if (e.kind === 'stop') {
+        const p = processes.find(x => x.instance === e.instance && x.alive)
+        if (p != null) p.alive = false
+        queue.push(() => { feed(id, n => n.instanceExited(now, e.instance, 'stopped')) })
+      }
+    }
+  }
+  const feed = (id: string, input: (n: ServicesNode) => ServiceEffect[]): void => {
+    const n = nodes.get(id)
+    if (n != null) perform(id, input(n))
+  }
+  const peers: ServicePeer[] = ids.map(id => ({ id, name: id, alive: true, left: false, tags: {} }))
+  for (const id of ids) {
+    nodes.set(id, new ServicesNode({ self: { id, name: id, tags: {} }, now: 0, exec: true, seqBase: 0, wallTime: t => t }))
+  }
+  for (const id of ids) feed(id, n => n.members(0, peers, { side: 'majority', stableSize: ids.length }))
+  const drain = (): void => { while (queue.length > 0) queue.shift()?.() }
+  return {
+    nodes,
+    input: (id, fn) => { feed(id, n => fn(n, now)) },
+    processes,
+    now: () => now,
+    run (ms) {
+      const end = now + ms
+      for (; now < end; now += 50) {
+        drain()
+        for (const p of processes) if (p.alive && p.until != null && p.until <= now) p.alive = false
+        for (const [id, n] of nodes) if (n.nextDeadline() <= now) feed(id, x => x.tick(now))
+        drain()
+        const bySingleton = new Map<string, number>()
+        for (const p of processes) if (p.alive && p.service === 'cron') bySingleton.set(p.service, (bySingleton.get(p.service) ?? 0) + 1)
+        assert.ok((bySingleton.get('cron') ?? 0) <= 1, `two instances of cron at ${now}`)
+      }
+    }
+  }
+}
+
+describe('services core in a small world (instant delivery)', () => {
+  it('a singleton defined on one member runs on exactly one, named the same by every member', () => {
+    const w = world(['a', 'b', 'c', 'd', 'e'])
+    w.run(2000) // past the granters' first lease
+    w.input('c', (n, now) => n.define(now, parseDefinition({ name: 'cron', mode: 'singleton', command: ['true'] })).effects)
+    w.run(3000)
+    const running = w.processes.filter(p => p.alive)
+    assert.equal(running.length, 1)
+    const holders = [...w.nodes.values()].map(n => n.view()[0].instances.filter(i => i.state === 'running').map(i => i.member))
+    for (const h of holders) assert.deepEqual(h, [running[0].node])
+  })
+})
