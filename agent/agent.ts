@@ -4,9 +4,8 @@
  * time and the network.
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type FailureCause, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, newInboundStats, withTimeout, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
-import { hostOf } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
 import { loadOrCreateKey } from './identity.ts'
@@ -20,10 +19,13 @@ import type { JobOptions, JobView } from '../workloads/index.ts'
 import { setUpSecurity, type AgentSecurity, type SecurityStats } from './security.ts'
 import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
+import { MemberSignals } from './member-signals.ts'
 import { JoinProgress, type JoinEventName, type JoinEventView } from './join-progress.ts'
 import type { JobEventName } from './job-events.ts'
+import { ServicesDriver, type ServiceEventView, type ServicesApi } from './services.ts'
+import type { ServiceEventType, ServicesStats } from '../services/index.ts'
 
-export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName | JobEventName
+export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName | JobEventName | ServiceEventType
 
 /**
  * `member:*` events carry the member as it is after the change; for one member,
@@ -34,7 +36,8 @@ export type AgentEventMap =
   { [K in MemberEventName]: CustomEvent<MemberView> } &
   { [K in ClusterEventName]: CustomEvent<ClusterEventView> } &
   { [K in JoinEventName]: CustomEvent<Extract<JoinEventView, { type: K }>> } &
-  { [K in JobEventName]: CustomEvent<JobView> }
+  { [K in JobEventName]: CustomEvent<JobView> } &
+  { [K in ServiceEventType]: CustomEvent<ServiceEventView> }
 
 /** What a listener of event `K` receives. */
 export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['detail']
@@ -43,6 +46,7 @@ export interface AgentStats {
   membership: MembershipStats
   transport: SwimTransportStats
   work: WorkStats
+  services: ServicesStats
   security: SecurityStats
   /** Inbound connections that never became libp2p connections, and WebSocket connections closed by the guard (gossip/inbound-guard.ts). */
   inbound: InboundStats
@@ -64,6 +68,7 @@ export class Agent extends EventTarget {
   #libp2p?: ClusterNode
   #transport?: SwimTransport
   #work?: WorkDriver
+  #services?: ServicesDriver
   #core?: Membership
   #api?: ControlApi
   #security?: AgentSecurity
@@ -73,12 +78,8 @@ export class Agent extends EventTarget {
   #driver?: CoreDriver<Effect>
   /** Runs the transport's path checks (see #checkPaths). */
   #pathTimer?: ReturnType<typeof setInterval>
-  /** Alive members currently shown degraded: `member:degraded` fires when one enters. */
-  readonly #degraded = new Set<string>()
-  /** The cause last emitted per member: `member:unreachable` fires when it becomes `unreachable`. */
-  readonly #causes = new Map<string, FailureCause | undefined>()
-  /** Members with addresses on more than one host (network), kept from member events: the only ones #checkPaths tests. */
-  readonly #multiHomed = new Set<string>()
+  /** `member:unreachable`, `member:degraded`, and which members' paths to test. */
+  readonly #signals = new MemberSignals((type, view) => { this.dispatchEvent(new CustomEvent(type, { detail: view })) })
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
 
   constructor (options: AgentOptions = {}) {
@@ -126,7 +127,8 @@ export class Agent extends EventTarget {
       const seed = this.options.randomSeed ?? Math.floor(Math.random() * 2 ** 32)
       this.#work = new WorkDriver({
         libp2p, options: this.options, timers: realTimers(), seed,
-        onJobEvent: (type, view) => { this.dispatchEvent(new CustomEvent(type, { detail: view })) }
+        onJobEvent: (type, view) => { this.dispatchEvent(new CustomEvent(type, { detail: view })) },
+        onServiceMessage: (from, msg) => { this.#services?.receive(from, msg) }
       })
       const core = this.#core = createMembership({
         self: {
@@ -155,6 +157,10 @@ export class Agent extends EventTarget {
       await this.#work.start()
       for (const member of this.#core.members()) this.#work.memberChanged(member)
       this.#work.membersChanged()
+      this.#services = await ServicesDriver.create(this.options, libp2p.peerId.toString(), this.#work.transport, (type, view) => {
+        this.dispatchEvent(new CustomEvent(type, { detail: view }))
+      })
+      this.#services.membersChanged(core)
       if (this.options.rpc !== false) {
         this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
@@ -174,6 +180,7 @@ export class Agent extends EventTarget {
   /** Graceful leave: every member is told, then the agent stops. Others show it `left`. */
   async leave (): Promise<void> {
     if (this.#state !== 'running') return
+    await this.#services?.leave() // stopped here and their leases given up: others take over at once
     this.#driver?.drive(now => this.#core!.leave(now))
     await new Promise(resolve => setTimeout(resolve, LEAVE_DRAIN_MS))
     await this.stop()
@@ -199,7 +206,13 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport, work } = this.#running()
-    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), services: this.services.stats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
+  }
+
+  /** The cluster's services (docs/services.md): define, remove, list, in-process registrations, logs. */
+  get services (): ServicesApi {
+    this.#running()
+    return (this.#services as ServicesDriver).api
   }
 
   /** Workloads this node can coordinate and run; `register()` adds one. */
@@ -267,6 +280,7 @@ export class Agent extends EventTarget {
 
   #perform (effects: Effect[], now: number): void {
     let workMembersChanged = false
+    if (effects.some(e => e.kind === 'event' || e.kind === 'cluster') && this.#core != null) this.#services?.membersChanged(this.#core)
     for (const effect of effects) {
       if (effect.kind === 'send') {
         this.#transport?.send(effect.to, effect.msg)
@@ -282,7 +296,7 @@ export class Agent extends EventTarget {
         if (this.#work?.memberChanged(member, effect.event.type === 'member:reap') === true) workMembersChanged = true
         const view = this.#view(member, now)
         this.dispatchEvent(new CustomEvent(effect.event.type, { detail: view }))
-        this.#derivedEvents(effect.event.type, member, view)
+        if (this.#signals.memberEvent(effect.event.type, member, view)) this.#transport?.forgetPaths(member.id)
       }
     }
     // work claims follow membership: a failed member's leases are released at once
@@ -296,61 +310,16 @@ export class Agent extends EventTarget {
     return toMemberView(member, now, paths)
   }
 
-  /** `member:unreachable` and `member:degraded`, after the core's event about the same member. */
-  #derivedEvents (type: string, member: Member, view: MemberView): void {
-    if (type === 'member:reap') {
-      this.#causes.delete(member.id)
-      this.#degraded.delete(member.id)
-      this.#multiHomed.delete(member.id)
-      this.#transport?.forgetPaths(member.id)
-      return
-    }
-    if (new Set(member.addrs.map(a => hostOf(a)).filter(h => h != null)).size > 1) this.#multiHomed.add(member.id)
-    else this.#multiHomed.delete(member.id)
-    const cause = member.status === 'alive' ? undefined : member.cause
-    const before = this.#causes.get(member.id)
-    this.#causes.set(member.id, cause)
-    if (cause === 'unreachable' && before !== 'unreachable') {
-      this.dispatchEvent(new CustomEvent('member:unreachable', { detail: view }))
-    }
-    this.#updateDegraded(member.id, view)
-  }
-
   #pathChanged (id: string): void {
-    const core = this.#core
-    const member = core?.member(id)
-    if (member == null || this.#state !== 'running') return
-    this.#updateDegraded(id, this.#view(member, clock()))
+    const member = this.#core?.member(id)
+    if (member != null && this.#state === 'running') this.#signals.pathsChanged(this.#view(member, clock()))
   }
 
-  /** Fires `member:degraded` when the flag turns on; forgets it when it turns off. */
-  #updateDegraded (id: string, view: MemberView): void {
-    if (!view.degraded) {
-      this.#degraded.delete(id)
-      return
-    }
-    if (this.#degraded.has(id)) return
-    this.#degraded.add(id)
-    this.dispatchEvent(new CustomEvent('member:degraded', { detail: view }))
-  }
-
-  /**
-   * Tests silent paths of live members (gossip/paths.ts): a path no probe
-   * uses would otherwise never be known down. Members' addresses come from
-   * the core; the transport picks at most maxPathChecksPerRound of them.
-   * Only members reachable on more than one host (network) are tested: for a
-   * single-network member (every agent on loopback), a test says nothing the
-   * probes do not, and costs it a handshake; its paths are known from traffic.
-   */
+  /** Tests silent paths of live multi-homed members (member-signals.ts), at most maxPathChecksPerRound a round. */
   #checkPaths (): void {
-    const core = this.#core
-    if (core == null || this.#state !== 'running' || this.#multiHomed.size === 0) return
-    const live: Array<{ id: string, addrs: readonly string[] }> = []
-    for (const id of this.#multiHomed) {
-      const m = core.member(id)
-      if (m != null && (m.status === 'alive' || m.status === 'suspect')) live.push({ id, addrs: m.addrs })
-    }
-    this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
+    if (this.#core == null || this.#state !== 'running') return
+    const live = this.#signals.pathsToTest(this.#core)
+    if (live.length > 0) this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
   }
 
   async #shutdown (): Promise<void> {
@@ -360,6 +329,7 @@ export class Agent extends EventTarget {
     this.#join.abandon()
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
+    await this.#services?.stop().catch(() => {})
     await this.#work?.stop().catch(() => {})
     await this.#transport?.stop().catch(() => {})
     // Bounded: libp2p's stop() can wait forever. @libp2p/websockets' listener

@@ -36,6 +36,19 @@ export const COMMAND_USAGE = {
       Stop a job, from any member.`,
   workloads: `  agent workloads ${RPC} [--json]
       Workloads this agent can run.`,
+  service: `  agent service add NAME (--singleton | --replicas N) [--tag K=V]... [--env K=V]...
+        [--check-http URL | --check-tcp HOST:PORT] [--check-interval DURATION] [--stop-grace DURATION]
+        ${RPC} -- COMMAND [ARGS...]
+      Define (or replace) a service the cluster keeps running: one instance (--singleton, never two
+      at once) or N on distinct members. Only members started with --allow-exec run commands;
+      --tag: only members with these tags. The instance gets AGENT_SERVICE, AGENT_NAME,
+      AGENT_SERVICE_INSTANCE and AGENT_SERVICE_EPOCH (a fencing epoch that grows at every start).
+  agent service rm NAME ${RPC}
+      Remove a service: its instances stop everywhere.
+  agent service logs NAME ${RPC} [--follow]
+      Output of the service's instances that ran on this agent.`,
+  services: `  agent services ${RPC} [--json]
+      Every service, where its instances run, and why members are not eligible.`,
   keygen: `  agent keygen FILE
       Write a new cluster key (mode 0600) for --cluster-key.
   agent keygen --rpc-token FILE

@@ -12,6 +12,7 @@ import { formatMembers } from './format.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type HealthView, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
 import { keygen } from './keygen-cli.ts'
+import { service, services } from './services-cli.ts'
 import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
 import { VERSION } from './version.ts'
 
@@ -98,6 +99,11 @@ async function runAgent (args: string[]): Promise<number> {
     console.log(`${new Date().toISOString()} joined the cluster through ${e.via}`)
   })
 
+  for (const type of ['service:started', 'service:stopped', 'service:moved', 'service:failed'] as const) {
+    agent.on(type, e => {
+      console.log(`${new Date().toISOString()} ${type} ${e.instance} epoch ${e.epoch}${e.from != null ? ` from ${e.from}` : ''}${e.reason != null ? `: ${e.reason}` : ''}`)
+    })
+  }
   for (const type of CLUSTER_EVENT_TYPES) {
     agent.on(type, e => {
       console.log(`${new Date().toISOString()} ${type} side ${e.side} (${e.componentSize} of ${e.stableSize} stable) members ${e.members.length > 0 ? e.members.join(',') : '-'}`)
@@ -186,6 +192,8 @@ export async function main (argv: string[]): Promise<number> {
       case 'jobs': return await jobs(rest)
       case 'job': return await job(rest)
       case 'workloads': return await workloads(rest)
+      case 'service': return await service(rest)
+      case 'services': return await services(rest)
       case 'keygen': return await keygen(rest, why => new UsageError(why))
       case 'run': return await runAgent(argv)
     }

@@ -33,13 +33,16 @@ import { hostAllowed } from './security-options.ts'
 import { explainRpcError } from './start-errors.ts'
 import { JOIN_EVENT_TYPES } from './join-progress.ts'
 import { JOB_EVENT_TYPES } from './job-events.ts'
+import { HttpError } from './http-error.ts'
+import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
+import { SERVICE_EVENT_TYPES } from './services.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
   close: () => Promise<void>
 }
 
-const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES]
+const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES, ...SERVICE_EVENT_TYPES]
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -52,13 +55,6 @@ export const HEADERS_TIMEOUT_MS = 10_000
  */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
 
-class HttpError extends Error {
-  readonly status: number
-  constructor (status: number, message: string) {
-    super(message)
-    this.status = status
-  }
-}
 
 /** With a `token`, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
 export async function startControlApi (agent: Agent, at: { host: string, port: number }, token?: string): Promise<ControlApi> {
@@ -166,6 +162,10 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
   }
   if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
+  if (path.startsWith('/v1/services')) {
+    const answer = await routeServices(agent, method, path, async () => await readBody(req, MAX_DEFINITION_BYTES))
+    if (answer != null) return sendJson(res, answer.status, answer.json)
+  }
   if (path.startsWith('/v1/jobs/')) {
     allow(['GET', 'DELETE'])
     const id = path.slice('/v1/jobs/'.length)

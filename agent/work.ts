@@ -10,9 +10,10 @@
  */
 import { createWorkNode, fnv1a64, JobRejectedError, PeerView, type JobOptions, type JobView, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
 import { CoreDriver, seededRandom, type DriverTimers } from '../membership/index.ts'
-import { createWorkTransport, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
+import { createWorkTransport, isServiceMessage, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
+import type { ServiceMessage } from '../services/index.ts'
 import { JobHandle, SubmittedJobs } from './work-job-handle.ts'
 import { builtinRegistry, checkExecAllowed, workloadsApi, type WorkloadsApi } from './work-registry.ts'
 import { PREFETCH_PER_SLOT, TaskRunner } from './work-tasks.ts'
@@ -41,6 +42,8 @@ export interface WorkDriverOptions {
   seed: number
   /** Events of the jobs this agent coordinates (agent/job-events.ts). */
   onJobEvent?: (type: JobEventName, view: JobView) => void
+  /** The services core's messages, which share the work transport (agent/services.ts). */
+  onServiceMessage?: (from: string, msg: ServiceMessage) => void
 }
 
 export class WorkDriver {
@@ -56,11 +59,13 @@ export class WorkDriver {
   readonly #peers = new PeerView()
   readonly #submitted: SubmittedJobs
   readonly #jobEvents: JobEvents
+  readonly #onServiceMessage: WorkDriverOptions['onServiceMessage']
   #stopped = false
   readonly workloads: WorkloadsApi
 
   constructor (opts: WorkDriverOptions) {
     this.#clock = opts.timers.now
+    this.#onServiceMessage = opts.onServiceMessage
     this.#registry = builtinRegistry(opts.options.allowExec)
     this.workloads = workloadsApi(this.#registry)
     this.#core = createWorkNode({
@@ -179,7 +184,16 @@ export class WorkDriver {
 
   // ---------------------------------------------------------------------------
 
+  /** The work transport, shared with the services driver. */
+  get transport (): Pick<WorkTransport, 'publish' | 'send'> {
+    return this.#transport
+  }
+
   #receive (from: string, msg: WireMessage): void {
+    if (isServiceMessage(msg)) {
+      this.#onServiceMessage?.(from, msg)
+      return
+    }
     if (msg.type === 'job-query') {
       this.#lookup.query(from, msg)
       return

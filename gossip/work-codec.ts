@@ -10,6 +10,8 @@
  */
 import { SNAPSHOT_TASK_STATES, type JobView, type WorkMessage } from '../workloads/types.ts'
 import { checkDepth as checkValueDepth, ValueBoundError } from '../workloads/limits.ts'
+import { InvalidServiceError, type ServiceMessage } from '../services/index.ts'
+import { isServiceMessageType, validateServiceMessage } from './service-codec.ts'
 
 /** A lookup between agents: not part of the core. */
 export type LookupMessage =
@@ -18,7 +20,8 @@ export type LookupMessage =
   /** direct: the answer to job-query `qid`. */
   | { type: 'job-info', qid: number, jobs: JobView[] }
 
-export type WireMessage = WorkMessage | LookupMessage
+/** Everything on the work transport: the work core's messages, the lookups, and the services core's (service-codec.ts). */
+export type WireMessage = WorkMessage | LookupMessage | ServiceMessage
 
 export class WireError extends Error {
   override name = 'WireError'
@@ -182,7 +185,7 @@ function jobView (v: unknown): void {
 const jobEpoch: Check[] = [id('jobId'), nat('epoch')]
 const taskList: Check = list('tasks', index)
 
-const SHAPES: Record<WireMessage['type'], Check[]> = {
+const SHAPES: Record<(WorkMessage | LookupMessage)['type'], Check[]> = {
   offer: [...jobEpoch, id('coordinator'), list('replicas', memberId), id('workload'), oneOf('kind', KINDS), list('tasks', offeredTask)],
   claim: [...jobEpoch, id('coordinator'), taskList],
   grant: [...jobEpoch, id('workload'), list('tasks', grantedTask)],
@@ -210,7 +213,15 @@ const SHAPES: Record<WireMessage['type'], Check[]> = {
 /** Validates a parsed JSON value as a wire message; throws WireError naming the first bad field. */
 export function validateWire (value: unknown): WireMessage {
   const o = object(value, 'message')
-  const checks = typeof o.type === 'string' && Object.hasOwn(SHAPES, o.type) ? SHAPES[o.type as WireMessage['type']] : undefined
+  if (isServiceMessageType(o.type)) {
+    try {
+      return validateServiceMessage(o)
+    } catch (err) {
+      if (err instanceof InvalidServiceError) throw new WireError(err.message)
+      throw err
+    }
+  }
+  const checks = typeof o.type === 'string' && Object.hasOwn(SHAPES, o.type) ? SHAPES[o.type as keyof typeof SHAPES] : undefined
   if (checks == null) throw new WireError(`unknown message type ${JSON.stringify(o.type)?.slice(0, 40)}`)
   for (const check of checks) check(o)
   return o as unknown as WireMessage

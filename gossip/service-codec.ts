@@ -1,0 +1,85 @@
+/**
+ * The services' messages on the work transport (services/types.ts
+ * ServiceMessage), checked field by field on the way in like the work
+ * messages (work-codec.ts). Definitions inside a registry exchange go through
+ * the same parser as the control API's (services/definition.ts), so a member
+ * cannot spread a definition the API would refuse.
+ */
+import { InvalidServiceError, parseDefinition, SERVICE_LIMITS, SERVICE_NAME, type ServiceMessage } from '../services/index.ts'
+
+const STATES = ['starting', 'running', 'stopping', 'failed']
+/** Member ids, instance ids, digests. */
+const MAX_ID_CHARS = 200
+
+const fail = (message: string): never => { throw new InvalidServiceError(message) }
+
+function object (v: unknown, what: string): Record<string, unknown> {
+  if (v == null || typeof v !== 'object' || Array.isArray(v)) fail(`${what} must be an object`)
+  return v as Record<string, unknown>
+}
+function nat (o: Record<string, unknown>, key: string): void {
+  const v = o[key]
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${key} must be an integer >= 0`)
+}
+function bool (o: Record<string, unknown>, key: string): void {
+  if (typeof o[key] !== 'boolean') fail(`${key} must be a boolean`)
+}
+function id (o: Record<string, unknown>, key: string, optional = false): void {
+  const v = o[key]
+  if (optional && v === undefined) return
+  if (typeof v !== 'string' || v.length > MAX_ID_CHARS || (v.length === 0 && key !== 'digest')) fail(`${key} must be a string of at most ${MAX_ID_CHARS} chars`)
+}
+function name (o: Record<string, unknown>, key: string): void {
+  const v = o[key]
+  if (typeof v !== 'string' || v.length > SERVICE_LIMITS.nameChars || !SERVICE_NAME.test(v)) fail(`${key} must be a service name`)
+}
+function list (o: Record<string, unknown>, key: string, max: number, item: (v: unknown) => void): void {
+  const v = o[key]
+  if (!Array.isArray(v) || v.length > max) fail(`${key} must be an array of at most ${max}`)
+  for (const x of v as unknown[]) item(x)
+}
+const names = (v: unknown): void => { name({ v }, 'v') }
+
+function instance (v: unknown): void {
+  const i = object(v, 'instance')
+  name(i, 'service'); id(i, 'instance'); nat(i, 'epoch'); nat(i, 'since'); nat(i, 'restarts')
+  if (!STATES.includes(i.state as string)) fail(`state must be one of ${STATES.join(', ')}`)
+  if (i.pid !== null) nat(i, 'pid')
+}
+
+function entry (v: unknown): void {
+  const e = object(v, 'registry entry')
+  name(e, 'name')
+  const version = object(e.version, 'version')
+  nat(version, 'clock'); id(version, 'writer')
+  if (e.definition === null) return
+  e.definition = parseDefinition(e.definition)
+  if ((e.definition as { name: string }).name !== e.name) fail('a definition must have its entry\'s name')
+}
+
+const SHAPES: Record<ServiceMessage['type'], (o: Record<string, unknown>) => void> = {
+  'service-state': (o) => {
+    nat(o, 'seq'); id(o, 'digest'); bool(o, 'exec'); nat(o, 'load')
+    list(o, 'handlers', SERVICE_LIMITS.services, names); list(o, 'blocked', SERVICE_LIMITS.services, names)
+    list(o, 'instances', SERVICE_LIMITS.services, instance)
+  },
+  'service-defs': (o) => { list(o, 'entries', SERVICE_LIMITS.services, entry); bool(o, 'reply') },
+  'service-lease': (o) => { name(o, 'service'); nat(o, 'epoch'); nat(o, 'round') },
+  'service-lease-reply': (o) => { name(o, 'service'); nat(o, 'epoch'); nat(o, 'round'); bool(o, 'granted'); nat(o, 'maxEpoch'); id(o, 'holder', true) },
+  'service-release': (o) => { name(o, 'service'); nat(o, 'epoch') }
+}
+
+export function isServiceMessageType (type: unknown): type is ServiceMessage['type'] {
+  return typeof type === 'string' && Object.hasOwn(SHAPES, type)
+}
+
+/** Whether a decoded wire message is one of the services core's. */
+export function isServiceMessage<M extends { type: string }> (msg: M | ServiceMessage): msg is ServiceMessage {
+  return isServiceMessageType(msg.type)
+}
+
+/** Checks a parsed message of a service type; throws InvalidServiceError naming the first bad field. */
+export function validateServiceMessage (o: Record<string, unknown>): ServiceMessage {
+  SHAPES[o.type as ServiceMessage['type']](o)
+  return o as unknown as ServiceMessage
+}

@@ -1,0 +1,144 @@
+/**
+ * Services on 5 real agents on loopback (all with --allow-exec-open): the
+ * service command appends `AGENT_NAME AGENT_SERVICE_EPOCH pid ms` to a file
+ * every 50 ms, and the file is the witness: a singleton's writers never
+ * overlap, through kill -9 and SIGSTOP of its holder.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { killAll, runCli, startAgent, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import type { ServiceView } from '../../services/index.ts'
+
+const EXEC = ['--allow-exec-open']
+
+/** A writer: one line every 50 ms, naming its agent, epoch and pid. */
+function writer (file: string): string[] {
+  return ['sh', '-c', `while :; do echo "$AGENT_NAME $AGENT_SERVICE_EPOCH $$ $(date +%s%3N)" >> ${file}; sleep 0.05; done`]
+}
+
+async function servicesOf (agent: AgentProcess): Promise<ServiceView[]> {
+  const { code, stdout, stderr } = await runCli(['services', '--json', '--rpc', agent.rpc])
+  if (code !== 0) throw new Error(`agent services failed: ${stderr}`)
+  return JSON.parse(stdout) as ServiceView[]
+}
+
+/** The members running `name` (state running) as `agent` reports it. */
+async function runningOn (agent: AgentProcess, name: string): Promise<string[]> {
+  const service = (await servicesOf(agent)).find(s => s.name === name)
+  return service?.instances.filter(i => i.state === 'running').map(i => i.member).sort() ?? []
+}
+
+interface Line { name: string, epoch: number, pid: number, at: number }
+
+async function lines (file: string): Promise<Line[]> {
+  if (!existsSync(file)) return []
+  return (await readFile(file, 'utf8')).trim().split('\n').filter(l => l !== '').map(l => {
+    const [name, epoch, pid, at] = l.split(' ')
+    return { name, epoch: Number(epoch), pid: Number(pid), at: Number(at) }
+  })
+}
+
+/** Each writer's first and last line; no two of them may overlap or come within 100 ms. */
+function assertNoOverlap (all: Line[]): void {
+  const spans = new Map<number, { from: number, to: number, name: string, epoch: number }>()
+  for (const l of all) {
+    const s = spans.get(l.pid)
+    if (s == null) spans.set(l.pid, { from: l.at, to: l.at, name: l.name, epoch: l.epoch })
+    else { s.from = Math.min(s.from, l.at); s.to = Math.max(s.to, l.at) }
+  }
+  const sorted = [...spans.entries()].sort((a, b) => a[1].from - b[1].from)
+  for (let i = 1; i < sorted.length; i++) {
+    const [prevPid, prev] = sorted[i - 1]
+    const [pid, next] = sorted[i]
+    assert.ok(next.from - prev.to >= 100, `pid ${pid} (${next.name}, epoch ${next.epoch}) wrote at ${next.from}, ${next.from - prev.to} ms after pid ${prevPid} (${prev.name}, epoch ${prev.epoch}) last wrote`)
+    assert.ok(next.epoch > prev.epoch, `epoch ${next.epoch} after ${prev.epoch}`)
+  }
+}
+
+/** Gone, or a zombie waiting for init to reap it. */
+function processGone (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return true
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true
+  }
+}
+
+async function startFive (prefix: string, extra: (i: number) => string[] = () => []): Promise<AgentProcess[]> {
+  const first = await startAgent({ name: `${prefix}1`, extraArgs: [...EXEC, ...extra(0)] })
+  const rest = await Promise.all([2, 3, 4, 5].map(async i => await startAgent({ name: `${prefix}${i}`, join: [first.multiaddrs[0]], extraArgs: [...EXEC, ...extra(i - 1)] })))
+  const agents = [first, ...rest]
+  await waitAllSee(agents, agents, 'alive', 30_000)
+  return agents
+}
+
+describe('services on 5 agents', () => {
+  let agents: AgentProcess[] = []
+  let dir = ''
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'services-'))
+    agents = await startFive('svc')
+  })
+  after(async () => {
+    await killAll(agents)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a singleton runs on one agent, moves on kill -9 and on SIGSTOP of its holder, and never runs twice', async () => {
+    const file = join(dir, 'cron.log')
+    const added = await runCli(['service', 'add', 'cron', '--singleton', '--rpc', agents[2].rpc, '--', ...writer(file)])
+    assert.equal(added.code, 0, added.stderr)
+    assert.match(added.stdout, /service cron defined/)
+
+    let holder = ''
+    await waitFor('every agent names the same one holder', async () => {
+      const views = await Promise.all(agents.map(async a => await runningOn(a, 'cron')))
+      holder = views[0][0] ?? ''
+      return views.every(v => v.length === 1 && v[0] === holder)
+    }, 30_000, 200)
+    await waitFor('the instance writes', async () => (await lines(file)).length > 3, 10_000)
+
+    // kill -9 of the holder: its instance dies with it, another agent takes over
+    const first = agents.find(a => a.name === holder) as AgentProcess
+    const firstPid = (await lines(file)).at(-1)!.pid
+    first.child.kill('SIGKILL')
+    const others = agents.filter(a => a !== first)
+    await waitFor('the killed holder\'s instance is gone (no orphan)', () => processGone(firstPid), 5_000)
+    let second = ''
+    await waitFor('another agent runs it', async () => {
+      second = (await runningOn(others[0], 'cron'))[0] ?? ''
+      return second !== '' && second !== holder
+    }, 30_000, 200)
+
+    // SIGSTOP of the new holder: its supervisor stops the instance, then another agent runs it
+    await waitFor('the new instance writes', async () => (await lines(file)).at(-1)?.name === second, 10_000)
+    const frozen = agents.find(a => a.name === second) as AgentProcess
+    const frozenPid = (await lines(file)).at(-1)!.pid
+    frozen.child.kill('SIGSTOP')
+    await waitFor('the frozen holder\'s instance is stopped', () => processGone(frozenPid), 10_000)
+    const rest = others.filter(a => a !== frozen)
+    await waitFor('a third agent runs it', async () => {
+      const on = (await runningOn(rest[0], 'cron'))[0]
+      return on != null && on !== second
+    }, 60_000, 200)
+    frozen.child.kill('SIGCONT')
+    await waitFor('the resumed agent sees the singleton elsewhere', async () => {
+      const on = await runningOn(frozen, 'cron')
+      return on.length === 1 && on[0] !== second
+    }, 30_000, 200)
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    const all = await lines(file)
+    assert.ok(all.filter(l => l.pid === frozenPid).every(l => l.at < Date.now() - 3000), 'the resumed holder did not start it again')
+    assertNoOverlap(all)
+    assert.ok(new Set(all.map(l => l.pid)).size >= 3, 'three instances in turn')
+  })
+})
