@@ -284,7 +284,8 @@ export class ServicesNode {
       const lapsing = claim == null || claim.until - now < this.config.leaseMs / 2
       if (unfit != null || (lapsing && local.state !== 'failed')) {
         this.#stop(now, local, unfit ?? 'the lease could not be renewed (no majority answered)')
-      } else if (local.state === 'failed' && now >= (local.restartAt ?? Infinity) && claim != null) {
+      } else if (local.state === 'failed' && now >= (local.restartAt ?? Infinity) && claim != null && claim.epoch <= local.epoch) {
+        // the restart needs the lease at a new epoch: ask once here, then the renewal rounds go on at it
         claim.bump(Math.max(claim.epoch, this.#leases.granter.maxEpoch(name), claim.refusedAt) + 1)
         this.#leases.round(now, claim)
       }

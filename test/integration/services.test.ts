@@ -142,3 +142,59 @@ describe('services on 5 agents', () => {
     assert.ok(new Set(all.map(l => l.pid)).size >= 3, 'three instances in turn')
   })
 })
+
+describe('a replicated service and health checks on 5 agents', () => {
+  let agents: AgentProcess[] = []
+  let dir = ''
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'services-'))
+    agents = await startFive('rep')
+  })
+  after(async () => {
+    await killAll(agents)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('3 replicas run on 3 distinct agents, and again after kill -9 of one of them', async () => {
+    const added = await runCli(['service', 'add', 'web', '--replicas', '3', '--rpc', agents[0].rpc, '--', ...writer(join(dir, 'web.log'))])
+    assert.equal(added.code, 0, added.stderr)
+    let on: string[] = []
+    await waitFor('3 replicas on distinct agents, seen alike by all', async () => {
+      const views = await Promise.all(agents.map(async a => await runningOn(a, 'web')))
+      on = views[0]
+      return on.length === 3 && new Set(on).size === 3 && views.every(v => v.join() === on.join())
+    }, 30_000, 200)
+    const victim = agents.find(a => a.name === on[0]) as AgentProcess
+    victim.child.kill('SIGKILL')
+    const alive = agents.filter(a => a !== victim)
+    await waitFor('3 replicas again, none on the killed agent', async () => {
+      const now = await runningOn(alive[0], 'web')
+      return now.length === 3 && new Set(now).size === 3 && !now.includes(victim.name)
+    }, 30_000, 200)
+    const table = await runCli(['services', '--rpc', alive[0].rpc])
+    assert.match(table.stdout, /^web\s+replicated\s+3\s+placed/m)
+  })
+
+  it('an instance that keeps failing its health check is restarted, then moved to another agent', async () => {
+    const alive = agents.filter(a => a.child.exitCode == null && a.child.signalCode == null)
+    // nothing listens on port 1: every check fails
+    const added = await runCli(['service', 'add', 'sick', '--singleton', '--check-tcp', '127.0.0.1:1', '--check-interval', '200ms', '--rpc', alive[0].rpc, '--', 'sleep', '600'])
+    assert.equal(added.code, 0, added.stderr)
+    let first = ''
+    await waitFor('it runs somewhere', async () => { first = (await runningOn(alive[0], 'sick'))[0] ?? ''; return first !== '' }, 30_000, 200)
+    await waitFor('it was restarted where it ran', async () => {
+      const service = (await servicesOf(alive[0])).find(s => s.name === 'sick')
+      return service?.instances.some(i => i.member === first && i.restarts > 0) === true
+    }, 30_000, 200)
+    await waitFor('it moved to another agent', async () => {
+      const on = await runningOn(alive[0], 'sick')
+      return on.length === 1 && on[0] !== first
+    }, 60_000, 200)
+    const holder = alive.find(a => a.name === first) as AgentProcess
+    const logs = await runCli(['service', 'logs', 'sick', '--rpc', holder.rpc])
+    assert.match(logs.stdout, /health check failed/)
+    const removed = await runCli(['service', 'rm', 'sick', '--rpc', alive[1].rpc])
+    assert.equal(removed.code, 0, removed.stderr)
+    await waitFor('removed everywhere', async () => (await servicesOf(alive[2])).every(s => s.name !== 'sick'), 10_000, 200)
+  })
+})

@@ -178,6 +178,18 @@ export class SimServices {
     else if (net === 'up') deliver()
   }
 
+  /** An instance of `service` exits by itself (a bug in the service): its agent restarts it, or gives it up after repeated failures. */
+  failInstance (service: string): void {
+    const p = this.live(service)[0]
+    const state = p == null ? undefined : this.#nodes.get(p.node)
+    if (p != null && state != null) this.#kill(state, p, 'exited with code 1')
+  }
+
+  /** The most lease rounds any current node's core has run. */
+  maxLeaseRounds (): number {
+    return Math.max(0, ...[...this.#nodes.values()].map(s => s.core.stats().leaseRounds))
+  }
+
   /** A crash kills the agent's instances (the supervisors see their pipe close). */
   crashed (id: MemberId): void {
     const state = this.#nodes.get(id)
