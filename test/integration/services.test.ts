@@ -6,19 +6,14 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { existsSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { killAll, runCli, startAgent, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { freePort, killAll, runCli, startAgent, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 import type { ServiceView } from '../../services/index.ts'
+import { assertNoOverlap, lines, processGone, writer } from './service-witness.ts'
 
 const EXEC = ['--allow-exec-open']
-
-/** A writer: one line every 50 ms, naming its agent, epoch and pid. */
-function writer (file: string): string[] {
-  return ['sh', '-c', `while :; do echo "$AGENT_NAME $AGENT_SERVICE_EPOCH $$ $(date +%s%3N)" >> ${file}; sleep 0.05; done`]
-}
 
 async function servicesOf (agent: AgentProcess): Promise<ServiceView[]> {
   const { code, stdout, stderr } = await runCli(['services', '--json', '--rpc', agent.rpc])
@@ -30,47 +25,6 @@ async function servicesOf (agent: AgentProcess): Promise<ServiceView[]> {
 async function runningOn (agent: AgentProcess, name: string): Promise<string[]> {
   const service = (await servicesOf(agent)).find(s => s.name === name)
   return service?.instances.filter(i => i.state === 'running').map(i => i.member).sort() ?? []
-}
-
-interface Line { name: string, epoch: number, pid: number, at: number }
-
-async function lines (file: string): Promise<Line[]> {
-  if (!existsSync(file)) return []
-  return (await readFile(file, 'utf8')).trim().split('\n').filter(l => l !== '').map(l => {
-    const [name, epoch, pid, at] = l.split(' ')
-    return { name, epoch: Number(epoch), pid: Number(pid), at: Number(at) }
-  })
-}
-
-/** Each writer's first and last line; no two of them may overlap or come within 100 ms. */
-function assertNoOverlap (all: Line[]): void {
-  const spans = new Map<number, { from: number, to: number, name: string, epoch: number }>()
-  for (const l of all) {
-    const s = spans.get(l.pid)
-    if (s == null) spans.set(l.pid, { from: l.at, to: l.at, name: l.name, epoch: l.epoch })
-    else { s.from = Math.min(s.from, l.at); s.to = Math.max(s.to, l.at) }
-  }
-  const sorted = [...spans.entries()].sort((a, b) => a[1].from - b[1].from)
-  for (let i = 1; i < sorted.length; i++) {
-    const [prevPid, prev] = sorted[i - 1]
-    const [pid, next] = sorted[i]
-    assert.ok(next.from - prev.to >= 100, `pid ${pid} (${next.name}, epoch ${next.epoch}) wrote at ${next.from}, ${next.from - prev.to} ms after pid ${prevPid} (${prev.name}, epoch ${prev.epoch}) last wrote`)
-    assert.ok(next.epoch > prev.epoch, `epoch ${next.epoch} after ${prev.epoch}`)
-  }
-}
-
-/** Gone, or a zombie waiting for init to reap it. */
-function processGone (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return true
-  }
-  try {
-    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return true
-  }
 }
 
 async function startFive (prefix: string, extra: (i: number) => string[] = () => []): Promise<AgentProcess[]> {
@@ -196,5 +150,45 @@ describe('a replicated service and health checks on 5 agents', () => {
     const removed = await runCli(['service', 'rm', 'sick', '--rpc', alive[1].rpc])
     assert.equal(removed.code, 0, removed.stderr)
     await waitFor('removed everywhere', async () => (await servicesOf(alive[2])).every(s => s.name !== 'sick'), 10_000, 200)
+  })
+})
+
+describe('services survive a restart of the whole cluster', () => {
+  let agents: AgentProcess[] = []
+  let dir = ''
+  after(async () => {
+    await killAll(agents)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('5 agents restarted with the same --data-dirs run the services again without re-adding them', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'services-'))
+    const port = await freePort()
+    const seed = `/ip4/127.0.0.1/tcp/${port}`
+    const start = async (): Promise<AgentProcess[]> => {
+      const first = await startAgent({ name: 'dd1', listen: [seed], extraArgs: [...EXEC, '--data-dir', join(dir, 'dd1')] })
+      const rest = await Promise.all([2, 3, 4, 5].map(async i => await startAgent({ name: `dd${i}`, join: [first.multiaddrs[0]], extraArgs: [...EXEC, '--data-dir', join(dir, `dd${i}`)] })))
+      return [first, ...rest]
+    }
+    agents = await start()
+    await waitAllSee(agents, agents, 'alive', 30_000)
+    for (const args of [['once', '--singleton'], ['pool', '--replicas', '2']]) {
+      const added = await runCli(['service', 'add', ...args, '--rpc', agents[1].rpc, '--', 'sleep', '600'])
+      assert.equal(added.code, 0, added.stderr)
+    }
+    const placed = async (): Promise<boolean> => {
+      const views = await Promise.all(agents.map(async a => await servicesOf(a)))
+      return views.every(v => v.length === 2 && v.every(s => s.status === 'placed'))
+    }
+    await waitFor('both services placed, seen by all', placed, 30_000, 200)
+    const epochBefore = (await servicesOf(agents[0])).find(s => s.name === 'once')!.instances[0].epoch
+
+    for (const a of agents) a.child.kill('SIGTERM')
+    await Promise.all(agents.map(async a => await a.exited))
+    agents = await start()
+    await waitAllSee(agents, agents, 'alive', 30_000)
+    await waitFor('both services placed again', placed, 30_000, 200)
+    const once = (await servicesOf(agents[4])).find(s => s.name === 'once')!
+    assert.ok(once.instances[0].epoch > epochBefore, `epoch ${once.instances[0].epoch} after ${epochBefore}: epochs keep growing across restarts`)
   })
 })

@@ -138,6 +138,8 @@ export interface StartClusterOptions {
   convergeTimeoutMs?: number
   /** Lab namespace prefix (default "nl"). */
   prefix?: string
+  /** More flags for every agent (e.g. --allow-exec-open). */
+  extraArgs?: string[]
 }
 
 /**
@@ -157,7 +159,7 @@ export async function startLabCluster (n: number, opts: StartClusterOptions = {}
     const seed = lab.nodes[0]
     const joins = [`/ip4/${seed.addrA}/tcp/${TCP_PORT}`, `/ip4/${seed.addrB}/tcp/${WS_PORT}/ws`]
     const starts = lab.nodes.map(async (node, i) =>
-      await spawnAgent(lab, node, `node${i + 1}`, profile, i === 0 ? [] : joins, opts.startTimeoutMs ?? 60_000))
+      await spawnAgent(lab, node, `node${i + 1}`, profile, [...(i === 0 ? [] : joins.flatMap(a => ['--join', a])), ...(opts.extraArgs ?? [])], opts.startTimeoutMs ?? 60_000))
     const started = await Promise.allSettled(starts)
     for (const s of started) if (s.status === 'fulfilled') agents.push(s.value)
     const failed = started.find(s => s.status === 'rejected')
@@ -251,10 +253,9 @@ export async function startLabCluster (n: number, opts: StartClusterOptions = {}
   }
 }
 
-async function spawnAgent (lab: Lab, node: LabNode, name: string, profile: string, join: string[], timeoutMs: number): Promise<LabAgent> {
+async function spawnAgent (lab: Lab, node: LabNode, name: string, profile: string, extra: string[], timeoutMs: number): Promise<LabAgent> {
   const args = [MAIN, '--name', name, '--profile', profile, '--rpc', RPC,
-    '--listen', `/ip4/${node.addrA}/tcp/${TCP_PORT}`, '--listen', `/ip4/${node.addrB}/tcp/${WS_PORT}/ws`,
-    ...join.flatMap(a => ['--join', a])]
+    '--listen', `/ip4/${node.addrA}/tcp/${TCP_PORT}`, '--listen', `/ip4/${node.addrB}/tcp/${WS_PORT}/ws`, ...extra]
   const child = lab.spawn(node, NODE, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let all = ''
   const lines: string[] = []
