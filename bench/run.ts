@@ -2,20 +2,21 @@
  * `npm run bench`: runs each benchmark BENCH_RUNS times and prints a Markdown
  * table of medians (with min and max) against the targets: the membership
  * bench (default 5 runs), the footprint bench (default 3 runs), then the
- * work-claims bench (default 3 runs). BENCH_ONLY=membership, footprint or
- * jobs runs one of them alone.
+ * work-claims bench (default 3 runs), then the services bench (default 3
+ * runs). BENCH_ONLY=membership, footprint, jobs or services runs one of them alone.
  */
 import { runMembershipBench, type MembershipRun } from './membership.ts'
 import { runFootprintBench } from './footprint.ts'
 import { NOOP_SLOTS, NOOP_TASKS, PRIMES_INPUT, runJobsBench, type JobsRun } from './jobs.ts'
+import { runServicesBench, type ServicesRun } from './services.ts'
 import { median } from './stats.ts'
 import { warmUp } from './warm-up.ts'
 import { execFileSync } from 'node:child_process'
 import { DENO } from '../test/integration/harness.ts'
 
 const only = process.env.BENCH_ONLY ?? ''
-if (only !== '' && only !== 'membership' && only !== 'footprint' && only !== 'jobs') {
-  console.error(`BENCH_ONLY must be membership, footprint or jobs, got "${only}"`)
+if (only !== '' && !['membership', 'footprint', 'jobs', 'services'].includes(only)) {
+  console.error(`BENCH_ONLY must be membership, footprint, jobs or services, got "${only}"`)
   process.exit(2)
 }
 const runs = (fallback: number): number => Number(process.env.BENCH_RUNS ?? fallback)
@@ -94,5 +95,25 @@ if (only === '' || only === 'jobs') {
   console.log(row('the same on 2 agents (--slots 1 each)', 'primes2AgentsMs', ' ms', ''))
   console.log(row('speed-up, 2 agents vs 1', 'speedup', '×', '≥ 1.7', m => m >= 1.7))
   console.log(row('the machine\'s ceiling: 2 threads vs 1, no agent', 'machineSpeedup', '×', ''))
+}
+if (only === '' || only === 'services') {
+  const n = runs(3)
+  const results: ServicesRun[] = []
+  for (let i = 0; i < n; i++) {
+    const result = await runServicesBench()
+    results.push(result)
+    console.error(`services run ${i + 1}/${n}: ${JSON.stringify(result)}`)
+  }
+  const row = (label: string, key: keyof ServicesRun, targetMs: number): string => {
+    const values = results.map(r => Math.round(r[key]))
+    const m = median(values)
+    return `| ${label} | ${m} ms | ${Math.min(...values)}–${Math.max(...values)} | < ${targetMs} ms | ${m < targetMs ? 'yes' : 'no'} |`
+  }
+  console.log(`\nServices, 5 agents, lan profile, loopback, until the new instance's first line; ${n} runs; ${date}; Node ${process.version}\n`)
+  console.log('| measure | median | min–max | target | met |')
+  console.log('|---|---|---|---|---|')
+  console.log(row('singleton failover after kill -9 of its holder', 'singletonKillMs', 2000))
+  console.log(row('singleton failover after SIGSTOP of its holder', 'singletonStopMs', 10_000))
+  console.log(row('replica recovery after kill -9 of one of 3', 'replicaKillMs', 2000))
 }
 process.exit(0)

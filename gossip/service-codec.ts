@@ -65,7 +65,10 @@ const SHAPES: Record<ServiceMessage['type'], (o: Record<string, unknown>) => voi
   },
   'service-defs': (o) => { list(o, 'entries', SERVICE_LIMITS.services, entry); bool(o, 'reply') },
   'service-lease': (o) => { name(o, 'service'); nat(o, 'epoch'); nat(o, 'round') },
-  'service-lease-reply': (o) => { name(o, 'service'); nat(o, 'epoch'); nat(o, 'round'); bool(o, 'granted'); nat(o, 'maxEpoch'); id(o, 'holder', true) },
+  'service-lease-reply': (o) => {
+    name(o, 'service'); nat(o, 'epoch'); nat(o, 'round'); bool(o, 'granted'); nat(o, 'maxEpoch'); id(o, 'holder', true)
+    if (o.retryInMs !== undefined && (typeof o.retryInMs !== 'number' || !Number.isFinite(o.retryInMs) || o.retryInMs < 0 || o.retryInMs > 3_600_000)) fail('retryInMs must be a number of milliseconds')
+  },
   'service-release': (o) => { name(o, 'service'); nat(o, 'epoch') }
 }
 

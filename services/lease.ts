@@ -24,6 +24,8 @@ export interface GrantAnswer {
   granted: boolean
   maxEpoch: number
   holder?: MemberId
+  /** A refusal because of a promise to another member: it runs out in this long (ask again then, not sooner). */
+  retryInMs?: number
 }
 
 interface Promised {
@@ -50,9 +52,10 @@ export class LeaseGranter {
     const promise = this.#promises.get(service)
     const max = this.#max.get(service)
     const maxEpoch = max?.epoch ?? 0
-    const refuse = (): GrantAnswer => ({ granted: false, maxEpoch, holder: promise != null && promise.until > now ? promise.holder : max?.holder })
-    if (now < this.#grantsFrom) return refuse()
-    if (promise != null && promise.until > now && promise.holder !== from) return refuse()
+    const promised = promise != null && promise.until > now && promise.holder !== from ? promise : undefined
+    const refuse = (retryInMs?: number): GrantAnswer => ({ granted: false, maxEpoch, holder: promised?.holder ?? max?.holder, ...(retryInMs != null ? { retryInMs } : {}) })
+    if (now < this.#grantsFrom) return refuse(this.#grantsFrom - now)
+    if (promised != null) return refuse(promised.until - now)
     // A new holder needs a new epoch; its current holder may renew the epoch it has.
     if (epoch < maxEpoch || (epoch === maxEpoch && max?.holder !== from)) return refuse()
     this.#promises.set(service, { holder: from, epoch, until: now + this.#leaseMs })
@@ -110,6 +113,8 @@ export class LeaseClaim {
   refusedAt = 0
   /** Who a refusal named as holder. */
   refusedBy: MemberId | undefined
+  /** The latest a refusal said its promise to another member runs out in, from the round's start. */
+  retryInMs = 0
 
   readonly #leaseMs: number
 
@@ -127,6 +132,7 @@ export class LeaseClaim {
     this.#asked = asked
     this.#grants = new Set()
     this.#refusals = new Set()
+    this.retryInMs = 0
     return this.round
   }
 
@@ -147,6 +153,7 @@ export class LeaseClaim {
       this.#refusals.add(from)
       this.refusedAt = Math.max(this.refusedAt, reply.maxEpoch)
       if (reply.holder != null && reply.holder !== from) this.refusedBy = reply.holder
+      this.retryInMs = Math.max(this.retryInMs, reply.retryInMs ?? 0)
       return false
     }
     this.#grants.add(from)

@@ -80,10 +80,16 @@ export class SingletonLeases {
     this.granter.release(this.#host.self, claim.service, claim.epoch)
   }
 
-  /** Gives way to another claimant, and asks again no sooner than a renewal period from now. */
+  /**
+   * Gives way to another claimant, and asks again a renewal period from now,
+   * or as soon as the promises that refused it run out when they said so
+   * (after a holder's crash, its promises end up to leaseMs after its last
+   * renewal: asking right then saves up to a renewal period of failover).
+   */
   giveWay (now: number, claim: LeaseClaim): void {
     this.drop(claim)
-    this.#retryAt.set(claim.service, now + this.#config.renewMs)
+    const promisesEnd = claim.retryInMs > 0 ? claim.sentAt + claim.retryInMs + 1 : Infinity
+    this.#retryAt.set(claim.service, Math.min(now + this.#config.renewMs, Math.max(now, promisesEnd)))
   }
 
   /** Another member's request: the granter's answer goes back to it. */

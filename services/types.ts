@@ -97,7 +97,7 @@ export type ServiceMessage =
   /** direct: grant me (or renew) the lease of singleton `service` at `epoch`; `round` matches the answer. */
   | { type: 'service-lease', service: string, epoch: number, round: number }
   /** direct: the answer; `maxEpoch` is the highest epoch the granter knows, `holder` whom it promised the lease to when it refuses. */
-  | { type: 'service-lease-reply', service: string, epoch: number, round: number, granted: boolean, maxEpoch: number, holder?: MemberId }
+  | { type: 'service-lease-reply', service: string, epoch: number, round: number, granted: boolean, maxEpoch: number, holder?: MemberId, retryInMs?: number }
   /** direct: the holder stopped: the granter may forget its promise. */
   | { type: 'service-release', service: string, epoch: number }
 

@@ -58,7 +58,7 @@ describe('the lease granter', () => {
     const g = new LeaseGranter(0, 1000)
     assert.equal(g.request(500, 'A', 's', 1).granted, false, 'no grants in the first lease after a start')
     assert.equal(g.request(1000, 'A', 's', 1).granted, true)
-    assert.deepEqual(g.request(1100, 'B', 's', 2), { granted: false, maxEpoch: 1, holder: 'A' })
+    assert.deepEqual(g.request(1100, 'B', 's', 2), { granted: false, maxEpoch: 1, holder: 'A', retryInMs: 900 })
     assert.equal(g.request(1500, 'A', 's', 1).granted, true, 'the holder renews its epoch')
     assert.equal(g.request(2400, 'B', 's', 2).granted, false, 'the renewal lasts until 2500')
     assert.equal(g.request(2500, 'B', 's', 1).granted, false, 'an old epoch')
