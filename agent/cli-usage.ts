@@ -46,7 +46,7 @@ export const COMMAND_USAGE = {
   agent service rm NAME ${RPC}
       Remove a service: its instances stop everywhere.
   agent service logs NAME ${RPC} [--follow]
-      Output of the service's instances that ran on this agent.`,
+      Output of the service's instances, from every member that runs one (and this agent).`,
   services: `  agent services ${RPC} [--json]
       Every service, where its instances run, and why members are not eligible.`,
   keygen: `  agent keygen FILE

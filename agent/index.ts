@@ -19,3 +19,6 @@ export type { MembershipConfig, ProfileName, MemberStatus, FailureCause, Side } 
 export { JobHandle, JobRejectedError } from './work.ts'
 export type { WorkloadsApi, WorkStats } from './work.ts'
 export type { Workload, JobView, JobStats, JobStatus, JobKind, CountedResult, RunContext, WorkConfig } from '../workloads/index.ts'
+export { InvalidServiceError } from './services.ts'
+export type { ServicesApi, ServiceEventView, InProcessService, ServiceContext, StopFn } from './services.ts'
+export type { ServiceDefinition, ServiceView, InstanceView, ServiceMode, ServiceCheck, ServicesStats } from '../services/index.ts'

@@ -3,7 +3,7 @@
  * - `GET /v1/services`: every service with its instances across the cluster;
  * - `POST /v1/services`: add or replace one (the definition as JSON) → `{ name, version }`;
  * - `GET /v1/services/NAME`, `DELETE /v1/services/NAME`;
- * - `GET /v1/services/NAME/logs`: the output of its instances that ran on this agent.
+ * - `GET /v1/services/NAME/logs`: the output of its instances, here and on the members that run one.
  */
 import type { Agent } from './agent.ts'
 import { HttpError } from './http-error.ts'
@@ -28,7 +28,7 @@ export async function routeServices (agent: Agent, method: string, path: string,
   if (match[2] != null) {
     allow(['GET'])
     if (agent.services.list().every(s => s.name !== name)) throw new HttpError(404, `no service ${JSON.stringify(name)}`)
-    return { status: 200, json: agent.services.logs(name) }
+    return { status: 200, json: await agent.services.logs(name) }
   }
   allow(['GET', 'DELETE'])
   if (method === 'DELETE') {

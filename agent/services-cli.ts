@@ -6,7 +6,7 @@ import { callApi, type ApiTarget } from './api-client.ts'
 import { parse, UsageError } from './cli-args.ts'
 import { alignTable } from './format.ts'
 import type { ServiceView } from '../services/index.ts'
-import type { LogLine } from './service-logs.ts'
+import type { MemberLogLine } from './service-logs-lookup.ts'
 
 const RPC_FLAGS = { rpc: { type: 'string' }, 'rpc-token': { type: 'string' } } as const
 
@@ -89,19 +89,20 @@ export async function service (args: string[]): Promise<number> {
   throw new UsageError(sub == null ? 'service needs add, rm or logs' : `unknown service subcommand "${sub}" (add, rm, logs)`)
 }
 
-/** Prints the lines kept here; with --follow, polls for new ones until interrupted. */
+/** Prints the service's lines from every member that runs it; with --follow, polls for new ones until interrupted. */
 async function logs (api: ApiTarget, name: string, follow: boolean): Promise<number> {
-  let shown = 0
-  let lastAt = ''
+  const shown = new Set<string>()
   for (;;) {
-    const lines = await callApi(api, 'GET', `/v1/services/${encodeURIComponent(name)}/logs`) as LogLine[]
-    // the ring may have dropped old lines: resume after the last one shown
-    const start = shown === 0 ? 0 : Math.max(0, lines.findIndex(l => l.at > lastAt))
-    const fresh = shown === 0 ? lines : lines.slice(start).filter(l => l.at > lastAt)
-    for (const l of fresh) process.stdout.write(`${l.at} ${l.stream} ${l.line}\n`)
-    shown += fresh.length
-    if (fresh.length > 0) lastAt = fresh[fresh.length - 1].at
+    const lines = await callApi(api, 'GET', `/v1/services/${encodeURIComponent(name)}/logs`) as MemberLogLine[]
+    for (const l of lines) {
+      const key = `${l.at} ${l.member} ${l.stream} ${l.line}`
+      if (shown.has(key)) continue
+      shown.add(key)
+      process.stdout.write(`${key}\n`)
+    }
     if (!follow) return 0
+    // what the members still keep is all that can show up again
+    for (const key of shown) if (shown.size > 4 * lines.length + 1000) shown.delete(key)
     await new Promise(resolve => setTimeout(resolve, 500))
   }
 }

@@ -7,14 +7,14 @@
 import { CoreDriver, type DriverTimers, type Member, type Membership } from '../membership/index.ts'
 import {
   InvalidServiceError, parseDefinition, ServicesNode, toServicePeer,
-  type PersistedServices, type ServiceEffect, type ServicesStats, type ServiceEventType, type ServiceMessage, type ServiceView
+  type PersistedServices, type ServiceEffect, type ServicesStats, type ServiceEventType, type ServiceView
 } from '../services/index.ts'
-import type { WireMessage } from '../gossip/index.ts'
+import type { ServiceWireMessage, WireMessage } from '../gossip/index.ts'
 import { ServiceRunner, type InProcessService } from './service-runner.ts'
 import { loadServices, ServicesStore } from './services-store.ts'
 import { realTimers } from './real-timers.ts'
 import type { ResolvedAgentOptions } from './config.ts'
-import type { LogLine } from './service-logs.ts'
+import { LogsLookup, type MemberLogLine } from './service-logs-lookup.ts'
 
 export type { InProcessService, ServiceContext, StopFn } from './service-runner.ts'
 export { InvalidServiceError }
@@ -42,8 +42,8 @@ export interface ServicesApi {
   list: () => ServiceView[]
   /** Registers an in-process service of this name here: this agent becomes eligible to run it. */
   register: (name: string, service: InProcessService) => void
-  /** Output kept here of the service's instances that ran on this agent. */
-  logs: (name: string) => LogLine[]
+  /** Output of the service's instances: kept here, and asked of every member that runs one (logs-lookup). */
+  logs: (name: string) => Promise<MemberLogLine[]>
   /** Counters of the services core (lease rounds, grants, starts, restarts...). */
   stats: () => ServicesStats
 }
@@ -66,6 +66,7 @@ export class ServicesDriver {
   readonly #store: ServicesStore
   readonly #handlers = new Map<string, InProcessService>()
   readonly #opts: ServicesDriverOptions
+  readonly #logs: LogsLookup
   /** Member names by id, for events. */
   #names = new Map<string, string>()
   readonly api: ServicesApi
@@ -95,12 +96,13 @@ export class ServicesDriver {
       }
     })
     this.#driver = new CoreDriver({ core: this.#core, perform: effects => { this.#perform(effects) }, timers: opts.timers })
+    this.#logs = new LogsLookup(opts.transport.send, name => this.#runner.logs(name))
     this.api = {
       define: definition => this.#define(definition),
       remove: name => this.#remove(name),
       list: () => this.#core.view(),
       register: (name, service) => { this.#register(name, service) },
-      logs: name => this.#runner.logs(name),
+      logs: async name => await this.#gatherLogs(name),
       stats: () => this.#core.stats()
     }
   }
@@ -127,8 +129,9 @@ export class ServicesDriver {
     this.#driver.drive(now => this.#core.members(now, members.map(toServicePeer), membership.health()))
   }
 
-  receive (from: string, msg: ServiceMessage): void {
-    this.#driver.drive(now => this.#core.receive(now, from, msg))
+  receive (from: string, msg: ServiceWireMessage): void {
+    if (msg.type === 'service-logs-query' || msg.type === 'service-logs') this.#logs.receive(from, msg)
+    else this.#driver.drive(now => this.#core.receive(now, from, msg))
   }
 
   /** Graceful leave: stop the instances here and give up the leases, then wait for them to end. */
@@ -164,6 +167,14 @@ export class ServicesDriver {
       return result?.effects ?? []
     })
     return removed
+  }
+
+  async #gatherLogs (name: string): Promise<MemberLogLine[]> {
+    const others = new Map<string, string>()
+    for (const i of this.#core.view().find(s => s.name === name)?.instances ?? []) {
+      if (i.peerId !== this.#opts.self.id) others.set(i.peerId, i.member)
+    }
+    return await this.#logs.gather(name, this.#opts.self.name, others)
   }
 
   #register (name: string, service: InProcessService): void {

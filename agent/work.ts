@@ -10,10 +10,9 @@
  */
 import { createWorkNode, fnv1a64, JobRejectedError, PeerView, type JobOptions, type JobView, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
 import { CoreDriver, seededRandom, type DriverTimers } from '../membership/index.ts'
-import { createWorkTransport, isServiceMessage, type ClusterNode, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
+import { createWorkTransport, isServiceMessage, type ClusterNode, type ServiceWireMessage, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
-import type { ServiceMessage } from '../services/index.ts'
 import { JobHandle, SubmittedJobs } from './work-job-handle.ts'
 import { builtinRegistry, checkExecAllowed, workloadsApi, type WorkloadsApi } from './work-registry.ts'
 import { PREFETCH_PER_SLOT, TaskRunner } from './work-tasks.ts'
@@ -43,7 +42,7 @@ export interface WorkDriverOptions {
   /** Events of the jobs this agent coordinates (agent/job-events.ts). */
   onJobEvent?: (type: JobEventName, view: JobView) => void
   /** The services core's messages, which share the work transport (agent/services.ts). */
-  onServiceMessage?: (from: string, msg: ServiceMessage) => void
+  onServiceMessage?: (from: string, msg: ServiceWireMessage) => void
 }
 
 export class WorkDriver {

@@ -7,6 +7,23 @@
  */
 import { InvalidServiceError, parseDefinition, SERVICE_LIMITS, SERVICE_NAME, type ServiceMessage } from '../services/index.ts'
 
+/** An instance's output line, as `agent service logs` shows it (agent/service-logs.ts). */
+export interface WireLogLine { at: string, stream: 'stdout' | 'stderr', line: string }
+
+/**
+ * The agent's own lookup beside the core's messages (direct): the output a
+ * member kept of a service's instances, for `agent service logs` on any member.
+ */
+export type ServiceLogsMessage =
+  | { type: 'service-logs-query', qid: number, service: string }
+  | { type: 'service-logs', qid: number, lines: WireLogLine[] }
+
+export type ServiceWireMessage = ServiceMessage | ServiceLogsMessage
+
+/** Lines one answer carries (the newest), each cut to LOG_LINE_CHARS: an answer stays far under the transport's message limit. */
+export const LOG_ANSWER_LINES = 1000
+export const LOG_LINE_CHARS = 2048
+
 const STATES = ['starting', 'running', 'stopping', 'failed']
 /** Member ids, instance ids, digests. */
 const MAX_ID_CHARS = 200
@@ -57,7 +74,14 @@ function entry (v: unknown): void {
   if ((e.definition as { name: string }).name !== e.name) fail('a definition must have its entry\'s name')
 }
 
-const SHAPES: Record<ServiceMessage['type'], (o: Record<string, unknown>) => void> = {
+function logLine (v: unknown): void {
+  const l = object(v, 'log line')
+  if (typeof l.at !== 'string' || l.at.length > 40) fail('at must be a time')
+  if (l.stream !== 'stdout' && l.stream !== 'stderr') fail('stream must be stdout or stderr')
+  if (typeof l.line !== 'string' || l.line.length > LOG_LINE_CHARS) fail(`line must be a string of at most ${LOG_LINE_CHARS} chars`)
+}
+
+const SHAPES: Record<ServiceWireMessage['type'], (o: Record<string, unknown>) => void> = {
   'service-state': (o) => {
     nat(o, 'seq'); id(o, 'digest'); bool(o, 'exec'); nat(o, 'load')
     list(o, 'handlers', SERVICE_LIMITS.services, names); list(o, 'blocked', SERVICE_LIMITS.services, names)
@@ -69,20 +93,22 @@ const SHAPES: Record<ServiceMessage['type'], (o: Record<string, unknown>) => voi
     name(o, 'service'); nat(o, 'epoch'); nat(o, 'round'); bool(o, 'granted'); nat(o, 'maxEpoch'); id(o, 'holder', true)
     if (o.retryInMs !== undefined && (typeof o.retryInMs !== 'number' || !Number.isFinite(o.retryInMs) || o.retryInMs < 0 || o.retryInMs > 3_600_000)) fail('retryInMs must be a number of milliseconds')
   },
-  'service-release': (o) => { name(o, 'service'); nat(o, 'epoch') }
+  'service-release': (o) => { name(o, 'service'); nat(o, 'epoch') },
+  'service-logs-query': (o) => { nat(o, 'qid'); name(o, 'service') },
+  'service-logs': (o) => { nat(o, 'qid'); list(o, 'lines', LOG_ANSWER_LINES, logLine) }
 }
 
-export function isServiceMessageType (type: unknown): type is ServiceMessage['type'] {
+export function isServiceMessageType (type: unknown): type is ServiceWireMessage['type'] {
   return typeof type === 'string' && Object.hasOwn(SHAPES, type)
 }
 
-/** Whether a decoded wire message is one of the services core's. */
-export function isServiceMessage<M extends { type: string }> (msg: M | ServiceMessage): msg is ServiceMessage {
+/** Whether a decoded wire message is one of the services' (the core's, or the logs lookup). */
+export function isServiceMessage<M extends { type: string }> (msg: M | ServiceWireMessage): msg is ServiceWireMessage {
   return isServiceMessageType(msg.type)
 }
 
 /** Checks a parsed message of a service type; throws InvalidServiceError naming the first bad field. */
-export function validateServiceMessage (o: Record<string, unknown>): ServiceMessage {
-  SHAPES[o.type as ServiceMessage['type']](o)
-  return o as unknown as ServiceMessage
+export function validateServiceMessage (o: Record<string, unknown>): ServiceWireMessage {
+  SHAPES[o.type as ServiceWireMessage['type']](o)
+  return o as unknown as ServiceWireMessage
 }

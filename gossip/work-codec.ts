@@ -10,8 +10,8 @@
  */
 import { SNAPSHOT_TASK_STATES, type JobView, type WorkMessage } from '../workloads/types.ts'
 import { checkDepth as checkValueDepth, ValueBoundError } from '../workloads/limits.ts'
-import { InvalidServiceError, type ServiceMessage } from '../services/index.ts'
-import { isServiceMessageType, validateServiceMessage } from './service-codec.ts'
+import { InvalidServiceError } from '../services/index.ts'
+import { isServiceMessageType, validateServiceMessage, type ServiceWireMessage } from './service-codec.ts'
 
 /** A lookup between agents: not part of the core. */
 export type LookupMessage =
@@ -20,8 +20,8 @@ export type LookupMessage =
   /** direct: the answer to job-query `qid`. */
   | { type: 'job-info', qid: number, jobs: JobView[] }
 
-/** Everything on the work transport: the work core's messages, the lookups, and the services core's (service-codec.ts). */
-export type WireMessage = WorkMessage | LookupMessage | ServiceMessage
+/** Everything on the work transport: the work core's messages, the lookups, and the services' (service-codec.ts). */
+export type WireMessage = WorkMessage | LookupMessage | ServiceWireMessage
 
 export class WireError extends Error {
   override name = 'WireError'
