@@ -157,7 +157,7 @@ export class Agent extends EventTarget {
       await this.#work.start()
       for (const member of this.#core.members()) this.#work.memberChanged(member)
       this.#work.membersChanged()
-      this.#services = await ServicesDriver.create(this.options, libp2p.peerId.toString(), this.#work.transport, (type, view) => {
+      this.#services = await ServicesDriver.create(this.options, libp2p.peerId.toString(), this.#work, (type, view) => {
         this.dispatchEvent(new CustomEvent(type, { detail: view }))
       })
       this.#services.membersChanged(core)

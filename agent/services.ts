@@ -14,10 +14,15 @@ import { ServiceRunner, type InProcessService } from './service-runner.ts'
 import { loadServices, ServicesStore } from './services-store.ts'
 import { realTimers } from './real-timers.ts'
 import type { ResolvedAgentOptions } from './config.ts'
+import type { WorkDriver } from './work.ts'
+import { availableParallelism, loadavg } from 'node:os'
 import { LogsLookup, type MemberLogLine } from './service-logs-lookup.ts'
 
 export type { InProcessService, ServiceContext, StopFn } from './service-runner.ts'
 export { InvalidServiceError }
+
+/** How often the load besides instances is sampled (state reports carry it, every few seconds at most). */
+const LOAD_SAMPLE_MS = 2000
 
 export const SERVICE_EVENT_TYPES: readonly ServiceEventType[] = ['service:started', 'service:stopped', 'service:moved', 'service:failed']
 
@@ -55,6 +60,8 @@ export interface ServicesDriverOptions {
   persisted: PersistedServices
   timers: DriverTimers
   transport: { publish: (msg: WireMessage) => void, send: (to: string, msg: WireMessage) => void }
+  /** Load besides service instances (busy task slots, CPU per core), sampled every LOAD_SAMPLE_MS. */
+  otherLoad: () => number
   onEvent: (type: ServiceEventType, view: ServiceEventView) => void
   warn: (message: string) => void
 }
@@ -67,6 +74,7 @@ export class ServicesDriver {
   readonly #handlers = new Map<string, InProcessService>()
   readonly #opts: ServicesDriverOptions
   readonly #logs: LogsLookup
+  readonly #loadTimer: ReturnType<typeof setInterval>
   /** Member names by id, for events. */
   #names = new Map<string, string>()
   readonly api: ServicesApi
@@ -96,7 +104,9 @@ export class ServicesDriver {
       }
     })
     this.#driver = new CoreDriver({ core: this.#core, perform: effects => { this.#perform(effects) }, timers: opts.timers })
-    this.#logs = new LogsLookup(opts.transport.send, name => this.#runner.logs(name))
+    this.#logs = new LogsLookup((to, msg) => { opts.transport.send(to, msg) }, name => this.#runner.logs(name))
+    this.#loadTimer = setInterval(() => { this.#core.noteLoad(opts.otherLoad()) }, LOAD_SAMPLE_MS)
+    this.#loadTimer.unref?.()
     this.api = {
       define: definition => this.#define(definition),
       remove: name => this.#remove(name),
@@ -108,7 +118,7 @@ export class ServicesDriver {
   }
 
   /** The agent's services driver: its stored registry loaded, on the real clock, over the work transport. */
-  static async create (options: ResolvedAgentOptions, id: string, transport: ServicesDriverOptions['transport'], onEvent: ServicesDriverOptions['onEvent']): Promise<ServicesDriver> {
+  static async create (options: ResolvedAgentOptions, id: string, work: WorkDriver, onEvent: ServicesDriverOptions['onEvent']): Promise<ServicesDriver> {
     const warn = (message: string): void => { console.error(`agent: ${message}`) }
     return new ServicesDriver({
       self: { id, name: options.name, tags: options.tags },
@@ -116,7 +126,9 @@ export class ServicesDriver {
       dataDir: options.dataDir,
       persisted: await loadServices(options.dataDir, warn),
       timers: realTimers(),
-      transport,
+      transport: work.transport,
+      // busy task slots, and the run queue per core: the weight placement gives a member falls with both
+      otherLoad: () => work.stats().slots.running + loadavg()[0] / availableParallelism(),
       onEvent,
       warn
     })
@@ -144,6 +156,7 @@ export class ServicesDriver {
   async stop (): Promise<void> {
     this.#driver.drive(now => this.#core.leave(now))
     this.#driver.stop()
+    clearInterval(this.#loadTimer)
     await this.#runner.stopAll()
     await this.#store.flushed()
   }

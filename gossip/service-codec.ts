@@ -83,7 +83,8 @@ function logLine (v: unknown): void {
 
 const SHAPES: Record<ServiceWireMessage['type'], (o: Record<string, unknown>) => void> = {
   'service-state': (o) => {
-    nat(o, 'seq'); id(o, 'digest'); bool(o, 'exec'); nat(o, 'load')
+    nat(o, 'seq'); id(o, 'digest'); bool(o, 'exec')
+    if (typeof o.load !== 'number' || !Number.isFinite(o.load) || o.load < 0 || o.load > 1e6) fail('load must be a number from 0 to 1e6')
     list(o, 'handlers', SERVICE_LIMITS.services, names); list(o, 'blocked', SERVICE_LIMITS.services, names)
     list(o, 'instances', SERVICE_LIMITS.services, instance)
   },

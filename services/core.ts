@@ -48,6 +48,8 @@ export class ServicesNode {
   readonly #exec: boolean
   readonly #wallTime: (now: number) => number
   #handlers: string[] = []
+  /** Load besides this member's instances (busy task slots, CPU), as last noted. */
+  #otherLoad = 0
   #seq: number
   #dirty = true
   #lastPublish = -Infinity
@@ -101,6 +103,15 @@ export class ServicesNode {
   /** The in-process services the embedding program registered. */
   setHandlers (now: number, names: readonly string[]): ServiceEffect[] {
     return this.#run(now, () => { this.#handlers = [...names].sort(); this.#dirty = true })
+  }
+
+  /**
+   * Load besides the instances here (busy task slots, CPU per core): carried by
+   * the next state report, whenever that goes; noting it sends nothing, so a
+   * busy member does not flood the topic with its load.
+   */
+  noteLoad (load: number): void {
+    this.#otherLoad = Number.isFinite(load) && load > 0 ? Math.round(load * 100) / 100 : 0
   }
 
   receive (now: number, from: MemberId, msg: ServiceMessage): ServiceEffect[] {
@@ -205,7 +216,7 @@ export class ServicesNode {
       exec: this.#exec,
       handlers: this.#handlers,
       blocked: this.#local.blocked(),
-      load: instances.length,
+      load: instances.length + this.#otherLoad,
       instances
     }
   }

@@ -84,7 +84,7 @@ export interface MemberServiceState {
   handlers: string[]
   /** Services this member gave up on (an instance that kept failing here): not eligible until the block expires. */
   blocked: string[]
-  /** Instances here (any service): placement prefers lightly loaded members. */
+  /** Instances here (any service), busy task slots and CPU load per core: placement prefers lightly loaded members. */
   load: number
   instances: InstanceReport[]
 }

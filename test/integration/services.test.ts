@@ -129,6 +129,20 @@ describe('a replicated service and health checks on 5 agents', () => {
     assert.match(table.stdout, /^web\s+replicated\s+3\s+placed/m)
   })
 
+  it('agent service logs on any agent shows the output of the member that runs the service', async () => {
+    const alive = agents.filter(a => a.child.exitCode == null && a.child.signalCode == null)
+    const added = await runCli(['service', 'add', 'hello', '--singleton', '--rpc', alive[0].rpc, '--', 'sh', '-c', 'echo "hello from $AGENT_NAME"; exec sleep 600'])
+    assert.equal(added.code, 0, added.stderr)
+    let holder = ''
+    await waitFor('it runs somewhere', async () => { holder = (await runningOn(alive[0], 'hello'))[0] ?? ''; return holder !== '' }, 30_000, 200)
+    const other = alive.find(a => a.name !== holder) as AgentProcess
+    await waitFor('another agent shows the holder\'s line', async () => {
+      const logs = await runCli(['service', 'logs', 'hello', '--rpc', other.rpc])
+      return new RegExp(`^\\S+ ${holder} stdout hello from ${holder}$`, 'm').test(logs.stdout)
+    }, 10_000, 200)
+    assert.equal((await runCli(['service', 'rm', 'hello', '--rpc', other.rpc])).code, 0)
+  })
+
   it('an instance that keeps failing its health check is restarted, then moved to another agent', async () => {
     const alive = agents.filter(a => a.child.exitCode == null && a.child.signalCode == null)
     // nothing listens on port 1: every check fails
@@ -144,12 +158,9 @@ describe('a replicated service and health checks on 5 agents', () => {
       const on = await runningOn(alive[0], 'sick')
       return on.length === 1 && on[0] !== first
     }, 60_000, 200)
-    // from any agent: the lines come from the member that runs it now
-    const elsewhere = alive.find(a => a.name !== first) as AgentProcess
-    await waitFor('its logs show the failed checks, from any agent', async () => {
-      const logs = await runCli(['service', 'logs', 'sick', '--rpc', elsewhere.rpc])
-      return logs.code === 0 && /^\S+ \S+ stderr \[agent\] health check failed/m.test(logs.stdout)
-    }, 10_000, 200)
+    const holder = alive.find(a => a.name === first) as AgentProcess
+    const logs = await runCli(['service', 'logs', 'sick', '--rpc', holder.rpc])
+    assert.match(logs.stdout, /^\S+ \S+ stderr \[agent\] health check failed/m)
     const removed = await runCli(['service', 'rm', 'sick', '--rpc', alive[1].rpc])
     assert.equal(removed.code, 0, removed.stderr)
     await waitFor('removed everywhere', async () => (await servicesOf(alive[2])).every(s => s.name !== 'sick'), 10_000, 200)

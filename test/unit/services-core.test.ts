@@ -86,6 +86,19 @@ describe('placement', () => {
   })
 })
 
+describe('the state report', () => {
+  it('carries the load noted last (instances plus busy slots and CPU), without sending anything by itself', () => {
+    const n = new ServicesNode({ self: { id: 'a', name: 'a', tags: {} }, now: 0, exec: true, seqBase: 0, wallTime: t => t })
+    n.members(0, [], { side: 'unknown', stableSize: 0 })
+    n.noteLoad(2.345)
+    const effects = n.setHandlers(10, ['edge'])
+    const report = effects.find(e => e.kind === 'publish' && e.msg.type === 'service-state')
+    assert.ok(report?.kind === 'publish' && report.msg.type === 'service-state')
+    assert.equal(report.msg.load, 2.35)
+    assert.deepEqual(report.msg.handlers, ['edge'])
+  })
+})
+
 // --- a small world of cores with instant delivery -------------------------
 
 interface World {
