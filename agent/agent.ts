@@ -4,7 +4,7 @@
  * time and the network.
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Destination, type Effect, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, newInboundStats, withTimeout, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
@@ -20,6 +20,7 @@ import { setUpSecurity, type AgentSecurity, type SecurityStats } from './securit
 import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
 import { MemberSignals } from './member-signals.ts'
+import { loadSnapshot, rejoinSeeds, SnapshotWriter } from './member-snapshot.ts'
 import { JoinProgress, type JoinEventName, type JoinEventView } from './join-progress.ts'
 import type { JobEventName } from './job-events.ts'
 import { ServicesDriver, type ServiceEventView, type ServicesApi } from './services.ts'
@@ -74,6 +75,8 @@ export class Agent extends EventTarget {
   #security?: AgentSecurity
   readonly #inboundStats: InboundStats = newInboundStats()
   #join = new JoinProgress(false)
+  /** The members, kept under --data-dir for a rejoin after a restart. */
+  readonly #snapshot: SnapshotWriter
   /** Feeds the membership core its inputs and timer (membership/driver.ts), as the simulator does. */
   #driver?: CoreDriver<Effect>
   /** Runs the transport's path checks (see #checkPaths). */
@@ -86,6 +89,7 @@ export class Agent extends EventTarget {
     super()
     this.options = resolveOptions(options)
     this.membershipConfig = fromPartial(this.options.membership, this.options.profile)
+    this.#snapshot = new SnapshotWriter(this.options.dataDir, warn)
   }
 
   get peerId (): string {
@@ -168,7 +172,8 @@ export class Agent extends EventTarget {
       // Half a probe period: a silent path is tested within about one period of going silent.
       this.#pathTimer = setInterval(() => { this.#checkPaths() }, Math.max(1, Math.floor(this.membershipConfig.probeIntervalMs / 2)))
       this.#pathTimer.unref?.()
-      const seeds = this.options.join.map(toDestination).filter(s => s.id !== libp2p.peerId.toString())
+      const self = libp2p.peerId.toString()
+      const seeds = [...this.options.join.map(toDestination), ...await this.#rejoinSeeds(self)].filter(s => s.id !== self)
       this.#join = new JoinProgress(seeds.length > 0)
       driver.drive(now => seeds.length > 0 ? core.join(now, seeds) : [])
     } catch (err) {
@@ -182,6 +187,7 @@ export class Agent extends EventTarget {
     if (this.#state !== 'running') return
     await this.#services?.leave() // stopped here and their leases given up: others take over at once
     this.#driver?.drive(now => this.#core!.leave(now))
+    this.#snapshot.update(this.#core!.members(), true)
     await new Promise(resolve => setTimeout(resolve, LEAVE_DRAIN_MS))
     await this.stop()
   }
@@ -271,6 +277,16 @@ export class Agent extends EventTarget {
     return () => { this.removeEventListener(type, wrapped) }
   }
 
+  /** Members of the last run (member-snapshot.ts) to join again, unless this agent left gracefully then and is not told to rejoin. */
+  async #rejoinSeeds (self: string): Promise<Destination[]> {
+    const snapshot = await loadSnapshot(this.options.dataDir, warn)
+    if (snapshot == null) return []
+    const seeds = rejoinSeeds(snapshot, self)
+    if (!snapshot.left || this.options.rejoin) return seeds
+    if (seeds.length > 0 && this.options.join.length === 0) warn('this agent left the cluster gracefully last time: not rejoining its members (--rejoin does, --join joins anew)')
+    return []
+  }
+
   #running (): { libp2p: ClusterNode, core: Membership, transport: SwimTransport, work: WorkDriver } {
     if (this.#libp2p == null || this.#core == null || this.#transport == null || this.#work == null) {
       throw new AgentNotStartedError('the agent is not started')
@@ -280,7 +296,10 @@ export class Agent extends EventTarget {
 
   #perform (effects: Effect[], now: number): void {
     let workMembersChanged = false
-    if (effects.some(e => e.kind === 'event' || e.kind === 'cluster') && this.#core != null) this.#services?.membersChanged(this.#core)
+    if (effects.some(e => e.kind === 'event' || e.kind === 'cluster') && this.#core != null) {
+      this.#services?.membersChanged(this.#core)
+      if (this.#core.self.status !== 'left') this.#snapshot.update(this.#core.members())
+    }
     for (const effect of effects) {
       if (effect.kind === 'send') {
         this.#transport?.send(effect.to, effect.msg)
@@ -330,6 +349,7 @@ export class Agent extends EventTarget {
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
     await this.#services?.stop().catch(() => {})
+    await this.#snapshot.flush()
     await this.#work?.stop().catch(() => {})
     await this.#transport?.stop().catch(() => {})
     // Bounded: libp2p's stop() can wait forever. @libp2p/websockets' listener
@@ -342,6 +362,10 @@ export class Agent extends EventTarget {
     this.#state = 'stopped'
     this.dispatchEvent(new Event('stopped'))
   }
+}
+
+function warn (message: string): void {
+  console.error(`agent: ${message}`)
 }
 
 function randomBootId (): string {

@@ -10,9 +10,11 @@ const RPC = '[--rpc HOST:PORT] [--rpc-token FILE]'
 /** Usage of each subcommand; `run` is the agent itself (no subcommand). */
 export const COMMAND_USAGE = {
   run: `  agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT | --no-rpc]
-        [--data-dir DIR] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
+        [--data-dir DIR [--rejoin]] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
         [--slots N] [--allow-exec | --allow-exec-open] [--cluster-key FILE] [--rpc-token FILE]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
+      --data-dir: keeps the key, members and services; restarted, the agent rejoins the members
+      it knew (after a graceful leave only with --rejoin).
       --slots: tasks run at once (default: CPU count); --no-rpc: no control API;
       --allow-exec: enable the exec workload (needs --cluster-key; --allow-exec-open enables
       it on an open cluster, where anyone who reaches a gossip port can run commands here).`,

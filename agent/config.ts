@@ -25,8 +25,13 @@ export interface AgentOptions {
   join?: string[]
   /** Control API address `host:port`, or `false` for none. Default 127.0.0.1:7373. */
   rpc?: string | false
-  /** Keeps the node key (so the peer id survives restarts). Default: none, a fresh key each start. */
+  /**
+   * Keeps the node key (so the peer id survives restarts), the members (a
+   * restarted agent rejoins them) and the services. Default: none, a fresh key each start.
+   */
   dataDir?: string
+  /** Rejoin the members of the last run (under dataDir) even after a graceful leave. Default false: a leave is final. */
+  rejoin?: boolean
   /** Membership timing profile. Default `lan`. */
   profile?: ProfileName
   /** Per-field overrides of the profile. */
@@ -64,6 +69,7 @@ export interface ResolvedAgentOptions {
   join: string[]
   rpc: { host: string, port: number } | false
   dataDir?: string
+  rejoin: boolean
   profile: ProfileName
   membership: Partial<MembershipConfig>
   transport: Partial<TransportConfig>
@@ -168,6 +174,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     join: (options.join ?? []).map(a => checkMultiaddr('join', a)),
     rpc: rpcOption === false ? false : parseHostPort(rpcOption),
     dataDir: options.dataDir,
+    rejoin: options.rejoin === true,
     profile,
     membership: options.membership ?? {},
     transport: { ...footprint.transport, ...options.transport },
