@@ -19,6 +19,19 @@ export class ClusterView {
   peers = new Map<MemberId, ServicePeer>()
   readonly reports = new Reports()
   health: MembershipHealth = { side: 'unknown', stableSize: 0 }
+  /** Per service, the last other member seen running it (a start here is then a move). */
+  readonly #lastHolder = new Map<string, MemberId>()
+
+  /** A member's report: kept if it is a member and the report is newer than the one held. */
+  take (from: MemberId, state: MemberServiceState): boolean {
+    if (!this.peers.has(from) || !this.reports.take(from, state)) return false
+    for (const i of state.instances) this.#lastHolder.set(i.service, from)
+    return true
+  }
+
+  lastHolder (service: string): MemberId | undefined {
+    return this.#lastHolder.get(service)
+  }
 
   /** The members as membership sees them now (this member left out), and this member's side. */
   setMembers (selfId: MemberId, peers: readonly ServicePeer[], health: MembershipHealth): void {

@@ -56,8 +56,6 @@ export class ServicesNode {
   #lastReconcile = -Infinity
   #leaving = false
   readonly #sync: RegistrySync
-  /** Per singleton, the last other member seen running it (a start here is then a move). */
-  readonly #seenHolder = new Map<string, MemberId>()
   #out: ServiceEffect[] = []
   readonly #stats: Omit<ServicesStats, keyof LeaseStats | 'registryExchanges'> = { starts: 0, restarts: 0, givenUp: 0 }
 
@@ -105,11 +103,7 @@ export class ServicesNode {
     return this.#run(now, () => { this.#handlers = [...names].sort(); this.#dirty = true })
   }
 
-  /**
-   * Load besides the instances here (busy task slots, CPU per core): carried by
-   * the next state report, whenever that goes; noting it sends nothing, so a
-   * busy member does not flood the topic with its load.
-   */
+  /** Load besides the instances here (busy task slots, CPU per core), for the next state report: noting it sends nothing. */
   noteLoad (load: number): void {
     this.#otherLoad = Number.isFinite(load) && load > 0 ? Math.round(load * 100) / 100 : 0
   }
@@ -155,25 +149,17 @@ export class ServicesNode {
   }
 
   nextDeadline (): number {
-    let next = Infinity
-    if (this.#registry.size > 0 || this.#local.size > 0) {
-      next = Math.min(this.#lastReconcile + this.config.reconcileMs, this.#lastPublish + this.config.stateRefreshMs)
-    }
-    return Math.min(next, this.#leases.nextDeadline())
+    const idle = this.#registry.size === 0 && this.#local.size === 0
+    const own = idle ? Infinity : Math.min(this.#lastReconcile + this.config.reconcileMs, this.#lastPublish + this.config.stateRefreshMs)
+    return Math.min(own, this.#leases.nextDeadline())
   }
 
   // --- views ----------------------------------------------------------------
 
   view (): ServiceView[] {
-    return servicesView({
-      definitions: this.#registry.definitions(),
-      entry: name => this.#registry.get(name),
-      self: this.self,
-      selfState: this.#state(),
-      peers: [...this.#cluster.peers.values()],
-      reports: this.#cluster.reports,
-      eligibility: (definition, member) => this.#ineligibility(definition, member)
-    })
+    const { peers, reports } = this.#cluster
+    const eligibility = (definition: ServiceDefinition, member: MemberId): string | undefined => this.#ineligibility(definition, member)
+    return servicesView({ definitions: this.#registry.definitions(), entry: name => this.#registry.get(name), self: this.self, selfState: this.#state(), peers: [...peers.values()], reports, eligibility })
   }
 
   persisted (): PersistedServices {
@@ -228,11 +214,8 @@ export class ServicesNode {
   #receive (now: number, from: MemberId, msg: ServiceMessage): void {
     switch (msg.type) {
       case 'service-state': {
-        if (!this.#cluster.peers.has(from) || !this.#cluster.reports.take(from, msg)) return
-        for (const i of msg.instances) {
-          this.#leases.granter.observe(i.service, i.epoch, from)
-          this.#seenHolder.set(i.service, from)
-        }
+        if (!this.#cluster.take(from, msg)) return
+        for (const i of msg.instances) this.#leases.granter.observe(i.service, i.epoch, from)
         const entries = this.#sync.digestHeard(now, from, msg.digest)
         if (entries != null) this.#out.push({ kind: 'send', to: from, msg: entries })
         return
@@ -331,7 +314,7 @@ export class ServicesNode {
     const definition = this.#registry.get(claim.service)?.definition
     if (local == null) {
       if (definition == null || this.#leaving) return
-      const previous = this.#seenHolder.get(claim.service) ?? claim.refusedBy
+      const previous = this.#cluster.lastHolder(claim.service) ?? claim.refusedBy
       this.#start(now, definition, claim.epoch, claim.until, previous)
     } else if (local.state === 'failed' && local.epoch < claim.epoch) {
       this.#start(now, local.definition, claim.epoch, claim.until, undefined, local)
