@@ -4,7 +4,7 @@
  * time and the network.
  */
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Destination, type Effect, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, newInboundStats, withTimeout, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
@@ -20,13 +20,15 @@ import { setUpSecurity, type AgentSecurity, type SecurityStats } from './securit
 import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
 import { MemberSignals } from './member-signals.ts'
-import { loadSnapshot, rejoinSeeds, SnapshotWriter } from './member-snapshot.ts'
+import type { HandlerStats } from './event-handlers.ts'
+import { Operator, type QueriesApi, type UserEventView } from './operator.ts'
+import { snapshotSeeds, SnapshotWriter } from './member-snapshot.ts'
 import { JoinProgress, type JoinEventName, type JoinEventView } from './join-progress.ts'
 import type { JobEventName } from './job-events.ts'
 import { ServicesDriver, type ServiceEventView, type ServicesApi } from './services.ts'
 import type { ServiceEventType, ServicesStats } from '../services/index.ts'
 
-export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName | JobEventName | ServiceEventType
+export type AgentEventType = MemberEventName | ClusterEventName | JoinEventName | JobEventName | ServiceEventType | 'user:event'
 
 /**
  * `member:*` events carry the member as it is after the change; for one member,
@@ -38,7 +40,8 @@ export type AgentEventMap =
   { [K in ClusterEventName]: CustomEvent<ClusterEventView> } &
   { [K in JoinEventName]: CustomEvent<Extract<JoinEventView, { type: K }>> } &
   { [K in JobEventName]: CustomEvent<JobView> } &
-  { [K in ServiceEventType]: CustomEvent<ServiceEventView> }
+  { [K in ServiceEventType]: CustomEvent<ServiceEventView> } &
+  { 'user:event': CustomEvent<UserEventView> }
 
 /** What a listener of event `K` receives. */
 export type AgentEventPayload<K extends AgentEventType> = AgentEventMap[K]['detail']
@@ -48,6 +51,8 @@ export interface AgentStats {
   transport: SwimTransportStats
   work: WorkStats
   services: ServicesStats
+  /** --event-handler runs: ran, failed, timed out, coalesced, queued now. */
+  handlers: HandlerStats
   security: SecurityStats
   /** Inbound connections that never became libp2p connections, and WebSocket connections closed by the guard (gossip/inbound-guard.ts). */
   inbound: InboundStats
@@ -70,6 +75,8 @@ export class Agent extends EventTarget {
   #transport?: SwimTransport
   #work?: WorkDriver
   #services?: ServicesDriver
+  /** User events, queries, event-handler scripts (operator.ts). */
+  #operator?: Operator
   #core?: Membership
   #api?: ControlApi
   #security?: AgentSecurity
@@ -132,7 +139,8 @@ export class Agent extends EventTarget {
       this.#work = new WorkDriver({
         libp2p, options: this.options, timers: realTimers(), seed,
         onJobEvent: (type, view) => { this.dispatchEvent(new CustomEvent(type, { detail: view })) },
-        onServiceMessage: (from, msg) => { this.#services?.receive(from, msg) }
+        onServiceMessage: (from, msg) => { this.#services?.receive(from, msg) },
+        onOperatorMessage: (from, msg) => { this.#operator?.receive(from, msg) }
       })
       const core = this.#core = createMembership({
         self: {
@@ -165,6 +173,14 @@ export class Agent extends EventTarget {
         this.dispatchEvent(new CustomEvent(type, { detail: view }))
       })
       this.#services.membersChanged(core)
+      this.#operator = await Operator.create(this.options, {
+        core,
+        transport: this.#work.transport,
+        on: (type, listener) => this.on(type as AgentEventType, listener),
+        memberView: id => { const m = core.member(id); return m == null ? undefined : this.#view(m, clock()) },
+        delivered: event => { this.dispatchEvent(new CustomEvent('user:event', { detail: event })) },
+        warn
+      })
       if (this.options.rpc !== false) {
         this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
@@ -173,7 +189,7 @@ export class Agent extends EventTarget {
       this.#pathTimer = setInterval(() => { this.#checkPaths() }, Math.max(1, Math.floor(this.membershipConfig.probeIntervalMs / 2)))
       this.#pathTimer.unref?.()
       const self = libp2p.peerId.toString()
-      const seeds = [...this.options.join.map(toDestination), ...await this.#rejoinSeeds(self)].filter(s => s.id !== self)
+      const seeds = [...this.options.join.map(toDestination), ...await snapshotSeeds(this.options, self, warn)].filter(s => s.id !== self)
       this.#join = new JoinProgress(seeds.length > 0)
       driver.drive(now => seeds.length > 0 ? core.join(now, seeds) : [])
     } catch (err) {
@@ -212,13 +228,25 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport, work } = this.#running()
-    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), services: this.services.stats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), services: this.services.stats(), handlers: this.#operator!.handlerStats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
   }
 
   /** The cluster's services (docs/services.md): define, remove, list, in-process registrations, logs. */
   get services (): ServicesApi {
     this.#running()
     return (this.#services as ServicesDriver).api
+  }
+
+  /** Fires a user event: delivered here and to every member (`user:event`, handlers). Throws InvalidUserEventError. */
+  userEvent (name: string, payload = '', options: { coalesce?: boolean } = {}): UserEventView {
+    this.#running()
+    return (this.#operator as Operator).events.fire(name, payload, options.coalesce === true)
+  }
+
+  /** Queries across the cluster, and this agent's answers to them. */
+  get queries (): QueriesApi {
+    this.#running()
+    return (this.#operator as Operator).queries
   }
 
   /** Workloads this node can coordinate and run; `register()` adds one. */
@@ -275,16 +303,6 @@ export class Agent extends EventTarget {
     const wrapped = (event: Event): void => { listener((event as AgentEventMap[K]).detail) }
     this.addEventListener(type, wrapped)
     return () => { this.removeEventListener(type, wrapped) }
-  }
-
-  /** Members of the last run (member-snapshot.ts) to join again, unless this agent left gracefully then and is not told to rejoin. */
-  async #rejoinSeeds (self: string): Promise<Destination[]> {
-    const snapshot = await loadSnapshot(this.options.dataDir, warn)
-    if (snapshot == null) return []
-    const seeds = rejoinSeeds(snapshot, self)
-    if (!snapshot.left || this.options.rejoin) return seeds
-    if (seeds.length > 0 && this.options.join.length === 0) warn('this agent left the cluster gracefully last time: not rejoining its members (--rejoin does, --join joins anew)')
-    return []
   }
 
   #running (): { libp2p: ClusterNode, core: Membership, transport: SwimTransport, work: WorkDriver } {
@@ -349,6 +367,7 @@ export class Agent extends EventTarget {
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
     await this.#services?.stop().catch(() => {})
+    this.#operator?.stop()
     await this.#snapshot.flush()
     await this.#work?.stop().catch(() => {})
     await this.#transport?.stop().catch(() => {})

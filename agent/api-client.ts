@@ -34,7 +34,7 @@ export class UnreachableAgentError extends Error {
 }
 
 /** Calls the control API; returns the parsed JSON answer or throws with a message for the user. */
-export async function callApi (target: ApiTarget, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function callApi (target: ApiTarget, method: string, path: string, body?: unknown, onLine?: (line: unknown) => void, timeoutMs = TIMEOUT_MS): Promise<unknown> {
   const { host, port } = parseHostPort(target.rpc ?? DEFAULT_RPC)
   const headers: Record<string, string> = target.tokenFile != null ? { authorization: `Bearer ${await loadRpcToken(target.tokenFile)}` } : {}
   // The API refuses a POST or DELETE without it (415), body or not: a
@@ -43,13 +43,13 @@ export async function callApi (target: ApiTarget, method: string, path: string, 
   let status: number
   let text: string
   try {
-    ({ status, text } = await send({ host, port, method, path, headers, body: body !== undefined ? JSON.stringify(body) : undefined }))
+    ({ status, text } = await send({ host, port, method, path, headers, body: body !== undefined ? JSON.stringify(body) : undefined, onLine, timeoutMs }))
   } catch (err) {
     throw new UnreachableAgentError(`cannot reach the control API at ${formatHost(host)}:${port} (is the agent running?): ${(err as Error).message}`)
   }
   let answer: any
   try {
-    answer = JSON.parse(text)
+    answer = JSON.parse(onLine != null && status === 200 ? text.trim().split('\n').at(-1) ?? '' : text)
   } catch {}
   if (status < 200 || status > 299) throw new ApiError(status, `control API answered ${status}: ${answer?.error ?? (text.slice(0, 200) || 'no body')}`)
   return answer
@@ -62,17 +62,27 @@ interface Request {
   path: string
   headers: Record<string, string>
   body?: string
+  /** A streamed answer (NDJSON, status 200): each line as it arrives; the last one is also returned. */
+  onLine?: (line: unknown) => void
+  timeoutMs: number
 }
 
 function send (req: Request): Promise<{ status: number, text: string }> {
   return new Promise((resolve, reject) => {
-    const call = request({ host: req.host, port: req.port, method: req.method, path: req.path, headers: req.headers, timeout: TIMEOUT_MS }, res => {
+    const call = request({ host: req.host, port: req.port, method: req.method, path: req.path, headers: req.headers, timeout: req.timeoutMs }, res => {
       const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+      let partial = ''
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        if (req.onLine == null || res.statusCode !== 200) return
+        const lines = (partial + chunk.toString('utf8')).split('\n')
+        partial = lines.pop() ?? ''
+        for (const line of lines) if (line.trim() !== '') req.onLine(JSON.parse(line))
+      })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
       res.on('error', reject)
     })
-    call.on('timeout', () => { call.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)) })
+    call.on('timeout', () => { call.destroy(new Error(`no answer within ${req.timeoutMs / 1000} s`)) })
     call.on('error', reject)
     call.end(req.body)
   })

@@ -12,7 +12,11 @@ export const COMMAND_USAGE = {
   run: `  agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT | --no-rpc]
         [--data-dir DIR [--rejoin]] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
         [--slots N] [--allow-exec | --allow-exec-open] [--cluster-key FILE] [--rpc-token FILE]
+        [--event-handler [FILTER=]COMMAND]...
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
+      --event-handler: run COMMAND (sh -c) on events; FILTER: a comma list of member-join,
+      member-leave, member-failed, member-update, member-reap, member-degraded, user[:NAME],
+      query[:NAME], partition-detected, partition-healed (default: all).
       --data-dir: keeps the key, members and services; restarted, the agent rejoins the members
       it knew (after a graceful leave only with --rejoin).
       --slots: tasks run at once (default: CPU count); --no-rpc: no control API;
@@ -49,6 +53,12 @@ export const COMMAND_USAGE = {
       Remove a service: its instances stop everywhere.
   agent service logs NAME ${RPC} [--follow]
       Output of the service's instances, from every member that runs one (and this agent).`,
+  event: `  agent event NAME [PAYLOAD|@FILE] [--coalesce] ${RPC}
+      Send a user event to every member (payload up to 64 KiB): their user:NAME handlers run
+      once. --coalesce: of events of one name within a second, handlers see only the last.`,
+  query: `  agent query NAME [PAYLOAD|@FILE] [--node NAME]... [--tag K=REGEX]... [--timeout DURATION] ${RPC} [--json]
+      Ask every member that matches all filters; each acknowledges and answers with its
+      query:NAME handler's output. Prints acks and answers as they come, then who did not answer.`,
   services: `  agent services ${RPC} [--json]
       Every service, where its instances run, and why members are not eligible.`,
   keygen: `  agent keygen FILE

@@ -13,6 +13,7 @@ import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type HealthView, type MemberVi
 import type { ProfileName } from '../membership/index.ts'
 import { keygen } from './keygen-cli.ts'
 import { service, services } from './services-cli.ts'
+import { event, query } from './operator-cli.ts'
 import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
 import { VERSION } from './version.ts'
 
@@ -24,6 +25,7 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   rpc: { type: 'string' },
   'data-dir': { type: 'string' },
   rejoin: { type: 'boolean' },
+  'event-handler': { type: 'string', multiple: true },
   profile: { type: 'string' },
   tag: { type: 'string', multiple: true },
   'no-rpc': { type: 'boolean' },
@@ -62,6 +64,7 @@ async function runAgent (args: string[]): Promise<number> {
     rpc: flags['no-rpc'] === true ? false : flags.rpc,
     dataDir: flags['data-dir'],
     rejoin: flags.rejoin === true,
+    eventHandlers: flags['event-handler'],
     profile: flags.profile as ProfileName | undefined,
     tags: parseTags(flags.tag),
     work: flags.slots != null ? { slots: parseSlots(flags.slots) } : undefined,
@@ -196,6 +199,8 @@ export async function main (argv: string[]): Promise<number> {
       case 'workloads': return await workloads(rest)
       case 'service': return await service(rest)
       case 'services': return await services(rest)
+      case 'event': return await event(rest)
+      case 'query': return await query(rest)
       case 'keygen': return await keygen(rest, why => new UsageError(why))
       case 'run': return await runAgent(argv)
     }

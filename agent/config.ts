@@ -11,6 +11,7 @@ import type { TransportConfig } from '../gossip/index.ts'
 import { fromPartial as workConfig, InvalidWorkConfigError, type WorkConfig } from '../workloads/index.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
 import { checkSecurityOptions } from './security-options.ts'
+import { InvalidHandlerError, parseHandler, type HandlerSpec } from './event-handlers.ts'
 
 export { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort }
 
@@ -32,6 +33,8 @@ export interface AgentOptions {
   dataDir?: string
   /** Rejoin the members of the last run (under dataDir) even after a graceful leave. Default false: a leave is final. */
   rejoin?: boolean
+  /** Event-handler scripts, `[FILTER=]COMMAND` each (agent/event-handlers.ts). */
+  eventHandlers?: string[]
   /** Membership timing profile. Default `lan`. */
   profile?: ProfileName
   /** Per-field overrides of the profile. */
@@ -70,6 +73,7 @@ export interface ResolvedAgentOptions {
   rpc: { host: string, port: number } | false
   dataDir?: string
   rejoin: boolean
+  eventHandlers: HandlerSpec[]
   profile: ProfileName
   membership: Partial<MembershipConfig>
   transport: Partial<TransportConfig>
@@ -175,6 +179,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     rpc: rpcOption === false ? false : parseHostPort(rpcOption),
     dataDir: options.dataDir,
     rejoin: options.rejoin === true,
+    eventHandlers: parseHandlers(options.eventHandlers ?? []),
     profile,
     membership: options.membership ?? {},
     transport: { ...footprint.transport, ...options.transport },
@@ -184,5 +189,14 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     work: checkWork(options.work ?? {}),
     // allowExec, clusterKey, rpcToken: checked together (exec needs a key).
     ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
+  }
+}
+
+function parseHandlers (specs: string[]): HandlerSpec[] {
+  try {
+    return specs.map(parseHandler)
+  } catch (err) {
+    if (err instanceof InvalidHandlerError) throw new InvalidAgentOptionError(err.message)
+    throw err
   }
 }

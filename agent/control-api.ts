@@ -36,13 +36,14 @@ import { JOB_EVENT_TYPES } from './job-events.ts'
 import { HttpError } from './http-error.ts'
 import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
+import { fireEvent, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
   close: () => Promise<void>
 }
 
-const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES, ...SERVICE_EVENT_TYPES]
+const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES, ...SERVICE_EVENT_TYPES, 'user:event']
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
 const SSE_KEEPALIVE_MS = 15_000
@@ -198,6 +199,12 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     case '/v1/events':
       allow(['GET'])
       return streamEvents(agent, req, res)
+    case '/v1/event':
+      allow(['POST'])
+      return sendJson(res, 200, fireEvent(agent, await readBody(req, MAX_OPERATOR_BODY_BYTES)))
+    case '/v1/query':
+      allow(['POST'])
+      return await runQuery(agent, await readBody(req, MAX_OPERATOR_BODY_BYTES), res)
     case '/v1/leave':
       allow(['POST'])
       await readBody(req)

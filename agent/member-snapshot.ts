@@ -48,6 +48,16 @@ export function rejoinSeeds (snapshot: MemberSnapshot, selfId: string): Destinat
     .map(m => ({ id: m.id, addrs: m.addrs }))
 }
 
+/** Members of the last run to join again, unless this agent left gracefully then and is not told to rejoin. */
+export async function snapshotSeeds (options: { dataDir?: string, rejoin: boolean, join: string[] }, self: string, warn: (message: string) => void): Promise<Destination[]> {
+  const snapshot = await loadSnapshot(options.dataDir, warn)
+  if (snapshot == null) return []
+  const seeds = rejoinSeeds(snapshot, self)
+  if (!snapshot.left || options.rejoin) return seeds
+  if (seeds.length > 0 && options.join.length === 0) warn('this agent left the cluster gracefully last time: not rejoining its members (--rejoin does, --join joins anew)')
+  return []
+}
+
 export class SnapshotWriter {
   readonly #dataDir: string | undefined
   readonly #warn: (message: string) => void

@@ -10,7 +10,7 @@
  */
 import { createWorkNode, fnv1a64, JobRejectedError, PeerView, type JobOptions, type JobView, type WorkEffect, type WorkNode, type WorkNodeStats, type Workload } from '../workloads/index.ts'
 import { CoreDriver, seededRandom, type DriverTimers } from '../membership/index.ts'
-import { createWorkTransport, isServiceMessage, type ClusterNode, type ServiceWireMessage, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
+import { createWorkTransport, isOperatorMessage, isServiceMessage, type ClusterNode, type OperatorMessage, type ServiceWireMessage, type WireMessage, type WorkTransport, type WorkTransportStats } from '../gossip/index.ts'
 import type { ResolvedAgentOptions } from './config.ts'
 import type { Member } from '../membership/index.ts'
 import { JobHandle, SubmittedJobs } from './work-job-handle.ts'
@@ -43,6 +43,8 @@ export interface WorkDriverOptions {
   onJobEvent?: (type: JobEventName, view: JobView) => void
   /** The services core's messages, which share the work transport (agent/services.ts). */
   onServiceMessage?: (from: string, msg: ServiceWireMessage) => void
+  /** User events and queries, which share it too (agent/operator.ts). */
+  onOperatorMessage?: (from: string, msg: OperatorMessage) => void
 }
 
 export class WorkDriver {
@@ -59,12 +61,14 @@ export class WorkDriver {
   readonly #submitted: SubmittedJobs
   readonly #jobEvents: JobEvents
   readonly #onServiceMessage: WorkDriverOptions['onServiceMessage']
+  readonly #onOperatorMessage: WorkDriverOptions['onOperatorMessage']
   #stopped = false
   readonly workloads: WorkloadsApi
 
   constructor (opts: WorkDriverOptions) {
     this.#clock = opts.timers.now
     this.#onServiceMessage = opts.onServiceMessage
+    this.#onOperatorMessage = opts.onOperatorMessage
     this.#registry = builtinRegistry(opts.options.allowExec)
     this.workloads = workloadsApi(this.#registry)
     this.#core = createWorkNode({
@@ -191,6 +195,10 @@ export class WorkDriver {
   #receive (from: string, msg: WireMessage): void {
     if (isServiceMessage(msg)) {
       this.#onServiceMessage?.(from, msg)
+      return
+    }
+    if (isOperatorMessage(msg)) {
+      this.#onOperatorMessage?.(from, msg)
       return
     }
     if (msg.type === 'job-query') {

@@ -12,6 +12,7 @@ import { SNAPSHOT_TASK_STATES, type JobView, type WorkMessage } from '../workloa
 import { checkDepth as checkValueDepth, ValueBoundError } from '../workloads/limits.ts'
 import { InvalidServiceError } from '../services/index.ts'
 import { isServiceMessageType, validateServiceMessage, type ServiceWireMessage } from './service-codec.ts'
+import { isOperatorMessageType, operatorMessageProblem, type OperatorMessage } from './operator-codec.ts'
 
 /** A lookup between agents: not part of the core. */
 export type LookupMessage =
@@ -20,8 +21,8 @@ export type LookupMessage =
   /** direct: the answer to job-query `qid`. */
   | { type: 'job-info', qid: number, jobs: JobView[] }
 
-/** Everything on the work transport: the work core's messages, the lookups, and the services' (service-codec.ts). */
-export type WireMessage = WorkMessage | LookupMessage | ServiceWireMessage
+/** Everything on the work transport: the work core's messages, the lookups, and the services' (service-codec.ts), user events and queries (operator-codec.ts). */
+export type WireMessage = WorkMessage | LookupMessage | ServiceWireMessage | OperatorMessage
 
 export class WireError extends Error {
   override name = 'WireError'
@@ -220,6 +221,11 @@ export function validateWire (value: unknown): WireMessage {
       if (err instanceof InvalidServiceError) throw new WireError(err.message)
       throw err
     }
+  }
+  if (isOperatorMessageType(o.type)) {
+    const problem = operatorMessageProblem(o)
+    if (problem != null) throw new WireError(problem)
+    return o as unknown as OperatorMessage
   }
   const checks = typeof o.type === 'string' && Object.hasOwn(SHAPES, o.type) ? SHAPES[o.type as keyof typeof SHAPES] : undefined
   if (checks == null) throw new WireError(`unknown message type ${JSON.stringify(o.type)?.slice(0, 40)}`)

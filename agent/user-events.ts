@@ -1,0 +1,152 @@
+/**
+ * User events (`agent event NAME PAYLOAD`): published on the work topic to
+ * every member, deduplicated by id, ordered by a Lamport clock, and repaired
+ * by anti-entropy: every ANTI_ENTROPY_MS, while it has recent events, an
+ * agent sends their ids to one random member, which answers with the events
+ * the first lacks and asks for those it lacks. A member cut off by a
+ * partition, or restarted, gets what it missed within the log's window
+ * (user-event-log.ts); with a --data-dir the ids it delivered survive the
+ * restart, so it does not deliver them twice.
+ *
+ * Coalescing (`--coalesce`): events of one name that arrive within
+ * COALESCE_MS of each other are delivered once, the last one, like Serf.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { OperatorMessage, WireMessage } from '../gossip/index.ts'
+import { USER_EVENT_LIMITS, USER_EVENT_NAME, UserEventLog, type UserEvent } from './user-event-log.ts'
+
+export const ANTI_ENTROPY_MS = 5000
+export const COALESCE_MS = 1000
+const FILE = 'events.json'
+
+export class InvalidUserEventError extends Error {
+  override name = 'InvalidUserEventError'
+}
+
+export interface UserEventView { id: string, name: string, payload: string, ltime: number }
+
+export interface UserEventsOptions {
+  selfId: string
+  dataDir?: string
+  transport: { publish: (msg: WireMessage) => void, send: (to: string, msg: WireMessage) => void }
+  clock: () => number
+  /** Members to pick an anti-entropy partner from. */
+  alivePeers: () => string[]
+  deliver: (event: UserEventView) => void
+  warn: (message: string) => void
+}
+
+export class UserEvents {
+  readonly #opts: UserEventsOptions
+  readonly #log: UserEventLog
+  readonly #timer: ReturnType<typeof setInterval>
+  readonly #coalescing = new Map<string, { event: UserEvent, timer: ReturnType<typeof setTimeout> }>()
+  #saveTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor (opts: UserEventsOptions, persisted?: { ltime: number, ids: string[] }) {
+    this.#opts = opts
+    this.#log = new UserEventLog(persisted)
+    this.#timer = setInterval(() => { this.#antiEntropy() }, ANTI_ENTROPY_MS)
+    this.#timer.unref?.()
+  }
+
+  static async create (opts: UserEventsOptions): Promise<UserEvents> {
+    let persisted: { ltime: number, ids: string[] } | undefined
+    if (opts.dataDir != null) {
+      try {
+        const raw = JSON.parse(await readFile(join(opts.dataDir, FILE), 'utf8')) as { ltime?: unknown, ids?: unknown }
+        if (Number.isSafeInteger(raw.ltime) && Array.isArray(raw.ids)) persisted = { ltime: raw.ltime as number, ids: raw.ids.filter((id): id is string => typeof id === 'string') }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.warn(`could not read ${FILE}: ${(err as Error).message}`)
+      }
+    }
+    return new UserEvents(opts, persisted)
+  }
+
+  get ltime (): number {
+    return this.#log.ltime
+  }
+
+  /** Fires an event from this agent: delivered here and to every member. Throws InvalidUserEventError. */
+  fire (name: string, payload: string, coalesce: boolean): UserEventView {
+    if (name.length > USER_EVENT_LIMITS.nameChars || !USER_EVENT_NAME.test(name)) throw new InvalidUserEventError(`the event name must be 1-${USER_EVENT_LIMITS.nameChars} chars of letters, digits, _ . : - (not starting with _ . : -)`)
+    const bytes = new TextEncoder().encode(payload).byteLength
+    if (bytes > USER_EVENT_LIMITS.payloadBytes) throw new InvalidUserEventError(`the payload is ${bytes} bytes, over the limit of ${USER_EVENT_LIMITS.payloadBytes}`)
+    const event = this.#log.create(this.#opts.clock(), this.#opts.selfId, name, payload, coalesce)
+    this.#opts.transport.publish({ type: 'user-event', event })
+    this.#deliver(event)
+    return view(event)
+  }
+
+  receive (from: string, msg: OperatorMessage): void {
+    const now = this.#opts.clock()
+    switch (msg.type) {
+      case 'user-event':
+        if (this.#log.receive(now, msg.event)) this.#deliver(msg.event)
+        return
+      case 'user-events-ids': {
+        const missing = this.#log.missingFrom(now, msg.ids)
+        const want = this.#log.unknown(msg.ids)
+        if (missing.length > 0 || want.length > 0) this.#opts.transport.send(from, { type: 'user-events', events: missing.slice(-256), want: want.slice(0, 1024) })
+        return
+      }
+      case 'user-events':
+        for (const event of msg.events) if (this.#log.receive(now, event)) this.#deliver(event)
+        if (msg.want.length > 0) {
+          const events = this.#log.withIds(msg.want)
+          if (events.length > 0) this.#opts.transport.send(from, { type: 'user-events', events, want: [] })
+        }
+    }
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    for (const { timer } of this.#coalescing.values()) clearTimeout(timer)
+    if (this.#saveTimer != null) { clearTimeout(this.#saveTimer); void this.#save() }
+  }
+
+  #antiEntropy (): void {
+    const ids = this.#log.ids(this.#opts.clock())
+    const peers = this.#opts.alivePeers()
+    if (ids.length === 0 || peers.length === 0) return
+    this.#opts.transport.send(peers[Math.floor(Math.random() * peers.length)], { type: 'user-events-ids', ids })
+  }
+
+  #deliver (event: UserEvent): void {
+    this.#scheduleSave()
+    if (!event.coalesce) { this.#opts.deliver(view(event)); return }
+    const held = this.#coalescing.get(event.name)
+    if (held != null) {
+      if (held.event.ltime <= event.ltime) held.event = event
+      return
+    }
+    const timer = setTimeout(() => {
+      const last = this.#coalescing.get(event.name)
+      this.#coalescing.delete(event.name)
+      if (last != null) this.#opts.deliver(view(last.event))
+    }, COALESCE_MS)
+    this.#coalescing.set(event.name, { event, timer })
+  }
+
+  #scheduleSave (): void {
+    if (this.#opts.dataDir == null || this.#saveTimer != null) return
+    this.#saveTimer = setTimeout(() => { this.#saveTimer = undefined; void this.#save() }, 1000)
+    this.#saveTimer.unref?.()
+  }
+
+  async #save (): Promise<void> {
+    const dir = this.#opts.dataDir as string
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+      await writeFile(join(dir, `${FILE}.tmp`), JSON.stringify(this.#log.persisted()), { mode: 0o600 })
+      await rename(join(dir, `${FILE}.tmp`), join(dir, FILE))
+    } catch (err) {
+      this.#opts.warn(`could not store the user events' clock in ${dir}: ${(err as Error).message}`)
+    }
+  }
+}
+
+function view (event: UserEvent): UserEventView {
+  return { id: event.id, name: event.name, payload: event.payload, ltime: event.ltime }
+}
