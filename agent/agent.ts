@@ -53,6 +53,8 @@ export interface AgentStats {
   services: ServicesStats
   /** --event-handler runs: ran, failed, timed out, coalesced, queued now. */
   handlers: HandlerStats
+  /** The user events' Lamport time. */
+  userEvents: { ltime: number }
   security: SecurityStats
   /** Inbound connections that never became libp2p connections, and WebSocket connections closed by the guard (gossip/inbound-guard.ts). */
   inbound: InboundStats
@@ -228,7 +230,7 @@ export class Agent extends EventTarget {
 
   stats (): AgentStats {
     const { core, transport, work } = this.#running()
-    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), services: this.services.stats(), handlers: this.#operator!.handlerStats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
+    return { membership: core.stats(), transport: transport.stats(), work: work.stats(), services: this.services.stats(), ...this.#operator!.stats(), security: this.#security!.stats(), inbound: { upgradesFailed: { ...this.#inboundStats.upgradesFailed }, webSocket: { ...this.#inboundStats.webSocket } } }
   }
 
   /** The cluster's services (docs/services.md): define, remove, list, in-process registrations, logs. */

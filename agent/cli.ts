@@ -16,6 +16,8 @@ import { service, services } from './services-cli.ts'
 import { event, query } from './operator-cli.ts'
 import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
 import { VERSION } from './version.ts'
+import type { AgentStats } from './agent.ts'
+import { SWIM_PROTOCOL, WORK_PROTOCOL } from '../gossip/protocols.ts'
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -146,8 +148,11 @@ async function info (args: string[]): Promise<number> {
   const target = { rpc: flags.rpc, tokenFile: flags['rpc-token'] }
   const self = await callApi(target, 'GET', '/v1/self') as MemberView
   const health = await callApi(target, 'GET', '/v1/health') as HealthView
+  const stats = await callApi(target, 'GET', '/v1/stats') as AgentStats
+  const protocol = { agent: VERSION, swim: SWIM_PROTOCOL, work: WORK_PROTOCOL }
+  const local = { healthScore: stats.membership.localHealth, ltime: stats.userEvents.ltime, handlers: stats.handlers, workQueues: stats.work.slots }
   if (flags.json === true) {
-    console.log(JSON.stringify({ self, health }, null, 2))
+    console.log(JSON.stringify({ self, health, protocol, ...local }, null, 2))
     return 0
   }
   const counts = Object.entries(health.members).map(([status, n]) => `${n} ${status}`).join(', ')
@@ -157,7 +162,11 @@ async function info (args: string[]): Promise<number> {
     `status:   ${self.status} (incarnation ${self.incarnation})`,
     `addrs:    ${self.addrs.join(', ') || '-'}`,
     `joined:   ${health.joined ? 'yes' : `no${health.joinError != null ? `, last attempt: ${health.joinError}` : ''}`}`,
-    `members:  ${counts}; side ${health.side} (${health.componentSize} of ${health.stableSize} stable)`
+    `members:  ${counts}; side ${health.side} (${health.componentSize} of ${health.stableSize} stable)`,
+    `health:   ${local.healthScore} (Lifeguard local health; 0 is healthy)`,
+    `events:   Lamport time ${local.ltime}; handlers ${local.handlers.ran} ran, ${local.handlers.failed} failed, ${local.handlers.queued} queued`,
+    `tasks:    ${local.workQueues.running} of ${local.workQueues.total} slots busy, ${local.workQueues.waiting} waiting`,
+    `protocol: agent ${VERSION}, ${SWIM_PROTOCOL}, ${WORK_PROTOCOL}`
   ].join('\n'))
   return 0
 }

@@ -84,8 +84,9 @@ export class Operator {
     else this.#queries.receive(from, msg)
   }
 
-  handlerStats (): HandlerStats {
-    return this.#handlers.stats()
+  /** The event-handler runs and queue, and the user events' Lamport time. */
+  stats (): { handlers: HandlerStats, userEvents: { ltime: number } } {
+    return { handlers: this.#handlers.stats(), userEvents: { ltime: this.events.ltime } }
   }
 
   stop (): void {

@@ -8,7 +8,7 @@ import type { PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
 import type { Libp2p, Logger } from '@libp2p/interface'
 
-export const SWIM_PROTOCOL = '/cluster/swim/1.0.0'
+export { SWIM_PROTOCOL } from './protocols.ts'
 
 /** The SWIM port's inputs (membership/ports.ts), and path changes, which only this transport sees. */
 export interface SwimTransportHandlers extends SwimInputs {

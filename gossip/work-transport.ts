@@ -27,7 +27,8 @@ import type { GossipSub, Message as PubsubMessage } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
 
 export const WORK_TOPIC = '/cluster/work/1'
-export const WORK_PROTOCOL = '/cluster/work/1.0.0'
+import { WORK_PROTOCOL } from './protocols.ts'
+export { WORK_PROTOCOL }
 
 export interface WorkTransportConfig {
   /** Largest encoded message, topic or direct (a replication snapshot of a big job is the largest). */
