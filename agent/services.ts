@@ -105,7 +105,13 @@ export class ServicesDriver {
     })
     this.#driver = new CoreDriver({ core: this.#core, perform: effects => { this.#perform(effects) }, timers: opts.timers })
     this.#logs = new LogsLookup((to, msg) => { opts.transport.send(to, msg) }, name => this.#runner.logs(name))
-    this.#loadTimer = setInterval(() => { this.#core.noteLoad(opts.otherLoad()) }, LOAD_SAMPLE_MS)
+    this.#loadTimer = setInterval(() => {
+      try {
+        this.#core.noteLoad(opts.otherLoad())
+      } catch {
+        // a runtime without a load figure: placement goes by instances alone
+      }
+    }, LOAD_SAMPLE_MS)
     this.#loadTimer.unref?.()
     this.api = {
       define: definition => this.#define(definition),
@@ -122,7 +128,8 @@ export class ServicesDriver {
     const warn = (message: string): void => { console.error(`agent: ${message}`) }
     return new ServicesDriver({
       self: { id, name: options.name, tags: options.tags },
-      allowExec: options.allowExec,
+      // commands run under a Node supervisor script (service-supervisor.ts): not on Deno yet
+      allowExec: options.allowExec && !('Deno' in globalThis),
       dataDir: options.dataDir,
       persisted: await loadServices(options.dataDir, warn),
       timers: realTimers(),
