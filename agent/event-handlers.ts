@@ -100,7 +100,8 @@ export class EventHandlers {
 
   /** Queues `event` for every handler whose filter takes it. */
   emit (event: HandlerEvent): void {
-    for (const h of this.#handlers) if (h.matches(event)) this.#enqueue(h, { event })
+    // each handler its own copy: coalescing folds members into a queued event of one handler only
+    for (const h of this.#handlers) if (h.matches(event)) this.#enqueue(h, { event: 'members' in event ? { ...event, members: [...event.members] } : event })
   }
 
   /** A query: the first matching handler's stdout (undefined when none matches, or it failed). */
@@ -134,7 +135,9 @@ export class EventHandlers {
       const queued = h.queue[i]
       if (queued.done != null || queued.event.type !== event.type) continue
       if ('members' in queued.event && 'members' in event) {
-        queued.event.members.push(...event.members)
+        // one line per member: a later event about the same member replaces its line
+        const ids = new Set(event.members.map(m => m.peerId))
+        queued.event.members = [...queued.event.members.filter(m => !ids.has(m.peerId)), ...event.members]
         return true
       }
       if (event.type === 'user' && queued.event.type === 'user' && queued.event.name === event.name) {
@@ -170,14 +173,24 @@ export class EventHandlers {
       stdin = event.payload
     }
     return await new Promise(resolve => {
-      const child = spawn('/bin/sh', ['-c', command], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+      // its own process group: a timeout kills what the script started too, whose open pipes would hold 'close' back
+      const child = spawn('/bin/sh', ['-c', command], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
       let out = ''
       let err = ''
+      const killGroup = (): void => {
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL')
+        } catch {
+          child.kill('SIGKILL')
+        }
+      }
       const timer = setTimeout(() => {
         this.#stats.timedOut++
         this.#log(`event handler "${command}" for ${event.type} timed out after ${this.#timeoutMs} ms; killed`)
-        child.kill('SIGKILL')
+        killGroup()
       }, this.#timeoutMs)
+      // a background process it left holding the pipes must not keep the handler busy
+      child.on('exit', () => { setTimeout(() => { child.stdout.destroy(); child.stderr.destroy() }, 1000).unref() })
       child.stdout.setEncoding('utf8').on('data', (d: string) => { if (out.length < MAX_ANSWER_BYTES) out += d })
       child.stderr.setEncoding('utf8').on('data', (d: string) => { if (err.length < 4096) err += d })
       child.stdin.on('error', () => {}) // a handler that does not read its stdin

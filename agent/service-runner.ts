@@ -147,11 +147,17 @@ export class ServiceRunner {
   }
 
   async #startInProcess (req: StartRequest, running: Running): Promise<void> {
-    await Promise.resolve() // never report back from within the core's own effects
+    // set up at once, so that a stop that comes before the start below is not lost
     const handler = this.#handlers.get(req.service)
     const abort = new AbortController()
     running.inProcess = { abort }
     if (req.until != null) this.#armDeadline(req.instance, running, req.until)
+    await Promise.resolve() // never report back from within the core's own effects
+    if (abort.signal.aborted) return // stopped before it started: #stopInProcess ended it
+    if (req.until != null && req.until <= this.#clock()) {
+      this.#ended(req.instance, running, 'its lease ended before it started')
+      return
+    }
     if (handler == null) {
       this.#ended(req.instance, running, 'no in-process service of this name is registered here')
       return

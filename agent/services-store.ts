@@ -39,7 +39,8 @@ export async function loadServices (dataDir: string | undefined, warn: (message:
   }
   const epochs: Record<string, number> = {}
   for (const [name, epoch] of Object.entries(stored.epochs ?? {})) if (Number.isSafeInteger(epoch) && epoch > 0) epochs[name] = epoch
-  return { entries, epochs }
+  const voters = Array.isArray((stored as { voters?: unknown }).voters) ? ((stored as { voters: unknown[] }).voters).filter((v): v is string => typeof v === 'string') : []
+  return { entries, epochs, voters }
 }
 
 export class ServicesStore {

@@ -19,6 +19,18 @@ export class ClusterView {
   peers = new Map<MemberId, ServicePeer>()
   readonly reports = new Reports()
   health: MembershipHealth = { side: 'unknown', stableSize: 0 }
+  /**
+   * The lease voters' ids (this member's included): while membership shows
+   * this member on a majority side, the members that have not left; otherwise
+   * those plus the voters known before (persisted across restarts), less those
+   * seen leaving. A member restarted alone, or cut off, so still needs a
+   * majority of the membership it last knew, never of the few it sees now.
+   */
+  #voterIds: Set<MemberId>
+
+  constructor (selfId: MemberId, persistedVoters: readonly MemberId[] = []) {
+    this.#voterIds = new Set([selfId, ...persistedVoters])
+  }
   /** Per service, the last other member seen running it (a start here is then a move). */
   readonly #lastHolder = new Map<string, MemberId>()
 
@@ -38,6 +50,22 @@ export class ClusterView {
     this.peers = new Map(peers.filter(p => p.id !== selfId).map(p => [p.id, p]))
     for (const id of this.reports.members()) if (!this.peers.has(id)) this.reports.forget(id)
     this.health = health
+    const current = [selfId, ...[...this.peers.values()].filter(p => !p.left).map(p => p.id)]
+    if (health.side === 'majority') this.#voterIds = new Set(current)
+    else {
+      for (const id of current) this.#voterIds.add(id)
+      for (const p of this.peers.values()) if (p.left) this.#voterIds.delete(p.id)
+    }
+  }
+
+  /** How many members a lease majority is counted over (see #voterIds). */
+  voterCount (): number {
+    return Math.max(this.health.stableSize, this.#voterIds.size)
+  }
+
+  /** The voters to persist. */
+  voterIds (): MemberId[] {
+    return [...this.#voterIds].sort()
   }
 
   /** Members that have not left: lease voters. */

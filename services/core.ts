@@ -13,7 +13,7 @@ import { servicesConfig, type ServicesConfig } from './config.ts'
 import type { LeaseClaim } from './lease.ts'
 import { SingletonLeases, type LeaseStats } from './singleton-leases.ts'
 import { place } from './placement.ts'
-import { Registry } from './registry.ts'
+import { Registry, versionKey } from './registry.ts'
 import { RegistrySync } from './registry-sync.ts'
 import { ClusterView, type SelfSnapshot } from './cluster-view.ts'
 import { LocalInstances, type LocalInstance } from './local-instances.ts'
@@ -42,7 +42,7 @@ export class ServicesNode {
   readonly self: ServicesNodeOptions['self']
   readonly config: ServicesConfig
   readonly #registry: Registry
-  readonly #cluster = new ClusterView()
+  readonly #cluster: ClusterView
   readonly #leases: SingletonLeases
   readonly #local: LocalInstances
   readonly #exec: boolean
@@ -63,11 +63,12 @@ export class ServicesNode {
     this.self = opts.self
     this.config = servicesConfig(opts.config)
     this.#registry = new Registry(opts.persisted?.entries)
+    this.#cluster = new ClusterView(opts.self.id, opts.persisted?.voters)
     this.#sync = new RegistrySync(this.#registry, this.config.stateRefreshMs)
     this.#leases = new SingletonLeases(opts.now, this.config, opts.persisted?.epochs, {
       self: opts.self.id,
       voters: () => this.#cluster.voters(),
-      stableSize: () => this.#cluster.health.stableSize,
+      voterCount: () => this.#cluster.voterCount(),
       send: (to, msg) => { this.#out.push({ kind: 'send', to, msg }) },
       granted: (now, claim) => { this.#granted(now, claim) },
       runsHere: service => this.#local.get(service) != null
@@ -154,8 +155,6 @@ export class ServicesNode {
     return Math.min(own, this.#leases.nextDeadline())
   }
 
-  // --- views ----------------------------------------------------------------
-
   view (): ServiceView[] {
     const { peers, reports } = this.#cluster
     const eligibility = (definition: ServiceDefinition, member: MemberId): string | undefined => this.#ineligibility(definition, member)
@@ -163,23 +162,22 @@ export class ServicesNode {
   }
 
   persisted (): PersistedServices {
-    return { entries: this.#registry.entries(), epochs: this.#leases.granter.epochs() }
+    return { entries: this.#registry.entries(), epochs: this.#leases.granter.epochs(), voters: this.#cluster.voterIds() }
   }
 
   stats (): ServicesStats {
     return { ...this.#stats, ...this.#leases.stats, registryExchanges: this.#sync.exchanges }
   }
 
-  // --- the loop -------------------------------------------------------------
-
   /** One input: apply it, bring placement up to date, flush the state report. */
   #run (now: number, apply: () => void): ServiceEffect[] {
     this.#out = []
     const before = this.#registry.digest()
-    const epochsBefore = JSON.stringify(this.#leases.granter.epochs())
+    const stored = (): string => JSON.stringify([this.#leases.granter.epochs(), this.#cluster.voterIds()])
+    const storedBefore = stored()
     apply()
     this.#reconcile(now)
-    if (this.#registry.digest() !== before || JSON.stringify(this.#leases.granter.epochs()) !== epochsBefore) {
+    if (this.#registry.digest() !== before || stored() !== storedBefore) {
       this.#out.push({ kind: 'persist', state: this.persisted() })
       this.#dirty = true
     }
@@ -246,8 +244,9 @@ export class ServicesNode {
     this.#lastReconcile = now
     if (this.#local.expireBlocks(now)) this.#dirty = true
     for (const local of this.#local.all()) {
-      const definition = this.#registry.get(local.service)?.definition
-      if (definition == null) this.#stop(now, local, 'the service was removed')
+      const entry = this.#registry.get(local.service)
+      if (entry?.definition == null) this.#stop(now, local, 'the service was removed')
+      else if (local.version !== versionKey(entry)) this.#stop(now, local, 'its definition changed') // placement starts it again
     }
     if (this.#leaving) return
     for (const definition of this.#registry.definitions()) {
@@ -257,6 +256,8 @@ export class ServicesNode {
   }
 
   #reconcileReplicated (now: number, definition: ServiceDefinition): void {
+    const claim = this.#leases.claim(definition.name) // it was a singleton before its last update
+    if (claim != null) this.#leases.drop(claim)
     const local = this.#local.get(definition.name)
     const chosen = place(definition, this.#cluster.candidates(definition, this.#self())).includes(this.self.id)
     if (local == null && chosen) {
@@ -310,6 +311,7 @@ export class ServicesNode {
 
   /** A majority granted the claim's round: run the instance, or move its deadline. */
   #granted (now: number, claim: LeaseClaim): void {
+    if (claim.until <= now) return // granted too late: the lease is already over
     const local = this.#local.get(claim.service)
     const definition = this.#registry.get(claim.service)?.definition
     if (local == null) {
@@ -317,7 +319,7 @@ export class ServicesNode {
       const previous = this.#cluster.lastHolder(claim.service) ?? claim.refusedBy
       this.#start(now, definition, claim.epoch, claim.until, previous)
     } else if (local.state === 'failed' && local.epoch < claim.epoch) {
-      this.#start(now, local.definition, claim.epoch, claim.until, undefined, local)
+      this.#start(now, definition ?? local.definition, claim.epoch, claim.until, undefined, local)
     } else if (local.epoch === claim.epoch) {
       this.#out.push({ kind: 'extend', instance: local.instance, until: claim.until })
     }
@@ -333,7 +335,7 @@ export class ServicesNode {
     } else {
       this.#stats.starts++
     }
-    const local = this.#local.add(definition, epoch, this.#wallTime(now), previousHolder, failed?.restarts, failed?.failures)
+    const local = this.#local.add(definition, versionKey(this.#registry.get(definition.name)), epoch, this.#wallTime(now), previousHolder, failed?.restarts, failed?.failures)
     this.#leases.granter.observe(definition.name, epoch, this.self.id)
     this.#dirty = true
     this.#out.push({ kind: 'start', service: definition.name, instance: local.instance, epoch, definition, until })

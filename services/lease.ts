@@ -73,7 +73,7 @@ export class LeaseGranter {
   observe (service: string, epoch: number, holder?: MemberId): boolean {
     const max = this.#max.get(service)
     if (max != null && (epoch < max.epoch || (epoch === max.epoch && max.holder != null))) return false
-    this.#max.set(service, { epoch, holder: holder ?? max?.holder })
+    this.#max.set(service, { epoch, holder: holder ?? (max != null && epoch === max.epoch ? max.holder : undefined) })
     return true
   }
 
@@ -118,10 +118,11 @@ export class LeaseClaim {
 
   readonly #leaseMs: number
 
-  constructor (service: string, epoch: number, leaseMs: number) {
+  constructor (service: string, epoch: number, leaseMs: number, lastRound = 0) {
     this.service = service
     this.epoch = epoch
     this.#leaseMs = leaseMs
+    this.round = lastRound
   }
 
   /** Starts a round at `now`, asking `asked` members (this one included): `quorum` grants make the lease. */

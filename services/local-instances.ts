@@ -10,6 +10,8 @@ import type { InstanceReport, InstanceState, MemberId, ServiceDefinition } from 
 export interface LocalInstance {
   service: string
   definition: ServiceDefinition
+  /** The registry version of `definition` (registry.ts versionKey): a newer one restarts the instance. */
+  version: string
   instance: string
   epoch: number
   state: InstanceState
@@ -41,10 +43,11 @@ export class LocalInstances {
     this.#config = config
   }
 
-  add (definition: ServiceDefinition, epoch: number, wall: number, previousHolder?: MemberId, restarts = 0, failures: readonly number[] = []): LocalInstance {
+  add (definition: ServiceDefinition, version: string, epoch: number, wall: number, previousHolder?: MemberId, restarts = 0, failures: readonly number[] = []): LocalInstance {
     const local: LocalInstance = {
       service: definition.name,
       definition,
+      version,
       instance: `${definition.name}/${epoch}/${this.#selfSuffix}`,
       epoch,
       state: 'starting',

@@ -14,6 +14,11 @@ export function newer (a: Version, b: Version): boolean {
   return a.clock !== b.clock ? a.clock > b.clock : a.writer > b.writer
 }
 
+/** A version as one string (what an instance remembers it started from). */
+export function versionKey (entry: RegistryEntry | undefined): string {
+  return entry == null ? '' : `${entry.version.clock}/${entry.version.writer}`
+}
+
 export class Registry {
   readonly #entries = new Map<string, RegistryEntry>()
   /** The Lamport clock: above every version seen. */

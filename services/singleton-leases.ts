@@ -13,8 +13,8 @@ export interface LeaseHost {
   readonly self: MemberId
   /** Members that have not left: lease voters (the alive ones are asked). */
   voters: () => ServicePeer[]
-  /** The size of the last stable membership (a majority of it is needed, whatever this member sees now). */
-  stableSize: () => number
+  /** How many members a majority is counted over, this member included (ClusterView.voterCount). */
+  voterCount: () => number
   send: (to: MemberId, msg: ServiceMessage) => void
   /** A majority granted a round of `claim`. */
   granted: (now: number, claim: LeaseClaim) => void
@@ -35,6 +35,8 @@ export class SingletonLeases {
   readonly #claims = new Map<string, LeaseClaim>()
   /** Per singleton, when this member may ask again after giving way. */
   readonly #retryAt = new Map<string, number>()
+  /** Per singleton, the last round asked: a new claim goes on from it, so a late grant to an old claim never counts for a new one at the same epoch. */
+  readonly #rounds = new Map<string, number>()
 
   constructor (now: number, config: ServicesConfig, epochs: Record<string, number> | undefined, host: LeaseHost) {
     this.#config = config
@@ -53,7 +55,7 @@ export class SingletonLeases {
 
   /** Starts asking for `service`'s lease at `epoch`. */
   open (now: number, service: string, epoch: number): void {
-    const claim = new LeaseClaim(service, epoch, this.#config.leaseMs)
+    const claim = new LeaseClaim(service, epoch, this.#config.leaseMs, this.#rounds.get(service) ?? 0)
     this.#claims.set(service, claim)
     this.round(now, claim)
   }
@@ -62,9 +64,10 @@ export class SingletonLeases {
   round (now: number, claim: LeaseClaim): void {
     if (!this.#host.runsHere(claim.service) && claim.refusedAt >= claim.epoch) claim.bump(claim.refusedAt + 1)
     const voters = this.#host.voters()
-    const size = Math.max(this.#host.stableSize(), voters.length + 1)
+    const size = Math.max(this.#host.voterCount(), voters.length + 1)
     const asked = voters.filter(p => p.alive)
     const round = claim.newRound(now, Math.floor(size / 2) + 1, asked.length + 1)
+    this.#rounds.set(claim.service, round)
     this.stats.leaseRounds++
     for (const p of asked) this.#host.send(p.id, { type: 'service-lease', service: claim.service, epoch: claim.epoch, round })
     const self = this.#host.self

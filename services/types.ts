@@ -132,6 +132,8 @@ export interface PersistedServices {
   entries: RegistryEntry[]
   /** Highest epoch known per service, so that a restarted cluster's epochs keep growing. */
   epochs: Record<string, number>
+  /** The lease voters last known (ClusterView): a member restarted alone still needs a majority of them. */
+  voters?: string[]
 }
 
 /** This member's side of a partition, from membership (membership/partition.ts). */

@@ -176,3 +176,34 @@ describe('services core in a small world (instant delivery)', () => {
     for (const h of holders) assert.deepEqual(h, [running[0].node])
   })
 })
+
+describe('services core: review regressions', () => {
+  it('a member restarted alone (its voters persisted) never grants itself a singleton', () => {
+    const cron = parseDefinition({ name: 'cron', mode: 'singleton', command: ['true'] })
+    const n = new ServicesNode({
+      self: { id: 'a', name: 'a', tags: {} },
+      now: 0,
+      exec: true,
+      seqBase: 0,
+      wallTime: t => t,
+      persisted: { entries: [{ name: 'cron', version: { clock: 1, writer: 'b' }, definition: cron }], epochs: { cron: 4 }, voters: ['a', 'b', 'c', 'd', 'e'] }
+    })
+    const effects: ServiceEffect[] = [...n.members(0, [], { side: 'unknown', stableSize: 0 })]
+    for (let t = 100; t < 10_000; t += 100) effects.push(...n.tick(t))
+    assert.equal(effects.filter(e => e.kind === 'start').length, 0, 'one vote of five is no majority')
+  })
+
+  it('a new definition of a running service restarts its instance at a higher epoch', () => {
+    const w = world(['a', 'b', 'c'])
+    w.run(2000)
+    w.input('a', (n, now) => n.define(now, parseDefinition({ name: 'cron', mode: 'singleton', command: ['sleep', '1'] })).effects)
+    w.run(2000)
+    const first = w.processes.filter(p => p.alive)
+    assert.equal(first.length, 1)
+    w.input('b', (n, now) => n.define(now, parseDefinition({ name: 'cron', mode: 'singleton', command: ['sleep', '2'] })).effects)
+    w.run(4000)
+    const now = w.processes.filter(p => p.alive)
+    assert.equal(now.length, 1)
+    assert.ok(now[0].epoch > first[0].epoch && !first[0].alive, 'the old instance stopped, a new one runs')
+  })
+})
