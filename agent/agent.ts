@@ -174,7 +174,7 @@ export class Agent extends EventTarget {
       this.#services = await ServicesDriver.create(this.options, libp2p.peerId.toString(), this.#work, (type, view) => {
         this.dispatchEvent(new CustomEvent(type, { detail: view }))
       })
-      this.#services.membersChanged(core)
+      this.#services.membersChanged(core.members(), core.health())
       this.#operator = await Operator.create(this.options, {
         core,
         transport: this.#work.transport,
@@ -317,8 +317,9 @@ export class Agent extends EventTarget {
   #perform (effects: Effect[], now: number): void {
     let workMembersChanged = false
     if (effects.some(e => e.kind === 'event' || e.kind === 'cluster') && this.#core != null) {
-      this.#services?.membersChanged(this.#core)
-      if (this.#core.self.status !== 'left') this.#snapshot.update(this.#core.members())
+      const members = this.#core.members() // one copy for both
+      this.#services?.membersChanged(members, this.#core.health())
+      if (this.#core.self.status !== 'left') this.#snapshot.update(members)
     }
     for (const effect of effects) {
       if (effect.kind === 'send') {

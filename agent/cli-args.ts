@@ -14,3 +14,14 @@ export function parse (args: string[], options: ParseArgsConfig['options'], posi
     throw new UsageError((err as Error).message)
   }
 }
+
+/** Repeated `KEY=VALUE` flags (`--tag`, `--env`) as an object; `valueName` names the value in the usage error. */
+export function parsePairs (values: string[], flag: string, valueName = 'VALUE'): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of values) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw new UsageError(`${flag} expects KEY=${valueName}, got "${pair}"`)
+    out[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return out
+}

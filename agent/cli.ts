@@ -7,7 +7,7 @@ import type { AgentOptions } from './config.ts'
 import { formatHost, InvalidAgentOptionError } from './rpc-address.ts'
 import { callApi } from './api-client.ts'
 import { job, jobs, submit, workloads } from './jobs-cli.ts'
-import { UsageError, parse } from './cli-args.ts'
+import { UsageError, parse, parsePairs } from './cli-args.ts'
 import { formatMembers } from './format.ts'
 import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type HealthView, type MemberView } from './member-view.ts'
 import type { ProfileName } from '../membership/index.ts'
@@ -39,16 +39,6 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   help: { type: 'boolean', short: 'h' }
 }
 
-function parseTags (pairs: string[] = []): Record<string, string> {
-  const tags: Record<string, string> = {}
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) throw new UsageError(`--tag expects KEY=VALUE, got "${pair}"`)
-    tags[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return tags
-}
-
 function parseSlots (value: string): number {
   const slots = Number(value)
   if (!/^\d+$/.test(value) || slots < 1 || slots > 1024) throw new UsageError(`--slots expects an integer from 1 to 1024, got "${value}"`)
@@ -68,7 +58,7 @@ async function runAgent (args: string[]): Promise<number> {
     rejoin: flags.rejoin === true,
     eventHandlers: flags['event-handler'],
     profile: flags.profile as ProfileName | undefined,
-    tags: parseTags(flags.tag),
+    tags: parsePairs(flags.tag ?? [], '--tag'),
     work: flags.slots != null ? { slots: parseSlots(flags.slots) } : undefined,
     allowExec: flags['allow-exec'] === true,
     allowExecOpen: flags['allow-exec-open'] === true,

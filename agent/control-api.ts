@@ -33,7 +33,7 @@ import { hostAllowed } from './security-options.ts'
 import { explainRpcError } from './start-errors.ts'
 import { JOIN_EVENT_TYPES } from './join-progress.ts'
 import { JOB_EVENT_TYPES } from './job-events.ts'
-import { HttpError } from './http-error.ts'
+import { HttpError, parseJsonBody } from './http-error.ts'
 import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
 import { fireEvent, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
@@ -248,12 +248,7 @@ async function cancelJob (agent: Agent, req: IncomingMessage, res: ServerRespons
 const HELD_WAIT_MS = 3000
 
 async function submitJob (agent: Agent, body: string): Promise<{ id: string, held: boolean }> {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch (err) {
-    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
-  }
+  const parsed = parseJsonBody(body)
   if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object {"workload", "input"}')
   const { workload, input, deadlineMs } = parsed as { workload?: unknown, input?: unknown, deadlineMs?: unknown }
   if (typeof workload !== 'string' || workload === '') throw new HttpError(400, '"workload" must be a non-empty string')

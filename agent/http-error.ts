@@ -6,3 +6,12 @@ export class HttpError extends Error {
     this.status = status
   }
 }
+
+/** A request body as JSON; a 400 saying why when it is not. */
+export function parseJsonBody (body: string): unknown {
+  try {
+    return JSON.parse(body)
+  } catch (err) {
+    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
+  }
+}

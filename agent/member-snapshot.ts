@@ -9,7 +9,8 @@
  * SNAPSHOT_EVERY_MS, the latest state winning, so a burst of member events
  * costs one write.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { writeDataFile } from './data-file.ts'
 import { join } from 'node:path'
 import type { Destination, Member } from '../membership/index.ts'
 
@@ -96,10 +97,7 @@ export class SnapshotWriter {
     this.#pending = undefined
     const write = (async () => {
       try {
-        await mkdir(dir, { recursive: true, mode: 0o700 })
-        const tmp = join(dir, `${FILE}.tmp`)
-        await writeFile(tmp, JSON.stringify(snapshot), { mode: 0o600 })
-        await rename(tmp, join(dir, FILE))
+        await writeDataFile(dir, FILE, snapshot)
       } catch (err) {
         this.#warn(`could not store the members in ${dir}: ${(err as Error).message}`)
       }

@@ -8,19 +8,14 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Agent } from './agent.ts'
-import { HttpError } from './http-error.ts'
+import { HttpError, parseJsonBody } from './http-error.ts'
 import { InvalidQueryError, InvalidUserEventError, type QueryRequest } from './operator.ts'
 
 /** A payload is at most 64 KiB: the body may hold it JSON-escaped. */
 export const MAX_OPERATOR_BODY_BYTES = 512 * 1024
 
 function parseBody (body: string): Record<string, unknown> {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch (err) {
-    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
-  }
+  const parsed = parseJsonBody(body)
   if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object')
   return parsed as Record<string, unknown>
 }

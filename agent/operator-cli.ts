@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { callApi } from './api-client.ts'
-import { parse, UsageError } from './cli-args.ts'
+import { parse, parsePairs, UsageError } from './cli-args.ts'
 import { parseDuration } from './jobs-cli.ts'
 import type { QueryProgress, QueryResult } from './operator.ts'
 
@@ -37,12 +37,7 @@ export async function query (args: string[]): Promise<number> {
   const flags = parse(args, { ...RPC_FLAGS, node: { type: 'string', multiple: true }, tag: { type: 'string', multiple: true }, timeout: { type: 'string' }, json: { type: 'boolean' } }, true)
   const [name, payload, extra] = flags._
   if (name == null || extra != null) throw new UsageError('query needs a NAME and at most one PAYLOAD (or @FILE)')
-  const tags: Record<string, string> = {}
-  for (const pair of flags.tag ?? []) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) throw new UsageError(`--tag expects KEY=REGEX, got "${pair}"`)
-    tags[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
+  const tags = parsePairs(flags.tag ?? [], '--tag', 'REGEX')
   const timeoutMs = flags.timeout != null ? parseDuration(flags.timeout, '--timeout') : undefined
   if (timeoutMs === 0) throw new UsageError('--timeout must be more than 0')
   const json = flags.json === true

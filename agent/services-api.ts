@@ -6,7 +6,7 @@
  * - `GET /v1/services/NAME/logs`: the output of its instances, here and on the members that run one.
  */
 import type { Agent } from './agent.ts'
-import { HttpError } from './http-error.ts'
+import { HttpError, parseJsonBody } from './http-error.ts'
 import { InvalidServiceError } from './services.ts'
 
 /** A service definition is small; a bigger body is refused before parsing. */
@@ -42,12 +42,7 @@ export async function routeServices (agent: Agent, method: string, path: string,
 }
 
 function define (agent: Agent, body: string): { name: string, version: number } {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch (err) {
-    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
-  }
+  const parsed = parseJsonBody(body)
   try {
     return agent.services.define(parsed)
   } catch (err) {

@@ -3,7 +3,7 @@
  * API's service endpoints (services-api.ts).
  */
 import { callApi, type ApiTarget } from './api-client.ts'
-import { parse, UsageError } from './cli-args.ts'
+import { parse, parsePairs, UsageError } from './cli-args.ts'
 import { alignTable } from './format.ts'
 import type { ServiceView } from '../services/index.ts'
 import type { MemberLogLine } from './service-logs-lookup.ts'
@@ -12,17 +12,6 @@ const RPC_FLAGS = { rpc: { type: 'string' }, 'rpc-token': { type: 'string' } } a
 
 function target (flags: Record<string, any>): ApiTarget {
   return { rpc: flags.rpc, tokenFile: flags['rpc-token'] }
-}
-
-function pairs (values: string[] | undefined, flag: string): Record<string, string> | undefined {
-  if (values == null) return undefined
-  const out: Record<string, string> = {}
-  for (const pair of values) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) throw new UsageError(`${flag} expects KEY=VALUE, got "${pair}"`)
-    out[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return out
 }
 
 /** `agent service add NAME (--singleton | --replicas N) [...] -- COMMAND [ARGS...]` → the definition, and the API to send it to. */
@@ -51,8 +40,8 @@ export function definitionFromArgs (args: string[]): { definition: Record<string
     if (!/^\d+$/.test(flags.replicas)) throw new UsageError(`--replicas expects a whole number, got "${flags.replicas}"`)
     definition.replicas = Number(flags.replicas)
   }
-  definition.tags = pairs(flags.tag, '--tag')
-  definition.env = pairs(flags.env, '--env')
+  definition.tags = flags.tag != null ? parsePairs(flags.tag, '--tag') : undefined
+  definition.env = flags.env != null ? parsePairs(flags.env, '--env') : undefined
   const checkTarget = flags['check-http'] != null ? { http: flags['check-http'] } : flags['check-tcp'] != null ? { tcp: flags['check-tcp'] } : undefined
   if (checkTarget != null) definition.check = { ...checkTarget, ...(flags['check-interval'] != null ? { intervalMs: milliseconds(flags['check-interval'], '--check-interval') } : {}) }
   if (flags['stop-grace'] != null) definition.stopGraceMs = milliseconds(flags['stop-grace'], '--stop-grace')

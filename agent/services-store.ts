@@ -5,7 +5,8 @@
  * old one (a crash mid-write leaves the previous version), one at a time,
  * the latest state winning.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { writeDataFile } from './data-file.ts'
 import { join } from 'node:path'
 import { newer, parseDefinition, type PersistedServices, type RegistryEntry } from '../services/index.ts'
 
@@ -71,10 +72,7 @@ export class ServicesStore {
       const state = this.#pending
       this.#pending = undefined
       try {
-        await mkdir(dir, { recursive: true, mode: 0o700 })
-        const tmp = join(dir, `${FILE}.tmp`)
-        await writeFile(tmp, JSON.stringify(state), { mode: 0o600 })
-        await rename(tmp, join(dir, FILE))
+        await writeDataFile(dir, FILE, state)
       } catch (err) {
         this.#warn(`could not store the services in ${dir}: ${(err as Error).message}`)
       }

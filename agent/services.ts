@@ -4,10 +4,10 @@
  * instances (service-runner.ts) and stores its registry (services-store.ts).
  * The simulator drives the same core the same way (test/sim/service-layer.ts).
  */
-import { CoreDriver, type DriverTimers, type Member, type Membership } from '../membership/index.ts'
+import { CoreDriver, type DriverTimers, type Member } from '../membership/index.ts'
 import {
   InvalidServiceError, parseDefinition, ServicesNode, toServicePeer,
-  type PersistedServices, type ServiceEffect, type ServicesStats, type ServiceEventType, type ServiceView
+  type MembershipHealth, type PersistedServices, type ServiceEffect, type ServicesStats, type ServiceEventType, type ServiceView
 } from '../services/index.ts'
 import type { ServiceWireMessage, WireMessage } from '../gossip/index.ts'
 import { ServiceRunner, type InProcessService } from './service-runner.ts'
@@ -142,10 +142,9 @@ export class ServicesDriver {
   }
 
   /** Membership changed (a member event, a partition verdict): the services core sees the members and this node's side. */
-  membersChanged (membership: Membership): void {
-    const members: Member[] = membership.members()
+  membersChanged (members: Member[], health: MembershipHealth): void {
     this.#names = new Map(members.map(m => [m.id, m.name]))
-    this.#driver.drive(now => this.#core.members(now, members.map(toServicePeer), membership.health()))
+    this.#driver.drive(now => this.#core.members(now, members.map(toServicePeer), health))
   }
 
   receive (from: string, msg: ServiceWireMessage): void {

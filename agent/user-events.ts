@@ -11,7 +11,8 @@
  * Coalescing (`--coalesce`): events of one name that arrive within
  * COALESCE_MS of each other are delivered once, the last one, like Serf.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { writeDataFile } from './data-file.ts'
 import { join } from 'node:path'
 import type { OperatorMessage, WireMessage } from '../gossip/index.ts'
 import { USER_EVENT_LIMITS, USER_EVENT_NAME, UserEventLog, type UserEvent } from './user-event-log.ts'
@@ -138,9 +139,7 @@ export class UserEvents {
   async #save (): Promise<void> {
     const dir = this.#opts.dataDir as string
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      await writeFile(join(dir, `${FILE}.tmp`), JSON.stringify(this.#log.persisted()), { mode: 0o600 })
-      await rename(join(dir, `${FILE}.tmp`), join(dir, FILE))
+      await writeDataFile(dir, FILE, this.#log.persisted())
     } catch (err) {
       this.#opts.warn(`could not store the user events' clock in ${dir}: ${(err as Error).message}`)
     }

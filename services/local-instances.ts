@@ -7,18 +7,11 @@
 import type { ServicesConfig } from './config.ts'
 import type { InstanceReport, InstanceState, MemberId, ServiceDefinition } from './types.ts'
 
-export interface LocalInstance {
-  service: string
+/** An instance here: what its member reports of it (InstanceReport), and what only this member needs. */
+export interface LocalInstance extends InstanceReport {
   definition: ServiceDefinition
   /** The registry version of `definition` (registry.ts versionKey): a newer one restarts the instance. */
   version: string
-  instance: string
-  epoch: number
-  state: InstanceState
-  pid: number | null
-  /** Wall-clock ms of the last state change. */
-  since: number
-  restarts: number
   /** Core time of the next start after a failure. */
   restartAt?: number
   /** Why it is being stopped. */
