@@ -3,12 +3,11 @@
  * driven by a real clock. This is the only place where the pure core meets
  * time and the network.
  */
-import { bytesToHex } from '@noble/hashes/utils.js'
 import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs, type Effect, type Member, type Membership, type MembershipConfig, type MembershipStats } from '../membership/index.ts'
 import { createNode, createSwimTransport, newInboundStats, withTimeout, type ClusterNode, type InboundStats, type SwimTransport, type SwimTransportStats } from '../gossip/index.ts'
 import { announceable, toDestination } from './addresses.ts'
 import { resolveOptions, type AgentOptions, type ResolvedAgentOptions } from './config.ts'
-import { loadOrCreateKey } from './identity.ts'
+import { loadOrCreateKey, randomBootId } from './identity.ts'
 import {
   toClusterEventView, toHealthView, toMemberView,
   type ClusterEventName, type ClusterEventView, type HealthView, type MemberEventName, type MemberView
@@ -20,6 +19,7 @@ import { setUpSecurity, type AgentSecurity, type SecurityStats } from './securit
 import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
 import { MemberSignals } from './member-signals.ts'
+import { retireFailed } from './force-leave.ts'
 import type { HandlerStats } from './event-handlers.ts'
 import { Operator, type QueriesApi, type UserEventView } from './operator.ts'
 import { snapshotSeeds, SnapshotWriter } from './member-snapshot.ts'
@@ -245,6 +245,12 @@ export class Agent extends EventTarget {
     return (this.#operator as Operator).events.fire(name, payload, options.coalesce === true)
   }
 
+  /** Serf's force-leave: the failed members called `name` (or with that peer id) become `left` cluster-wide. Throws ForceLeaveError. */
+  forceLeave (name: string): MemberView[] {
+    const { core } = this.#running()
+    return retireFailed(core, input => { this.#driver?.drive(input) }, name).map(m => this.#view(m, clock()))
+  }
+
   /** Queries across the cluster, and this agent's answers to them. */
   get queries (): QueriesApi {
     this.#running()
@@ -374,12 +380,9 @@ export class Agent extends EventTarget {
     await this.#snapshot.flush()
     await this.#work?.stop().catch(() => {})
     await this.#transport?.stop().catch(() => {})
-    // Bounded: libp2p's stop() can wait forever. @libp2p/websockets' listener
-    // accepts TCP with pauseOnConnect and tracks a socket only once its first
-    // byte arrives; close() then waits for net.Server 'close', which never comes
-    // while a connection that has sent nothing (a port scan, a stalled client)
-    // stays open. Seen on Node and Deno alike; past the bound we report
-    // `stopped` anyway (the CLI exits, which releases the socket).
+    // Bounded: libp2p's stop() can wait forever. @libp2p/websockets' listener tracks a socket
+    // only once its first byte arrives, so close() waits while a silent connection (a port
+    // scan) stays open, on Node and Deno alike; past the bound we report `stopped` anyway.
     await withTimeout(Promise.resolve(this.#libp2p?.stop()), LIBP2P_STOP_TIMEOUT_MS).catch(() => {})
     this.#state = 'stopped'
     this.dispatchEvent(new Event('stopped'))
@@ -388,10 +391,6 @@ export class Agent extends EventTarget {
 
 function warn (message: string): void {
   console.error(`agent: ${message}`)
-}
-
-function randomBootId (): string {
-  return bytesToHex(crypto.getRandomValues(new Uint8Array(8)))
 }
 
 /** Creates an agent (not yet started). */

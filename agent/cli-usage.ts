@@ -29,6 +29,9 @@ export const COMMAND_USAGE = {
       This agent: name, peer id, addresses, whether it has joined (and why not), member counts.`,
   leave: `  agent leave ${RPC}
       Make the agent leave gracefully and exit.`,
+  'force-leave': `  agent force-leave NAME ${RPC}
+      Retire a failed member (by name or peer id) cluster-wide: it becomes left, is no longer
+      redialed, and is forgotten after 15 minutes. A member alive anywhere is not retired there.`,
   submit: `  agent submit WORKLOAD [--input JSON|@FILE] [--deadline DURATION] ${RPC} [--json] [--no-wait]
       Submit a job to this agent (it coordinates; any member runs tasks) and wait for its result.
       The job id is printed on stderr as soon as the job is accepted.

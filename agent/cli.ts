@@ -13,7 +13,7 @@ import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type HealthView, type MemberVi
 import type { ProfileName } from '../membership/index.ts'
 import { keygen } from './keygen-cli.ts'
 import { service, services } from './services-cli.ts'
-import { event, query } from './operator-cli.ts'
+import { event, forceLeave, query } from './operator-cli.ts'
 import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
 import { VERSION } from './version.ts'
 import type { AgentStats } from './agent.ts'
@@ -192,6 +192,7 @@ export async function main (argv: string[]): Promise<number> {
       case 'members': return await members(rest)
       case 'info': return await info(rest)
       case 'leave': return await leave(rest)
+      case 'force-leave': return await forceLeave(rest)
       case 'submit': return await submit(rest)
       case 'jobs': return await jobs(rest)
       case 'job': return await job(rest)

@@ -8,6 +8,7 @@
  *   GET  /v1/health   this node's side of a partition and member counts by status
  *   GET  /v1/events   server-sent events, one per member or partition event
  *   POST /v1/leave    graceful leave; the agent exits afterwards
+ *   POST /v1/force-leave  {"name"}: retire a failed member cluster-wide (404 unknown, 409 not failed)
  *   POST /v1/jobs     submit {"workload", "input", "deadlineMs"?}; answers {"id"} at once (202)
  *   GET  /v1/jobs     jobs this node and the alive members know
  *   GET  /v1/jobs/ID  one job, from whichever member knows it
@@ -36,7 +37,7 @@ import { JOB_EVENT_TYPES } from './job-events.ts'
 import { HttpError, parseJsonBody } from './http-error.ts'
 import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
-import { fireEvent, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
+import { fireEvent, forceLeave, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -205,6 +206,9 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     case '/v1/query':
       allow(['POST'])
       return await runQuery(agent, await readBody(req, MAX_OPERATOR_BODY_BYTES), res)
+    case '/v1/force-leave':
+      allow(['POST'])
+      return sendJson(res, 200, forceLeave(agent, await readBody(req)))
     case '/v1/leave':
       allow(['POST'])
       await readBody(req)

@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { bytesToHex } from '@noble/hashes/utils.js'
 
 export const KEY_FILE = 'node.key'
 
@@ -37,4 +38,9 @@ export async function loadOrCreateKey (dataDir?: string): Promise<PrivateKey> {
   await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
   await rename(tmp, path)
   return key
+}
+
+/** A new boot id: random per process start, so others can tell a restart (membership/types.ts bootId). */
+export function randomBootId (): string {
+  return bytesToHex(crypto.getRandomValues(new Uint8Array(8)))
 }

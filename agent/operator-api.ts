@@ -4,12 +4,15 @@
  * - `POST /v1/query` `{ name, payload?, nodes?, tags?, timeoutMs? }` → a
  *   stream of JSON lines as answers arrive (`{ type: 'ack', member }`,
  *   `{ type: 'response', member, answer }`), ended by
- *   `{ type: 'done', acks, responses, missing }`.
+ *   `{ type: 'done', acks, responses, missing }`;
+ * - `POST /v1/force-leave` `{ name }` → `{ members }`, the failed members of
+ *   that name (or peer id) retired (force-leave.ts).
  */
 import type { ServerResponse } from 'node:http'
 import type { Agent } from './agent.ts'
 import { HttpError, parseJsonBody } from './http-error.ts'
 import { InvalidQueryError, InvalidUserEventError, type QueryRequest } from './operator.ts'
+import { ForceLeaveError } from './force-leave.ts'
 
 /** A payload is at most 64 KiB: the body may hold it JSON-escaped. */
 export const MAX_OPERATOR_BODY_BYTES = 512 * 1024
@@ -52,6 +55,17 @@ export async function runQuery (agent: Agent, body: string, res: ServerResponse)
     res.end()
   } catch (err) {
     if (err instanceof InvalidQueryError) throw new HttpError(400, err.message)
+    throw err
+  }
+}
+
+export function forceLeave (agent: Agent, body: string): unknown {
+  const { name } = parseBody(body)
+  if (typeof name !== 'string' || name === '') throw new HttpError(400, '"name" must be a member\'s name or peer id')
+  try {
+    return { members: agent.forceLeave(name) }
+  } catch (err) {
+    if (err instanceof ForceLeaveError) throw new HttpError(err.status, err.message)
     throw err
   }
 }

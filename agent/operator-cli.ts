@@ -1,7 +1,7 @@
 /**
- * `agent event` and `agent query`: clients of POST /v1/event and
- * POST /v1/query (operator-api.ts); a query's acks and answers are printed as
- * they arrive.
+ * `agent event`, `agent query` and `agent force-leave`: clients of
+ * POST /v1/event, /v1/query and /v1/force-leave (operator-api.ts); a query's
+ * acks and answers are printed as they arrive.
  */
 import { readFile } from 'node:fs/promises'
 import { callApi } from './api-client.ts'
@@ -51,5 +51,15 @@ export async function query (args: string[]): Promise<number> {
   const { acks, responses, missing } = done
   if (json) console.log(JSON.stringify({ acks, responses, missing }, null, 2))
   else console.log(`${acks.length} acks, ${Object.keys(responses).length} responses${missing.length > 0 ? `; no answer from ${missing.join(', ')}` : ''}`)
+  return 0
+}
+
+/** `agent force-leave NAME` */
+export async function forceLeave (args: string[]): Promise<number> {
+  const flags = parse(args, RPC_FLAGS, true)
+  const [name, extra] = flags._
+  if (name == null || extra != null) throw new UsageError('force-leave needs one member NAME (or peer id)')
+  const { members } = await callApi({ rpc: flags.rpc, tokenFile: flags['rpc-token'] }, 'POST', '/v1/force-leave', { name }) as { members: Array<{ name: string, peerId: string }> }
+  for (const m of members) console.log(`${m.name} (${m.peerId}) is now left; others that hold it failed follow by gossip`)
   return 0
 }

@@ -45,7 +45,7 @@ function fail (why: string): never {
   throw new InvalidMessageError(why)
 }
 
-type SignedMember = MemberAnnouncement & { signature?: Uint8Array, signedIncarnation?: number }
+type SignedMember = MemberAnnouncement & { signature?: Uint8Array, signedIncarnation?: number, forcedBy?: string }
 
 function memberToWire (m: SignedMember, status: WireMemberStatus): Member {
   return {
@@ -58,6 +58,7 @@ function memberToWire (m: SignedMember, status: WireMemberStatus): Member {
     status,
     signature: (m.signature ?? NO_BYTES) as Uint8Array<ArrayBuffer>,
     signedIncarnation: m.signedIncarnation,
+    forcedBy: m.forcedBy ?? ''
   }
 }
 
@@ -67,7 +68,7 @@ function updateToWire (u: Update): WireUpdate {
     case 'suspect': return { suspect: { id: u.id, incarnation: u.incarnation, from: u.from, signature: signatureToWire(u.signature) } }
     case 'dead':
       return { dead: { id: u.id, incarnation: u.incarnation, from: u.from, cause: CAUSE_TO_WIRE[u.cause], signature: signatureToWire(u.signature) } }
-    case 'leave': return { leave: { id: u.id, incarnation: u.incarnation, signature: signatureToWire(u.signature) } }
+    case 'leave': return { leave: { id: u.id, incarnation: u.incarnation, signature: signatureToWire(u.signature), from: u.from ?? '' } }
   }
 }
 
@@ -118,6 +119,7 @@ function updateFromWire (u: WireUpdate): Update {
   if (u.alive != null) {
     if (u.alive.status !== WireMemberStatus.MEMBER_STATUS_UNSPECIFIED) fail('update.alive: unexpected status')
     if (u.alive.signedIncarnation != null) fail('update.alive: unexpected signedIncarnation')
+    if (u.alive.forcedBy !== '') fail('update.alive: unexpected forcedBy')
     return { type: 'alive', ...memberFromWire(u.alive) }
   }
   if (u.suspect != null) return withSignature({ type: 'suspect', id: u.suspect.id, incarnation: u.suspect.incarnation, from: u.suspect.from }, u.suspect.signature)
@@ -125,7 +127,11 @@ function updateFromWire (u: WireUpdate): Update {
     const cause = CAUSE_FROM_WIRE.get(u.dead.cause) ?? fail('update.dead: no cause')
     return withSignature({ type: 'dead', id: u.dead.id, incarnation: u.dead.incarnation, from: u.dead.from, cause }, u.dead.signature)
   }
-  if (u.leave != null) return withSignature({ type: 'leave', id: u.leave.id, incarnation: u.leave.incarnation }, u.leave.signature)
+  if (u.leave != null) {
+    const leave: Update = { type: 'leave', id: u.leave.id, incarnation: u.leave.incarnation }
+    if (u.leave.from !== '') leave.from = u.leave.from
+    return withSignature(leave, u.leave.signature)
+  }
   fail(`update: unknown kind ${String(kind)}`)
 }
 
@@ -136,7 +142,12 @@ function withSignature<T extends Update> (update: T, bytes: Uint8Array): T {
 
 function syncEntryFromWire (m: Member): SyncEntry {
   const status = STATUS_FROM_WIRE.get(m.status) ?? fail('sync.members: entry without status')
-  return { ...memberFromWire(m), status }
+  const entry: SyncEntry = { ...memberFromWire(m), status }
+  if (m.forcedBy !== '') {
+    if (status !== 'left') fail('sync.members: forcedBy on an entry not left')
+    entry.forcedBy = m.forcedBy
+  }
+  return entry
 }
 
 export function fromEnvelope (env: Envelope): Message {

@@ -62,6 +62,12 @@ export interface MembershipConfig {
   /** A member that left is forgotten after this long. */
   reapLeftAfterMs: number
   /**
+   * A member retired by an operator's force-leave is forgotten after this long (or
+   * reapLeftAfterMs, if shorter): long enough for push-pull to carry the retirement
+   * to members that missed its gossip, short enough that the list clears soon.
+   */
+  reapForcedLeftAfterMs: number
+  /**
    * Partition detection (membership/partition.ts). The alive set (this node and every
    * member seen `alive`) becomes the "last stable membership" once it has not changed
    * for this long (ms). Members that crashed (refused / new boot id) or left leave the
@@ -114,6 +120,7 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   joinRetryIntervalMs: 1000,
   reapFailedAfterMs: 24 * 3600_000,
   reapLeftAfterMs: 24 * 3600_000,
+  reapForcedLeftAfterMs: 15 * 60_000,
   stableAfterMs: 3000,
   partitionForgetMs: 10 * 60_000,
   partitionWindowMs: 60_000,

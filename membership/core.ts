@@ -31,7 +31,7 @@ import { createIndex } from './member-index.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
 import { joinUndelivered, learnStranger, onDigest, onSync, startJoin } from './sync.ts'
 import { correctSender, tellAccused } from './dissemination.ts'
-import { leaveCluster, updateSelf } from './self-changes.ts'
+import { forceLeave, leaveCluster, updateSelf } from './self-changes.ts'
 
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
@@ -169,6 +169,10 @@ export function createMembership (opts: MembershipOptions): Membership {
 
     leave (now: number): Effect[] {
       return run(now, () => { leaveCluster(state) })
+    },
+
+    forceLeave (now: number, id: MemberId): Effect[] {
+      return run(now, () => { forceLeave(state, id) })
     },
 
     update (now: number, change: { tags?: Record<string, string>, addrs?: string[] }): Effect[] {

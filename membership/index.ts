@@ -20,7 +20,7 @@ export { CoreDriver } from './driver.ts'
 export type { CoreDriverOptions, DrivenCore, DriverTimers } from './driver.ts'
 export { swimInputs } from './ports.ts'
 export type { SwimInputs, SwimSender } from './ports.ts'
-export { accusationPayload, signedAlivePayload, signedLeavePayload } from './signatures.ts'
+export { accusationPayload, forcedLeavePayload, signedAlivePayload, signedLeavePayload } from './signatures.ts'
 export type { Signer } from './signatures.ts'
 
 export interface MembershipOptions {
@@ -73,6 +73,12 @@ export interface Membership {
   tick: (now: number) => Effect[]
   /** Graceful leave: mark self `left` and tell every member directly. */
   leave: (now: number) => Effect[]
+  /**
+   * An operator's force-leave: a member failed in this node's view becomes
+   * `left` here and wherever others hold it failed (reaped sooner, no longer
+   * redialed). Does nothing to a member that is not failed here.
+   */
+  forceLeave: (now: number, id: MemberId) => Effect[]
   /** Change this node's tags (or addresses) and announce it with a new incarnation. */
   update: (now: number, change: { tags?: Record<string, string>, addrs?: string[] }) => Effect[]
   /** Every known member including self, sorted by name then id. */

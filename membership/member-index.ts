@@ -148,12 +148,18 @@ export function track (state: State, rec: MemberRecord): void {
   if (status === 'left') ix.left.add(rec)
   else ix.left.delete(rec)
   if (down) {
-    const { reapFailedAfterMs, reapLeftAfterMs } = state.config
-    const at = rec.member.statusSince + (status === 'failed' ? reapFailedAfterMs : reapLeftAfterMs)
+    const at = rec.member.statusSince + reapAfterMs(state, rec)
     const current = ix.reapOf.get(rec)
     if (current == null || current.at !== at) push(ix.reaps, ix.reapOf, { at, rec, early: false })
   } else ix.reapOf.delete(rec)
   touchSuspicion(state, rec)
+}
+
+/** How long after its last status change a failed or left member is forgotten. */
+export function reapAfterMs (state: State, rec: MemberRecord): number {
+  const { reapFailedAfterMs, reapLeftAfterMs, reapForcedLeftAfterMs } = state.config
+  if (rec.member.status === 'failed') return reapFailedAfterMs
+  return rec.leaveForcedBy == null ? reapLeftAfterMs : Math.min(reapLeftAfterMs, reapForcedLeftAfterMs)
 }
 
 /** Re-files `rec`'s suspicion after its deadline, `verified` or `rec.refused` may have changed. */

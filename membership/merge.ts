@@ -7,7 +7,8 @@
  * Ordering by incarnation: `alive` needs a strictly higher incarnation (or a
  * new boot id at an equal or higher one: a restart); `suspect` needs >= and an
  * alive member (or confirms a running suspicion); `dead` needs >= and a member
- * that is not failed or left; `leave` needs >= and a member that has not left.
+ * that is not failed or left; `leave` needs >= and a member that has not left,
+ * and a forced leave (signed by another member) a member that is failed.
  */
 import type { FailureCause, Member, MemberAnnouncement, MemberId, SyncEntry, Update } from './types.ts'
 import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } from './formulas.ts'
@@ -217,8 +218,12 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
   const m = rec.member
   if (l.incarnation < m.incarnation) return
   if (m.status === 'left') return
+  // A forced leave retires only the dead: a member alive or suspect here is left alone.
+  const forcedBy = l.from != null && l.from !== l.id ? l.from : undefined
+  if (forcedBy != null && m.status !== 'failed') return
   if (!verifyLeave(state, l)) return
   rec.leaveSignature = l.signature
+  rec.leaveForcedBy = forcedBy
   m.status = 'left'
   m.incarnation = l.incarnation
   m.cause = 'left'
@@ -299,9 +304,12 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
       case 'failed':
         if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         break
-      case 'left':
-        if (known) applyLeave(state, withSignature<LeaveUpdate>({ type: 'leave', id: e.id, incarnation: e.incarnation }, e.signature))
+      case 'left': {
+        const leave: LeaveUpdate = { type: 'leave', id: e.id, incarnation: e.incarnation }
+        if (e.forcedBy != null) leave.from = e.forcedBy
+        if (known) applyLeave(state, withSignature(leave, e.signature))
         break
+      }
     }
   }
 }

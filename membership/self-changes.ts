@@ -1,9 +1,11 @@
 /**
  * This node's own changes: leaving the cluster (a signed leave, told at once
- * to those who probe us) and new tags or addresses (a new incarnation).
+ * to those who probe us), new tags or addresses (a new incarnation), and an
+ * operator's force-leave of a failed member.
  */
 import type { MemberId, Update } from './types.ts'
-import { signLeave } from './signatures.ts'
+import { signForcedLeave, signLeave } from './signatures.ts'
+import { applyLeave } from './merge.ts'
 import { aliveUpdate, broadcast, destinationOf, isLive, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
 
 export function leaveCluster (state: State): void {
@@ -41,4 +43,17 @@ export function updateSelf (state: State, change: { tags?: Record<string, string
   if (change.addrs != null) state.self.addrs = [...change.addrs]
   state.self.incarnation++
   broadcast(state, aliveUpdate(state, state.self))
+}
+
+/**
+ * Retires a member this node holds failed (Serf's force-leave): it becomes
+ * `left` here and, by gossip and push-pull, wherever it is failed too, so it is
+ * reaped after reapLeftAfterMs and no longer redialed. False (nothing done)
+ * when the member is unknown or not failed here.
+ */
+export function forceLeave (state: State, id: MemberId): boolean {
+  const m = state.members.get(id)?.member
+  if (isSelfLeft(state) || m?.status !== 'failed') return false
+  applyLeave(state, signForcedLeave(state, id, m.incarnation))
+  return true
 }

@@ -9,7 +9,10 @@
  * Accusations (`suspect`, `dead`) are signed by their reporter (`from`): anyone
  * may accuse, and the accused refutes with a signed `alive`, but nobody can
  * accuse in another's name (which would fake Lifeguard's independent
- * confirmations and shorten suspicion timeouts).
+ * confirmations and shorten suspicion timeouts). A forced leave (an operator's
+ * `force-leave` of a failed member) is signed by the member that forced it, and
+ * a receiver applies it only to a member it holds failed: a member can retire
+ * the dead, never the living (who would refute it anyway).
  *
  * The core stays pure: signing and checking are functions injected through
  * MembershipOptions.signer (ed25519 with the libp2p key in the agent, a fake
@@ -17,7 +20,7 @@
  * Only statements that would change state are checked, so stale and repeated
  * gossip costs no signature check.
  */
-import type { MemberAnnouncement, MemberId } from './types.ts'
+import type { MemberAnnouncement, MemberId, Update } from './types.ts'
 import type { State } from './state.ts'
 
 export interface Signer {
@@ -38,6 +41,11 @@ export function signedLeavePayload (id: MemberId, incarnation: number): Uint8Arr
   return new TextEncoder().encode(JSON.stringify(['cluster-swim-leave/1', id, incarnation]))
 }
 
+/** Bytes of a forced leave of `id` by `from`. */
+export function forcedLeavePayload (id: MemberId, incarnation: number, from: MemberId): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(['cluster-swim-force-leave/1', id, incarnation, from]))
+}
+
 /**
  * Bytes of an accusation (`suspect` or `dead`) by `from`. The cause of a
  * `dead` is left out: it is the reporter's opinion, relabelled by each node.
@@ -45,6 +53,8 @@ export function signedLeavePayload (id: MemberId, incarnation: number): Uint8Arr
 export function accusationPayload (type: 'suspect' | 'dead', id: MemberId, incarnation: number, from: MemberId): Uint8Array {
   return new TextEncoder().encode(JSON.stringify([`cluster-swim-${type}/1`, id, incarnation, from]))
 }
+
+type LeaveUpdate = Extract<Update, { type: 'leave' }>
 
 type Accusation = { type: 'suspect' | 'dead', id: MemberId, incarnation: number, from: MemberId, signature?: Uint8Array }
 
@@ -85,6 +95,16 @@ export function signLeave (state: State, id: MemberId, incarnation: number): Uin
   return state.signer?.sign(signedLeavePayload(id, incarnation))
 }
 
+/** This node's forced leave of `id` at `incarnation`, signed (when signing is on). */
+export function signForcedLeave (state: State, id: MemberId, incarnation: number): LeaveUpdate {
+  const l: LeaveUpdate = { type: 'leave', id, incarnation, from: state.self.id }
+  if (state.signer != null) {
+    l.signature = state.signer.sign(forcedLeavePayload(id, incarnation, state.self.id))
+    signedHere.add(l)
+  }
+  return l
+}
+
 /** Checks an `alive` statement about `a.id`; counts a rejection. */
 export function verifyAlive (state: State, a: MemberAnnouncement & { signature?: Uint8Array }): boolean {
   if (state.signer == null) return true
@@ -93,10 +113,11 @@ export function verifyAlive (state: State, a: MemberAnnouncement & { signature?:
   return ok
 }
 
-/** Checks a `leave` statement; counts a rejection. */
-export function verifyLeave (state: State, l: { id: MemberId, incarnation: number, signature?: Uint8Array }): boolean {
-  if (state.signer == null) return true
-  const ok = l.signature != null && state.signer.verify(l.id, signedLeavePayload(l.id, l.incarnation), l.signature)
+/** Checks a `leave` statement (the member's own, or forced by `from`); counts a rejection. */
+export function verifyLeave (state: State, l: { id: MemberId, incarnation: number, from?: MemberId, signature?: Uint8Array }): boolean {
+  if (state.signer == null || (l.from === state.self.id && signedHere.has(l))) return true
+  const [signer, payload] = l.from == null ? [l.id, signedLeavePayload(l.id, l.incarnation)] : [l.from, forcedLeavePayload(l.id, l.incarnation, l.from)]
+  const ok = l.signature != null && state.signer.verify(signer, payload, l.signature)
   if (!ok) state.stats.signaturesRejected++
   return ok
 }

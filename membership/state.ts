@@ -37,8 +37,10 @@ export interface MemberRecord {
    */
   aliveSignedIncarnation: number
   aliveSignature: Uint8Array | undefined
-  /** The member's signature of its leave, once it left. */
+  /** The member's signature of its leave, once it left (or, forced, `leaveForcedBy`'s). */
   leaveSignature?: Uint8Array
+  /** Who forced its leave (an operator's force-leave), when it did not leave itself. */
+  leaveForcedBy?: MemberId
 }
 
 /** A probe this node is running (direct ping, then ping-req through others). */
@@ -280,15 +282,16 @@ export function accusationOf (state: State, m: Member): Update | undefined {
 
 export function fullState (state: State): SyncEntry[] {
   const entries: SyncEntry[] = [syncEntry(state, state.self, state.selfLeaveSignature)]
-  for (const rec of state.members.values()) entries.push(syncEntry(state, rec.member, rec.leaveSignature))
+  for (const rec of state.members.values()) entries.push(syncEntry(state, rec.member, rec.leaveSignature, rec.leaveForcedBy))
   return entries
 }
 
 /** One entry with the signature that vouches for it: the leave of a left member, else the alive. */
-function syncEntry (state: State, m: Member, leaveSignature: Uint8Array | undefined): SyncEntry {
+function syncEntry (state: State, m: Member, leaveSignature: Uint8Array | undefined, forcedBy?: MemberId): SyncEntry {
   const entry: SyncEntry = { id: m.id, name: m.name, addrs: keepAddrs(m.addrs), tags: keepTags(m.tags), incarnation: m.incarnation, bootId: m.bootId, status: m.status }
   if (m.status === 'left') {
     if (leaveSignature != null) entry.signature = leaveSignature
+    if (forcedBy != null) entry.forcedBy = forcedBy
     return entry
   }
   if (m.id === state.self.id && m.status === 'alive') {

@@ -12,7 +12,7 @@ import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
 import { gossipRound } from './dissemination.ts'
 import { pushPull, reconnect, retryJoin } from './sync.ts'
 import { isSelfLeft, liveCount, type MemberRecord, type State } from './state.ts'
-import { memberDeadline, takeDueReaps, takeDueSuspects, touchSuspicion, track } from './member-index.ts'
+import { memberDeadline, reapAfterMs, takeDueReaps, takeDueSuspects, touchSuspicion, track } from './member-index.ts'
 
 /** A stall (see advanceClock()) this many probe intervals long or longer is followed by a push-pull at once. */
 const STALL_SYNC_INTERVALS = 5
@@ -145,8 +145,7 @@ export function runDue (state: State): void {
   }
   for (const rec of takeDueReaps(state, t)) {
     const m = rec.member
-    if ((m.status === 'failed' && t >= m.statusSince + config.reapFailedAfterMs) ||
-      (m.status === 'left' && t >= m.statusSince + config.reapLeftAfterMs)) reap(state, rec)
+    if ((m.status === 'failed' || m.status === 'left') && t >= m.statusSince + reapAfterMs(state, rec)) reap(state, rec)
     else track(state, rec)
   }
 }

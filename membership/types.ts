@@ -56,8 +56,12 @@ export type Update =
   | { type: 'suspect', id: MemberId, incarnation: number, from: MemberId, signature?: Uint8Array }
   /** `signature`: the accuser's (`from`), of signatures.ts accusationPayload (the cause is an opinion, not signed). */
   | { type: 'dead', id: MemberId, incarnation: number, from: MemberId, cause: FailureCause, signature?: Uint8Array }
-  /** `signature`: the member's own, of signatures.ts signedLeavePayload. */
-  | { type: 'leave', id: MemberId, incarnation: number, signature?: Uint8Array }
+  /**
+   * `signature`: the member's own, of signatures.ts signedLeavePayload; or, with
+   * `from`, a forced leave (an operator's force-leave through member `from`) signed
+   * by `from`, which retires only a member that is failed in the receiver's view.
+   */
+  | { type: 'leave', id: MemberId, incarnation: number, from?: MemberId, signature?: Uint8Array }
 
 /** One member's full state as exchanged by push-pull anti-entropy. */
 export interface SyncEntry extends MemberAnnouncement {
@@ -69,6 +73,8 @@ export interface SyncEntry extends MemberAnnouncement {
   signature?: Uint8Array
   /** Incarnation of the signed `alive` when a suspicion raised `incarnation` past it. Default: `incarnation`. */
   signedIncarnation?: number
+  /** A `left` entry retired by force-leave: the member that signed it (then `signature` is that member's). */
+  forcedBy?: MemberId
 }
 
 /**

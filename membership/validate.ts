@@ -89,6 +89,10 @@ export function validateMessage (msg: unknown): asserts msg is Message {
         checkAnnouncement(entry, `sync.members[${i}]`)
         checkEnum(entry.status, MEMBER_STATUS, `sync.members[${i}].status`)
         if (entry.signedIncarnation !== undefined) checkUint(entry.signedIncarnation, `sync.members[${i}].signedIncarnation`)
+        if (entry.forcedBy !== undefined) {
+          checkId(entry.forcedBy, `sync.members[${i}].forcedBy`)
+          if (entry.status !== 'left') fail(`sync.members[${i}].forcedBy on an entry not left`)
+        }
       }
       return
     }
@@ -131,6 +135,7 @@ function checkUpdates (updates: unknown, what: string): void {
       case 'leave':
         checkId(u.id, `${where}.id`)
         checkUint(u.incarnation, `${where}.incarnation`)
+        if (u.from !== undefined) checkId(u.from, `${where}.from`)
         checkSignature(u.signature, `${where}.signature`)
         break
       default:

@@ -66,6 +66,11 @@ export declare namespace Envelope {
         value: number;
         index: number;
     }
+    interface EnvelopePingUpdatesAliveForcedByFieldEvent {
+        field: '$.ping.updates[].alive.forcedBy';
+        value: string;
+        index: number;
+    }
     interface EnvelopePingUpdatesSuspectIdFieldEvent {
         field: '$.ping.updates[].suspect.id';
         value: string;
@@ -124,6 +129,11 @@ export declare namespace Envelope {
     interface EnvelopePingUpdatesLeaveSignatureFieldEvent {
         field: '$.ping.updates[].leave.signature';
         value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
+    interface EnvelopePingUpdatesLeaveFromFieldEvent {
+        field: '$.ping.updates[].leave.from';
+        value: string;
         index: number;
     }
     interface EnvelopePingReqSeqFieldEvent {
@@ -189,6 +199,11 @@ export declare namespace Envelope {
         value: number;
         index: number;
     }
+    interface EnvelopePingReqUpdatesAliveForcedByFieldEvent {
+        field: '$.pingReq.updates[].alive.forcedBy';
+        value: string;
+        index: number;
+    }
     interface EnvelopePingReqUpdatesSuspectIdFieldEvent {
         field: '$.pingReq.updates[].suspect.id';
         value: string;
@@ -249,6 +264,11 @@ export declare namespace Envelope {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface EnvelopePingReqUpdatesLeaveFromFieldEvent {
+        field: '$.pingReq.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     interface EnvelopeAckSeqFieldEvent {
         field: '$.ack.seq';
         value: number;
@@ -297,6 +317,11 @@ export declare namespace Envelope {
     interface EnvelopeAckUpdatesAliveSignedIncarnationFieldEvent {
         field: '$.ack.updates[].alive.signedIncarnation';
         value: number;
+        index: number;
+    }
+    interface EnvelopeAckUpdatesAliveForcedByFieldEvent {
+        field: '$.ack.updates[].alive.forcedBy';
+        value: string;
         index: number;
     }
     interface EnvelopeAckUpdatesSuspectIdFieldEvent {
@@ -359,6 +384,11 @@ export declare namespace Envelope {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface EnvelopeAckUpdatesLeaveFromFieldEvent {
+        field: '$.ack.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     interface EnvelopeNackSeqFieldEvent {
         field: '$.nack.seq';
         value: number;
@@ -411,6 +441,11 @@ export declare namespace Envelope {
     interface EnvelopeNackUpdatesAliveSignedIncarnationFieldEvent {
         field: '$.nack.updates[].alive.signedIncarnation';
         value: number;
+        index: number;
+    }
+    interface EnvelopeNackUpdatesAliveForcedByFieldEvent {
+        field: '$.nack.updates[].alive.forcedBy';
+        value: string;
         index: number;
     }
     interface EnvelopeNackUpdatesSuspectIdFieldEvent {
@@ -473,6 +508,11 @@ export declare namespace Envelope {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface EnvelopeNackUpdatesLeaveFromFieldEvent {
+        field: '$.nack.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     interface EnvelopeSyncReplyFieldEvent {
         field: '$.sync.reply';
         value: boolean;
@@ -527,6 +567,11 @@ export declare namespace Envelope {
         value: number;
         index: number;
     }
+    interface EnvelopeSyncMembersForcedByFieldEvent {
+        field: '$.sync.members[].forcedBy';
+        value: string;
+        index: number;
+    }
     interface EnvelopeGossipUpdatesAliveIdFieldEvent {
         field: '$.gossip.updates[].alive.id';
         value: string;
@@ -571,6 +616,11 @@ export declare namespace Envelope {
     interface EnvelopeGossipUpdatesAliveSignedIncarnationFieldEvent {
         field: '$.gossip.updates[].alive.signedIncarnation';
         value: number;
+        index: number;
+    }
+    interface EnvelopeGossipUpdatesAliveForcedByFieldEvent {
+        field: '$.gossip.updates[].alive.forcedBy';
+        value: string;
         index: number;
     }
     interface EnvelopeGossipUpdatesSuspectIdFieldEvent {
@@ -633,6 +683,11 @@ export declare namespace Envelope {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface EnvelopeGossipUpdatesLeaveFromFieldEvent {
+        field: '$.gossip.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     interface EnvelopeDigestMembersFieldEvent {
         field: '$.digest.members';
         value: number;
@@ -643,7 +698,7 @@ export declare namespace Envelope {
     }
     function encode(obj: Partial<Envelope>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Envelope;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Generator<EnvelopePingSeqFieldEvent | EnvelopePingTargetFieldEvent | EnvelopePingUpdatesAliveIdFieldEvent | EnvelopePingUpdatesAliveNameFieldEvent | EnvelopePingUpdatesAliveAddrsFieldEvent | EnvelopePingUpdatesAliveTagsFieldEvent | EnvelopePingUpdatesAliveIncarnationFieldEvent | EnvelopePingUpdatesAliveBootIdFieldEvent | EnvelopePingUpdatesAliveStatusFieldEvent | EnvelopePingUpdatesAliveSignatureFieldEvent | EnvelopePingUpdatesAliveSignedIncarnationFieldEvent | EnvelopePingUpdatesSuspectIdFieldEvent | EnvelopePingUpdatesSuspectIncarnationFieldEvent | EnvelopePingUpdatesSuspectFromFieldEvent | EnvelopePingUpdatesSuspectSignatureFieldEvent | EnvelopePingUpdatesDeadIdFieldEvent | EnvelopePingUpdatesDeadIncarnationFieldEvent | EnvelopePingUpdatesDeadFromFieldEvent | EnvelopePingUpdatesDeadCauseFieldEvent | EnvelopePingUpdatesDeadSignatureFieldEvent | EnvelopePingUpdatesLeaveIdFieldEvent | EnvelopePingUpdatesLeaveIncarnationFieldEvent | EnvelopePingUpdatesLeaveSignatureFieldEvent | EnvelopePingReqSeqFieldEvent | EnvelopePingReqTargetFieldEvent | EnvelopePingReqTargetAddrsFieldEvent | EnvelopePingReqNackFieldEvent | EnvelopePingReqUpdatesAliveIdFieldEvent | EnvelopePingReqUpdatesAliveNameFieldEvent | EnvelopePingReqUpdatesAliveAddrsFieldEvent | EnvelopePingReqUpdatesAliveTagsFieldEvent | EnvelopePingReqUpdatesAliveIncarnationFieldEvent | EnvelopePingReqUpdatesAliveBootIdFieldEvent | EnvelopePingReqUpdatesAliveStatusFieldEvent | EnvelopePingReqUpdatesAliveSignatureFieldEvent | EnvelopePingReqUpdatesAliveSignedIncarnationFieldEvent | EnvelopePingReqUpdatesSuspectIdFieldEvent | EnvelopePingReqUpdatesSuspectIncarnationFieldEvent | EnvelopePingReqUpdatesSuspectFromFieldEvent | EnvelopePingReqUpdatesSuspectSignatureFieldEvent | EnvelopePingReqUpdatesDeadIdFieldEvent | EnvelopePingReqUpdatesDeadIncarnationFieldEvent | EnvelopePingReqUpdatesDeadFromFieldEvent | EnvelopePingReqUpdatesDeadCauseFieldEvent | EnvelopePingReqUpdatesDeadSignatureFieldEvent | EnvelopePingReqUpdatesLeaveIdFieldEvent | EnvelopePingReqUpdatesLeaveIncarnationFieldEvent | EnvelopePingReqUpdatesLeaveSignatureFieldEvent | EnvelopeAckSeqFieldEvent | EnvelopeAckUpdatesAliveIdFieldEvent | EnvelopeAckUpdatesAliveNameFieldEvent | EnvelopeAckUpdatesAliveAddrsFieldEvent | EnvelopeAckUpdatesAliveTagsFieldEvent | EnvelopeAckUpdatesAliveIncarnationFieldEvent | EnvelopeAckUpdatesAliveBootIdFieldEvent | EnvelopeAckUpdatesAliveStatusFieldEvent | EnvelopeAckUpdatesAliveSignatureFieldEvent | EnvelopeAckUpdatesAliveSignedIncarnationFieldEvent | EnvelopeAckUpdatesSuspectIdFieldEvent | EnvelopeAckUpdatesSuspectIncarnationFieldEvent | EnvelopeAckUpdatesSuspectFromFieldEvent | EnvelopeAckUpdatesSuspectSignatureFieldEvent | EnvelopeAckUpdatesDeadIdFieldEvent | EnvelopeAckUpdatesDeadIncarnationFieldEvent | EnvelopeAckUpdatesDeadFromFieldEvent | EnvelopeAckUpdatesDeadCauseFieldEvent | EnvelopeAckUpdatesDeadSignatureFieldEvent | EnvelopeAckUpdatesLeaveIdFieldEvent | EnvelopeAckUpdatesLeaveIncarnationFieldEvent | EnvelopeAckUpdatesLeaveSignatureFieldEvent | EnvelopeNackSeqFieldEvent | EnvelopeNackReasonFieldEvent | EnvelopeNackUpdatesAliveIdFieldEvent | EnvelopeNackUpdatesAliveNameFieldEvent | EnvelopeNackUpdatesAliveAddrsFieldEvent | EnvelopeNackUpdatesAliveTagsFieldEvent | EnvelopeNackUpdatesAliveIncarnationFieldEvent | EnvelopeNackUpdatesAliveBootIdFieldEvent | EnvelopeNackUpdatesAliveStatusFieldEvent | EnvelopeNackUpdatesAliveSignatureFieldEvent | EnvelopeNackUpdatesAliveSignedIncarnationFieldEvent | EnvelopeNackUpdatesSuspectIdFieldEvent | EnvelopeNackUpdatesSuspectIncarnationFieldEvent | EnvelopeNackUpdatesSuspectFromFieldEvent | EnvelopeNackUpdatesSuspectSignatureFieldEvent | EnvelopeNackUpdatesDeadIdFieldEvent | EnvelopeNackUpdatesDeadIncarnationFieldEvent | EnvelopeNackUpdatesDeadFromFieldEvent | EnvelopeNackUpdatesDeadCauseFieldEvent | EnvelopeNackUpdatesDeadSignatureFieldEvent | EnvelopeNackUpdatesLeaveIdFieldEvent | EnvelopeNackUpdatesLeaveIncarnationFieldEvent | EnvelopeNackUpdatesLeaveSignatureFieldEvent | EnvelopeSyncReplyFieldEvent | EnvelopeSyncJoinFieldEvent | EnvelopeSyncMembersIdFieldEvent | EnvelopeSyncMembersNameFieldEvent | EnvelopeSyncMembersAddrsFieldEvent | EnvelopeSyncMembersTagsFieldEvent | EnvelopeSyncMembersIncarnationFieldEvent | EnvelopeSyncMembersBootIdFieldEvent | EnvelopeSyncMembersStatusFieldEvent | EnvelopeSyncMembersSignatureFieldEvent | EnvelopeSyncMembersSignedIncarnationFieldEvent | EnvelopeGossipUpdatesAliveIdFieldEvent | EnvelopeGossipUpdatesAliveNameFieldEvent | EnvelopeGossipUpdatesAliveAddrsFieldEvent | EnvelopeGossipUpdatesAliveTagsFieldEvent | EnvelopeGossipUpdatesAliveIncarnationFieldEvent | EnvelopeGossipUpdatesAliveBootIdFieldEvent | EnvelopeGossipUpdatesAliveStatusFieldEvent | EnvelopeGossipUpdatesAliveSignatureFieldEvent | EnvelopeGossipUpdatesAliveSignedIncarnationFieldEvent | EnvelopeGossipUpdatesSuspectIdFieldEvent | EnvelopeGossipUpdatesSuspectIncarnationFieldEvent | EnvelopeGossipUpdatesSuspectFromFieldEvent | EnvelopeGossipUpdatesSuspectSignatureFieldEvent | EnvelopeGossipUpdatesDeadIdFieldEvent | EnvelopeGossipUpdatesDeadIncarnationFieldEvent | EnvelopeGossipUpdatesDeadFromFieldEvent | EnvelopeGossipUpdatesDeadCauseFieldEvent | EnvelopeGossipUpdatesDeadSignatureFieldEvent | EnvelopeGossipUpdatesLeaveIdFieldEvent | EnvelopeGossipUpdatesLeaveIncarnationFieldEvent | EnvelopeGossipUpdatesLeaveSignatureFieldEvent | EnvelopeDigestMembersFieldEvent | EnvelopeDigestHashFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Envelope>): Generator<EnvelopePingSeqFieldEvent | EnvelopePingTargetFieldEvent | EnvelopePingUpdatesAliveIdFieldEvent | EnvelopePingUpdatesAliveNameFieldEvent | EnvelopePingUpdatesAliveAddrsFieldEvent | EnvelopePingUpdatesAliveTagsFieldEvent | EnvelopePingUpdatesAliveIncarnationFieldEvent | EnvelopePingUpdatesAliveBootIdFieldEvent | EnvelopePingUpdatesAliveStatusFieldEvent | EnvelopePingUpdatesAliveSignatureFieldEvent | EnvelopePingUpdatesAliveSignedIncarnationFieldEvent | EnvelopePingUpdatesAliveForcedByFieldEvent | EnvelopePingUpdatesSuspectIdFieldEvent | EnvelopePingUpdatesSuspectIncarnationFieldEvent | EnvelopePingUpdatesSuspectFromFieldEvent | EnvelopePingUpdatesSuspectSignatureFieldEvent | EnvelopePingUpdatesDeadIdFieldEvent | EnvelopePingUpdatesDeadIncarnationFieldEvent | EnvelopePingUpdatesDeadFromFieldEvent | EnvelopePingUpdatesDeadCauseFieldEvent | EnvelopePingUpdatesDeadSignatureFieldEvent | EnvelopePingUpdatesLeaveIdFieldEvent | EnvelopePingUpdatesLeaveIncarnationFieldEvent | EnvelopePingUpdatesLeaveSignatureFieldEvent | EnvelopePingUpdatesLeaveFromFieldEvent | EnvelopePingReqSeqFieldEvent | EnvelopePingReqTargetFieldEvent | EnvelopePingReqTargetAddrsFieldEvent | EnvelopePingReqNackFieldEvent | EnvelopePingReqUpdatesAliveIdFieldEvent | EnvelopePingReqUpdatesAliveNameFieldEvent | EnvelopePingReqUpdatesAliveAddrsFieldEvent | EnvelopePingReqUpdatesAliveTagsFieldEvent | EnvelopePingReqUpdatesAliveIncarnationFieldEvent | EnvelopePingReqUpdatesAliveBootIdFieldEvent | EnvelopePingReqUpdatesAliveStatusFieldEvent | EnvelopePingReqUpdatesAliveSignatureFieldEvent | EnvelopePingReqUpdatesAliveSignedIncarnationFieldEvent | EnvelopePingReqUpdatesAliveForcedByFieldEvent | EnvelopePingReqUpdatesSuspectIdFieldEvent | EnvelopePingReqUpdatesSuspectIncarnationFieldEvent | EnvelopePingReqUpdatesSuspectFromFieldEvent | EnvelopePingReqUpdatesSuspectSignatureFieldEvent | EnvelopePingReqUpdatesDeadIdFieldEvent | EnvelopePingReqUpdatesDeadIncarnationFieldEvent | EnvelopePingReqUpdatesDeadFromFieldEvent | EnvelopePingReqUpdatesDeadCauseFieldEvent | EnvelopePingReqUpdatesDeadSignatureFieldEvent | EnvelopePingReqUpdatesLeaveIdFieldEvent | EnvelopePingReqUpdatesLeaveIncarnationFieldEvent | EnvelopePingReqUpdatesLeaveSignatureFieldEvent | EnvelopePingReqUpdatesLeaveFromFieldEvent | EnvelopeAckSeqFieldEvent | EnvelopeAckUpdatesAliveIdFieldEvent | EnvelopeAckUpdatesAliveNameFieldEvent | EnvelopeAckUpdatesAliveAddrsFieldEvent | EnvelopeAckUpdatesAliveTagsFieldEvent | EnvelopeAckUpdatesAliveIncarnationFieldEvent | EnvelopeAckUpdatesAliveBootIdFieldEvent | EnvelopeAckUpdatesAliveStatusFieldEvent | EnvelopeAckUpdatesAliveSignatureFieldEvent | EnvelopeAckUpdatesAliveSignedIncarnationFieldEvent | EnvelopeAckUpdatesAliveForcedByFieldEvent | EnvelopeAckUpdatesSuspectIdFieldEvent | EnvelopeAckUpdatesSuspectIncarnationFieldEvent | EnvelopeAckUpdatesSuspectFromFieldEvent | EnvelopeAckUpdatesSuspectSignatureFieldEvent | EnvelopeAckUpdatesDeadIdFieldEvent | EnvelopeAckUpdatesDeadIncarnationFieldEvent | EnvelopeAckUpdatesDeadFromFieldEvent | EnvelopeAckUpdatesDeadCauseFieldEvent | EnvelopeAckUpdatesDeadSignatureFieldEvent | EnvelopeAckUpdatesLeaveIdFieldEvent | EnvelopeAckUpdatesLeaveIncarnationFieldEvent | EnvelopeAckUpdatesLeaveSignatureFieldEvent | EnvelopeAckUpdatesLeaveFromFieldEvent | EnvelopeNackSeqFieldEvent | EnvelopeNackReasonFieldEvent | EnvelopeNackUpdatesAliveIdFieldEvent | EnvelopeNackUpdatesAliveNameFieldEvent | EnvelopeNackUpdatesAliveAddrsFieldEvent | EnvelopeNackUpdatesAliveTagsFieldEvent | EnvelopeNackUpdatesAliveIncarnationFieldEvent | EnvelopeNackUpdatesAliveBootIdFieldEvent | EnvelopeNackUpdatesAliveStatusFieldEvent | EnvelopeNackUpdatesAliveSignatureFieldEvent | EnvelopeNackUpdatesAliveSignedIncarnationFieldEvent | EnvelopeNackUpdatesAliveForcedByFieldEvent | EnvelopeNackUpdatesSuspectIdFieldEvent | EnvelopeNackUpdatesSuspectIncarnationFieldEvent | EnvelopeNackUpdatesSuspectFromFieldEvent | EnvelopeNackUpdatesSuspectSignatureFieldEvent | EnvelopeNackUpdatesDeadIdFieldEvent | EnvelopeNackUpdatesDeadIncarnationFieldEvent | EnvelopeNackUpdatesDeadFromFieldEvent | EnvelopeNackUpdatesDeadCauseFieldEvent | EnvelopeNackUpdatesDeadSignatureFieldEvent | EnvelopeNackUpdatesLeaveIdFieldEvent | EnvelopeNackUpdatesLeaveIncarnationFieldEvent | EnvelopeNackUpdatesLeaveSignatureFieldEvent | EnvelopeNackUpdatesLeaveFromFieldEvent | EnvelopeSyncReplyFieldEvent | EnvelopeSyncJoinFieldEvent | EnvelopeSyncMembersIdFieldEvent | EnvelopeSyncMembersNameFieldEvent | EnvelopeSyncMembersAddrsFieldEvent | EnvelopeSyncMembersTagsFieldEvent | EnvelopeSyncMembersIncarnationFieldEvent | EnvelopeSyncMembersBootIdFieldEvent | EnvelopeSyncMembersStatusFieldEvent | EnvelopeSyncMembersSignatureFieldEvent | EnvelopeSyncMembersSignedIncarnationFieldEvent | EnvelopeSyncMembersForcedByFieldEvent | EnvelopeGossipUpdatesAliveIdFieldEvent | EnvelopeGossipUpdatesAliveNameFieldEvent | EnvelopeGossipUpdatesAliveAddrsFieldEvent | EnvelopeGossipUpdatesAliveTagsFieldEvent | EnvelopeGossipUpdatesAliveIncarnationFieldEvent | EnvelopeGossipUpdatesAliveBootIdFieldEvent | EnvelopeGossipUpdatesAliveStatusFieldEvent | EnvelopeGossipUpdatesAliveSignatureFieldEvent | EnvelopeGossipUpdatesAliveSignedIncarnationFieldEvent | EnvelopeGossipUpdatesAliveForcedByFieldEvent | EnvelopeGossipUpdatesSuspectIdFieldEvent | EnvelopeGossipUpdatesSuspectIncarnationFieldEvent | EnvelopeGossipUpdatesSuspectFromFieldEvent | EnvelopeGossipUpdatesSuspectSignatureFieldEvent | EnvelopeGossipUpdatesDeadIdFieldEvent | EnvelopeGossipUpdatesDeadIncarnationFieldEvent | EnvelopeGossipUpdatesDeadFromFieldEvent | EnvelopeGossipUpdatesDeadCauseFieldEvent | EnvelopeGossipUpdatesDeadSignatureFieldEvent | EnvelopeGossipUpdatesLeaveIdFieldEvent | EnvelopeGossipUpdatesLeaveIncarnationFieldEvent | EnvelopeGossipUpdatesLeaveSignatureFieldEvent | EnvelopeGossipUpdatesLeaveFromFieldEvent | EnvelopeDigestMembersFieldEvent | EnvelopeDigestHashFieldEvent>;
 }
 export interface Ping {
     seq: number;
@@ -706,6 +761,11 @@ export declare namespace Ping {
         value: number;
         index: number;
     }
+    interface PingUpdatesAliveForcedByFieldEvent {
+        field: '$.updates[].alive.forcedBy';
+        value: string;
+        index: number;
+    }
     interface PingUpdatesSuspectIdFieldEvent {
         field: '$.updates[].suspect.id';
         value: string;
@@ -766,9 +826,14 @@ export declare namespace Ping {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface PingUpdatesLeaveFromFieldEvent {
+        field: '$.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<Ping>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ping>): Ping;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ping>): Generator<PingSeqFieldEvent | PingTargetFieldEvent | PingUpdatesAliveIdFieldEvent | PingUpdatesAliveNameFieldEvent | PingUpdatesAliveAddrsFieldEvent | PingUpdatesAliveTagsFieldEvent | PingUpdatesAliveIncarnationFieldEvent | PingUpdatesAliveBootIdFieldEvent | PingUpdatesAliveStatusFieldEvent | PingUpdatesAliveSignatureFieldEvent | PingUpdatesAliveSignedIncarnationFieldEvent | PingUpdatesSuspectIdFieldEvent | PingUpdatesSuspectIncarnationFieldEvent | PingUpdatesSuspectFromFieldEvent | PingUpdatesSuspectSignatureFieldEvent | PingUpdatesDeadIdFieldEvent | PingUpdatesDeadIncarnationFieldEvent | PingUpdatesDeadFromFieldEvent | PingUpdatesDeadCauseFieldEvent | PingUpdatesDeadSignatureFieldEvent | PingUpdatesLeaveIdFieldEvent | PingUpdatesLeaveIncarnationFieldEvent | PingUpdatesLeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ping>): Generator<PingSeqFieldEvent | PingTargetFieldEvent | PingUpdatesAliveIdFieldEvent | PingUpdatesAliveNameFieldEvent | PingUpdatesAliveAddrsFieldEvent | PingUpdatesAliveTagsFieldEvent | PingUpdatesAliveIncarnationFieldEvent | PingUpdatesAliveBootIdFieldEvent | PingUpdatesAliveStatusFieldEvent | PingUpdatesAliveSignatureFieldEvent | PingUpdatesAliveSignedIncarnationFieldEvent | PingUpdatesAliveForcedByFieldEvent | PingUpdatesSuspectIdFieldEvent | PingUpdatesSuspectIncarnationFieldEvent | PingUpdatesSuspectFromFieldEvent | PingUpdatesSuspectSignatureFieldEvent | PingUpdatesDeadIdFieldEvent | PingUpdatesDeadIncarnationFieldEvent | PingUpdatesDeadFromFieldEvent | PingUpdatesDeadCauseFieldEvent | PingUpdatesDeadSignatureFieldEvent | PingUpdatesLeaveIdFieldEvent | PingUpdatesLeaveIncarnationFieldEvent | PingUpdatesLeaveSignatureFieldEvent | PingUpdatesLeaveFromFieldEvent>;
 }
 export interface PingReq {
     seq: number;
@@ -842,6 +907,11 @@ export declare namespace PingReq {
         value: number;
         index: number;
     }
+    interface PingReqUpdatesAliveForcedByFieldEvent {
+        field: '$.updates[].alive.forcedBy';
+        value: string;
+        index: number;
+    }
     interface PingReqUpdatesSuspectIdFieldEvent {
         field: '$.updates[].suspect.id';
         value: string;
@@ -902,9 +972,14 @@ export declare namespace PingReq {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface PingReqUpdatesLeaveFromFieldEvent {
+        field: '$.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<PingReq>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PingReq>): PingReq;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PingReq>): Generator<PingReqSeqFieldEvent | PingReqTargetFieldEvent | PingReqTargetAddrsFieldEvent | PingReqNackFieldEvent | PingReqUpdatesAliveIdFieldEvent | PingReqUpdatesAliveNameFieldEvent | PingReqUpdatesAliveAddrsFieldEvent | PingReqUpdatesAliveTagsFieldEvent | PingReqUpdatesAliveIncarnationFieldEvent | PingReqUpdatesAliveBootIdFieldEvent | PingReqUpdatesAliveStatusFieldEvent | PingReqUpdatesAliveSignatureFieldEvent | PingReqUpdatesAliveSignedIncarnationFieldEvent | PingReqUpdatesSuspectIdFieldEvent | PingReqUpdatesSuspectIncarnationFieldEvent | PingReqUpdatesSuspectFromFieldEvent | PingReqUpdatesSuspectSignatureFieldEvent | PingReqUpdatesDeadIdFieldEvent | PingReqUpdatesDeadIncarnationFieldEvent | PingReqUpdatesDeadFromFieldEvent | PingReqUpdatesDeadCauseFieldEvent | PingReqUpdatesDeadSignatureFieldEvent | PingReqUpdatesLeaveIdFieldEvent | PingReqUpdatesLeaveIncarnationFieldEvent | PingReqUpdatesLeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PingReq>): Generator<PingReqSeqFieldEvent | PingReqTargetFieldEvent | PingReqTargetAddrsFieldEvent | PingReqNackFieldEvent | PingReqUpdatesAliveIdFieldEvent | PingReqUpdatesAliveNameFieldEvent | PingReqUpdatesAliveAddrsFieldEvent | PingReqUpdatesAliveTagsFieldEvent | PingReqUpdatesAliveIncarnationFieldEvent | PingReqUpdatesAliveBootIdFieldEvent | PingReqUpdatesAliveStatusFieldEvent | PingReqUpdatesAliveSignatureFieldEvent | PingReqUpdatesAliveSignedIncarnationFieldEvent | PingReqUpdatesAliveForcedByFieldEvent | PingReqUpdatesSuspectIdFieldEvent | PingReqUpdatesSuspectIncarnationFieldEvent | PingReqUpdatesSuspectFromFieldEvent | PingReqUpdatesSuspectSignatureFieldEvent | PingReqUpdatesDeadIdFieldEvent | PingReqUpdatesDeadIncarnationFieldEvent | PingReqUpdatesDeadFromFieldEvent | PingReqUpdatesDeadCauseFieldEvent | PingReqUpdatesDeadSignatureFieldEvent | PingReqUpdatesLeaveIdFieldEvent | PingReqUpdatesLeaveIncarnationFieldEvent | PingReqUpdatesLeaveSignatureFieldEvent | PingReqUpdatesLeaveFromFieldEvent>;
 }
 export interface Ack {
     seq: number;
@@ -960,6 +1035,11 @@ export declare namespace Ack {
     interface AckUpdatesAliveSignedIncarnationFieldEvent {
         field: '$.updates[].alive.signedIncarnation';
         value: number;
+        index: number;
+    }
+    interface AckUpdatesAliveForcedByFieldEvent {
+        field: '$.updates[].alive.forcedBy';
+        value: string;
         index: number;
     }
     interface AckUpdatesSuspectIdFieldEvent {
@@ -1022,9 +1102,14 @@ export declare namespace Ack {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface AckUpdatesLeaveFromFieldEvent {
+        field: '$.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<Ack>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Ack;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Generator<AckSeqFieldEvent | AckUpdatesAliveIdFieldEvent | AckUpdatesAliveNameFieldEvent | AckUpdatesAliveAddrsFieldEvent | AckUpdatesAliveTagsFieldEvent | AckUpdatesAliveIncarnationFieldEvent | AckUpdatesAliveBootIdFieldEvent | AckUpdatesAliveStatusFieldEvent | AckUpdatesAliveSignatureFieldEvent | AckUpdatesAliveSignedIncarnationFieldEvent | AckUpdatesSuspectIdFieldEvent | AckUpdatesSuspectIncarnationFieldEvent | AckUpdatesSuspectFromFieldEvent | AckUpdatesSuspectSignatureFieldEvent | AckUpdatesDeadIdFieldEvent | AckUpdatesDeadIncarnationFieldEvent | AckUpdatesDeadFromFieldEvent | AckUpdatesDeadCauseFieldEvent | AckUpdatesDeadSignatureFieldEvent | AckUpdatesLeaveIdFieldEvent | AckUpdatesLeaveIncarnationFieldEvent | AckUpdatesLeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Generator<AckSeqFieldEvent | AckUpdatesAliveIdFieldEvent | AckUpdatesAliveNameFieldEvent | AckUpdatesAliveAddrsFieldEvent | AckUpdatesAliveTagsFieldEvent | AckUpdatesAliveIncarnationFieldEvent | AckUpdatesAliveBootIdFieldEvent | AckUpdatesAliveStatusFieldEvent | AckUpdatesAliveSignatureFieldEvent | AckUpdatesAliveSignedIncarnationFieldEvent | AckUpdatesAliveForcedByFieldEvent | AckUpdatesSuspectIdFieldEvent | AckUpdatesSuspectIncarnationFieldEvent | AckUpdatesSuspectFromFieldEvent | AckUpdatesSuspectSignatureFieldEvent | AckUpdatesDeadIdFieldEvent | AckUpdatesDeadIncarnationFieldEvent | AckUpdatesDeadFromFieldEvent | AckUpdatesDeadCauseFieldEvent | AckUpdatesDeadSignatureFieldEvent | AckUpdatesLeaveIdFieldEvent | AckUpdatesLeaveIncarnationFieldEvent | AckUpdatesLeaveSignatureFieldEvent | AckUpdatesLeaveFromFieldEvent>;
 }
 export interface Nack {
     seq: number;
@@ -1087,6 +1172,11 @@ export declare namespace Nack {
         value: number;
         index: number;
     }
+    interface NackUpdatesAliveForcedByFieldEvent {
+        field: '$.updates[].alive.forcedBy';
+        value: string;
+        index: number;
+    }
     interface NackUpdatesSuspectIdFieldEvent {
         field: '$.updates[].suspect.id';
         value: string;
@@ -1147,9 +1237,14 @@ export declare namespace Nack {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface NackUpdatesLeaveFromFieldEvent {
+        field: '$.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<Nack>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Nack>): Nack;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Nack>): Generator<NackSeqFieldEvent | NackReasonFieldEvent | NackUpdatesAliveIdFieldEvent | NackUpdatesAliveNameFieldEvent | NackUpdatesAliveAddrsFieldEvent | NackUpdatesAliveTagsFieldEvent | NackUpdatesAliveIncarnationFieldEvent | NackUpdatesAliveBootIdFieldEvent | NackUpdatesAliveStatusFieldEvent | NackUpdatesAliveSignatureFieldEvent | NackUpdatesAliveSignedIncarnationFieldEvent | NackUpdatesSuspectIdFieldEvent | NackUpdatesSuspectIncarnationFieldEvent | NackUpdatesSuspectFromFieldEvent | NackUpdatesSuspectSignatureFieldEvent | NackUpdatesDeadIdFieldEvent | NackUpdatesDeadIncarnationFieldEvent | NackUpdatesDeadFromFieldEvent | NackUpdatesDeadCauseFieldEvent | NackUpdatesDeadSignatureFieldEvent | NackUpdatesLeaveIdFieldEvent | NackUpdatesLeaveIncarnationFieldEvent | NackUpdatesLeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Nack>): Generator<NackSeqFieldEvent | NackReasonFieldEvent | NackUpdatesAliveIdFieldEvent | NackUpdatesAliveNameFieldEvent | NackUpdatesAliveAddrsFieldEvent | NackUpdatesAliveTagsFieldEvent | NackUpdatesAliveIncarnationFieldEvent | NackUpdatesAliveBootIdFieldEvent | NackUpdatesAliveStatusFieldEvent | NackUpdatesAliveSignatureFieldEvent | NackUpdatesAliveSignedIncarnationFieldEvent | NackUpdatesAliveForcedByFieldEvent | NackUpdatesSuspectIdFieldEvent | NackUpdatesSuspectIncarnationFieldEvent | NackUpdatesSuspectFromFieldEvent | NackUpdatesSuspectSignatureFieldEvent | NackUpdatesDeadIdFieldEvent | NackUpdatesDeadIncarnationFieldEvent | NackUpdatesDeadFromFieldEvent | NackUpdatesDeadCauseFieldEvent | NackUpdatesDeadSignatureFieldEvent | NackUpdatesLeaveIdFieldEvent | NackUpdatesLeaveIncarnationFieldEvent | NackUpdatesLeaveSignatureFieldEvent | NackUpdatesLeaveFromFieldEvent>;
 }
 export interface Sync {
     reply: boolean;
@@ -1212,9 +1307,14 @@ export declare namespace Sync {
         value: number;
         index: number;
     }
+    interface SyncMembersForcedByFieldEvent {
+        field: '$.members[].forcedBy';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<Sync>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Sync>): Sync;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Sync>): Generator<SyncReplyFieldEvent | SyncJoinFieldEvent | SyncMembersIdFieldEvent | SyncMembersNameFieldEvent | SyncMembersAddrsFieldEvent | SyncMembersTagsFieldEvent | SyncMembersIncarnationFieldEvent | SyncMembersBootIdFieldEvent | SyncMembersStatusFieldEvent | SyncMembersSignatureFieldEvent | SyncMembersSignedIncarnationFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Sync>): Generator<SyncReplyFieldEvent | SyncJoinFieldEvent | SyncMembersIdFieldEvent | SyncMembersNameFieldEvent | SyncMembersAddrsFieldEvent | SyncMembersTagsFieldEvent | SyncMembersIncarnationFieldEvent | SyncMembersBootIdFieldEvent | SyncMembersStatusFieldEvent | SyncMembersSignatureFieldEvent | SyncMembersSignedIncarnationFieldEvent | SyncMembersForcedByFieldEvent>;
 }
 export interface Gossip {
     updates: Update[];
@@ -1265,6 +1365,11 @@ export declare namespace Gossip {
     interface GossipUpdatesAliveSignedIncarnationFieldEvent {
         field: '$.updates[].alive.signedIncarnation';
         value: number;
+        index: number;
+    }
+    interface GossipUpdatesAliveForcedByFieldEvent {
+        field: '$.updates[].alive.forcedBy';
+        value: string;
         index: number;
     }
     interface GossipUpdatesSuspectIdFieldEvent {
@@ -1327,9 +1432,14 @@ export declare namespace Gossip {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface GossipUpdatesLeaveFromFieldEvent {
+        field: '$.updates[].leave.from';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<Gossip>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Gossip>): Gossip;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Gossip>): Generator<GossipUpdatesAliveIdFieldEvent | GossipUpdatesAliveNameFieldEvent | GossipUpdatesAliveAddrsFieldEvent | GossipUpdatesAliveTagsFieldEvent | GossipUpdatesAliveIncarnationFieldEvent | GossipUpdatesAliveBootIdFieldEvent | GossipUpdatesAliveStatusFieldEvent | GossipUpdatesAliveSignatureFieldEvent | GossipUpdatesAliveSignedIncarnationFieldEvent | GossipUpdatesSuspectIdFieldEvent | GossipUpdatesSuspectIncarnationFieldEvent | GossipUpdatesSuspectFromFieldEvent | GossipUpdatesSuspectSignatureFieldEvent | GossipUpdatesDeadIdFieldEvent | GossipUpdatesDeadIncarnationFieldEvent | GossipUpdatesDeadFromFieldEvent | GossipUpdatesDeadCauseFieldEvent | GossipUpdatesDeadSignatureFieldEvent | GossipUpdatesLeaveIdFieldEvent | GossipUpdatesLeaveIncarnationFieldEvent | GossipUpdatesLeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Gossip>): Generator<GossipUpdatesAliveIdFieldEvent | GossipUpdatesAliveNameFieldEvent | GossipUpdatesAliveAddrsFieldEvent | GossipUpdatesAliveTagsFieldEvent | GossipUpdatesAliveIncarnationFieldEvent | GossipUpdatesAliveBootIdFieldEvent | GossipUpdatesAliveStatusFieldEvent | GossipUpdatesAliveSignatureFieldEvent | GossipUpdatesAliveSignedIncarnationFieldEvent | GossipUpdatesAliveForcedByFieldEvent | GossipUpdatesSuspectIdFieldEvent | GossipUpdatesSuspectIncarnationFieldEvent | GossipUpdatesSuspectFromFieldEvent | GossipUpdatesSuspectSignatureFieldEvent | GossipUpdatesDeadIdFieldEvent | GossipUpdatesDeadIncarnationFieldEvent | GossipUpdatesDeadFromFieldEvent | GossipUpdatesDeadCauseFieldEvent | GossipUpdatesDeadSignatureFieldEvent | GossipUpdatesLeaveIdFieldEvent | GossipUpdatesLeaveIncarnationFieldEvent | GossipUpdatesLeaveSignatureFieldEvent | GossipUpdatesLeaveFromFieldEvent>;
 }
 export interface Digest {
     members: number;
@@ -1395,6 +1505,10 @@ export declare namespace Update {
         field: '$.alive.signedIncarnation';
         value: number;
     }
+    interface UpdateAliveForcedByFieldEvent {
+        field: '$.alive.forcedBy';
+        value: string;
+    }
     interface UpdateSuspectIdFieldEvent {
         field: '$.suspect.id';
         value: string;
@@ -1443,9 +1557,13 @@ export declare namespace Update {
         field: '$.leave.signature';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface UpdateLeaveFromFieldEvent {
+        field: '$.leave.from';
+        value: string;
+    }
     function encode(obj: Partial<Update>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Update>): Update;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Update>): Generator<UpdateAliveIdFieldEvent | UpdateAliveNameFieldEvent | UpdateAliveAddrsFieldEvent | UpdateAliveTagsFieldEvent | UpdateAliveIncarnationFieldEvent | UpdateAliveBootIdFieldEvent | UpdateAliveStatusFieldEvent | UpdateAliveSignatureFieldEvent | UpdateAliveSignedIncarnationFieldEvent | UpdateSuspectIdFieldEvent | UpdateSuspectIncarnationFieldEvent | UpdateSuspectFromFieldEvent | UpdateSuspectSignatureFieldEvent | UpdateDeadIdFieldEvent | UpdateDeadIncarnationFieldEvent | UpdateDeadFromFieldEvent | UpdateDeadCauseFieldEvent | UpdateDeadSignatureFieldEvent | UpdateLeaveIdFieldEvent | UpdateLeaveIncarnationFieldEvent | UpdateLeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Update>): Generator<UpdateAliveIdFieldEvent | UpdateAliveNameFieldEvent | UpdateAliveAddrsFieldEvent | UpdateAliveTagsFieldEvent | UpdateAliveIncarnationFieldEvent | UpdateAliveBootIdFieldEvent | UpdateAliveStatusFieldEvent | UpdateAliveSignatureFieldEvent | UpdateAliveSignedIncarnationFieldEvent | UpdateAliveForcedByFieldEvent | UpdateSuspectIdFieldEvent | UpdateSuspectIncarnationFieldEvent | UpdateSuspectFromFieldEvent | UpdateSuspectSignatureFieldEvent | UpdateDeadIdFieldEvent | UpdateDeadIncarnationFieldEvent | UpdateDeadFromFieldEvent | UpdateDeadCauseFieldEvent | UpdateDeadSignatureFieldEvent | UpdateLeaveIdFieldEvent | UpdateLeaveIncarnationFieldEvent | UpdateLeaveSignatureFieldEvent | UpdateLeaveFromFieldEvent>;
 }
 export interface Member {
     id: string;
@@ -1457,6 +1575,7 @@ export interface Member {
     status: MemberStatus;
     signature: Uint8Array<ArrayBuffer>;
     signedIncarnation?: number;
+    forcedBy: string;
 }
 export declare namespace Member {
     interface Member$tagsEntry {
@@ -1516,9 +1635,13 @@ export declare namespace Member {
         field: '$.signedIncarnation';
         value: number;
     }
+    interface MemberForcedByFieldEvent {
+        field: '$.forcedBy';
+        value: string;
+    }
     function encode(obj: Partial<Member>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Member>): Member;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Member>): Generator<MemberIdFieldEvent | MemberNameFieldEvent | MemberAddrsFieldEvent | MemberTagsFieldEvent | MemberIncarnationFieldEvent | MemberBootIdFieldEvent | MemberStatusFieldEvent | MemberSignatureFieldEvent | MemberSignedIncarnationFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Member>): Generator<MemberIdFieldEvent | MemberNameFieldEvent | MemberAddrsFieldEvent | MemberTagsFieldEvent | MemberIncarnationFieldEvent | MemberBootIdFieldEvent | MemberStatusFieldEvent | MemberSignatureFieldEvent | MemberSignedIncarnationFieldEvent | MemberForcedByFieldEvent>;
 }
 export interface Suspect {
     id: string;
@@ -1585,6 +1708,7 @@ export interface Leave {
     id: string;
     incarnation: number;
     signature: Uint8Array<ArrayBuffer>;
+    from: string;
 }
 export declare namespace Leave {
     const codec: () => Codec<Leave>;
@@ -1600,9 +1724,13 @@ export declare namespace Leave {
         field: '$.signature';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface LeaveFromFieldEvent {
+        field: '$.from';
+        value: string;
+    }
     function encode(obj: Partial<Leave>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Leave>): Leave;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Leave>): Generator<LeaveIdFieldEvent | LeaveIncarnationFieldEvent | LeaveSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Leave>): Generator<LeaveIdFieldEvent | LeaveIncarnationFieldEvent | LeaveSignatureFieldEvent | LeaveFromFieldEvent>;
 }
 export declare enum MemberStatus {
     MEMBER_STATUS_UNSPECIFIED = "MEMBER_STATUS_UNSPECIFIED",

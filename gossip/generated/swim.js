@@ -1374,6 +1374,10 @@ export var Member;
                     w.uint32(72);
                     w.uint64Number(obj.signedIncarnation);
                 }
+                if ((obj.forcedBy != null && obj.forcedBy !== '')) {
+                    w.uint32(82);
+                    w.string(obj.forcedBy);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1386,7 +1390,8 @@ export var Member;
                     incarnation: 0,
                     bootId: '',
                     status: MemberStatus.MEMBER_STATUS_UNSPECIFIED,
-                    signature: uint8ArrayAlloc(0)
+                    signature: uint8ArrayAlloc(0),
+                    forcedBy: ''
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -1437,6 +1442,10 @@ export var Member;
                         }
                         case 9: {
                             obj.signedIncarnation = reader.uint64Number();
+                            break;
+                        }
+                        case 10: {
+                            obj.forcedBy = reader.string();
                             break;
                         }
                         default: {
@@ -1525,6 +1534,13 @@ export var Member;
                             yield {
                                 field: `${prefix}.signedIncarnation`,
                                 value: reader.uint64Number()
+                            };
+                            break;
+                        }
+                        case 10: {
+                            yield {
+                                field: `${prefix}.forcedBy`,
+                                value: reader.string()
                             };
                             break;
                         }
@@ -1824,6 +1840,10 @@ export var Leave;
                     w.uint32(26);
                     w.bytes(obj.signature);
                 }
+                if ((obj.from != null && obj.from !== '')) {
+                    w.uint32(34);
+                    w.string(obj.from);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1831,7 +1851,8 @@ export var Leave;
                 const obj = {
                     id: '',
                     incarnation: 0,
-                    signature: uint8ArrayAlloc(0)
+                    signature: uint8ArrayAlloc(0),
+                    from: ''
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -1847,6 +1868,10 @@ export var Leave;
                         }
                         case 3: {
                             obj.signature = reader.bytes();
+                            break;
+                        }
+                        case 4: {
+                            obj.from = reader.string();
                             break;
                         }
                         default: {
@@ -1879,6 +1904,13 @@ export var Leave;
                             yield {
                                 field: `${prefix}.signature`,
                                 value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.from`,
+                                value: reader.string()
                             };
                             break;
                         }

@@ -11,7 +11,7 @@
 import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { MESSAGE_LIMITS, MalformedMessageError, WIRE_VERSION, decodeMessage, encodeMessage, validateMessage } from '../../gossip/codec.ts'
-import { accusationPayload, signedAlivePayload, createMembership, fromPartial, signedLeavePayload, seededRandom } from '../../membership/index.ts'
+import { accusationPayload, signedAlivePayload, createMembership, fromPartial, signedLeavePayload, forcedLeavePayload, seededRandom } from '../../membership/index.ts'
 import type { MemberAnnouncement, Membership, Message, Update } from '../../membership/index.ts'
 import { fakeSigner } from '../sim/fake-signer.ts'
 import { addrOf, Wire } from '../unit/membership-harness.ts'
@@ -31,6 +31,9 @@ function recordCorpus (): Uint8Array[] {
   wire.silent.delete(ids[2])
   wire.advance(5000)
   wire.input(ids[3], (core, now) => core.leave(now))
+  wire.silent.add(ids[4])
+  wire.advance(20_000)
+  wire.input(ids[0], (core, now) => core.forceLeave(now, ids[4]))
   wire.advance(2000)
   const seen = new Set<string>()
   const corpus: Uint8Array[] = []
@@ -74,6 +77,10 @@ function randomMessage (rng: Rng): Message {
       }
       default: {
         const [who, incarnation] = [id(), inc()]
+        if (rng.next() < 0.3) {
+          const from = id() // a forced leave (force-leave), signed by `from`
+          return { type: 'leave', id: who, incarnation, from, ...(rng.next() < 0.5 ? { signature: fakeSigner(from).sign(forcedLeavePayload(who, incarnation, from)) } : sig()) }
+        }
         return { type: 'leave', id: who, incarnation, ...(rng.next() < 0.5 ? { signature: fakeSigner(who).sign(signedLeavePayload(who, incarnation)) } : sig()) }
       }
     }
@@ -89,7 +96,10 @@ function randomMessage (rng: Rng): Message {
       type: 'sync',
       reply: rng.next() < 0.5,
       join: rng.next() < 0.3,
-      members: Array.from({ length: rng.int(6) }, () => ({ ...ann(), ...sig(), status: rng.pick(['alive', 'suspect', 'failed', 'left'] as const), ...(rng.next() < 0.2 ? { signedIncarnation: inc() } : {}) }))
+      members: Array.from({ length: rng.int(6) }, () => {
+        const status = rng.pick(['alive', 'suspect', 'failed', 'left'] as const)
+        return { ...ann(), ...sig(), status, ...(rng.next() < 0.2 ? { signedIncarnation: inc() } : {}), ...(status === 'left' && rng.next() < 0.3 ? { forcedBy: id() } : {}) }
+      })
     }
     case 5: return { type: 'digest', members: rng.int(100), hash: rng.int(2 ** 53) }
     default: return { type: 'gossip', updates: updates() }

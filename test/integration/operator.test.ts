@@ -2,7 +2,8 @@
  * What Serf operators rely on, on 5 real agents: a user event runs every
  * agent's `user:deploy` handler once; a query filtered by tag gets exactly
  * the matching members' answers, and names a frozen one as missing; a
- * `member-failed` handler runs once on every agent after a kill -9.
+ * `member-failed` handler runs once on every agent after a kill -9, and
+ * `agent force-leave` retires the killed member everywhere.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -98,5 +99,21 @@ describe('user events, queries and event handlers on 5 agents', () => {
     assert.equal(lines.length, 4, lines.join('\n'))
     assert.deepEqual(lines.map(l => l.split(' ')[0]).sort(), ['op1', 'op2', 'op3', 'op4'])
     for (const l of lines) assert.match(l, new RegExp(`^op\\d op5\\t${victim.peerId}\\tfailed\\tcrash\\trole=db$`))
+  })
+
+  it('agent force-leave of the killed member: left everywhere; a live or unknown member is refused', async () => {
+    const survivors = agents.slice(0, 4)
+    await waitAllSee(survivors, [agents[4]], 'failed', 20_000)
+    const live = await runCli(['force-leave', 'op2', '--rpc', agents[0].rpc])
+    assert.equal(live.code, 1)
+    assert.match(live.stderr, /op2 is alive: force-leave retires failed members only/)
+    const unknown = await runCli(['force-leave', 'nobody', '--rpc', agents[0].rpc])
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /no member called "nobody"/)
+    const retired = await runCli(['force-leave', 'op5', '--rpc', agents[1].rpc])
+    assert.equal(retired.code, 0, retired.stderr)
+    assert.match(retired.stdout, /^op5 \(12D3Koo\w+\) is now left/)
+    await waitAllSee(survivors, [agents[4]], 'left', 10_000)
+    await waitAllSee(survivors, survivors, 'alive', 1000)
   })
 })

@@ -318,6 +318,11 @@ export class SimCluster {
     this.net.schedule(this.now + LEAVE_DRAIN_MS, () => { this.net.crash(id, { refuse: true }) })
   }
 
+  /** An operator's force-leave of `id`, run on `observer`. */
+  forceLeave (observer: MemberId, id: MemberId): void {
+    this.#drive(observer, (core, now) => core.forceLeave(now, id))
+  }
+
   /** The agent changes its tags (or addresses): a new incarnation, gossiped. */
   update (id: MemberId, change: { tags?: Record<string, string>, addrs?: string[] }): void {
     this.#drive(id, (core, now) => core.update(now, change))

@@ -163,6 +163,23 @@ describe(`membership simulation: ${N} nodes, lan profile, ${LOSS * 100}% loss`, 
     assertNoLiveNodeFailed(sim)
   }))
 
+  it('force-leave retires crashed nodes everywhere and never a live one', simulate(5, (seed) => {
+    const sim = boot(seed)
+    const { cluster } = sim
+    const killed = pick(cluster, 2)
+    const [live] = pick(cluster, 1, killed)
+    cluster.crash(killed[0], { refuse: true })
+    cluster.crash(killed[1], { refuse: false })
+    assert.ok(cluster.runUntil(() => killed.every(id => cluster.allSee(id, 'failed')), SILENT_CRASH_DETECTED_MS) != null)
+    const operator = SimCluster.nodeId(0)
+    for (const id of [...killed, live]) cluster.forceLeave(operator, id)
+    const took = cluster.runUntil(() => killed.every(id => cluster.allSee(id, 'left')), LEAVE_MS, 10)
+    assert.ok(took != null, `force-leave not seen everywhere within ${LEAVE_MS} ms`)
+    cluster.runFor(30_000)
+    assert.deepEqual(cluster.events.filter(e => e.event.member.id === live && e.event.type === 'member:leave'), [])
+    assertNoLiveNodeFailed(sim)
+  }))
+
   it('a killed node that restarts (new boot id) is alive everywhere again', simulate(4, (seed) => {
     const sim = boot(seed)
     const { cluster } = sim

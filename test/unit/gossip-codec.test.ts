@@ -61,6 +61,11 @@ const roundTrips: Array<[string, Message]> = [
       { type: 'suspect', id: B, incarnation: 2, from: A, signature: new Uint8Array(64).fill(3) },
       { type: 'dead', id: C, incarnation: 3, from: B, cause: 'crash', signature: new Uint8Array(64).fill(4) }]
   }],
+  ['a forced leave', {
+    type: 'gossip',
+    updates: [{ type: 'leave', id: A, incarnation: 4, from: B, signature: new Uint8Array(64).fill(5) }]
+  }],
+  ['a sync entry retired by force-leave', { type: 'sync', reply: false, join: false, members: [entry('left', { forcedBy: B, signature: new Uint8Array(64).fill(6) })] }],
   ['sync entries with signatures and a signed incarnation', {
     type: 'sync',
     reply: false,
@@ -162,6 +167,8 @@ describe('gossip codec: encode rejects what a peer would reject', () => {
     ['signature too long', { type: 'gossip', updates: [{ ...alive, signature: new Uint8Array(MESSAGE_LIMITS.maxSignatureBytes + 1) }] }],
     ['empty signature', { type: 'gossip', updates: [{ type: 'leave', id: A, incarnation: 1, signature: new Uint8Array(0) }] }],
     ['signature not bytes', { type: 'gossip', updates: [{ ...alive, signature: 'sig' }] }],
+    ['forced leave from not an id', { type: 'gossip', updates: [{ type: 'leave', id: A, incarnation: 1, from: 'a b' }] }],
+    ['forcedBy on an entry not left', { type: 'sync', reply: false, join: false, members: [entry('alive', { forcedBy: B })] }],
     ['signedIncarnation not a counter', { type: 'sync', reply: false, join: false, members: [entry('suspect', { signedIncarnation: -1 })] }],
     ['unknown nack reason', { type: 'nack', seq: 1, reason: 'lost', updates: [] }],
     ['nack without reason', { type: 'nack', seq: 1, updates: [] }],
