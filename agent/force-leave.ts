@@ -24,6 +24,11 @@ export class ForceLeaveError extends Error {
 export function retireFailed (core: Membership, drive: (input: (now: number) => Effect[]) => void, name: string): Member[] {
   const named = core.members().filter(m => m.id !== core.self.id && (m.name === name || m.id === name))
   if (named.length === 0) throw new ForceLeaveError(404, `no member called ${JSON.stringify(name)}`)
+  // Retired members stop counting as service lease voters (services/cluster-view.ts): on
+  // the minority side that would let it reach a majority of its own and run a singleton twice.
+  if (core.health().side === 'minority') {
+    throw new ForceLeaveError(409, 'this agent is on the minority side of a partition: run force-leave on the majority side, or heal the network')
+  }
   const failed = named.filter(m => m.status === 'failed')
   if (failed.length === 0) {
     const m = named[0]
