@@ -20,6 +20,9 @@ import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
 import { MemberSignals } from './member-signals.ts'
 import { retireFailed } from './force-leave.ts'
+import { AgentLog } from './log.ts'
+import { textSink } from './log-sinks.ts'
+import { logAgentEvents, logPathChange } from './event-log.ts'
 import type { HandlerStats } from './event-handlers.ts'
 import { Operator, type QueriesApi, type UserEventView } from './operator.ts'
 import { snapshotSeeds, SnapshotWriter } from './member-snapshot.ts'
@@ -73,6 +76,9 @@ const LIBP2P_STOP_TIMEOUT_MS = 2000
 export class Agent extends EventTarget {
   readonly options: ResolvedAgentOptions
   readonly membershipConfig: MembershipConfig
+  /** Records of every event and warning (log.ts): to options.log's sink, and to subscribers such as `agent monitor`. */
+  readonly log: AgentLog
+  readonly #warn = (message: string): void => { this.log.warn(message) }
   #libp2p?: ClusterNode
   #transport?: SwimTransport
   #work?: WorkDriver
@@ -88,8 +94,8 @@ export class Agent extends EventTarget {
   readonly #snapshot: SnapshotWriter
   /** Feeds the membership core its inputs and timer (membership/driver.ts), as the simulator does. */
   #driver?: CoreDriver<Effect>
-  /** Runs the transport's path checks (see #checkPaths). */
-  #pathTimer?: ReturnType<typeof setInterval>
+  /** Stops the transport's path checks (member-signals.ts checkPathsEvery). */
+  #stopPathChecks?: () => void
   /** `member:unreachable`, `member:degraded`, and which members' paths to test. */
   readonly #signals = new MemberSignals((type, view) => { this.dispatchEvent(new CustomEvent(type, { detail: view })) })
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -98,7 +104,8 @@ export class Agent extends EventTarget {
     super()
     this.options = resolveOptions(options)
     this.membershipConfig = fromPartial(this.options.membership, this.options.profile)
-    this.#snapshot = new SnapshotWriter(this.options.dataDir, warn)
+    this.log = new AgentLog(this.options.log ?? textSink('warn'))
+    this.#snapshot = new SnapshotWriter(this.options.dataDir, this.#warn)
   }
 
   get peerId (): string {
@@ -124,7 +131,7 @@ export class Agent extends EventTarget {
     this.#state = 'starting'
     try {
       const privateKey = await loadOrCreateKey(this.options.dataDir)
-      const security = this.#security = await setUpSecurity(this.options, privateKey)
+      const security = this.#security = await setUpSecurity(this.options, privateKey, this.#warn)
       const libp2p = await createNode({
         privateKey,
         listen: this.options.listen,
@@ -173,7 +180,7 @@ export class Agent extends EventTarget {
       this.#work.membersChanged()
       this.#services = await ServicesDriver.create(this.options, libp2p.peerId.toString(), this.#work, (type, view) => {
         this.dispatchEvent(new CustomEvent(type, { detail: view }))
-      })
+      }, this.#warn)
       this.#services.membersChanged(core.members(), core.health())
       this.#operator = await Operator.create(this.options, {
         core,
@@ -181,17 +188,16 @@ export class Agent extends EventTarget {
         on: (type, listener) => this.on(type as AgentEventType, listener),
         memberView: id => { const m = core.member(id); return m == null ? undefined : this.#view(m, clock()) },
         delivered: event => { this.dispatchEvent(new CustomEvent('user:event', { detail: event })) },
-        warn
+        warn: this.#warn
       })
       if (this.options.rpc !== false) {
         this.#api = await startControlApi(this, this.options.rpc, security.rpcToken)
       }
       this.#state = 'running'
-      // Half a probe period: a silent path is tested within about one period of going silent.
-      this.#pathTimer = setInterval(() => { this.#checkPaths() }, Math.max(1, Math.floor(this.membershipConfig.probeIntervalMs / 2)))
-      this.#pathTimer.unref?.()
+      this.#stopPathChecks = this.#signals.checkPathsEvery(this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs, core, this.#transport)
+      logAgentEvents(this, this.log)
       const self = libp2p.peerId.toString()
-      const seeds = [...this.options.join.map(toDestination), ...await snapshotSeeds(this.options, self, warn)].filter(s => s.id !== self)
+      const seeds = [...this.options.join.map(toDestination), ...await snapshotSeeds(this.options, self, this.#warn)].filter(s => s.id !== self)
       this.#join = new JoinProgress(seeds.length > 0)
       driver.drive(now => seeds.length > 0 ? core.join(now, seeds) : [])
     } catch (err) {
@@ -358,20 +364,16 @@ export class Agent extends EventTarget {
 
   #pathChanged (id: string): void {
     const member = this.#core?.member(id)
-    if (member != null && this.#state === 'running') this.#signals.pathsChanged(this.#view(member, clock()))
-  }
-
-  /** Tests silent paths of live multi-homed members (member-signals.ts), at most maxPathChecksPerRound a round. */
-  #checkPaths (): void {
-    if (this.#core == null || this.#state !== 'running') return
-    const live = this.#signals.pathsToTest(this.#core)
-    if (live.length > 0) this.#transport?.checkPaths(live, this.membershipConfig.probeIntervalMs, this.membershipConfig.probeTimeoutMs)
+    if (member == null || this.#state !== 'running') return
+    const view = this.#view(member, clock())
+    logPathChange(this.log, view)
+    this.#signals.pathsChanged(view)
   }
 
   async #shutdown (): Promise<void> {
     this.#state = 'stopping'
     this.#driver?.stop()
-    clearInterval(this.#pathTimer)
+    this.#stopPathChecks?.()
     this.#join.abandon()
     // Each part is stopped even if another one fails to.
     await this.#api?.close().catch(() => {})
@@ -387,10 +389,6 @@ export class Agent extends EventTarget {
     this.#state = 'stopped'
     this.dispatchEvent(new Event('stopped'))
   }
-}
-
-function warn (message: string): void {
-  console.error(`agent: ${message}`)
 }
 
 /** Creates an agent (not yet started). */

@@ -12,7 +12,8 @@ export const COMMAND_USAGE = {
   run: `  agent [--join ADDR]... [--listen ADDR]... [--name NAME] [--rpc HOST:PORT | --no-rpc]
         [--data-dir DIR [--rejoin]] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
         [--slots N] [--allow-exec | --allow-exec-open] [--cluster-key FILE] [--rpc-token FILE]
-        [--event-handler [FILTER=]COMMAND]...
+        [--event-handler [FILTER=]COMMAND]... [--log-format json|text] [--log-level LEVEL]
+        [--metrics-addr HOST:PORT]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
       --event-handler: run COMMAND (sh -c) on events; FILTER: a comma list of member-join,
       member-leave, member-failed, member-update, member-reap, member-degraded, user[:NAME],
@@ -21,7 +22,10 @@ export const COMMAND_USAGE = {
       it knew (after a graceful leave only with --rejoin).
       --slots: tasks run at once (default: CPU count); --no-rpc: no control API;
       --allow-exec: enable the exec workload (needs --cluster-key; --allow-exec-open enables
-      it on an open cluster, where anyone who reaches a gossip port can run commands here).`,
+      it on an open cluster, where anyone who reaches a gossip port can run commands here).
+      --log-format: JSON lines (the default when stdout is not a terminal) or readable lines;
+      --log-level: error, warn, info (default) or debug. The control API serves /metrics
+      (Prometheus) and the web view at /ui/; --metrics-addr serves /metrics alone, tokenless.`,
   members: `  agent members ${RPC} [--json] [--wide] [--all]
       Show the members this agent knows. --wide: every column (peer id, incarnation,
       all addresses and paths, tags); --all: also members failed or left over an hour ago.`,
@@ -29,6 +33,9 @@ export const COMMAND_USAGE = {
       This agent: name, peer id, addresses, whether it has joined (and why not), member counts.`,
   leave: `  agent leave ${RPC}
       Make the agent leave gracefully and exit.`,
+  monitor: `  agent monitor ${RPC} [--json] [--log-level error|warn|info|debug]
+      Stream the agent's events and log records as they happen, until Ctrl-C; reconnects
+      when the agent restarts.`,
   'force-leave': `  agent force-leave NAME ${RPC}
       Retire a failed member (by name or peer id) cluster-wide: it becomes left, is no longer
       redialed, and is forgotten after 15 minutes. A member alive anywhere is not retired there.`,

@@ -2,128 +2,21 @@
  * The `agent` command line: a thin layer over createAgent() (run mode) and
  * over the control API (every other subcommand).
  */
-import type { ParseArgsConfig } from 'node:util'
-import type { AgentOptions } from './config.ts'
-import { formatHost, InvalidAgentOptionError } from './rpc-address.ts'
+import { InvalidAgentOptionError } from './rpc-address.ts'
 import { callApi } from './api-client.ts'
 import { job, jobs, submit, workloads } from './jobs-cli.ts'
-import { UsageError, parse, parsePairs } from './cli-args.ts'
+import { UsageError, parse } from './cli-args.ts'
 import { formatMembers } from './format.ts'
-import { CLUSTER_EVENT_TYPES, MEMBER_EVENT_TYPES, type HealthView, type MemberView } from './member-view.ts'
-import type { ProfileName } from '../membership/index.ts'
+import type { HealthView, MemberView } from './member-view.ts'
 import { keygen } from './keygen-cli.ts'
 import { service, services } from './services-cli.ts'
 import { event, forceLeave, query } from './operator-cli.ts'
+import { runAgent } from './run-cli.ts'
+import { monitor } from './monitor-cli.ts'
 import { closestCommand, COMMANDS, usageOf, USAGE, type CommandName } from './cli-usage.ts'
 import { VERSION } from './version.ts'
 import type { AgentStats } from './agent.ts'
 import { SWIM_PROTOCOL, WORK_PROTOCOL } from '../gossip/protocols.ts'
-
-const RUN_FLAGS: ParseArgsConfig['options'] = {
-  join: { type: 'string', multiple: true },
-  listen: { type: 'string', multiple: true },
-  announce: { type: 'string', multiple: true },
-  name: { type: 'string' },
-  rpc: { type: 'string' },
-  'data-dir': { type: 'string' },
-  rejoin: { type: 'boolean' },
-  'event-handler': { type: 'string', multiple: true },
-  profile: { type: 'string' },
-  tag: { type: 'string', multiple: true },
-  'no-rpc': { type: 'boolean' },
-  slots: { type: 'string' },
-  'allow-exec': { type: 'boolean' },
-  'allow-exec-open': { type: 'boolean' },
-  'cluster-key': { type: 'string' },
-  'rpc-token': { type: 'string' },
-  help: { type: 'boolean', short: 'h' }
-}
-
-function parseSlots (value: string): number {
-  const slots = Number(value)
-  if (!/^\d+$/.test(value) || slots < 1 || slots > 1024) throw new UsageError(`--slots expects an integer from 1 to 1024, got "${value}"`)
-  return slots
-}
-
-async function runAgent (args: string[]): Promise<number> {
-  const flags = parse(args, RUN_FLAGS)
-  if (flags.help === true) { console.log(usageOf('run')); return 0 }
-  const options: AgentOptions = {
-    name: flags.name,
-    listen: flags.listen,
-    announce: flags.announce,
-    join: flags.join,
-    rpc: flags['no-rpc'] === true ? false : flags.rpc,
-    dataDir: flags['data-dir'],
-    rejoin: flags.rejoin === true,
-    eventHandlers: flags['event-handler'],
-    profile: flags.profile as ProfileName | undefined,
-    tags: parsePairs(flags.tag ?? [], '--tag'),
-    work: flags.slots != null ? { slots: parseSlots(flags.slots) } : undefined,
-    allowExec: flags['allow-exec'] === true,
-    allowExecOpen: flags['allow-exec-open'] === true,
-    clusterKey: flags['cluster-key'],
-    rpcToken: flags['rpc-token']
-  }
-  // Loaded here, not at the top: the client subcommands should not pay for loading libp2p.
-  const { createAgent } = await import('./agent.ts')
-  const agent = createAgent(options)
-  await agent.start()
-  const self = agent.self()
-  console.log(`agent ${self.name} started`)
-  console.log(`  peer id:  ${agent.peerId}`)
-  for (const addr of agent.multiaddrs) console.log(`  listen:   ${addr}`)
-  if (agent.rpcAddress != null) console.log(`  control:  http://${formatHost(agent.rpcAddress.host)}:${agent.rpcAddress.port}`)
-  console.log(`  profile:  ${agent.options.profile}${agent.options.join.length > 0 ? `, joining ${agent.options.join.join(', ')}` : ''}`)
-
-  for (const type of MEMBER_EVENT_TYPES) {
-    agent.on(type, m => { console.log(`${new Date().toISOString()} ${type} ${m.name} ${m.peerId} ${m.status}${m.cause != null ? ` (${m.cause})` : ''}`) })
-  }
-  // Names are labels (the peer id is the identity), but people read results by name.
-  agent.on('member:join', m => {
-    if (m.name === self.name && m.peerId !== agent.peerId) {
-      console.error(`agent: warning: member ${m.peerId} is also named "${m.name}"; job results name each ${m.name}@<last 8 of its peer id>. Give every agent its own --name.`)
-    }
-  })
-  // Every failed attempt is retried; printing the 1st, 2nd, 4th, 8th… keeps a long wait readable.
-  let joinFailures = 0
-  agent.on('join:failed', e => {
-    joinFailures++
-    if ((joinFailures & (joinFailures - 1)) === 0) console.error(`join: ${e.error} (attempt ${joinFailures}), retrying in ${formatSeconds(e.retryInMs)}`)
-  })
-  agent.on('join:done', e => {
-    joinFailures = 0
-    console.log(`${new Date().toISOString()} joined the cluster through ${e.via}`)
-  })
-
-  for (const type of ['service:started', 'service:stopped', 'service:moved', 'service:failed'] as const) {
-    agent.on(type, e => {
-      console.log(`${new Date().toISOString()} ${type} ${e.instance} epoch ${e.epoch}${e.from != null ? ` from ${e.from}` : ''}${e.reason != null ? `: ${e.reason}` : ''}`)
-    })
-  }
-  for (const type of CLUSTER_EVENT_TYPES) {
-    agent.on(type, e => {
-      console.log(`${new Date().toISOString()} ${type} side ${e.side} (${e.componentSize} of ${e.stableSize} stable) members ${e.members.length > 0 ? e.members.join(',') : '-'}`)
-    })
-  }
-
-  return await new Promise<number>(resolve => {
-    let signalled = false
-    const onSignal = (signal: string): void => {
-      if (signalled) { console.log(`${signal} again: exiting now`); resolve(1); return }
-      signalled = true
-      console.log(`${signal}: leaving the cluster`)
-      agent.leave().catch(err => { console.error(`leave failed: ${(err as Error).message}`) })
-    }
-    process.on('SIGTERM', () => { onSignal('SIGTERM') })
-    process.on('SIGINT', () => { onSignal('SIGINT') })
-    agent.addEventListener('stopped', () => { console.log('agent stopped'); resolve(0) }, { once: true })
-  })
-}
-
-function formatSeconds (ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 100) / 10} s`
-}
 
 async function members (args: string[]): Promise<number> {
   const flags = parse(args, { rpc: { type: 'string' }, json: { type: 'boolean' }, wide: { type: 'boolean' }, all: { type: 'boolean' }, 'rpc-token': { type: 'string' } })
@@ -193,6 +86,7 @@ export async function main (argv: string[]): Promise<number> {
       case 'info': return await info(rest)
       case 'leave': return await leave(rest)
       case 'force-leave': return await forceLeave(rest)
+      case 'monitor': return await monitor(rest)
       case 'submit': return await submit(rest)
       case 'jobs': return await jobs(rest)
       case 'job': return await job(rest)

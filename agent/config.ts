@@ -3,6 +3,7 @@
  * Defaults follow Serf's: gossip on 7946 (TCP) and 7947 (WebSocket) on all
  * interfaces, control API on 127.0.0.1:7373.
  */
+import type { LogSink } from './log.ts'
 import { availableParallelism, hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
@@ -63,6 +64,8 @@ export interface AgentOptions {
   clusterKey?: string | Uint8Array
   /** Control API token: a file path, or the token. Required to bind the API off loopback (agent/rpc-token.ts). */
   rpcToken?: string | { token: string }
+  /** Where the log's records go (agent/log.ts, log-sinks.ts). Default: warnings and errors, as text lines on stderr. */
+  log?: LogSink
 }
 
 export interface ResolvedAgentOptions {
@@ -85,6 +88,7 @@ export interface ResolvedAgentOptions {
   allowExec: boolean
   clusterKey?: string | Uint8Array
   rpcToken?: string | { token: string }
+  log?: LogSink
 }
 
 /**
@@ -187,6 +191,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     tags: checkTags(options.tags ?? {}),
     randomSeed: options.randomSeed,
     work: checkWork(options.work ?? {}),
+    log: options.log,
     // allowExec, clusterKey, rpcToken: checked together (exec needs a key).
     ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
   }

@@ -7,6 +7,9 @@
  *   GET  /v1/stats    protocol and transport counters
  *   GET  /v1/health   this node's side of a partition and member counts by status
  *   GET  /v1/events   server-sent events, one per member or partition event
+ *   GET  /v1/monitor  server-sent log records (?level=error|warn|info|debug)
+ *   GET  /metrics     Prometheus metrics
+ *   GET  /ui/         the live web view (its files need no token; its data requests do)
  *   POST /v1/leave    graceful leave; the agent exits afterwards
  *   POST /v1/force-leave  {"name"}: retire a failed member cluster-wide (404 unknown, 409 not failed)
  *   POST /v1/jobs     submit {"workload", "input", "deadlineMs"?}; answers {"id"} at once (202)
@@ -38,6 +41,7 @@ import { HttpError, parseJsonBody } from './http-error.ts'
 import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
 import { fireEvent, forceLeave, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
+import { isUiPath, serveMetrics, serveUi, streamMonitor } from './observe-api.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -67,7 +71,8 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
     requestTimeout: 30_000,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
   }, (req, res) => {
-    if (token != null && !authorized(req.headers.authorization, token)) {
+    const uiFile = req.method === 'GET' && isUiPath(new URL(req.url ?? '/', 'http://localhost').pathname)
+    if (token != null && !uiFile && !authorized(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer')
       sendJson(res, 401, { error: 'missing or wrong token (Authorization: Bearer <token>)' })
       return
@@ -135,8 +140,8 @@ export function refusal (req: Pick<IncomingMessage, 'method' | 'headers'>, bound
     return { status: 403, message: `Host ${JSON.stringify(host ?? null)} does not name this control API: call it by its address (${boundHosts[0]}), a loopback address or localhost` }
   }
   const origin = req.headers.origin
-  // The CLI sends no Origin; a browser sends its page's, which is never this API's:
-  // the API serves no pages. Equal to http://<Host> is the API's own origin.
+  // The CLI sends no Origin; a browser sends its page's, which is not this API's
+  // unless it is the web view (/ui/), whose origin is http://<Host>.
   if (origin != null && origin.toLowerCase() !== `http://${host.toLowerCase()}`) {
     return { status: 403, message: `cross-origin request refused (Origin ${JSON.stringify(origin)}): the control API takes no requests from web pages` }
   }
@@ -164,6 +169,10 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
   }
   if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
+  if (isUiPath(path)) {
+    allow(['GET'])
+    return await serveUi(path, res)
+  }
   if (path.startsWith('/v1/services')) {
     const answer = await routeServices(agent, method, path, async () => await readBody(req, MAX_DEFINITION_BYTES))
     if (answer != null) return sendJson(res, answer.status, answer.json)
@@ -200,6 +209,12 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): 
     case '/v1/events':
       allow(['GET'])
       return streamEvents(agent, req, res)
+    case '/v1/monitor':
+      allow(['GET'])
+      return streamMonitor(agent, req, res)
+    case '/metrics':
+      allow(['GET'])
+      return await serveMetrics(agent, res)
     case '/v1/event':
       allow(['POST'])
       return sendJson(res, 200, fireEvent(agent, await readBody(req, MAX_OPERATOR_BODY_BYTES)))

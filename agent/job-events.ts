@@ -18,6 +18,8 @@ export class JobEvents {
   readonly #emit: (type: JobEventName, view: JobView) => void
   /** Running jobs coordinated here → when their last progress event went out. */
   readonly #running = new Map<string, number>()
+  /** Jobs coordinated here by how they went: accepted, taken over, and ended by status (agent_jobs_total). */
+  readonly counts = { accepted: 0, takenOver: 0, done: 0, failed: 0, cancelled: 0 }
 
   constructor (clock: () => number, emit: (type: JobEventName, view: JobView) => void) {
     this.#clock = clock
@@ -29,10 +31,12 @@ export class JobEvents {
     if (view.status === 'running') {
       if (this.#running.has(view.id)) return
       this.#running.set(view.id, this.#clock())
+      this.counts[view.epoch > 1 ? 'takenOver' : 'accepted']++
       this.#emit(view.epoch > 1 ? 'job:takeover' : 'job:accepted', view)
       return
     }
     this.#running.delete(view.id)
+    this.counts[view.status]++
     this.#emit(view.status === 'done' ? 'job:done' : 'job:failed', view)
   }
 

@@ -59,6 +59,20 @@ export class MemberSignals {
    * reachable on more than one host: for a single-network member (every agent
    * on loopback) a test says nothing the probes do not, and costs a handshake.
    */
+  /**
+   * Tests silent paths of live multi-homed members every half probe period (a silent
+   * path is then tested within about one period of going silent), at most
+   * maxPathChecksPerRound a round; returns the function that stops it.
+   */
+  checkPathsEvery (probeIntervalMs: number, probeTimeoutMs: number, core: Membership, transport: { checkPaths: (live: Array<{ id: string, addrs: readonly string[] }>, intervalMs: number, timeoutMs: number) => void }): () => void {
+    const timer = setInterval(() => {
+      const live = this.pathsToTest(core)
+      if (live.length > 0) transport.checkPaths(live, probeIntervalMs, probeTimeoutMs)
+    }, Math.max(1, Math.floor(probeIntervalMs / 2)))
+    timer.unref?.()
+    return () => { clearInterval(timer) }
+  }
+
   pathsToTest (core: Membership): Array<{ id: string, addrs: readonly string[] }> {
     const live: Array<{ id: string, addrs: readonly string[] }> = []
     for (const id of this.#multiHomed) {

@@ -26,7 +26,7 @@ export interface AgentSecurity {
 /** At most one log line per this many ms about refused connections; the rest are counted. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000
 
-export async function setUpSecurity (options: ResolvedAgentOptions, privateKey: PrivateKey, log: (line: string) => void = console.warn): Promise<AgentSecurity> {
+export async function setUpSecurity (options: ResolvedAgentOptions, privateKey: PrivateKey, warn: (message: string) => void = message => { console.warn(`agent: ${message}`) }): Promise<AgentSecurity> {
   let guard: ClusterKeyGuard | undefined
   if (options.clusterKey != null) {
     const key = typeof options.clusterKey === 'string' ? await loadClusterKey(options.clusterKey) : parseClusterKey(options.clusterKey)
@@ -38,10 +38,10 @@ export async function setUpSecurity (options: ResolvedAgentOptions, privateKey: 
       lastLogAt = now
       const more = unlogged > 0 ? ` (and ${unlogged} more since the last report)` : ''
       unlogged = 0
-      log(`agent: refused a connection with ${addr}: ${why}${more}`)
+      warn(`refused a connection with ${addr}: ${why}${more}`)
     })
   } else {
-    log('agent: warning: no cluster key (--cluster-key FILE): any host that reaches this agent can join the cluster')
+    warn('warning: no cluster key (--cluster-key FILE): any host that reaches this agent can join the cluster')
   }
   const rpcToken = await resolveRpcToken(options.rpcToken)
   return {

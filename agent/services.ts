@@ -124,8 +124,7 @@ export class ServicesDriver {
   }
 
   /** The agent's services driver: its stored registry loaded, on the real clock, over the work transport. */
-  static async create (options: ResolvedAgentOptions, id: string, work: WorkDriver, onEvent: ServicesDriverOptions['onEvent']): Promise<ServicesDriver> {
-    const warn = (message: string): void => { console.error(`agent: ${message}`) }
+  static async create (options: ResolvedAgentOptions, id: string, work: WorkDriver, onEvent: ServicesDriverOptions['onEvent'], warn: (message: string) => void): Promise<ServicesDriver> {
     return new ServicesDriver({
       self: { id, name: options.name, tags: options.tags },
       // commands run under a Node supervisor script (service-supervisor.ts): not on Deno yet

@@ -30,6 +30,8 @@ export interface WorkStats extends WorkNodeStats {
   slots: { total: number, running: number, waiting: number }
   /** Job ends not from the job's coordinator (not remembered), and lookup answers not from it (used only when it did not answer). */
   lookups: { endsRejected: number, answersFromOthers: number }
+  /** Jobs coordinated here: accepted, taken over, and ended by status. */
+  jobs: JobEvents['counts']
 }
 
 export interface WorkDriverOptions {
@@ -181,7 +183,8 @@ export class WorkDriver {
       transport: this.#transport.stats(),
       threads,
       slots,
-      lookups: this.#lookup.stats()
+      lookups: this.#lookup.stats(),
+      jobs: { ...this.#jobEvents.counts }
     }
   }
 

@@ -3,20 +3,22 @@
  * table of medians (with min and max) against the targets: the membership
  * bench (default 5 runs), the footprint bench (default 3 runs), then the
  * work-claims bench (default 3 runs), then the services bench (default 3
- * runs). BENCH_ONLY=membership, footprint, jobs or services runs one of them alone.
+ * runs), then the observability bench (default 3 runs). BENCH_ONLY=membership,
+ * footprint, jobs, services or observability runs one of them alone.
  */
 import { runMembershipBench, type MembershipRun } from './membership.ts'
 import { runFootprintBench } from './footprint.ts'
 import { NOOP_SLOTS, NOOP_TASKS, PRIMES_INPUT, runJobsBench, type JobsRun } from './jobs.ts'
 import { runServicesBench, type ServicesRun } from './services.ts'
+import { runIdleCostBench, runScrapeBench, type IdleCostRun } from './observability.ts'
 import { median } from './stats.ts'
 import { warmUp } from './warm-up.ts'
 import { execFileSync } from 'node:child_process'
 import { DENO } from '../test/integration/harness.ts'
 
 const only = process.env.BENCH_ONLY ?? ''
-if (only !== '' && !['membership', 'footprint', 'jobs', 'services'].includes(only)) {
-  console.error(`BENCH_ONLY must be membership, footprint, jobs or services, got "${only}"`)
+if (only !== '' && !['membership', 'footprint', 'jobs', 'services', 'observability'].includes(only)) {
+  console.error(`BENCH_ONLY must be membership, footprint, jobs, services or observability, got "${only}"`)
   process.exit(2)
 }
 const runs = (fallback: number): number => Number(process.env.BENCH_RUNS ?? fallback)
@@ -115,5 +117,25 @@ if (only === '' || only === 'services') {
   console.log(row('singleton failover after kill -9 of its holder', 'singletonKillMs', 2000))
   console.log(row('singleton failover after SIGSTOP of its holder', 'singletonStopMs', 10_000))
   console.log(row('replica recovery after kill -9 of one of 3', 'replicaKillMs', 2000))
+}
+if (only === '' || only === 'observability') {
+  const n = runs(3)
+  const scrape = await runScrapeBench(100)
+  const results: IdleCostRun[] = []
+  for (let i = 0; i < n; i++) {
+    const result = await runIdleCostBench()
+    results.push(result)
+    console.error(`observability run ${i + 1}/${n}: ${JSON.stringify(result)}`)
+  }
+  const med = (key: keyof IdleCostRun): number => median(results.map(r => r[key]))
+  const rssRatio = med('rssOnMb') / med('rssOffMb')
+  const cpuRatio = med('cpuOnPercent') / med('cpuOffPercent')
+  const pct = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${Math.round((ratio - 1) * 1000) / 10} %`
+  console.log(`\nObservability, lan profile, loopback; idle: two agents of one settled 5-agent cluster over the same 60 s, ${n} runs; ${date}; Node ${process.version}\n`)
+  console.log('| measure | value | target | met |')
+  console.log('|---|---|---|---|')
+  console.log(`| scrape of /metrics, 100-member view (median; p99), ${Math.round(scrape.bytes / 1024)} KiB | ${scrape.medianMs} ms; ${scrape.p99Ms} ms | < 20 ms | ${scrape.p99Ms < 20 ? 'yes' : 'no'} |`)
+  console.log(`| idle RSS, none of it used → all of it on (JSON logs, scraped every 15 s, monitor connected) | ${med('rssOffMb')} → ${med('rssOnMb')} MB (${pct(rssRatio)}) | ≤ +5 % | ${rssRatio <= 1.05 ? 'yes' : 'no'} |`)
+  console.log(`| idle CPU, the same two | ${med('cpuOffPercent')} → ${med('cpuOnPercent')} % core (${pct(cpuRatio)}) | ≤ +5 % | ${cpuRatio <= 1.05 ? 'yes' : 'no'} |`)
 }
 process.exit(0)

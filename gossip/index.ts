@@ -22,6 +22,8 @@ export { clusterKeyGuard, loadClusterKey, parseClusterKey, writeClusterKey, newC
 export type { ClusterKeyGuard, ClusterKeyGuardStats } from './cluster-key.ts'
 export { ed25519Signer, UnsupportedSigningKeyError } from './signer.ts'
 export { withTimeout } from './with-timeout.ts'
+export { RTT_BUCKETS_MS } from './rtt-histogram.ts'
+export type { RttHistogram } from './rtt-histogram.ts'
 export { hostOf, peerIdIn, tcpPortOf, transportOf, withoutPeerId, withPeerId } from './multiaddrs.ts'
 export { isOperatorMessage, OPERATOR_LIMITS } from './operator-codec.ts'
 export type { OperatorMessage, WireUserEvent } from './operator-codec.ts'

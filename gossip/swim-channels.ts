@@ -256,6 +256,7 @@ export class SwimChannels {
         continue
       }
       counters.messagesOut++
+      counters.messagesByType.out[out.msg.type] = (counters.messagesByType.out[out.msg.type] ?? 0) + 1
       counters.bytesOut += out.frame.byteLength
       if (channel.peerId != null) idle.touch(channel.peerId)
       if (out.msg.type === 'ping' && channel.peerId != null && out.msg.target === channel.peerId) paths.notePing(out.msg.seq, channel.peerId)

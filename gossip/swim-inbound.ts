@@ -107,6 +107,7 @@ export class SwimInbound {
           return
         }
         counters.messagesIn++
+        counters.messagesByType.in[msg.type] = (counters.messagesByType.in[msg.type] ?? 0) + 1
         if (state() !== 'started') return
         idle.touch(from)
         paths.heard(from, via, msg)

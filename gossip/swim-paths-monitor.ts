@@ -5,6 +5,7 @@
  * checks silent paths with a bare TCP handshake, and switches a peer's
  * connections away from a path whose probes went unanswered.
  */
+import { observeRtt } from './rtt-histogram.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { probeTcp } from './swim-dial.ts'
 import { hostOf, withoutPeerId } from './multiaddrs.ts'
@@ -109,7 +110,10 @@ export class SwimPathsMonitor {
     // A frame from the peer proves the path it came over; an ack of our ping also times it.
     const ping = msg.type === 'ack' ? this.pingsInFlight.get(msg.seq) : undefined
     const timed = ping != null && ping.peer === from
-    if (timed && msg.type === 'ack') this.pingsInFlight.delete(msg.seq)
+    if (timed && msg.type === 'ack') {
+      this.pingsInFlight.delete(msg.seq)
+      observeRtt(this.options.counters.pingRtt, performance.now() - ping.sentAt)
+    }
     this.evidence(from, via, now => this.table.up(from, via, now, timed ? now - ping.sentAt : undefined), () => `${via} up (inbound)`)
   }
 

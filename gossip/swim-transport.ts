@@ -22,6 +22,7 @@
  * - Handlers are called one at a time from the event loop; an exception
  *   thrown by a handler is logged (`DEBUG=cluster:swim*`) and swallowed.
  */
+import { newRttHistogram } from './rtt-histogram.ts'
 import { setMaxListeners } from 'node:events'
 import { fromPartial } from './config.ts'
 import { IdleConnections } from './idle-connections.ts'
@@ -56,6 +57,8 @@ class SwimTransportImpl implements SwimTransport {
   private readonly counters: SwimCounters = {
     messagesIn: 0,
     messagesOut: 0,
+    messagesByType: { in: {}, out: {} },
+    pingRtt: newRttHistogram(),
     bytesIn: 0,
     bytesOut: 0,
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
@@ -134,7 +137,8 @@ class SwimTransportImpl implements SwimTransport {
   }
 
   stats (): SwimTransportStats {
-    return { ...this.counters, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
+    const { messagesByType, pingRtt } = this.counters
+    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
   }
 
   paths (id: string, addrs: readonly string[]): PathView[] {

@@ -6,6 +6,7 @@
 import type { SwimInputs, SwimSender } from '../membership/ports.ts'
 import type { PathView } from './paths.ts'
 import type { TransportConfig } from './config.ts'
+import type { RttHistogram } from './rtt-histogram.ts'
 import type { Libp2p, Logger } from '@libp2p/interface'
 
 export { SWIM_PROTOCOL } from './protocols.ts'
@@ -22,6 +23,10 @@ export interface SwimTransportStats {
   messagesIn: number
   /** Frames handed to a stream. */
   messagesOut: number
+  /** messagesIn and messagesOut by message type (ping, ping-req, ack, nack, sync, digest, gossip). */
+  messagesByType: { in: Record<string, number>, out: Record<string, number> }
+  /** Round trips of direct pings (sent to an ack over the same peer), for agent_probe_duration_seconds. */
+  pingRtt: RttHistogram
   /** Inbound frame bytes (bodies, valid or not). */
   bytesIn: number
   /** Outbound frame bytes, length prefix included. */

@@ -36,7 +36,7 @@ describe('the bundle with a code cache', () => {
 
   /** Starts an agent and resolves once it printed its control address and `code cache: <state>` (and, if asked, a line matching `until`). */
   async function start (until?: RegExp): Promise<Started> {
-    const child = spawn(process.execPath, [runner, '--name', 'cc', '--rpc', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0'], {
+    const child = spawn(process.execPath, [runner, '--log-format', 'text', '--name', 'cc', '--rpc', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0'], {
       env: { ...process.env, AGENT_CODE_CACHE_DIR: cacheDir, AGENT_CODE_CACHE_AFTER_MS: '300', DEBUG: 'code-cache' },
       stdio: ['ignore', 'pipe', 'pipe']
     })

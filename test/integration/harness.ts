@@ -68,7 +68,8 @@ export interface StartOptions {
 /** Starts `agent` and resolves once it printed its peer id, addresses and control address. */
 export async function startAgent (options: StartOptions): Promise<AgentProcess> {
   const listen = options.listen ?? ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
-  const flags = ['--name', options.name, '--rpc', '127.0.0.1:0', '--profile', options.profile ?? 'lan',
+  // Readable lines (not the JSON a pipe gets by default): tests read the start banner and warnings as a user does.
+  const flags = ['--log-format', 'text', '--name', options.name, '--rpc', '127.0.0.1:0', '--profile', options.profile ?? 'lan',
     ...listen.flatMap(a => ['--listen', a]),
     ...(options.join ?? []).flatMap(a => ['--join', a]),
     ...(options.extraArgs ?? [])]
@@ -83,23 +84,25 @@ export async function startAgent (options: StartOptions): Promise<AgentProcess> 
   // Deno's first start may compile the sources: a longer bound.
   const deadline = Date.now() + (options.startTimeoutMs ?? (deno ? 60_000 : 20_000))
   while (Date.now() < deadline) {
-    const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
-    if (control != null) {
-      return {
-        name: options.name,
-        child,
-        peerId: /peer id:\s+(\S+)/.exec(out)![1],
-        multiaddrs: [...out.matchAll(/listen:\s+(\S+)/g)].map(m => m[1]),
-        rpc: control[1],
-        output: () => out,
-        exited
-      }
-    }
+    const started = startedIn(out)
+    if (started != null) return { name: options.name, child, ...started, output: () => out, exited }
     if (child.exitCode != null) break
     await sleep(20)
   }
   child.kill('SIGKILL')
   throw new Error(`agent ${options.name} did not start:\n${out}`)
+}
+
+/** The peer id, addresses and control address from an agent's start banner (text) or start record (JSON); undefined before it. */
+export function startedIn (out: string): { peerId: string, multiaddrs: string[], rpc: string } | undefined {
+  const record = /^\{.*"event":"agent:started".*\}$/m.exec(out)
+  if (record != null) {
+    const r = JSON.parse(record[0]) as { peerId: string, listen: string[], control: string }
+    return { peerId: r.peerId, multiaddrs: r.listen, rpc: r.control.replace(/^http:\/\//, '') }
+  }
+  const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
+  if (control == null) return undefined
+  return { peerId: /peer id:\s+(\S+)/.exec(out)![1], multiaddrs: [...out.matchAll(/listen:\s+(\S+)/g)].map(m => m[1]), rpc: control[1] }
 }
 
 /** Runs a CLI subcommand to completion. */

@@ -39,8 +39,11 @@ describe('npm package', () => {
     child.stderr.on('data', (d: Buffer) => { out += d.toString() })
     const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
     const deadline = Date.now() + 20_000
-    while (!/control:/.test(out) && Date.now() < deadline && child.exitCode == null) await new Promise(resolve => setTimeout(resolve, 50))
-    assert.match(out, /agent pkg started/, out)
+    while (!/"event":"agent:started"/.test(out) && Date.now() < deadline && child.exitCode == null) await new Promise(resolve => setTimeout(resolve, 50))
+    // Not a terminal: the log is JSON lines, through the pino bundled in the package.
+    const started = out.split('\n').filter(l => l.includes('"event":"agent:started"')).map(l => JSON.parse(l) as { msg: string, control: string })
+    assert.equal(started[0]?.msg, 'agent pkg started', out)
+    assert.match(started[0].control, /^http:\/\/127\.0\.0\.1:\d+$/)
     child.kill('SIGTERM')
     assert.equal(await exited, 0, out)
   })

@@ -254,7 +254,7 @@ export async function startLabCluster (n: number, opts: StartClusterOptions = {}
 }
 
 async function spawnAgent (lab: Lab, node: LabNode, name: string, profile: string, extra: string[], timeoutMs: number): Promise<LabAgent> {
-  const args = [MAIN, '--name', name, '--profile', profile, '--rpc', RPC,
+  const args = [MAIN, '--log-format', 'text', '--name', name, '--profile', profile, '--rpc', RPC,
     '--listen', `/ip4/${node.addrA}/tcp/${TCP_PORT}`, '--listen', `/ip4/${node.addrB}/tcp/${WS_PORT}/ws`, ...extra]
   const child = lab.spawn(node, NODE, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let all = ''

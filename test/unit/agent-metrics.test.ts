@@ -1,0 +1,36 @@
+/**
+ * agent/metrics.ts on a stand-in agent: the exposition parses, carries the
+ * figures the agent keeps, and per-member series go with the member.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import parsePrometheus from 'parse-prometheus-text-format'
+import { metricsOf } from '../../agent/metrics.ts'
+import { fakeMember, fakeSource } from './metrics-fixture.ts'
+
+describe('agent metrics', () => {
+  it('exposes members, paths, counters and the probe histogram with their types', async () => {
+    const source = fakeSource(5)
+    const families = new Map(parsePrometheus(await (await metricsOf(source)).scrape()).map(f => [f.name, f]))
+    assert.deepEqual(families.get('agent_members')?.metrics.find(m => m.labels?.status === 'alive')?.value, '5')
+    assert.equal(families.get('agent_member_up')?.metrics.length, 5)
+    assert.equal(families.get('agent_path_up')?.metrics.length, 8)
+    assert.equal(families.get('agent_path_rtt_seconds')?.metrics.find(m => m.labels?.member === 'node-1' && m.labels.transport === 'tcp')?.value, '0.0015')
+    assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'rate-limited')?.value, '4')
+    assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'forged')?.value, '4')
+    assert.equal(families.get('agent_jobs_total')?.type, 'COUNTER')
+    const probes = families.get('agent_probe_duration_seconds')
+    assert.equal(probes?.type, 'HISTOGRAM')
+    assert.deepEqual({ le10ms: probes?.metrics[0].buckets?.['0.01'], count: probes?.metrics[0].count, sum: probes?.metrics[0].sum }, { le10ms: '10', count: '10', sum: '0.042' })
+  })
+
+  it('a reaped member\'s series are gone at the next scrape; duplicate names are told apart', async () => {
+    const source = fakeSource(4)
+    const metrics = await metricsOf(source)
+    source.setMembers([...source.members().slice(0, 2), { ...fakeMember(9), name: 'node-1' }])
+    const families = new Map(parsePrometheus(await metrics.scrape()).map(f => [f.name, f]))
+    const members = families.get('agent_member_up')?.metrics.map(m => m.labels?.member).sort()
+    assert.deepEqual(members, ['node-0', `node-1@${fakeMember(1).peerId.slice(-8)}`, `node-1@${fakeMember(9).peerId.slice(-8)}`])
+    assert.ok(!(families.get('agent_path_up')?.metrics ?? []).some(m => m.labels?.member === 'node-3'))
+  })
+})
