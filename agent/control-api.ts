@@ -42,6 +42,7 @@ import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
 import { fireEvent, forceLeave, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
 import { isUiPath, serveMetrics, serveUi, streamMonitor } from './observe-api.ts'
+import { openEventStream } from './sse.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -51,7 +52,6 @@ export interface ControlApi {
 const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES, ...SERVICE_EVENT_TYPES, 'user:event']
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
-const SSE_KEEPALIVE_MS = 15_000
 /** A client must have sent its whole request head within this. */
 export const HEADERS_TIMEOUT_MS = 10_000
 /**
@@ -296,17 +296,8 @@ export async function readBody (req: IncomingMessage, limit = MAX_BODY_BYTES): P
 }
 
 function streamEvents (agent: Agent, req: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
-  res.write(': connected\n\n')
-  const unsubscribe = EVENT_TYPES.map(type => agent.on(type, payload => {
-    res.write(`event: ${type}\ndata: ${JSON.stringify(payload)}\n\n`)
-  }))
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
-  const end = (): void => {
-    clearInterval(keepalive)
-    unsubscribe.forEach(off => off())
-    res.end()
-  }
-  req.on('close', end)
-  agent.addEventListener('stopped', end, { once: true })
+  openEventStream(agent, req, res, send => {
+    const unsubscribe = EVENT_TYPES.map(type => agent.on(type, payload => { send(`event: ${type}\ndata: ${JSON.stringify(payload)}\n\n`) }))
+    return () => { unsubscribe.forEach(off => off()) }
+  })
 }

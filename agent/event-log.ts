@@ -13,18 +13,21 @@ import { JOB_EVENT_TYPES } from './job-events.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
 import { hostOf } from '../gossip/index.ts'
 
-export function memberFields (m: MemberView): Record<string, unknown> {
+/** Each path's transport, host and state: `tcp/10.0.0.5 up, ws/10.1.0.5 down`. */
+function pathsOf (m: MemberView): string {
+  return m.paths.map(p => `${p.transport}/${hostOf(p.addr) ?? '?'} ${p.state}`).join(', ')
+}
+
+function memberFields (m: MemberView): Record<string, unknown> {
   const fields: Record<string, unknown> = { member: m.name, peerId: m.peerId, status: m.status, incarnation: m.incarnation }
   if (m.cause != null) fields.cause = m.cause
-  if (m.degraded || m.paths.some(p => p.state === 'down')) fields.path = m.paths.map(p => `${p.transport}/${hostOf(p.addr) ?? '?'} ${p.state}`).join(', ')
+  if (m.degraded || m.paths.some(p => p.state === 'down')) fields.path = pathsOf(m)
   return fields
 }
 
 /** A path to a member went up or down (gossip/paths.ts): `path:changed` with every path's state. */
 export function logPathChange (log: AgentLog, m: MemberView): void {
-  if (!log.wants('info')) return
-  const path = m.paths.map(p => `${p.transport}/${hostOf(p.addr) ?? '?'} ${p.state}`).join(', ')
-  log.info('path:changed', { event: 'path:changed', ...memberFields(m), path })
+  if (log.wants('info')) log.info('path:changed', { event: 'path:changed', ...memberFields(m), path: pathsOf(m) })
 }
 
 /** Logs `agent`'s events to `log` until the agent stops. */

@@ -3,7 +3,7 @@
  * stdout (`--log-format json`, the default when stdout is not a terminal), or
  * readable lines (log-text.ts), warnings and errors on stderr.
  */
-import { isLogLevel, type LogLevel, type LogSink } from './log.ts'
+import type { LogLevel, LogSink } from './log.ts'
 import { formatText } from './log-text.ts'
 
 export const LOG_FORMATS = ['json', 'text'] as const
@@ -45,6 +45,5 @@ export async function jsonSink (level: LogLevel): Promise<LogSink> {
 }
 
 export async function createSink (format: LogFormat, level: LogLevel): Promise<LogSink> {
-  if (!isLogLevel(level)) throw new Error(`unknown log level ${String(level)}`)
   return format === 'json' ? await jsonSink(level) : textSink(level)
 }

@@ -12,8 +12,7 @@ import type { Agent } from './agent.ts'
 import { HttpError } from './http-error.ts'
 import { isLogLevel } from './log.ts'
 import { metricsOf } from './metrics.ts'
-
-const SSE_KEEPALIVE_MS = 15_000
+import { openEventStream } from './sse.ts'
 
 export async function serveMetrics (agent: Agent, res: ServerResponse): Promise<void> {
   const metrics = await metricsOf(agent)
@@ -25,17 +24,7 @@ export async function serveMetrics (agent: Agent, res: ServerResponse): Promise<
 export function streamMonitor (agent: Agent, req: IncomingMessage, res: ServerResponse): void {
   const level = new URL(req.url ?? '/', 'http://localhost').searchParams.get('level') ?? 'info'
   if (!isLogLevel(level)) throw new HttpError(400, `level must be error, warn, info or debug, got ${JSON.stringify(level).slice(0, 40)}`)
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
-  res.write(': connected\n\n')
-  const unsubscribe = agent.log.subscribe(level, record => { res.write(`data: ${JSON.stringify(record)}\n\n`) })
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
-  const end = (): void => {
-    clearInterval(keepalive)
-    unsubscribe()
-    res.end()
-  }
-  req.on('close', end)
-  agent.addEventListener('stopped', end, { once: true })
+  openEventStream(agent, req, res, send => agent.log.subscribe(level, record => { send(`data: ${JSON.stringify(record)}\n\n`) }))
 }
 
 const UI_FILES: Record<string, string> = {
