@@ -71,7 +71,8 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
     requestTimeout: 30_000,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
   }, (req, res) => {
-    const uiFile = req.method === 'GET' && isUiPath(new URL(req.url ?? '/', 'http://localhost').pathname)
+    // The path without parsing the URL: `new URL()` throws on a target like `//`, and a throw here would end the process.
+    const uiFile = req.method === 'GET' && isUiPath((req.url ?? '/').split('?')[0])
     if (token != null && !uiFile && !authorized(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer')
       sendJson(res, 401, { error: 'missing or wrong token (Authorization: Bearer <token>)' })
