@@ -164,7 +164,8 @@ function isJsonContentType (value: string): boolean {
 }
 
 async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname
+  const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname
+  if (path == null) throw new HttpError(400, 'the request target is not a path')
   const method = req.method ?? 'GET'
   const allow = (methods: string[]): void => {
     if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
