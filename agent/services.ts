@@ -2,7 +2,7 @@
  * Services in the agent: drives the sans-IO services core (services/) with
  * the real clock, carries its messages over the work transport, runs its
  * instances (service-runner.ts) and stores its registry (services-store.ts).
- * The simulator drives the same core the same way (test/sim/service-layer.ts).
+ * The simulator drives the same core the same way (testkit/sim/service-layer.ts).
  */
 import { CoreDriver, type DriverTimers, type Member } from '../membership/index.ts'
 import {

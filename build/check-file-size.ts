@@ -9,7 +9,7 @@ import { join } from 'node:path'
 
 const MAX_LINES = 400
 const REPO = new URL('../', import.meta.url).pathname
-const MODULES = ['agent', 'gossip', 'workloads', 'membership', 'services']
+const MODULES = ['agent', 'gossip', 'workloads', 'membership', 'services', 'testkit']
 const GENERATED = new Set(['gossip/generated'])
 
 function * sources (dir: string): Generator<string> {

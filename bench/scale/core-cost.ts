@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { signedAlivePayload, createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
 import type { Effect, Message, SyncEntry } from '../../membership/index.ts'
-import { fakeSigner } from '../../test/sim/fake-signer.ts'
+import { fakeSigner } from '../../testkit/sim/fake-signer.ts'
 import { peerIdOf } from './run.ts'
 
 export interface CoreCost {

@@ -4,7 +4,7 @@
  * update, and false suspicions and failures of members that are up.
  */
 import type { Message, MessageType } from '../../membership/index.ts'
-import type { ObservedEvent } from '../../test/sim/cluster.ts'
+import type { ObservedEvent } from '../../testkit/sim/cluster.ts'
 import { ALIVE, FAILED, SUSPECT, type Views } from './views.ts'
 import { membersFor } from './model.ts'
 import { frameSize } from './wire-size.ts'

@@ -4,7 +4,7 @@
  * `failed` with cause `partition` and knows its own side (majority /
  * minority); then the cut heals, and how long until there is one view again.
  */
-import type { SimCluster } from '../../test/sim/cluster.ts'
+import type { SimCluster } from '../../testkit/sim/cluster.ts'
 import { NO_SIDE, type Views } from './views.ts'
 
 export const MAJORITY_SHARE = 0.6

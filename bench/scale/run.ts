@@ -1,6 +1,6 @@
 /**
  * One scale run: N real membership cores (membership/, unchanged) over the
- * simulated network of test/sim/, driven by test/sim/cluster.ts, on a
+ * simulated network of test/sim/, driven by testkit/sim/cluster.ts, on a
  * realistic network. Phases: boot and converge; settle; then per loss rate a
  * window (quiet traffic, update spreads, silent crashes, traffic with failed
  * members, the crashed hosts restarted and settled again, so that the next
@@ -10,9 +10,9 @@
  * Everything random comes from the seed: the same seed and options replay
  * the same run.
  */
-import { SimCluster } from '../../test/sim/cluster.ts'
-import { exponential, logNormal } from '../../test/sim/latency.ts'
-import type { DelayModel } from '../../test/sim/network.ts'
+import { SimCluster } from '../../testkit/sim/cluster.ts'
+import { exponential, logNormal } from '../../testkit/sim/latency.ts'
+import type { DelayModel } from '../../testkit/sim/network.ts'
 import type { MemberId, MembershipConfig, Message } from '../../membership/index.ts'
 import { Views } from './views.ts'
 import { TrafficMeter, Watchers, type CrashResult, type SpreadResult, type TrafficRate } from './measure.ts'

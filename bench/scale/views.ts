@@ -5,7 +5,7 @@
  * members (N² copies per question at 10,000 members).
  */
 import type { MemberEvent, MemberId } from '../../membership/index.ts'
-import type { ObservedEvent } from '../../test/sim/cluster.ts'
+import type { ObservedEvent } from '../../testkit/sim/cluster.ts'
 
 export const UNKNOWN = 0
 export const ALIVE = 1

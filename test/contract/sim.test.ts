@@ -1,10 +1,10 @@
 /**
  * The SWIM port contract (swim-port.ts) against the simulated network
- * (test/sim/network.ts) as the simulator uses it: default latency (uniform
+ * (testkit/sim/network.ts) as the simulator uses it: default latency (uniform
  * 1..10 ms), no loss, messages copied. Waits run the logical clock.
  */
 import { seededRandom } from '../../membership/index.ts'
-import { SimNetwork } from '../sim/network.ts'
+import { SimNetwork } from '../../testkit/sim/network.ts'
 import { recorder, swimPortContract, type Endpoint, type World } from './swim-port.ts'
 
 /** The first world's seed; each world takes the next (SIM_SEED=<n> to change it). */
@@ -47,7 +47,7 @@ async function simWorld (): Promise<World> {
 }
 
 swimPortContract({
-  name: 'simulated network (test/sim/network.ts)',
+  name: 'simulated network (testkit/sim/network.ts)',
   world: simWorld,
   waitMs: 5000,
   caseTimeoutMs: 20_000

@@ -2,7 +2,7 @@
  * The SWIM port's contract (membership/ports.ts): one suite of behaviour
  * checks that every implementation of the port is held to, the libp2p
  * transport (gossip/swim-transport.ts, test/contract/libp2p.test.ts) and the
- * simulated network (test/sim/network.ts, test/contract/sim.test.ts).
+ * simulated network (testkit/sim/network.ts, test/contract/sim.test.ts).
  *
  * Each check is something the membership core relies on: a message reaches
  * the member it is addressed to, once, intact, attributed to its real sender;

@@ -57,6 +57,16 @@ describe('npm package', () => {
     assert.equal(stdout.trim(), '1 alive')
   })
 
+  it('exports the test kit: a simulated cluster from the installed package', async () => {
+    const script = "import { createTestCluster } from 'gossip-cluster-agent/testkit'\n" +
+      "const cluster = await createTestCluster({ size: 3, mode: 'simulated', seed: 1 })\n" +
+      'await cluster.converged(); await cluster.crash(2); await cluster.memberIs(0, 2, "failed", "crash")\n' +
+      'console.log((await cluster.views())[0].map(m => m.status).join(" ")); await cluster.stop()\n'
+    await writeFile(join(dir, 'kit.mjs'), script)
+    const { stdout } = await run(process.execPath, ['kit.mjs'], { cwd: dir, env })
+    assert.equal(stdout.trim(), 'alive alive failed')
+  })
+
   it('the installed bundle runs on Deno with the device settings and shares a job with an agent running the sources, under a cluster key', async () => {
     // The bundle swaps noise's and pnet's WebAssembly ciphers for JavaScript ones (build/wasm-free/):
     // every frame between these two agents crosses both implementations.

@@ -3,7 +3,7 @@
  * cluster, whatever the faults: no member accuses itself, and the
  * incarnation an observer sees of one boot of a member never goes down.
  */
-import type { SimCluster } from './cluster.ts'
+import type { SimCluster } from '../../testkit/sim/cluster.ts'
 
 /** Hooks the checks into `cluster`; the returned list collects violations as they happen. */
 export function checkMembership (cluster: SimCluster): string[] {

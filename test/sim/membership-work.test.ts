@@ -9,12 +9,12 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { SimCluster } from './cluster.ts'
-import { SimWork } from './work-layer.ts'
+import { SimCluster } from '../../testkit/sim/cluster.ts'
+import { SimWork } from '../../testkit/sim/work-layer.ts'
 import { seeded } from './seed.ts'
 import { checkMembership } from './invariants.ts'
 import { builtinWorkloads, type JobView, type WorkMessage, type Workload } from '../../workloads/index.ts'
-import { sleepRun, type SimulatedRun } from './work-layer.ts'
+import { sleepRun, type SimulatedRun } from '../../testkit/sim/work-layer.ts'
 
 const DEFAULT_SEED = 0x3077
 const SIZE = 10

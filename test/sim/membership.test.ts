@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { SimCluster, type ObservedEvent } from './cluster.ts'
+import { SimCluster, type ObservedEvent } from '../../testkit/sim/cluster.ts'
 import { seeded } from './seed.ts'
 
 /** Cluster size. */

@@ -11,7 +11,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { MemberId } from '../../membership/index.ts'
-import { SimCluster } from './cluster.ts'
+import { SimCluster } from '../../testkit/sim/cluster.ts'
 import { seeded } from './seed.ts'
 
 const LOSS = 0.05

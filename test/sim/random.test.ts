@@ -4,7 +4,7 @@
  * (kill -9, a silent crash, SIGSTOP and SIGCONT, a partition and its heal,
  * forged work control), runs membership and work claims together, and
  * checks the invariants after every event (test/sim/invariants.ts,
- * test/sim/work-layer.ts) and that the job ends everywhere with every task
+ * testkit/sim/work-layer.ts) and that the job ends everywhere with every task
  * counted once.
  *
  *   SIM_RANDOM=1 npm run test:sim          10 fresh seeds (SIM_RANDOM_RUNS=n for more)
@@ -15,8 +15,8 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { SimCluster } from './cluster.ts'
-import { SimWork } from './work-layer.ts'
+import { SimCluster } from '../../testkit/sim/cluster.ts'
+import { SimWork } from '../../testkit/sim/work-layer.ts'
 import { checkMembership } from './invariants.ts'
 import { seededRandom, type MemberId, type Random } from '../../membership/index.ts'
 import type { JobView } from '../../workloads/index.ts'

@@ -16,7 +16,7 @@ import { createScaleCluster } from '../../bench/scale/run.ts'
 import { suspicionTimeouts } from '../../bench/scale/model.ts'
 import { ALIVE, FAILED } from '../../bench/scale/views.ts'
 import { frameSize, varintSize } from '../../bench/scale/wire-size.ts'
-import { exponential } from './latency.ts'
+import { exponential } from '../../testkit/sim/latency.ts'
 import { seeded } from './seed.ts'
 
 /**

@@ -8,8 +8,8 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { SimCluster } from './cluster.ts'
-import { SimServices } from './service-layer.ts'
+import { SimCluster } from '../../testkit/sim/cluster.ts'
+import { SimServices } from '../../testkit/sim/service-layer.ts'
 import { seeded } from './seed.ts'
 import { parseDefinition } from '../../services/index.ts'
 import type { MemberId } from '../../membership/index.ts'

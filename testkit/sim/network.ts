@@ -17,6 +17,7 @@
  * link), connections per node, and message copies can be turned off.
  */
 import { multiaddr } from '@multiformats/multiaddr'
+import { EventQueue } from './event-queue.ts'
 import type { Destination, MemberId, Message, Random, SwimInputs, SwimSender } from '../../membership/index.ts'
 
 /** The SWIM port's inputs (membership/ports.ts), as the libp2p transport calls them. */
@@ -53,63 +54,6 @@ interface SimEndpoint {
   held: Array<() => void>
   /** Extra delay of every message to or from this node (a slow member); none when undefined. */
   slow?: DelayModel
-}
-
-interface Scheduled {
-  at: number
-  seq: number
-  run: () => void
-}
-
-/** A binary min-heap of scheduled events by (at, seq). */
-class EventQueue {
-  readonly #heap: Scheduled[] = []
-
-  get size (): number {
-    return this.#heap.length
-  }
-
-  peek (): Scheduled | undefined {
-    return this.#heap[0]
-  }
-
-  push (item: Scheduled): void {
-    const h = this.#heap
-    h.push(item)
-    let i = h.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!before(h[i], h[p])) break
-      ;[h[i], h[p]] = [h[p], h[i]]
-      i = p
-    }
-  }
-
-  pop (): Scheduled | undefined {
-    const h = this.#heap
-    if (h.length === 0) return undefined
-    const top = h[0]
-    const last = h.pop()!
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && before(h[l], h[m])) m = l
-        if (r < h.length && before(h[r], h[m])) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m], h[i]]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
-function before (a: Scheduled, b: Scheduled): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq)
 }
 
 /** Whether `addr` parses as a multiaddr (a malformed one is an error, not a refusal). */
@@ -176,6 +120,8 @@ export class SimNetwork {
   readonly #connections = new Map<MemberId, Set<MemberId>>()
   #cuts: Cut[] = []
   readonly #linkLoss = new Map<string, number>()
+  /** Extra one-way delay per link (ms), on top of the latency. */
+  readonly #linkDelay = new Map<string, number>()
   /** Per link, when its last message lands (#inOrder). */
   readonly #lastArrival = new Map<string, number>()
 
@@ -293,7 +239,8 @@ export class SimNetwork {
   #transit (from: MemberId, to: MemberId): { lost: boolean, delay: number } {
     const linkLoss = this.#linkLoss.size === 0 ? undefined : this.#linkLoss.get(linkKey(from, to))
     const lost = this.#random() < (linkLoss ?? this.lossRate)
-    return { lost, delay: this.latency() + this.#slowness(from) + this.#slowness(to) }
+    const extra = this.#linkDelay.size === 0 ? 0 : this.#linkDelay.get(linkKey(from, to)) ?? 0
+    return { lost, delay: this.latency() + this.#slowness(from) + this.#slowness(to) + extra }
   }
 
   /**
@@ -398,5 +345,11 @@ export class SimNetwork {
 
   setLinkLoss (from: MemberId, to: MemberId, rate: number): void {
     this.#linkLoss.set(linkKey(from, to), rate)
+  }
+
+  /** Every message from `from` to `to` takes `ms` longer (0: back to the latency alone). */
+  setLinkDelay (from: MemberId, to: MemberId, ms: number): void {
+    if (ms > 0) this.#linkDelay.set(linkKey(from, to), ms)
+    else this.#linkDelay.delete(linkKey(from, to))
   }
 }
