@@ -11,7 +11,7 @@ import { UsageError, parse, parsePairs } from './cli-args.ts'
 import type { ProfileName } from '../membership/index.ts'
 import { usageOf } from './cli-usage.ts'
 import { isLogLevel, LOG_LEVELS } from './log.ts'
-import { defaultLogFormat, isLogFormat } from './log-sinks.ts'
+import { createSink, defaultLogFormat, isLogFormat } from './log-sinks.ts'
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -50,8 +50,6 @@ export async function runAgent (args: string[]): Promise<number> {
   const level = flags['log-level'] ?? 'info'
   if (!isLogLevel(level)) throw new UsageError(`--log-level expects one of ${LOG_LEVELS.join(', ')}, got "${String(level)}"`)
   const metricsAddr = flags['metrics-addr'] != null ? parseHostPort(flags['metrics-addr'] as string) : undefined
-  // Loaded here, not at the top: the client subcommands should not pay for pino or libp2p.
-  const { createSink } = await import('./log-sinks.ts')
   const options: AgentOptions = {
     name: flags.name,
     listen: flags.listen,
@@ -70,6 +68,7 @@ export async function runAgent (args: string[]): Promise<number> {
     rpcToken: flags['rpc-token'],
     log: await createSink(format, level)
   }
+  // Loaded here, not at the top: the client subcommands should not pay for loading libp2p (nor pino: log-sinks.ts loads it only for JSON).
   const { createAgent } = await import('./agent.ts')
   const agent = createAgent(options)
   await agent.start()
