@@ -20,6 +20,7 @@ import { clock, realTimers } from './real-timers.ts'
 import { explainListenError } from './start-errors.ts'
 import { MemberSignals } from './member-signals.ts'
 import { retireFailed } from './force-leave.ts'
+import { acceptingFrom } from './accept-from.ts'
 import { AgentLog } from './log.ts'
 import { textSink } from './log-sinks.ts'
 import { logAgentEvents, logPathChange } from './event-log.ts'
@@ -171,7 +172,7 @@ export class Agent extends EventTarget {
         timers: realTimers()
       })
       this.#transport = createSwimTransport(libp2p, {
-        ...swimInputs(driver, core),
+        ...acceptingFrom(swimInputs(driver, core), this.options.acceptFrom),
         onPathChange: (id) => { this.#pathChanged(id) }
       }, this.options.transport)
       await this.#transport.start()

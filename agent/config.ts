@@ -4,6 +4,7 @@
  * interfaces, control API on 127.0.0.1:7373.
  */
 import type { LogSink } from './log.ts'
+import type { AcceptFrom } from './accept-from.ts'
 import { availableParallelism, hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
@@ -66,6 +67,8 @@ export interface AgentOptions {
   rpcToken?: string | { token: string }
   /** Where the log's records go (agent/log.ts, log-sinks.ts). Default: warnings and errors, as text lines on stderr. */
   log?: LogSink
+  /** Testing hook (agent/accept-from.ts): false drops that peer's messages on arrival, as a cut link would. Default: all accepted. */
+  acceptFrom?: AcceptFrom
 }
 
 export interface ResolvedAgentOptions {
@@ -89,6 +92,7 @@ export interface ResolvedAgentOptions {
   clusterKey?: string | Uint8Array
   rpcToken?: string | { token: string }
   log?: LogSink
+  acceptFrom?: AcceptFrom
 }
 
 /**
@@ -192,6 +196,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     randomSeed: options.randomSeed,
     work: checkWork(options.work ?? {}),
     log: options.log,
+    acceptFrom: options.acceptFrom,
     // allowExec, clusterKey, rpcToken: checked together (exec needs a key).
     ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
   }

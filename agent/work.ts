@@ -79,7 +79,8 @@ export class WorkDriver {
       registry: this.#registry,
       random: seededRandom((opts.seed ^ Number(fnv1a64(opts.libp2p.peerId.toString()) & 0xffffffffn)) >>> 0)
     })
-    this.#transport = createWorkTransport(opts.libp2p, opts.libp2p.services.pubsub, (from, msg) => { this.#receive(from, msg) })
+    const accept = opts.options.acceptFrom
+    this.#transport = createWorkTransport(opts.libp2p, opts.libp2p.services.pubsub, (from, msg) => { if (accept == null || accept(from)) this.#receive(from, msg) })
     this.#tasks = new TaskRunner({
       registry: this.#registry,
       slots: opts.options.work.slots,

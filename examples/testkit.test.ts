@@ -4,7 +4,8 @@
  * import is `from 'gossip-cluster-agent/testkit'`.
  *
  * Five agents; a partition between {0, 1} and {2, 3, 4}; both sides' verdicts;
- * the heal; then a job and its exact result.
+ * the heal; then a job and its exact result. The same test, simulated (logical
+ * time, a seed) and with real agents in this process.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,32 +16,34 @@ function statusOf (cluster: TestCluster, views: Views, observer: number, member:
   return views[observer]?.find(m => m.peerId === cluster.peerId(member))?.status
 }
 
-describe('a 5-agent cluster through a partition (simulated)', () => {
-  it('each side fails the other, heals into one view, and runs a job to its exact result', async () => {
-    const cluster = await createTestCluster({ size: 5, mode: 'simulated', seed: 2026 })
-    try {
-      await cluster.converged()
+for (const mode of ['simulated', 'in-process'] as const) {
+  describe(`a 5-agent cluster through a partition (${mode})`, () => {
+    it('each side fails the other, heals into one view, and runs a job to its exact result', async () => {
+      const cluster = await createTestCluster({ size: 5, mode, seed: 2026 })
+      try {
+        await cluster.converged()
 
-      await cluster.partition([0, 1], [2, 3, 4])
-      const minority = [0, 1]
-      const majority = [2, 3, 4]
-      await cluster.until(views =>
-        minority.every(i => majority.every(j => statusOf(cluster, views, i, j) === 'failed')) &&
-        majority.every(i => minority.every(j => statusOf(cluster, views, i, j) === 'failed')),
-      { what: 'both sides see the other failed' })
-      // Each side also knows it is a partition, not a crash.
-      await cluster.memberIs(0, 4, 'failed', 'partition')
-      await cluster.memberIs(4, 0, 'failed', 'partition')
+        await cluster.partition([0, 1], [2, 3, 4])
+        const minority = [0, 1]
+        const majority = [2, 3, 4]
+        await cluster.until(views =>
+          minority.every(i => majority.every(j => statusOf(cluster, views, i, j) === 'failed')) &&
+          majority.every(i => minority.every(j => statusOf(cluster, views, i, j) === 'failed')),
+        { what: 'both sides see the other failed' })
+        // Each side also knows it is a partition, not a crash.
+        await cluster.memberIs(0, 4, 'failed', 'partition')
+        await cluster.memberIs(4, 0, 'failed', 'partition')
 
-      await cluster.heal()
-      await cluster.converged()
+        await cluster.heal()
+        await cluster.converged()
 
-      const id = await cluster.submit(2, 'sleep', { tasks: 20, ms: 100 })
-      const job = await cluster.jobDone(id)
-      assert.equal(job.status, 'done')
-      assert.equal(job.result, 20)
-    } finally {
-      await cluster.stop()
-    }
+        const id = await cluster.submit(2, 'sleep', { tasks: 20, ms: 100 })
+        const job = await cluster.jobDone(id)
+        assert.equal(job.status, 'done')
+        assert.equal(job.result, 20)
+      } finally {
+        await cluster.stop()
+      }
+    })
   })
-})
+}

@@ -16,9 +16,13 @@ export async function createTestCluster (opts: TestClusterOptions): Promise<Test
   if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`size must be a positive integer, got ${String(opts.size)}`)
   switch (opts.mode) {
     case 'simulated': return new SimulatedTestCluster(opts)
-    case 'in-process':
+    case 'in-process': {
+      // Loaded only here: a simulated cluster needs no libp2p.
+      const { InProcessTestCluster } = await import('./in-process.ts')
+      return await InProcessTestCluster.create(opts)
+    }
     case 'processes':
-      throw new UnsupportedError(`mode ${opts.mode} is not built yet: only 'simulated' is (docs/testkit.md)`)
+      throw new UnsupportedError('mode processes is not built yet: use simulated or in-process (docs/testkit.md)')
     default:
       throw new UnsupportedError(`unknown mode ${JSON.stringify(opts.mode)} (simulated, in-process, processes)`)
   }

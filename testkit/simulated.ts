@@ -12,8 +12,8 @@ import type { MemberId } from '../membership/index.ts'
 import { SimCluster } from './sim/cluster.ts'
 import { SimWork } from './sim/work-layer.ts'
 import { describeViews, WaitTimeoutError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, sees, upIndexes } from './waits.ts'
 
-const DEFAULT_TIMEOUT_MS = 60_000
 /** How often (logical ms) a wait looks at the views. */
 const CHECK_EVERY_MS = 100
 
@@ -79,20 +79,15 @@ export class SimulatedTestCluster implements TestCluster {
   }
 
   async converged (opts: WaitOptions = {}): Promise<Views> {
-    return await this.until(views => {
-      // Agents still starting count as up: only a crash, a freeze or a leave takes one out.
-      const up = Array.from({ length: this.size }, (_, i) => i).filter(i => !this.#down.has(i))
-      return up.every(i => views[i] != null && up.every(j => views[i]?.find(m => m.peerId === this.#sim.idOf(j))?.status === 'alive'))
-    }, { what: 'every agent that is up sees every one alive', ...opts })
+    // Agents still starting count as up: only a crash, a freeze or a leave takes one out.
+    const up = upIndexes(this.size, this.#down)
+    return await this.until(views => allSeeAlive(views, up, i => this.#sim.idOf(i)), { what: 'every agent that is up sees every one alive', ...opts })
   }
 
   async memberIs (observer: number, member: number, status: string, cause?: string, opts: WaitOptions = {}): Promise<Views> {
     const about = this.#id(member)
     this.#id(observer)
-    return await this.until(views => {
-      const m = views[observer]?.find(x => x.peerId === about)
-      return m != null && m.status === status && (cause == null || m.cause === cause)
-    }, { what: `agent ${observer} sees agent ${member} ${status}${cause != null ? ` (${cause})` : ''}`, ...opts })
+    return await this.until(views => sees(views, observer, about, status, cause), { what: `agent ${observer} sees agent ${member} ${status}${cause != null ? ` (${cause})` : ''}`, ...opts })
   }
 
   async partition (a: number[], b: number[]): Promise<void> {
@@ -141,11 +136,8 @@ export class SimulatedTestCluster implements TestCluster {
   }
 
   async runUntilIdle (opts: WaitOptions = {}): Promise<Views> {
-    return await this.until(views => {
-      if (this.#sim.upIds().some(id => this.#work.running(id) > 0)) return false
-      const alive = views.filter(v => v != null).map(v => v.filter(m => m.status === 'alive').map(m => m.peerId).sort().join())
-      return alive.every(a => a === alive[0])
-    }, { what: 'no job running and one view of who is alive', ...opts })
+    return await this.until(views => !this.#sim.upIds().some(id => this.#work.running(id) > 0) && oneAliveSet(views),
+      { what: 'no job running and one view of who is alive', ...opts })
   }
 
   async stop (): Promise<void> {}

@@ -13,7 +13,8 @@ export type { JobView } from '../workloads/index.ts'
  * - `simulated`: every agent's cores (membership, work claims) on one simulated
  *   network with a logical clock: no sockets, faster than real time, the same
  *   seed gives the same run.
- * - `in-process` and `processes`: real agents (not yet: see docs/testkit.md).
+ * - `in-process`: real agents (libp2p on loopback, the real clock) in this process.
+ * - `processes`: an agent process each (not built yet: see docs/testkit.md).
  */
 export type TestClusterMode = 'simulated' | 'in-process' | 'processes'
 

@@ -1,0 +1,172 @@
+/**
+ * The `in-process` test cluster: real agents (createAgent: libp2p on
+ * loopback TCP, the real clock) in the test's own process. Each keeps its key
+ * in a temporary --data-dir, so a restarted agent is the same member. Links
+ * are cut and sides partitioned by each agent's `acceptFrom` hook
+ * (agent/accept-from.ts): a cut peer's messages are dropped on arrival, which
+ * the others see as silence, as on a real network. Freezing needs a process
+ * of its own, and real sockets have no per-link loss or delay: those throw
+ * UnsupportedError here.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createAgent, type Agent } from '../agent/agent.ts'
+import { MEMBER_EVENT_TYPES } from '../agent/member-view.ts'
+import { UnsupportedError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, pollUntil, sees, upIndexes } from './waits.ts'
+
+/** Real agents default to the `local` profile (0.5 s probes): detection in seconds, as tests want. */
+const DEFAULT_PROFILE = 'local'
+const QUIET = { level: 'error' as const, write: () => {} }
+
+export class InProcessTestCluster implements TestCluster {
+  readonly mode = 'in-process' as const
+  readonly size: number
+  readonly #opts: TestClusterOptions
+  readonly #agents: Array<Agent | undefined> = []
+  readonly #peerIds: string[] = []
+  readonly #dirs: string[] = []
+  readonly #down = new Set<number>()
+  /** Cut links: `${from}>${to}` by agent index. */
+  readonly #cuts = new Set<string>()
+  readonly #events: TestEvent[] = []
+  readonly #t0 = performance.now()
+
+  private constructor (opts: TestClusterOptions) {
+    this.size = opts.size
+    this.#opts = opts
+  }
+
+  static async create (opts: TestClusterOptions): Promise<InProcessTestCluster> {
+    const cluster = new InProcessTestCluster(opts)
+    try {
+      for (let i = 0; i < opts.size; i++) cluster.#dirs.push(await mkdtemp(join(tmpdir(), `testkit-${i}-`)))
+      await cluster.#start(0)
+      await Promise.all(Array.from({ length: opts.size - 1 }, async (_, k) => { await cluster.#start(k + 1) }))
+    } catch (err) {
+      await cluster.stop()
+      throw err
+    }
+    return cluster
+  }
+
+  async #start (i: number): Promise<void> {
+    const seed = this.#agents.find((a, k) => a != null && k !== i)
+    const agent = createAgent({
+      name: `agent-${i}`,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      rpc: false,
+      dataDir: this.#dirs[i],
+      profile: this.#opts.profile ?? DEFAULT_PROFILE,
+      join: seed != null ? seed.multiaddrs : [],
+      log: QUIET,
+      acceptFrom: peerId => this.#cuts.size === 0 || !this.#cuts.has(`${this.#peerIds.indexOf(peerId)}>${i}`)
+    })
+    for (const type of MEMBER_EVENT_TYPES) {
+      agent.on(type, m => { this.#events.push({ at: this.now(), observer: i, type, member: m.name, status: m.status, ...(m.cause != null ? { cause: m.cause } : {}) }) })
+    }
+    await agent.start()
+    this.#agents[i] = agent
+    this.#peerIds[i] = agent.peerId
+  }
+
+  #index (i: number): number {
+    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`no agent ${i} (the cluster has agents 0 to ${this.size - 1})`)
+    return i
+  }
+
+  #agent (i: number): Agent {
+    const agent = this.#agents[this.#index(i)]
+    if (agent == null || !agent.isRunning) throw new Error(`agent ${i} is not running`)
+    return agent
+  }
+
+  #views (): Views {
+    return this.#agents.map(a => a?.isRunning === true ? a.members() : undefined)
+  }
+
+  now (): number { return Math.round(performance.now() - this.#t0) }
+  peerId (i: number): string { return this.#peerIds[this.#index(i)] }
+  async views (): Promise<Views> { return this.#views() }
+
+  async until (pred: (views: Views) => boolean, opts: WaitOptions = {}): Promise<Views> {
+    return await pollUntil(() => this.#views(), pred, opts)
+  }
+
+  async converged (opts: WaitOptions = {}): Promise<Views> {
+    const up = upIndexes(this.size, this.#down)
+    return await this.until(views => allSeeAlive(views, up, i => this.#peerIds[i]), { what: 'every agent that is up sees every one alive', ...opts })
+  }
+
+  async memberIs (observer: number, member: number, status: string, cause?: string, opts: WaitOptions = {}): Promise<Views> {
+    const about = this.peerId(member)
+    return await this.until(views => sees(views, observer, about, status, cause), { what: `agent ${observer} sees agent ${member} ${status}${cause != null ? ` (${cause})` : ''}`, ...opts })
+  }
+
+  async partition (a: number[], b: number[]): Promise<void> {
+    for (const x of a) for (const y of b) { this.#cuts.add(`${x}>${y}`); this.#cuts.add(`${y}>${x}`) }
+  }
+
+  async cut (a: number, b: number, opts: { oneWay?: boolean } = {}): Promise<void> {
+    this.#cuts.add(`${a}>${b}`)
+    if (opts.oneWay !== true) this.#cuts.add(`${b}>${a}`)
+  }
+
+  async heal (): Promise<void> { this.#cuts.clear() }
+
+  async loss (): Promise<void> { throw new UnsupportedError('loss() needs the simulated network: use mode \'simulated\'') }
+  async delay (): Promise<void> { throw new UnsupportedError('delay() needs the simulated network: use mode \'simulated\'') }
+  async freeze (): Promise<void> { throw new UnsupportedError('freeze() needs a process per agent: use mode \'simulated\' (or \'processes\', once built)') }
+  async resume (): Promise<void> { throw new UnsupportedError('resume() needs a process per agent: use mode \'simulated\' (or \'processes\', once built)') }
+
+  /** The agent stops without a goodbye; its port closes, so the others see connections refused: a crash. */
+  async crash (i: number): Promise<void> {
+    await this.#agent(i).stop()
+    this.#down.add(i)
+  }
+
+  async restart (i: number): Promise<void> {
+    if (this.#agents[this.#index(i)]?.isRunning === true) throw new Error(`agent ${i} is running: crash or leave it first`)
+    await this.#start(i)
+    this.#down.delete(i)
+  }
+
+  async leave (i: number): Promise<void> {
+    await this.#agent(i).leave()
+    this.#down.add(i)
+  }
+
+  async events (): Promise<TestEvent[]> { return this.#events.map(e => ({ ...e })) }
+
+  async submit (on: number, workload: string, input: unknown): Promise<string> {
+    return this.#agent(on).submit(workload, input).id
+  }
+
+  async jobDone (id: string, opts: WaitOptions = {}): Promise<JobView> {
+    const end = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    for (;;) {
+      for (const agent of this.#agents) {
+        if (agent?.isRunning !== true) continue
+        const job = await agent.job(id)
+        if (job != null && job.status !== 'running') return job
+      }
+      if (performance.now() >= end) await this.until(() => false, { timeoutMs: 0, what: `job ${id} ended` })
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+
+  async advance (ms: number): Promise<void> {
+    await new Promise(resolve => setTimeout(resolve, ms))
+  }
+
+  async runUntilIdle (opts: WaitOptions = {}): Promise<Views> {
+    return await this.until(views => this.#agents.every(a => a?.isRunning !== true || a.stats().work.slots.running === 0) && oneAliveSet(views),
+      { what: 'no job running and one view of who is alive', ...opts })
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.#agents.map(async a => { if (a?.isRunning === true) await a.stop() }))
+    await Promise.all(this.#dirs.map(async d => { await rm(d, { recursive: true, force: true }) }))
+  }
+}
