@@ -54,26 +54,26 @@ export class MemberSignals {
   }
 
   /**
-   * Live members whose silent paths should be tested (gossip/paths.ts): a
-   * path no probe uses would otherwise never be known down. Only members
-   * reachable on more than one host: for a single-network member (every agent
-   * on loopback) a test says nothing the probes do not, and costs a handshake.
-   */
-  /**
    * Tests silent paths of live multi-homed members every half probe period (a silent
    * path is then tested within about one period of going silent), at most
    * maxPathChecksPerRound a round; returns the function that stops it.
    */
   checkPathsEvery (probeIntervalMs: number, probeTimeoutMs: number, core: Membership, transport: { checkPaths: (live: Array<{ id: string, addrs: readonly string[] }>, intervalMs: number, timeoutMs: number) => void }): () => void {
     const timer = setInterval(() => {
-      const live = this.pathsToTest(core)
+      const live = this.#pathsToTest(core)
       if (live.length > 0) transport.checkPaths(live, probeIntervalMs, probeTimeoutMs)
     }, Math.max(1, Math.floor(probeIntervalMs / 2)))
     timer.unref?.()
     return () => { clearInterval(timer) }
   }
 
-  pathsToTest (core: Membership): Array<{ id: string, addrs: readonly string[] }> {
+  /**
+   * Live members whose silent paths should be tested (gossip/paths.ts): a
+   * path no probe uses would otherwise never be known down. Only members
+   * reachable on more than one host: for a single-network member (every agent
+   * on loopback) a test says nothing the probes do not, and costs a handshake.
+   */
+  #pathsToTest (core: Membership): Array<{ id: string, addrs: readonly string[] }> {
     const live: Array<{ id: string, addrs: readonly string[] }> = []
     for (const id of this.#multiHomed) {
       const m = core.member(id)
