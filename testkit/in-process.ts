@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { createAgent, type Agent } from '../agent/agent.ts'
 import { MEMBER_EVENT_TYPES } from '../agent/member-view.ts'
 import { UnsupportedError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
-import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, pollUntil, sees, upIndexes } from './waits.ts'
+import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, pollUntil, sees, timedOut, upIndexes } from './waits.ts'
 
 /** Real agents default to the `local` profile (0.5 s probes): detection in seconds, as tests want. */
 const DEFAULT_PROFILE = 'local'
@@ -146,12 +146,10 @@ export class InProcessTestCluster implements TestCluster {
   async jobDone (id: string, opts: WaitOptions = {}): Promise<JobView> {
     const end = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     for (;;) {
-      for (const agent of this.#agents) {
-        if (agent?.isRunning !== true) continue
-        const job = await agent.job(id)
-        if (job != null && job.status !== 'running') return job
-      }
-      if (performance.now() >= end) await this.until(() => false, { timeoutMs: 0, what: `job ${id} ended` })
+      // One running agent is enough: job() asks every alive member for it.
+      const job = await this.#agents.find(a => a?.isRunning === true)?.job(id)
+      if (job != null && job.status !== 'running') return job
+      if (performance.now() >= end) throw timedOut({ what: `job ${id} ended`, ...opts }, this.#views())
       await new Promise(resolve => setTimeout(resolve, 100))
     }
   }

@@ -11,8 +11,8 @@ import { toMemberView } from '../agent/member-view.ts'
 import type { MemberId } from '../membership/index.ts'
 import { SimCluster } from './sim/cluster.ts'
 import { SimWork } from './sim/work-layer.ts'
-import { describeViews, WaitTimeoutError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
-import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, sees, upIndexes } from './waits.ts'
+import { type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, sees, timedOut, upIndexes } from './waits.ts'
 
 /** How often (logical ms) a wait looks at the views. */
 const CHECK_EVERY_MS = 100
@@ -71,9 +71,7 @@ export class SimulatedTestCluster implements TestCluster {
     for (;;) {
       const views = this.#views()
       if (pred(views)) return views
-      if (this.#sim.now >= end) {
-        throw new WaitTimeoutError(`${opts.what ?? 'the condition'} did not hold within ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms of simulated time (seed ${this.seed}; replay with createTestCluster({ …, seed: ${this.seed} })); the views at ${this.#sim.now} ms:\n${describeViews(views)}`, views)
-      }
+      if (this.#sim.now >= end) throw timedOut(opts, views, ` of simulated time, at ${this.#sim.now} ms (seed ${this.seed}; replay with createTestCluster({ …, seed: ${this.seed} }))`)
       this.#sim.runFor(Math.min(CHECK_EVERY_MS, end - this.#sim.now))
     }
   }

@@ -28,16 +28,18 @@ export function upIndexes (size: number, down: ReadonlySet<number>): number[] {
   return Array.from({ length: size }, (_, i) => i).filter(i => !down.has(i))
 }
 
+/** The error of a wait that ran out: what it waited for, and every agent's last view (`note`: how to replay it). */
+export function timedOut (opts: WaitOptions, views: Views, note = ''): WaitTimeoutError {
+  return new WaitTimeoutError(`${opts.what ?? 'the condition'} did not hold within ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms${note}; the views:\n${describeViews(views)}`, views)
+}
+
 /** Polls `views` every `everyMs` of real time until `pred` holds; on timeout rejects with every view. */
 export async function pollUntil (views: () => Views, pred: (v: Views) => boolean, opts: WaitOptions, everyMs = 50): Promise<Views> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  const end = performance.now() + timeoutMs
+  const end = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   for (;;) {
     const v = views()
     if (pred(v)) return v
-    if (performance.now() >= end) {
-      throw new WaitTimeoutError(`${opts.what ?? 'the condition'} did not hold within ${timeoutMs} ms; the views:\n${describeViews(v)}`, v)
-    }
+    if (performance.now() >= end) throw timedOut(opts, v)
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }
 }
