@@ -26,7 +26,14 @@ export interface MetricsSource {
 }
 
 /** One scrape's reading of the source, shared by every collector. */
-interface Reading { members: MemberView[], stats: AgentStats, health: HealthView, services: ServiceView[] }
+interface Reading {
+  members: MemberView[]
+  /** Each member's `member` label, by peer id (labelsOf). */
+  labels: Map<string, string>
+  stats: AgentStats
+  health: HealthView
+  services: ServiceView[]
+}
 
 export interface AgentMetrics {
   contentType: string
@@ -53,7 +60,11 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
   // costs an idle agent as much CPU as its membership traffic (0.5 % of a core, measured).
   prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
   let r: Reading | undefined
-  const reading = (): Reading => r ?? (r = { members: source.members(), stats: source.stats(), health: source.health(), services: source.services.list() })
+  const reading = (): Reading => {
+    if (r != null) return r
+    const members = source.members()
+    return (r = { members, labels: labelsOf(members), stats: source.stats(), health: source.health(), services: source.services.list() })
+  }
 
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, r: Reading) => void): void => {
     registry.registerMetric(new prom.Gauge({ name, help, labelNames, registers: [], collect () { this.reset(); fill(this, reading()) } }))
@@ -69,16 +80,16 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
   gauge('agent_members', 'Members in this agent\'s view by status, itself included.', ['status'], (g, { health }) => {
     for (const [status, n] of Object.entries(health.members)) g.set({ status }, n)
   })
-  gauge('agent_member_up', 'Per member: 1 while alive or suspect, 0 once failed or left.', ['member'], (g, { members }) => {
-    for (const m of members) g.set({ member: labelOf(m, members) }, UP.has(m.status) ? 1 : 0)
+  gauge('agent_member_up', 'Per member: 1 while alive or suspect, 0 once failed or left.', ['member'], (g, { members, labels }) => {
+    for (const m of members) g.set({ member: labels.get(m.peerId) as string }, UP.has(m.status) ? 1 : 0)
   })
   gauge('agent_health_score', 'Lifeguard local health: 0 is healthy; higher stretches this agent\'s timeouts.', [], (g, { stats }) => { g.set(stats.membership.localHealth) })
   gauge('agent_partition_side', 'This agent\'s side of the last stable membership: 1 majority, 0 unknown, -1 minority.', [], (g, { health }) => { g.set(SIDE[health.side]) })
-  gauge('agent_path_up', 'Per path to a member (transport, host): 1 up, 0 down or not yet tried.', ['member', 'transport', 'host'], (g, { members }) => {
-    for (const m of members) for (const p of m.paths) g.set({ member: labelOf(m, members), transport: p.transport, host: hostOf(p.addr) ?? '' }, p.state === 'up' ? 1 : 0)
+  gauge('agent_path_up', 'Per path to a member (transport, host): 1 up, 0 down or not yet tried.', ['member', 'transport', 'host'], (g, { members, labels }) => {
+    for (const m of members) for (const p of m.paths) g.set({ member: labels.get(m.peerId) as string, transport: p.transport, host: hostOf(p.addr) ?? '' }, p.state === 'up' ? 1 : 0)
   })
-  gauge('agent_path_rtt_seconds', 'Last SWIM ping round trip over each path to a member.', ['member', 'transport', 'host'], (g, { members }) => {
-    for (const m of members) for (const p of m.paths) if (p.rttMs != null) g.set({ member: labelOf(m, members), transport: p.transport, host: hostOf(p.addr) ?? '' }, Math.round(p.rttMs * 1000) / 1e6)
+  gauge('agent_path_rtt_seconds', 'Last SWIM ping round trip over each path to a member.', ['member', 'transport', 'host'], (g, { members, labels }) => {
+    for (const m of members) for (const p of m.paths) if (p.rttMs != null) g.set({ member: labels.get(m.peerId) as string, transport: p.transport, host: hostOf(p.addr) ?? '' }, Math.round(p.rttMs * 1000) / 1e6)
   })
   gauge('agent_task_slots', 'This agent\'s task slots: running a task, free, and granted tasks waiting for one.', ['state'], (g, { stats }) => {
     const { total, running, waiting } = stats.work.slots
@@ -142,9 +153,11 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
   }
 }
 
-/** A member's label: its name, or name@<last 8 of its peer id> when another member shares the name. */
-function labelOf (m: MemberView, all: MemberView[]): string {
-  return all.some(o => o !== m && o.name === m.name) ? `${m.name}@${m.peerId.slice(-8)}` : m.name
+/** Each member's label, by peer id: its name, or name@<last 8 of its peer id> when another member shares the name. Once per scrape, not once per series. */
+function labelsOf (members: MemberView[]): Map<string, string> {
+  const count = new Map<string, number>()
+  for (const m of members) count.set(m.name, (count.get(m.name) ?? 0) + 1)
+  return new Map(members.map(m => [m.peerId, (count.get(m.name) ?? 0) > 1 ? `${m.name}@${m.peerId.slice(-8)}` : m.name]))
 }
 
 function droppedByReason (stats: AgentStats): Array<[Record<string, string>, number]> {
