@@ -10,7 +10,7 @@ export const LOG_FORMATS = ['json', 'text'] as const
 export type LogFormat = typeof LOG_FORMATS[number]
 
 export function isLogFormat (value: unknown): value is LogFormat {
-  return value === 'json' || value === 'text'
+  return (LOG_FORMATS as readonly unknown[]).includes(value)
 }
 
 /** `text` on a terminal, `json` otherwise (a service manager, a pipe, a file). */

@@ -143,10 +143,8 @@ function withSignature<T extends Update> (update: T, bytes: Uint8Array): T {
 function syncEntryFromWire (m: Member): SyncEntry {
   const status = STATUS_FROM_WIRE.get(m.status) ?? fail('sync.members: entry without status')
   const entry: SyncEntry = { ...memberFromWire(m), status }
-  if (m.forcedBy !== '') {
-    if (status !== 'left') fail('sync.members: forcedBy on an entry not left')
-    entry.forcedBy = m.forcedBy
-  }
+  // validateMessage (membership/validate.ts) refuses it on an entry not left, as on encode
+  if (m.forcedBy !== '') entry.forcedBy = m.forcedBy
   return entry
 }
 
