@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLab, labAvailable, type Lab, type LabNode } from './netlab.ts'
 import type { MemberView } from '../../agent/member-view.ts'
+import { startedIn } from '../integration/harness.ts'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 /** The pinned Node 24 (the system Node may be too old for libp2p 3). */
@@ -277,14 +278,8 @@ async function spawnAgent (lab: Lab, node: LabNode, name: string, profile: strin
   const output = (): string => [...lines, partial].filter(Boolean).join('\n')
   const deadline = performance.now() + timeoutMs
   while (performance.now() < deadline) {
-    const control = /control:\s+http:\/\/(\S+)/.exec(all)
-    if (control != null) {
-      return {
-        name, node, child, exited, output,
-        peerId: /peer id:\s+(\S+)/.exec(all)![1],
-        multiaddrs: [...all.matchAll(/listen:\s+(\S+)/g)].map(m => m[1])
-      }
-    }
+    const started = startedIn(all)
+    if (started != null) return { name, node, child, exited, output, peerId: started.peerId, multiaddrs: started.multiaddrs }
     if (child.exitCode != null || child.signalCode != null) break
     await sleep(50)
   }
