@@ -71,8 +71,9 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
     requestTimeout: 30_000,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
   }, (req, res) => {
-    // The path without parsing the URL: `new URL()` throws on a target like `//`, and a throw here would end the process.
-    const uiFile = req.method === 'GET' && isUiPath((req.url ?? '/').split('?')[0])
+    // URL.parse, not new URL(): a target like `//` is no URL, and a throw here would end the process.
+    const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname
+    const uiFile = req.method === 'GET' && path != null && isUiPath(path)
     if (token != null && !uiFile && !authorized(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer')
       sendJson(res, 401, { error: 'missing or wrong token (Authorization: Bearer <token>)' })
@@ -83,7 +84,7 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
       sendJson(res, refused.status, { error: refused.message })
       return
     }
-    route(agent, req, res).catch((err: unknown) => {
+    route(agent, req, res, path).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500
       if (res.headersSent) { res.destroy(); return }
       if (status === 413) {
@@ -163,8 +164,7 @@ function isJsonContentType (value: string): boolean {
   return params.every(p => p === '' || /^charset="?utf-?8"?$/.test(p))
 }
 
-async function route (agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname
+async function route (agent: Agent, req: IncomingMessage, res: ServerResponse, path: string | undefined): Promise<void> {
   if (path == null) throw new HttpError(400, 'the request target is not a path')
   const method = req.method ?? 'GET'
   const allow = (methods: string[]): void => {

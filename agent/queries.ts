@@ -21,7 +21,7 @@ export interface QueryRequest {
   nodes?: string[]
   /** Only members whose tag K fully matches the regular expression. */
   tags?: Record<string, string>
-  /** Default: Serf's, 3.2 s × ceil(log10(members + 1)). */
+  /** Default, as Serf scales it: 3.2 s × ceil(log10(matching members + 2)) (never 0, even for one member). */
   timeoutMs?: number
 }
 

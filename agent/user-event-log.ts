@@ -29,7 +29,8 @@ export const USER_EVENT_LIMITS = Object.freeze({
 
 export const USER_EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/
 
-const byteLength = (s: string): number => new TextEncoder().encode(s).byteLength
+/** A string's size in UTF-8 bytes, as payloads are bounded. */
+export const byteLength = (s: string): number => new TextEncoder().encode(s).byteLength
 
 export class UserEventLog {
   #ltime = 0

@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises'
 import { writeDataFile } from './data-file.ts'
 import { join } from 'node:path'
 import type { OperatorMessage, WireMessage } from '../gossip/index.ts'
-import { USER_EVENT_LIMITS, USER_EVENT_NAME, UserEventLog, type UserEvent } from './user-event-log.ts'
+import { byteLength, USER_EVENT_LIMITS, USER_EVENT_NAME, UserEventLog, type UserEvent } from './user-event-log.ts'
 
 export const ANTI_ENTROPY_MS = 5000
 export const COALESCE_MS = 1000
@@ -72,7 +72,7 @@ export class UserEvents {
   /** Fires an event from this agent: delivered here and to every member. Throws InvalidUserEventError. */
   fire (name: string, payload: string, coalesce: boolean): UserEventView {
     if (name.length > USER_EVENT_LIMITS.nameChars || !USER_EVENT_NAME.test(name)) throw new InvalidUserEventError(`the event name must be 1-${USER_EVENT_LIMITS.nameChars} chars of letters, digits, _ . : - (not starting with _ . : -)`)
-    const bytes = new TextEncoder().encode(payload).byteLength
+    const bytes = byteLength(payload)
     if (bytes > USER_EVENT_LIMITS.payloadBytes) throw new InvalidUserEventError(`the payload is ${bytes} bytes, over the limit of ${USER_EVENT_LIMITS.payloadBytes}`)
     const event = this.#log.create(this.#opts.clock(), this.#opts.selfId, name, payload, coalesce)
     this.#opts.transport.publish({ type: 'user-event', event })
