@@ -5,6 +5,7 @@
  */
 import type { LogSink } from './log.ts'
 import type { AcceptFrom } from './accept-from.ts'
+import { DroppedPeers } from './test-faults.ts'
 import { availableParallelism, hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
@@ -12,7 +13,7 @@ import { PROFILE_NAMES } from '../membership/config.ts'
 import type { TransportConfig } from '../gossip/index.ts'
 import { fromPartial as workConfig, InvalidWorkConfigError, type WorkConfig } from '../workloads/index.ts'
 import { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort } from './rpc-address.ts'
-import { checkSecurityOptions } from './security-options.ts'
+import { checkSecurityOptions, isLoopback } from './security-options.ts'
 import { InvalidHandlerError, parseHandler, type HandlerSpec } from './event-handlers.ts'
 
 export { DEFAULT_RPC, InvalidAgentOptionError, parseHostPort }
@@ -69,6 +70,11 @@ export interface AgentOptions {
   log?: LogSink
   /** Testing hook (agent/accept-from.ts): false drops that peer's messages on arrival, as a cut link would. Default: all accepted. */
   acceptFrom?: AcceptFrom
+  /**
+   * Testing hook for other processes (agent/test-faults.ts): the control API
+   * takes link faults at /v1/test/drop-from. Needs the control API on loopback. Default false.
+   */
+  testFaults?: boolean
 }
 
 export interface ResolvedAgentOptions {
@@ -93,6 +99,8 @@ export interface ResolvedAgentOptions {
   rpcToken?: string | { token: string }
   log?: LogSink
   acceptFrom?: AcceptFrom
+  /** With `testFaults`: the peers the control API told the agent to drop (already part of acceptFrom). */
+  droppedPeers?: DroppedPeers
 }
 
 /**
@@ -174,6 +182,11 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
   const listen = (options.listen ?? DEFAULT_LISTEN).map(a => checkMultiaddr('listen', a))
   if (listen.length === 0) throw new InvalidAgentOptionError('at least one listen address is needed')
   const rpcOption = options.rpc ?? DEFAULT_RPC
+  const rpc = rpcOption === false ? false : parseHostPort(rpcOption)
+  if (options.testFaults === true && (rpc === false || !isLoopback(rpc.host))) {
+    throw new InvalidAgentOptionError('testFaults needs the control API on a loopback address: it is for tests on one machine')
+  }
+  const droppedPeers = options.testFaults === true ? new DroppedPeers() : undefined
   const footprint = PROFILE_FOOTPRINT[profile]
   const maxConnections = options.maxConnections ?? footprint.node.maxConnections
   if (maxConnections !== undefined && (!Number.isSafeInteger(maxConnections) || maxConnections < 1)) {
@@ -184,7 +197,7 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     listen,
     announce: (options.announce ?? []).map(a => checkMultiaddr('announce', a)),
     join: (options.join ?? []).map(a => checkMultiaddr('join', a)),
-    rpc: rpcOption === false ? false : parseHostPort(rpcOption),
+    rpc,
     dataDir: options.dataDir,
     rejoin: options.rejoin === true,
     eventHandlers: parseHandlers(options.eventHandlers ?? []),
@@ -196,9 +209,10 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
     randomSeed: options.randomSeed,
     work: checkWork(options.work ?? {}),
     log: options.log,
-    acceptFrom: options.acceptFrom,
+    acceptFrom: droppedPeers != null ? droppedPeers.acceptFrom(options.acceptFrom) : options.acceptFrom,
+    droppedPeers,
     // allowExec, clusterKey, rpcToken: checked together (exec needs a key).
-    ...checkSecurityOptions(options, rpcOption === false ? false : parseHostPort(rpcOption))
+    ...checkSecurityOptions(options, rpc)
   }
 }
 

@@ -43,6 +43,7 @@ import { SERVICE_EVENT_TYPES } from './services.ts'
 import { fireEvent, forceLeave, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
 import { isUiPath, serveMetrics, serveUi, streamMonitor } from './observe-api.ts'
 import { openEventStream } from './sse.ts'
+import { routeDropFrom } from './test-faults.ts'
 
 export interface ControlApi {
   address: { host: string, port: number }
@@ -148,7 +149,7 @@ export function refusal (req: Pick<IncomingMessage, 'method' | 'headers'>, bound
     return { status: 403, message: `cross-origin request refused (Origin ${JSON.stringify(origin)}): the control API takes no requests from web pages` }
   }
   const method = req.method ?? 'GET'
-  if (method === 'POST' || method === 'DELETE') {
+  if (method === 'POST' || method === 'PUT' || method === 'DELETE') {
     const type = req.headers['content-type']
     if (type == null || !isJsonContentType(type)) {
       return { status: 415, message: `${method} needs content-type: application/json (got ${JSON.stringify(type ?? null)})` }
@@ -226,6 +227,12 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse, p
     case '/v1/force-leave':
       allow(['POST'])
       return sendJson(res, 200, forceLeave(agent, await readBody(req)))
+    case '/v1/test/drop-from': {
+      const dropped = agent.options.droppedPeers
+      if (dropped == null) throw new HttpError(404, `no such endpoint: ${path} (the agent was not started with --test-faults)`)
+      allow(['GET', 'PUT'])
+      return sendJson(res, 200, routeDropFrom(dropped, method, method === 'PUT' ? await readBody(req) : undefined))
+    }
     case '/v1/leave':
       allow(['POST'])
       await readBody(req)

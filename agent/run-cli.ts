@@ -33,6 +33,7 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
   'metrics-addr': { type: 'string' },
+  'test-faults': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 }
 
@@ -66,6 +67,7 @@ export async function runAgent (args: string[]): Promise<number> {
     allowExecOpen: flags['allow-exec-open'] === true,
     clusterKey: flags['cluster-key'],
     rpcToken: flags['rpc-token'],
+    testFaults: flags['test-faults'] === true,
     log: await createSink(format, level)
   }
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p (nor pino: log-sinks.ts loads it only for JSON).

@@ -25,11 +25,11 @@ import { isUiPath } from '../../agent/observe-api.ts'
 import { mutate, runFuzz, FUZZ_CASES, type Rng } from './fuzz.ts'
 
 const PATHS = ['/v1/members', '/v1/self', '/v1/stats', '/v1/health', '/v1/jobs', '/v1/jobs/abc', '/', '/v1', '/v1/members/', '/v2/members', '//v1/members', '/v1/%00', '/v1/leave',
-  '/metrics', '/ui/', '/ui', '/ui/app.js', '/ui/style.css', '/v1/force-leave']
+  '/metrics', '/ui/', '/ui', '/ui/app.js', '/ui/style.css', '/v1/force-leave', '/v1/test/drop-from']
 /** Request targets `new URL()` cannot parse: answered, never a crash (one once ended the process). */
 const UNPARSABLE_TARGETS = ['//', '//[', 'http://[', '//a b']
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'get', 'BREW']
-const BODIES = ['{}', '{"workload":"echo","input":{}}', '{"workload":"sleep","input":{"tasks":1,"ms":1}}', '[1,2,3]', 'null', '"x"', '{"a":{"b":{"c":[{"d":null}]}}}', '']
+const BODIES = ['{}', '{"workload":"echo","input":{}}', '{"workload":"sleep","input":{"tasks":1,"ms":1}}', '[1,2,3]', 'null', '"x"', '{"a":{"b":{"c":[{"d":null}]}}}', '{"peers":["p1","p2"]}', '']
 const ALLOWED = new Set([200, 202, 204, 400, 401, 403, 404, 405, 413, 415, 422, 503])
 /** What a web page's fetch or form sends: never the API's own origin. */
 const FOREIGN_ORIGINS = ['http://evil.example', 'null', 'http://localhost:1', 'https://127.0.0.1', 'http://127.0.0.1.evil.example']
@@ -50,7 +50,7 @@ function randomRequest (rng: Rng): { method: string, path: string, headers: Reco
   if (rng.next() < 0.5) headers['content-type'] = rng.pick(['application/json', 'text/plain', 'application/octet-stream', 'application/json; charset=utf-16'])
   if (rng.next() < 0.15) headers.origin = rng.pick(FOREIGN_ORIGINS)
   // A foreign Origin is refused (403) before anything else; then a POST or DELETE that is not JSON (415).
-  const refused = headers.origin != null ? [403] : (method === 'POST' || method === 'DELETE') && headers['content-type'] !== 'application/json' ? [415] : undefined
+  const refused = headers.origin != null ? [403] : (method === 'POST' || method === 'PUT' || method === 'DELETE') && headers['content-type'] !== 'application/json' ? [415] : undefined
   if ((method === 'POST' && path.startsWith('/v1/leave') && refused == null) || path.startsWith('/v1/events')) path = '/v1/health'
   let body: Uint8Array | undefined
   if (method !== 'GET' && rng.next() < 0.8) {
@@ -116,7 +116,7 @@ describe('fuzz: control API requests', () => {
 
   before(async () => {
     // Mutated job bodies do start real jobs: keep each one small (bigger ones answer 400).
-    open = createAgent({ name: 'fuzz-open', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: '127.0.0.1:0', work: { maxTasksPerJob: 64 } })
+    open = createAgent({ name: 'fuzz-open', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: '127.0.0.1:0', work: { maxTasksPerJob: 64 }, testFaults: true })
     locked = createAgent({ name: 'fuzz-locked', listen: ['/ip4/127.0.0.1/tcp/0'], rpc: '127.0.0.1:0', rpcToken: { token } })
     await Promise.all([open.start(), locked.start()])
   })
