@@ -4,6 +4,7 @@
  * than by polling (which would both load the agents and blur the figures).
  */
 import type { MemberView } from '../agent/member-view.ts'
+import { watchEvents } from '../testkit/event-stream.ts'
 
 export interface SeenEvent {
   at: number
@@ -20,31 +21,7 @@ export class EventRecorder {
   async watch (observer: string, rpc: string): Promise<void> {
     const controller = new AbortController()
     this.#controllers.push(controller)
-    const res = await fetch(`http://${rpc}/v1/events`, { signal: controller.signal })
-    if (!res.ok || res.body == null) throw new Error(`events from ${observer}: HTTP ${res.status}`)
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
-    void (async () => {
-      let buffer = ''
-      try {
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) return
-          buffer += value
-          let end: number
-          while ((end = buffer.indexOf('\n\n')) !== -1) {
-            const block = buffer.slice(0, end)
-            buffer = buffer.slice(end + 2)
-            const type = /^event: (.+)$/m.exec(block)?.[1]
-            const data = /^data: (.+)$/m.exec(block)?.[1]
-            if (type != null && data != null) {
-              this.events.push({ at: performance.now(), observer, type, member: JSON.parse(data) as MemberView })
-            }
-          }
-        }
-      } catch {
-        // the agent went away or we aborted: the stream simply ends
-      }
-    })()
+    await watchEvents(rpc, (type, member) => { this.events.push({ at: performance.now(), observer, type, member }) }, controller.signal)
   }
 
   /** First time any of `observers` reported `types` for `peerId` at or after `since`. */

@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../agent/member-view.ts'
+import { readEvents } from '../testkit/event-stream.ts'
 import type { AgentProcess } from '../test/integration/harness.ts'
 
 export interface ViewEvent {
@@ -163,26 +164,13 @@ export class ClusterViews {
   }
 
   async #read (name: string, observer: Observer, body: NonNullable<Response['body']>): Promise<void> {
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ''
     try {
-      for (;;) {
-        const { value, done } = await reader.read()
-        if (done) return
-        buffer += value
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const type = /^event: (member:\S+)$/m.exec(block)?.[1]
-          const data = /^data: (.+)$/m.exec(block)?.[1]
-          if (type == null || data == null) continue
-          const member = JSON.parse(data) as MemberView
-          const at = performance.now()
-          if (observer.view == null) observer.early.push({ type, member, at })
-          else this.#apply(name, observer, type, member, at)
-        }
-      }
+      await readEvents(body, (type, member) => {
+        if (!type.startsWith('member:')) return
+        const at = performance.now()
+        if (observer.view == null) observer.early.push({ type, member, at })
+        else this.#apply(name, observer, type, member, at)
+      })
     } catch (err) {
       if ((err as Error).name !== 'AbortError') this.errors.push(`${name}: ${(err as Error).message}`)
     }

@@ -4,8 +4,9 @@
  * import is `from 'gossip-cluster-agent/testkit'`.
  *
  * Five agents; a partition between {0, 1} and {2, 3, 4}; both sides' verdicts;
- * the heal; then a job and its exact result. The same test, simulated (logical
- * time, a seed) and with real agents in this process.
+ * the heal; then a job and its exact result. The same test in each mode:
+ * simulated (logical time, a seed), real agents in this process, and one real
+ * agent process each.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,7 +17,7 @@ function statusOf (cluster: TestCluster, views: Views, observer: number, member:
   return views[observer]?.find(m => m.peerId === cluster.peerId(member))?.status
 }
 
-for (const mode of ['simulated', 'in-process'] as const) {
+for (const mode of ['simulated', 'in-process', 'processes'] as const) {
   describe(`a 5-agent cluster through a partition (${mode})`, () => {
     it('each side fails the other, heals into one view, and runs a job to its exact result', async () => {
       const cluster = await createTestCluster({ size: 5, mode, seed: 2026 })

@@ -5,15 +5,14 @@
  * are cut and sides partitioned by each agent's `acceptFrom` hook
  * (agent/accept-from.ts): a cut peer's messages are dropped on arrival, which
  * the others see as silence, as on a real network. Freezing needs a process
- * of its own, and real sockets have no per-link loss or delay: those throw
- * UnsupportedError here.
+ * of its own (mode `processes`), and real sockets have no per-link loss or
+ * delay: those throw UnsupportedError here.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { createAgent, type Agent } from '../agent/agent.ts'
 import { MEMBER_EVENT_TYPES } from '../agent/member-view.ts'
 import { UnsupportedError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { startAgents } from './start-agents.ts'
 import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, pollUntil, sees, timedOut, upIndexes } from './waits.ts'
 
 /** Real agents default to the `local` profile (0.5 s probes): detection in seconds, as tests want. */
@@ -40,28 +39,24 @@ export class InProcessTestCluster implements TestCluster {
 
   static async create (opts: TestClusterOptions): Promise<InProcessTestCluster> {
     const cluster = new InProcessTestCluster(opts)
-    try {
-      for (let i = 0; i < opts.size; i++) cluster.#dirs.push(await mkdtemp(join(tmpdir(), `testkit-${i}-`)))
-      await cluster.#start(0)
-      await Promise.all(Array.from({ length: opts.size - 1 }, async (_, k) => { await cluster.#start(k + 1) }))
-    } catch (err) {
-      await cluster.stop()
-      throw err
-    }
+    await startAgents(opts.size, cluster.#dirs, async i => { await cluster.#start(i) }, async () => { await cluster.stop() })
     return cluster
   }
 
   async #start (i: number): Promise<void> {
     const seed = this.#agents.find((a, k) => a != null && k !== i)
+    const own = typeof this.#opts.agentOptions === 'function' ? this.#opts.agentOptions(i) : this.#opts.agentOptions ?? {}
+    const cut = (peerId: string): boolean => this.#cuts.size > 0 && this.#cuts.has(`${this.#peerIds.indexOf(peerId)}>${i}`)
     const agent = createAgent({
+      log: QUIET,
+      ...own,
       name: `agent-${i}`,
       listen: ['/ip4/127.0.0.1/tcp/0'],
       rpc: false,
       dataDir: this.#dirs[i],
-      profile: this.#opts.profile ?? DEFAULT_PROFILE,
+      profile: this.#opts.profile ?? own.profile ?? DEFAULT_PROFILE,
       join: seed != null ? seed.multiaddrs : [],
-      log: QUIET,
-      acceptFrom: peerId => this.#cuts.size === 0 || !this.#cuts.has(`${this.#peerIds.indexOf(peerId)}>${i}`)
+      acceptFrom: peerId => !cut(peerId) && (own.acceptFrom == null || own.acceptFrom(peerId))
     })
     for (const type of MEMBER_EVENT_TYPES) {
       agent.on(type, m => { this.#events.push({ at: this.now(), observer: i, type, member: m.name, status: m.status, ...(m.cause != null ? { cause: m.cause } : {}) }) })
@@ -85,6 +80,9 @@ export class InProcessTestCluster implements TestCluster {
   #views (): Views {
     return this.#agents.map(a => a?.isRunning === true ? a.members() : undefined)
   }
+
+  /** Agent i itself (createAgent's API: members(), submit(), services, events), while it runs. */
+  agent (i: number): Agent { return this.#agent(i) }
 
   now (): number { return Math.round(performance.now() - this.#t0) }
   peerId (i: number): string { return this.#peerIds[this.#index(i)] }
@@ -115,10 +113,10 @@ export class InProcessTestCluster implements TestCluster {
 
   async heal (): Promise<void> { this.#cuts.clear() }
 
-  async loss (): Promise<void> { throw new UnsupportedError('loss() needs the simulated network: use mode \'simulated\'') }
-  async delay (): Promise<void> { throw new UnsupportedError('delay() needs the simulated network: use mode \'simulated\'') }
-  async freeze (): Promise<void> { throw new UnsupportedError('freeze() needs a process per agent: use mode \'simulated\' (or \'processes\', once built)') }
-  async resume (): Promise<void> { throw new UnsupportedError('resume() needs a process per agent: use mode \'simulated\' (or \'processes\', once built)') }
+  async loss (_a: number, _b: number, _ratio: number): Promise<void> { throw new UnsupportedError('loss() needs the simulated network: use mode \'simulated\'') }
+  async delay (_a: number, _b: number, _ms: number): Promise<void> { throw new UnsupportedError('delay() needs the simulated network: use mode \'simulated\'') }
+  async freeze (_i: number): Promise<void> { throw new UnsupportedError('freeze() needs a process per agent: use mode \'processes\' or \'simulated\'') }
+  async resume (_i: number): Promise<void> { throw new UnsupportedError('resume() needs a process per agent: use mode \'processes\' or \'simulated\'') }
 
   /** The agent stops without a goodbye; its port closes, so the others see connections refused: a crash. */
   async crash (i: number): Promise<void> {

@@ -9,9 +9,18 @@
  */
 import { SimulatedTestCluster } from './simulated.ts'
 import { UnsupportedError, type TestCluster, type TestClusterOptions } from './types.ts'
+import type { InProcessTestCluster } from './in-process.ts'
+import type { ProcessesTestCluster } from './processes.ts'
 
 export * from './types.ts'
+export type { SimulatedTestCluster, InProcessTestCluster, ProcessesTestCluster }
+export type { AgentProcess } from './agent-process.ts'
 
+/** A cluster of `size` agents in `mode`; each mode's handle adds what only it has (`agent(i)` in process, `process(i)` in processes). */
+export async function createTestCluster (opts: TestClusterOptions & { mode: 'simulated' }): Promise<SimulatedTestCluster>
+export async function createTestCluster (opts: TestClusterOptions & { mode: 'in-process' }): Promise<InProcessTestCluster>
+export async function createTestCluster (opts: TestClusterOptions & { mode: 'processes' }): Promise<ProcessesTestCluster>
+export async function createTestCluster (opts: TestClusterOptions): Promise<TestCluster>
 export async function createTestCluster (opts: TestClusterOptions): Promise<TestCluster> {
   if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`size must be a positive integer, got ${String(opts.size)}`)
   switch (opts.mode) {
@@ -21,8 +30,10 @@ export async function createTestCluster (opts: TestClusterOptions): Promise<Test
       const { InProcessTestCluster } = await import('./in-process.ts')
       return await InProcessTestCluster.create(opts)
     }
-    case 'processes':
-      throw new UnsupportedError('mode processes is not built yet: use simulated or in-process (docs/testkit.md)')
+    case 'processes': {
+      const { ProcessesTestCluster } = await import('./processes.ts')
+      return await ProcessesTestCluster.create(opts)
+    }
     default:
       throw new UnsupportedError(`unknown mode ${JSON.stringify(opts.mode)} (simulated, in-process, processes)`)
   }

@@ -5,6 +5,7 @@
 import type { MemberView } from '../agent/member-view.ts'
 import type { JobView } from '../workloads/index.ts'
 import type { ProfileName } from '../membership/index.ts'
+import type { AgentOptions } from '../agent/config.ts'
 
 export type { MemberView } from '../agent/member-view.ts'
 export type { JobView } from '../workloads/index.ts'
@@ -14,7 +15,7 @@ export type { JobView } from '../workloads/index.ts'
  *   network with a logical clock: no sockets, faster than real time, the same
  *   seed gives the same run.
  * - `in-process`: real agents (libp2p on loopback, the real clock) in this process.
- * - `processes`: an agent process each (not built yet: see docs/testkit.md).
+ * - `processes`: one real `agent` process each (this package's binary), on loopback.
  */
 export type TestClusterMode = 'simulated' | 'in-process' | 'processes'
 
@@ -23,8 +24,14 @@ export interface TestClusterOptions {
   mode: TestClusterMode
   /** `simulated`: the seed of the run (default: random, printed when a wait fails). */
   seed?: number
-  /** Membership timing profile (default `lan`). */
+  /** Membership timing profile (default `lan` simulated, `local` otherwise: 0.5 s probes). */
   profile?: ProfileName
+  /** `in-process`: options for each agent's createAgent (your workloads, services, tags): one object for all, or one per index. */
+  agentOptions?: Partial<AgentOptions> | ((i: number) => Partial<AgentOptions>)
+  /** `processes`: more `agent` flags for each agent (`--tag`, `--slots`, `--allow-exec-open`, …): one list for all, or one per index. */
+  agentArgs?: string[] | ((i: number) => string[])
+  /** `processes`: the script Node runs as the agent. Default: this package's own. */
+  agentEntry?: string
 }
 
 /** `views[i]`: agent i's member list, the same JSON as its `GET /v1/members` (undefined while it is down). */

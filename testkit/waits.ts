@@ -34,10 +34,10 @@ export function timedOut (opts: WaitOptions, views: Views, note = ''): WaitTimeo
 }
 
 /** Polls `views` every `everyMs` of real time until `pred` holds; on timeout rejects with every view. */
-export async function pollUntil (views: () => Views, pred: (v: Views) => boolean, opts: WaitOptions, everyMs = 50): Promise<Views> {
+export async function pollUntil (views: () => Views | Promise<Views>, pred: (v: Views) => boolean, opts: WaitOptions, everyMs = 50): Promise<Views> {
   const end = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   for (;;) {
-    const v = views()
+    const v = await views()
     if (pred(v)) return v
     if (performance.now() >= end) throw timedOut(opts, v)
     await new Promise(resolve => setTimeout(resolve, everyMs))

@@ -2,7 +2,7 @@
  * Runs real `agent` processes on loopback, as a user would: each one started
  * through the CLI, observed through `agent members --json` / the control API.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../../agent/member-view.ts'
 import type { JobView } from '../../workloads/index.ts'
+import { killAgent, launchAgent, type AgentProcess } from '../../testkit/agent-process.ts'
+
+export type { AgentProcess } from '../../testkit/agent-process.ts'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 /**
@@ -31,17 +34,6 @@ const DENO_MAIN = process.env.DENO_AGENT_ENTRY ?? fileURLToPath(new URL('../../d
  * start: traffic off this machine, and ~1 MB more resident).
  */
 const DENO_ENV = { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }
-
-export interface AgentProcess {
-  name: string
-  child: ChildProcess
-  peerId: string
-  /** Full listen multiaddrs with /p2p/<id>. */
-  multiaddrs: string[]
-  rpc: string
-  output: () => string
-  exited: Promise<number | null>
-}
 
 export interface StartOptions {
   name: string
@@ -74,35 +66,15 @@ export async function startAgent (options: StartOptions): Promise<AgentProcess> 
     ...(options.join ?? []).flatMap(a => ['--join', a]),
     ...(options.extraArgs ?? [])]
   const deno = options.runtime === 'deno'
-  const child = deno
-    ? spawn(DENO, ['run', '-A', '--node-modules-dir=manual', options.denoEntry ?? DENO_MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...DENO_ENV, ...options.env } })
-    : spawn(process.execPath, [options.nodeEntry ?? MAIN, ...flags], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
-  // Deno's first start may compile the sources: a longer bound.
-  const deadline = Date.now() + (options.startTimeoutMs ?? (deno ? 60_000 : 20_000))
-  while (Date.now() < deadline) {
-    const started = startedIn(out)
-    if (started != null) return { name: options.name, child, ...started, output: () => out, exited }
-    if (child.exitCode != null) break
-    await sleep(20)
-  }
-  child.kill('SIGKILL')
-  throw new Error(`agent ${options.name} did not start:\n${out}`)
-}
-
-/** The peer id, addresses and control address from an agent's start banner (text) or start record (JSON); undefined before it. */
-export function startedIn (out: string): { peerId: string, multiaddrs: string[], rpc: string } | undefined {
-  const record = /^\{.*"event":"agent:started".*\}$/m.exec(out)
-  if (record != null) {
-    const r = JSON.parse(record[0]) as { peerId: string, listen: string[], control: string }
-    return { peerId: r.peerId, multiaddrs: r.listen, rpc: r.control.replace(/^http:\/\//, '') }
-  }
-  const control = /control:\s+http:\/\/([^\s]+)/.exec(out)
-  if (control == null) return undefined
-  return { peerId: /peer id:\s+(\S+)/.exec(out)![1], multiaddrs: [...out.matchAll(/listen:\s+(\S+)/g)].map(m => m[1]), rpc: control[1] }
+  return await launchAgent(deno ? DENO : process.execPath,
+    deno ? ['run', '-A', '--node-modules-dir=manual', options.denoEntry ?? DENO_MAIN, ...flags] : [options.nodeEntry ?? MAIN, ...flags],
+    {
+      name: options.name,
+      cwd: REPO,
+      env: { ...process.env, ...(deno ? DENO_ENV : {}), ...options.env },
+      // Deno's first start may compile the sources: a longer bound.
+      startTimeoutMs: options.startTimeoutMs ?? (deno ? 60_000 : 20_000)
+    })
 }
 
 /** Runs a CLI subcommand to completion. */
@@ -191,13 +163,7 @@ export async function waitAllSee (observers: AgentProcess[], targets: AgentProce
 
 /** Kills every agent still running; call in `after`. */
 export async function killAll (agents: AgentProcess[]): Promise<void> {
-  for (const a of agents) {
-    if (a.child.exitCode == null && a.child.signalCode == null) {
-      a.child.kill('SIGCONT')
-      a.child.kill('SIGKILL')
-    }
-  }
-  await Promise.all(agents.map(async a => await a.exited))
+  await Promise.all(agents.map(killAgent))
 }
 
 /**

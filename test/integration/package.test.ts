@@ -67,6 +67,19 @@ describe('npm package', () => {
     assert.equal(stdout.trim(), 'alive alive failed')
   })
 
+  it('exports the test kit: agent processes of the installed package, one frozen by SIGSTOP', async () => {
+    const script = "import { createTestCluster } from 'gossip-cluster-agent/testkit'\n" +
+      "const cluster = await createTestCluster({ size: 3, mode: 'processes' })\n" +
+      'try { await cluster.converged(); await cluster.freeze(2); await cluster.memberIs(0, 2, "failed")\n' +
+      'console.log(cluster.process(2).child.spawnargs[1])\n' +
+      'console.log((await cluster.views())[0].map(m => m.status).sort().join(" ")) } finally { await cluster.stop() }\n'
+    await writeFile(join(dir, 'kit-processes.mjs'), script)
+    const { stdout } = await run(process.execPath, ['kit-processes.mjs'], { cwd: dir, env })
+    const [entry, statuses] = stdout.trim().split('\n')
+    assert.equal(entry, join(dir, 'node_modules/gossip-cluster-agent/agent/bin.js'), 'the agent is the package\'s own binary')
+    assert.equal(statuses, 'alive alive failed')
+  })
+
   it('the installed bundle runs on Deno with the device settings and shares a job with an agent running the sources, under a cluster key', async () => {
     // The bundle swaps noise's and pnet's WebAssembly ciphers for JavaScript ones (build/wasm-free/):
     // every frame between these two agents crosses both implementations.

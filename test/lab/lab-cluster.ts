@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLab, labAvailable, type Lab, type LabNode } from './netlab.ts'
 import type { MemberView } from '../../agent/member-view.ts'
-import { startedIn } from '../integration/harness.ts'
+import { startedIn } from '../../testkit/agent-process.ts'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 /** The pinned Node 24 (the system Node may be too old for libp2p 3). */
