@@ -1,6 +1,7 @@
 /**
  * Five real agent processes on loopback, driven through the CLI: convergence,
  * crash, freeze and resume, graceful leave, and garbage on every interface.
+ * The cluster is the test kit's (mode `processes`), as a user's would be.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -8,21 +9,31 @@ import { connect } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createNode, SWIM_PROTOCOL } from '../../gossip/index.ts'
-import { EventRecorder } from '../../bench/events.ts'
-import { killAll, membersViaApi, membersViaCli, runCli, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { createTestCluster, type ProcessesTestCluster } from '../../testkit/index.ts'
+import { membersViaApi, membersViaCli, runCli, waitFor, type AgentProcess } from './harness.ts'
 
 /** Generous bounds: these tests check behaviour; the benchmarks measure speed. */
 const CONVERGE_MS = 15_000
 const DETECT_MS = 30_000
 
+/** Until every agent in `observers` sees agent `member` with `status`. */
+async function allSee (cluster: ProcessesTestCluster, observers: number[], member: number, status: 'failed' | 'left', timeoutMs: number): Promise<void> {
+  for (const o of observers) await cluster.memberIs(o, member, status, undefined, { timeoutMs })
+}
+
 describe('agent cluster: 5 processes on loopback (lan profile)', () => {
+  let cluster: ProcessesTestCluster
   let agents: AgentProcess[] = []
 
-  before(async () => { agents = await startCluster(5) })
-  after(async () => { await killAll(agents) })
+  before(async () => {
+    // TCP (the kit's) and WebSockets.
+    cluster = await createTestCluster({ size: 5, mode: 'processes', profile: 'lan', agentArgs: ['--listen', '/ip4/127.0.0.1/tcp/0/ws'] })
+    agents = Array.from({ length: 5 }, (_, i) => cluster.process(i))
+  })
+  after(async () => { await cluster?.stop() })
 
   it('converges: every agent lists all five alive via `agent members --json`', async () => {
-    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    await cluster.converged({ timeoutMs: CONVERGE_MS })
     for (const agent of agents) {
       const members = await membersViaCli(agent)
       assert.equal(members.length, 5, `${agent.name} lists ${members.length} members`)
@@ -33,7 +44,7 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
         }
         assert.ok(m.addrs.length >= 2, 'TCP and WebSocket addresses are announced')
       }
-      assert.deepEqual(members.map(m => m.name).sort(), ['node1', 'node2', 'node3', 'node4', 'node5'])
+      assert.deepEqual(members.map(m => m.name).sort(), agents.map(a => a.name).sort())
     }
   })
 
@@ -94,41 +105,33 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
 
     // Still running, still answering, still a member of a healthy cluster.
     assert.equal(target.child.exitCode, null, 'the agent is still running')
-    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    await cluster.converged({ timeoutMs: CONVERGE_MS })
     const stats = await (await fetch(`http://${target.rpc}/v1/stats`, { signal: AbortSignal.timeout(5000) })).json() as { transport: { dropped: Record<string, number> } }
     const drops = Object.values(stats.transport.dropped).reduce((a, b) => a + b, 0)
     assert.ok(drops >= 1, `garbage is counted as dropped (${JSON.stringify(stats.transport.dropped)})`)
   })
 
   it('kill -STOP: the frozen agent is failed everywhere; kill -CONT: alive everywhere again', async () => {
-    const frozen = agents[4]
-    const others = agents.slice(0, 4)
-    frozen.child.kill('SIGSTOP')
+    await cluster.freeze(4)
     try {
-      await waitAllSee(others, [frozen], 'failed', DETECT_MS)
+      await allSee(cluster, [0, 1, 2, 3], 4, 'failed', DETECT_MS)
     } finally {
-      frozen.child.kill('SIGCONT')
+      await cluster.resume(4)
     }
-    await waitAllSee(agents, agents, 'alive', DETECT_MS)
+    await cluster.converged({ timeoutMs: DETECT_MS })
   })
 
   it('kill -9: every other agent shows the killed one failed (cause crash), and GET /v1/events streams it', async () => {
     const victim = agents[3]
-    const events = new EventRecorder()
-    await events.watch(agents[0].name, agents[0].rpc)
-    try {
-      const since = performance.now()
-      victim.child.kill('SIGKILL')
-      await victim.exited
-      const others = agents.filter(a => a !== victim)
-      await waitAllSee(others, [victim], 'failed', DETECT_MS)
-      const view = (await membersViaCli(others[0])).find(m => m.peerId === victim.peerId)
-      assert.equal(view?.status, 'failed')
-      assert.equal(view?.cause, 'crash', 'a refused connection is evidence of a crash')
-      await waitFor('member:failed on the event stream', async () => events.first(victim.peerId, ['member:failed'], [agents[0].name], since) != null, 5000)
-    } finally {
-      events.close()
-    }
+    const since = cluster.now()
+    await cluster.crash(3)
+    await allSee(cluster, [0, 1, 2, 4], 3, 'failed', DETECT_MS)
+    const view = (await membersViaCli(agents[0])).find(m => m.peerId === victim.peerId)
+    assert.equal(view?.status, 'failed')
+    assert.equal(view?.cause, 'crash', 'a refused connection is evidence of a crash')
+    // The kit's events come from each agent's GET /v1/events stream.
+    await waitFor('member:failed on the event stream', async () =>
+      (await cluster.events()).some(e => e.at >= since && e.observer === 0 && e.type === 'member:failed' && e.member === victim.name), 5000)
   })
 
   it('`agent leave`: the agent exits and every other agent shows it left', async () => {
@@ -137,7 +140,7 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
     assert.equal(code, 0)
     assert.equal(await leaver.exited, 0, 'the agent exits cleanly after leaving')
     const remaining = [agents[0], agents[1], agents[4]]
-    await waitAllSee(remaining, [leaver], 'left', CONVERGE_MS)
+    await allSee(cluster, [0, 1, 4], 2, 'left', CONVERGE_MS)
     await waitFor('no false failures among the remaining', async () => {
       const members = await membersViaApi(agents[0])
       return remaining.every(r => members.find(m => m.peerId === r.peerId)?.status === 'alive')
@@ -148,6 +151,6 @@ describe('agent cluster: 5 processes on loopback (lan profile)', () => {
     const leaver = agents[4]
     leaver.child.kill('SIGTERM')
     assert.equal(await leaver.exited, 0)
-    await waitAllSee([agents[0], agents[1]], [leaver], 'left', CONVERGE_MS)
+    await allSee(cluster, [0, 1], 4, 'left', CONVERGE_MS)
   })
 })

@@ -2,11 +2,12 @@
  * Work claims across five real agent processes, driven through the CLI and
  * the control API as a user would: a CPU-bound job spread over every member,
  * a broadcast, and exactly-once counting through a worker crash and a
- * coordinator crash.
+ * coordinator crash. The cluster is the test kit's (mode `processes`).
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { jobViaApi, killAll, runCli, startAgent, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { createTestCluster, type ProcessesTestCluster } from '../../testkit/index.ts'
+import { jobViaApi, runCli, waitFor, type AgentProcess } from './harness.ts'
 import type { JobView } from '../../workloads/index.ts'
 
 const CONVERGE_MS = 20_000
@@ -50,14 +51,19 @@ async function waitProgress (agent: AgentProcess, id: string, done: number): Pro
   await waitFor(`job ${id} has ${done} tasks done`, async () => ((await jobViaApi(agent, id))?.stats.done ?? 0) >= done, JOB_MS, 50)
 }
 
-describe('work claims: 5 agent processes on loopback', () => {
+/** Agent 5 alone may run commands (exec); the others say so. */
+const EXEC_AGENT = 5
+
+describe('work claims: 6 agent processes on loopback', () => {
+  let cluster: ProcessesTestCluster
   let agents: AgentProcess[] = []
 
   before(async () => {
-    agents = await startCluster(5, 'node', 'lan', ['--slots', '2'])
-    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    cluster = await createTestCluster({ size: 6, mode: 'processes', profile: 'lan', agentArgs: i => ['--slots', '2', ...(i === EXEC_AGENT ? ['--allow-exec-open'] : [])] })
+    agents = Array.from({ length: 6 }, (_, i) => cluster.process(i))
+    await cluster.converged({ timeoutMs: CONVERGE_MS })
   })
-  after(async () => { await killAll(agents) })
+  after(async () => { await cluster?.stop() })
 
   it('`agent submit primes` on agent 3 returns 1270607 and every agent took part', async () => {
     const { code, stdout, stderr } = await runCli(['submit', 'primes', '--input', '{"from":0,"to":20000000,"chunks":200}', '--json', '--rpc', agents[2].rpc], JOB_MS)
@@ -83,20 +89,17 @@ describe('work claims: 5 agent processes on loopback', () => {
   })
 
   it('exec runs only on agents started with --allow-exec-open (no cluster key here); the others say so', async () => {
-    const execAgent = await startAgent({ name: 'exec1', join: [agents[0].multiaddrs[0]], extraArgs: ['--slots', '2', '--allow-exec-open'] })
-    agents.push(execAgent)
-    await waitAllSee(agents, agents, 'alive', CONVERGE_MS)
+    const execAgent = agents[EXEC_AGENT]
     const { code, stdout, stderr } = await runCli(['submit', 'exec', '--input', '{"command":"echo hello from $0; exit 3"}', '--json', '--rpc', execAgent.rpc], JOB_MS)
     assert.equal(code, 0, stderr)
     const answers = (JSON.parse(stdout) as JobView).result as Record<string, { code?: number, stdout?: string, error?: string }>
     assert.deepEqual(Object.keys(answers).sort(), agents.map(a => a.name).sort())
-    assert.equal(answers.exec1.code, 3)
-    assert.equal(answers.exec1.stdout, 'hello from /bin/sh\n')
-    for (const a of agents.slice(0, 5)) assert.match(answers[a.name].error ?? '', /not enabled on this node/)
-    execAgent.child.kill('SIGTERM')
-    await execAgent.exited
+    assert.equal(answers[execAgent.name].code, 3)
+    assert.equal(answers[execAgent.name].stdout, 'hello from /bin/sh\n')
+    for (const a of agents.filter(a => a !== execAgent)) assert.match(answers[a.name].error ?? '', /not enabled on this node/)
+    // The crash tests below run on the five others.
+    await cluster.leave(EXEC_AGENT)
     agents.pop()
-    await killAll([execAgent])
   })
 
   it('bad submissions get a clear error and start nothing', async () => {
@@ -126,7 +129,7 @@ describe('work claims: 5 agent processes on loopback', () => {
     await waitProgress(agents[2], id, 40)
     // a worker (not the coordinator) that is running tasks right now: its leases must be re-run
     const victim = await busyWorker(agents.filter(a => a !== agents[2]))
-    victim.child.kill('SIGKILL')
+    await cluster.crash(agents.indexOf(victim))
     const job = await waitDone(agents[2], id)
     assert.equal(job.status, 'done', job.error ?? '')
     assert.equal(job.result, 200)
@@ -142,7 +145,7 @@ describe('work claims: 5 agent processes on loopback', () => {
     const coordinator = agents[2]
     const id = await submitNoWait(coordinator, 'sleep', { tasks: 200, ms: 200 })
     await waitProgress(coordinator, id, 40)
-    coordinator.child.kill('SIGKILL')
+    await cluster.crash(2)
     const survivors = agents.filter(a => a !== coordinator && a.child.exitCode == null && a.child.signalCode == null)
     const job = await waitDone(survivors[0], id)
     assert.equal(job.status, 'done', job.error ?? '')
