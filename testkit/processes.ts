@@ -69,7 +69,8 @@ export class ProcessesTestCluster implements TestCluster {
       ...join.flatMap(a => ['--join', a]), ...extra]
     const agent = await launchAgent(process.execPath, args, { name: `agent-${i}`, startTimeoutMs: START_TIMEOUT_MS })
     this.#agents[i] = agent
-    this.#told.delete(i)
+    // A new process drops nobody: tell it its cuts, if it has any.
+    this.#told.set(i, '')
     await this.#tellCuts()
     await watchEvents(agent.rpc, (type, m) => {
       if ((MEMBER_EVENT_TYPES as readonly string[]).includes(type)) this.#events.push(eventOf(this.now(), i, type, m))
