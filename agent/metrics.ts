@@ -11,7 +11,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Counter, Gauge, Registry } from 'prom-client'
+import type { Metric } from 'prom-client'
 import type { AgentStats } from './agent.ts'
 import type { HealthView, MemberView } from './member-view.ts'
 import type { ServiceView } from '../services/index.ts'
@@ -33,6 +33,14 @@ interface Reading {
   stats: AgentStats
   health: HealthView
   services: ServiceView[]
+}
+
+/** One series of a family, as prom-client's exposition takes it. */
+interface Sample {
+  labels: Record<string, string>
+  value: number
+  /** A histogram's `_bucket`, `_sum` or `_count`. */
+  metricName?: string
 }
 
 export interface AgentMetrics {
@@ -66,63 +74,65 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
     return (r = { members, labels: labelsOf(members), stats: source.stats(), health: source.health(), services: source.services.list() })
   }
 
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, r: Reading) => void): void => {
-    registry.registerMetric(new prom.Gauge({ name, help, labelNames, registers: [], collect () { this.reset(); fill(this, reading()) } }))
+  // The agent's own families hand prom-client their values as they are read (a
+  // collected metric: `get` returns the family), not through Gauge.set and
+  // Counter.inc, which hash and check every label set at every scrape.
+  const family = (name: string, help: string, type: 'gauge' | 'counter', values: (r: Reading) => Sample[]): void => {
+    registry.registerMetric({ name, get: () => ({ name, help, type, values: values(reading()), aggregator: 'sum' }) } as unknown as Metric)
   }
-  // A counter the agent already keeps: set to its total at each scrape.
-  const counter = (name: string, help: string, labelNames: string[], totals: (r: Reading) => Array<[Record<string, string>, number]>): void => {
-    registry.registerMetric(new prom.Counter({
-      name, help, labelNames, registers: [],
-      collect (this: Counter) { this.reset(); for (const [labels, value] of totals(reading())) this.inc(labels, value) }
-    }))
-  }
+  const memberLabel = (r: Reading, m: MemberView): string => r.labels.get(m.peerId) as string
 
-  gauge('agent_members', 'Members in this agent\'s view by status, itself included.', ['status'], (g, { health }) => {
-    for (const [status, n] of Object.entries(health.members)) g.set({ status }, n)
-  })
-  gauge('agent_member_up', 'Per member: 1 while alive or suspect, 0 once failed or left.', ['member'], (g, { members, labels }) => {
-    for (const m of members) g.set({ member: labels.get(m.peerId) as string }, UP.has(m.status) ? 1 : 0)
-  })
-  gauge('agent_health_score', 'Lifeguard local health: 0 is healthy; higher stretches this agent\'s timeouts.', [], (g, { stats }) => { g.set(stats.membership.localHealth) })
-  gauge('agent_partition_side', 'This agent\'s side of the last stable membership: 1 majority, 0 unknown, -1 minority.', [], (g, { health }) => { g.set(SIDE[health.side]) })
-  gauge('agent_path_up', 'Per path to a member (transport, host): 1 up, 0 down or not yet tried.', ['member', 'transport', 'host'], (g, { members, labels }) => {
-    for (const m of members) for (const p of m.paths) g.set({ member: labels.get(m.peerId) as string, transport: p.transport, host: hostOf(p.addr) ?? '' }, p.state === 'up' ? 1 : 0)
-  })
-  gauge('agent_path_rtt_seconds', 'Last SWIM ping round trip over each path to a member.', ['member', 'transport', 'host'], (g, { members, labels }) => {
-    for (const m of members) for (const p of m.paths) if (p.rttMs != null) g.set({ member: labels.get(m.peerId) as string, transport: p.transport, host: hostOf(p.addr) ?? '' }, Math.round(p.rttMs * 1000) / 1e6)
-  })
-  gauge('agent_task_slots', 'This agent\'s task slots: running a task, free, and granted tasks waiting for one.', ['state'], (g, { stats }) => {
+  family('agent_members', 'Members in this agent\'s view by status, itself included.', 'gauge', ({ health }) =>
+    Object.entries(health.members).map(([status, value]) => ({ labels: { status }, value })))
+  family('agent_member_up', 'Per member: 1 while alive or suspect, 0 once failed or left.', 'gauge', r =>
+    r.members.map(m => ({ labels: { member: memberLabel(r, m) }, value: UP.has(m.status) ? 1 : 0 })))
+  family('agent_health_score', 'Lifeguard local health: 0 is healthy; higher stretches this agent\'s timeouts.', 'gauge', ({ stats }) => [{ labels: {}, value: stats.membership.localHealth }])
+  family('agent_partition_side', 'This agent\'s side of the last stable membership: 1 majority, 0 unknown, -1 minority.', 'gauge', ({ health }) => [{ labels: {}, value: SIDE[health.side] }])
+  family('agent_path_up', 'Per path to a member (transport, host): 1 up, 0 down or not yet tried.', 'gauge', r =>
+    r.members.flatMap(m => m.paths.map(p => ({ labels: { member: memberLabel(r, m), transport: p.transport, host: hostOf(p.addr) ?? '' }, value: p.state === 'up' ? 1 : 0 }))))
+  family('agent_path_rtt_seconds', 'Last SWIM ping round trip over each path to a member.', 'gauge', r =>
+    r.members.flatMap(m => m.paths.flatMap(p => p.rttMs == null ? [] : [{ labels: { member: memberLabel(r, m), transport: p.transport, host: hostOf(p.addr) ?? '' }, value: Math.round(p.rttMs * 1000) / 1e6 }])))
+  family('agent_task_slots', 'This agent\'s task slots: running a task, free, and granted tasks waiting for one.', 'gauge', ({ stats }) => {
     const { total, running, waiting } = stats.work.slots
-    g.set({ state: 'running' }, running)
-    g.set({ state: 'free' }, Math.max(0, total - running))
-    g.set({ state: 'waiting' }, waiting)
+    return [{ labels: { state: 'running' }, value: running }, { labels: { state: 'free' }, value: Math.max(0, total - running) }, { labels: { state: 'waiting' }, value: waiting }]
   })
-  gauge('agent_service_instances', 'Instances of each service across the cluster, by state.', ['service', 'state'], (g, { services }) => {
-    for (const s of services) for (const i of s.instances) g.inc({ service: s.name, state: i.state })
+  family('agent_service_instances', 'Instances of each service across the cluster, by state.', 'gauge', ({ services }) => {
+    const counts = new Map<string, Sample>()
+    for (const s of services) {
+      for (const i of s.instances) {
+        const key = `${s.name}\n${i.state}`
+        const sample = counts.get(key) ?? { labels: { service: s.name, state: i.state }, value: 0 }
+        sample.value++
+        counts.set(key, sample)
+      }
+    }
+    return [...counts.values()]
   })
 
-  counter('agent_suspicions_total', 'Suspicions this agent raised.', [], ({ stats }) => [[{}, stats.membership.suspicionsRaised]])
-  counter('agent_refutations_total', 'Times this agent refuted a suspicion or failure about itself.', [], ({ stats }) => [[{}, stats.membership.refutations]])
-  counter('agent_messages_total', 'SWIM messages by type and direction, and work-transport messages (type work-topic, work-direct).', ['type', 'direction'], ({ stats }) => {
+  // Counters the agent already keeps: their totals at each scrape.
+  const totals = (pairs: Array<[Record<string, string>, number]>): Sample[] => pairs.map(([labels, value]) => ({ labels, value }))
+  family('agent_suspicions_total', 'Suspicions this agent raised.', 'counter', ({ stats }) => [{ labels: {}, value: stats.membership.suspicionsRaised }])
+  family('agent_refutations_total', 'Times this agent refuted a suspicion or failure about itself.', 'counter', ({ stats }) => [{ labels: {}, value: stats.membership.refutations }])
+  family('agent_messages_total', 'SWIM messages by type and direction, and work-transport messages (type work-topic, work-direct).', 'counter', ({ stats }) => {
     const { in: received, out: sent } = stats.transport.messagesByType
     const work = stats.work.transport
-    return [
+    return totals([
       ...Object.entries(received).map(([type, n]): [Record<string, string>, number] => [{ type, direction: 'in' }, n]),
       ...Object.entries(sent).map(([type, n]): [Record<string, string>, number] => [{ type, direction: 'out' }, n]),
       [{ type: 'work-topic', direction: 'in' }, work.topicIn], [{ type: 'work-topic', direction: 'out' }, work.topicOut],
       [{ type: 'work-direct', direction: 'in' }, work.directIn], [{ type: 'work-direct', direction: 'out' }, work.directOut]
-    ]
+    ])
   })
-  counter('agent_bytes_total', 'SWIM frame bytes by direction.', ['direction'], ({ stats }) => [[{ direction: 'in' }, stats.transport.bytesIn], [{ direction: 'out' }, stats.transport.bytesOut]])
-  counter('agent_jobs_total', 'Jobs coordinated here: accepted, taken over, and ended by status.', ['status'], ({ stats }) => {
+  family('agent_bytes_total', 'SWIM frame bytes by direction.', 'counter', ({ stats }) => totals([[{ direction: 'in' }, stats.transport.bytesIn], [{ direction: 'out' }, stats.transport.bytesOut]]))
+  family('agent_jobs_total', 'Jobs coordinated here: accepted, taken over, and ended by status.', 'counter', ({ stats }) => {
     const { accepted, takenOver, done, failed, cancelled } = stats.work.jobs
-    return [[{ status: 'accepted' }, accepted], [{ status: 'taken-over' }, takenOver], [{ status: 'done' }, done], [{ status: 'failed' }, failed], [{ status: 'cancelled' }, cancelled]]
+    return totals([[{ status: 'accepted' }, accepted], [{ status: 'taken-over' }, takenOver], [{ status: 'done' }, done], [{ status: 'failed' }, failed], [{ status: 'cancelled' }, cancelled]])
   })
-  counter('agent_tasks_total', 'Tasks this agent ran, by outcome.', ['outcome'], ({ stats }) => {
+  family('agent_tasks_total', 'Tasks this agent ran, by outcome.', 'counter', ({ stats }) => {
     const w = stats.work.worker
-    return [[{ outcome: 'finished' }, w.tasksFinished], [{ outcome: 'aborted' }, w.tasksAborted], [{ outcome: 'refused' }, w.tasksRefused]]
+    return totals([[{ outcome: 'finished' }, w.tasksFinished], [{ outcome: 'aborted' }, w.tasksAborted], [{ outcome: 'refused' }, w.tasksRefused]])
   })
-  counter('agent_dropped_messages_total', 'Messages dropped, by reason (rate-limited, forged, malformed, …); see docs/security.md.', ['reason'], ({ stats }) => droppedByReason(stats))
+  family('agent_dropped_messages_total', 'Messages dropped, by reason (rate-limited, forged, malformed, …); see docs/security.md.', 'counter', ({ stats }) => totals(droppedByReason(stats)))
 
   // The transport keeps the histogram (gossip/rtt-histogram.ts); prom-client writes it out.
   registry.registerMetric({
@@ -130,11 +140,11 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
     get: () => {
       const h = reading().stats.transport.pingRtt
       let cumulative = 0
-      const values = RTT_BUCKETS_MS.map((bound, i) => {
+      const values: Sample[] = RTT_BUCKETS_MS.map((bound, i) => {
         cumulative += h.counts[i]
-        return { metricName: 'agent_probe_duration_seconds_bucket', labels: { le: bound / 1000 }, value: cumulative }
+        return { metricName: 'agent_probe_duration_seconds_bucket', labels: { le: String(bound / 1000) }, value: cumulative }
       })
-      values.push({ metricName: 'agent_probe_duration_seconds_bucket', labels: { le: '+Inf' as unknown as number }, value: h.count })
+      values.push({ metricName: 'agent_probe_duration_seconds_bucket', labels: { le: '+Inf' }, value: h.count })
       return {
         name: 'agent_probe_duration_seconds',
         help: 'Round trips of direct SWIM probes (ping to ack).',
@@ -143,7 +153,7 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
         aggregator: 'sum'
       }
     }
-  } as unknown as Gauge)
+  } as unknown as Metric)
 
   return {
     contentType: registry.contentType,
@@ -177,9 +187,17 @@ function droppedByReason (stats: AgentStats): Array<[Record<string, string>, num
   return Object.entries(reasons).map(([reason, n]) => [{ reason }, n])
 }
 
+/**
+ * As on the control API: an idle connection kept 65 s, past a scraper's
+ * interval (Prometheus reuses its connection), heads in within 10 s; and
+ * the connections bounded, since this listener takes no token.
+ */
+const SCRAPE_SERVER_OPTIONS = { keepAliveTimeout: 65_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 }
+const MAX_SCRAPE_CONNECTIONS = 64
+
 /** GET /metrics on a listener of its own (`--metrics-addr`): no token, nothing else served. */
 export async function serveMetrics (source: MetricsSource, at: { host: string, port: number }): Promise<{ host: string, port: number, close: () => void }> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(SCRAPE_SERVER_OPTIONS, (req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics here\n')
       return
@@ -191,6 +209,7 @@ export async function serveMetrics (source: MetricsSource, at: { host: string, p
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`)
     })
   })
+  server.maxConnections = MAX_SCRAPE_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(at.port, at.host, () => { server.off('error', reject); resolve() })
