@@ -62,6 +62,7 @@ export class InProcessTestCluster implements TestCluster {
       agent.on(type, m => { this.#events.push({ at: this.now(), observer: i, type, member: m.name, status: m.status, ...(m.cause != null ? { cause: m.cause } : {}) }) })
     }
     await agent.start()
+    await this.#opts.setupAgent?.(agent, i)
     this.#agents[i] = agent
     this.#peerIds[i] = agent.peerId
   }

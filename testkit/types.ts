@@ -6,6 +6,7 @@ import type { MemberView } from '../agent/member-view.ts'
 import type { JobView } from '../workloads/index.ts'
 import type { ProfileName } from '../membership/index.ts'
 import type { AgentOptions } from '../agent/config.ts'
+import type { Agent } from '../agent/agent.ts'
 
 export type { MemberView } from '../agent/member-view.ts'
 export type { JobView } from '../workloads/index.ts'
@@ -26,15 +27,17 @@ export interface TestClusterOptions {
   seed?: number
   /** Membership timing profile (default `lan` simulated, `local` otherwise: 0.5 s probes). */
   profile?: ProfileName
-  /** `in-process`: options for each agent's createAgent (your workloads, services, tags): one object for all, or one per index. */
+  /** `in-process`: options for each agent's createAgent (tags, slots, timing; the kit sets name, listen, rpc, dataDir and join): one object for all, or one per index. */
   agentOptions?: Partial<AgentOptions> | ((i: number) => Partial<AgentOptions>)
+  /** `in-process`: called with each agent once it has started, and again after a restart, before the kit goes on: register your workloads and services here. */
+  setupAgent?: (agent: Agent, i: number) => void | Promise<void>
   /** `processes`: more `agent` flags for each agent (`--tag`, `--slots`, `--allow-exec-open`, …): one list for all, or one per index. */
   agentArgs?: string[] | ((i: number) => string[])
   /** `processes`: the script Node runs as the agent. Default: this package's own. */
   agentEntry?: string
 }
 
-/** `views[i]`: agent i's member list, the same JSON as its `GET /v1/members` (undefined while it is down). */
+/** `views[i]`: agent i's member list, the same JSON as its `GET /v1/members` (undefined while it is down or frozen). */
 export type Views = Array<MemberView[] | undefined>
 
 export interface WaitOptions {

@@ -8,6 +8,17 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createTestCluster, UnsupportedError, type TestCluster } from '../../testkit/index.ts'
+import type { Workload } from '../../agent/index.ts'
+
+/** A workload of our own: each of two tasks doubles the input; the sum is returned. */
+const DOUBLE: Workload<number, number, number, number> = {
+  kind: 'map',
+  description: 'the input doubled, twice, summed',
+  validate: input => { if (typeof input !== 'number') throw new Error('input must be a number'); return input },
+  split: n => [n, n],
+  run: async n => 2 * n,
+  reduce: results => results.reduce((sum, r) => sum + r.value, 0)
+}
 
 /** What both real modes must do, on a 3-agent cluster that has converged. */
 async function crashRestartPartitionLeave (cluster: TestCluster): Promise<void> {
@@ -35,11 +46,17 @@ async function crashRestartPartitionLeave (cluster: TestCluster): Promise<void> 
 }
 
 describe('test kit, in-process mode', () => {
-  it('crash, restart as the same member, partition and heal, leave; agent options per index; freezing says which mode can', async () => {
-    const cluster = await createTestCluster({ size: 3, mode: 'in-process', agentOptions: i => ({ tags: { rack: `r${i}` } }) })
+  it('crash, restart as the same member, partition and heal, leave; options and a workload of our own per agent; freezing says which mode can', async () => {
+    const cluster = await createTestCluster({
+      size: 3,
+      mode: 'in-process',
+      agentOptions: i => ({ tags: { rack: `r${i}` } }),
+      setupAgent: agent => { agent.workloads.register('double', DOUBLE) }
+    })
     try {
       await cluster.converged({ timeoutMs: 20_000 })
       assert.equal(cluster.agent(0).members().find(m => m.peerId === cluster.peerId(2))?.tags.rack, 'r2')
+      assert.equal((await cluster.jobDone(await cluster.submit(1, 'double', 21))).result, 84, 'our own workload ran in the cluster')
       await assert.rejects(cluster.freeze(0), /mode 'processes'/)
       await crashRestartPartitionLeave(cluster)
     } finally {
