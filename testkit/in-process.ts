@@ -11,9 +11,10 @@
 import { rm } from 'node:fs/promises'
 import { createAgent, type Agent } from '../agent/agent.ts'
 import { MEMBER_EVENT_TYPES } from '../agent/member-view.ts'
-import { UnsupportedError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { needsSimulatedNetwork, UnsupportedError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { CutLinks } from './cut-links.ts'
 import { startAgents } from './start-agents.ts'
-import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, pollUntil, sees, timedOut, upIndexes } from './waits.ts'
+import { checkIndex, oneAliveSet, pollJob, pollUntil, testEvent, untilConverged, untilMemberIs } from './waits.ts'
 
 /** Real agents default to the `local` profile (0.5 s probes): detection in seconds, as tests want. */
 const DEFAULT_PROFILE = 'local'
@@ -26,15 +27,14 @@ export class InProcessTestCluster implements TestCluster {
   readonly #agents: Array<Agent | undefined> = []
   readonly #peerIds: string[] = []
   readonly #dirs: string[] = []
-  readonly #down = new Set<number>()
-  /** Cut links: `${from}>${to}` by agent index. */
-  readonly #cuts = new Set<string>()
+  readonly #cuts: CutLinks
   readonly #events: TestEvent[] = []
   readonly #t0 = performance.now()
 
   private constructor (opts: TestClusterOptions) {
     this.size = opts.size
     this.#opts = opts
+    this.#cuts = new CutLinks(opts.size)
   }
 
   static async create (opts: TestClusterOptions): Promise<InProcessTestCluster> {
@@ -46,7 +46,7 @@ export class InProcessTestCluster implements TestCluster {
   async #start (i: number): Promise<void> {
     const seed = this.#agents.find((a, k) => a != null && k !== i)
     const own = typeof this.#opts.agentOptions === 'function' ? this.#opts.agentOptions(i) : this.#opts.agentOptions ?? {}
-    const cut = (peerId: string): boolean => this.#cuts.size > 0 && this.#cuts.has(`${this.#peerIds.indexOf(peerId)}>${i}`)
+    const cut = (peerId: string): boolean => this.#cuts.has(this.#peerIds.indexOf(peerId), i)
     const agent = createAgent({
       log: QUIET,
       ...own,
@@ -59,7 +59,7 @@ export class InProcessTestCluster implements TestCluster {
       acceptFrom: peerId => !cut(peerId) && (own.acceptFrom == null || own.acceptFrom(peerId))
     })
     for (const type of MEMBER_EVENT_TYPES) {
-      agent.on(type, m => { this.#events.push({ at: this.now(), observer: i, type, member: m.name, status: m.status, ...(m.cause != null ? { cause: m.cause } : {}) }) })
+      agent.on(type, m => { this.#events.push(testEvent(this.now(), i, type, m)) })
     }
     await agent.start()
     await this.#opts.setupAgent?.(agent, i)
@@ -67,13 +67,8 @@ export class InProcessTestCluster implements TestCluster {
     this.#peerIds[i] = agent.peerId
   }
 
-  #index (i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`no agent ${i} (the cluster has agents 0 to ${this.size - 1})`)
-    return i
-  }
-
   #agent (i: number): Agent {
-    const agent = this.#agents[this.#index(i)]
+    const agent = this.#agents[checkIndex(i, this.size)]
     if (agent == null || !agent.isRunning) throw new Error(`agent ${i} is not running`)
     return agent
   }
@@ -86,7 +81,7 @@ export class InProcessTestCluster implements TestCluster {
   agent (i: number): Agent { return this.#agent(i) }
 
   now (): number { return Math.round(performance.now() - this.#t0) }
-  peerId (i: number): string { return this.#peerIds[this.#index(i)] }
+  peerId (i: number): string { return this.#peerIds[checkIndex(i, this.size)] }
   async views (): Promise<Views> { return this.#views() }
 
   async until (pred: (views: Views) => boolean, opts: WaitOptions = {}): Promise<Views> {
@@ -94,46 +89,36 @@ export class InProcessTestCluster implements TestCluster {
   }
 
   async converged (opts: WaitOptions = {}): Promise<Views> {
-    const up = upIndexes(this.size, this.#down)
-    return await this.until(views => allSeeAlive(views, up, i => this.#peerIds[i]), { what: 'every agent that is up sees every one alive', ...opts })
+    // Down: crashed or left (a stopped agent), not yet restarted.
+    const down = new Set(this.#agents.flatMap((a, i) => a?.isRunning === true ? [] : [i]))
+    return await untilConverged(this, down, i => this.#peerIds[i], opts)
   }
 
   async memberIs (observer: number, member: number, status: string, cause?: string, opts: WaitOptions = {}): Promise<Views> {
-    const about = this.peerId(member)
-    return await this.until(views => sees(views, observer, about, status, cause), { what: `agent ${observer} sees agent ${member} ${status}${cause != null ? ` (${cause})` : ''}`, ...opts })
+    return await untilMemberIs(this, observer, member, this.peerId(member), status, cause, opts)
   }
 
-  async partition (a: number[], b: number[]): Promise<void> {
-    for (const x of a) for (const y of b) { this.#cuts.add(`${x}>${y}`); this.#cuts.add(`${y}>${x}`) }
-  }
+  async partition (a: number[], b: number[]): Promise<void> { this.#cuts.partition(a, b) }
+  async cut (a: number, b: number, opts: { oneWay?: boolean } = {}): Promise<void> { this.#cuts.cut(a, b, opts) }
+  async heal (): Promise<void> { this.#cuts.heal() }
 
-  async cut (a: number, b: number, opts: { oneWay?: boolean } = {}): Promise<void> {
-    this.#cuts.add(`${a}>${b}`)
-    if (opts.oneWay !== true) this.#cuts.add(`${b}>${a}`)
-  }
-
-  async heal (): Promise<void> { this.#cuts.clear() }
-
-  async loss (_a: number, _b: number, _ratio: number): Promise<void> { throw new UnsupportedError('loss() needs the simulated network: use mode \'simulated\'') }
-  async delay (_a: number, _b: number, _ms: number): Promise<void> { throw new UnsupportedError('delay() needs the simulated network: use mode \'simulated\'') }
+  async loss (_a: number, _b: number, _ratio: number): Promise<void> { throw needsSimulatedNetwork('loss') }
+  async delay (_a: number, _b: number, _ms: number): Promise<void> { throw needsSimulatedNetwork('delay') }
   async freeze (_i: number): Promise<void> { throw new UnsupportedError('freeze() needs a process per agent: use mode \'processes\' or \'simulated\'') }
   async resume (_i: number): Promise<void> { throw new UnsupportedError('resume() needs a process per agent: use mode \'processes\' or \'simulated\'') }
 
   /** The agent stops without a goodbye; its port closes, so the others see connections refused: a crash. */
   async crash (i: number): Promise<void> {
     await this.#agent(i).stop()
-    this.#down.add(i)
   }
 
   async restart (i: number): Promise<void> {
-    if (this.#agents[this.#index(i)]?.isRunning === true) throw new Error(`agent ${i} is running: crash or leave it first`)
+    if (this.#agents[checkIndex(i, this.size)]?.isRunning === true) throw new Error(`agent ${i} is running: crash or leave it first`)
     await this.#start(i)
-    this.#down.delete(i)
   }
 
   async leave (i: number): Promise<void> {
     await this.#agent(i).leave()
-    this.#down.add(i)
   }
 
   async events (): Promise<TestEvent[]> { return this.#events.map(e => ({ ...e })) }
@@ -143,14 +128,8 @@ export class InProcessTestCluster implements TestCluster {
   }
 
   async jobDone (id: string, opts: WaitOptions = {}): Promise<JobView> {
-    const end = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-    for (;;) {
-      // One running agent is enough: job() asks every alive member for it.
-      const job = await this.#agents.find(a => a?.isRunning === true)?.job(id)
-      if (job != null && job.status !== 'running') return job
-      if (performance.now() >= end) throw timedOut({ what: `job ${id} ended`, ...opts }, this.#views())
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    // One running agent is enough: job() asks every alive member for it.
+    return await pollJob(id, async () => await this.#agents.find(a => a?.isRunning === true)?.job(id), () => this.#views(), opts)
   }
 
   async advance (ms: number): Promise<void> {

@@ -14,9 +14,10 @@ import { callApi } from '../agent/api-client.ts'
 import { MEMBER_EVENT_TYPES, type MemberView } from '../agent/member-view.ts'
 import { killAgent, launchAgent, type AgentProcess } from './agent-process.ts'
 import { watchEvents } from './event-stream.ts'
-import { UnsupportedError, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { needsSimulatedNetwork, type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
+import { CutLinks } from './cut-links.ts'
 import { startAgents } from './start-agents.ts'
-import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, pollUntil, sees, timedOut, upIndexes } from './waits.ts'
+import { checkIndex, oneAliveSet, pollJob, pollUntil, testEvent, untilConverged, untilMemberIs } from './waits.ts'
 
 const DEFAULT_PROFILE = 'local'
 /** How long an agent may take to print its addresses (agents start together, on few cores). */
@@ -41,8 +42,8 @@ export class ProcessesTestCluster implements TestCluster {
   readonly #agents: Array<AgentProcess | undefined> = []
   readonly #dirs: string[] = []
   readonly #frozen = new Set<number>()
-  /** Cut links `${from}>${to}` by agent index; what each agent was last told to drop. */
-  readonly #cuts = new Set<string>()
+  readonly #cuts: CutLinks
+  /** What each agent was last told to drop (peer ids, sorted and joined). */
   readonly #told = new Map<number, string>()
   #lastViews: Views = []
   readonly #events: TestEvent[] = []
@@ -52,6 +53,7 @@ export class ProcessesTestCluster implements TestCluster {
   private constructor (opts: TestClusterOptions) {
     this.size = opts.size
     this.#opts = opts
+    this.#cuts = new CutLinks(opts.size)
   }
 
   static async create (opts: TestClusterOptions): Promise<ProcessesTestCluster> {
@@ -62,7 +64,7 @@ export class ProcessesTestCluster implements TestCluster {
 
   async #start (i: number): Promise<void> {
     // It joins every agent running that is not cut off from it.
-    const join = this.#running().filter(k => k !== i && !this.#cuts.has(`${k}>${i}`)).flatMap(k => this.#agents[k]!.multiaddrs.slice(0, 1))
+    const join = this.#running().filter(k => k !== i && !this.#cuts.has(k, i)).flatMap(k => this.#agents[k]!.multiaddrs.slice(0, 1))
     const extra = typeof this.#opts.agentArgs === 'function' ? this.#opts.agentArgs(i) : this.#opts.agentArgs ?? []
     const args = [this.#opts.agentEntry ?? packagedAgent(), '--log-format', 'text', '--name', `agent-${i}`, '--rpc', '127.0.0.1:0',
       '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', this.#dirs[i], '--profile', this.#opts.profile ?? DEFAULT_PROFILE, '--test-faults',
@@ -73,13 +75,8 @@ export class ProcessesTestCluster implements TestCluster {
     this.#told.set(i, '')
     await this.#tellCuts()
     await watchEvents(agent.rpc, (type, m) => {
-      if ((MEMBER_EVENT_TYPES as readonly string[]).includes(type)) this.#events.push(eventOf(this.now(), i, type, m))
+      if ((MEMBER_EVENT_TYPES as readonly string[]).includes(type)) this.#events.push(testEvent(this.now(), i, type, m))
     }, this.#watches.signal)
-  }
-
-  #index (i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`no agent ${i} (the cluster has agents 0 to ${this.size - 1})`)
-    return i
   }
 
   /** Indexes of the agents whose process runs (frozen or not). */
@@ -89,7 +86,7 @@ export class ProcessesTestCluster implements TestCluster {
 
   /** Agent i, running and not frozen: one that can answer. */
   #answering (i: number): AgentProcess {
-    const agent = this.#agents[this.#index(i)]
+    const agent = this.#agents[checkIndex(i, this.size)]
     if (agent == null || !this.#running().includes(i)) throw new Error(`agent ${i} is not running`)
     if (this.#frozen.has(i)) throw new Error(`agent ${i} is frozen: resume it first`)
     return agent
@@ -116,7 +113,7 @@ export class ProcessesTestCluster implements TestCluster {
   /** Tells each agent that can answer whom to drop now, where that changed. */
   async #tellCuts (): Promise<void> {
     await Promise.all(this.#running().filter(i => !this.#frozen.has(i)).map(async i => {
-      const peers = [...this.#cuts].map(c => c.split('>').map(Number)).filter(([, to]) => to === i).map(([from]) => this.peerId(from))
+      const peers = this.#cuts.into(i).map(from => this.peerId(from))
       const key = peers.sort().join()
       if (this.#told.get(i) === key) return
       await callApi({ rpc: this.#agents[i]!.rpc }, 'PUT', '/v1/test/drop-from', { peers })
@@ -126,7 +123,7 @@ export class ProcessesTestCluster implements TestCluster {
 
   /** The process of agent i, to reach it as a user would: its control API (`rpc`), its addresses, its output. */
   process (i: number): AgentProcess {
-    const agent = this.#agents[this.#index(i)]
+    const agent = this.#agents[checkIndex(i, this.size)]
     if (agent == null) throw new Error(`agent ${i} has not started`)
     return agent
   }
@@ -140,33 +137,30 @@ export class ProcessesTestCluster implements TestCluster {
   }
 
   async converged (opts: WaitOptions = {}): Promise<Views> {
-    const up = upIndexes(this.size, this.#down())
-    return await this.until(views => allSeeAlive(views, up, i => this.peerId(i)), { what: 'every agent that is up sees every one alive', ...opts })
+    return await untilConverged(this, this.#down(), i => this.peerId(i), opts)
   }
 
   async memberIs (observer: number, member: number, status: string, cause?: string, opts: WaitOptions = {}): Promise<Views> {
-    const about = this.peerId(member)
-    return await this.until(views => sees(views, observer, about, status, cause), { what: `agent ${observer} sees agent ${member} ${status}${cause != null ? ` (${cause})` : ''}`, ...opts })
+    return await untilMemberIs(this, observer, member, this.peerId(member), status, cause, opts)
   }
 
   async partition (a: number[], b: number[]): Promise<void> {
-    for (const x of a) for (const y of b) { this.#cuts.add(`${this.#index(x)}>${this.#index(y)}`); this.#cuts.add(`${y}>${x}`) }
+    this.#cuts.partition(a, b)
     await this.#tellCuts()
   }
 
   async cut (a: number, b: number, opts: { oneWay?: boolean } = {}): Promise<void> {
-    this.#cuts.add(`${this.#index(a)}>${this.#index(b)}`)
-    if (opts.oneWay !== true) this.#cuts.add(`${b}>${a}`)
+    this.#cuts.cut(a, b, opts)
     await this.#tellCuts()
   }
 
   async heal (): Promise<void> {
-    this.#cuts.clear()
+    this.#cuts.heal()
     await this.#tellCuts()
   }
 
-  async loss (_a: number, _b: number, _ratio: number): Promise<void> { throw new UnsupportedError('loss() needs the simulated network: use mode \'simulated\'') }
-  async delay (_a: number, _b: number, _ms: number): Promise<void> { throw new UnsupportedError('delay() needs the simulated network: use mode \'simulated\'') }
+  async loss (_a: number, _b: number, _ratio: number): Promise<void> { throw needsSimulatedNetwork('loss') }
+  async delay (_a: number, _b: number, _ms: number): Promise<void> { throw needsSimulatedNetwork('delay') }
 
   async freeze (i: number): Promise<void> {
     this.#answering(i).child.kill('SIGSTOP')
@@ -174,7 +168,7 @@ export class ProcessesTestCluster implements TestCluster {
   }
 
   async resume (i: number): Promise<void> {
-    if (!this.#frozen.has(this.#index(i))) throw new Error(`agent ${i} is not frozen`)
+    if (!this.#frozen.has(checkIndex(i, this.size))) throw new Error(`agent ${i} is not frozen`)
     this.#agents[i]!.child.kill('SIGCONT')
     this.#frozen.delete(i)
     // Cut or healed while it slept: it learns the links as they are now.
@@ -187,7 +181,7 @@ export class ProcessesTestCluster implements TestCluster {
   }
 
   async restart (i: number): Promise<void> {
-    if (this.#running().includes(this.#index(i))) throw new Error(`agent ${i} is running: crash or leave it first`)
+    if (this.#running().includes(checkIndex(i, this.size))) throw new Error(`agent ${i} is running: crash or leave it first`)
     await this.#start(i)
   }
 
@@ -205,15 +199,11 @@ export class ProcessesTestCluster implements TestCluster {
   }
 
   async jobDone (id: string, opts: WaitOptions = {}): Promise<JobView> {
-    const end = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-    for (;;) {
+    return await pollJob(id, async () => {
       const asked = this.#running().find(i => !this.#frozen.has(i))
       // One agent is enough: it asks every alive member for the job.
-      const job = asked == null ? undefined : await callApi({ rpc: this.#agents[asked]!.rpc }, 'GET', `/v1/jobs/${id}`).catch(() => undefined) as JobView | undefined
-      if (job != null && job.status !== 'running') return job
-      if (performance.now() >= end) throw timedOut({ what: `job ${id} ended`, ...opts }, await this.#poll())
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+      return asked == null ? undefined : await callApi({ rpc: this.#agents[asked]!.rpc }, 'GET', `/v1/jobs/${id}`).catch(() => undefined) as JobView | undefined
+    }, async () => await this.#poll(), opts)
   }
 
   async advance (ms: number): Promise<void> {
@@ -244,8 +234,4 @@ export class ProcessesTestCluster implements TestCluster {
     await Promise.all(this.#agents.map(async a => { if (a != null) await killAgent(a) }))
     await Promise.all(this.#dirs.map(async d => { await rm(d, { recursive: true, force: true }) }))
   }
-}
-
-function eventOf (at: number, observer: number, type: string, m: MemberView): TestEvent {
-  return { at, observer, type, member: m.name, status: m.status, ...(m.cause != null && m.status !== 'alive' ? { cause: m.cause } : {}) }
 }

@@ -12,7 +12,7 @@ import type { MemberId } from '../membership/index.ts'
 import { SimCluster } from './sim/cluster.ts'
 import { SimWork } from './sim/work-layer.ts'
 import { type JobView, type TestCluster, type TestClusterOptions, type TestEvent, type Views, type WaitOptions } from './types.ts'
-import { allSeeAlive, DEFAULT_TIMEOUT_MS, oneAliveSet, sees, timedOut, upIndexes } from './waits.ts'
+import { checkIndex, DEFAULT_TIMEOUT_MS, oneAliveSet, testEvent, timedOut, untilConverged, untilMemberIs } from './waits.ts'
 
 /** How often (logical ms) a wait looks at the views. */
 const CHECK_EVERY_MS = 100
@@ -35,14 +35,13 @@ export class SimulatedTestCluster implements TestCluster {
     const index = new Map<MemberId, number>(Array.from({ length: opts.size }, (_, i) => [this.#sim.idOf(i), i]))
     this.#sim.onEvent(e => {
       const m = e.event.member
-      this.#events.push({ at: e.at, observer: index.get(e.observer) ?? -1, type: e.event.type, member: m.name, status: m.status, ...(m.cause != null && m.status !== 'alive' ? { cause: m.cause } : {}) })
+      this.#events.push(testEvent(e.at, index.get(e.observer) ?? -1, e.event.type, m))
     })
     this.#sim.start()
   }
 
   #id (i: number): MemberId {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new RangeError(`no agent ${i} (the cluster has agents 0 to ${this.size - 1})`)
-    return this.#sim.idOf(i)
+    return this.#sim.idOf(checkIndex(i, this.size))
   }
 
   #views (): Views {
@@ -78,14 +77,11 @@ export class SimulatedTestCluster implements TestCluster {
 
   async converged (opts: WaitOptions = {}): Promise<Views> {
     // Agents still starting count as up: only a crash, a freeze or a leave takes one out.
-    const up = upIndexes(this.size, this.#down)
-    return await this.until(views => allSeeAlive(views, up, i => this.#sim.idOf(i)), { what: 'every agent that is up sees every one alive', ...opts })
+    return await untilConverged(this, this.#down, i => this.#sim.idOf(i), opts)
   }
 
   async memberIs (observer: number, member: number, status: string, cause?: string, opts: WaitOptions = {}): Promise<Views> {
-    const about = this.#id(member)
-    this.#id(observer)
-    return await this.until(views => sees(views, observer, about, status, cause), { what: `agent ${observer} sees agent ${member} ${status}${cause != null ? ` (${cause})` : ''}`, ...opts })
+    return await untilMemberIs(this, observer, member, this.#id(member), status, cause, opts)
   }
 
   async partition (a: number[], b: number[]): Promise<void> {

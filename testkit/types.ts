@@ -125,9 +125,14 @@ export class WaitTimeoutError extends Error {
   }
 }
 
-/** This mode cannot do that (a link delay on real sockets, a mode not built yet). */
+/** This mode cannot do that (a link delay on real sockets, a freeze without a process of its own). */
 export class UnsupportedError extends Error {
   override name = 'UnsupportedError'
+}
+
+/** What the real modes answer to `loss()` and `delay()`: real sockets have no per-link loss or delay. */
+export function needsSimulatedNetwork (command: 'loss' | 'delay'): UnsupportedError {
+  return new UnsupportedError(`${command}() needs the simulated network: use mode 'simulated'`)
 }
 
 /** Every agent's view, one line per agent, for a failure message. */
