@@ -12,6 +12,8 @@ export interface Scheduled {
 /** A binary min-heap of scheduled events by (at, seq). */
 export class EventQueue {
   readonly #heap: Scheduled[] = []
+  /** Numbers events as they are pushed: among events of one time, the first pushed runs first. */
+  #seq = 0
 
   get size (): number {
     return this.#heap.length
@@ -21,9 +23,9 @@ export class EventQueue {
     return this.#heap[0]
   }
 
-  push (item: Scheduled): void {
+  push (at: number, run: () => void): void {
     const h = this.#heap
-    h.push(item)
+    h.push({ at, seq: this.#seq++, run })
     let i = h.length - 1
     while (i > 0) {
       const p = (i - 1) >> 1

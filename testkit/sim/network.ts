@@ -113,7 +113,6 @@ export class SimNetwork {
   readonly #clone: boolean
   readonly #meter: SendMeter | undefined
   readonly #queue = new EventQueue()
-  #seq = 0
   readonly #nodes = new Map<MemberId, SimEndpoint>()
   readonly #byAddr = new Map<string, MemberId>()
   /** Per node, the peers it holds a connection with (both directions recorded). */
@@ -146,7 +145,7 @@ export class SimNetwork {
   }
 
   schedule (at: number, run: () => void): void {
-    this.#queue.push({ at: Math.max(at, this.now), seq: this.#seq++, run })
+    this.#queue.push(Math.max(at, this.now), run)
   }
 
   /** Runs every event due at or before `t`, then sets the clock to `t`. */
