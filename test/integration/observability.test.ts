@@ -32,6 +32,13 @@ function sample (families: Map<string, PromFamily>, name: string, labels: Record
   return found?.value != null ? Number(found.value) : undefined
 }
 
+/** The URL of the agent's --metrics-addr listener, from its log (logged just after the start record; text or JSON). */
+async function metricsListener (agent: AgentProcess): Promise<string> {
+  const logged = (): RegExpExecArray | null => /metrics on (http:\/\/[^\s"]+\/metrics)/.exec(agent.output())
+  await waitFor('the metrics listener', () => logged() != null, 5000)
+  return logged()![1]
+}
+
 describe('metrics, JSON logs and agent monitor on 4 agents', () => {
   let agents: AgentProcess[] = []
   let monitor: ChildProcess | undefined
@@ -42,9 +49,7 @@ describe('metrics, JSON logs and agent monitor on 4 agents', () => {
     const first = await startAgent({ name: 'obs1', extraArgs: ['--log-format', 'json', '--metrics-addr', '127.0.0.1:0'] })
     agents = [first, ...await Promise.all([2, 3, 4].map(async i => await startAgent({ name: `obs${i}`, join: [first.multiaddrs[0]] })))]
     await waitFor('obs1 sees 4 alive', async () => sample((await scrape(`http://${first.rpc}/metrics`)).families, 'agent_members', { status: 'alive' }) === 4, 20_000)
-    // The metrics listener starts just after the start record.
-    await waitFor('the metrics listener', () => /metrics on http:/.test(first.output()), 5000)
-    metricsUrl = /metrics on (http:\/\/[^\s"]+\/metrics)/.exec(first.output())![1]
+    metricsUrl = await metricsListener(first)
     monitor = spawn(process.execPath, [MAIN, 'monitor', '--json', '--rpc', first.rpc], { stdio: ['ignore', 'pipe', 'inherit'] })
     let partial = ''
     monitor.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -116,8 +121,7 @@ describe('metrics and the web view under an API token', () => {
     const fixture = await rpcTokenFixture('obs-token-')
     const agent = await startAgent({ name: 'obs-token', extraArgs: ['--rpc-token', fixture.tokenFile, '--metrics-addr', '127.0.0.1:0'] })
     try {
-      await waitFor('the metrics listener', () => /metrics on http:/.test(agent.output()), 5000)
-      const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(agent.output())![1]
+      const metricsUrl = await metricsListener(agent)
       assert.equal((await scrape(`http://${agent.rpc}/metrics`)).status, 401)
       assert.equal((await scrape(`http://${agent.rpc}/metrics`, { authorization: `Bearer ${fixture.token}` })).status, 200)
       assert.equal((await scrape(metricsUrl)).status, 200)
