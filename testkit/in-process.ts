@@ -26,6 +26,8 @@ export class InProcessTestCluster implements TestCluster {
   readonly #opts: TestClusterOptions
   readonly #agents: Array<Agent | undefined> = []
   readonly #peerIds: string[] = []
+  /** Agent index by peer id: what the acceptFrom hook looks up for every message. */
+  readonly #indexOf = new Map<string, number>()
   readonly #dirs: string[] = []
   readonly #cuts: CutLinks
   readonly #events: TestEvent[] = []
@@ -46,7 +48,7 @@ export class InProcessTestCluster implements TestCluster {
   async #start (i: number): Promise<void> {
     const seed = this.#agents.find((a, k) => a != null && k !== i)
     const own = typeof this.#opts.agentOptions === 'function' ? this.#opts.agentOptions(i) : this.#opts.agentOptions ?? {}
-    const cut = (peerId: string): boolean => this.#cuts.has(this.#peerIds.indexOf(peerId), i)
+    const cut = (peerId: string): boolean => this.#cuts.has(this.#indexOf.get(peerId) ?? -1, i)
     const agent = createAgent({
       log: QUIET,
       ...own,
@@ -65,6 +67,7 @@ export class InProcessTestCluster implements TestCluster {
     await this.#opts.setupAgent?.(agent, i)
     this.#agents[i] = agent
     this.#peerIds[i] = agent.peerId
+    this.#indexOf.set(agent.peerId, i)
   }
 
   #agent (i: number): Agent {
