@@ -79,8 +79,7 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
     keepAliveTimeout: KEEP_ALIVE_MS
   }, (req, res) => {
     // URL.parse, not new URL(): a target like `//` is no URL, and a throw here would end the process.
-    const url = URL.parse(req.url ?? '/', 'http://localhost')
-    const path = url?.pathname
+    const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname
     const uiFile = req.method === 'GET' && path != null && isUiPath(path)
     if (token != null && !uiFile && !authorized(req.headers.authorization, token)) {
       res.setHeader('www-authenticate', 'Bearer')
@@ -92,7 +91,7 @@ export async function startControlApi (agent: Agent, at: { host: string, port: n
       sendJson(res, refused.status, { error: refused.message })
       return
     }
-    route(agent, req, res, url).catch((err: unknown) => {
+    route(agent, req, res, path).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500
       if (res.headersSent) { res.destroy(); return }
       if (status === 413) {
@@ -172,9 +171,8 @@ function isJsonContentType (value: string): boolean {
   return params.every(p => p === '' || /^charset="?utf-?8"?$/.test(p))
 }
 
-async function route (agent: Agent, req: IncomingMessage, res: ServerResponse, url: URL | null): Promise<void> {
-  if (url == null) throw new HttpError(400, 'the request target is not a path')
-  const path = url.pathname
+async function route (agent: Agent, req: IncomingMessage, res: ServerResponse, path: string | undefined): Promise<void> {
+  if (path == null) throw new HttpError(400, 'the request target is not a path')
   const method = req.method ?? 'GET'
   const allow = (methods: string[]): void => {
     if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
@@ -222,7 +220,7 @@ async function route (agent: Agent, req: IncomingMessage, res: ServerResponse, u
       return streamEvents(agent, req, res)
     case '/v1/monitor':
       allow(['GET'])
-      return streamMonitor(agent, req, res, url.searchParams)
+      return streamMonitor(agent, req, res)
     case '/metrics':
       allow(['GET'])
       return await serveMetrics(agent, res)

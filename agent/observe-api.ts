@@ -21,9 +21,8 @@ export async function serveMetrics (agent: Agent, res: ServerResponse): Promise<
   res.end(body)
 }
 
-/** GET /v1/monitor?level=L: the log's records at L and above, as server-sent events. */
-export function streamMonitor (agent: Agent, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
-  const level = query.get('level') ?? 'info'
+export function streamMonitor (agent: Agent, req: IncomingMessage, res: ServerResponse): void {
+  const level = new URL(req.url ?? '/', 'http://localhost').searchParams.get('level') ?? 'info'
   if (!isLogLevel(level)) throw new HttpError(400, `level must be error, warn, info or debug, got ${JSON.stringify(level).slice(0, 40)}`)
   openEventStream(agent, req, res, send => agent.log.subscribe(level, record => { send(`data: ${JSON.stringify(record)}\n\n`) }))
 }
