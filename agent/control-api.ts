@@ -37,7 +37,7 @@ import { hostAllowed } from './security-options.ts'
 import { explainRpcError } from './start-errors.ts'
 import { JOIN_EVENT_TYPES } from './join-progress.ts'
 import { JOB_EVENT_TYPES } from './job-events.ts'
-import { HttpError, parseJsonBody } from './http-error.ts'
+import { allowMethods, HttpError, parseJsonBody } from './http-error.ts'
 import { MAX_DEFINITION_BYTES, routeServices } from './services-api.ts'
 import { SERVICE_EVENT_TYPES } from './services.ts'
 import { fireEvent, forceLeave, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
@@ -174,9 +174,7 @@ function isJsonContentType (value: string): boolean {
 async function route (agent: Agent, req: IncomingMessage, res: ServerResponse, path: string | undefined): Promise<void> {
   if (path == null) throw new HttpError(400, 'the request target is not a path')
   const method = req.method ?? 'GET'
-  const allow = (methods: string[]): void => {
-    if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
-  }
+  const allow = (methods: string[]): void => { allowMethods(method, path, methods) }
   if (!agent.isRunning) throw new HttpError(503, 'the agent is not running')
   if (isUiPath(path)) {
     allow(['GET'])

@@ -15,3 +15,8 @@ export function parseJsonBody (body: string): unknown {
     throw new HttpError(400, `body is not JSON: ${(err as Error).message}`)
   }
 }
+
+/** A 405 naming the methods `path` takes, unless `method` is one of them. */
+export function allowMethods (method: string, path: string, methods: string[]): void {
+  if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
+}

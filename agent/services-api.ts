@@ -6,7 +6,7 @@
  * - `GET /v1/services/NAME/logs`: the output of its instances, here and on the members that run one.
  */
 import type { Agent } from './agent.ts'
-import { HttpError, parseJsonBody } from './http-error.ts'
+import { allowMethods, HttpError, parseJsonBody } from './http-error.ts'
 import { InvalidServiceError } from './services.ts'
 
 /** A service definition is small; a bigger body is refused before parsing. */
@@ -14,9 +14,7 @@ export const MAX_DEFINITION_BYTES = 256 * 1024
 
 /** Answers a request under /v1/services, or undefined when the path is not one of these. */
 export async function routeServices (agent: Agent, method: string, path: string, body: () => Promise<string>): Promise<{ status: number, json: unknown } | undefined> {
-  const allow = (methods: string[]): void => {
-    if (!methods.includes(method)) throw new HttpError(405, `${method} not allowed on ${path} (use ${methods.join(', ')})`)
-  }
+  const allow = (methods: string[]): void => { allowMethods(method, path, methods) }
   if (path === '/v1/services') {
     allow(['GET', 'POST'])
     if (method === 'GET') return { status: 200, json: agent.services.list() }
