@@ -13,7 +13,7 @@ export const COMMAND_USAGE = {
         [--data-dir DIR [--rejoin]] [--profile lan|wan|local|edge] [--tag K=V]... [--announce ADDR]...
         [--slots N] [--allow-exec | --allow-exec-open] [--cluster-key FILE] [--rpc-token FILE]
         [--event-handler [FILTER=]COMMAND]... [--log-format json|text] [--log-level LEVEL]
-        [--metrics-addr HOST:PORT] [--test-faults]
+        [--metrics-addr HOST:PORT] [--test-faults [--test-drop-from PEER]...]
       Run an agent in the foreground. SIGTERM or SIGINT leaves the cluster gracefully.
       --event-handler: run COMMAND (sh -c) on events; FILTER: a comma list of member-join,
       member-leave, member-failed, member-update, member-reap, member-degraded, user[:NAME],
@@ -26,7 +26,8 @@ export const COMMAND_USAGE = {
       --log-format: JSON lines (the default when stdout is not a terminal) or readable lines;
       --log-level: error, warn, info (default) or debug. The control API serves /metrics
       (Prometheus) and the web view at /ui/; --metrics-addr serves /metrics alone, tokenless.
-      --test-faults: take link faults at /v1/test/drop-from (the test kit; control API on loopback).`,
+      --test-faults: take link faults at /v1/test/drop-from (the test kit; control API on loopback);
+      --test-drop-from: a peer whose messages are dropped from the start.`,
   members: `  agent members ${RPC} [--json] [--wide] [--all]
       Show the members this agent knows. --wide: every column (peer id, incarnation,
       all addresses and paths, tags); --all: also members failed or left over an hour ago.`,

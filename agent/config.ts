@@ -5,7 +5,7 @@
  */
 import type { LogSink } from './log.ts'
 import type { AcceptFrom } from './accept-from.ts'
-import { DroppedPeers } from './test-faults.ts'
+import { DroppedPeers, isPeerList, MAX_DROPPED_PEERS } from './test-faults.ts'
 import { availableParallelism, hostname } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROFILES, type MembershipConfig, type ProfileName } from '../membership/index.ts'
@@ -75,6 +75,8 @@ export interface AgentOptions {
    * takes link faults at /v1/test/drop-from. Needs the control API on loopback. Default false.
    */
   testFaults?: boolean
+  /** With `testFaults`: the peers dropped from the start, before any command. Default none. */
+  testDropFrom?: string[]
 }
 
 export interface ResolvedAgentOptions {
@@ -186,7 +188,11 @@ export function resolveOptions (options: AgentOptions = {}): ResolvedAgentOption
   if (options.testFaults === true && (rpc === false || !isLoopback(rpc.host))) {
     throw new InvalidAgentOptionError('testFaults needs the control API on a loopback address: it is for tests on one machine')
   }
-  const droppedPeers = options.testFaults === true ? new DroppedPeers() : undefined
+  if (options.testDropFrom != null && options.testFaults !== true) throw new InvalidAgentOptionError('testDropFrom needs testFaults')
+  if (options.testDropFrom != null && !isPeerList(options.testDropFrom)) {
+    throw new InvalidAgentOptionError(`testDropFrom must be a list of up to ${MAX_DROPPED_PEERS} peer ids`)
+  }
+  const droppedPeers = options.testFaults === true ? new DroppedPeers(options.testDropFrom) : undefined
   const footprint = PROFILE_FOOTPRINT[profile]
   const maxConnections = options.maxConnections ?? footprint.node.maxConnections
   if (maxConnections !== undefined && (!Number.isSafeInteger(maxConnections) || maxConnections < 1)) {

@@ -34,6 +34,7 @@ const RUN_FLAGS: ParseArgsConfig['options'] = {
   'log-level': { type: 'string' },
   'metrics-addr': { type: 'string' },
   'test-faults': { type: 'boolean' },
+  'test-drop-from': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' }
 }
 
@@ -68,6 +69,7 @@ export async function runAgent (args: string[]): Promise<number> {
     clusterKey: flags['cluster-key'],
     rpcToken: flags['rpc-token'],
     testFaults: flags['test-faults'] === true,
+    testDropFrom: flags['test-drop-from'],
     log: await createSink(format, level)
   }
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p (nor pino: log-sinks.ts loads it only for JSON).

@@ -65,15 +65,15 @@ export class ProcessesTestCluster implements TestCluster {
   async #start (i: number): Promise<void> {
     // It joins every agent running that is not cut off from it.
     const join = this.#running().filter(k => k !== i && !this.#cuts.has(k, i)).flatMap(k => this.#agents[k]!.multiaddrs.slice(0, 1))
+    // A restarted agent drops what it is cut from from its start (its cuts exist only once every agent has a peer id).
+    const dropped = this.#agents[i] == null ? [] : this.#cuts.into(i).map(from => this.peerId(from))
     const extra = typeof this.#opts.agentArgs === 'function' ? this.#opts.agentArgs(i) : this.#opts.agentArgs ?? []
     const args = [this.#opts.agentEntry ?? packagedAgent(), '--log-format', 'text', '--name', `agent-${i}`, '--rpc', '127.0.0.1:0',
       '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', this.#dirs[i], '--profile', this.#opts.profile ?? DEFAULT_PROFILE, '--test-faults',
-      ...join.flatMap(a => ['--join', a]), ...extra]
+      ...dropped.flatMap(p => ['--test-drop-from', p]), ...join.flatMap(a => ['--join', a]), ...extra]
     const agent = await launchAgent(process.execPath, args, { name: `agent-${i}`, startTimeoutMs: START_TIMEOUT_MS })
     this.#agents[i] = agent
-    // A new process drops nobody: tell it its cuts, if it has any.
-    this.#told.set(i, '')
-    await this.#tellCuts()
+    this.#told.set(i, dropped.sort().join())
     await watchEvents(agent.rpc, (type, m) => {
       if ((MEMBER_EVENT_TYPES as readonly string[]).includes(type)) this.#events.push(testEvent(this.now(), i, type, m))
     }, this.#watches.signal)

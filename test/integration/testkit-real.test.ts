@@ -5,6 +5,7 @@
  * a frozen process is failed and comes back when resumed, each agent gets
  * its own options, and what needs another mode says so.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createTestCluster, UnsupportedError, type TestCluster } from '../../testkit/index.ts'
@@ -34,6 +35,13 @@ async function crashRestartPartitionLeave (cluster: TestCluster): Promise<void> 
   await cluster.partition([0], [1, 2])
   await cluster.memberIs(1, 0, 'failed', undefined, { timeoutMs: 30_000 })
   await cluster.memberIs(0, 2, 'failed', undefined, { timeoutMs: 30_000 })
+  // Restarted behind the cut, agent 0 hears nothing from across it from its first moment on:
+  // it rejoins the members it knew at once, and they must not be seen. (Looked at for a few
+  // seconds: this cannot fail on a slow machine, only miss a regression.)
+  await cluster.crash(0)
+  await cluster.restart(0)
+  await sleep(3000)
+  assert.deepEqual((await cluster.views())[0]?.map(m => m.name), ['agent-0'], 'after its restart behind the cut, agent 0 knows no one across it')
   await cluster.heal()
   await cluster.converged({ timeoutMs: 30_000 })
 

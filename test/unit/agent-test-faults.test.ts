@@ -38,4 +38,14 @@ describe('test faults', () => {
     assert.throws(() => resolveOptions({ testFaults: true, rpc: '0.0.0.0:0', rpcToken: { token: 'x'.repeat(32) } }), (err: unknown) => err instanceof InvalidAgentOptionError && /loopback/.test(err.message))
     assert.throws(() => resolveOptions({ testFaults: true, rpc: false }), /loopback/)
   })
+
+  it('starts with the peers of testDropFrom dropped, which needs testFaults and a valid list', () => {
+    const dropped = resolveOptions({ testFaults: true, rpc: '127.0.0.1:0', testDropFrom: ['b', 'a'] }).droppedPeers
+    assert.deepEqual(dropped?.list(), ['b', 'a'])
+    assert.equal(dropped?.acceptFrom(undefined)('a'), false)
+    assert.equal(dropped?.acceptFrom(undefined)('c'), true)
+    assert.throws(() => resolveOptions({ testDropFrom: ['a'] }), (err: unknown) => err instanceof InvalidAgentOptionError && /needs testFaults/.test(err.message))
+    assert.throws(() => resolveOptions({ testFaults: true, rpc: '127.0.0.1:0', testDropFrom: [''] }), InvalidAgentOptionError)
+    assert.throws(() => resolveOptions({ testFaults: true, rpc: '127.0.0.1:0', testDropFrom: Array(MAX_DROPPED_PEERS + 1).fill('a') }), InvalidAgentOptionError)
+  })
 })
