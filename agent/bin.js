@@ -17,7 +17,7 @@ import { runWithCodeCache } from './code-cache.js'
 const sources = new URL('./main.ts', import.meta.url)
 const bundle = new URL('../dist/agent.cjs', import.meta.url)
 /** What the bundle is built from. */
-const SOURCE_DIRS = ['agent', 'gossip', 'membership', 'workloads', 'build']
+const SOURCE_DIRS = ['agent', 'gossip', 'membership', 'workloads', 'services', 'build']
 
 /** The newest modification time of the .ts files under the source folders (a few hundred stats: ~1 ms). */
 function newestSourceMs () {
