@@ -6,9 +6,10 @@
  * peers on arrival (the acceptFrom hook of accept-from.ts), SWIM and work
  * alike: a cut link, seen by both ends as silence. `--test-drop-from PEER`
  * (repeated) gives the set to start with, so that an agent restarted behind
- * a cut never hears from across it, not even before its first command. Without the flag the
- * endpoint does not exist. The flag needs the control API on loopback: it is
- * for tests on one machine, never for an agent others can reach.
+ * a cut never hears from across it, not even before its first command.
+ * Without the flag the endpoint does not exist. The flag needs the control
+ * API on loopback: it is for tests on one machine, never for an agent others
+ * can reach.
  */
 import { HttpError, parseJsonBody } from './http-error.ts'
 import type { AcceptFrom } from './accept-from.ts'
