@@ -60,6 +60,8 @@ describe('agent CLI', () => {
       await waitFor('the restarted node sees the seed alive', async () =>
         (await membersViaApi(second)).find(m => m.peerId === seed.peerId)?.status === 'alive', 15_000)
     } finally {
+      // The agents first: a running one still writes its members into the directory.
+      await killAll(started)
       await rm(dir, { recursive: true, force: true })
     }
   })
