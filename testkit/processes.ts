@@ -66,14 +66,14 @@ export class ProcessesTestCluster implements TestCluster {
     // It joins every agent running that is not cut off from it.
     const join = this.#running().filter(k => k !== i && !this.#cuts.has(k, i)).flatMap(k => this.#agents[k]!.multiaddrs.slice(0, 1))
     // A restarted agent drops what it is cut from from its start (its cuts exist only once every agent has a peer id).
-    const dropped = this.#agents[i] == null ? [] : this.#cuts.into(i).map(from => this.peerId(from))
+    const dropped = this.#agents[i] == null ? [] : this.#droppedBy(i)
     const extra = typeof this.#opts.agentArgs === 'function' ? this.#opts.agentArgs(i) : this.#opts.agentArgs ?? []
     const args = [this.#opts.agentEntry ?? packagedAgent(), '--log-format', 'text', '--name', `agent-${i}`, '--rpc', '127.0.0.1:0',
       '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', this.#dirs[i], '--profile', this.#opts.profile ?? DEFAULT_PROFILE, '--test-faults',
       ...dropped.flatMap(p => ['--test-drop-from', p]), ...join.flatMap(a => ['--join', a]), ...extra]
     const agent = await launchAgent(process.execPath, args, { name: `agent-${i}`, startTimeoutMs: START_TIMEOUT_MS })
     this.#agents[i] = agent
-    this.#told.set(i, dropped.sort().join())
+    this.#told.set(i, dropped.join())
     await watchEvents(agent.rpc, (type, m) => {
       if ((MEMBER_EVENT_TYPES as readonly string[]).includes(type)) this.#events.push(testEvent(this.now(), i, type, m))
     }, this.#watches.signal)
@@ -110,11 +110,16 @@ export class ProcessesTestCluster implements TestCluster {
     return this.#lastViews
   }
 
+  /** The peer ids agent i must drop now, sorted (joined, they are what #told keeps). */
+  #droppedBy (i: number): string[] {
+    return this.#cuts.into(i).map(from => this.peerId(from)).sort()
+  }
+
   /** Tells each agent that can answer whom to drop now, where that changed. */
   async #tellCuts (): Promise<void> {
     await Promise.all(this.#running().filter(i => !this.#frozen.has(i)).map(async i => {
-      const peers = this.#cuts.into(i).map(from => this.peerId(from))
-      const key = peers.sort().join()
+      const peers = this.#droppedBy(i)
+      const key = peers.join()
       if (this.#told.get(i) === key) return
       await callApi({ rpc: this.#agents[i]!.rpc }, 'PUT', '/v1/test/drop-from', { peers })
       this.#told.set(i, key)
