@@ -7,6 +7,7 @@
 import { rssMb, threadsCpuS } from './proc.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EventRecorder } from './events.ts'
+import { SETTLED_AFTER_MS } from './settled.ts'
 import { freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 
 export interface MembershipRun {
@@ -40,12 +41,6 @@ const ms = (from: number, to: number | undefined): number => to == null ? NaN : 
 const TIMEOUT_MS = 30_000
 const IDLE_WINDOW_MS = 60_000
 const SETTLE_MS = 10_000
-/**
- * Idle means settled: from this long after convergence, past the transport's
- * idle close (60 s, gossip/config.ts), the connections the joins opened and
- * SWIM no longer uses are closed, and nothing but the protocol runs.
- */
-const IDLE_AFTER_CONVERGENCE_MS = 65_000
 
 export async function runMembershipBench (n = 10): Promise<MembershipRun> {
   const port = await freePort()
@@ -66,7 +61,7 @@ export async function runMembershipBench (n = 10): Promise<MembershipRun> {
     await Promise.all(agents.map(async a => await recorder.watch(a.name, a.rpc)))
 
     // Idle cost of the settled cluster, every agent.
-    await sleep(IDLE_AFTER_CONVERGENCE_MS)
+    await sleep(SETTLED_AFTER_MS)
     const before = await Promise.all(agents.map(async a => ({ proc: await procSample(a.child.pid!), bytes: await transportBytes(a) })))
     const tIdle = performance.now()
     await sleep(IDLE_WINDOW_MS)

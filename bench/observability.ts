@@ -14,6 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { rssMb, threadsCpuS } from './proc.ts'
+import { SETTLED_AFTER_MS } from './settled.ts'
 import { freePort, killAll, membersViaApi, startAgent, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 import { metricsOf } from '../agent/metrics.ts'
 import { fakeSource } from '../test/unit/metrics-fixture.ts'
@@ -45,8 +46,6 @@ export async function runScrapeBench (members = 100): Promise<ScrapeRun> {
   return { medianMs: round(times[Math.floor(times.length / 2)]), p99Ms: round(times[Math.floor(times.length * 0.99)]), bytes }
 }
 
-/** Past the transport's idle close (60 s, gossip/config.ts): the connections a join opened and SWIM no longer uses are closed before the window. */
-const SETTLE_MS = 65_000
 type Role = 'off' | 'control' | 'on' | 'scraped'
 const ROLES: Role[] = ['off', 'control', 'on', 'scraped']
 
@@ -80,7 +79,7 @@ export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
     const monitors = [follow(on), follow(scraped)]
     const scrape = async (a: AgentProcess): Promise<void> => { await (await fetch(`http://${a.rpc}/metrics`)).text() }
     await Promise.all([scrape(on), scrape(scraped)])
-    await sleep(SETTLE_MS)
+    await sleep(SETTLED_AFTER_MS)
     const subjects = [off, control, on, scraped]
     // The scheduler's nanosecond counters of every thread: /proc/PID/stat's 10-ms ticks were
     // 3 % of what the scrapes cost over the window, the size of the difference measured.
