@@ -19,6 +19,8 @@ export class MemberSignals {
   readonly #causes = new Map<string, FailureCause | undefined>()
   /** Members with addresses on more than one host, kept from member events. */
   readonly #multiHomed = new Set<string>()
+  /** The path checks (checkPathsEvery): their timer runs only while a member is multi-homed. */
+  #pathChecks: { run: () => void, everyMs: number, timer?: ReturnType<typeof setInterval> } | undefined
 
   constructor (dispatch: SignalDispatch) {
     this.#dispatch = dispatch
@@ -30,10 +32,12 @@ export class MemberSignals {
       this.#causes.delete(member.id)
       this.#degraded.delete(member.id)
       this.#multiHomed.delete(member.id)
+      this.#timePathChecks()
       return true
     }
     if (new Set(member.addrs.map(a => hostOf(a)).filter(h => h != null)).size > 1) this.#multiHomed.add(member.id)
     else this.#multiHomed.delete(member.id)
+    this.#timePathChecks()
     const cause = member.status === 'alive' ? undefined : member.cause
     const before = this.#causes.get(member.id)
     this.#causes.set(member.id, cause)
@@ -56,15 +60,35 @@ export class MemberSignals {
   /**
    * Tests silent paths of live multi-homed members every half probe period (a silent
    * path is then tested within about one period of going silent), at most
-   * maxPathChecksPerRound a round; returns the function that stops it.
+   * maxPathChecksPerRound a round; returns the function that stops it. No timer
+   * runs while no member is multi-homed (every agent on one network): it would
+   * wake the agent twice a second for nothing.
    */
   checkPathsEvery (probeIntervalMs: number, probeTimeoutMs: number, core: Membership, transport: { checkPaths: (live: Array<{ id: string, addrs: readonly string[] }>, intervalMs: number, timeoutMs: number) => void }): () => void {
-    const timer = setInterval(() => {
-      const live = this.#pathsToTest(core)
-      if (live.length > 0) transport.checkPaths(live, probeIntervalMs, probeTimeoutMs)
-    }, Math.max(1, Math.floor(probeIntervalMs / 2)))
-    timer.unref?.()
-    return () => { clearInterval(timer) }
+    this.#pathChecks = {
+      everyMs: Math.max(1, Math.floor(probeIntervalMs / 2)),
+      run: () => {
+        const live = this.#pathsToTest(core)
+        if (live.length > 0) transport.checkPaths(live, probeIntervalMs, probeTimeoutMs)
+      }
+    }
+    this.#timePathChecks()
+    return () => {
+      clearInterval(this.#pathChecks?.timer)
+      this.#pathChecks = undefined
+    }
+  }
+
+  #timePathChecks (): void {
+    const checks = this.#pathChecks
+    if (checks == null) return
+    if (this.#multiHomed.size > 0 && checks.timer == null) {
+      checks.timer = setInterval(checks.run, checks.everyMs)
+      checks.timer.unref?.()
+    } else if (this.#multiHomed.size === 0 && checks.timer != null) {
+      clearInterval(checks.timer)
+      checks.timer = undefined
+    }
   }
 
   /**
