@@ -4,7 +4,8 @@
  *   and prom-client's exposition over a stand-in agent, test/unit/metrics-fixture.ts);
  * - the idle cost of an agent with all of it on (JSON logs through pino, an
  *   `agent monitor` stream connected, a separate metrics listener, metrics
- *   built), unscraped and scraped every 15 s, against one with none of it
+ *   built), unscraped and scraped every 15 s (over one kept-open connection,
+ *   as Prometheus does), against one with none of it
  *   used (text logs, never scraped: pino and prom-client are then never
  *   loaded), side by side in one settled 6-agent cluster over the same idle
  *   window, with a second agent using none of it as a control: what the two
@@ -12,6 +13,7 @@
  *   four in another order, and the window opens once the connections the
  *   joins opened have closed.
  */
+import { Agent as HttpAgent, get } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { rssMb, threadsCpuS } from './proc.ts'
 import { SETTLED_AFTER_MS } from './settled.ts'
@@ -77,7 +79,9 @@ export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
       while (reader != null && !(await reader.read()).done) { /* drain */ }
     }).catch(() => {})
     const monitors = [follow(on), follow(scraped)]
-    const scrape = async (a: AgentProcess): Promise<void> => { await (await fetch(`http://${a.rpc}/metrics`)).text() }
+    // As Prometheus scrapes: over one connection it keeps open (fetch would open one per scrape, its idle connections closing after 4 s).
+    const scraper = new HttpAgent({ keepAlive: true, maxSockets: 1 })
+    const scrape = async (a: AgentProcess): Promise<void> => { await getText(`http://${a.rpc}/metrics`, scraper) }
     await Promise.all([scrape(on), scrape(scraped)])
     await sleep(SETTLED_AFTER_MS)
     const subjects = [off, control, on, scraped]
@@ -94,6 +98,7 @@ export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
     const cpu1 = await Promise.all(subjects.map(sample))
     const rss = await Promise.all(subjects.map(async a => await rssMb(a.child.pid!)))
     stop.abort()
+    scraper.destroy()
     await Promise.all(monitors)
     const percent = (i: number): number => Math.round((cpu1[i] - cpu0[i]) / seconds * 100 * 1000) / 1000
     return {
@@ -104,4 +109,15 @@ export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
     stop.abort()
     await killAll(agents)
   }
+}
+
+function getText (url: string, agent: HttpAgent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { body += d })
+      res.on('end', () => { res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode}`)) })
+    }).on('error', reject)
+  })
 }
