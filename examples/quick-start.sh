@@ -6,7 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 logs=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$logs"' EXIT
+# On exit, stop the agents: each background job is npx, whose agent is a
+# grandchild that killing npx alone leaves running; take each tree, leaves first.
+kill_tree () { local child; for child in $(pgrep -P "$1"); do kill_tree "$child"; done; kill "$1" 2>/dev/null || true; }
+trap 'for job in $(jobs -p); do kill_tree "$job"; done; wait 2>/dev/null || true; rm -rf "$logs"' EXIT
 
 npx agent --name n1 --listen /ip4/127.0.0.1/tcp/7946 --listen /ip4/127.0.0.1/tcp/7947/ws >"$logs/n1" 2>&1 &
 npx agent --name n2 --listen /ip4/127.0.0.1/tcp/8946 --listen /ip4/127.0.0.1/tcp/8947/ws --rpc 127.0.0.1:8373 --join /ip4/127.0.0.1/tcp/7946 >"$logs/n2" 2>&1 &

@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { labAvailable } from './netlab.ts'
@@ -27,6 +28,14 @@ describe('the README quick start (examples/quick-start.sh)', { skip: avail.ok ? 
       assert.match(stdout, /\(primes\) done/)
       assert.match(stdout, /result: 148933/)
       assert.match(stdout, /leaving the cluster/)
+      // The script stops what it started: no agent is left running in the namespace.
+      let left = ''
+      for (let waited = 0; waited < 15_000; waited += 250) {
+        left = (await run('ip', ['netns', 'pids', ns])).stdout.trim()
+        if (left === '') break
+        await sleep(250)
+      }
+      assert.equal(left, '', `still running in the namespace: ${left}`)
     } finally {
       await run('ip', ['netns', 'del', ns]).catch(() => {})
     }
