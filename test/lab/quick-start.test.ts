@@ -6,10 +6,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { labAvailable } from './netlab.ts'
+import { waitFor } from '../integration/harness.ts'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -30,12 +30,8 @@ describe('the README quick start (examples/quick-start.sh)', { skip: avail.ok ? 
       assert.match(stdout, /leaving the cluster/)
       // The script stops what it started: no agent is left running in the namespace.
       let left = ''
-      for (let waited = 0; waited < 15_000; waited += 250) {
-        left = (await run('ip', ['netns', 'pids', ns])).stdout.trim()
-        if (left === '') break
-        await sleep(250)
-      }
-      assert.equal(left, '', `still running in the namespace: ${left}`)
+      await waitFor('no process left in the namespace', async () => (left = (await run('ip', ['netns', 'pids', ns])).stdout.trim()) === '', 15_000, 250)
+        .catch(() => { assert.fail(`still running in the namespace: ${left}`) })
     } finally {
       await run('ip', ['netns', 'del', ns]).catch(() => {})
     }
