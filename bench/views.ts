@@ -19,6 +19,8 @@ export interface ViewEvent {
   type: string
   peerId: string
   status: string
+  /** Why a member not alive is so (`unreachable`, `refused`, `partition`…), when the agent said. */
+  cause?: string
 }
 
 interface Observer {
@@ -80,7 +82,7 @@ export class ClusterViews {
     observer.view = new Map()
     for (const m of members) {
       this.#set(observer, m.peerId, m.status)
-      if (m.status !== 'alive') this.events.push({ at, observer: agent.name, type: `snapshot:${m.status}`, peerId: m.peerId, status: m.status })
+      if (m.status !== 'alive') this.events.push({ at, observer: agent.name, type: `snapshot:${m.status}`, peerId: m.peerId, status: m.status, cause: m.cause })
     }
     for (const e of observer.early) this.#apply(agent.name, observer, e.type, e.member, e.at)
     observer.early = []
@@ -179,7 +181,7 @@ export class ClusterViews {
   #apply (name: string, observer: Observer, type: string, member: MemberView, at: number): void {
     // A reaped member leaves the list; every other event carries the member's status after it.
     const status = type === 'member:reap' ? undefined : member.status
-    this.events.push({ at, observer: name, type, peerId: member.peerId, status: status ?? 'reaped' })
+    this.events.push({ at, observer: name, type, peerId: member.peerId, status: status ?? 'reaped', cause: member.cause })
     this.#set(observer, member.peerId, status)
     this.#check(at)
   }

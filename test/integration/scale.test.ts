@@ -4,7 +4,10 @@
  * bound is generous and only there so that a hang fails; `npm run
  * bench:scale` measures how long it takes. What must hold is that every
  * agent ends up listing all fifty alive, and that no agent marks a running
- * member failed on the way or in the seconds after.
+ * member failed on the way or in the seconds after. A failure names who
+ * marked whom, with the cause the agent gave and when: a start storm on a
+ * slower machine (CI's clean clones took 99 s here where a checkout took
+ * 36 s) is where a starved member may miss its chance to refute.
  *
  * The agents run the bundle a user installs (built here from the sources, in
  * a second), not the TypeScript sources: fifty processes each compiling the
@@ -19,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ClusterViews } from '../../bench/views.ts'
+import { ClusterViews, type ViewEvent } from '../../bench/views.ts'
 import { REPO, freePort, killAll, startAllAtOnce, waitFor, type AgentProcess } from './harness.ts'
 
 const N = 50
@@ -49,20 +52,29 @@ describe(`${N} agents launched at once`, () => {
     const launches = Array.from({ length: N }, (_, i) => i === 0
       ? { name: 'm1', listen: [seed, '/ip4/127.0.0.1/tcp/0/ws'], nodeEntry: entry, startTimeoutMs: BOUND_MS }
       : { name: `m${i + 1}`, join: [seed], nodeEntry: entry, startTimeoutMs: BOUND_MS })
+    const names = new Map<string, string>()
+    const describe = (e: ViewEvent): string =>
+      `${e.observer} marked ${names.get(e.peerId) ?? e.peerId} ${e.status}${e.cause != null ? ` (${e.cause})` : ''} ${((e.at - t0) / 1000).toFixed(1)} s after launch`
     const t0 = performance.now()
     await startAllAtOnce(launches, agents, async a => await views.watch(a))
+    for (const a of agents) names.set(a.peerId, a.name)
     await waitFor(`all ${N} views full`, async () => views.fullAt != null, Math.max(1000, t0 + BOUND_MS - performance.now()), 100)
       .catch(err => {
         const counts = views.aliveCounts()
         throw new Error(`${(err as Error).message}: ${views.fullCount} of ${N} full; members alive per view ${counts[0]}–${counts[counts.length - 1]}; ` +
-          `${views.falseFailures(new Set(), t0).length} failed marks so far`)
+          `failed marks so far: ${views.falseFailures(new Set(), t0).map(describe).slice(0, 5).join('; ') || 'none'}`)
       })
-    // A suspicion raised during the storm may still time out into a failure just after.
+    // A suspicion raised during the storm may still time out into a failure
+    // just after; one that is refuted shows as a member briefly not alive in
+    // some views, which is SWIM doing its job: the views must be full again,
+    // and no member may ever have been marked failed.
     await sleep(SETTLE_MS)
-    assert.equal(views.fullCount, N, `${views.fullCount} of ${N} views still full ${SETTLE_MS} ms later`)
+    await waitFor(`all ${N} views full again`, async () => views.fullCount === N, 60_000, 100).catch(err => {
+      throw new Error(`${(err as Error).message}: ${views.fullCount} of ${N} full; the latest marks: ` +
+        views.events.filter(e => e.status !== 'alive').slice(-5).map(describe).join('; '))
+    })
     assert.deepEqual(views.errors, [], 'every event stream stayed open')
-    const failed = views.falseFailures(new Set(), t0)
-    const names = new Map(agents.map(a => [a.peerId, a.name]))
-    assert.deepEqual(failed.map(e => `${e.observer} marked ${names.get(e.peerId) ?? e.peerId} failed`), [])
+    const suspicions = views.suspicions(new Set(), t0).length
+    assert.deepEqual(views.falseFailures(new Set(), t0).map(describe), [], `no member marked failed (${suspicions} suspicions, all refuted)`)
   })
 })
