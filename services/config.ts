@@ -17,6 +17,12 @@ export interface ServicesConfig {
   reconcileMs: number
   /** A member with services re-announces its state this often, besides on every change. */
   stateRefreshMs: number
+  /**
+   * A member with services announces its state to members that joined, at most
+   * this often: a start of many members costs each one report per interval,
+   * not one per join (every report floods the whole cluster).
+   */
+  newcomerReportMs: number
   /** Restarts of one instance within restartWindowMs before the member gives the service up (it moves elsewhere). */
   maxRestartsBeforeMove: number
   restartWindowMs: number
@@ -29,6 +35,7 @@ export const SERVICES_DEFAULTS: Readonly<ServicesConfig> = Object.freeze({
   renewMs: 300,
   reconcileMs: 250,
   stateRefreshMs: 5000,
+  newcomerReportMs: 1000,
   maxRestartsBeforeMove: 3,
   restartWindowMs: 60_000,
   blockMs: 60_000

@@ -52,6 +52,8 @@ export class ServicesNode {
   #otherLoad = 0
   #seq: number
   #dirty = true
+  /** Members joined since the last report (see #run). */
+  #newcomers = false
   #lastPublish = -Infinity
   #lastReconcile = -Infinity
   #leaving = false
@@ -96,7 +98,11 @@ export class ServicesNode {
 
   /** The members as membership sees them now, and this member's side. */
   members (now: number, peers: readonly ServicePeer[], health: MembershipHealth): ServiceEffect[] {
-    return this.#run(now, () => { this.#cluster.setMembers(this.self.id, peers, health) })
+    return this.#run(now, () => {
+      const known = this.#cluster.peers
+      this.#cluster.setMembers(this.self.id, peers, health)
+      if (peers.some(p => p.id !== this.self.id && !known.has(p.id))) this.#newcomers = true
+    })
   }
 
   /** The in-process services the embedding program registered. */
@@ -151,7 +157,8 @@ export class ServicesNode {
 
   nextDeadline (): number {
     const idle = this.#registry.size === 0 && this.#local.size === 0
-    const own = idle ? Infinity : Math.min(this.#lastReconcile + this.config.reconcileMs, this.#lastPublish + this.config.stateRefreshMs)
+    const report = this.#lastPublish + (this.#newcomers ? this.config.newcomerReportMs : this.config.stateRefreshMs)
+    const own = idle ? Infinity : Math.min(this.#lastReconcile + this.config.reconcileMs, report)
     return Math.min(own, this.#leases.nextDeadline())
   }
 
@@ -169,21 +176,34 @@ export class ServicesNode {
     return { ...this.#stats, ...this.#leases.stats, registryExchanges: this.#sync.exchanges }
   }
 
-  /** One input: apply it, bring placement up to date, flush the state report. */
+  /**
+   * One input: apply it, bring placement up to date, flush the state report.
+   * The report goes out when what it holds changed (the registry's digest,
+   * instances, handlers, blocks; lease epochs granted), every stateRefreshMs
+   * while this member has services, and at most every newcomerReportMs for
+   * members that joined. Not on every change of the members: with nothing
+   * to report (no services here or defined) a newcomer needs nothing, and
+   * one report per join from every member floods a cluster starting
+   * together with N² reports, each checked by every member.
+   */
   #run (now: number, apply: () => void): ServiceEffect[] {
     this.#out = []
-    const before = this.#registry.digest()
-    const stored = (): string => JSON.stringify([this.#leases.granter.epochs(), this.#cluster.voterIds()])
-    const storedBefore = stored()
+    const digestBefore = this.#registry.digest()
+    const epochs = (): string => JSON.stringify(this.#leases.granter.epochs())
+    const voters = (): string => this.#cluster.voterIds().join()
+    const epochsBefore = epochs()
+    const votersBefore = voters()
     apply()
     this.#reconcile(now)
-    if (this.#registry.digest() !== before || stored() !== storedBefore) {
-      this.#out.push({ kind: 'persist', state: this.persisted() })
-      this.#dirty = true
-    }
-    const refresh = (this.#registry.size > 0 || this.#local.size > 0) && now >= this.#lastPublish + this.config.stateRefreshMs
-    if (this.#dirty || refresh) {
+    const changed = this.#registry.digest() !== digestBefore || epochs() !== epochsBefore
+    if (changed || voters() !== votersBefore) this.#out.push({ kind: 'persist', state: this.persisted() })
+    if (changed) this.#dirty = true
+    const active = this.#registry.size > 0 || this.#local.size > 0
+    if (!active) this.#newcomers = false
+    const due = active && now >= this.#lastPublish + (this.#newcomers ? this.config.newcomerReportMs : this.config.stateRefreshMs)
+    if (this.#dirty || due) {
       this.#dirty = false
+      this.#newcomers = false
       this.#lastPublish = now
       this.#out.push({ kind: 'publish', msg: { type: 'service-state', ...this.#state(true) } })
     }

@@ -97,6 +97,37 @@ describe('the state report', () => {
     assert.equal(report.msg.load, 2.35)
     assert.deepEqual(report.msg.handlers, ['edge'])
   })
+
+  it('is not sent for each member that joins: never while nothing is defined, at most once per newcomerReportMs otherwise', () => {
+    const reports = (effects: ServiceEffect[]): number => effects.filter(e => e.kind === 'publish' && e.msg.type === 'service-state').length
+    const health = { side: 'majority', stableSize: 0 } as const
+    const peer = (id: string): ServicePeer => ({ id, name: id, alive: true, left: false, tags: {} })
+    const n = new ServicesNode({ self: { id: 'a', name: 'a', tags: {} }, now: 0, exec: true, seqBase: 0, wallTime: t => t })
+    assert.equal(reports(n.members(0, [peer('a')], health)), 1, 'the first report')
+    // Fifty members join one by one, 10 ms apart: a start storm.
+    const joined = [peer('a')]
+    let sent = 0
+    for (let i = 1; i <= 50; i++) {
+      joined.push(peer(`m${i}`))
+      sent += reports(n.members(i * 10, [...joined], health))
+    }
+    assert.equal(sent, 0, 'nothing defined, nothing to tell a newcomer')
+
+    const defined = n.define(600, parseDefinition({ name: 'web', mode: 'replicated', replicas: 1, command: ['sleep', '100'] }))
+    assert.equal(reports(defined.effects), 1, 'a definition changes the report')
+    const config = n.config
+    let t = 600
+    sent = 0
+    for (let i = 51; i <= 100; i++) {
+      t += 10
+      joined.push(peer(`m${i}`))
+      sent += reports(n.members(t, [...joined], health))
+    }
+    assert.equal(sent, 0, `no report within newcomerReportMs (${config.newcomerReportMs} ms) of the last one`)
+    assert.equal(n.nextDeadline() <= 600 + config.newcomerReportMs, true, 'a report for the newcomers is due then')
+    assert.equal(reports(n.tick(600 + config.newcomerReportMs)), 1, 'one report for all fifty')
+    assert.equal(reports(n.tick(600 + config.newcomerReportMs + 300)), 0)
+  })
 })
 
 // --- a small world of cores with instant delivery -------------------------
