@@ -105,6 +105,9 @@ await build({
   outfile,
   bundle: true,
   minify: true,
+  // For attributing a CPU profile of the minified bundle to packages
+  // (bench/startup/profile-by-package.mjs); never in what is installed.
+  sourcemap: process.env.BUNDLE_SOURCEMAP === '1' ? 'external' : false,
   platform: 'node',
   format: commonJs ? 'cjs' : 'esm',
   target: 'node22',
