@@ -15,6 +15,7 @@ import { SingletonLeases, type LeaseStats } from './singleton-leases.ts'
 import { place } from './placement.ts'
 import { Registry, versionKey } from './registry.ts'
 import { RegistrySync } from './registry-sync.ts'
+import { ReportSchedule } from './report-schedule.ts'
 import { ClusterView, type SelfSnapshot } from './cluster-view.ts'
 import { LocalInstances, type LocalInstance } from './local-instances.ts'
 import { servicesView, type ServiceView } from './view.ts'
@@ -51,10 +52,7 @@ export class ServicesNode {
   /** Load besides this member's instances (busy task slots, CPU), as last noted. */
   #otherLoad = 0
   #seq: number
-  #dirty = true
-  /** Members joined since the last report (see #run). */
-  #newcomers = false
-  #lastPublish = -Infinity
+  readonly #report: ReportSchedule
   #lastReconcile = -Infinity
   #leaving = false
   readonly #sync: RegistrySync
@@ -67,6 +65,7 @@ export class ServicesNode {
     this.#registry = new Registry(opts.persisted?.entries)
     this.#cluster = new ClusterView(opts.self.id, opts.persisted?.voters)
     this.#sync = new RegistrySync(this.#registry, this.config.stateRefreshMs)
+    this.#report = new ReportSchedule(this.config)
     this.#leases = new SingletonLeases(opts.now, this.config, opts.persisted?.epochs, {
       self: opts.self.id,
       voters: () => this.#cluster.voters(),
@@ -101,13 +100,13 @@ export class ServicesNode {
     return this.#run(now, () => {
       const known = this.#cluster.peers
       this.#cluster.setMembers(this.self.id, peers, health)
-      if (peers.some(p => p.id !== this.self.id && !known.has(p.id))) this.#newcomers = true
+      if (peers.some(p => p.id !== this.self.id && !known.has(p.id))) this.#report.joined()
     })
   }
 
   /** The in-process services the embedding program registered. */
   setHandlers (now: number, names: readonly string[]): ServiceEffect[] {
-    return this.#run(now, () => { this.#handlers = [...names].sort(); this.#dirty = true })
+    return this.#run(now, () => { this.#handlers = [...names].sort(); this.#report.changed() })
   }
 
   /** Load besides the instances here (busy task slots, CPU per core), for the next state report: noting it sends nothing. */
@@ -125,7 +124,7 @@ export class ServicesNode {
       if (local == null || local.state !== 'starting') return
       this.#local.setState(local, 'running', this.#wallTime(now), pid)
       this.#event('service:started', local, { from: local.previousHolder })
-      this.#dirty = true
+      this.#report.changed()
     })
   }
 
@@ -157,8 +156,7 @@ export class ServicesNode {
 
   nextDeadline (): number {
     const idle = this.#registry.size === 0 && this.#local.size === 0
-    const report = this.#lastPublish + (this.#newcomers ? this.config.newcomerReportMs : this.config.stateRefreshMs)
-    const own = idle ? Infinity : Math.min(this.#lastReconcile + this.config.reconcileMs, report)
+    const own = idle ? Infinity : Math.min(this.#lastReconcile + this.config.reconcileMs, this.#report.nextAt())
     return Math.min(own, this.#leases.nextDeadline())
   }
 
@@ -176,16 +174,7 @@ export class ServicesNode {
     return { ...this.#stats, ...this.#leases.stats, registryExchanges: this.#sync.exchanges }
   }
 
-  /**
-   * One input: apply it, bring placement up to date, flush the state report.
-   * The report goes out when what it holds changed (the registry's digest,
-   * instances, handlers, blocks; lease epochs granted), every stateRefreshMs
-   * while this member has services, and at most every newcomerReportMs for
-   * members that joined. Not on every change of the members: with nothing
-   * to report (no services here or defined) a newcomer needs nothing, and
-   * one report per join from every member floods a cluster starting
-   * together with N² reports, each checked by every member.
-   */
+  /** One input: apply it, bring placement up to date, flush the state report (report-schedule.ts says when). */
   #run (now: number, apply: () => void): ServiceEffect[] {
     this.#out = []
     const digestBefore = this.#registry.digest()
@@ -197,14 +186,8 @@ export class ServicesNode {
     this.#reconcile(now)
     const changed = this.#registry.digest() !== digestBefore || epochs() !== epochsBefore
     if (changed || voters() !== votersBefore) this.#out.push({ kind: 'persist', state: this.persisted() })
-    if (changed) this.#dirty = true
-    const active = this.#registry.size > 0 || this.#local.size > 0
-    if (!active) this.#newcomers = false
-    const due = active && now >= this.#lastPublish + (this.#newcomers ? this.config.newcomerReportMs : this.config.stateRefreshMs)
-    if (this.#dirty || due) {
-      this.#dirty = false
-      this.#newcomers = false
-      this.#lastPublish = now
+    if (changed) this.#report.changed()
+    if (this.#report.due(now, this.#registry.size > 0 || this.#local.size > 0)) {
       this.#out.push({ kind: 'publish', msg: { type: 'service-state', ...this.#state(true) } })
     }
     return this.#out
@@ -262,7 +245,7 @@ export class ServicesNode {
 
   #reconcile (now: number): void {
     this.#lastReconcile = now
-    if (this.#local.expireBlocks(now)) this.#dirty = true
+    if (this.#local.expireBlocks(now)) this.#report.changed()
     for (const local of this.#local.all()) {
       const entry = this.#registry.get(local.service)
       if (entry?.definition == null) this.#stop(now, local, 'the service was removed')
@@ -357,7 +340,7 @@ export class ServicesNode {
     }
     const local = this.#local.add(definition, versionKey(this.#registry.get(definition.name)), epoch, this.#wallTime(now), previousHolder, failed?.restarts, failed?.failures)
     this.#leases.granter.observe(definition.name, epoch, this.self.id)
-    this.#dirty = true
+    this.#report.changed()
     this.#out.push({ kind: 'start', service: definition.name, instance: local.instance, epoch, definition, until })
   }
 
@@ -373,14 +356,14 @@ export class ServicesNode {
     local.stopReason = reason
     local.restartAfterStop = thenRestart
     this.#local.setState(local, 'stopping', this.#wallTime(now))
-    this.#dirty = true
+    this.#report.changed()
     this.#out.push({ kind: 'stop', instance: local.instance, reason })
   }
 
   #exited (now: number, instance: string, detail: string): void {
     const local = this.#local.byInstance(instance)
     if (local == null) return
-    this.#dirty = true
+    this.#report.changed()
     const claim = this.#leases.claim(local.service)
     const leaseLapsed = local.definition.mode === 'singleton' && (claim == null || claim.until <= now)
     if ((local.state === 'stopping' && !local.restartAfterStop) || leaseLapsed || this.#leaving) {
