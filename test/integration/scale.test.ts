@@ -5,9 +5,10 @@
  * bench:scale` measures how long it takes. What must hold is that every
  * agent ends up listing all fifty alive, and that no agent marks a running
  * member failed on the way or in the seconds after. A failure names who
- * marked whom, with the cause the agent gave and when: a start storm on a
- * slower machine (CI's clean clones took 99 s here where a checkout took
- * 36 s) is where a starved member may miss its chance to refute.
+ * marked whom, with the cause the agent gave and when: a slow start storm
+ * (this test has taken 36 s from a checkout and 99 s in a clean clone's CI
+ * run on the same machine) is where a starved member may miss its chance to
+ * refute.
  *
  * The agents run the bundle a user installs (built here from the sources, in
  * a second), not the TypeScript sources: fifty processes each compiling the
@@ -53,7 +54,7 @@ describe(`${N} agents launched at once`, () => {
       ? { name: 'm1', listen: [seed, '/ip4/127.0.0.1/tcp/0/ws'], nodeEntry: entry, startTimeoutMs: BOUND_MS }
       : { name: `m${i + 1}`, join: [seed], nodeEntry: entry, startTimeoutMs: BOUND_MS })
     const names = new Map<string, string>()
-    const describe = (e: ViewEvent): string =>
+    const mark = (e: ViewEvent): string =>
       `${e.observer} marked ${names.get(e.peerId) ?? e.peerId} ${e.status}${e.cause != null ? ` (${e.cause})` : ''} ${((e.at - t0) / 1000).toFixed(1)} s after launch`
     const t0 = performance.now()
     await startAllAtOnce(launches, agents, async a => await views.watch(a))
@@ -62,7 +63,7 @@ describe(`${N} agents launched at once`, () => {
       .catch(err => {
         const counts = views.aliveCounts()
         throw new Error(`${(err as Error).message}: ${views.fullCount} of ${N} full; members alive per view ${counts[0]}–${counts[counts.length - 1]}; ` +
-          `failed marks so far: ${views.falseFailures(new Set(), t0).map(describe).slice(0, 5).join('; ') || 'none'}`)
+          `failed marks so far: ${views.falseFailures(new Set(), t0).map(mark).slice(0, 5).join('; ') || 'none'}`)
       })
     // A suspicion raised during the storm may still time out into a failure
     // just after; one that is refuted shows as a member briefly not alive in
@@ -71,10 +72,10 @@ describe(`${N} agents launched at once`, () => {
     await sleep(SETTLE_MS)
     await waitFor(`all ${N} views full again`, async () => views.fullCount === N, 60_000, 100).catch(err => {
       throw new Error(`${(err as Error).message}: ${views.fullCount} of ${N} full; the latest marks: ` +
-        views.events.filter(e => e.status !== 'alive').slice(-5).map(describe).join('; '))
+        views.events.filter(e => e.status !== 'alive').slice(-5).map(mark).join('; '))
     })
     assert.deepEqual(views.errors, [], 'every event stream stayed open')
     const suspicions = views.suspicions(new Set(), t0).length
-    assert.deepEqual(views.falseFailures(new Set(), t0).map(describe), [], `no member marked failed (${suspicions} suspicions, all refuted)`)
+    assert.deepEqual(views.falseFailures(new Set(), t0).map(mark), [], `no member marked failed (${suspicions} suspicions, all refuted)`)
   })
 })
