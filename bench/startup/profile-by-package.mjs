@@ -13,6 +13,7 @@
 // columns on its first line are shifted by the wrapper's length.
 import { readFileSync } from 'node:fs'
 import { SourceMap } from 'node:module'
+import { SCRIPT_WRAPPER_HEAD } from '../../agent/code-cache.js'
 
 const [mapFile, ...profiles] = process.argv.slice(2)
 if (mapFile == null || profiles.length === 0) {
@@ -21,7 +22,7 @@ if (mapFile == null || profiles.length === 0) {
 }
 const map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')))
 const bundleName = mapFile.replace(/\.map$/, '').split('/').pop()
-const WRAPPER = "(function (exports, require, module, __filename, __dirname) {'use strict';".length
+const WRAPPER = SCRIPT_WRAPPER_HEAD.length
 
 function bucketOf (frame) {
   const { url, functionName, lineNumber, columnNumber } = frame
