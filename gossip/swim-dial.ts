@@ -13,6 +13,7 @@ import { SWIM_PROTOCOL } from './swim-types.ts'
 import { hostOf, peerIdIn, withoutPeerId, withPeerId } from './multiaddrs.ts'
 import type { Channel } from './swim-channels.ts'
 import { withTimeout } from './with-timeout.ts'
+import { newestOpen } from './newest-connection.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { TransportConfig } from './config.ts'
 import type { DeliveryFailure } from '../membership/types.ts'
@@ -122,18 +123,6 @@ async function connect (ctx: DialContext, channel: Channel, signal: AbortSignal)
   const targets = bare.filter(a => !own.has(a.toString())).map(a => claimed != null ? withPeerId(a, claimed) : a)
   if (targets.length === 0) throw new SelfDialError('every address is one of this node\'s')
   return await libp2p.dial(targets, { signal })
-}
-
-/**
- * The most recently opened open connection: after a peer restarts, its new
- * connection is preferred over an old one that has not noticed yet.
- */
-function newestOpen (connections: Connection[]): Connection | undefined {
-  let best: Connection | undefined
-  for (const c of connections) {
-    if (c.status === 'open' && (best == null || c.timeline.open > best.timeline.open)) best = c
-  }
-  return best
 }
 
 /** `p`, or a DialDeadlineError after `ms`; `p` goes on either way, and its late failure is not unhandled. */

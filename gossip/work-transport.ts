@@ -20,6 +20,7 @@ import { setMaxListeners } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import * as lp from 'it-length-prefixed'
 import { framingDrop } from './framing.ts'
+import { newestOpen } from './newest-connection.ts'
 import { decodeWire, encodeWire, type WireMessage } from './work-codec.ts'
 import { PeerRateLimiter, type RateLimit } from './rate-limit.ts'
 import type { WorkSender } from '../workloads/ports.ts'
@@ -276,8 +277,8 @@ class WorkTransportImpl implements WorkTransport {
   private async openStream (channel: Channel): Promise<Stream> {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.config.dialTimeoutMs)])
     const peer = peerIdFromString(channel.peerId)
-    const open = this.libp2p.getConnections(peer).find(c => c.status === 'open')
-    const connection = open ?? await this.libp2p.dial(peer, { signal })
+    // not the first open one: after a heal or a restart an old connection may linger, dead
+    const connection = newestOpen(this.libp2p.getConnections(peer)) ?? await this.libp2p.dial(peer, { signal })
     const stream = await connection.newStream(WORK_PROTOCOL, { signal })
     stream.addEventListener('close', () => { if (channel.stream === stream) channel.stream = undefined })
     return stream
