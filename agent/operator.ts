@@ -69,6 +69,7 @@ export class Operator {
       },
       warn: hooks.warn
     })
+    followReturns(hooks.on, peer => { events.memberReturned(peer) })
     const queries = new Queries({
       self,
       transport: hooks.transport,
@@ -92,4 +93,17 @@ export class Operator {
   stop (): void {
     this.events.stop()
   }
+}
+
+/** Calls `returned` when a member this agent saw fail or leave is alive again. */
+export function followReturns (on: OperatorHooks['on'], returned: (peer: string) => void): void {
+  // bounded by the members: reaping forgets one
+  const away = new Set<string>()
+  const gone = (m: { peerId: string }): void => { away.add(m.peerId) }
+  const back = (m: { peerId: string }): void => { if (away.delete(m.peerId)) returned(m.peerId) }
+  on('member:failed', gone)
+  on('member:leave', gone)
+  on('member:reap', (m: { peerId: string }) => { away.delete(m.peerId) })
+  on('member:alive', back)
+  on('member:join', back)
 }

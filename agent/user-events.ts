@@ -1,12 +1,15 @@
 /**
  * User events (`agent event NAME PAYLOAD`): published on the work topic to
  * every member, deduplicated by id, ordered by a Lamport clock, and repaired
- * by anti-entropy: every ANTI_ENTROPY_MS, while it has recent events, an
- * agent sends their ids to one random member, which answers with the events
- * the first lacks and asks for those it lacks. A member cut off by a
- * partition, or restarted, gets what it missed within the log's window
- * (user-event-log.ts); with a --data-dir the ids it delivered survive the
- * restart, so it does not deliver them twice.
+ * by anti-entropy: every ANTI_ENTROPY_MS, while it has recent events (or
+ * for a while after a member came back), an agent sends their ids to one
+ * random member, which answers with the events the first lacks and asks for
+ * those it lacks. When a member comes back, the agent makes that exchange
+ * with it at once (memberReturned): a heal does not wait for the random
+ * rounds to pick the right pairs. A member cut off by a partition, or
+ * restarted, gets what it missed within the log's window (user-event-log.ts);
+ * with a --data-dir the ids it delivered survive the restart, so it does not
+ * deliver them twice.
  *
  * Coalescing (`--coalesce`): events of one name that arrive within
  * COALESCE_MS of each other are delivered once, the last one, like Serf.
@@ -19,6 +22,8 @@ import { byteLength, USER_EVENT_LIMITS, USER_EVENT_NAME, UserEventLog, type User
 
 export const ANTI_ENTROPY_MS = 5000
 export const COALESCE_MS = 1000
+/** After a member comes back, this agent's rounds pull (send its ids even when it has none) for this long. */
+export const PULL_AFTER_RETURN_MS = 30_000
 const FILE = 'events.json'
 
 export class InvalidUserEventError extends Error {
@@ -44,11 +49,13 @@ export class UserEvents {
   readonly #timer: ReturnType<typeof setInterval>
   readonly #coalescing = new Map<string, { event: UserEvent, timer: ReturnType<typeof setTimeout> }>()
   #saveTimer: ReturnType<typeof setTimeout> | undefined
+  #lastReturnExchange = -Infinity
+  #pullUntil = -Infinity
 
   constructor (opts: UserEventsOptions, persisted?: { ltime: number, ids: string[] }) {
     this.#opts = opts
     this.#log = new UserEventLog(persisted)
-    this.#timer = setInterval(() => { this.#antiEntropy() }, ANTI_ENTROPY_MS)
+    this.#timer = setInterval(() => { this.antiEntropyRound() }, ANTI_ENTROPY_MS)
     this.#timer.unref?.()
   }
 
@@ -101,16 +108,36 @@ export class UserEvents {
     }
   }
 
+  /**
+   * `peer` is back after it failed or left (a partition healed, it
+   * restarted): send it this agent's ids now, even none, so that each side
+   * gets what the other has (the random rounds only start from members with
+   * events, and may take many rounds to pick this pair). One such exchange per
+   * ANTI_ENTROPY_MS: after a heal, one member of the other side is enough,
+   * and N members coming back at once cost one message, not N.
+   */
+  memberReturned (peer: string): void {
+    const now = this.#opts.clock()
+    // the exchange below can be lost (a send over a connection the heal has
+    // not revived yet): the rounds pull as well for a while
+    this.#pullUntil = now + PULL_AFTER_RETURN_MS
+    if (now - this.#lastReturnExchange < ANTI_ENTROPY_MS) return
+    this.#lastReturnExchange = now
+    this.#opts.transport.send(peer, { type: 'user-events-ids', ids: this.#log.ids(now) })
+  }
+
   stop (): void {
     clearInterval(this.#timer)
     for (const { timer } of this.#coalescing.values()) clearTimeout(timer)
     if (this.#saveTimer != null) { clearTimeout(this.#saveTimer); void this.#save() }
   }
 
-  #antiEntropy (): void {
-    const ids = this.#log.ids(this.#opts.clock())
+  /** One anti-entropy round, as the timer runs it every ANTI_ENTROPY_MS. */
+  antiEntropyRound (): void {
+    const now = this.#opts.clock()
+    const ids = this.#log.ids(now)
     const peers = this.#opts.alivePeers()
-    if (ids.length === 0 || peers.length === 0) return
+    if ((ids.length === 0 && now >= this.#pullUntil) || peers.length === 0) return
     this.#opts.transport.send(peers[Math.floor(Math.random() * peers.length)], { type: 'user-events-ids', ids })
   }
 
