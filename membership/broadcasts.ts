@@ -10,6 +10,9 @@
  * reason). Replaced and dropped entries leave the map at once and the heap
  * lazily: they are skipped when they reach its top, and the heap is rebuilt
  * when such stale entries outnumber the live ones.
+ *
+ * It also knows which verdicts (a member failed or left) it holds that have
+ * not gone out once: the gossip timer hurries for those (timers.ts).
  */
 import type { MemberId, Update } from './types.ts'
 
@@ -30,14 +33,24 @@ export class BroadcastQueue {
   /** Every live entry once, plus stale ones (replaced or dropped) not yet removed. */
   #heap: Entry[] = []
   #order = 0
+  /** Queued entries with a failed or left verdict, not sent yet. */
+  readonly #unsentVerdicts = new Set<Entry>()
 
   get size (): number {
     return this.#entries.size
   }
 
+  /** Updates queued that declare a member failed or left and have not been sent yet. */
+  get unsentVerdicts (): number {
+    return this.#unsentVerdicts.size
+  }
+
   /** Queues `update`, replacing whatever was queued about the same member. */
   queue (update: Update): void {
     const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order }
+    const replaced = this.#entries.get(update.id)
+    if (replaced != null) this.#unsentVerdicts.delete(replaced)
+    if (update.type === 'dead' || update.type === 'leave') this.#unsentVerdicts.add(entry)
     this.#entries.set(update.id, entry)
     this.#push(entry)
     this.#compact()
@@ -54,6 +67,7 @@ export class BroadcastQueue {
     const entry = this.#entries.get(id)
     if (entry != null && predicate(entry.update)) {
       this.#entries.delete(id)
+      this.#unsentVerdicts.delete(entry)
       this.#compact()
     }
   }
@@ -76,6 +90,7 @@ export class BroadcastQueue {
     const out: Update[] = []
     for (const entry of picked) {
       entry.transmits++
+      this.#unsentVerdicts.delete(entry)
       if (entry.transmits >= limit) this.#entries.delete(entry.update.id)
       else this.#push(entry)
       out.push(cloneUpdate(entry.update))

@@ -89,12 +89,26 @@ export function nextDeadline (state: State): number {
     d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
     if (state.index.failed.size > 0) d = Math.min(d, state.nextReconnectAt)
     // A gossip round with nothing queued does nothing: no need to wake up for it.
-    if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
+    if (state.broadcasts.size > 0) d = Math.min(d, gossipDueAt(state))
     if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
     d = Math.min(d, state.partition.nextAt)
   }
   // Suspicions (their last check, see verifyAt, and their end) and reaps, from the index.
   return Math.min(d, memberDeadline(state))
+}
+
+/**
+ * When the next gossip round is due. A verdict (a member failed or left) not
+ * sent yet hurries it, to a quarter interval after the last round: while other
+ * updates are queued (a failure's own suspicion usually is) the rounds run
+ * every gossipIntervalMs, and a verdict passed on round by round took 1.1 s
+ * to reach 49 agents after the first had it, where the suspicion before it,
+ * passed on at once into empty queues, took 0.3 s. A quarter interval bounds
+ * the rounds when many members fail at once (a partition).
+ */
+function gossipDueAt (state: State): number {
+  if (state.broadcasts.unsentVerdicts === 0) return state.nextGossipAt
+  return state.nextGossipAt - 0.75 * state.config.gossipIntervalMs
 }
 
 /**
@@ -129,7 +143,7 @@ export function runDue (state: State): void {
       probeNext(state)
       state.nextProbeAt = t + state.awareness.scale(config.probeIntervalMs)
     }
-    if (t >= state.nextGossipAt) {
+    if (t >= gossipDueAt(state)) {
       gossipRound(state)
       state.nextGossipAt = t + config.gossipIntervalMs
     }

@@ -2,7 +2,8 @@
  * The broadcast queue (membership/broadcasts.ts) against the implementation it
  * replaced (a copy and sort of the whole queue per take, kept here as the
  * reference): random sequences of queue / drop / take / peek must give the
- * same results, and take must not cost a sort of the whole queue.
+ * same results (and the same count of verdicts not sent yet), and take must
+ * not cost a sort of the whole queue.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,6 +17,10 @@ class ReferenceQueue {
   #order = 0
 
   get size (): number { return this.#entries.size }
+
+  get unsentVerdicts (): number {
+    return [...this.#entries.values()].filter(e => e.transmits === 0 && (e.update.type === 'dead' || e.update.type === 'leave')).length
+  }
 
   queue (update: Update): void {
     this.#entries.set(update.id, { update: cloneUpdate(update), transmits: 0, order: ++this.#order })
@@ -86,6 +91,7 @@ describe('membership broadcast queue vs the sorting reference', () => {
           for (const u of got) u.incarnation = -2 // copies: changing them changes nothing queued
         }
         assert.equal(q.size, ref.size, `size at step ${step}`)
+        assert.equal(q.unsentVerdicts, ref.unsentVerdicts, `verdicts not sent yet, at step ${step}`)
       }
       // Drain both the same way.
       for (;;) {

@@ -325,6 +325,26 @@ describe('membership core: suspicion and refutation', () => {
   })
 })
 
+describe('membership core: dissemination', () => {
+  it('a member that learns a verdict passes it on within a quarter gossip interval, though its queue holds the suspicion before it', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
+    const wire = cluster(ids)
+    wire.refusing.add('h')
+    const t0 = wire.now
+    wire.input('a', (core, now) => core.peerDisconnected(now, 'h'))
+    assert.ok(wire.advanceUntil(() => ids.slice(0, -1).every(id => wire.status(id, 'h') === 'failed'), 5000))
+    const carriesVerdict = (m: { msg: Message }): boolean => 'updates' in m.msg && (m.msg.updates as Update[]).some(u => u.type === 'dead' && u.id === 'h')
+    const late: string[] = []
+    for (const id of ids.slice(1, -1)) {
+      const heard = wire.sent.find(m => m.at >= t0 && m.to.id === id && carriesVerdict(m))
+      const told = wire.sent.find(m => m.at >= (heard?.at ?? Infinity) && m.from === id && carriesVerdict(m))
+      assert.ok(heard != null && told != null, `${id} heard the verdict and passed it on`)
+      if (told.at - heard.at > wire.config.gossipIntervalMs / 4) late.push(`${id} after ${told.at - heard.at} ms`)
+    }
+    assert.deepEqual(late, [])
+  })
+})
+
 describe('membership core: leave, update, reaping', () => {
 
   it('a node back under a new peer id with the name of a failed member replaces it (restart without its key)', () => {

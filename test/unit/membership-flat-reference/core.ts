@@ -181,7 +181,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
       if (hasFailedMembers()) d = Math.min(d, state.nextReconnectAt)
       // A gossip round with nothing queued does nothing: no need to wake up for it.
-      if (state.broadcasts.size > 0) d = Math.min(d, state.nextGossipAt)
+      if (state.broadcasts.size > 0) d = Math.min(d, gossipDueAt())
       if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
       d = Math.min(d, state.partition.nextAt)
     }
@@ -217,6 +217,12 @@ export function createMembership (opts: MembershipOptions): Membership {
       countSync('join')
       send(state, { ...seed, addrs: [...seed.addrs] }, { type: 'sync', reply: true, join: true, members: fullState(state) })
     }
+  }
+
+  // mirrors membership/timers.ts: an unsent verdict hurries the round
+  function gossipDueAt (): number {
+    if (state.broadcasts.unsentVerdicts === 0) return state.nextGossipAt
+    return state.nextGossipAt - 0.75 * config.gossipIntervalMs
   }
 
   function gossipRound (): void {
@@ -424,7 +430,7 @@ export function createMembership (opts: MembershipOptions): Membership {
             probeNext(state)
             state.nextProbeAt = t + state.awareness.scale(config.probeIntervalMs)
           }
-          if (t >= state.nextGossipAt) {
+          if (t >= gossipDueAt()) {
             gossipRound()
             state.nextGossipAt = t + config.gossipIntervalMs
           }
