@@ -12,6 +12,7 @@ import { histogramSeries, linePlot, type Series } from './svg.ts'
 import { MAX_MESSAGE_BYTES } from './measure.ts'
 import { steadyTraffic, targets } from './targets.ts'
 import type { CoreCost } from './core-cost.ts'
+import { RECONNECT_SCALE_MEMBERS, reconnectScaleMs } from '../../membership/formulas.ts'
 
 export interface ReportMeta {
   date: string
@@ -118,13 +119,14 @@ function partitionTable (results: ScaleResult[]): string[] {
 
 function trafficTable (results: ScaleResult[]): string[] {
   const out = [
-    '| N | loss | probes + gossip: msgs / member / s | bytes / member / s | push-pull size | push-pull: bytes / member / s | total, nothing failed | total with failed members | built for failed members (not sent) | largest frame | frames over 1 MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|'
+    '| N | loss | probes + gossip: msgs / member / s | bytes / member / s | full sync size | digests answered by a full exchange | push-pull: bytes / member / s | total, nothing failed | total with failed members | built for failed members (not sent) | largest frame | frames over 1 MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const { r, w } of windowsOf(results)) {
     const t = steadyTraffic(r, w)
-    const msgs = w.quiet.msgsPerMemberSec - (w.quiet.byType.sync?.msgsPerMemberSec ?? 0)
-    out.push(`| ${int(r.options.size)} | ${pct(w.loss)} | ${msgs.toFixed(2)} | ${int(t.probesAndGossip)} | ${int(t.syncBytes)} | ${int(t.pushPull)} | ${int(t.total)} | ` +
+    const msgs = w.quiet.msgsPerMemberSec - (w.quiet.byType.sync?.msgsPerMemberSec ?? 0) - (w.quiet.byType.digest?.msgsPerMemberSec ?? 0)
+    const differed = w.digests == null ? 'all (before digests)' : `${(100 * t.differed).toFixed(1)} % of ${int(w.digests.sent)}`
+    out.push(`| ${int(r.options.size)} | ${pct(w.loss)} | ${msgs.toFixed(2)} | ${int(t.probesAndGossip)} | ${int(t.syncBytes)} | ${differed} | ${int(t.pushPull)} | ${int(t.total)} | ` +
       `${int(t.withFailed)} | ${int(w.withFailed.undeliverableBytesPerMemberSec)} | ${int(w.withFailed.largest)} | ${w.withFailed.oversized} |`)
   }
   return out
@@ -271,20 +273,24 @@ export function writeReport (results: ScaleResult[], meta: ReportMeta, dir: stri
     '## Partition 60 % | 40 % (Lifeguard on)', '',
     ...partitionTable(results), '',
     '## Traffic', '',
-    `Sent per member and second. Probes and gossip are counted over ${o == null ? '' : s1(o.trafficMs)} s with nothing failed; push-pull is the measured size of a full sync, sent and answered once per push-pull interval ` +
-    '(computed: members that booted together push-pull together, so a short window catches all of them or none). ' +
+    `Sent per member and second. Probes and gossip are counted over ${o == null ? '' : s1(o.trafficMs)} s with nothing failed. Push-pull is computed: a digest of the view once per push-pull interval, ` +
+    'and a full exchange (the measured size of a full sync, sent and answered) for the share of digests that found the views different over the whole window, crashes and restarts included ' +
+    '(members that booted together push-pull together, so a short window catches all of them or none). ' +
     `"With failed members": probes and gossip counted over the last ${o == null ? '' : s1(o.trafficMs)} s of each window, when the members crashed in it are failed everywhere, plus push-pull. ` +
-    'Messages to a member that is down (or cut off) are not counted as sent: a real dial fails and puts nothing on the wire; "built for failed members" is what the core addressed to them (full syncs every reconnectIntervalMs). ' +
+    'Messages to a member that is down (or cut off) are not counted as sent: a real dial fails and puts nothing on the wire; "built for failed members" is what the core addressed to them (reconnect full syncs, every interval given below). ' +
     `The transport refuses frames over ${int(MAX_MESSAGE_BYTES)} bytes (maxMessageBytes).`, '',
     ...trafficTable(results), '',
     protocolLine(results), '',
     '## Plots', '',
     ...plots(results, dir),
-    '## Where the time goes', '',
-    ...coreCostTable(meta.coreCost ?? []),
-    ...hotTable(results)
+    ...whereTheTimeGoes(coreCostTable(meta.coreCost ?? []), hotTable(results))
   )
   writeFileSync(join(dir, 'REPORT.md'), lines.join('\n').replace(/\n{3,}/g, '\n\n'))
+}
+
+/** The section, when a run measured one core alone (--core-cost) or profiled its phases (--profile). */
+function whereTheTimeGoes (coreCost: string[], hot: string[]): string[] {
+  return coreCost.length + hot.length === 0 ? [] : ['## Where the time goes', '', ...coreCost, ...hot]
 }
 
 function protocolLine (results: ScaleResult[]): string {
@@ -294,5 +300,6 @@ function protocolLine (results: ScaleResult[]): string {
     const { retransmits, pushPullMs } = protocolFigures(results[0].config, n)
     return `N = ${int(n)}: each update sent ${retransmits} times by each member, push-pull every ${s1(pushPullMs)} s`
   })
-  return `Protocol figures (membership/formulas.ts): ${parts.join('; ')}; a member with any failed member also sends a full sync to one of them every ${s1(results[0].config.reconnectIntervalMs)} s (reconnectIntervalMs).`
+  const reconnect = sizes.map(n => `${s1(reconnectScaleMs(results[0].config.reconnectIntervalMs, n))} s at ${int(n)}`).join(', ')
+  return `Protocol figures (membership/formulas.ts): ${parts.join('; ')}; a member with any failed member also sends a full sync to one of them every ${reconnect} (reconnectIntervalMs, stretched in proportion to N above ${RECONNECT_SCALE_MEMBERS} members).`
 }

@@ -59,6 +59,8 @@ export interface WindowResult {
   memberHours: number
   quiet: TrafficRate
   withFailed: TrafficRate
+  /** Push-pull digests sent by all members over the window, and those whose receiver's view differed (a full exchange followed). */
+  digests?: { sent: number, differed: number }
   falseFailures: number
   falseSuspicions: number
   crashes: CrashResult[]
@@ -192,6 +194,17 @@ export function runScale (opts: ScaleOptions): ScaleResult {
       return quiet
     }, 600_000, 1000)
   }
+  /** Push-pull digests sent and differed, summed over every core (a crashed one keeps its core until restarted). */
+  const digestCounts = (): { sent: number, differed: number } => {
+    let sent = 0
+    let differed = 0
+    for (const id of views.ids) {
+      const stats = cluster.core(id).stats()
+      sent += stats.digestsSent
+      differed += stats.digestsDiffered
+    }
+    return { sent, differed }
+  }
   const pick = (exclude: (i: number) => boolean): number => {
     for (;;) {
       const i = Math.floor(cluster.random() * views.n)
@@ -221,6 +234,7 @@ export function runScale (opts: ScaleOptions): ScaleResult {
       const crashes0 = watchers.crashes.length
       const spreads0 = watchers.spreads.length
       const t0 = traffic.snapshot()
+      const digests0 = digestCounts()
       runFor(opts.trafficMs)
       const quiet = TrafficMeter.rate(t0, traffic.snapshot(), views.upCount, opts.trafficMs)
       for (let k = 0; k < opts.updates; k++) {
@@ -243,6 +257,7 @@ export function runScale (opts: ScaleOptions): ScaleResult {
       const t1 = traffic.snapshot()
       runFor(opts.trafficMs)
       const withFailed = TrafficMeter.rate(t1, traffic.snapshot(), views.upCount, opts.trafficMs)
+      const digests1 = digestCounts()
       // The hosts come back (new boot ids): the next window starts with no failed member, as this one did.
       for (const i of crashed) {
         cluster.restart(views.ids[i])
@@ -256,6 +271,7 @@ export function runScale (opts: ScaleOptions): ScaleResult {
         memberHours: (memberMs - memberMs0) / 3_600_000,
         quiet,
         withFailed,
+        digests: { sent: digests1.sent - digests0.sent, differed: digests1.differed - digests0.differed },
         falseFailures: watchers.falseFailures.size - failures0,
         falseSuspicions: watchers.falseSuspicions.size - suspicions0,
         crashes: watchers.crashResults().slice(crashes0),

@@ -56,11 +56,16 @@ interface Saved {
   results: ScaleResult[]
   notRun: Array<{ size: number, reason: string }>
   coreCost?: CoreCost[]
+  /** The command of the last run that measured something (a report-only call keeps it). */
+  command?: string
 }
 
 const saved: Saved = !values.fresh && existsSync(RESULTS)
   ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Saved
   : { results: [], notRun: [] }
+
+const thisCommand = `npm run sim:scale -- ${process.argv.slice(2).join(' ')}`.trim()
+if (sizes.length > 0 || values['core-cost'] != null) saved.command = thisCommand
 
 function save (): void {
   writeFileSync(RESULTS, JSON.stringify(saved, null, 1) + '\n')
@@ -69,7 +74,7 @@ function save (): void {
     date: new Date().toISOString().slice(0, 10),
     machine: `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB`,
     node: `Node ${process.version}`,
-    command: `npm run sim:scale -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: saved.command ?? thisCommand,
     seed,
     notRun: saved.notRun,
     coreCost: saved.coreCost,

@@ -5,6 +5,7 @@
  */
 import type { ScaleResult, WindowResult } from './run.ts'
 import { protocolFigures, suspicionTimeouts, swimFirstDetectionMs } from './model.ts'
+import { frameSize } from './wire-size.ts'
 
 export const TARGET_N = 10_000
 export const TARGET_LOSS = 0.01
@@ -22,24 +23,32 @@ interface Target {
 
 /**
  * Bytes per member per second with nothing failed: probes and gossip as
- * measured, plus push-pull as sync size × 2 (the sync and its reply) per
- * interval. Push-pull is computed rather than counted: members that booted
- * together push-pull together, every interval, so a short window catches
- * all of them or none.
+ * measured, plus push-pull. Push-pull is computed rather than counted:
+ * members that booted together push-pull together, every interval, so a
+ * short window catches all of them or none. Each member sends a digest of
+ * its view once per interval; only when the receiver's view differs does a
+ * full exchange follow (two full syncs), which the window's digests say how
+ * often happened (crashes and restarts included: an upper bound for a quiet
+ * cluster). Results from before digests (no `digests`) count a full
+ * exchange every interval, as push-pull then was.
  */
 export function steadyTraffic (r: ScaleResult, w: WindowResult): {
   probesAndGossip: number
   syncBytes: number
+  /** Share of digests answered by a full exchange. */
+  differed: number
   pushPull: number
   total: number
   /** The same with the window's crashed members failed: what goes on the wire (syncs built for them do not). */
   withFailed: number
 } {
-  const noSync = (t: WindowResult['quiet']): number => t.bytesPerMemberSec - (t.byType.sync?.bytesPerMemberSec ?? 0)
-  const probesAndGossip = noSync(w.quiet)
+  const noPushPull = (t: WindowResult['quiet']): number => t.bytesPerMemberSec - (t.byType.sync?.bytesPerMemberSec ?? 0) - (t.byType.digest?.bytesPerMemberSec ?? 0)
+  const probesAndGossip = noPushPull(w.quiet)
   const syncBytes = w.withFailed.meanSyncBytes > 0 ? w.withFailed.meanSyncBytes : w.quiet.meanSyncBytes
-  const pushPull = 2 * syncBytes / (protocolFigures(r.config, r.options.size).pushPullMs / 1000)
-  return { probesAndGossip, syncBytes, pushPull, total: probesAndGossip + pushPull, withFailed: noSync(w.withFailed) + pushPull }
+  const digestBytes = w.digests == null ? 0 : frameSize({ type: 'digest', members: r.options.size, hash: Number.MAX_SAFE_INTEGER })
+  const differed = w.digests == null ? 1 : w.digests.sent === 0 ? 0 : w.digests.differed / w.digests.sent
+  const pushPull = (digestBytes + differed * 2 * syncBytes) / (protocolFigures(r.config, r.options.size).pushPullMs / 1000)
+  return { probesAndGossip, syncBytes, differed, pushPull, total: probesAndGossip + pushPull, withFailed: noPushPull(w.withFailed) + pushPull }
 }
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
