@@ -1,0 +1,42 @@
+/**
+ * How a kill -9's verdict spreads between real agents: N agents of whatever
+ * the harness runs (AGENT_ENTRY=agent/bin.js AGENT_PREFER_BUNDLE=1 for the
+ * bundle, after `npm run build`), joined through agent 1, idle for IDLE_S
+ * seconds (past the close of the join connections), then the last one is
+ * killed. Prints when each other agent had it failed (ms after the kill), and
+ * the events of the last and first few, as each agent's event stream said.
+ *
+ *   node bench/verdict-spread.ts [N=50] [IDLE_S=70]
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
+import { ClusterViews, type ViewEvent } from './views.ts'
+
+const n = Number(process.argv[2] ?? 50)
+const idleS = Number(process.argv[3] ?? 70)
+const agents: AgentProcess[] = []
+const views = new ClusterViews(n)
+try {
+  const seed = `/ip4/127.0.0.1/tcp/${await freePort()}`
+  const launches: StartOptions[] = Array.from({ length: n }, (_, i) => ({ name: `s${i + 1}`, listen: i === 0 ? [seed] : undefined, join: i === 0 ? [] : [seed], startTimeoutMs: 120_000 }))
+  const t0 = performance.now()
+  await startAllAtOnce(launches, agents, async a => { await views.watch(a) })
+  while (views.fullAt == null && performance.now() - t0 < 120_000) await sleep(50)
+  console.log(`converged: ${views.fullAt == null ? 'no' : `${Math.round(views.fullAt - t0)} ms`}; idle ${idleS} s`)
+  await sleep(idleS * 1000)
+  const victim = agents.find(a => a.name === `s${n}`)!
+  const tKill = performance.now()
+  victim.child.kill('SIGKILL')
+  const observers = agents.filter(a => a !== victim).map(a => a.name)
+  while (views.allSaw(victim.peerId, 'failed', observers, tKill) == null && performance.now() - tKill < 30_000) await sleep(20)
+  const events = views.events.filter(e => e.at >= tKill && e.peerId === victim.peerId)
+  const failedAt = new Map<string, number>()
+  for (const e of events) if (e.status === 'failed' && !failedAt.has(e.observer)) failedAt.set(e.observer, Math.round(e.at - tKill))
+  const order = [...failedAt.entries()].sort((a, b) => a[1] - b[1])
+  console.log(`failed at (ms after the kill): ${order.map(([o, t]) => `${o} ${t}`).join(', ')}`)
+  const line = (e: ViewEvent): string => `${Math.round(e.at - tKill)} ${e.type} ${e.status}${e.cause != null ? ` (${e.cause})` : ''}`
+  for (const [o] of [...order.slice(0, 3), ...order.slice(-4)]) console.log(`${o}: ${events.filter(e => e.observer === o).map(line).join('; ')}`)
+} finally {
+  views.close()
+  await killAll(agents)
+}
