@@ -11,8 +11,11 @@
  * lazily: they are skipped when they reach its top, and the heap is rebuilt
  * when such stale entries outnumber the live ones.
  *
- * It also knows which verdicts (a member failed or left) it holds that have
- * not gone out once: the gossip timer hurries for those (timers.ts).
+ * It also knows the verdicts (a member failed or left) queued since the last
+ * gossip round that have not gone out yet: they hurry that round (timers.ts).
+ * One round each: what it could not send (no one to send it to) waits for the
+ * regular rounds like any update, rather than waking the core every quarter
+ * interval.
  */
 import type { MemberId, Update } from './types.ts'
 
@@ -33,24 +36,29 @@ export class BroadcastQueue {
   /** Every live entry once, plus stale ones (replaced or dropped) not yet removed. */
   #heap: Entry[] = []
   #order = 0
-  /** Queued entries with a failed or left verdict, not sent yet. */
-  readonly #unsentVerdicts = new Set<Entry>()
+  /** Entries with a failed or left verdict, queued since the last round and not sent yet. */
+  readonly #newVerdicts = new Set<Entry>()
 
   get size (): number {
     return this.#entries.size
   }
 
-  /** Updates queued that declare a member failed or left and have not been sent yet. */
-  get unsentVerdicts (): number {
-    return this.#unsentVerdicts.size
+  /** Verdicts (a member failed or left) queued since the last gossip round and not sent yet. */
+  get newVerdicts (): number {
+    return this.#newVerdicts.size
+  }
+
+  /** A gossip round ran: the verdicts it did not send no longer hurry the next one. */
+  roundDone (): void {
+    this.#newVerdicts.clear()
   }
 
   /** Queues `update`, replacing whatever was queued about the same member. */
   queue (update: Update): void {
     const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order }
     const replaced = this.#entries.get(update.id)
-    if (replaced != null) this.#unsentVerdicts.delete(replaced)
-    if (update.type === 'dead' || update.type === 'leave') this.#unsentVerdicts.add(entry)
+    if (replaced != null) this.#newVerdicts.delete(replaced)
+    if (update.type === 'dead' || update.type === 'leave') this.#newVerdicts.add(entry)
     this.#entries.set(update.id, entry)
     this.#push(entry)
     this.#compact()
@@ -67,7 +75,7 @@ export class BroadcastQueue {
     const entry = this.#entries.get(id)
     if (entry != null && predicate(entry.update)) {
       this.#entries.delete(id)
-      this.#unsentVerdicts.delete(entry)
+      this.#newVerdicts.delete(entry)
       this.#compact()
     }
   }
@@ -90,7 +98,7 @@ export class BroadcastQueue {
     const out: Update[] = []
     for (const entry of picked) {
       entry.transmits++
-      this.#unsentVerdicts.delete(entry)
+      this.#newVerdicts.delete(entry)
       if (entry.transmits >= limit) this.#entries.delete(entry.update.id)
       else this.#push(entry)
       out.push(cloneUpdate(entry.update))

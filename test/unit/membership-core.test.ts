@@ -343,6 +343,21 @@ describe('membership core: dissemination', () => {
     }
     assert.deepEqual(late, [])
   })
+
+  it('a verdict with no one to send it to hurries one round only: a lone survivor does not wake every quarter interval', () => {
+    const wire = cluster(['a', 'b'])
+    wire.input('b', (core, now) => core.leave(now))
+    assert.equal(wire.status('a', 'b'), 'left')
+    const a = wire.core('a')
+    const end = wire.now + 3000
+    let ticks = 0
+    for (let d = a.nextDeadline(); d <= end; d = a.nextDeadline()) {
+      wire.now = Math.max(wire.now, d)
+      wire.input('a', (core, now) => core.tick(now))
+      ticks++
+    }
+    assert.ok(ticks <= 3000 / wire.config.gossipIntervalMs + 6, `${ticks} ticks in 3 s`)
+  })
 })
 
 describe('membership core: leave, update, reaping', () => {

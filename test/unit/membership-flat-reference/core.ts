@@ -219,9 +219,9 @@ export function createMembership (opts: MembershipOptions): Membership {
     }
   }
 
-  // mirrors membership/timers.ts: an unsent verdict hurries the round
+  // mirrors membership/timers.ts: a new verdict not sent yet hurries the round
   function gossipDueAt (): number {
-    if (state.broadcasts.unsentVerdicts === 0) return state.nextGossipAt
+    if (state.broadcasts.newVerdicts === 0) return state.nextGossipAt
     return state.nextGossipAt - 0.75 * config.gossipIntervalMs
   }
 
@@ -432,6 +432,7 @@ export function createMembership (opts: MembershipOptions): Membership {
           }
           if (t >= gossipDueAt()) {
             gossipRound()
+            state.broadcasts.roundDone()
             state.nextGossipAt = t + config.gossipIntervalMs
           }
           if (t >= state.nextPushPullAt) {
