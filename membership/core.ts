@@ -86,6 +86,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     relays: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
+    earlyPushPullGapMs: 0,
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
     lastLateAt: -Infinity,
     strangers: new Map(),

@@ -109,6 +109,8 @@ export interface State {
   relays: Map<number, Relay>
   nextGossipAt: number
   nextPushPullAt: number
+  /** After a join, the gap before the push-pull after next (doubling; 0 once it reaches the period): sync.ts nextPushPullGapMs. */
+  earlyPushPullGapMs: number
   /** Next sync attempt with a failed member (partition healing). */
   nextReconnectAt: number
   /** When a late timer last counted against local health (timers.ts lateTimer). */

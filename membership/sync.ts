@@ -8,7 +8,8 @@ import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts
 import type { MembershipStats } from './index.ts'
 import { pickRandom, stagger } from './random.ts'
 import { mergeSync } from './merge.ts'
-import { allowOnce, destinationOf, fullState, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
+import { allowOnce, destinationOf, fullState, isSelfLeft, liveCount, ringNeighbours, send, type State } from './state.ts'
+import { pushPullScaleMs } from './formulas.ts'
 import { inOrder } from './member-index.ts'
 import { viewDigest } from './digest.ts'
 
@@ -16,9 +17,16 @@ type Sync = Extract<Message, { type: 'sync' }>
 type Digest = Extract<Message, { type: 'digest' }>
 
 /**
- * After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it):
- * members that joined through the same seed at the same moment learn of each other at once
- * rather than after a full push-pull period.
+ * After a join, push-pulls come early: the first within this many probe
+ * intervals, then after twice as long each time (each randomized in [1/2, 1]
+ * of its gap) until the gap reaches the push-pull period. Members that join
+ * around the same time miss each other's announcements: an update reaches a
+ * member through its ring neighbours, and a joiner is on nobody's ring until
+ * its own announcement has spread. One early round, taken while the crowd was
+ * still joining, found the neighbour's view as short as its own, and what was
+ * missing then waited a whole period (60 s at 50 members, 90 s at 100): the
+ * tail of a 50- or 100-agent start (docs/scale.md). A digest costs a few
+ * bytes; the full exchange happens only while the views differ.
  */
 const EARLY_PUSH_PULL_INTERVALS = 1
 /** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
@@ -84,10 +92,12 @@ export function onSync (state: State, from: MemberId, msg: Sync): void {
   if (!msg.reply) {
     if (state.join != null) {
       // Joined. Members that join around the same time may miss each other's
-      // announcements: one early anti-entropy round catches those up.
+      // announcements: early anti-entropy rounds catch those up.
       state.join = undefined
       state.out.push({ kind: 'join', event: { type: 'join:done', via: from } })
-      state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, EARLY_PUSH_PULL_INTERVALS * state.config.probeIntervalMs))
+      const first = EARLY_PUSH_PULL_INTERVALS * state.config.probeIntervalMs
+      state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, first))
+      state.earlyPushPullGapMs = 2 * first
     }
   } else {
     countSync(state, 'answer')
@@ -111,6 +121,18 @@ export function pushPull (state: State): void {
   if (partner == null) return
   state.stats.digestsSent++
   send(state, destinationOf(state, partner), { type: 'digest', ...viewDigest(state.self, state.members.values()) })
+}
+
+/** The wait from this push-pull to the next: the early ones after a join, then the period, longer in a larger cluster. */
+export function nextPushPullGapMs (state: State): number {
+  const period = pushPullScaleMs(state.config.pushPullIntervalMs, liveCount(state))
+  const gap = state.earlyPushPullGapMs
+  if (gap === 0 || gap >= period) {
+    state.earlyPushPullGapMs = 0
+    return period
+  }
+  state.earlyPushPullGapMs = 2 * gap
+  return stagger(state.random, gap)
 }
 
 /**

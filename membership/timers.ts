@@ -4,13 +4,13 @@
  * long overdue) does to them: late timers count against local health, probes
  * in flight are dropped, suspicions get a grace period.
  */
-import { pushPullScaleMs, reconnectScaleMs } from './formulas.ts'
+import { reconnectScaleMs } from './formulas.ts'
 import { stagger } from './random.ts'
 import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
 import { failSuspect, reap } from './merge.ts'
 import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
 import { gossipRound } from './dissemination.ts'
-import { pushPull, reconnect, retryJoin } from './sync.ts'
+import { nextPushPullGapMs, pushPull, reconnect, retryJoin } from './sync.ts'
 import { isSelfLeft, liveCount, type MemberRecord, type State } from './state.ts'
 import { memberDeadline, reapAfterMs, takeDueReaps, takeDueSuspects, touchSuspicion, track } from './member-index.ts'
 
@@ -152,7 +152,7 @@ export function runDue (state: State): void {
     }
     if (t >= state.nextPushPullAt) {
       pushPull(state)
-      state.nextPushPullAt = t + pushPullScaleMs(config.pushPullIntervalMs, liveCount(state))
+      state.nextPushPullAt = t + nextPushPullGapMs(state)
     }
     if (t >= state.nextReconnectAt) {
       reconnect(state)

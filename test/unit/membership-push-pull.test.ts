@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { viewDigest } from '../../membership/digest.ts'
 import type { Member, MemberStatus } from '../../membership/index.ts'
-import { Wire } from './membership-harness.ts'
+import { addrOf, Wire } from './membership-harness.ts'
 
 function cluster (ids: string[]): Wire {
   const wire = new Wire()
@@ -53,6 +53,26 @@ describe('membership: push-pull digests', () => {
     const digest = wire.sent.slice(from).find(s => s.from === 'a' && s.msg.type === 'digest')!.msg
     assert.deepEqual(wire.core('c').receive(wire.now, 'a', digest), [])
     assert.deepEqual(b.receive(wire.now, 'a', digest), [])
+  })
+
+  it('a member that joined pushes digests early, at gaps doubling from a probe interval, then once a period', () => {
+    const wire = new Wire()
+    wire.add('a')
+    wire.add('b')
+    wire.input('b', (core, now) => core.join(now, [{ addrs: [addrOf('a')] }]))
+    const joinedAt = wire.now
+    wire.advance(4 * wire.config.pushPullIntervalMs)
+    const times = wire.sent.filter(s => s.from === 'b' && s.msg.type === 'digest').map(s => s.at - joinedAt)
+    const probe = wire.config.probeIntervalMs
+    const period = wire.config.pushPullIntervalMs // two members: not scaled
+    // each early gap is randomized in [1/2, 1] of 1, 2, 4, 8, 16 probe intervals
+    const gaps = times.map((t, i) => t - (i === 0 ? 0 : times[i - 1]))
+    for (const [i, intervals] of [1, 2, 4, 8, 16].entries()) {
+      assert.ok(gaps[i] >= intervals * probe / 2 && gaps[i] <= intervals * probe + 50, `early push-pull ${i + 1}: ${gaps[i]} ms after the one before`)
+    }
+    // then the period (32 probe intervals would be longer than it)
+    assert.ok(gaps.length >= 7)
+    for (const gap of gaps.slice(5)) assert.ok(Math.abs(gap - period) <= 50, `then every ${period} ms: ${gap}`)
   })
 
   it('a digest from a stranger is answered once, by pulling its state', () => {

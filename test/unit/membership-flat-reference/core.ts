@@ -33,9 +33,8 @@ import {
 } from './state.ts'
 
 /**
- * After a join, one push-pull within this many probe intervals (randomized in [1/2, 1] of it):
- * members that joined through the same seed at the same moment learn of each other at once
- * rather than after a full push-pull period.
+ * After a join, push-pulls come early: the first within this many probe intervals, then after
+ * twice as long each time (randomized in [1/2, 1] of the gap) until the gap reaches the period.
  */
 const EARLY_PUSH_PULL_INTERVALS = 1
 /** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
@@ -96,6 +95,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     relays: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
+    earlyPushPullGapMs: 0,
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
     signer: opts.signer
@@ -346,9 +346,11 @@ export function createMembership (opts: MembershipOptions): Membership {
         if (!msg.reply) {
           if (state.join != null) {
             // Joined. Members that join around the same time may miss each other's
-            // announcements: one early anti-entropy round catches those up.
+            // announcements: early anti-entropy rounds catch those up.
             state.join = undefined
-            state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(random, EARLY_PUSH_PULL_INTERVALS * config.probeIntervalMs))
+            const first = EARLY_PUSH_PULL_INTERVALS * config.probeIntervalMs
+            state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(random, first))
+            state.earlyPushPullGapMs = 2 * first
           }
         } else {
           countSync('answer')
@@ -437,7 +439,10 @@ export function createMembership (opts: MembershipOptions): Membership {
           }
           if (t >= state.nextPushPullAt) {
             pushPull()
-            state.nextPushPullAt = t + pushPullScaleMs(config.pushPullIntervalMs, liveCount(state))
+            const period = pushPullScaleMs(config.pushPullIntervalMs, liveCount(state))
+            const gap = state.earlyPushPullGapMs
+            state.earlyPushPullGapMs = gap === 0 || gap >= period ? 0 : 2 * gap
+            state.nextPushPullAt = t + (gap === 0 || gap >= period ? period : stagger(random, gap))
           }
           if (t >= state.nextReconnectAt) {
             reconnect()

@@ -93,6 +93,8 @@ export interface State {
   relays: Map<number, Relay>
   nextGossipAt: number
   nextPushPullAt: number
+  /** After a join, the gap before the push-pull after next (doubling; 0 once it reaches the period). */
+  earlyPushPullGapMs: number
   /** Next sync attempt with a failed member (partition healing). */
   nextReconnectAt: number
   /** Stable membership, side and partition episode (partition.ts). */
