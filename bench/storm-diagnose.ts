@@ -67,6 +67,7 @@ try {
     const cores = used.reduce((s, x) => s + x, 0) / ((at - beforeAt) / 1000)
     console.log(`${secondsSinceLaunch()} s: ${cores.toFixed(2)} cores (busiest ${busiest.map(b => `${b.name} ${b.c.toFixed(2)} s`).join(', ')}); ` +
       `${views.fullCount} views full; alive per view: smallest ${alive[0]}, median ${alive[Math.floor(alive.length / 2)]}`)
+    if (views.fullCount >= n - 3) console.log(`  ${views.gaps(new Map(agents.map(a => [a.peerId, a.name])), 3)}`)
     before = now
     beforeAt = at
   }

@@ -115,6 +115,21 @@ export class ClusterViews {
       .map(([name, o]) => `${name}: ${o.alive}`).join(', ')
   }
 
+  /**
+   * For each followed agent whose list does not show every one of `peerIds`
+   * alive (at most `k` of them): the members it lacks and how it lists them
+   * (a status, or `unknown`). What a start that nearly converged waits for.
+   */
+  gaps (peerIds: Map<string, string>, k: number): string {
+    const lines: string[] = []
+    for (const [name, o] of this.#observers) {
+      if (o.view == null || o.alive >= this.#size || lines.length >= k) continue
+      const lacking = [...peerIds].filter(([id]) => o.view?.get(id) !== 'alive').map(([id, member]) => `${member} ${o.view?.get(id) ?? 'unknown'}`)
+      lines.push(`${name} lacks ${lacking.join(', ')}`)
+    }
+    return lines.join('; ')
+  }
+
   /** Status of `peerId` in `observer`'s list (undefined: not listed, or not followed yet). */
   status (observer: string, peerId: string): string | undefined {
     return this.#observers.get(observer)?.view?.get(peerId)
