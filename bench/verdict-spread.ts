@@ -3,10 +3,11 @@
  * the harness runs (AGENT_ENTRY=agent/bin.js AGENT_PREFER_BUNDLE=1 for the
  * bundle, after `npm run build`), joined through agent 1, idle for IDLE_S
  * seconds (past the close of the join connections), then the last one is
- * killed. Prints when each other agent had it failed (ms after the kill), and
- * the events of the last and first few, as each agent's event stream said.
+ * killed (SIGNAL=SIGSTOP freezes it instead). Prints when each other agent had
+ * it failed (ms after the signal), and the events of the last and first few,
+ * as each agent's event stream said.
  *
- *   node bench/verdict-spread.ts [N=50] [IDLE_S=70]
+ *   [SIGNAL=SIGSTOP] node bench/verdict-spread.ts [N=50] [IDLE_S=70]
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
@@ -14,6 +15,7 @@ import { ClusterViews, type ViewEvent } from './views.ts'
 
 const n = Number(process.argv[2] ?? 50)
 const idleS = Number(process.argv[3] ?? 70)
+const signal = (process.env.SIGNAL ?? 'SIGKILL') as NodeJS.Signals
 const agents: AgentProcess[] = []
 const views = new ClusterViews(n)
 try {
@@ -26,14 +28,16 @@ try {
   await sleep(idleS * 1000)
   const victim = agents.find(a => a.name === `s${n}`)!
   const tKill = performance.now()
-  victim.child.kill('SIGKILL')
+  victim.child.kill(signal)
   const observers = agents.filter(a => a !== victim).map(a => a.name)
   while (views.allSaw(victim.peerId, 'failed', observers, tKill) == null && performance.now() - tKill < 30_000) await sleep(20)
   const events = views.events.filter(e => e.at >= tKill && e.peerId === victim.peerId)
   const failedAt = new Map<string, number>()
   for (const e of events) if (e.status === 'failed' && !failedAt.has(e.observer)) failedAt.set(e.observer, Math.round(e.at - tKill))
   const order = [...failedAt.entries()].sort((a, b) => a[1] - b[1])
-  console.log(`failed at (ms after the kill): ${order.map(([o, t]) => `${o} ${t}`).join(', ')}`)
+  const first = views.first(victim.peerId, ['suspect', 'failed'], observers, tKill)
+  console.log(`first suspected ${first == null ? 'never' : `${Math.round(first - tKill)} ms`} after ${signal}`)
+  console.log(`failed at (ms after ${signal}): ${order.map(([o, t]) => `${o} ${t}`).join(', ')}`)
   const line = (e: ViewEvent): string => `${Math.round(e.at - tKill)} ${e.type} ${e.status}${e.cause != null ? ` (${e.cause})` : ''}`
   for (const [o] of [...order.slice(0, 3), ...order.slice(-4)]) console.log(`${o}: ${events.filter(e => e.observer === o).map(line).join('; ')}`)
 } finally {
