@@ -16,7 +16,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ClusterViews } from './views.ts'
+import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes } from './proc.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
 
@@ -75,6 +75,13 @@ try {
     ? `not every view full after ${secondsSinceLaunch()} s: ${views.fullCount} of ${n}; smallest ${views.smallest(5)}`
     : `every view full ${((views.fullAt - t0) / 1000).toFixed(1)} s after launch`)
 
+  // Every failed mark is false (nothing was stopped): who was marked, how often, why and when.
+  const nameOf = new Map(agents.map(a => [a.peerId, a.name]))
+  const marks = views.falseFailures(new Set(), t0)
+  const byMember = new Map<string, ViewEvent[]>()
+  for (const e of marks) byMember.set(e.peerId, [...(byMember.get(e.peerId) ?? []), e])
+  console.log(`false failures: ${marks.length}, of ${byMember.size} members${[...byMember].slice(0, 5).map(([id, es]) =>
+    `; ${nameOf.get(id) ?? id} by ${es.length} (${[...new Set(es.map(e => e.cause))].join(', ')}) from ${((es[0].at - t0) / 1000).toFixed(0)} s`).join('')}`)
   const stats = await Promise.all(agents.map(async a => await (await fetch(`http://${a.rpc}/v1/stats`)).json() as any))
   const row = (label: string, pick: (s: any) => number): void => { console.log(`${label}: ${spread(stats.map(pick))}`) }
   row('connections opened, inbound', s => s.transport.connectionsOpened.inbound)
