@@ -90,6 +90,8 @@ function project (): string {
   }
 }
 
+/** Read once, at the start: `npm run bench:scale` built the bundle just before, and sources edited during the run are not in it. */
+const builtFrom = project()
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GB`
 const entry = process.env.AGENT_ENTRY != null
   ? `${process.env.AGENT_ENTRY}${process.env.AGENT_PREFER_BUNDLE != null ? ' → dist/agent.cjs' : ''}`
@@ -110,7 +112,7 @@ for (const n of sizes) {
     node: process.version,
     machine,
     entry,
-    project: project(),
+    project: builtFrom,
     seeds: options.seeds,
     idleMs: options.idleMs,
     convergeTimeoutMs: options.convergeTimeoutMs,
