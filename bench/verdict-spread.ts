@@ -5,17 +5,21 @@
  * seconds (past the close of the join connections), then the last one is
  * killed (SIGNAL=SIGSTOP freezes it instead). Prints when each other agent had
  * it failed (ms after the signal), and the events of the last and first few,
- * as each agent's event stream said.
+ * as each agent's event stream said; and the CPU all the others used in the
+ * 3 s after the signal against as long a window of idle before it, and the
+ * SWIM messages they sent and took in those 3 s.
  *
  *   [SIGNAL=SIGSTOP] node bench/verdict-spread.ts [N=50] [IDLE_S=70]
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
 import { ClusterViews, type ViewEvent } from './views.ts'
+import { threadsCpuS } from './proc.ts'
 
 const n = Number(process.argv[2] ?? 50)
 const idleS = Number(process.argv[3] ?? 70)
 const signal = (process.env.SIGNAL ?? 'SIGKILL') as NodeJS.Signals
+const CPU_WINDOW_MS = 3000
 const agents: AgentProcess[] = []
 const views = new ClusterViews(n)
 try {
@@ -25,11 +29,27 @@ try {
   await startAllAtOnce(launches, agents, async a => { await views.watch(a) })
   while (views.fullAt == null && performance.now() - t0 < 120_000) await sleep(50)
   console.log(`converged: ${views.fullAt == null ? 'no' : `${Math.round(views.fullAt - t0)} ms`}; idle ${idleS} s`)
-  await sleep(idleS * 1000)
+  await sleep(idleS * 1000 - CPU_WINDOW_MS)
   const victim = agents.find(a => a.name === `s${n}`)!
+  const others = agents.filter(a => a !== victim)
+  const cpuOfOthers = async (): Promise<number> => (await Promise.all(others.map(async a => await threadsCpuS(a.child.pid!)))).reduce((s, x) => s + x, 0)
+  const messagesOfOthers = async (): Promise<number> => (await Promise.all(others.map(async a => {
+    const { transport } = await (await fetch(`http://${a.rpc}/v1/stats`)).json() as { transport: { messagesIn: number, messagesOut: number } }
+    return transport.messagesIn + transport.messagesOut
+  }))).reduce((s, x) => s + x, 0)
+  const cpuIdleFrom = await cpuOfOthers()
+  await sleep(CPU_WINDOW_MS)
+  const cpuKill = await cpuOfOthers()
+  const messagesKill = await messagesOfOthers()
   const tKill = performance.now()
   victim.child.kill(signal)
-  const observers = agents.filter(a => a !== victim).map(a => a.name)
+  const observers = others.map(a => a.name)
+  const cpuReport = sleep(CPU_WINDOW_MS).then(async () => {
+    const used = await cpuOfOthers() - cpuKill
+    const messages = await messagesOfOthers() - messagesKill
+    console.log(`CPU of the other ${others.length} agents over ${CPU_WINDOW_MS / 1000} s: ${used.toFixed(2)} s after ${signal}, ${(cpuKill - cpuIdleFrom).toFixed(2)} s idle before; ` +
+      `SWIM messages in + out after it: ${(messages / others.length).toFixed(1)} per agent`)
+  })
   while (views.allSaw(victim.peerId, 'failed', observers, tKill) == null && performance.now() - tKill < 30_000) await sleep(20)
   const events = views.events.filter(e => e.at >= tKill && e.peerId === victim.peerId)
   const failedAt = new Map<string, number>()
@@ -40,6 +60,7 @@ try {
   console.log(`failed at (ms after ${signal}): ${order.map(([o, t]) => `${o} ${t}`).join(', ')}`)
   const line = (e: ViewEvent): string => `${Math.round(e.at - tKill)} ${e.type} ${e.status}${e.cause != null ? ` (${e.cause})` : ''}`
   for (const [o] of [...order.slice(0, 3), ...order.slice(-4)]) console.log(`${o}: ${events.filter(e => e.observer === o).map(line).join('; ')}`)
+  await cpuReport
 } finally {
   views.close()
   await killAll(agents)
