@@ -8,6 +8,8 @@ import { pickRandom } from './random.ts'
 import { accusationOf, aliveUpdate, allowOnce, destinationOf, isLive, isSelfLeft, piggyback, ringNeighbours, send, type State } from './state.ts'
 
 export function gossipRound (state: State): void {
+  // The verdicts this round does not send (no one to send them to) no longer hurry the next one.
+  state.broadcasts.roundDone()
   if (state.broadcasts.size === 0) return
   for (const id of pickRandom(state.random, gossipCandidates(state), state.config.gossipNodes)) {
     const updates = piggyback(state)

@@ -147,7 +147,6 @@ export function runDue (state: State): void {
     }
     if (t >= gossipDueAt(state)) {
       gossipRound(state)
-      state.broadcasts.roundDone()
       state.nextGossipAt = t + config.gossipIntervalMs
     }
     if (t >= state.nextPushPullAt) {

@@ -226,6 +226,7 @@ export function createMembership (opts: MembershipOptions): Membership {
   }
 
   function gossipRound (): void {
+    state.broadcasts.roundDone()
     if (state.broadcasts.size === 0) return
     for (const id of pickRandom(random, gossipCandidates(), config.gossipNodes)) {
       const updates = piggyback(state)
@@ -434,15 +435,15 @@ export function createMembership (opts: MembershipOptions): Membership {
           }
           if (t >= gossipDueAt()) {
             gossipRound()
-            state.broadcasts.roundDone()
             state.nextGossipAt = t + config.gossipIntervalMs
           }
           if (t >= state.nextPushPullAt) {
             pushPull()
             const period = pushPullScaleMs(config.pushPullIntervalMs, liveCount(state))
             const gap = state.earlyPushPullGapMs
-            state.earlyPushPullGapMs = gap === 0 || gap >= period ? 0 : 2 * gap
-            state.nextPushPullAt = t + (gap === 0 || gap >= period ? period : stagger(random, gap))
+            const early = gap !== 0 && gap < period
+            state.earlyPushPullGapMs = early ? 2 * gap : 0
+            state.nextPushPullAt = t + (early ? stagger(random, gap) : period)
           }
           if (t >= state.nextReconnectAt) {
             reconnect()
