@@ -79,7 +79,11 @@ try {
   const nameOf = new Map(agents.map(a => [a.peerId, a.name]))
   const marks = views.falseFailures(new Set(), t0)
   const byMember = new Map<string, ViewEvent[]>()
-  for (const e of marks) byMember.set(e.peerId, [...(byMember.get(e.peerId) ?? []), e])
+  for (const e of marks) {
+    const list = byMember.get(e.peerId) ?? []
+    list.push(e)
+    byMember.set(e.peerId, list)
+  }
   console.log(`false failures: ${marks.length}, of ${byMember.size} members${[...byMember].slice(0, 5).map(([id, es]) =>
     `; ${nameOf.get(id) ?? id} by ${es.length} (${[...new Set(es.map(e => e.cause))].join(', ')}) from ${((es[0].at - t0) / 1000).toFixed(0)} s`).join('')}`)
   const stats = await Promise.all(agents.map(async a => await (await fetch(`http://${a.rpc}/v1/stats`)).json() as any))
