@@ -43,6 +43,7 @@ import { SERVICE_EVENT_TYPES } from './services.ts'
 import { fireEvent, forceLeave, MAX_OPERATOR_BODY_BYTES, runQuery } from './operator-api.ts'
 import { isUiPath, serveMetrics, serveUi, streamMonitor } from './observe-api.ts'
 import { openEventStream } from './sse.ts'
+import { HTTP_SERVER_OPTIONS } from './http-options.ts'
 import { routeDropFrom } from './test-faults.ts'
 
 export interface ControlApi {
@@ -53,31 +54,12 @@ export interface ControlApi {
 const EVENT_TYPES: AgentEventType[] = [...MEMBER_EVENT_TYPES, ...CLUSTER_EVENT_TYPES, ...JOIN_EVENT_TYPES, ...JOB_EVENT_TYPES, ...SERVICE_EVENT_TYPES, 'user:event']
 /** Largest request body accepted. The API's bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024
-/** A client must have sent its whole request head within this. */
-export const HEADERS_TIMEOUT_MS = 10_000
-/**
- * How often Node looks for connections past headersTimeout or requestTimeout.
- * Its default (30 s) would let a client that never finishes its headers hold
- * a connection three times longer than headersTimeout says.
- */
-const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000
-/**
- * An idle connection is kept this long, past a Prometheus scraper's 15-s or
- * 1-min interval (it reuses its connection), not Node's 5 s: otherwise every
- * scrape of /metrics pays for a new connection.
- */
-const KEEP_ALIVE_MS = 65_000
 
 /** With a `token`, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
 export async function startControlApi (agent: Agent, at: { host: string, port: number }, token?: string): Promise<ControlApi> {
   // The host as given (a name stays a name) and, once listening, the address it resolved to.
   const boundHosts = [at.host]
-  const server = createServer({
-    headersTimeout: HEADERS_TIMEOUT_MS,
-    requestTimeout: 30_000,
-    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
-    keepAliveTimeout: KEEP_ALIVE_MS
-  }, (req, res) => {
+  const server = createServer(HTTP_SERVER_OPTIONS, (req, res) => {
     // URL.parse, not new URL(): a target like `//` is no URL, and a throw here would end the process.
     const path = URL.parse(req.url ?? '/', 'http://localhost')?.pathname
     const uiFile = req.method === 'GET' && path != null && isUiPath(path)
