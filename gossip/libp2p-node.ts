@@ -15,6 +15,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { IDLE_HEARTBEAT_MS } from './heartbeat-pace.ts'
 import { identify, type Identify } from '@libp2p/identify'
 import { NotFoundError } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -144,7 +145,13 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
         floodPublish: true,
         fallbackToFloodsub: false,
         // a replication snapshot of a large job is the biggest message (see WorkTransportConfig)
-        maxInboundDataLength: 4 * 1024 * 1024 + 64 * 1024
+        maxInboundDataLength: 4 * 1024 * 1024 + 64 * 1024,
+        scoreParams: {
+          // Score upkeep every 10 s, not every second: the score is only
+          // the penalty for IWANT promises broken, and an idle agent should
+          // not wake for it (see gossip/heartbeat-pace.ts).
+          decayInterval: IDLE_HEARTBEAT_MS
+        }
       })
     },
     // SWIM probes every member each protocol period and is what decides liveness;

@@ -23,6 +23,7 @@ import { framingDrop } from './framing.ts'
 import { newestOpen } from './newest-connection.ts'
 import { decodeWire, encodeWire, type WireMessage } from './work-codec.ts'
 import { PeerRateLimiter, type RateLimit } from './rate-limit.ts'
+import { HeartbeatPace } from './heartbeat-pace.ts'
 import type { WorkSender } from '../workloads/ports.ts'
 import type { GossipSub, Message as PubsubMessage } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, Logger, Stream } from '@libp2p/interface'
@@ -136,6 +137,7 @@ class WorkTransportImpl implements WorkTransport {
   }
 
   private readonly limiter: PeerRateLimiter
+  private readonly pace: HeartbeatPace
 
   private running = false
   private shutdown = new AbortController()
@@ -147,6 +149,7 @@ class WorkTransportImpl implements WorkTransport {
     this.config = config
     this.log = libp2p.logger.forComponent('cluster:work')
     this.limiter = new PeerRateLimiter(config.inbound)
+    this.pace = new HeartbeatPace(pubsub)
   }
 
   async start (): Promise<void> {
@@ -156,6 +159,7 @@ class WorkTransportImpl implements WorkTransport {
     await this.libp2p.handle(WORK_PROTOCOL, (stream, connection) => { this.readInbound(stream, connection) }, { force: true })
     this.pubsub.addEventListener('message', this.onTopicMessage)
     this.pubsub.subscribe(WORK_TOPIC)
+    this.pace.start()
     this.running = true
   }
 
@@ -163,6 +167,7 @@ class WorkTransportImpl implements WorkTransport {
     if (!this.running) return
     this.running = false
     this.pubsub.removeEventListener('message', this.onTopicMessage)
+    this.pace.stop()
     try {
       this.pubsub.unsubscribe(WORK_TOPIC)
       await this.libp2p.unhandle(WORK_PROTOCOL)
@@ -185,6 +190,7 @@ class WorkTransportImpl implements WorkTransport {
     const bytes = this.encode(msg)
     if (bytes == null) return
     this.counters.topicOut++
+    this.pace.traffic()
     this.pubsub.publish(WORK_TOPIC, bytes).catch(err => {
       this.counters.dropped.sendFailed++
       this.log('publish failed - %e', err)
@@ -346,6 +352,7 @@ class WorkTransportImpl implements WorkTransport {
       return
     }
     this.counters.topicIn++
+    this.pace.traffic()
     this.deliver(m.from.toString(), msg, 'topic')
   }
 
