@@ -147,6 +147,15 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
         // a replication snapshot of a large job is the biggest message (see WorkTransportConfig)
         maxInboundDataLength: 4 * 1024 * 1024 + 64 * 1024,
         scoreParams: {
+          // No penalty for many peers behind one IP address (gossipsub's
+          // Sybil defence): members of one cluster share hosts, NATs and
+          // loopback. With it, an agent that had seen more than 14 peers from
+          // one address within the hour (scores are kept an hour) ignored
+          // every one of them, so a job submitted in a cluster of 20 agents
+          // on one host ran all its tasks on the agent it was submitted to
+          // (docs/scale.md). Who may speak is the cluster key's and the
+          // signatures' job (docs/security.md).
+          IPColocationFactorWeight: 0,
           // Score upkeep every 10 s, not every second: the score is only
           // the penalty for IWANT promises broken, and an idle agent should
           // not wake for it (see gossip/heartbeat-pace.ts).

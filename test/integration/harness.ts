@@ -2,12 +2,13 @@
  * Runs real `agent` processes on loopback, as a user would: each one started
  * through the CLI, observed through `agent members --json` / the control API.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberView } from '../../agent/member-view.ts'
 import type { JobView } from '../../workloads/index.ts'
@@ -198,6 +199,21 @@ export async function rpcTokenFixture (prefix: string): Promise<{ dir: string, t
   const { code, stderr } = await runCli(['keygen', '--rpc-token', tokenFile])
   if (code !== 0) throw new Error(`agent keygen --rpc-token failed (${String(code)}): ${stderr}`)
   return { dir, tokenFile, token: (await readFile(tokenFile, 'utf8')).trim(), remove: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
+/**
+ * What many agents launched at once run: the bundle a user installs, built
+ * from the sources into a temporary folder (a second), or AGENT_ENTRY when it
+ * is set. Dozens of processes each compiling the TypeScript sources would
+ * take minutes of a 2-core machine and measure the type stripper, not the
+ * product. `remove()` deletes the folder.
+ */
+export async function launchableBundle (): Promise<{ entry: string, remove: () => Promise<void> }> {
+  if (process.env.AGENT_ENTRY != null) return { entry: process.env.AGENT_ENTRY, remove: async () => {} }
+  const dir = await mkdtemp(join(tmpdir(), 'agent-bundle-'))
+  const entry = join(dir, 'agent.mjs')
+  await promisify(execFile)(process.execPath, [join(REPO, 'build/bundle.ts'), join(REPO, 'agent/main.ts'), entry], { cwd: REPO })
+  return { entry, remove: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (for an agent whose address others must know before it starts). */

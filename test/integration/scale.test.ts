@@ -10,21 +10,14 @@
  * run on the same machine) is where a starved member may miss its chance to
  * refute.
  *
- * The agents run the bundle a user installs (built here from the sources, in
- * a second), not the TypeScript sources: fifty processes each compiling the
- * sources take minutes of a 2-core machine, which measures the type stripper,
- * not the product. AGENT_ENTRY runs another entry point.
+ * The agents run the bundle a user installs (launchableBundle: built here
+ * from the sources, or AGENT_ENTRY).
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews, type ViewEvent } from '../../bench/views.ts'
-import { REPO, freePort, killAll, startAllAtOnce, waitFor, type AgentProcess } from './harness.ts'
+import { freePort, killAll, launchableBundle, startAllAtOnce, waitFor, type AgentProcess } from './harness.ts'
 
 const N = 50
 /** Launch to full views, and each process to print its address: a hang, not a slow start. */
@@ -34,25 +27,19 @@ const SETTLE_MS = 5000
 describe(`${N} agents launched at once`, () => {
   const agents: AgentProcess[] = []
   const views = new ClusterViews(N)
-  let dir: string | undefined
-  let entry = process.env.AGENT_ENTRY
-  before(async () => {
-    if (entry != null) return
-    dir = await mkdtemp(join(tmpdir(), 'scale-test-'))
-    entry = join(dir, 'agent.mjs')
-    await promisify(execFile)(process.execPath, [join(REPO, 'build/bundle.ts'), join(REPO, 'agent/main.ts'), entry], { cwd: REPO })
-  })
+  let bundle: Awaited<ReturnType<typeof launchableBundle>> | undefined
+  before(async () => { bundle = await launchableBundle() })
   after(async () => {
     views.close()
     await killAll(agents)
-    if (dir != null) await rm(dir, { recursive: true, force: true })
+    await bundle?.remove()
   })
 
   it('every agent lists all of them alive, and none is ever marked failed', { timeout: BOUND_MS + 60_000 }, async () => {
     const seed = `/ip4/127.0.0.1/tcp/${await freePort()}`
     const launches = Array.from({ length: N }, (_, i) => i === 0
-      ? { name: 'm1', listen: [seed, '/ip4/127.0.0.1/tcp/0/ws'], nodeEntry: entry, startTimeoutMs: BOUND_MS }
-      : { name: `m${i + 1}`, join: [seed], nodeEntry: entry, startTimeoutMs: BOUND_MS })
+      ? { name: 'm1', listen: [seed, '/ip4/127.0.0.1/tcp/0/ws'], nodeEntry: bundle?.entry, startTimeoutMs: BOUND_MS }
+      : { name: `m${i + 1}`, join: [seed], nodeEntry: bundle?.entry, startTimeoutMs: BOUND_MS })
     const names = new Map<string, string>()
     const mark = (e: ViewEvent): string =>
       `${e.observer} marked ${names.get(e.peerId) ?? e.peerId} ${e.status}${e.cause != null ? ` (${e.cause})` : ''} ${((e.at - t0) / 1000).toFixed(1)} s after launch`
