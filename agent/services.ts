@@ -21,7 +21,12 @@ import { LogsLookup, type MemberLogLine } from './service-logs-lookup.ts'
 export type { InProcessService, ServiceContext, StopFn } from './service-runner.ts'
 export { InvalidServiceError }
 
-/** How often the load besides instances is sampled (state reports carry it, every few seconds at most). */
+/**
+ * How often the load besides instances is sampled while a service is defined
+ * (state reports carry it, every few seconds at most; placement is its only
+ * reader, so with no service defined nothing samples it and an idle agent
+ * does not wake for it).
+ */
 const LOAD_SAMPLE_MS = 2000
 
 export const SERVICE_EVENT_TYPES: readonly ServiceEventType[] = ['service:started', 'service:stopped', 'service:moved', 'service:failed']
@@ -60,7 +65,7 @@ export interface ServicesDriverOptions {
   persisted: PersistedServices
   timers: DriverTimers
   transport: { publish: (msg: WireMessage) => void, send: (to: string, msg: WireMessage) => void }
-  /** Load besides service instances (busy task slots, CPU per core), sampled every LOAD_SAMPLE_MS. */
+  /** Load besides service instances (busy task slots, CPU per core), sampled every LOAD_SAMPLE_MS while a service is defined. */
   otherLoad: () => number
   onEvent: (type: ServiceEventType, view: ServiceEventView) => void
   warn: (message: string) => void
@@ -74,7 +79,7 @@ export class ServicesDriver {
   readonly #handlers = new Map<string, InProcessService>()
   readonly #opts: ServicesDriverOptions
   readonly #logs: LogsLookup
-  readonly #loadTimer: ReturnType<typeof setInterval>
+  #loadTimer: ReturnType<typeof setInterval> | undefined
   /** Member names by id, for events. */
   #names = new Map<string, string>()
   readonly api: ServicesApi
@@ -105,14 +110,7 @@ export class ServicesDriver {
     })
     this.#driver = new CoreDriver({ core: this.#core, perform: effects => { this.#perform(effects) }, timers: opts.timers })
     this.#logs = new LogsLookup((to, msg) => { opts.transport.send(to, msg) }, name => this.#runner.logs(name))
-    this.#loadTimer = setInterval(() => {
-      try {
-        this.#core.noteLoad(opts.otherLoad())
-      } catch {
-        // a runtime without a load figure: placement goes by instances alone
-      }
-    }, LOAD_SAMPLE_MS)
-    this.#loadTimer.unref?.()
+    this.#sampleLoadWhile(defines(opts.persisted))
     this.api = {
       define: definition => this.#define(definition),
       remove: name => this.#remove(name),
@@ -161,7 +159,7 @@ export class ServicesDriver {
   async stop (): Promise<void> {
     this.#driver.drive(now => this.#core.leave(now))
     this.#driver.stop()
-    clearInterval(this.#loadTimer)
+    this.#sampleLoadWhile(false)
     await this.#runner.stopAll()
     await this.#store.flushed()
   }
@@ -202,6 +200,25 @@ export class ServicesDriver {
     this.#driver.drive(now => this.#core.setHandlers(now, [...this.#handlers.keys()]))
   }
 
+  #sampleLoadWhile (defined: boolean): void {
+    if (defined && this.#loadTimer == null) {
+      this.#sampleLoad()
+      this.#loadTimer = setInterval(() => { this.#sampleLoad() }, LOAD_SAMPLE_MS)
+      this.#loadTimer.unref?.()
+    } else if (!defined && this.#loadTimer != null) {
+      clearInterval(this.#loadTimer)
+      this.#loadTimer = undefined
+    }
+  }
+
+  #sampleLoad (): void {
+    try {
+      this.#core.noteLoad(this.#opts.otherLoad())
+    } catch {
+      // a runtime without a load figure: placement goes by instances alone
+    }
+  }
+
   #perform (effects: ServiceEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
@@ -210,7 +227,10 @@ export class ServicesDriver {
         case 'start': this.#runner.start(e); break
         case 'extend': this.#runner.extend(e.instance, e.until); break
         case 'stop': this.#runner.stop(e.instance); break
-        case 'persist': this.#store.save(e.state); break
+        case 'persist':
+          this.#store.save(e.state)
+          this.#sampleLoadWhile(defines(e.state))
+          break
         case 'event': {
           const from = e.from == null ? undefined : this.#names.get(e.from) ?? e.from
           this.#opts.onEvent(e.type, { service: e.service, instance: e.instance, epoch: e.epoch, member: this.#opts.self.name, reason: e.reason, from })
@@ -219,4 +239,9 @@ export class ServicesDriver {
       }
     }
   }
+}
+
+/** Whether any service is defined in `state` (removed ones stay as entries without a definition). */
+function defines (state: PersistedServices): boolean {
+  return state.entries.some(e => e.definition != null)
 }
