@@ -42,7 +42,6 @@ export class HeartbeatPace {
     this.#options.heartbeatInterval = BUSY_HEARTBEAT_MS
   }
 
-
   start (): void {
     this.#pubsub.addEventListener('gossipsub:heartbeat', this.#onHeartbeat)
   }
