@@ -9,7 +9,7 @@
  * - the machine's own ceiling for that figure: the same CPU-bound function in
  *   one thread, then in two threads at once, in this process, no agent at all.
  */
-import { jobViaApi, killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from '../test/integration/harness.ts'
+import { jobViaApi, killAll, startCluster, submitViaApi, waitAllSee, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 import { ThreadPool } from '../agent/task-threads.ts'
 
 const TIMEOUT_MS = 180_000
@@ -17,9 +17,7 @@ const TIMEOUT_MS = 180_000
 /** Submits through the control API and returns the job's wall time in ms (POST → done seen by polling). */
 async function timeJob (agent: AgentProcess, workload: string, input: unknown, expect: unknown): Promise<number> {
   const start = performance.now()
-  const res = await fetch(`http://${agent.rpc}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload, input }) })
-  if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`)
-  const { id } = await res.json() as { id: string }
+  const id = await submitViaApi(agent, workload, input)
   let result: unknown
   await waitFor(`job ${id} done`, async () => {
     const job = await jobViaApi(agent, id)

@@ -98,6 +98,13 @@ export async function membersViaCli (agent: AgentProcess): Promise<MemberView[]>
   return JSON.parse(stdout) as MemberView[]
 }
 
+/** `POST /v1/jobs` on one agent: the new job's id once accepted (202); throws with the answer otherwise. */
+export async function submitViaApi (agent: AgentProcess, workload: string, input: unknown): Promise<string> {
+  const res = await fetch(`http://${agent.rpc}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload, input }) })
+  if (res.status !== 202) throw new Error(`POST /v1/jobs answered ${res.status}: ${await res.text()}`)
+  return (await res.json() as { id: string }).id
+}
+
 /** `GET /v1/jobs/ID` on one agent (undefined while nobody it asks knows the job). */
 export async function jobViaApi (agent: AgentProcess, id: string): Promise<JobView | undefined> {
   const res = await fetch(`http://${agent.rpc}/v1/jobs/${id}`, { signal: AbortSignal.timeout(10_000) })
@@ -155,11 +162,11 @@ export async function sees (observer: AgentProcess, expected: Map<string, string
   return true
 }
 
-/** Waits until every observer sees every target with `status`. */
-export async function waitAllSee (observers: AgentProcess[], targets: AgentProcess[], status: string, timeoutMs: number): Promise<number> {
+/** Waits until every observer sees every target with `status`, asking every `intervalMs` (longer for many observers, so that the asking is no load). */
+export async function waitAllSee (observers: AgentProcess[], targets: AgentProcess[], status: string, timeoutMs: number, intervalMs?: number): Promise<number> {
   const expected = new Map(targets.map(t => [t.peerId, status]))
   return await waitFor(`${observers.map(o => o.name).join(',')} see ${targets.map(t => t.name).join(',')} ${status}`,
-    async () => (await Promise.all(observers.map(async o => await sees(o, expected)))).every(Boolean), timeoutMs)
+    async () => (await Promise.all(observers.map(async o => await sees(o, expected)))).every(Boolean), timeoutMs, intervalMs)
 }
 
 /** Kills every agent still running; call in `after`. */

@@ -14,7 +14,7 @@ import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { createNode, encodeMessage, encodeWire, SWIM_PROTOCOL, WIRE_VERSION, WORK_PROTOCOL } from '../../gossip/index.ts'
 import { accusationPayload, signedAlivePayload, signedLeavePayload } from '../../membership/index.ts'
 import type { Message } from '../../membership/index.ts'
-import { killAll, membersViaApi, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { killAll, membersViaApi, startCluster, submitViaApi, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 
 interface Stats {
   membership: { signaturesRejected: number }
@@ -117,8 +117,7 @@ describe('hostile member: floods, forged claims and replays', () => {
       garbage.send(lp.encode.single(new TextEncoder().encode('{"type":"grant","jobId":')).subarray())
       return (await stats(target)).work.transport.dropped.malformed > malformed
     }, 10_000, 200)
-    const res = await fetch(`http://${target.rpc}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload: 'sleep', input: { tasks: 4, ms: 1 } }) })
-    const { id } = await res.json() as { id: string }
+    const id = await submitViaApi(target, 'sleep', { tasks: 4, ms: 1 })
     await waitFor('job done', async () => (await (await fetch(`http://${target.rpc}/v1/jobs/${id}`)).json() as { result: unknown }).result === 4, 20_000)
   })
 })

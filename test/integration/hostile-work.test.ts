@@ -16,7 +16,7 @@ import * as lp from 'it-length-prefixed'
 import type { Stream } from '@libp2p/interface'
 import { createNode, decodeWire, encodeWire, WORK_PROTOCOL, WORK_TOPIC, type ClusterNode, type WireMessage } from '../../gossip/index.ts'
 import type { JobView } from '../../workloads/index.ts'
-import { jobViaApi, killAll, startAgent, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { jobViaApi, killAll, startAgent, startCluster, submitViaApi, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 import { agentStats, assertSurvived, describeReport, underAttack } from './hostile.ts'
 
 interface WorkStats {
@@ -29,12 +29,6 @@ interface WorkStats {
 }
 
 const forged = (s: WorkStats, side: 'coordinator' | 'worker', type: string): number => s.work[side].forged[type] ?? 0
-
-async function submit (agent: AgentProcess, workload: string, input: unknown): Promise<string> {
-  const res = await fetch(`http://${agent.rpc}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload, input }) })
-  assert.equal(res.status, 202, await res.clone().text())
-  return (await res.json() as { id: string }).id
-}
 
 describe('hostile peer: forged work control', () => {
   let agents: AgentProcess[] = []
@@ -74,7 +68,7 @@ describe('hostile peer: forged work control', () => {
 
   it('forged takeover, job ends and replication are refused and counted; the real job ends with the right result', async () => {
     const [coordinator, ...others] = agents
-    const id = await submit(coordinator, 'sleep', { tasks: 120, ms: 100 })
+    const id = await submitViaApi(coordinator, 'sleep', { tasks: 120, ms: 100 })
     await waitFor('the rogue heard an offer of the job', async () => offers.has(id), 10_000)
     const offer = offers.get(id)!
     const replica = agents.find(a => a.peerId === offer.replicas[0])!

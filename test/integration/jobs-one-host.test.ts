@@ -7,7 +7,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { jobViaApi, killAll, launchableBundle, membersViaApi, startAgent, startAllAtOnce, waitFor, type AgentProcess } from './harness.ts'
+import { jobViaApi, killAll, launchableBundle, startAgent, startAllAtOnce, submitViaApi, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 
 const N = 20
 /** Launch to full views: a hang, not a slow start. */
@@ -28,14 +28,10 @@ describe(`${N} agents on one host`, () => {
     const first = await startAgent({ name: 'h1', nodeEntry: bundle?.entry })
     agents.push(first)
     await startAllAtOnce(Array.from({ length: N - 1 }, (_, i) => ({ name: `h${i + 2}`, join: [first.multiaddrs[0]], nodeEntry: bundle?.entry, startTimeoutMs: CONVERGE_MS })), agents)
-    await waitFor(`all ${N} views full`, async () => (await Promise.all(agents.map(membersViaApi))).every(v => v.length === N && v.every(m => m.status === 'alive')), CONVERGE_MS, 500)
+    await waitAllSee(agents, agents, 'alive', CONVERGE_MS, 500)
 
     const coordinator = agents[N - 1]
-    const res = await fetch(`http://${coordinator.rpc}/v1/jobs`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workload: 'sleep', input: { tasks: 4 * N, ms: 50 } })
-    })
-    assert.equal(res.status, 202, await res.clone().text())
-    const { id } = await res.json() as { id: string }
+    const id = await submitViaApi(coordinator, 'sleep', { tasks: 4 * N, ms: 50 })
     await waitFor('the job ends', async () => (await jobViaApi(coordinator, id))?.status !== 'running', JOB_MS, 200)
     const job = await jobViaApi(coordinator, id)
     assert.equal(job?.status, 'done')

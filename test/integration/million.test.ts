@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { JobView } from '../../workloads/index.ts'
-import { jobViaApi, killAll, startCluster, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
+import { jobViaApi, killAll, startCluster, submitViaApi, waitAllSee, waitFor, type AgentProcess } from './harness.ts'
 
 const TASKS = 1_000_000
 
@@ -26,13 +26,7 @@ describe('work claims: a million tasks through a coordinator kill -9', () => {
 
   it(`sleep with ${TASKS} tasks of 0 ms counts exactly ${TASKS}`, { timeout: 25 * 60_000 }, async (t) => {
     const [coordinator, ...survivors] = agents
-    const res = await fetch(`http://${coordinator.rpc}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ workload: 'sleep', input: { tasks: TASKS, ms: 0 } })
-    })
-    assert.equal(res.status, 202, await res.clone().text())
-    const { id } = await res.json() as { id: string }
+    const id = await submitViaApi(coordinator, 'sleep', { tasks: TASKS, ms: 0 })
     const start = performance.now()
     await waitFor('a third of the tasks counted', async () => ((await jobViaApi(coordinator, id))?.stats.done ?? 0) >= TASKS / 3, 10 * 60_000, 1000)
     coordinator.child.kill('SIGKILL')
