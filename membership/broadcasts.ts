@@ -4,6 +4,14 @@
  * (a newer one replaces the older), the least-transmitted go first (newest
  * first among equals), and an update is dropped once sent `limit` times.
  *
+ * Unlike memberlist's, an entry knows who has it: the members it was sent to
+ * and those it was heard from. It is not sent to them again, and it leaves
+ * the queue once everyone this node gossips to (the audience) has it. With
+ * the ring, an update went to a dozen neighbours about twice each at random
+ * (26 sends at 100 members); now to each neighbour that lacks it once, which
+ * is what makes the spread reliable (every member hears it from each of its
+ * in-neighbours) at under half the messages (docs/scale.md).
+ *
  * Kept as a binary heap ordered by (transmits, newest first) beside a map by
  * member id, so that `take` costs O((max + excluded) · log Q) rather than a
  * sort of the whole queue per message (memberlist keeps a btree for the same
@@ -24,6 +32,17 @@ interface Entry {
   transmits: number
   /** Insertion order: larger is newer. */
   order: number
+  /** Members known to hold this update: sent it by us, or heard from. */
+  holders: Set<MemberId>
+}
+
+export interface TakeOptions {
+  /** Updates about these members are not taken (the message carries them already). */
+  exclude?: ReadonlySet<MemberId>
+  /** Whom the message goes to: an update it holds is not sent to it again. */
+  to?: MemberId
+  /** Everyone this node gossips to, asked only when needed: an update all of them hold leaves the queue. */
+  audience?: () => readonly MemberId[]
 }
 
 /** `a` goes out before `b`: fewer transmissions, then newer. */
@@ -55,7 +74,7 @@ export class BroadcastQueue {
 
   /** Queues `update`, replacing whatever was queued about the same member. */
   queue (update: Update): void {
-    const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order }
+    const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order, holders: new Set() }
     const replaced = this.#entries.get(update.id)
     if (replaced != null) this.#newVerdicts.delete(replaced)
     if (update.type === 'dead' || update.type === 'leave') this.#newVerdicts.add(entry)
@@ -80,24 +99,45 @@ export class BroadcastQueue {
     }
   }
 
+  /** `from` sent us `update`: when it is what we have queued about that member, we need not send it back. */
+  heard (update: Update, from: MemberId): void {
+    const entry = this.#entries.get(update.id)
+    if (entry != null && sameStatement(entry.update, update)) entry.holders.add(from)
+  }
+
+  /**
+   * Of `candidates`, those that do not hold the update that goes out next
+   * (the least transmitted): whom a gossip round should pick first.
+   */
+  lacking (candidates: readonly MemberId[]): MemberId[] {
+    const next = this.#top()
+    return next == null ? [] : candidates.filter(id => !next.holders.has(id))
+  }
+
   /**
    * Takes up to `max` updates for one outgoing message, counting a transmission
-   * for each; updates sent `limit` times leave the queue. Returns copies.
+   * for each; updates sent `limit` times leave the queue, and so do those that
+   * everyone in the audience holds. Returns copies.
    */
-  take (max: number, limit: number, exclude?: ReadonlySet<MemberId>): Update[] {
+  take (max: number, limit: number, opts: TakeOptions = {}): Update[] {
     const n = Math.trunc(max)
     if (!(n > 0) || this.#entries.size === 0) return []
+    const { exclude, to } = opts
+    let audience: readonly MemberId[] | undefined
     const picked: Entry[] = []
     const skipped: Entry[] = []
     while (picked.length < n && this.#heap.length > 0) {
       const entry = this.#pop()
       if (this.#entries.get(entry.update.id) !== entry) continue // replaced or dropped
       if (exclude?.has(entry.update.id) === true) skipped.push(entry)
-      else picked.push(entry)
+      else if (to == null || !entry.holders.has(to)) picked.push(entry)
+      else if (opts.audience != null && (audience ??= opts.audience()).every(id => entry.holders.has(id))) this.#remove(entry)
+      else skipped.push(entry)
     }
     const out: Update[] = []
     for (const entry of picked) {
       entry.transmits++
+      if (to != null) entry.holders.add(to)
       this.#newVerdicts.delete(entry)
       if (entry.transmits >= limit) this.#entries.delete(entry.update.id)
       else this.#push(entry)
@@ -105,6 +145,22 @@ export class BroadcastQueue {
     }
     for (const entry of skipped) this.#push(entry)
     return out
+  }
+
+  /** The live entry at the top of the heap, dropping stale ones on the way. */
+  #top (): Entry | undefined {
+    while (this.#heap.length > 0) {
+      const entry = this.#heap[0]
+      if (this.#entries.get(entry.update.id) === entry) return entry
+      this.#pop()
+    }
+    return undefined
+  }
+
+  /** An entry popped from the heap leaves the queue for good. */
+  #remove (entry: Entry): void {
+    this.#entries.delete(entry.update.id)
+    this.#newVerdicts.delete(entry)
   }
 
   /** Rebuilds the heap from the live entries once stale ones make up most of it. */
@@ -152,6 +208,13 @@ export class BroadcastQueue {
     }
     heap[i] = entry
   }
+}
+
+/** The same statement about a member: type, incarnation, who made it (an accuser, a forced leave's member), boot. */
+function sameStatement (a: Update, b: Update): boolean {
+  if (a.type !== b.type || a.incarnation !== b.incarnation) return false
+  if (a.type === 'alive') return a.bootId === (b as typeof a).bootId
+  return a.from === (b as typeof a).from
 }
 
 export function cloneUpdate (u: Update): Update {

@@ -26,7 +26,7 @@ import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
 import { applyUpdate } from './merge.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
-import { aliveUpdate, broadcast, copyMember, isSelfLeft, type State } from './state.ts'
+import { aliveUpdate, broadcast, copyMember, isSelfLeft, ringNeighbours, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
 import { joinUndelivered, learnStranger, onDigest, onSync, startJoin } from './sync.ts'
@@ -109,17 +109,21 @@ export function createMembership (opts: MembershipOptions): Membership {
     return out
   }
 
-  function applyAll (updates: Update[]): void {
-    for (const u of updates) applyUpdate(state, u)
+  /** Applies what `from` sent; whatever of it we pass on, we need not send back to `from`. */
+  function applyAll (from: MemberId, updates: Update[]): void {
+    for (const u of updates) {
+      applyUpdate(state, u)
+      state.broadcasts.heard(u, from)
+    }
   }
 
   function handle (from: MemberId, msg: Message): void {
     switch (msg.type) {
-      case 'ping': applyAll(msg.updates); onPing(state, from, msg); break
-      case 'ping-req': applyAll(msg.updates); onPingReq(state, from, msg); break
-      case 'ack': applyAll(msg.updates); onAck(state, from, msg); break
-      case 'nack': applyAll(msg.updates); onNack(state, from, msg); break
-      case 'gossip': applyAll(msg.updates); break
+      case 'ping': applyAll(from, msg.updates); onPing(state, from, msg); break
+      case 'ping-req': applyAll(from, msg.updates); onPingReq(state, from, msg); break
+      case 'ack': applyAll(from, msg.updates); onAck(state, from, msg); break
+      case 'nack': applyAll(from, msg.updates); onNack(state, from, msg); break
+      case 'gossip': applyAll(from, msg.updates); break
       case 'sync': onSync(state, from, msg); break
       case 'digest': onDigest(state, from, msg); break
     }
@@ -190,6 +194,10 @@ export function createMembership (opts: MembershipOptions): Membership {
       if (id === state.self.id) return copyMember(state.self)
       const rec = state.members.get(id)
       return rec == null ? undefined : copyMember(rec.member)
+    },
+
+    neighbours (): MemberId[] {
+      return [...ringNeighbours(state) ?? []]
     },
 
     nextDeadline (): number {

@@ -5,33 +5,30 @@
  */
 import type { MemberId } from './types.ts'
 import { pickRandom } from './random.ts'
-import { accusationOf, aliveUpdate, allowOnce, destinationOf, isLive, isSelfLeft, piggyback, ringNeighbours, send, type State } from './state.ts'
+import { accusationOf, aliveUpdate, allowOnce, destinationOf, gossipCandidates, isSelfLeft, piggyback, send, type State } from './state.ts'
 
 export function gossipRound (state: State): void {
   // The verdicts this round does not send (no one to send them to) no longer hurry the next one.
   state.broadcasts.roundDone()
   if (state.broadcasts.size === 0) return
-  for (const id of pickRandom(state.random, gossipCandidates(state), state.config.gossipNodes)) {
-    const updates = piggyback(state)
-    if (updates.length === 0) break
-    send(state, destinationOf(state, id), { type: 'gossip', updates })
+  for (const id of gossipTargets(state)) {
+    const updates = piggyback(state, id)
+    if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
+    if (state.broadcasts.size === 0) break
   }
 }
 
 /**
- * Whom a gossip round picks from: the ring neighbourhood; or, without the ring,
- * every live member and the recently failed ones (so that a live one can learn
- * it was declared failed; with the ring, its own probes of its successors tell it).
+ * gossipNodes candidates, those that lack the update going out next first: a
+ * new update reaches every neighbour in a few rounds rather than at random.
  */
-function gossipCandidates (state: State): MemberId[] {
-  const ring = ringNeighbours(state)
-  if (ring != null) return ring
-  const candidates: MemberId[] = []
-  for (const rec of state.members.values()) {
-    const m = rec.member
-    if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < state.config.gossipToTheDeadMs)) candidates.push(m.id)
-  }
-  return candidates
+function gossipTargets (state: State): MemberId[] {
+  const candidates = gossipCandidates(state)
+  const k = state.config.gossipNodes
+  const first = pickRandom(state.random, state.broadcasts.lacking(candidates), k)
+  if (first.length === k) return first
+  const picked = new Set(first)
+  return first.concat(pickRandom(state.random, candidates.filter(id => !picked.has(id)), k - first.length))
 }
 
 /** A member we hold suspect or failed is talking to us: tell it, so that it can refute at once. */

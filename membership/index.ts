@@ -84,6 +84,11 @@ export interface Membership {
   /** Every known member including self, sorted by name then id. */
   members: () => Member[]
   member: (id: MemberId) => Member | undefined
+  /**
+   * The members this node gossips to: its ring neighbourhood (membership/neighbors.ts).
+   * Empty while the cluster is too small for the ring: every member is probed in turn then.
+   */
+  neighbours: () => MemberId[]
   /** The earliest time at which tick() has work to do. */
   nextDeadline: () => number
   stats: () => MembershipStats

@@ -238,17 +238,36 @@ export function knownCount (state: State): number {
   return state.members.size + 1
 }
 
-/** `first` followed by queued updates, at most maxPiggybackUpdates in all. */
-export function piggyback (state: State, first: Update[] = []): Update[] {
+/**
+ * `first` followed by queued updates, at most maxPiggybackUpdates in all, for a
+ * message to `to`: none that `to` already holds (broadcasts.ts).
+ */
+export function piggyback (state: State, to: MemberId, first: Update[] = []): Update[] {
   const max = state.config.maxPiggybackUpdates
   const head = first.slice(0, max)
-  // With the ring each update goes to the same dozen neighbours, not to random members: sent
-  // as many more times as there are neighbours, each of them hears it a few times over.
-  // Measured in the simulator (50 members, 5 % loss): with the random-gossip count alone one
-  // member in a few thousand missed a failure and waited out its own suspicion timeout.
+  // An upper bound: with the ring an update leaves the queue once every neighbour holds it,
+  // after about as many sends as there are neighbours; the random-gossip count alone missed
+  // one member in a few thousand (simulator, 50 members, 5 % loss) when the sends went to
+  // neighbours at random.
   const limit = retransmitLimit(state.config.retransmitMult, knownCount(state)) + (ringNeighbours(state)?.length ?? 0)
   const exclude = head.length === 0 ? undefined : new Set(head.map(u => u.id))
-  return head.concat(state.broadcasts.take(max - head.length, limit, exclude))
+  return head.concat(state.broadcasts.take(max - head.length, limit, { exclude, to, audience: () => gossipCandidates(state) }))
+}
+
+/**
+ * Whom a gossip round picks from: the ring neighbourhood; or, without the ring,
+ * every live member and the recently failed ones (so that a live one can learn
+ * it was declared failed; with the ring, its own probes of its successors tell it).
+ */
+export function gossipCandidates (state: State): MemberId[] {
+  const ring = ringNeighbours(state)
+  if (ring != null) return ring
+  const candidates: MemberId[] = []
+  for (const rec of state.members.values()) {
+    const m = rec.member
+    if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < state.config.gossipToTheDeadMs)) candidates.push(m.id)
+  }
+  return candidates
 }
 
 /** Queues an update for dissemination. */

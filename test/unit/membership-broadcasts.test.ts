@@ -3,7 +3,8 @@
  * replaced (a copy and sort of the whole queue per take, kept here as the
  * reference): random sequences of queue / drop / take / peek must give the
  * same results (and the same count of new verdicts not sent yet), and take must
- * not cost a sort of the whole queue.
+ * not cost a sort of the whole queue; and what it knows of who holds an update
+ * (sent it, or heard it from) keeps it from being sent to them again.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -95,7 +96,7 @@ describe('membership broadcast queue vs the sorting reference', () => {
           const max = Math.floor(r() * 7) - 1
           const limit = 1 + Math.floor(r() * 5)
           const exclude = r() < 0.3 ? new Set(Array.from({ length: Math.floor(r() * 4) }, id)) : undefined
-          const got = q.take(max, limit, exclude)
+          const got = q.take(max, limit, { exclude })
           assert.deepEqual(got, ref.take(max, limit, exclude), `take(${max}, ${limit}) at step ${step}`)
           for (const u of got) u.incarnation = -2 // copies: changing them changes nothing queued
         }
@@ -128,5 +129,49 @@ describe('membership broadcast queue vs the sorting reference', () => {
     assert.equal(taken, 3 * n)
     // A sort per take would be 18,750 sorts of up to 100,000 entries: minutes.
     assert.ok(ms < 10_000, `draining took ${ms.toFixed(0)} ms`)
+  })
+})
+
+describe('membership broadcast queue: who holds an update', () => {
+  const dead: Update = { type: 'dead', id: 'x', incarnation: 3, from: 'a', cause: 'crash' }
+  const audience = (): MemberId[] => ['n1', 'n2', 'n3']
+
+  it('does not send an update to a member it was sent to, or heard from', () => {
+    const q = new BroadcastQueue()
+    q.queue(dead)
+    q.heard({ ...dead }, 'n1')
+    assert.deepEqual(q.take(4, 10, { to: 'n1', audience }), [], 'n1 sent it to us')
+    assert.equal(q.take(4, 10, { to: 'n2', audience }).length, 1)
+    assert.deepEqual(q.take(4, 10, { to: 'n2', audience }), [], 'n2 was sent it already')
+    assert.deepEqual(q.lacking(audience()), ['n3'])
+  })
+
+  it('drops an update once everyone it gossips to holds it, well before the retransmit limit', () => {
+    const q = new BroadcastQueue()
+    q.queue(dead)
+    for (const to of audience()) assert.equal(q.take(4, 10, { to, audience }).length, 1, to)
+    assert.equal(q.size, 1, 'still queued: nobody asked for it since')
+    assert.deepEqual(q.take(4, 10, { to: 'n1', audience }), [])
+    assert.equal(q.size, 0)
+  })
+
+  it('counts only the same statement as heard: another accuser, incarnation or boot is news to the sender', () => {
+    const q = new BroadcastQueue()
+    q.queue(dead)
+    q.heard({ ...dead, from: 'b' }, 'n1')
+    q.heard({ ...dead, incarnation: 2 }, 'n2')
+    assert.deepEqual(q.lacking(audience()), audience())
+    const alive: Update = { type: 'alive', id: 'y', name: 'y', addrs: [], tags: {}, incarnation: 1, bootId: 'boot-1' }
+    q.queue(alive)
+    q.heard({ ...alive, bootId: 'boot-2' }, 'n1')
+    assert.equal(q.take(1, 10, { to: 'n1', audience }).length, 1)
+  })
+
+  it('forgets who held the update it replaced', () => {
+    const q = new BroadcastQueue()
+    q.queue({ type: 'suspect', id: 'x', incarnation: 3, from: 'a' })
+    q.take(4, 10, { to: 'n1', audience })
+    q.queue(dead)
+    assert.deepEqual(q.take(4, 10, { to: 'n1', audience }).map(u => u.type), ['dead'])
   })
 })

@@ -154,7 +154,7 @@ describe('membership broadcast queue', () => {
   it('excludes members already in the message', () => {
     const q = new BroadcastQueue()
     q.queue({ type: 'leave', id: 'y', incarnation: 2 })
-    assert.deepEqual(q.take(5, 3, new Set(['y'])), [])
+    assert.deepEqual(q.take(5, 3, { exclude: new Set(['y']) }), [])
     assert.equal(q.take(5, 3).length, 1)
   })
 })

@@ -29,7 +29,7 @@ import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
 import {
   accusationOf, aliveUpdate, allowOnce, broadcast, copyMember, destinationOf, fullState, isLive, isSelfLeft,
-  liveCount, piggyback, ringNeighbours, send, type MemberRecord, type State
+  gossipCandidates, liveCount, piggyback, ringNeighbours, send, type MemberRecord, type State
 } from './state.ts'
 
 /**
@@ -207,8 +207,12 @@ export function createMembership (opts: MembershipOptions): Membership {
     return Math.min(s.deadline, s.deadline - 2 * state.awareness.scale(config.probeIntervalMs))
   }
 
-  function applyAll (updates: Update[]): void {
-    for (const u of updates) applyUpdate(state, u)
+  // mirrors membership/core.ts: what the sender sent is not sent back to it
+  function applyAll (from: MemberId, updates: Update[]): void {
+    for (const u of updates) {
+      applyUpdate(state, u)
+      state.broadcasts.heard(u, from)
+    }
   }
 
   function sendJoin (): void {
@@ -225,30 +229,18 @@ export function createMembership (opts: MembershipOptions): Membership {
     return state.nextGossipAt - 0.75 * config.gossipIntervalMs
   }
 
+  // mirrors membership/dissemination.ts: targets that lack the next update first; nothing sent to who holds it
   function gossipRound (): void {
     state.broadcasts.roundDone()
     if (state.broadcasts.size === 0) return
-    for (const id of pickRandom(random, gossipCandidates(), config.gossipNodes)) {
-      const updates = piggyback(state)
-      if (updates.length === 0) break
-      send(state, destinationOf(state, id), { type: 'gossip', updates })
+    const candidates = gossipCandidates(state)
+    const first = pickRandom(random, state.broadcasts.lacking(candidates), config.gossipNodes)
+    const targets = first.length === config.gossipNodes ? first : first.concat(pickRandom(random, candidates.filter(id => !first.includes(id)), config.gossipNodes - first.length))
+    for (const id of targets) {
+      const updates = piggyback(state, id)
+      if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
+      if (state.broadcasts.size === 0) break
     }
-  }
-
-  /**
-   * Whom a gossip round picks from: the ring neighbourhood; or, without the ring,
-   * every live member and the recently failed ones (so that a live one can learn
-   * it was declared failed; with the ring, its own probes of its successors tell it).
-   */
-  function gossipCandidates (): MemberId[] {
-    const ring = ringNeighbours(state)
-    if (ring != null) return ring
-    const candidates: MemberId[] = []
-    for (const rec of state.members.values()) {
-      const m = rec.member
-      if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < config.gossipToTheDeadMs)) candidates.push(m.id)
-    }
-    return candidates
   }
 
   /**
@@ -336,11 +328,11 @@ export function createMembership (opts: MembershipOptions): Membership {
 
   function handle (from: MemberId, msg: Message): void {
     switch (msg.type) {
-      case 'ping': applyAll(msg.updates); onPing(state, from, msg); break
-      case 'ping-req': applyAll(msg.updates); onPingReq(state, from, msg); break
-      case 'ack': applyAll(msg.updates); onAck(state, from, msg); break
-      case 'nack': applyAll(msg.updates); onNack(state, from, msg); break
-      case 'gossip': applyAll(msg.updates); break
+      case 'ping': applyAll(from, msg.updates); onPing(state, from, msg); break
+      case 'ping-req': applyAll(from, msg.updates); onPingReq(state, from, msg); break
+      case 'ack': applyAll(from, msg.updates); onAck(state, from, msg); break
+      case 'nack': applyAll(from, msg.updates); onNack(state, from, msg); break
+      case 'gossip': applyAll(from, msg.updates); break
       case 'digest': onDigest(from, msg); break
       case 'sync':
         mergeSync(state, msg.members)

@@ -57,7 +57,7 @@ export function startProbe (state: State, rec: MemberRecord): void {
   state.probes.set(seq, probe)
   state.stats.probesSent++
   send(state, destinationOf(state, rec.member.id), {
-    type: 'ping', seq, target: rec.member.id, updates: piggyback(state, buddyUpdates(state, rec))
+    type: 'ping', seq, target: rec.member.id, updates: piggyback(state, rec.member.id, buddyUpdates(state, rec))
   })
 }
 
@@ -123,7 +123,7 @@ function sendIndirect (state: State, probe: Probe): void {
     probe.expectedNacks++
     state.stats.indirectProbesSent++
     send(state, destinationOf(state, id), {
-      type: 'ping-req', seq: probe.seq, target: probe.target, targetAddrs, nack: true, updates: piggyback(state)
+      type: 'ping-req', seq: probe.seq, target: probe.target, targetAddrs, nack: true, updates: piggyback(state, id)
     })
   }
 }
@@ -157,7 +157,7 @@ export function tickProbes (state: State): void {
     if (relay.nack && !relay.nackSent && now >= relay.nackAt) {
       relay.nackSent = true
       pathFailed(state, relay.target)
-      send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'timeout', updates: piggyback(state) })
+      send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'timeout', updates: piggyback(state, relay.origin) })
     }
     if (now >= relay.expiresAt) state.relays.delete(seq)
   }
@@ -176,7 +176,7 @@ export function onPing (state: State, from: MemberId, msg: Ping): void {
     state.stats.messagesIgnored++
     return
   }
-  send(state, destinationOf(state, from), { type: 'ack', seq: msg.seq, updates: piggyback(state) })
+  send(state, destinationOf(state, from), { type: 'ack', seq: msg.seq, updates: piggyback(state, from) })
 }
 
 export function onPingReq (state: State, from: MemberId, msg: PingReq): void {
@@ -199,7 +199,7 @@ export function onPingReq (state: State, from: MemberId, msg: PingReq): void {
   })
   const rec = state.members.get(msg.target)
   const addrs = msg.targetAddrs.length > 0 ? [...msg.targetAddrs] : rec == null ? [] : [...rec.member.addrs]
-  send(state, { id: msg.target, addrs }, { type: 'ping', seq, target: msg.target, updates: piggyback(state, buddyUpdates(state, rec)) })
+  send(state, { id: msg.target, addrs }, { type: 'ping', seq, target: msg.target, updates: piggyback(state, msg.target, buddyUpdates(state, rec)) })
 }
 
 export function onAck (state: State, from: MemberId, msg: Ack): void {
@@ -222,7 +222,7 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
     // incarnation the target already refuted learns the refutation right here.
     const target = state.members.get(relay.target)
     const first = target != null && target.member.status === 'alive' ? [aliveUpdate(state, target.member)] : []
-    send(state, destinationOf(state, relay.origin), { type: 'ack', seq: relay.originSeq, updates: piggyback(state, first) })
+    send(state, destinationOf(state, relay.origin), { type: 'ack', seq: relay.originSeq, updates: piggyback(state, relay.origin, first) })
     return
   }
   // Unknown or expired sequence number (typically an ack that arrived too late).
@@ -263,7 +263,7 @@ export function onDeliveryFailed (state: State, to: Destination, msg: Message, r
     const relay = state.relays.get(msg.seq)
     if (relay != null && relay.target === msg.target && reason === 'refused' && relay.nack && !relay.nackSent) {
       relay.nackSent = true
-      send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'refused', updates: piggyback(state) })
+      send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'refused', updates: piggyback(state, relay.origin) })
     }
     return
   }

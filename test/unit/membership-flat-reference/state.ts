@@ -188,17 +188,25 @@ export function knownCount (state: State): number {
   return state.members.size + 1
 }
 
-/** `first` followed by queued updates, at most maxPiggybackUpdates in all. */
-export function piggyback (state: State, first: Update[] = []): Update[] {
+/** `first` followed by queued updates, at most maxPiggybackUpdates in all, none that `to` holds (mirrors membership/state.ts). */
+export function piggyback (state: State, to: MemberId, first: Update[] = []): Update[] {
   const max = state.config.maxPiggybackUpdates
   const head = first.slice(0, max)
-  // With the ring each update goes to the same dozen neighbours, not to random members: sent
-  // as many more times as there are neighbours, each of them hears it a few times over.
-  // Measured in the simulator (50 members, 5 % loss): with the random-gossip count alone one
-  // member in a few thousand missed a failure and waited out its own suspicion timeout.
   const limit = retransmitLimit(state.config.retransmitMult, knownCount(state)) + (ringNeighbours(state)?.length ?? 0)
   const exclude = head.length === 0 ? undefined : new Set(head.map(u => u.id))
-  return head.concat(state.broadcasts.take(max - head.length, limit, exclude))
+  return head.concat(state.broadcasts.take(max - head.length, limit, { exclude, to, audience: () => gossipCandidates(state) }))
+}
+
+/** Whom a gossip round picks from: the ring neighbourhood, or every live member and the recently failed ones. */
+export function gossipCandidates (state: State): MemberId[] {
+  const ring = ringNeighbours(state)
+  if (ring != null) return ring
+  const candidates: MemberId[] = []
+  for (const rec of state.members.values()) {
+    const m = rec.member
+    if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < state.config.gossipToTheDeadMs)) candidates.push(m.id)
+  }
+  return candidates
 }
 
 /** Queues an update for dissemination. */
