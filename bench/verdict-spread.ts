@@ -7,7 +7,7 @@
  * it failed (ms after the signal), and the events of the last and first few,
  * as each agent's event stream said; and the CPU all the others used in the
  * 3 s after the signal against as long a window of idle before it, and the
- * SWIM messages they sent and took in those 3 s.
+ * SWIM messages they sent and took and the connections they opened in those 3 s.
  *
  *   [SIGNAL=SIGSTOP] node bench/verdict-spread.ts [N=50] [IDLE_S=70]
  */
@@ -33,22 +33,26 @@ try {
   const victim = agents.find(a => a.name === `s${n}`)!
   const others = agents.filter(a => a !== victim)
   const cpuOfOthers = async (): Promise<number> => (await Promise.all(others.map(async a => await threadsCpuS(a.child.pid!)))).reduce((s, x) => s + x, 0)
-  const messagesOfOthers = async (): Promise<number> => (await Promise.all(others.map(async a => {
-    const { transport } = await (await fetch(`http://${a.rpc}/v1/stats`)).json() as { transport: { messagesIn: number, messagesOut: number } }
-    return transport.messagesIn + transport.messagesOut
-  }))).reduce((s, x) => s + x, 0)
+  /** SWIM messages sent and taken, and connections opened either way, by all the others together. */
+  const trafficOfOthers = async (): Promise<{ messages: number, connections: number }> => (await Promise.all(others.map(async a => {
+    const { transport } = await (await fetch(`http://${a.rpc}/v1/stats`)).json() as { transport: { messagesIn: number, messagesOut: number, connectionsOpened: { inbound: number, outbound: number } } }
+    return { messages: transport.messagesIn + transport.messagesOut, connections: transport.connectionsOpened.inbound + transport.connectionsOpened.outbound }
+  }))).reduce((s, x) => ({ messages: s.messages + x.messages, connections: s.connections + x.connections }), { messages: 0, connections: 0 })
   const cpuIdleFrom = await cpuOfOthers()
   await sleep(CPU_WINDOW_MS)
   const cpuKill = await cpuOfOthers()
-  const messagesKill = await messagesOfOthers()
+  const trafficKill = await trafficOfOthers()
   const tKill = performance.now()
   victim.child.kill(signal)
   const observers = others.map(a => a.name)
   const cpuReport = sleep(CPU_WINDOW_MS).then(async () => {
     const used = await cpuOfOthers() - cpuKill
-    const messages = await messagesOfOthers() - messagesKill
+    const traffic = await trafficOfOthers()
+    const messages = traffic.messages - trafficKill.messages
+    // Each connection counts at both ends: halved, it is the handshakes made.
+    const connections = (traffic.connections - trafficKill.connections) / 2
     console.log(`CPU of the other ${others.length} agents over ${CPU_WINDOW_MS / 1000} s: ${used.toFixed(2)} s after ${signal}, ${(cpuKill - cpuIdleFrom).toFixed(2)} s idle before; ` +
-      `SWIM messages in + out after it: ${(messages / others.length).toFixed(1)} per agent`)
+      `SWIM messages in + out after it: ${(messages / others.length).toFixed(1)} per agent; connections opened between them: ${connections}`)
   })
   while (views.allSaw(victim.peerId, 'failed', observers, tKill) == null && performance.now() - tKill < 30_000) await sleep(20)
   const events = views.events.filter(e => e.at >= tKill && e.peerId === victim.peerId)

@@ -94,11 +94,13 @@ export interface TransportConfig {
   maxPathChecksPerRound: number
   /**
    * A connection with no SWIM frame either way for this long, and no work
-   * stream open on it, is closed (gossip/idle-connections.ts): the connections
+   * stream open on it, is closed (gossip/neighbour-connections.ts): the connections
    * an agent holds follow its ring neighbourhood (membership/neighbors.ts),
-   * not everyone it ever spoke to. Neighbours are probed every few probe
-   * intervals, so keep it well above probeNeighbors × probeIntervalMs (the wan
-   * profile: 4 × 5 s). Shorter: fewer connections held, more redials.
+   * not everyone it ever spoke to. The gossip neighbours' connections are
+   * kept however idle (SwimTransportHandlers.neighbours); probe neighbours are
+   * also probed every few probe intervals, so keep it well above
+   * probeNeighbors × probeIntervalMs (the wan profile: 4 × 5 s). Shorter:
+   * fewer connections held, more redials.
    */
   idleConnectionCloseMs: number
 }

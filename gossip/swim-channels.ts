@@ -10,7 +10,7 @@ import { encodeMessage } from './codec.ts'
 import { beforeDeadline, classifyDialError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { SwimPartOptions, SwimTransportHandlers, SwimTransportStats } from './swim-types.ts'
-import type { IdleConnections } from './idle-connections.ts'
+import type { NeighbourConnections } from './neighbour-connections.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -50,7 +50,7 @@ export interface ChannelsOptions extends SwimPartOptions {
   shutdown: () => AbortSignal
   handlers: Pick<SwimTransportHandlers, 'onDeliveryFailed'>
   paths: SwimPathsMonitor
-  idle: IdleConnections
+  idle: NeighbourConnections
 }
 
 export class SwimChannels {

@@ -12,7 +12,7 @@ import { decodeMessage } from './codec.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
-import type { IdleConnections } from './idle-connections.ts'
+import type { NeighbourConnections } from './neighbour-connections.ts'
 import type { Message } from '../membership/types.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 
@@ -25,7 +25,7 @@ const CHUNKS_PER_FRAME = 4
 export interface InboundOptions extends SwimPartOptions {
   handlers: Pick<SwimTransportHandlers, 'onMessage'>
   paths: SwimPathsMonitor
-  idle: IdleConnections
+  idle: NeighbourConnections
 }
 
 export class SwimInbound {

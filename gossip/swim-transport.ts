@@ -25,7 +25,7 @@
 import { newRttHistogram } from './rtt-histogram.ts'
 import { setMaxListeners } from 'node:events'
 import { fromPartial } from './config.ts'
-import { IdleConnections } from './idle-connections.ts'
+import { NeighbourConnections } from './neighbour-connections.ts'
 import { WORK_PROTOCOL } from './work-transport.ts'
 import { SwimChannels } from './swim-channels.ts'
 import { SwimInbound } from './swim-inbound.ts'
@@ -53,7 +53,7 @@ class SwimTransportImpl implements SwimTransport {
   private readonly handlers: SwimTransportHandlers
   private readonly config: TransportConfig
   private readonly log: Logger
-  private readonly idle: IdleConnections
+  private readonly idle: NeighbourConnections
   private readonly counters: SwimCounters = {
     messagesIn: 0,
     messagesOut: 0,
@@ -83,7 +83,7 @@ class SwimTransportImpl implements SwimTransport {
     this.config = config
     this.log = libp2p.logger.forComponent('cluster:swim')
     const selfId = libp2p.peerId.toString()
-    this.idle = new IdleConnections(libp2p, { idleCloseMs: config.idleConnectionCloseMs, busyProtocols: [WORK_PROTOCOL] })
+    this.idle = new NeighbourConnections(libp2p, { idleCloseMs: config.idleConnectionCloseMs, busyProtocols: [WORK_PROTOCOL], neighbours: handlers.neighbours, dialTimeoutMs: config.connectTimeoutMs })
     const shared = { libp2p, config, log: this.log, counters: this.counters, handlers, state: () => this.state }
     this.monitor = new SwimPathsMonitor({ ...shared, selfId, channelOf: id => this.channels.get(id) })
     this.channels = new SwimChannels({ ...shared, selfId, shutdown: () => this.shutdown.signal, paths: this.monitor, idle: this.idle })
@@ -138,7 +138,7 @@ class SwimTransportImpl implements SwimTransport {
 
   stats (): SwimTransportStats {
     const { messagesByType, pingRtt } = this.counters
-    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
+    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, neighbourConnectionsOpened: this.idle.opened, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
   }
 
   paths (id: string, addrs: readonly string[]): PathView[] {

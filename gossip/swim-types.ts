@@ -15,6 +15,8 @@ export { SWIM_PROTOCOL } from './protocols.ts'
 export interface SwimTransportHandlers extends SwimInputs {
   /** A path to peer `id` changed state (up, down); see paths.ts. Optional. */
   onPathChange?: (id: string) => void
+  /** Peers whose connections are never closed for idleness: the membership's gossip neighbours. Optional. */
+  neighbours?: () => readonly string[]
 }
 
 /** Monotonic counters. */
@@ -52,8 +54,10 @@ export interface SwimTransportStats {
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
   pathCheckFailures: number
-  /** Connections closed because SWIM had not used them for idleConnectionCloseMs (gossip/idle-connections.ts). */
+  /** Connections closed because SWIM had not used them for idleConnectionCloseMs (gossip/neighbour-connections.ts). */
   idleConnectionsClosed: number
+  /** Connections to gossip neighbours that had none, opened in the background (gossip/neighbour-connections.ts). */
+  neighbourConnectionsOpened: number
   /** Connections open now, to any peer. */
   connections: number
   /**
@@ -100,7 +104,7 @@ export interface SwimTransport extends SwimSender {
 // Internal: shared by the transport's parts, not re-exported.
 
 /** The counters the parts bump; the rest of SwimTransportStats is read when asked for. */
-export type SwimCounters = Omit<SwimTransportStats, 'idleConnectionsClosed' | 'connections' | 'connectionsOpened'>
+export type SwimCounters = Omit<SwimTransportStats, 'idleConnectionsClosed' | 'neighbourConnectionsOpened' | 'connections' | 'connectionsOpened'>
 
 /** The transport's life cycle; every part checks it before calling a handler. */
 export type SwimTransportState = 'new' | 'started' | 'stopping' | 'stopped'
