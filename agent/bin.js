@@ -9,10 +9,11 @@
 // through Node's type stripping, until `npm run build`, so a stale build never
 // runs. AGENT_RUN_SOURCES=1 runs the sources whatever the bundle's age;
 // AGENT_PREFER_BUNDLE=1 runs the bundle whatever its age (the benchmarks do).
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import module from 'node:module'
-import { fileURLToPath } from 'node:url'
-import { runWithCodeCache } from './code-cache.js'
+import { builtin, runWithCodeCache } from './code-cache.js'
+
+const { existsSync, readdirSync, statSync } = await builtin('node:fs')
+const module = await builtin('node:module')
+const { fileURLToPath } = await builtin('node:url')
 
 const sources = new URL('./main.ts', import.meta.url)
 const bundle = new URL('../dist/agent.cjs', import.meta.url)

@@ -16,11 +16,22 @@
 // AGENT_CODE_CACHE=off runs without it; AGENT_CODE_CACHE_DIR chooses the
 // directory, AGENT_CODE_CACHE_AFTER_MS when it is written; DEBUG=code-cache
 // prints whether V8 took the cache.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import vm from 'node:vm'
+/**
+ * A built-in module for the plain-JavaScript files that start the agent (this
+ * one and agent/bin.js). process.getBuiltinModule (Node >= 22.3) hands over
+ * the module itself, where an `import` of a built-in makes Node build an ES
+ * module facade that reads every export, lazy ones included (fs's streams):
+ * about 3 ms of each start for the modules these two use (docs/scale.md).
+ */
+export async function builtin (name) {
+  return process.getBuiltinModule?.(name) ?? await import(name)
+}
+
+const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = await builtin('node:fs')
+const { createRequire } = await builtin('node:module')
+const { tmpdir } = await builtin('node:os')
+const { dirname, join } = await builtin('node:path')
+const vm = await builtin('node:vm')
 
 /** Long enough for an agent to have joined, probed and gossiped: what it compiled by then is cached. */
 const AFTER_MS = Number(process.env.AGENT_CODE_CACHE_AFTER_MS ?? 20_000)

@@ -23,8 +23,11 @@
  *   facade of it, which reads every export, lazy ones included; for
  *   `node:http` that loads undici (fetch, WebSocket), tens of ms at each start
  *   for code the agent never runs.
+ * - the peer store orders strings by code unit, not with localeCompare
+ *   (plainStringOrder below).
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { build, type Plugin } from 'esbuild'
@@ -76,6 +79,30 @@ function builtinsByRequire (): Plugin {
   }
 }
 
+/**
+ * libp2p's peer store sorts a peer's protocols, metadata keys and addresses
+ * (and peer records their addresses) with String#localeCompare, only so that
+ * equal records encode to equal bytes: an order nobody outside the process
+ * sees. The first localeCompare in a process loads ICU's collation data,
+ * about 6 ms of every agent's start (a CPU profile of a lone agent's start,
+ * docs/scale.md). In those two packages a code-unit comparison replaces it.
+ */
+function plainStringOrder (): Plugin {
+  return {
+    name: 'plain-string-order',
+    setup (b) {
+      b.onLoad({ filter: /\/node_modules\/@libp2p\/(peer-store|peer-record)\/dist\/src\/.*\.js$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8')
+        if (!source.includes('localeCompare')) return undefined
+        // `x.localeCompare(` where x is a name, a property path or a call like `a.toString()`
+        const rewritten = source.replace(/([\w$.]+(?:\(\))?)\.localeCompare\(/g, '__codeUnitOrder($1, ')
+        if (rewritten.includes('localeCompare')) throw new Error(`plain-string-order: a localeCompare left in ${args.path}`)
+        return { contents: `${rewritten}\nfunction __codeUnitOrder (a, b) { return a < b ? -1 : a > b ? 1 : 0 }\n`, loader: 'js' }
+      })
+    }
+  }
+}
+
 interface PackageInfo { root: string, name: string, version: string }
 /** By folder: the package each folder belongs to (most imports land in folders already seen). */
 const packages = new Map<string, PackageInfo | undefined>()
@@ -116,7 +143,7 @@ await build({
     '@chainsafe/as-chacha20poly1305': join(REPO, 'build/wasm-free/chacha20poly1305.ts'),
     '@chainsafe/as-sha256': join(REPO, 'build/wasm-free/sha256.ts')
   },
-  plugins: [builtinsByRequire(), oneCopyPerVersion()],
+  plugins: [builtinsByRequire(), oneCopyPerVersion(), plainStringOrder()],
   ...commonJs
     ? { define: { 'import.meta.url': '__bundleUrl' }, banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" } }
     : { banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } }
