@@ -103,6 +103,15 @@ export interface TransportConfig {
    * fewer connections held, more redials.
    */
   idleConnectionCloseMs: number
+  /**
+   * How long a send of gossip alone to a member with no connection waits for
+   * that member's own dial when its id is the smaller (gossip/dial-yield.ts):
+   * two members that start gossiping to each other at once would otherwise
+   * both dial, a second handshake on both sides. It delays only gossip and
+   * digests, and only the first send to a peer; 0 turns it off. About the
+   * time a handshake takes on a busy machine.
+   */
+  gossipDialYieldMs: number
 }
 
 /** Defaults for a LAN cluster of up to a few thousand members. */
@@ -122,6 +131,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   inboundByteBurstPerPeer: 4 * 1024 * 1024,
   maxPathChecksPerRound: 4,
   idleConnectionCloseMs: 60_000,
+  gossipDialYieldMs: 2000
 })
 
 export class InvalidTransportConfigError extends Error {
@@ -132,8 +142,9 @@ export class InvalidTransportConfigError extends Error {
 export function validate (config: TransportConfig): TransportConfig {
   for (const key of Object.keys(DEFAULT_TRANSPORT_CONFIG) as Array<keyof TransportConfig>) {
     const value = config[key]
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-      throw new InvalidTransportConfigError(`${key} must be a positive integer, got ${String(value)}`)
+    const least = key === 'gossipDialYieldMs' ? 0 : 1
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+      throw new InvalidTransportConfigError(`${key} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`)
     }
   }
   if (config.maxMessageBytes < 1024) {

@@ -8,6 +8,7 @@
 import * as lp from 'it-length-prefixed'
 import { encodeMessage } from './codec.ts'
 import { beforeDeadline, classifyDialError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
+import { connectionFrom, leavesDialToPeer, mayWaitForPeersDial } from './dial-yield.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { SwimPartOptions, SwimTransportHandlers, SwimTransportStats } from './swim-types.ts'
 import type { NeighbourConnections } from './neighbour-connections.ts'
@@ -42,6 +43,8 @@ export interface Channel {
   queuedBytes: number
   /** The pump loop writing this channel's queue, while it runs. */
   pump?: Promise<void>
+  /** Ends the wait for the peer's own dial (dial-yield.ts) when something that may not wait is queued. */
+  yielding?: AbortController
 }
 
 export interface ChannelsOptions extends SwimPartOptions {
@@ -73,6 +76,11 @@ export class SwimChannels {
       channelOf: id => this.channels.get(id),
       learn: (channel, peerId) => { this.learn(channel, peerId) }
     }
+  }
+
+  /** Ends every wait for a peer's own dial (stop() flushes at once what is queued). */
+  endWaits (): void {
+    for (const channel of this.channels.values()) channel.yielding?.abort()
   }
 
   /** The channel of peer `id`, if there is one. */
@@ -155,6 +163,7 @@ export class SwimChannels {
     }
     channel.queue.push({ to, msg, frame, retried: false })
     channel.queuedBytes += frame.byteLength
+    if (channel.yielding != null && !mayWaitForPeersDial(msg)) channel.yielding.abort()
     this.kick(channel)
   }
 
@@ -206,6 +215,21 @@ export class SwimChannels {
       })
   }
 
+  /** Waits a while for the peer's own dial when this node should not dial it for gossip (dial-yield.ts). */
+  private async leaveDialToPeer (channel: Channel): Promise<void> {
+    const { libp2p, selfId, config, counters, shutdown, state } = this.options
+    const peer = channel.peerId
+    // a node that stops sends what it has (a leave) at once
+    if (peer == null || state() !== 'started' || !leavesDialToPeer(selfId, peer, libp2p, channel.queue, config.gossipDialYieldMs)) return
+    channel.yielding = new AbortController()
+    counters.dialsLeftToPeer.waited++
+    try {
+      if (await connectionFrom(libp2p, peer, config.gossipDialYieldMs, AbortSignal.any([shutdown(), channel.yielding.signal]))) counters.dialsLeftToPeer.peerDialled++
+    } finally {
+      channel.yielding = undefined
+    }
+  }
+
   /** Writes the channel's queue in order, dialling and (re)opening the stream as needed. */
   private async pump (channel: Channel): Promise<void> {
     const { config, counters, log, paths, idle, state, shutdown } = this.options
@@ -213,6 +237,7 @@ export class SwimChannels {
       let stream = channel.stream
       if (stream == null || stream.writeStatus !== 'writable') {
         channel.stream = undefined
+        await this.leaveDialToPeer(channel)
         try {
           stream = await beforeDeadline(openStream(this.dial, channel), config.dialTimeoutMs)
         } catch (err) {

@@ -64,6 +64,7 @@ class SwimTransportImpl implements SwimTransport {
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
     pathSwitches: 0,
     peersDisconnected: 0,
+    dialsLeftToPeer: { waited: 0, peerDialled: 0 },
     pathChecks: 0,
     pathCheckFailures: 0
   }
@@ -118,6 +119,7 @@ class SwimTransportImpl implements SwimTransport {
       this.log.error('unhandle failed - %e', err)
     }
     const deadline = Date.now() + this.config.stopFlushTimeoutMs
+    this.channels.endWaits()
     // 1. let the pumps write what is queued (a `leave` sent just before stop)
     const pumps = this.channels.pumps()
     await withTimeout(Promise.allSettled(pumps), deadline - Date.now())
@@ -138,7 +140,7 @@ class SwimTransportImpl implements SwimTransport {
 
   stats (): SwimTransportStats {
     const { messagesByType, pingRtt } = this.counters
-    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, idleConnectionsClosed: this.idle.closed, neighbourConnectionsOpened: this.idle.opened, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
+    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, dialsLeftToPeer: { ...this.counters.dialsLeftToPeer }, idleConnectionsClosed: this.idle.closed, neighbourConnectionsOpened: this.idle.opened, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
   }
 
   paths (id: string, addrs: readonly string[]): PathView[] {

@@ -51,6 +51,11 @@ export interface SwimTransportStats {
   pathSwitches: number
   /** Peers disconnected for sending a burst's worth of frames over the rate limit within a second. */
   peersDisconnected: number
+  /**
+   * Gossip sends to a member with no connection that waited for the member's
+   * own dial (gossip/dial-yield.ts), and how many of those got it.
+   */
+  dialsLeftToPeer: { waited: number, peerDialled: number }
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
   pathCheckFailures: number

@@ -143,6 +143,34 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.deepEqual(a.failures, [])
   })
 
+  it('two peers gossiping to each other at once share one connection: the larger id waits for the smaller one\'s dial', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const [small, large] = [await startPeer(['/ip4/127.0.0.1/tcp/0']), await startPeer(['/ip4/127.0.0.1/tcp/0'])].sort((x, y) => x.id < y.id ? -1 : 1)
+    const gossip: Message = { type: 'gossip', updates: [] }
+    large.transport.send({ id: small.id, addrs: small.addrs }, gossip)
+    small.transport.send({ id: large.id, addrs: large.addrs }, gossip)
+    await waitFor('gossip at both', () => small.received.length === 1 && large.received.length === 1, WAIT_MS, POLL_MS)
+    assert.equal(small.node.getConnections(large.node.peerId).length, 1)
+    assert.equal(large.node.getConnections(small.node.peerId)[0].direction, 'inbound')
+    assert.deepEqual(large.transport.stats().dialsLeftToPeer, { waited: 1, peerDialled: 1 })
+    assert.deepEqual(small.transport.stats().dialsLeftToPeer, { waited: 0, peerDialled: 0 })
+  })
+
+  it('gossip that waits for the peer\'s dial goes out on its own after gossipDialYieldMs, and a probe queued behind it ends the wait', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const yieldMs = 60_000 // longer than the test: only the probe can end the wait
+    const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialYieldMs: yieldMs })))).sort((x, y) => x.id < y.id ? -1 : 1)
+    large.transport.send({ id: small.id, addrs: small.addrs }, { type: 'gossip', updates: [] })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(small.received.length, 0, 'gossip alone waits')
+    large.transport.send({ id: small.id, addrs: small.addrs }, ping(1, small.id))
+    await waitFor('gossip and ping at the smaller id', () => small.received.length === 2, WAIT_MS, POLL_MS)
+    assert.deepEqual(small.received.map(r => r.msg.type), ['gossip', 'ping'])
+
+    const [small2, large2] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialYieldMs: 300 })))).sort((x, y) => x.id < y.id ? -1 : 1)
+    large2.transport.send({ id: small2.id, addrs: small2.addrs }, { type: 'gossip', updates: [] })
+    await waitFor('gossip at the smaller id after the wait', () => small2.received.length === 1, WAIT_MS, POLL_MS)
+    assert.deepEqual(large2.failures, [])
+  })
+
   it('reports refused for a closed TCP port, with and without a peer id', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'])
     const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
