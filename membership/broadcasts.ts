@@ -20,10 +20,10 @@
  * when such stale entries outnumber the live ones.
  *
  * It also knows the verdicts (a member failed or left) queued since the last
- * gossip round that have not gone out yet: they hurry that round (timers.ts).
- * One round each: what it could not send (no one to send it to) waits for the
- * regular rounds like any update, rather than waking the core every quarter
- * interval.
+ * gossip round: they hurry that round (timers.ts), which sends each to every
+ * neighbour that lacks it (dissemination.ts). One round each: what it could
+ * not send (no one to send it to) waits for the regular rounds like any
+ * update, rather than waking the core every quarter interval.
  */
 import type { MemberId, Update } from './types.ts'
 
@@ -55,16 +55,23 @@ export class BroadcastQueue {
   /** Every live entry once, plus stale ones (replaced or dropped) not yet removed. */
   #heap: Entry[] = []
   #order = 0
-  /** Entries with a failed or left verdict, queued since the last round and not sent yet. */
+  /** Entries with a failed or left verdict, queued since the last round. */
   readonly #newVerdicts = new Set<Entry>()
 
   get size (): number {
     return this.#entries.size
   }
 
-  /** Verdicts (a member failed or left) queued since the last gossip round and not sent yet. */
+  /** Verdicts (a member failed or left) queued since the last gossip round. */
   get newVerdicts (): number {
     return this.#newVerdicts.size
+  }
+
+  /** Of `candidates`, those that lack one of the verdicts queued since the last round. */
+  lackingNewVerdicts (candidates: readonly MemberId[]): MemberId[] {
+    if (this.#newVerdicts.size === 0) return []
+    const verdicts = [...this.#newVerdicts]
+    return candidates.filter(id => verdicts.some(entry => !entry.holders.has(id)))
   }
 
   /** A gossip round ran: the verdicts it did not send no longer hurry the next one. */
@@ -138,8 +145,7 @@ export class BroadcastQueue {
     for (const entry of picked) {
       entry.transmits++
       if (to != null) entry.holders.add(to)
-      this.#newVerdicts.delete(entry)
-      if (entry.transmits >= limit) this.#entries.delete(entry.update.id)
+      if (entry.transmits >= limit) this.#remove(entry)
       else this.#push(entry)
       out.push(cloneUpdate(entry.update))
     }

@@ -8,10 +8,11 @@ import { pickRandom } from './random.ts'
 import { accusationOf, aliveUpdate, allowOnce, destinationOf, gossipCandidates, isSelfLeft, piggyback, send, type State } from './state.ts'
 
 export function gossipRound (state: State): void {
+  const lackingVerdicts = state.broadcasts.newVerdicts > 0 ? state.broadcasts.lackingNewVerdicts(gossipCandidates(state)) : []
   // The verdicts this round does not send (no one to send them to) no longer hurry the next one.
   state.broadcasts.roundDone()
   if (state.broadcasts.size === 0) return
-  for (const id of gossipTargets(state)) {
+  for (const id of gossipTargets(state, lackingVerdicts)) {
     const updates = piggyback(state, id)
     if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
     if (state.broadcasts.size === 0) break
@@ -19,15 +20,21 @@ export function gossipRound (state: State): void {
 }
 
 /**
- * gossipNodes candidates, those that lack the update going out next first: a
- * new update reaches every neighbour in a few rounds rather than at random.
+ * Every candidate that lacks a verdict queued since the last round, then up
+ * to gossipNodes in all, those that lack the update going out next first: a
+ * new update reaches every neighbour in a few rounds rather than at random,
+ * and a verdict in one round, so that it spreads in hops rather than rounds
+ * for no more messages (each neighbour is sent an update once either way).
+ * Not so for every update: in a join storm, fewer updates a message would
+ * mean more messages (measured, docs/scale.md).
  */
-function gossipTargets (state: State): MemberId[] {
+function gossipTargets (state: State, lackingVerdicts: MemberId[]): MemberId[] {
   const candidates = gossipCandidates(state)
   const k = state.config.gossipNodes
-  const first = pickRandom(state.random, state.broadcasts.lacking(candidates), k)
-  if (first.length === k) return first
-  const picked = new Set(first)
+  const picked = new Set(lackingVerdicts)
+  const first = lackingVerdicts.concat(pickRandom(state.random, state.broadcasts.lacking(candidates).filter(id => !picked.has(id)), k - lackingVerdicts.length))
+  if (first.length >= k) return first
+  for (const id of first) picked.add(id)
   return first.concat(pickRandom(state.random, candidates.filter(id => !picked.has(id)), k - first.length))
 }
 

@@ -2,7 +2,7 @@
  * The broadcast queue (membership/broadcasts.ts) against the implementation it
  * replaced (a copy and sort of the whole queue per take, kept here as the
  * reference): random sequences of queue / drop / take / peek must give the
- * same results (and the same count of new verdicts not sent yet), and take must
+ * same results (and the same count of verdicts queued since the last round), and take must
  * not cost a sort of the whole queue; and what it knows of who holds an update
  * (sent it, or heard it from) keeps it from being sent to them again.
  */
@@ -19,11 +19,11 @@ class ReferenceQueue {
 
   get size (): number { return this.#entries.size }
 
-  /** Entries queued since the last roundDone(), not sent since. */
+  /** Entries queued since the last roundDone(). */
   readonly #fresh = new Set<{ update: Update, transmits: number, order: number }>()
 
   get newVerdicts (): number {
-    return [...this.#entries.values()].filter(e => this.#fresh.has(e) && e.transmits === 0 && (e.update.type === 'dead' || e.update.type === 'leave')).length
+    return [...this.#entries.values()].filter(e => this.#fresh.has(e) && (e.update.type === 'dead' || e.update.type === 'leave')).length
   }
 
   roundDone (): void {
@@ -102,7 +102,7 @@ describe('membership broadcast queue vs the sorting reference', () => {
         }
         assert.equal(q.size, ref.size, `size at step ${step}`)
         if (r() < 0.05) { q.roundDone(); ref.roundDone() }
-        assert.equal(q.newVerdicts, ref.newVerdicts, `new verdicts not sent yet, at step ${step}`)
+        assert.equal(q.newVerdicts, ref.newVerdicts, `verdicts queued since the last round, at step ${step}`)
       }
       // Drain both the same way.
       for (;;) {
@@ -173,5 +173,17 @@ describe('membership broadcast queue: who holds an update', () => {
     q.take(4, 10, { to: 'n1', audience })
     q.queue(dead)
     assert.deepEqual(q.take(4, 10, { to: 'n1', audience }).map(u => u.type), ['dead'])
+  })
+  it('knows who lacks a verdict queued since the last round, sent already to some or not', () => {
+    const q = new BroadcastQueue()
+    q.queue({ type: 'alive', id: 'y', name: 'y', addrs: [], tags: {}, incarnation: 1, bootId: 'b' })
+    assert.deepEqual(q.lackingNewVerdicts(audience()), [], 'no verdict')
+    q.queue(dead)
+    q.heard(dead, 'n1')
+    q.take(4, 10, { to: 'n2', audience })
+    assert.deepEqual(q.lackingNewVerdicts(audience()), audience().filter(id => id !== 'n1' && id !== 'n2'))
+    assert.equal(q.newVerdicts, 1, 'sent to one member, still new until the round')
+    q.roundDone()
+    assert.deepEqual(q.lackingNewVerdicts(audience()), [])
   })
 })

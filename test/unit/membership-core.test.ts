@@ -344,6 +344,23 @@ describe('membership core: dissemination', () => {
     assert.deepEqual(late, [])
   })
 
+  it('a member sends a verdict to every member lacking it in one round, not to gossipNodes of them', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
+    const wire = cluster(ids)
+    wire.silent.add('h')
+    const t0 = wire.now
+    // only a hears the verdict (from b)
+    wire.input('a', (core, now) => core.receive(now, 'b', { type: 'gossip', updates: [{ type: 'dead', id: 'h', incarnation: 0, from: 'b', cause: 'unreachable' }] }))
+    const carriesVerdict = (m: { from: string, msg: Message }): boolean => m.from === 'a' && 'updates' in m.msg && (m.msg.updates as Update[]).some(u => u.type === 'dead' && u.id === 'h')
+    assert.ok(wire.advanceUntil(() => wire.sent.some(m => m.at >= t0 && carriesVerdict(m)), 1000))
+    const round = wire.sent.find(m => m.at >= t0 && carriesVerdict(m))!.at
+    const told = wire.sent.filter(m => m.at === round && carriesVerdict(m)).map(m => m.to.id)
+    const heardFrom = wire.sent.filter(m => m.at >= t0 && m.at <= round && m.to.id === 'a' && 'updates' in m.msg &&
+      (m.msg.updates as Update[]).some(u => u.type === 'dead' && u.id === 'h')).map(m => m.from)
+    assert.ok(told.length > wire.config.gossipNodes, `told ${told.join(', ')}`)
+    assert.deepEqual([...new Set([...told, ...heardFrom])].sort(), ['b', 'c', 'd', 'e', 'f', 'g'], 'everyone but the failed member: told, or heard it from')
+  })
+
   it('a verdict with no one to send it to hurries one round only: a lone survivor does not wake every quarter interval', () => {
     const wire = cluster(['a', 'b'])
     wire.input('b', (core, now) => core.leave(now))

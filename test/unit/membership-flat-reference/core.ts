@@ -223,7 +223,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     }
   }
 
-  // mirrors membership/timers.ts: a new verdict not sent yet hurries the round
+  // mirrors membership/timers.ts: a verdict queued since the last round hurries it
   function gossipDueAt (): number {
     if (state.broadcasts.newVerdicts === 0) return state.nextGossipAt
     return state.nextGossipAt - 0.75 * config.gossipIntervalMs
@@ -231,11 +231,14 @@ export function createMembership (opts: MembershipOptions): Membership {
 
   // mirrors membership/dissemination.ts: targets that lack the next update first; nothing sent to who holds it
   function gossipRound (): void {
+    // a verdict queued since the last round goes to every candidate lacking it
+    const lackingVerdicts = state.broadcasts.newVerdicts > 0 ? state.broadcasts.lackingNewVerdicts(gossipCandidates(state)) : []
     state.broadcasts.roundDone()
     if (state.broadcasts.size === 0) return
     const candidates = gossipCandidates(state)
-    const first = pickRandom(random, state.broadcasts.lacking(candidates), config.gossipNodes)
-    const targets = first.length === config.gossipNodes ? first : first.concat(pickRandom(random, candidates.filter(id => !first.includes(id)), config.gossipNodes - first.length))
+    const lackingNext = state.broadcasts.lacking(candidates).filter(id => !lackingVerdicts.includes(id))
+    const first = lackingVerdicts.concat(pickRandom(random, lackingNext, config.gossipNodes - lackingVerdicts.length))
+    const targets = first.length >= config.gossipNodes ? first : first.concat(pickRandom(random, candidates.filter(id => !first.includes(id)), config.gossipNodes - first.length))
     for (const id of targets) {
       const updates = piggyback(state, id)
       if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
