@@ -8,11 +8,10 @@ import { pickRandom } from './random.ts'
 import { accusationOf, aliveUpdate, allowOnce, destinationOf, gossipCandidates, isSelfLeft, piggyback, send, type State } from './state.ts'
 
 export function gossipRound (state: State): void {
-  const lackingVerdicts = state.broadcasts.newVerdicts > 0 ? state.broadcasts.lackingNewVerdicts(gossipCandidates(state)) : []
+  const targets = state.broadcasts.size === 0 ? [] : gossipTargets(state)
   // The verdicts this round does not send (no one to send them to) no longer hurry the next one.
   state.broadcasts.roundDone()
-  if (state.broadcasts.size === 0) return
-  for (const id of gossipTargets(state, lackingVerdicts)) {
+  for (const id of targets) {
     const updates = piggyback(state, id)
     if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
     if (state.broadcasts.size === 0) break
@@ -28,9 +27,10 @@ export function gossipRound (state: State): void {
  * Not so for every update: in a join storm, fewer updates a message would
  * mean more messages (measured, docs/scale.md).
  */
-function gossipTargets (state: State, lackingVerdicts: MemberId[]): MemberId[] {
+function gossipTargets (state: State): MemberId[] {
   const candidates = gossipCandidates(state)
   const k = state.config.gossipNodes
+  const lackingVerdicts = state.broadcasts.lackingNewVerdicts(candidates)
   const picked = new Set(lackingVerdicts)
   const first = lackingVerdicts.concat(pickRandom(state.random, state.broadcasts.lacking(candidates).filter(id => !picked.has(id)), k - lackingVerdicts.length))
   if (first.length >= k) return first

@@ -231,11 +231,14 @@ export function createMembership (opts: MembershipOptions): Membership {
 
   // mirrors membership/dissemination.ts: targets that lack the next update first; nothing sent to who holds it
   function gossipRound (): void {
-    // a verdict queued since the last round goes to every candidate lacking it
-    const lackingVerdicts = state.broadcasts.newVerdicts > 0 ? state.broadcasts.lackingNewVerdicts(gossipCandidates(state)) : []
-    state.broadcasts.roundDone()
-    if (state.broadcasts.size === 0) return
+    if (state.broadcasts.size === 0) {
+      state.broadcasts.roundDone()
+      return
+    }
     const candidates = gossipCandidates(state)
+    // a verdict queued since the last round goes to every candidate lacking it
+    const lackingVerdicts = state.broadcasts.lackingNewVerdicts(candidates)
+    state.broadcasts.roundDone()
     const lackingNext = state.broadcasts.lacking(candidates).filter(id => !lackingVerdicts.includes(id))
     const first = lackingVerdicts.concat(pickRandom(random, lackingNext, config.gossipNodes - lackingVerdicts.length))
     const targets = first.length >= config.gossipNodes ? first : first.concat(pickRandom(random, candidates.filter(id => !first.includes(id)), config.gossipNodes - first.length))
