@@ -329,6 +329,7 @@ describe('gossip transport config', () => {
     assert.equal(config.maxMessageBytes, 1024 * 1024)
     assert.equal(config.dialTimeoutMs, 2000)
     assert.equal(fromPartial({ dialTimeoutMs: 500, maxMessageBytes: undefined }).dialTimeoutMs, 500)
+    assert.equal(fromPartial({ gossipDialYieldMs: 0 }).gossipDialYieldMs, 0, '0 turns the wait for the peer\'s dial off')
   })
 
   const bad: Array<[string, Record<string, unknown>]> = [
@@ -338,7 +339,9 @@ describe('gossip transport config', () => {
     ['not a number', { dialTimeoutMs: '2000' }],
     ['message bound below 1 KiB', { maxMessageBytes: 100 }],
     ['queue smaller than one message', { maxMessageBytes: 4096, maxQueuedBytesPerPeer: 2048 }],
-    ['unknown option', { dialTimeout: 2000 }]
+    ['unknown option', { dialTimeout: 2000 }],
+    ['negative gossip dial yield', { gossipDialYieldMs: -1 }],
+    ['fractional gossip dial yield', { gossipDialYieldMs: 0.5 }]
   ]
   for (const [name, partial] of bad) {
     it(`rejects ${name} with InvalidTransportConfigError`, () => {
