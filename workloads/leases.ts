@@ -11,7 +11,7 @@ import type { WorkConfig } from './config.ts'
 import type { CoordinatorStats, Job } from './job.ts'
 import { viewOf } from './job.ts'
 import { MAX_JOB_RESULT_BYTES, unsendable } from './limits.ts'
-import type { CountedResult, JobStatus, MemberId, TaskRecord, WorkEffect, WorkMessage, WorkloadRegistry } from './types.ts'
+import type { CountedResult, JobStatus, JobView, MemberId, TaskRecord, WorkEffect, WorkMessage, WorkloadRegistry } from './types.ts'
 
 /** What the coordinator role needs from the node around it. */
 export interface LeaseContext {
@@ -243,7 +243,8 @@ export function maybeComplete (ctx: LeaseContext, now: number, job: Job, effects
   else end(ctx, now, job, 'done', result, null, effects)
 }
 
-export function end (ctx: LeaseContext, now: number, job: Job, status: JobStatus, result: unknown, error: string | null, effects: WorkEffect[]): void {
+/** Ends the job and tells everyone. `stats`: the counts of an end this node relays (replica.ts, onJobEnd), not its own. */
+export function end (ctx: LeaseContext, now: number, job: Job, status: JobStatus, result: unknown, error: string | null, effects: WorkEffect[], stats?: JobView['stats']): void {
   job.durationMs = Math.max(0, Math.round(now - job.startedAt))
   job.status = status
   job.result = result
@@ -254,6 +255,7 @@ export function end (ctx: LeaseContext, now: number, job: Job, status: JobStatus
   job.pending.clear()
   ctx.flush(job, effects)
   const view = viewOf(job)
+  if (stats != null) view.stats = stats
   effects.push({ kind: 'publish', msg: { type: 'job-end', job: view } })
   effects.push({ kind: 'job', job: view })
 }

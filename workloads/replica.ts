@@ -87,7 +87,8 @@ export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg:
   if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
   const final = verdict === 'stale' && job.earlier.some(e => e.coordinator === from && e.epoch === msg.job.epoch)
   if (final && job.role === 'coordinator') {
-    leases.end(ctx, now, job, msg.job.status, msg.job.result, msg.job.error, effects)
+    // with the end's own counts: this node's tasks are behind that end's
+    leases.end(ctx, now, job, msg.job.status, msg.job.result, msg.job.error, effects, msg.job.stats)
     job.ended = msg.job
     return
   }

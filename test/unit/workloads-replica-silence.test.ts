@@ -13,8 +13,8 @@ import { seededRandom } from '../../membership/random.ts'
 
 const HEARTBEAT_MS = 1000
 
-/** Work nodes (p and r unless `ids` says more) wired by a queue; `drop` decides what the network loses; task runs are never finished. */
-function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean, ids = ['p', 'r']) {
+/** Work nodes (p and r unless `ids` says more) wired by a queue; `drop` decides what the network loses; a task run finishes at once on the nodes `finishes` names, never on the others. */
+function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean, ids = ['p', 'r'], finishes: (id: string) => boolean = () => false) {
   const config = fromPartial({ slots: 2, replicationHeartbeatMs: HEARTBEAT_MS, snapshotMinIntervalMs: 100 })
   const registry = builtinWorkloads()
   const nodes: Record<string, WorkNode> = Object.fromEntries(ids.map((id, i) =>
@@ -24,6 +24,7 @@ function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean, id
   let now = 0
   const perform = (id: string, effects: WorkEffect[]): void => {
     for (const e of effects) {
+      if (e.kind === 'run' && finishes(id)) queue.push(() => { perform(id, nodes[id].taskFinished(now, e.jobId, e.index, { ok: true, value: 1 })) })
       if (e.kind !== 'send' && e.kind !== 'publish') continue
       for (const to of e.kind === 'send' ? [e.to] : Object.keys(nodes).filter(o => o !== id)) {
         sent.push({ from: id, to, type: e.msg.type })
@@ -130,6 +131,38 @@ describe('workloads: records that nothing updates any more', () => {
     assert.equal(net.nodes.p.job(jobId)?.status, 'cancelled', 'the member that ended the job keeps its end')
     assert.equal(net.nodes.p.job(jobId)?.coordinator, 'p')
     assert.equal(net.nodes.r.job(jobId)?.status, 'cancelled', 'the void takeover ends with the job\'s end')
+  })
+
+  it('the void takeover relays the end with the end\'s own counts, not its own record\'s', () => {
+    let cut = false
+    const ends: WorkMessage[] = []
+    const net = pair((from, to, msg) => {
+      if (from === 'r' && msg.type === 'job-end') ends.push(msg)
+      return cut && (from === 'r' || to === 'r')
+    }, ['p', 'r'], id => id === 'p')
+    for (const id of ['p', 'r']) net.members(id, {})
+    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
+    net.perform('p', effects)
+    net.run(2 * HEARTBEAT_MS)
+
+    // r is cut off and takes the job over with p's tasks done, its own not; p re-runs r's and ends the job done
+    cut = true
+    net.members('r', { p: false })
+    net.members('p', { r: false })
+    net.run(10 * HEARTBEAT_MS)
+    assert.equal(net.nodes.p.job(jobId)?.status, 'done')
+    assert.equal(net.nodes.r.job(jobId)?.coordinator, 'r', 'the replica took the job over')
+    assert.ok(net.nodes.r.job(jobId)!.stats.done < 4, 'r\'s record is behind the end')
+
+    cut = false
+    net.members('p', {})
+    net.members('r', {})
+    net.run(5 * HEARTBEAT_MS)
+    const relayed = ends.map(m => m.type === 'job-end' ? m.job : undefined).find(j => j?.id === jobId)
+    assert.ok(relayed != null, 'r ended the void takeover with the job\'s end')
+    assert.equal(relayed.result, 4)
+    assert.equal(relayed.stats.done, 4, 'the end\'s count of tasks done')
+    assert.deepEqual(relayed.stats.perNode, { p: 4 }, 'where they ran, as the end says')
   })
 
   it('a replica the coordinator replaced while it was cut off lets its record go', () => {
