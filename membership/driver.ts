@@ -79,20 +79,27 @@ export class CoreDriver<E> {
   }
 
   /**
-   * Arms for the core's next deadline unless an earlier timer is armed
-   * already: a timer that fires early finds nothing due and arms again,
-   * which costs less than replacing the timer after every input.
+   * Arms for the core's next deadline, replacing the armed timer when the
+   * deadline moved either way: a timer left armed for a deadline that went
+   * away (a probe's timeout, once its ack came) wakes an idle process for
+   * nothing, and a wake-up costs far more than replacing a timer.
    */
   #arm (now: number): void {
     const deadline = this.#core.nextDeadline()
     // Infinity (or NaN): nothing to do; anything earlier than now, -Infinity included, is due now.
-    if (!(deadline < this.#armedAt)) return
-    this.#cancel?.()
-    const at = this.#armedAt = Math.max(deadline, now)
+    const at = deadline < Infinity ? Math.max(deadline, now) : Infinity
+    // A timer armed for now or earlier fires next anyway.
+    if (at === this.#armedAt || (at === now && this.#armedAt <= now)) return
+    this.disarm()
+    if (at === Infinity) return
+    this.#armedAt = at
     this.#cancel = this.#timers.at(at, () => {
       this.#cancel = undefined
       this.#armedAt = Infinity
-      this.drive(t => this.#core.tick(t))
+      // Node counts a timer in whole milliseconds from the event loop's cached time, so one
+      // may fire a little before `at`: the core is ticked at `at`, or it would find nothing
+      // due and the process would wake again a millisecond later for it.
+      this.drive(t => this.#core.tick(Math.max(t, at)))
     })
   }
 }

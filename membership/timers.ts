@@ -88,8 +88,8 @@ export function nextDeadline (state: State): number {
   if (!isSelfLeft(state)) {
     d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
     if (state.index.failed.size > 0) d = Math.min(d, state.nextReconnectAt)
-    // A gossip round with nothing queued does nothing: no need to wake up for it.
-    if (state.broadcasts.size > 0) d = Math.min(d, gossipDueAt(state))
+    // A gossip round with nothing queued, or no one to send it to (an agent alone), does nothing: no need to wake up for it.
+    if (state.broadcasts.size > 0 && state.members.size > 0) d = Math.min(d, gossipDueAt(state))
     if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
     d = Math.min(d, state.partition.nextAt)
   }

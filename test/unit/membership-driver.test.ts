@@ -60,18 +60,30 @@ describe('CoreDriver', () => {
     assert.deepEqual(timers.armed(), [], 'nothing left to do, no timer')
   })
 
-  it('keeps an earlier timer when the deadline moves later, and replaces it when it moves earlier', () => {
+  it('replaces the timer when the deadline moves, later as well as earlier: no wake-up for a deadline that went away', () => {
     const timers = fakeTimers()
     const core = fakeCore()
     const driver = new CoreDriver({ core, timers, perform: () => {} })
     driver.drive(() => { core.deadline = 100; return [] })
-    driver.drive(() => { core.deadline = 300; return [] })
-    assert.deepEqual(timers.armed(), [100])
-    timers.advance(150) // the early timer finds nothing due and arms for 300
-    assert.deepEqual(core.ticks, [100])
+    driver.drive(() => { core.deadline = 300; return [] }) // say, a probe's ack took its timeout away
     assert.deepEqual(timers.armed(), [300])
+    timers.advance(150)
+    assert.deepEqual(core.ticks, [], 'no tick for the deadline that went away')
     driver.drive(() => { core.deadline = 200; return [] })
     assert.deepEqual(timers.armed(), [200])
+    driver.drive(() => { core.deadline = Infinity; return [] })
+    assert.deepEqual(timers.armed(), [], 'nothing to do, no timer')
+  })
+
+  it('a timer that fires a little early (Node counts whole milliseconds) ticks the core at its deadline, not a millisecond later again', () => {
+    const timers = fakeTimers()
+    const core = fakeCore()
+    const wholeMs: DriverTimers = { now: timers.now, at: (at, fire) => timers.at(Math.floor(at), fire) }
+    const driver = new CoreDriver({ core, timers: wholeMs, perform: () => {} })
+    driver.drive(() => { core.deadline = 100.6; return [] })
+    timers.advance(100)
+    assert.deepEqual(core.ticks, [100.6], 'fired at 100, ticked at its deadline')
+    assert.deepEqual(timers.armed(), [], 'what was due is done: nothing armed for a millisecond later')
   })
 
   it('a deadline already past, -Infinity included, is due now', () => {

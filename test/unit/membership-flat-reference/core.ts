@@ -180,8 +180,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     if (!isSelfLeft(state)) {
       d = Math.min(state.nextProbeAt, state.nextPushPullAt, probeDeadline(state))
       if (hasFailedMembers()) d = Math.min(d, state.nextReconnectAt)
-      // A gossip round with nothing queued does nothing: no need to wake up for it.
-      if (state.broadcasts.size > 0) d = Math.min(d, gossipDueAt())
+      // A gossip round with nothing queued, or no one to send it to (an agent alone), does nothing: no need to wake up for it.
+      if (state.broadcasts.size > 0 && state.members.size > 0) d = Math.min(d, gossipDueAt())
       if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
       d = Math.min(d, state.partition.nextAt)
     }
