@@ -7,11 +7,11 @@
  *   built), unscraped and scraped every 15 s (over one kept-open connection,
  *   as Prometheus does), against one with none of it
  *   used (text logs, never scraped: pino and prom-client are then never
- *   loaded), side by side in one settled 6-agent cluster over the same idle
- *   window, with a second agent using none of it as a control: what the two
- *   that do the same differ by is the noise of that run. Each run starts the
- *   four in another order, and the window opens once the connections the
- *   joins opened have closed.
+ *   loaded), side by side in one settled 9-agent cluster over the same idle
+ *   window, three agents of each kind compared: what the three that do the
+ *   same differ by is the noise of that run. Each run starts the seven
+ *   measured agents in another order, and the window opens once the
+ *   connections the joins opened have closed.
  */
 import { Agent as HttpAgent, get } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -22,11 +22,10 @@ import { metricsOf } from '../agent/metrics.ts'
 import { fakeSource } from '../test/unit/metrics-fixture.ts'
 
 export interface ScrapeRun { medianMs: number, p99Ms: number, bytes: number }
-/** Idle RSS (MB) and CPU (% of a core) of four agents over one window: none of it used (two: `off` and the control); all of it on but never scraped; all of it on and scraped every 15 s. */
-export interface IdleCostRun {
-  rssOffMb: number, rssControlMb: number, rssOnMb: number, rssScrapedMb: number
-  cpuOffPercent: number, cpuControlPercent: number, cpuOnPercent: number, cpuScrapedPercent: number
-}
+/** What is measured of each agent over one idle window, by its role. */
+export type Role = 'off' | 'on' | 'scraped'
+/** Idle RSS (MB) and CPU (% of a core) of every measured agent of one window, by role (three `off`, three `on`, one `scraped`). */
+export interface IdleCostRun { rssMb: Record<Role, number[]>, cpuPercent: Record<Role, number[]> }
 
 const SCRAPES = 300
 /** Long enough for a dozen scrapes, and for two agents doing the same to differ by only a few per cent. */
@@ -48,10 +47,14 @@ export async function runScrapeBench (members = 100): Promise<ScrapeRun> {
   return { medianMs: round(times[Math.floor(times.length / 2)]), p99Ms: round(times[Math.floor(times.length * 0.99)]), bytes }
 }
 
-type Role = 'off' | 'control' | 'on' | 'scraped'
-const ROLES: Role[] = ['off', 'control', 'on', 'scraped']
+/**
+ * The measured agents, three of each that the target compares: one agent's idle CPU differs from
+ * another doing the same by up to 10 % over a window (which one a push-pull picks, where a
+ * collection falls), about the size of what is measured; the mean of three halves that.
+ */
+const ROLES: Role[] = ['off', 'on', 'off', 'on', 'off', 'on', 'scraped']
 
-/** Run `run` (0, 1, …) starts the four in an order rotated by one from the run before: an agent that joined later does not always play the same role. */
+/** Run `run` (0, 1, …) starts the agents in an order rotated by one from the run before: an agent that joined later does not always play the same role. */
 export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
   const port = await freePort()
   const seedAddr = `/ip4/127.0.0.1/tcp/${port}`
@@ -61,14 +64,13 @@ export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
     agents.push(await startAgent({ name: 'o1', listen: [seedAddr, '/ip4/127.0.0.1/tcp/0/ws'] }))
     agents.push(await startAgent({ name: 'o2', join: [seedAddr] }))
     const allOn = ['--log-format', 'json', '--metrics-addr', '127.0.0.1:0']
-    const started = new Map<Role, AgentProcess>()
+    const subjects: Array<{ role: Role, agent: AgentProcess }> = []
     for (let k = 0; k < ROLES.length; k++) {
       const role = ROLES[(k + run) % ROLES.length]
-      const agent = await startAgent({ name: role, join: [seedAddr], extraArgs: role === 'on' || role === 'scraped' ? allOn : [] })
+      const agent = await startAgent({ name: `${role}${k}`, join: [seedAddr], extraArgs: role === 'off' ? [] : allOn })
       agents.push(agent)
-      started.set(role, agent)
+      subjects.push({ role, agent })
     }
-    const [off, control, on, scraped] = ROLES.map(role => started.get(role)!)
     await waitFor('cluster converged', async () => {
       const views = await Promise.all(agents.map(membersViaApi))
       return views.every(v => v.length === agents.length && v.every(m => m.status === 'alive'))
@@ -78,33 +80,35 @@ export async function runIdleCostBench (run = 0): Promise<IdleCostRun> {
       const reader = res.body?.getReader()
       while (reader != null && !(await reader.read()).done) { /* drain */ }
     }).catch(() => {})
-    const monitors = [follow(on), follow(scraped)]
+    const allOnAgents = subjects.filter(s => s.role !== 'off').map(s => s.agent)
+    const monitors = allOnAgents.map(follow)
     // As Prometheus scrapes: over one connection it keeps open (fetch would open one per scrape, its idle connections closing after 4 s).
     const scraper = new HttpAgent({ keepAlive: true, maxSockets: 1 })
     const scrape = async (a: AgentProcess): Promise<void> => { await getText(`http://${a.rpc}/metrics`, scraper) }
-    await Promise.all([scrape(on), scrape(scraped)])
+    for (const a of allOnAgents) await scrape(a)
+    const scraped = subjects.find(s => s.role === 'scraped')!.agent
     await sleep(SETTLED_AFTER_MS)
-    const subjects = [off, control, on, scraped]
     // The scheduler's nanosecond counters of every thread: /proc/PID/stat's 10-ms ticks were
     // 3 % of what the scrapes cost over the window, the size of the difference measured.
-    const sample = async (a: AgentProcess): Promise<number> => await threadsCpuS(a.child.pid!)
-    const cpu0 = await Promise.all(subjects.map(sample))
+    const sample = async (): Promise<number[]> => await Promise.all(subjects.map(async s => await threadsCpuS(s.agent.child.pid!)))
+    const cpu0 = await sample()
     const t0 = performance.now()
     for (let waited = 0; waited < IDLE_WINDOW_MS; waited += SCRAPE_EVERY_MS) {
       await sleep(SCRAPE_EVERY_MS)
       await scrape(scraped)
     }
     const seconds = (performance.now() - t0) / 1000
-    const cpu1 = await Promise.all(subjects.map(sample))
-    const rss = await Promise.all(subjects.map(async a => await rssMb(a.child.pid!)))
+    const cpu1 = await sample()
+    const rss = await Promise.all(subjects.map(async s => await rssMb(s.agent.child.pid!)))
     stop.abort()
     scraper.destroy()
     await Promise.all(monitors)
-    const percent = (i: number): number => Math.round((cpu1[i] - cpu0[i]) / seconds * 100 * 1000) / 1000
-    return {
-      rssOffMb: rss[0], rssControlMb: rss[1], rssOnMb: rss[2], rssScrapedMb: rss[3],
-      cpuOffPercent: percent(0), cpuControlPercent: percent(1), cpuOnPercent: percent(2), cpuScrapedPercent: percent(3)
-    }
+    const result: IdleCostRun = { rssMb: { off: [], on: [], scraped: [] }, cpuPercent: { off: [], on: [], scraped: [] } }
+    subjects.forEach(({ role }, i) => {
+      result.rssMb[role].push(Math.round(rss[i] * 100) / 100)
+      result.cpuPercent[role].push(Math.round((cpu1[i] - cpu0[i]) / seconds * 100 * 1000) / 1000)
+    })
+    return result
   } finally {
     stop.abort()
     await killAll(agents)
