@@ -11,12 +11,14 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { RecordableHistogram } from 'node:perf_hooks'
 import type { Metric } from 'prom-client'
 import type { AgentStats } from './agent.ts'
 import type { HealthView, MemberView } from './member-view.ts'
 import type { ServiceView } from '../services/index.ts'
 import { hostOf, RTT_BUCKETS_MS } from '../gossip/index.ts'
 import { HTTP_SERVER_OPTIONS } from './http-options.ts'
+import { timerLateness } from './real-timers.ts'
 
 /** What the metrics read: an Agent, or a stand-in (bench/metrics.ts). */
 export interface MetricsSource {
@@ -50,7 +52,10 @@ export interface AgentMetrics {
 }
 
 const SIDE = { majority: 1, unknown: 0, minority: -1 } as const
+/** prom-client's event-loop monitor, where the cores' timers cannot stand in for it (no histogram in the runtime). */
 const EVENT_LOOP_SAMPLE_MS = 5000
+/** Its monitor's timer, when they can: never (it is armed all the same). */
+const NEVER_MS = 2 ** 31 - 1
 const UP = new Set(['alive', 'suspect'])
 
 const built = new WeakMap<MetricsSource, Promise<AgentMetrics>>()
@@ -65,11 +70,12 @@ export async function metricsOf (source: MetricsSource): Promise<AgentMetrics> {
 async function build (source: MetricsSource): Promise<AgentMetrics> {
   const prom = await import('prom-client')
   const registry = new prom.Registry()
-  // Event-loop delay sampled every 5 s, not prom-client's every 10 ms: that timer alone
-  // costs an idle agent as much CPU as its membership traffic (0.5 % of a core, measured),
-  // and once a second still 2-3 % of it. A stall of d ms shows in the percentiles with
-  // probability d / 5000; nodejs_eventloop_lag_seconds is measured at each scrape.
-  prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
+  // The event-loop delay's statistics come from how late the cores' timers fire (real-timers.ts),
+  // not from prom-client's monitor: its timer (every 10 ms by default) wakes an idle agent for
+  // nothing else, costing as much CPU as its membership traffic, and every 5 s still a wake-up
+  // more than the agent's own. nodejs_eventloop_lag_seconds is measured at each scrape.
+  const lateness = timerLateness()
+  prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: lateness == null ? EVENT_LOOP_SAMPLE_MS : NEVER_MS })
   let r: Reading | undefined
   const reading = (): Reading => {
     if (r != null) return r
@@ -84,6 +90,13 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
     registry.registerMetric({ name, get: () => ({ name, help, type, values: values(reading()), aggregator: 'sum' }) } as unknown as Metric)
   }
   const memberLabel = (r: Reading, m: MemberView): string => r.labels.get(m.peerId) as string
+  if (lateness != null) {
+    // prom-client's names and meaning, read from the cores' timers since the last scrape.
+    for (const [name, help, value] of loopDelayStats(lateness)) {
+      registry.removeSingleMetric(name)
+      family(name, help, 'gauge', () => [{ labels: {}, value: value() / 1e9 }])
+    }
+  }
 
   family('agent_members', 'Members in this agent\'s view by status, itself included.', 'gauge', ({ health }) =>
     Object.entries(health.members).map(([status, value]) => ({ labels: { status }, value })))
@@ -161,9 +174,22 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
   return {
     contentType: registry.contentType,
     scrape: async () => {
-      try { return await registry.metrics() } finally { r = undefined }
+      try { return await registry.metrics() } finally { r = undefined; lateness?.reset() }
     }
   }
+}
+
+/** The event-loop delay statistics prom-client reports, read from `h` (ns). */
+function loopDelayStats (h: RecordableHistogram): Array<[string, string, () => number]> {
+  return [
+    ['nodejs_eventloop_lag_min_seconds', 'The minimum recorded event loop delay.', () => h.count === 0 ? 0 : h.min],
+    ['nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay.', () => h.max],
+    ['nodejs_eventloop_lag_mean_seconds', 'The mean of the recorded event loop delays.', () => h.count === 0 ? 0 : h.mean],
+    ['nodejs_eventloop_lag_stddev_seconds', 'The standard deviation of the recorded event loop delays.', () => h.count === 0 ? 0 : h.stddev],
+    ['nodejs_eventloop_lag_p50_seconds', 'The 50th percentile of the recorded event loop delays.', () => h.percentile(50)],
+    ['nodejs_eventloop_lag_p90_seconds', 'The 90th percentile of the recorded event loop delays.', () => h.percentile(90)],
+    ['nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of the recorded event loop delays.', () => h.percentile(99)]
+  ]
 }
 
 /** Each member's label, by peer id: its name, or name@<last 8 of its peer id> when another member shares the name. Once per scrape, not once per series. */

@@ -1,11 +1,29 @@
 /**
  * The agent's clock and timers for the core drivers (membership/driver.ts):
- * a monotonic clock, and setTimeout.
+ * a monotonic clock, and setTimeout. Once metrics are built, how late each
+ * of these timers fires is kept as the event-loop delay (metrics.ts).
  */
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import type { DriverTimers } from '../membership/index.ts'
 
 /** The monotonic clock every core in the agent is driven by. */
 export const clock = (): number => performance.now()
+
+let lateness: RecordableHistogram | null | undefined
+
+/**
+ * How late the cores' timers fire, in ns, kept from the first call on: the
+ * event-loop delay, sampled at each timer the agent arms anyway (about two a
+ * second at idle, more when busy) rather than by a timer of its own that
+ * would wake an idle process for it. Undefined where the runtime has no
+ * histogram to keep it in.
+ */
+export function timerLateness (): RecordableHistogram | undefined {
+  if (lateness === undefined) {
+    try { lateness = createHistogram() } catch { lateness = null }
+  }
+  return lateness ?? undefined
+}
 
 /**
  * Real timers on `now`. A far deadline is re-checked after `maxDelayMs`
@@ -15,7 +33,12 @@ export function realTimers (now: () => number = clock, maxDelayMs = 60_000): Dri
   return {
     now,
     at: (at, fire) => {
-      const timer = setTimeout(fire, Math.min(Math.max(0, at - now()), maxDelayMs))
+      const timer = setTimeout(() => {
+        // A timer fires up to a millisecond early (whole milliseconds); one re-checking a far deadline is not late.
+        const lateMs = now() - at
+        if (lateness != null && lateMs > -1) lateness.record(Math.max(1, Math.round(lateMs * 1e6)))
+        fire()
+      }, Math.min(Math.max(0, at - now()), maxDelayMs))
       return () => { clearTimeout(timer) }
     }
   }

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { metricsOf } from '../../agent/metrics.ts'
+import { realTimers } from '../../agent/real-timers.ts'
 import { fakeMember, fakeSource } from './metrics-fixture.ts'
 
 describe('agent metrics', () => {
@@ -32,5 +33,19 @@ describe('agent metrics', () => {
     const members = families.get('agent_member_up')?.metrics.map(m => m.labels?.member).sort()
     assert.deepEqual(members, ['node-0', `node-1@${fakeMember(1).peerId.slice(-8)}`, `node-1@${fakeMember(9).peerId.slice(-8)}`])
     assert.ok(!(families.get('agent_path_up')?.metrics ?? []).some(m => m.labels?.member === 'node-3'))
+  })
+
+  it('the event-loop delay is how late the cores\' timers fired since the last scrape', async () => {
+    const metrics = await metricsOf(fakeSource(1))
+    await metrics.scrape() // what came before
+    let clock = 0
+    const timers = realTimers(() => clock)
+    await new Promise<void>(resolve => { timers.at(0, () => { resolve() }); clock = 30 }) // fired 30 ms after its time
+    const families = new Map(parsePrometheus(await metrics.scrape()).map(f => [f.name, f]))
+    const value = (name: string): number => Number(families.get(name)?.metrics[0].value)
+    assert.equal(families.get('nodejs_eventloop_lag_p99_seconds')?.type, 'GAUGE')
+    assert.ok(Math.abs(value('nodejs_eventloop_lag_max_seconds') - 0.03) < 0.001, String(value('nodejs_eventloop_lag_max_seconds')))
+    const after = new Map(parsePrometheus(await metrics.scrape()).map(f => [f.name, f]))
+    assert.equal(Number(after.get('nodejs_eventloop_lag_max_seconds')?.metrics[0].value), 0, 'counted once')
   })
 })
