@@ -26,19 +26,31 @@ export function timerLateness (): RecordableHistogram | undefined {
 }
 
 /**
+ * How early Node may fire a timer: it counts whole milliseconds from the
+ * event loop's cached clock, which lags behind while an iteration runs. A
+ * timer that fires earlier than this is a far deadline's re-check.
+ */
+const EARLY_FIRE_MS = 5
+
+/**
  * Real timers on `now`. A far deadline is re-checked after `maxDelayMs`
- * (setTimeout takes a 32-bit delay; the driver arms again when it fires).
+ * (setTimeout takes a 32-bit delay) and armed again for the rest, without
+ * waking the driver.
  */
 export function realTimers (now: () => number = clock, maxDelayMs = 60_000): DriverTimers {
   return {
     now,
     at: (at, fire) => {
-      const timer = setTimeout(() => {
-        // A timer fires up to a millisecond early (whole milliseconds); one re-checking a far deadline is not late.
-        const lateMs = now() - at
-        if (lateness != null && lateMs > -1) lateness.record(Math.max(1, Math.round(lateMs * 1e6)))
-        fire()
-      }, Math.min(Math.max(0, at - now()), maxDelayMs))
+      let timer: ReturnType<typeof setTimeout>
+      const arm = (): void => {
+        timer = setTimeout(() => {
+          const lateMs = now() - at
+          if (lateMs < -EARLY_FIRE_MS) { arm(); return }
+          lateness?.record(Math.max(1, Math.round(lateMs * 1e6)))
+          fire()
+        }, Math.min(Math.max(0, at - now()), maxDelayMs))
+      }
+      arm()
       return () => { clearTimeout(timer) }
     }
   }

@@ -19,7 +19,10 @@ export interface DrivenCore<E> {
 /** Time, and one kind of timer: the real clock in the agent, logical time in the simulator. */
 export interface DriverTimers {
   now: () => number
-  /** Calls `fire` at time `at` or later; returns what cancels it. */
+  /**
+   * Calls `fire` at time `at` or later, or a few milliseconds before it where
+   * the runtime's timers count whole milliseconds (Node's); returns what cancels it.
+   */
   at: (at: number, fire: () => void) => () => void
 }
 
