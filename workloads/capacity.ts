@@ -19,9 +19,14 @@ export class CapacityBook {
     this.#config = config
   }
 
-  /** When publish() next has something to do. */
-  get nextPublishAt (): number {
-    return this.#nextPublishAt
+  /**
+   * When publish() next has something to do, with `free` slots now: never
+   * while they are what was last published (an idle node does not wake
+   * every capacityIntervalMs to find that out; a task's start or end is an
+   * input, after which this is asked again).
+   */
+  dueAt (free: number): number {
+    return free === this.#publishedFree ? Infinity : this.#nextPublishAt
   }
 
   /** `from` published its free slots. */

@@ -280,7 +280,7 @@ export class Worker {
   }
 
   nextDeadline (): number {
-    let next = this.#capacity.nextPublishAt
+    let next = this.#capacity.dueAt(this.free())
     if (this.running() > 0) next = Math.min(next, this.#nextRenewAt)
     for (const job of this.#jobs.values()) {
       for (const at of job.claimed.values()) next = Math.min(next, at + this.#config.claimTimeoutMs)
