@@ -50,7 +50,7 @@ export async function runScrapeBench (members = 100): Promise<ScrapeRun> {
 /**
  * The measured agents, three of each that the target compares: one agent's idle CPU differs from
  * another doing the same by up to 10 % over a window (which one a push-pull picks, where a
- * collection falls), about the size of what is measured; the mean of three halves that.
+ * collection falls), about the size of what is measured; the mean of three cuts that by √3.
  */
 const ROLES: Role[] = ['off', 'on', 'off', 'on', 'off', 'on', 'scraped']
 
