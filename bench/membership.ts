@@ -8,6 +8,7 @@ import { rssMb, threadsCpuS } from './proc.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EventRecorder } from './events.ts'
 import { SETTLED_AFTER_MS } from './settled.ts'
+import { mean } from './stats.ts'
 import { ClusterViews } from './views.ts'
 import { freePort, killAll, startAllAtOnce, waitFor, type AgentProcess } from '../test/integration/harness.ts'
 
@@ -75,7 +76,6 @@ export async function runMembershipBench (n = 10): Promise<MembershipRun> {
     await sleep(IDLE_WINDOW_MS)
     const after = await Promise.all(agents.map(async a => ({ proc: await procSample(a.child.pid!), bytes: await transportBytes(a) })))
     const seconds = (performance.now() - tIdle) / 1000
-    const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
     const idleRssMb = mean(after.map(a => a.proc.rssMb))
     const idleCpuPercent = mean(after.map((a, i) => (a.proc.cpuS - before[i].proc.cpuS) / seconds * 100))
     // Every byte is counted twice across the cluster (out at one agent, in at another): per agent, in + out.

@@ -12,7 +12,7 @@ import { runFootprintBench } from './footprint.ts'
 import { NOOP_SLOTS, NOOP_TASKS, PRIMES_INPUT, runJobsBench, type JobsRun } from './jobs.ts'
 import { runServicesBench, type ServicesRun } from './services.ts'
 import { runIdleCostBench, runScrapeBench, type IdleCostRun, type Role } from './observability.ts'
-import { median } from './stats.ts'
+import { mean, median } from './stats.ts'
 import { warmUp } from './warm-up.ts'
 import { execFileSync } from 'node:child_process'
 import { DENO } from '../test/integration/harness.ts'
@@ -129,7 +129,6 @@ if (only === '' || only === 'observability') {
     results.push(result)
     console.error(`observability run ${i + 1}/${n}: ${JSON.stringify(result)}`)
   }
-  const mean = (xs: number[]): number => xs.reduce((sum, x) => sum + x, 0) / xs.length
   const round = (x: number): number => Math.round(x * 100) / 100
   const pct = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${Math.round((ratio - 1) * 1000) / 10} %`
   /** `target` true: at most +5 %; a string: no target, what the row is instead. Each run compares the means of its agents over one window: the median of those ratios. */

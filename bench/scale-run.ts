@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews } from './views.ts'
 import { cpuTimes, ioBytes, rssMb } from './proc.ts'
+import { mean } from './stats.ts'
 import type { MemberView } from '../agent/member-view.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
 
@@ -134,7 +135,6 @@ async function availableMb (): Promise<number> {
   return Number(/MemAvailable:\s+(\d+)/.exec(info)?.[1] ?? Infinity) / 1024
 }
 
-const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits
 const since = (from: number, to: number | undefined): number => to == null ? NaN : Math.round(to - from)
 

@@ -1,5 +1,10 @@
 /** Small statistics helpers for benchmark reports. */
 
+/** The arithmetic mean (NaN for an empty list). */
+export function mean (values: number[]): number {
+  return values.reduce((sum, v) => sum + v, 0) / values.length
+}
+
 /** The median, ignoring NaN (a measurement that did not happen). */
 export function median (values: number[]): number {
   const sorted = values.filter(v => !Number.isNaN(v)).sort((a, b) => a - b)

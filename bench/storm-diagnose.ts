@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes } from './proc.ts'
+import { mean } from './stats.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
 
 const n = Number(process.env.STORM_N ?? 100)
@@ -36,8 +37,7 @@ async function cpuOf (pid: number): Promise<[number, number]> {
 /** Mean, median and largest of a list of numbers. */
 function spread (values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b)
-  const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length
-  return `mean ${mean.toFixed(1)}, median ${sorted[Math.floor(sorted.length / 2)]}, max ${sorted[sorted.length - 1]}`
+  return `mean ${mean(sorted).toFixed(1)}, median ${sorted[Math.floor(sorted.length / 2)]}, max ${sorted[sorted.length - 1]}`
 }
 
 const agents: AgentProcess[] = []
