@@ -41,6 +41,13 @@ function pair (drop: (from: string, to: string, msg: WorkMessage) => boolean, id
     now: () => now,
     perform,
     members (id: string, alive: Record<string, boolean>) { perform(id, nodes[id].members(now, view(alive))) },
+    /** p submits the tests' job (4 sleeping tasks), then the network runs `ms`; returns its id. */
+    submit (ms: number): string {
+      const { jobId, effects } = nodes.p.submit(now, 'sleep', { tasks: 4, ms: 60_000 })
+      perform('p', effects)
+      this.run(ms)
+      return jobId
+    },
     /** Runs every node's timers and the network for `ms` in 10 ms steps (`only`: the nodes that run). */
     run (ms: number, only = Object.keys(nodes)) {
       for (const end = now + ms; now < end;) {
@@ -60,9 +67,7 @@ describe('workloads: records that nothing updates any more', () => {
     // once the job ends, the replica loses the coordinator's last delta and its published job-end
     const net = pair((_from, to, msg) => ended && to === 'r' && (msg.type === 'replicate' || (msg.type === 'job-end' && ++endsLost === 1)))
     for (const id of ['p', 'r']) net.members(id, {})
-    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
-    net.perform('p', effects)
-    net.run(5 * HEARTBEAT_MS)
+    const jobId = net.submit(5 * HEARTBEAT_MS)
     assert.equal(net.nodes.r.job(jobId)?.status, 'running', 'the replica follows the running job')
     const asksWhileRunning = net.sent.filter(m => m.type === 'resync').length
     assert.equal(asksWhileRunning, 0, 'the coordinator\'s heartbeats keep a replica that hears them from asking')
@@ -84,9 +89,7 @@ describe('workloads: records that nothing updates any more', () => {
     let frozen = false
     const net = pair((from, to) => frozen && (from === 'p' || to === 'p'))
     for (const id of ['p', 'r']) net.members(id, {})
-    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
-    net.perform('p', effects)
-    net.run(2 * HEARTBEAT_MS)
+    const jobId = net.submit(2 * HEARTBEAT_MS)
 
     // p freezes: r's failure detector declares it failed, r takes the job over and ends it
     frozen = true
@@ -110,9 +113,7 @@ describe('workloads: records that nothing updates any more', () => {
     let cut = false
     const net = pair((from, to) => cut && (from === 'r' || to === 'r'))
     for (const id of ['p', 'r']) net.members(id, {})
-    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
-    net.perform('p', effects)
-    net.run(2 * HEARTBEAT_MS)
+    const jobId = net.submit(2 * HEARTBEAT_MS)
 
     // r is cut off: p ends the job; r's failure detector fails p and r takes the job over
     cut = true
@@ -141,9 +142,7 @@ describe('workloads: records that nothing updates any more', () => {
       return cut && (from === 'r' || to === 'r')
     }, ['p', 'r'], id => id === 'p')
     for (const id of ['p', 'r']) net.members(id, {})
-    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
-    net.perform('p', effects)
-    net.run(2 * HEARTBEAT_MS)
+    const jobId = net.submit(2 * HEARTBEAT_MS)
 
     // r is cut off and takes the job over with p's tasks done, its own not; p re-runs r's and ends the job done
     cut = true
@@ -169,9 +168,7 @@ describe('workloads: records that nothing updates any more', () => {
     let cut = false
     const net = pair((from, to) => cut && (from === 'r' || to === 'r'), ['p', 'r', 'q'])
     for (const id of ['p', 'r', 'q']) net.members(id, { q: false })
-    const { jobId, effects } = net.nodes.p.submit(net.now(), 'sleep', { tasks: 4, ms: 60_000 })
-    net.perform('p', effects)
-    net.run(2 * HEARTBEAT_MS)
+    const jobId = net.submit(2 * HEARTBEAT_MS)
     assert.equal(net.nodes.r.job(jobId)?.status, 'running', 'r replicates the job')
 
     // r is cut off and failed in p's view: p names q instead; r, cut off, keeps its record
