@@ -89,6 +89,18 @@ export class Ring {
     return neighbours
   }
 
+  /**
+   * The other members among the `count` just before `id` on the ring: those
+   * that probe `id` besides this node, as far as this node's view goes.
+   */
+  predecessorsOf (id: MemberId, count: number): MemberId[] {
+    if (!this.#present.has(id)) return []
+    const at = this.#lowerBound({ key: ringKey(id), id })
+    // this node is not on its own ring: when it is one of them, one fewer
+    const others = this.successors(count).includes(id) ? count - 1 : count
+    return this.#walk(at - 1, others, -1).filter(other => other !== id)
+  }
+
   /** Up to `count` ids from index `from`, stepping by `step` around the ring. */
   #walk (from: number, count: number, step: 1 | -1): MemberId[] {
     const n = this.#ring.length

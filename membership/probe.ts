@@ -13,7 +13,7 @@ import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './merge.ts'
 import {
-  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringSuccessors, send,
+  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringProbersOf, ringSuccessors, send,
   pathFailed, type MemberRecord, type Probe, type State
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
@@ -68,6 +68,7 @@ export function startProbe (state: State, rec: MemberRecord): void {
  */
 export function probeNext (state: State): void {
   let reshuffled = false
+  const successors = ringSuccessors(state)
   for (;;) {
     if (state.probeIndex >= state.probeOrder.length) {
       if (reshuffled) return
@@ -79,7 +80,7 @@ export function probeNext (state: State): void {
     }
     const id = state.probeOrder[state.probeIndex++]
     const rec = state.members.get(id)
-    if (rec == null || !isLive(rec.member) || probing(state, id)) continue
+    if (rec == null || !isLive(rec.member) || probing(state, id) || successors?.includes(id) === false) continue
     startProbe(state, rec)
     return
   }
@@ -100,25 +101,40 @@ export function probeSoon (state: State, id: MemberId): void {
   startProbe(state, rec)
 }
 
-/** Last check of a suspect before its suspicion runs out (see timers.ts verifyAt). */
+/**
+ * Last check of a suspect before its suspicion runs out (see timers.ts
+ * verifyAt). With the ring only by the suspect's neighbours, who hold a
+ * connection to it: a suspicion reaches every member, and a check by each
+ * would be N dials of the one member that is likely starved already (in a
+ * 50-agent start, more than half of all probes: docs/neighbourhood.md). The
+ * others hear the refutation from their neighbours.
+ */
 export function verifySuspect (state: State, rec: MemberRecord): void {
   if (isSelfLeft(state) || rec.member.status !== 'suspect' || probing(state, rec.member.id)) return
+  if (ringNeighbours(state)?.includes(rec.member.id) === false) return
   startProbe(state, rec)
 }
 
 function sendIndirect (state: State, probe: Probe): void {
   probe.indirectSent = true
   pathFailed(state, probe.target)
-  // With the ring, the neighbourhood: members we hold a connection to, and the
-  // target's other predecessors, who probe it themselves, are among them.
+  // With the ring, the neighbourhood: members we hold a connection to. The
+  // target's other predecessors come first: they probe it themselves, so they
+  // hold a connection to it too, where anyone else would have to dial it (a
+  // handshake on both sides, and while members start together a probe that
+  // timed out is often a starved target, not a failed one: docs/neighbourhood.md).
   const candidates: MemberId[] = []
   const pool = ringNeighbours(state) ?? state.members.keys()
   for (const id of pool) {
     if (id !== probe.target && state.members.get(id)?.member.status === 'alive') candidates.push(id)
   }
+  const probers = new Set(ringProbersOf(state, probe.target))
+  const k = state.config.indirectChecks
+  const chosen = pickRandom(state.random, candidates.filter(id => probers.has(id)), k)
+  if (chosen.length < k) chosen.push(...pickRandom(state.random, candidates.filter(id => !probers.has(id)), k - chosen.length))
   const target = state.members.get(probe.target)
   const targetAddrs = target == null ? [] : [...target.member.addrs]
-  for (const id of pickRandom(state.random, candidates, state.config.indirectChecks)) {
+  for (const id of chosen) {
     probe.intermediaries.add(id)
     probe.expectedNacks++
     state.stats.indirectProbesSent++

@@ -189,6 +189,14 @@ export function ringSuccessors (state: State): MemberId[] | undefined {
 }
 
 /**
+ * The members that probe `id` besides this node (its predecessors on the
+ * ring), as this node sees the ring; none without the ring.
+ */
+export function ringProbersOf (state: State, id: MemberId): MemberId[] {
+  return ringSuccessors(state) == null ? [] : state.ring.predecessorsOf(id, state.config.probeNeighbors)
+}
+
+/**
  * The members this node gossips to, syncs with and asks for indirect probes
  * (neighbors.ts); none (every member) without the ring or while the
  * neighbourhood would hold every live member anyway, so that a small cluster

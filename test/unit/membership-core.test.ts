@@ -1,7 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Effect, Message, Update } from '../../membership/index.ts'
+import { Ring } from '../../membership/neighbors.ts'
 import { addrOf, Wire } from './membership-harness.ts'
+
+/** The ring as `self` sees it with every one of `ids` alive. */
+function ringOf (self: string, ids: string[]): Ring {
+  const ring = new Ring(self)
+  for (const id of ids) ring.sync(id, true)
+  return ring
+}
 
 function cluster (ids: string[], config = {}): Wire {
   const wire = new Wire(config)
@@ -310,16 +318,19 @@ describe('membership core: suspicion and refutation', () => {
 
   it('nacks from indirect probers count as confirmations: the prober fails the member after the minimum timeout', () => {
     // n = 6: min 4000 ms, k = 2. Three intermediaries nack: the suspicion is fully confirmed at once.
-    const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'])
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f']
+    const wire = cluster(ids)
     wire.silent.add('f')
+    // The accuser: one of the four members that probe f (its predecessors on the ring).
+    const a = ids.find(id => id !== 'f' && ringOf(id, ids).successors(4).includes('f'))!
     // Others' own accusations of f never reach a: only a's probe and its witnesses can count.
     const accusesF = (m: { msg: Message }): boolean => 'updates' in m.msg &&
-      m.msg.updates.some(u => u.id === 'f' && (u.type === 'suspect' || u.type === 'dead') && u.from !== 'a')
-    wire.drop = m => m.to.id === 'a' && accusesF(m)
-    assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'suspect', 30_000))
+      m.msg.updates.some(u => u.id === 'f' && (u.type === 'suspect' || u.type === 'dead') && u.from !== a)
+    wire.drop = m => m.to.id === a && accusesF(m)
+    assert.ok(wire.advanceUntil(() => wire.status(a, 'f') === 'suspect', 30_000))
     const suspectedAt = wire.now
     assert.ok(wire.sent.some(s => s.msg.type === 'nack'), 'intermediaries nacked')
-    assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'failed', 30_000))
+    assert.ok(wire.advanceUntil(() => wire.status(a, 'f') === 'failed', 30_000))
     const took = wire.now - suspectedAt
     assert.ok(took <= 4000 + 50, `failed ${took} ms after the suspicion (minimum timeout 4000 ms)`)
   })

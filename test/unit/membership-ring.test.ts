@@ -26,6 +26,22 @@ describe('membership ring: who talks to whom', () => {
     assert.deepEqual(n.slice(0, 4), ring.successors(4))
   })
 
+  it('the probers of a member, as any one view sees them, are the members that have it as a successor', () => {
+    const members = ids(30)
+    const ringOf = (self: string): Ring => {
+      const ring = new Ring(self)
+      for (const id of members) ring.sync(id, true)
+      return ring
+    }
+    const probersOf = (target: string): string[] => members.filter(id => id !== target && ringOf(id).successors(4).includes(target)).sort()
+    for (const self of members.slice(0, 10)) {
+      for (const target of members) {
+        if (target === self) continue
+        assert.deepEqual([...ringOf(self).predecessorsOf(target, 4)].sort(), probersOf(target).filter(id => id !== self), `${target} seen from ${self}`)
+      }
+    }
+  })
+
   it('a member that leaves the ring is replaced by the next one; a small ring is walked once', () => {
     const ring = new Ring('self')
     for (const id of ids(10)) ring.sync(id, true)
@@ -79,6 +95,34 @@ describe('membership core with the ring', () => {
     const others = ids(N).filter(id => id !== 'm7')
     assert.ok(wire.advanceUntil(() => others.every(id => wire.status(id, 'm7') === 'failed'), 60_000, 100))
     for (const id of others) assert.deepEqual(wire.eventsOf(id, 'member:failed').map(e => e.member.id), ['m7'])
+  })
+
+  it('a silent member is pinged by its neighbours and their intermediaries only, and a prober asks its fellow probers first', () => {
+    const wire = new Wire(config)
+    for (const id of ids(N)) wire.add(id)
+    wire.joinAll(20_000)
+    const from = wire.sent.length
+    wire.silent.add('m7')
+    const others = ids(N).filter(id => id !== 'm7')
+    assert.ok(wire.advanceUntil(() => others.every(id => wire.status(id, 'm7') === 'failed'), 60_000, 100))
+    const window = wire.sent.slice(from)
+    const ringOf = (self: string): Ring => {
+      const ring = new Ring(self)
+      for (const id of ids(N)) ring.sync(id, true)
+      return ring
+    }
+    const neighboursOfM7 = others.filter(id => ringOf(id).neighbours(config.probeNeighbors, config.longLinks).includes('m7'))
+    const probersOfM7 = others.filter(id => ringOf(id).successors(config.probeNeighbors).includes('m7'))
+    const asked = window.filter(s => s.msg.type === 'ping-req' && s.msg.target === 'm7')
+    const intermediaries = new Set(asked.map(s => s.to.id))
+    // Everyone hears of the suspicion; a last check by each would be N - 1 dials of one member.
+    const pingedBy = new Set(window.filter(s => s.to.id === 'm7' && s.msg.type === 'ping').map(s => s.from))
+    for (const id of pingedBy) assert.ok(neighboursOfM7.includes(id) || intermediaries.has(id), `${id} pinged m7 unasked, not one of its neighbours`)
+    assert.ok(pingedBy.size < N / 2, `${pingedBy.size} members pinged m7`)
+    // A prober's intermediaries probe m7 themselves, so they hold a connection to it already.
+    const byProbers = asked.filter(s => probersOfM7.includes(s.from))
+    assert.ok(byProbers.length > 0, 'indirect probes')
+    for (const s of byProbers) assert.ok(probersOfM7.includes(s.to.id!), `${s.from} asked ${s.to.id}, which does not probe m7`)
   })
 
   it('a leaving member tells its neighbourhood and every view marks it left', () => {

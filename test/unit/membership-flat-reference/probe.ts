@@ -68,6 +68,7 @@ export function startProbe (state: State, rec: MemberRecord): void {
  */
 export function probeNext (state: State): void {
   let reshuffled = false
+  const successors = ringSuccessors(state)
   for (;;) {
     if (state.probeIndex >= state.probeOrder.length) {
       if (reshuffled) return
@@ -79,7 +80,7 @@ export function probeNext (state: State): void {
     }
     const id = state.probeOrder[state.probeIndex++]
     const rec = state.members.get(id)
-    if (rec == null || !isLive(rec.member) || probing(state, id)) continue
+    if (rec == null || !isLive(rec.member) || probing(state, id) || successors?.includes(id) === false) continue
     startProbe(state, rec)
     return
   }
@@ -103,6 +104,7 @@ export function probeSoon (state: State, id: MemberId): void {
 /** Last check of a suspect before its suspicion runs out (see core.ts verifyAt). */
 export function verifySuspect (state: State, rec: MemberRecord): void {
   if (isSelfLeft(state) || rec.member.status !== 'suspect' || probing(state, rec.member.id)) return
+  if (ringNeighbours(state)?.includes(rec.member.id) === false) return
   startProbe(state, rec)
 }
 
@@ -116,9 +118,13 @@ function sendIndirect (state: State, probe: Probe): void {
   for (const id of pool) {
     if (id !== probe.target && state.members.get(id)?.member.status === 'alive') candidates.push(id)
   }
+  const probers = new Set(ringSuccessors(state) == null ? [] : state.ring.predecessorsOf(probe.target, state.config.probeNeighbors))
+  const k = state.config.indirectChecks
+  const chosen = pickRandom(state.random, candidates.filter(id => probers.has(id)), k)
+  if (chosen.length < k) chosen.push(...pickRandom(state.random, candidates.filter(id => !probers.has(id)), k - chosen.length))
   const target = state.members.get(probe.target)
   const targetAddrs = target == null ? [] : [...target.member.addrs]
-  for (const id of pickRandom(state.random, candidates, state.config.indirectChecks)) {
+  for (const id of chosen) {
     probe.intermediaries.add(id)
     probe.expectedNacks++
     state.stats.indirectProbesSent++
