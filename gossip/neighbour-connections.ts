@@ -66,6 +66,15 @@ export class NeighbourConnections {
     return this.#opened
   }
 
+  /**
+   * True while `peer` is one of the membership's gossip neighbours. Everyone is
+   * while the cluster is too small for the ring (the membership names none then).
+   */
+  isNeighbour (peer: string): boolean {
+    const neighbours = this.#options.neighbours?.() ?? []
+    return neighbours.length === 0 || neighbours.includes(peer)
+  }
+
   /** A SWIM frame went to or came from `peer`. */
   touch (peer: string): void {
     this.#lastUse.set(peer, performance.now())

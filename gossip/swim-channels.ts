@@ -215,19 +215,32 @@ export class SwimChannels {
       })
   }
 
-  /** Waits a while for the peer's own dial when this node should not dial it for gossip (dial-yield.ts). */
-  private async leaveDialToPeer (channel: Channel): Promise<void> {
-    const { libp2p, selfId, config, counters, shutdown, state } = this.options
+  /**
+   * Waits a while for the peer's own dial when this node should not dial it for
+   * gossip (dial-yield.ts). False when the wait ended with the queue better left
+   * unsent: the peer did not dial, and by now it is not a gossip neighbour.
+   */
+  private async leaveDialToPeer (channel: Channel): Promise<boolean> {
+    const { libp2p, selfId, config, counters, shutdown, state, idle } = this.options
     const peer = channel.peerId
     // a node that stops sends what it has (a leave) at once
-    if (peer == null || state() !== 'started' || !leavesDialToPeer(selfId, peer, libp2p, channel.queue, config.gossipDialYieldMs)) return
+    if (peer == null || state() !== 'started' || !leavesDialToPeer(selfId, peer, libp2p, channel.queue, config.gossipDialYieldMs)) return true
     channel.yielding = new AbortController()
     counters.dialsLeftToPeer.waited++
     try {
-      if (await connectionFrom(libp2p, peer, config.gossipDialYieldMs, AbortSignal.any([shutdown(), channel.yielding.signal]))) counters.dialsLeftToPeer.peerDialled++
+      if (await connectionFrom(libp2p, peer, config.gossipDialYieldMs, AbortSignal.any([shutdown(), channel.yielding.signal]))) {
+        counters.dialsLeftToPeer.peerDialled++
+        return true
+      }
     } finally {
       channel.yielding = undefined
     }
+    // While members join together their rings fill in, and a neighbour of a
+    // moment ago is often not one any more: a dial now would be a handshake on
+    // both sides for gossip its current neighbours carry (docs/neighbourhood.md).
+    if (state() !== 'started' || idle.isNeighbour(peer) || !channel.queue.every(q => mayWaitForPeersDial(q.msg))) return true
+    counters.dialsLeftToPeer.noLongerNeighbour++
+    return false
   }
 
   /** Writes the channel's queue in order, dialling and (re)opening the stream as needed. */
@@ -237,7 +250,12 @@ export class SwimChannels {
       let stream = channel.stream
       if (stream == null || stream.writeStatus !== 'writable') {
         channel.stream = undefined
-        await this.leaveDialToPeer(channel)
+        if (!await this.leaveDialToPeer(channel)) {
+          // not a delivery failure: the membership ignores those of gossip and digests
+          channel.queue = []
+          channel.queuedBytes = 0
+          return
+        }
         try {
           stream = await beforeDeadline(openStream(this.dial, channel), config.dialTimeoutMs)
         } catch (err) {

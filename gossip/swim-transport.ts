@@ -64,7 +64,7 @@ class SwimTransportImpl implements SwimTransport {
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
     pathSwitches: 0,
     peersDisconnected: 0,
-    dialsLeftToPeer: { waited: 0, peerDialled: 0 },
+    dialsLeftToPeer: { waited: 0, peerDialled: 0, noLongerNeighbour: 0 },
     pathChecks: 0,
     pathCheckFailures: 0
   }

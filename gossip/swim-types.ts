@@ -53,9 +53,11 @@ export interface SwimTransportStats {
   peersDisconnected: number
   /**
    * Gossip sends to a member with no connection that waited for the member's
-   * own dial (gossip/dial-yield.ts), and how many of those got it.
+   * own dial (gossip/dial-yield.ts), how many of those got it, and how many
+   * were dropped undialled because the member had left the neighbourhood by
+   * the end of the wait.
    */
-  dialsLeftToPeer: { waited: number, peerDialled: number }
+  dialsLeftToPeer: { waited: number, peerDialled: number, noLongerNeighbour: number }
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
   pathCheckFailures: number

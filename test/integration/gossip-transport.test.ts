@@ -36,7 +36,7 @@ interface Peer {
 const peers: Peer[] = []
 const servers: Server[] = []
 
-async function startPeer (listen: string[], config: Partial<TransportConfig> = {}, nodeOptions: Partial<NodeOptions> = {}): Promise<Peer> {
+async function startPeer (listen: string[], config: Partial<TransportConfig> = {}, nodeOptions: Partial<NodeOptions> = {}, neighbours?: () => string[]): Promise<Peer> {
   const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen, ...nodeOptions })
   const peer: Peer = {
     node,
@@ -50,7 +50,8 @@ async function startPeer (listen: string[], config: Partial<TransportConfig> = {
   peer.transport = createSwimTransport(node, {
     onMessage: (from, msg) => { peer.received.push({ from, msg }) },
     onDeliveryFailed: (to, msg, reason) => { peer.failures.push({ to, msg, reason }) },
-    onPeerDisconnected: id => { peer.disconnected.push(id) }
+    onPeerDisconnected: id => { peer.disconnected.push(id) },
+    neighbours
   }, { dialTimeoutMs: 1000, ...config })
   await peer.transport.start()
   peers.push(peer)
@@ -151,8 +152,8 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     await waitFor('gossip at both', () => small.received.length === 1 && large.received.length === 1, WAIT_MS, POLL_MS)
     assert.equal(small.node.getConnections(large.node.peerId).length, 1)
     assert.equal(large.node.getConnections(small.node.peerId)[0].direction, 'inbound')
-    assert.deepEqual(large.transport.stats().dialsLeftToPeer, { waited: 1, peerDialled: 1 })
-    assert.deepEqual(small.transport.stats().dialsLeftToPeer, { waited: 0, peerDialled: 0 })
+    assert.deepEqual(large.transport.stats().dialsLeftToPeer, { waited: 1, peerDialled: 1, noLongerNeighbour: 0 })
+    assert.deepEqual(small.transport.stats().dialsLeftToPeer, { waited: 0, peerDialled: 0, noLongerNeighbour: 0 })
   })
 
   it('gossip that waits for the peer\'s dial goes out on its own after gossipDialYieldMs, and a probe queued behind it ends the wait', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -169,6 +170,24 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     large2.transport.send({ id: small2.id, addrs: small2.addrs }, { type: 'gossip', updates: [] })
     await waitFor('gossip at the smaller id after the wait', () => small2.received.length === 1, WAIT_MS, POLL_MS)
     assert.deepEqual(large2.failures, [])
+  })
+
+  it('gossip whose wait for the peer\'s dial ran out is dropped undialled once the peer is no longer a gossip neighbour', { timeout: TEST_TIMEOUT_MS }, async () => {
+    let neighbours: string[] = []
+    const peers = await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialYieldMs: 300 }, {}, () => neighbours)))
+    const [small, large] = peers.sort((x, y) => x.id < y.id ? -1 : 1)
+    neighbours = [small.id]
+    large.transport.send({ id: small.id, addrs: small.addrs }, { type: 'gossip', updates: [] })
+    neighbours = ['someone-else'] // the ring moved on while the gossip waited
+    await waitFor('the wait over', () => large.transport.stats().dialsLeftToPeer.noLongerNeighbour === 1, WAIT_MS, POLL_MS)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(small.received.length, 0)
+    assert.equal(large.node.getConnections(small.node.peerId).length, 0, 'never dialled')
+    assert.deepEqual(large.failures, [], 'not a delivery failure')
+    // a neighbour again: the next gossip goes out after its wait
+    neighbours = [small.id]
+    large.transport.send({ id: small.id, addrs: small.addrs }, { type: 'gossip', updates: [] })
+    await waitFor('gossip at the smaller id', () => small.received.length === 1, WAIT_MS, POLL_MS)
   })
 
   it('reports refused for a closed TCP port, with and without a peer id', { timeout: TEST_TIMEOUT_MS }, async () => {
