@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes } from './proc.ts'
 import { mean } from './stats.ts'
+import { warmUp } from './warm-up.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
 
 const n = Number(process.env.STORM_N ?? 100)
@@ -39,6 +40,9 @@ function spread (values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b)
   return `mean ${mean(sorted).toFixed(1)}, median ${sorted[Math.floor(sorted.length / 2)]}, max ${sorted[sorted.length - 1]}`
 }
+
+// npm run bench:storm rebuilds the bundle: without this every storm would start cold
+await warmUp()
 
 const agents: AgentProcess[] = []
 const views = new ClusterViews(n)
@@ -93,6 +97,13 @@ try {
   row('connections open now', s => s.transport.connections)
   row('SWIM messages sent', s => s.transport.messagesOut)
   row('sends failed', s => s.transport.dropped.sendFailed)
+  row('gossip sends that waited for the peer\'s dial', s => s.transport.dialsLeftToPeer.waited)
+  row('  ended by the peer\'s connection', s => s.transport.dialsLeftToPeer.peerDialled)
+  row('  dropped, no longer a neighbour', s => s.transport.dialsLeftToPeer.noLongerNeighbour)
+  row('probes sent', s => s.membership.probesSent)
+  row('  failed (no ack in time)', s => s.membership.probeFailures)
+  row('indirect probes asked for', s => s.membership.indirectProbesSent)
+  row('suspicions raised', s => s.membership.suspicionsRaised)
   for (const reason of Object.keys(stats[0].membership.syncsSentFor)) row(`full syncs sent (${reason})`, s => s.membership.syncsSentFor[reason])
   const cpu = await Promise.all(agents.map(async a => await cpuOf(a.child.pid!)))
   console.log(`CPU per agent since launch: user ${(cpu.reduce((s, c) => s + c[0], 0) / n).toFixed(2)} s, system ${(cpu.reduce((s, c) => s + c[1], 0) / n).toFixed(2)} s`)
