@@ -108,8 +108,9 @@ export interface TransportConfig {
    * that member's own dial when its id is the smaller (gossip/dial-yield.ts):
    * two members that start gossiping to each other at once would otherwise
    * both dial, a second handshake on both sides. It delays only gossip and
-   * digests, and only the first send to a peer; 0 turns it off. About the
-   * time a handshake takes on a busy machine.
+   * digests, and only the first send to a peer; 0 turns it off. Longer than
+   * a handshake takes on a busy machine: 2 s let a fifth of a 50-agent
+   * start's pairs connect twice, 5 s saved a tenth of its CPU (docs/scale.md).
    */
   gossipDialYieldMs: number
 }
@@ -131,7 +132,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   inboundByteBurstPerPeer: 4 * 1024 * 1024,
   maxPathChecksPerRound: 4,
   idleConnectionCloseMs: 60_000,
-  gossipDialYieldMs: 2000
+  gossipDialYieldMs: 5000
 })
 
 export class InvalidTransportConfigError extends Error {
