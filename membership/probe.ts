@@ -64,7 +64,8 @@ export function startProbe (state: State, rec: MemberRecord): void {
 /**
  * Randomized round-robin: the next alive or suspect member not already being
  * probed, among every member or, with the ring, among this node's successors
- * (taken afresh each round, so members that join or fail move the round along).
+ * (taken afresh each round, so members that join or fail move the round along;
+ * one that stopped being a successor during the round is passed over).
  */
 export function probeNext (state: State): void {
   let reshuffled = false
@@ -106,8 +107,8 @@ export function probeSoon (state: State, id: MemberId): void {
  * verifyAt). With the ring only by the suspect's neighbours, who hold a
  * connection to it: a suspicion reaches every member, and a check by each
  * would be N dials of the one member that is likely starved already (in a
- * 50-agent start, more than half of all probes: docs/neighbourhood.md). The
- * others hear the refutation from their neighbours.
+ * 50-agent start, over a third of all probes: docs/scale.md). The others
+ * hear the refutation from their neighbours.
  */
 export function verifySuspect (state: State, rec: MemberRecord): void {
   if (isSelfLeft(state) || rec.member.status !== 'suspect' || probing(state, rec.member.id)) return
