@@ -44,8 +44,9 @@ function libp2pWorld (listen: string, suffix: string): () => Promise<World> {
     const local = async (): Promise<Endpoint> => {
       const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [listen] })
       const { inputs, log, mute } = recorder(wake)
-      // a refusal on loopback is immediate: a short dial budget keeps a wrong answer quick
-      const transport = createSwimTransport(node, inputs, { dialTimeoutMs: 2000 })
+      // a refusal on loopback is immediate: a short dial budget keeps a wrong answer quick;
+      // the suite's markers are digests, which may wait gossipDialYieldMs for the peer's own dial
+      const transport = createSwimTransport(node, inputs, { dialTimeoutMs: 2000, gossipDialYieldMs: 500 })
       await transport.start()
       const ep: Endpoint = {
         id: node.peerId.toString(),
