@@ -5,6 +5,13 @@ import { Wire } from './membership-harness.ts'
 
 const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
+/** The ring as `self` sees it with every one of `members` alive. */
+function ringOf (self: string, members: string[]): Ring {
+  const ring = new Ring(self)
+  for (const id of members) ring.sync(id, true)
+  return ring
+}
+
 describe('membership ring: who talks to whom', () => {
   it('every view orders members the same, whatever order they were learned in', () => {
     const members = ids(40)
@@ -28,16 +35,11 @@ describe('membership ring: who talks to whom', () => {
 
   it('the probers of a member, as any one view sees them, are the members that have it as a successor', () => {
     const members = ids(30)
-    const ringOf = (self: string): Ring => {
-      const ring = new Ring(self)
-      for (const id of members) ring.sync(id, true)
-      return ring
-    }
-    const probersOf = (target: string): string[] => members.filter(id => id !== target && ringOf(id).successors(4).includes(target)).sort()
+    const probersOf = (target: string): string[] => members.filter(id => id !== target && ringOf(id, members).successors(4).includes(target)).sort()
     for (const self of members.slice(0, 10)) {
       for (const target of members) {
         if (target === self) continue
-        assert.deepEqual([...ringOf(self).predecessorsOf(target, 4)].sort(), probersOf(target).filter(id => id !== self), `${target} seen from ${self}`)
+        assert.deepEqual([...ringOf(self, members).predecessorsOf(target, 4)].sort(), probersOf(target).filter(id => id !== self), `${target} seen from ${self}`)
       }
     }
   })
@@ -106,13 +108,8 @@ describe('membership core with the ring', () => {
     const others = ids(N).filter(id => id !== 'm7')
     assert.ok(wire.advanceUntil(() => others.every(id => wire.status(id, 'm7') === 'failed'), 60_000, 100))
     const window = wire.sent.slice(from)
-    const ringOf = (self: string): Ring => {
-      const ring = new Ring(self)
-      for (const id of ids(N)) ring.sync(id, true)
-      return ring
-    }
-    const neighboursOfM7 = others.filter(id => ringOf(id).neighbours(config.probeNeighbors, config.longLinks).includes('m7'))
-    const probersOfM7 = others.filter(id => ringOf(id).successors(config.probeNeighbors).includes('m7'))
+    const neighboursOfM7 = others.filter(id => ringOf(id, ids(N)).neighbours(config.probeNeighbors, config.longLinks).includes('m7'))
+    const probersOfM7 = others.filter(id => ringOf(id, ids(N)).successors(config.probeNeighbors).includes('m7'))
     const asked = window.filter(s => s.msg.type === 'ping-req' && s.msg.target === 'm7')
     const intermediaries = new Set(asked.map(s => s.to.id))
     // Everyone hears of the suspicion; a last check by each would be N - 1 dials of one member.
