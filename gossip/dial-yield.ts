@@ -29,13 +29,18 @@ export function mayWaitForPeersDial (msg: Message): boolean {
   return msg.type === 'gossip' || msg.type === 'digest'
 }
 
+/** True when everything queued may wait for the peer's dial (and, after the wait, be dropped). */
+export function allMayWait (queued: ReadonlyArray<{ msg: Message }>): boolean {
+  return queued.every(q => mayWaitForPeersDial(q.msg))
+}
+
 /**
  * True when this node should leave the dial to `peerId`: it has the larger id,
  * there is no connection yet, and everything queued may wait.
  */
 export function leavesDialToPeer (selfId: string, peerId: string, libp2p: Libp2p, queued: ReadonlyArray<{ msg: Message }>, yieldMs: number): boolean {
   if (yieldMs <= 0 || selfId < peerId || queued.length === 0) return false
-  if (!queued.every(q => mayWaitForPeersDial(q.msg))) return false
+  if (!allMayWait(queued)) return false
   return !libp2p.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peerId)
 }
 

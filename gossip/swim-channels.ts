@@ -8,7 +8,7 @@
 import * as lp from 'it-length-prefixed'
 import { encodeMessage } from './codec.ts'
 import { beforeDeadline, classifyDialError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
-import { connectionFrom, leavesDialToPeer, mayWaitForPeersDial } from './dial-yield.ts'
+import { allMayWait, connectionFrom, leavesDialToPeer, mayWaitForPeersDial } from './dial-yield.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { SwimPartOptions, SwimTransportHandlers, SwimTransportStats } from './swim-types.ts'
 import type { NeighbourConnections } from './neighbour-connections.ts'
@@ -238,7 +238,7 @@ export class SwimChannels {
     // While members join together their rings fill in, and a neighbour of a
     // moment ago is often not one any more: a dial now would be a handshake on
     // both sides for gossip its current neighbours carry (docs/neighbourhood.md).
-    if (state() !== 'started' || idle.isNeighbour(peer) || !channel.queue.every(q => mayWaitForPeersDial(q.msg))) return true
+    if (state() !== 'started' || idle.isNeighbour(peer) || !allMayWait(channel.queue)) return true
     counters.dialsLeftToPeer.noLongerNeighbour++
     return false
   }
