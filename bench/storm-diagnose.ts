@@ -100,6 +100,10 @@ try {
   row('gossip sends that waited for the peer\'s dial', s => s.transport.dialsLeftToPeer.waited)
   row('  ended by the peer\'s connection', s => s.transport.dialsLeftToPeer.peerDialled)
   row('  dropped, no longer a neighbour', s => s.transport.dialsLeftToPeer.noLongerNeighbour)
+  row('inbound handshakes that failed', s => s.inbound.upgradesFailed.tcp + s.inbound.upgradesFailed.ws)
+  const seedStats = stats[0]
+  console.log(`  the seed (${agents[0].name}): ${seedStats.transport.connectionsOpened.inbound} inbound connections, ` +
+    `${seedStats.inbound.upgradesFailed.tcp + seedStats.inbound.upgradesFailed.ws} inbound handshakes failed, ${seedStats.membership.syncsSentFor.answer} joins answered`)
   row('probes sent', s => s.membership.probesSent)
   row('  failed (no ack in time)', s => s.membership.probeFailures)
   row('indirect probes asked for', s => s.membership.indirectProbesSent)
