@@ -4,8 +4,9 @@
  * bench:scale does), and prints every 5 s the CPU the agents used (in cores,
  * and the five busiest), how many views are full and how many members the
  * smallest and the median view hold alive; at the end, per-agent figures from
- * /v1/stats (connections opened, messages, syncs by reason, failed sends) and
- * the CPU each agent used (user, system). docs/scale.md says what it found.
+ * /v1/stats (connections opened, inbound handshakes failed, messages, syncs
+ * by reason, failed sends) and the CPU each agent used (user, system).
+ * docs/scale.md says what it found.
  *
  * STORM_N=100             agents
  * STORM_WAIT_MS=150000    bound on the wait for every view to be full
