@@ -184,8 +184,13 @@ export function isLive (m: Member): boolean {
  * live members than probeNeighbors.
  */
 export function ringSuccessors (state: State): MemberId[] | undefined {
+  return probesAlongRing(state) ? state.ring.successors(state.config.probeNeighbors) : undefined
+}
+
+/** True when members probe their ring successors (see ringSuccessors), not every member in turn. */
+function probesAlongRing (state: State): boolean {
   const m = state.config.probeNeighbors
-  return m > 0 && state.ring.size > m ? state.ring.successors(m) : undefined
+  return m > 0 && state.ring.size > m
 }
 
 /**
@@ -193,7 +198,7 @@ export function ringSuccessors (state: State): MemberId[] | undefined {
  * ring), as this node sees the ring; none without the ring.
  */
 export function ringProbersOf (state: State, id: MemberId): MemberId[] {
-  return ringSuccessors(state) == null ? [] : state.ring.predecessorsOf(id, state.config.probeNeighbors)
+  return probesAlongRing(state) ? state.ring.predecessorsOf(id, state.config.probeNeighbors) : []
 }
 
 /**
