@@ -1,15 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Effect, Message, Update } from '../../membership/index.ts'
-import { Ring } from '../../membership/neighbors.ts'
-import { addrOf, Wire } from './membership-harness.ts'
-
-/** The ring as `self` sees it with every one of `ids` alive. */
-function ringOf (self: string, ids: string[]): Ring {
-  const ring = new Ring(self)
-  for (const id of ids) ring.sync(id, true)
-  return ring
-}
+import { addrOf, ringOf, Wire } from './membership-harness.ts'
 
 function cluster (ids: string[], config = {}): Wire {
   const wire = new Wire(config)

@@ -5,6 +5,7 @@
  * exactly at its deadlines.
  */
 import { createMembership, fromPartial, seededRandom } from '../../membership/index.ts'
+import { Ring } from '../../membership/neighbors.ts'
 import type { Signer, ClusterEvent, Destination, Effect, JoinEvent, MemberEvent, MemberId, Membership, MembershipConfig, Message } from '../../membership/index.ts'
 
 export interface SentMessage { at: number, from: MemberId, to: Destination, msg: Message }
@@ -12,6 +13,13 @@ export interface SeenEvent { at: number, observer: MemberId, event: MemberEvent 
 export interface SeenClusterEvent { at: number, observer: MemberId, event: ClusterEvent }
 
 export const addrOf = (id: MemberId): string => `/memory/${id}`
+
+/** The ring as `self` sees it with every one of `members` alive. */
+export function ringOf (self: MemberId, members: MemberId[]): Ring {
+  const ring = new Ring(self)
+  for (const id of members) ring.sync(id, true)
+  return ring
+}
 
 export class Wire {
   now = 0

@@ -1,16 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Ring } from '../../membership/neighbors.ts'
-import { Wire } from './membership-harness.ts'
+import { ringOf, Wire } from './membership-harness.ts'
 
 const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
-
-/** The ring as `self` sees it with every one of `members` alive. */
-function ringOf (self: string, members: string[]): Ring {
-  const ring = new Ring(self)
-  for (const id of members) ring.sync(id, true)
-  return ring
-}
 
 describe('membership ring: who talks to whom', () => {
   it('every view orders members the same, whatever order they were learned in', () => {
