@@ -3,14 +3,15 @@
  * its id is learned, per address set) with a bounded queue of frames, and the
  * pump that writes each channel's queue in order, dialling (swim-dial.ts) and
  * re-opening its stream as needed. Every failure is reported to
- * onDeliveryFailed, never from inside send().
+ * onDeliveryFailed, never from inside send() (swim-send-reports.ts).
  */
 import * as lp from 'it-length-prefixed'
 import { encodeMessage } from './codec.ts'
-import { beforeDeadline, classifyDialError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
+import { beforeDeadline, classifyDialError, DialDeadlineError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
 import { allMayWait, connectionFrom, leavesDialToPeer, mayWaitForPeersDial } from './dial-yield.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
-import type { SwimPartOptions, SwimTransportHandlers, SwimTransportStats } from './swim-types.ts'
+import { SwimSendReports } from './swim-send-reports.ts'
+import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
 import type { NeighbourConnections } from './neighbour-connections.ts'
 import type { DeliveryFailure, Destination, Message } from '../membership/types.ts'
 import type { Stream } from '@libp2p/interface'
@@ -23,6 +24,8 @@ export interface Outgoing {
   frame: Uint8Array
   /** Already re-queued once after a stream broke under it. */
   retried: boolean
+  /** A ping reported to onConnecting: it waits for a dial, and its going out is reported too. */
+  connecting: boolean
 }
 
 /** Outbound state for one remote peer (or, until its id is learned, one address set). */
@@ -36,6 +39,8 @@ export interface Channel {
   addrKey?: string
   /** The addresses of the dial in progress (for marking their paths down if it fails). */
   dialling?: string[]
+  /** The pump waits for a dial: pings queued now wait for a handshake (reported to onConnecting). */
+  connecting?: boolean
   stream?: Stream
   /** Remote address of the connection `stream` runs on. */
   via?: string
@@ -51,7 +56,7 @@ export interface ChannelsOptions extends SwimPartOptions {
   selfId: string
   /** The transport's shutdown signal (a new one at each start): aborts dials and drain waits. */
   shutdown: () => AbortSignal
-  handlers: Pick<SwimTransportHandlers, 'onDeliveryFailed'>
+  handlers: Pick<SwimTransportHandlers, 'onDeliveryFailed' | 'onConnecting' | 'onSentAfterConnecting'>
   paths: SwimPathsMonitor
   idle: NeighbourConnections
 }
@@ -63,9 +68,11 @@ export class SwimChannels {
   private readonly aliases = new Map<string, string>()
   private readonly options: ChannelsOptions
   private readonly dial: DialContext
+  private readonly reports: SwimSendReports
 
   constructor (options: ChannelsOptions) {
     this.options = options
+    this.reports = new SwimSendReports(options)
     const { libp2p, selfId, config, shutdown, paths } = options
     this.dial = {
       libp2p,
@@ -74,7 +81,8 @@ export class SwimChannels {
       shutdown,
       paths,
       channelOf: id => this.channels.get(id),
-      learn: (channel, peerId) => { this.learn(channel, peerId) }
+      learn: (channel, peerId) => { this.learn(channel, peerId) },
+      dialling: channel => { this.dialling(channel) }
     }
   }
 
@@ -121,7 +129,7 @@ export class SwimChannels {
       this.enqueue(to, msg)
     } catch (err) {
       // last line of defence for the never-throws promise (e.g. `to` is not an object)
-      this.fail(to, msg, 'error', 'sendFailed', `send failed: ${(err as Error)?.message}`)
+      this.reports.dropped(to, msg, 'error', 'sendFailed', `send failed: ${(err as Error)?.message}`)
     }
   }
 
@@ -133,18 +141,18 @@ export class SwimChannels {
       return
     }
     if (state() !== 'started') {
-      this.fail(to, msg, 'error', 'sendFailed', 'transport not started')
+      this.reports.dropped(to, msg, 'error', 'sendFailed', 'transport not started')
       return
     }
     let body: Uint8Array
     try {
       body = encodeMessage(msg)
     } catch (err) {
-      this.fail(to, msg, 'error', 'sendFailed', `unencodable message: ${(err as Error).message}`)
+      this.reports.dropped(to, msg, 'error', 'sendFailed', `unencodable message: ${(err as Error).message}`)
       return
     }
     if (body.byteLength > config.maxMessageBytes) {
-      this.fail(to, msg, 'error', 'oversized', `message of ${body.byteLength} bytes exceeds maxMessageBytes`)
+      this.reports.dropped(to, msg, 'error', 'oversized', `message of ${body.byteLength} bytes exceeds maxMessageBytes`)
       return
     }
     const frame = lp.encode.single(body).subarray()
@@ -152,17 +160,22 @@ export class SwimChannels {
     try {
       channel = this.channelFor(to)
     } catch (err) {
-      this.fail(to, msg, 'error', 'sendFailed', (err as Error).message)
+      this.reports.dropped(to, msg, 'error', 'sendFailed', (err as Error).message)
       return
     }
     const pending = channel.queuedBytes + (channel.stream?.writeBufferLength ?? 0)
     if (channel.queue.length >= config.maxQueuedMessagesPerPeer ||
         (pending > 0 && pending + frame.byteLength > config.maxQueuedBytesPerPeer)) {
-      this.fail(to, msg, 'timeout', 'backpressure', `queue for ${channel.key} is full`)
+      this.reports.dropped(to, msg, 'timeout', 'backpressure', `queue for ${channel.key} is full`)
       return
     }
-    channel.queue.push({ to, msg, frame, retried: false })
+    const out: Outgoing = { to, msg, frame, retried: false, connecting: false }
+    channel.queue.push(out)
     channel.queuedBytes += frame.byteLength
+    if (channel.connecting === true) {
+      // reported after send() returns; by then the dial may be over and the ping sent
+      queueMicrotask(() => { if (channel.connecting === true && channel.queue.includes(out)) this.reportConnecting(out) })
+    }
     if (channel.yielding != null && !mayWaitForPeersDial(msg)) channel.yielding.abort()
     this.kick(channel)
   }
@@ -257,7 +270,7 @@ export class SwimChannels {
           return
         }
         try {
-          stream = await beforeDeadline(openStream(this.dial, channel), config.dialTimeoutMs)
+          stream = await this.open(channel)
         } catch (err) {
           if (shutdown().aborted) return
           const reason = await classifyDialError(err, channel.addrs, config.dialTimeoutMs)
@@ -294,10 +307,11 @@ export class SwimChannels {
           channel.queue.unshift(out)
           channel.queuedBytes += out.frame.byteLength
         } else {
-          this.report(out.to, out.msg, 'error', 'sendFailed')
+          this.reports.failed(out.to, out.msg, 'error', 'sendFailed')
         }
         continue
       }
+      if (out.connecting) this.reports.sentAfterConnecting(out.to, out.msg)
       counters.messagesOut++
       counters.messagesByType.out[out.msg.type] = (counters.messagesByType.out[out.msg.type] ?? 0) + 1
       counters.bytesOut += out.frame.byteLength
@@ -312,6 +326,40 @@ export class SwimChannels {
         }
       }
     }
+  }
+
+  /**
+   * Opens the channel's stream. A send gives up on the dial at dialTimeoutMs,
+   * but a ping waiting for it gets the dial's whole connectTimeoutMs: failing
+   * it sooner would make a slow handshake (a starved host) the probe's verdict
+   * on the member (membership/probe.ts).
+   */
+  private async open (channel: Channel): Promise<Stream> {
+    const opening = openStream(this.dial, channel)
+    try {
+      return await beforeDeadline(opening, this.options.config.dialTimeoutMs)
+    } catch (err) {
+      if (!(err instanceof DialDeadlineError) || !channel.queue.some(out => out.connecting)) throw err
+      const impatient = channel.queue.filter(out => !out.connecting)
+      channel.queue = channel.queue.filter(out => out.connecting)
+      channel.queuedBytes = channel.queue.reduce((sum, out) => sum + out.frame.byteLength, 0)
+      for (const out of impatient) this.reports.failed(out.to, out.msg, 'timeout', 'sendFailed')
+      return await opening
+    } finally {
+      channel.connecting = false
+    }
+  }
+
+  /** The channel's pump starts a dial: its pings (now and until the dial ends) wait for a handshake. */
+  private dialling (channel: Channel): void {
+    channel.connecting = true
+    for (const out of channel.queue) this.reportConnecting(out)
+  }
+
+  private reportConnecting (out: Outgoing): void {
+    if (out.connecting || out.msg.type !== 'ping' || !this.reports.connectingHeard) return
+    out.connecting = true
+    this.reports.connecting(out.to, out.msg)
   }
 
   /** An address-only channel found out who it talks to: re-key it, or merge it into that peer's channel. */
@@ -339,34 +387,12 @@ export class SwimChannels {
     const failed = channel.queue
     channel.queue = []
     channel.queuedBytes = 0
-    for (const out of failed) this.report(out.to, out.msg, reason, 'sendFailed')
+    for (const out of failed) this.reports.failed(out.to, out.msg, reason, 'sendFailed')
   }
 
   private forgetIfIdle (channel: Channel): void {
     if (channel.queue.length > 0 || channel.pump != null) return
     if (channel.stream != null && channel.stream.writeStatus === 'writable') return
     if (this.channels.get(channel.key) === channel) this.channels.delete(channel.key)
-  }
-
-  /** Reports a failure decided inside send(): counted now, reported on a microtask. */
-  private fail (to: Destination, msg: Message, reason: DeliveryFailure, counter: keyof SwimTransportStats['dropped'], why: string): void {
-    this.options.log('send to %s dropped (%s): %s', to?.id ?? to?.addrs, reason, why)
-    this.options.counters.dropped[counter]++
-    queueMicrotask(() => { this.callFailed(to, msg, reason) })
-  }
-
-  /** Reports a failure decided in a pump (already asynchronous to send()). */
-  private report (to: Destination, msg: Message, reason: DeliveryFailure, counter: keyof SwimTransportStats['dropped']): void {
-    this.options.counters.dropped[counter]++
-    this.callFailed(to, msg, reason)
-  }
-
-  private callFailed (to: Destination, msg: Message, reason: DeliveryFailure): void {
-    if (this.options.state() !== 'started') return
-    try {
-      this.options.handlers.onDeliveryFailed(to, msg, reason)
-    } catch (err) {
-      this.options.log.error('onDeliveryFailed threw - %e', err)
-    }
   }
 }

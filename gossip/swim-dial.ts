@@ -25,7 +25,7 @@ export class SelfDialError extends Error {
 }
 
 /** The send's deadline passed while its dial goes on (classified `timeout`). */
-class DialDeadlineError extends Error {
+export class DialDeadlineError extends Error {
   override name = 'TimeoutError'
 }
 
@@ -41,6 +41,8 @@ export interface DialContext {
   channelOf: (id: string) => Channel | undefined
   /** An address-only channel found out who it talks to (swim-channels.ts). */
   learn: (channel: Channel, peerId: string) => void
+  /** No connection to reuse: the channel's stream waits for a dial (a handshake). */
+  dialling: (channel: Channel) => void
 }
 
 /**
@@ -90,6 +92,7 @@ async function connect (ctx: DialContext, channel: Channel, signal: AbortSignal)
     const peer = channel.peerId
     const existing = newestOpen(open.filter(c => ctx.paths.table.stateOf(peer, c.remoteAddr.toString()) !== 'down')) ?? newestOpen(open)
     if (existing != null) return existing
+    ctx.dialling(channel)
     if (channel.addrs.length === 0) return await libp2p.dial(peerId, { signal })
     channel.dialling = [...channel.addrs]
     const addrs = channel.addrs.map(a => withPeerId(multiaddr(a), channel.peerId as string))
@@ -122,6 +125,7 @@ async function connect (ctx: DialContext, channel: Channel, signal: AbortSignal)
   const own = new Set(libp2p.getMultiaddrs().map(a => withoutPeerId(a).toString()))
   const targets = bare.filter(a => !own.has(a.toString())).map(a => claimed != null ? withPeerId(a, claimed) : a)
   if (targets.length === 0) throw new SelfDialError('every address is one of this node\'s')
+  ctx.dialling(channel)
   return await libp2p.dial(targets, { signal })
 }
 

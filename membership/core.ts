@@ -25,7 +25,7 @@ import { isValidMessage } from './validate.ts'
 import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
 import { applyUpdate } from './merge.ts'
-import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
+import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
 import { aliveUpdate, broadcast, copyMember, isSelfLeft, ringNeighbours, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
@@ -162,6 +162,14 @@ export function createMembership (opts: MembershipOptions): Membership {
         }
         onDeliveryFailed(state, to, msg, reason)
       })
+    },
+
+    connecting (now: number, to: Destination, msg: Message): Effect[] {
+      return run(now, () => { if (to != null && msg != null) onConnecting(state, msg) })
+    },
+
+    sentAfterConnecting (now: number, to: Destination, msg: Message): Effect[] {
+      return run(now, () => { if (to != null && msg != null) onSentAfterConnecting(state, msg) })
     },
 
     peerDisconnected (now: number, id: MemberId): Effect[] {

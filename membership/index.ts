@@ -67,6 +67,14 @@ export interface Membership {
   receive: (now: number, from: MemberId, msg: Message) => Effect[]
   /** The transport could not deliver `msg` to `to`. */
   deliveryFailed: (now: number, to: Destination, msg: Message, reason: DeliveryFailure) => Effect[]
+  /**
+   * `msg` waits for a connection to `to` that the transport is setting up: not
+   * sent yet, so a ping's missing ack is no evidence until sentAfterConnecting
+   * or deliveryFailed (membership/probe.ts).
+   */
+  connecting: (now: number, to: Destination, msg: Message) => Effect[]
+  /** A message reported to connecting() went out on the new connection. */
+  sentAfterConnecting: (now: number, to: Destination, msg: Message) => Effect[]
   /** A hint from the transport that the connection to `id` closed: probe it soon. */
   peerDisconnected: (now: number, id: MemberId) => Effect[]
   /** Advance timers. Call at or after nextDeadline(). */

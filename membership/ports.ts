@@ -22,13 +22,23 @@ export interface SwimInputs {
   onDeliveryFailed: (to: Destination, msg: Message, reason: DeliveryFailure) => void
   /** The last connection to `id` closed: a hint to probe it soon. */
   onPeerDisconnected: (id: MemberId) => void
+  /**
+   * `msg` (a ping) waits for a connection to `to` being set up. Optional: a
+   * transport without handshakes never calls it. Each is followed by
+   * onSentAfterConnecting or onDeliveryFailed for the same message.
+   */
+  onConnecting?: (to: Destination, msg: Message) => void
+  /** A message reported to onConnecting went out. */
+  onSentAfterConnecting?: (to: Destination, msg: Message) => void
 }
 
 /** The port's inputs fed to `core` through `driver`, each at the driver's time. */
-export function swimInputs (driver: CoreDriver<Effect>, core: Pick<Membership, 'receive' | 'deliveryFailed' | 'peerDisconnected'>): SwimInputs {
+export function swimInputs (driver: CoreDriver<Effect>, core: Pick<Membership, 'receive' | 'deliveryFailed' | 'peerDisconnected' | 'connecting' | 'sentAfterConnecting'>): SwimInputs {
   return {
     onMessage: (from, msg) => { driver.drive(now => core.receive(now, from, msg)) },
     onDeliveryFailed: (to, msg, reason) => { driver.drive(now => core.deliveryFailed(now, to, msg, reason)) },
-    onPeerDisconnected: (id) => { driver.drive(now => core.peerDisconnected(now, id)) }
+    onPeerDisconnected: (id) => { driver.drive(now => core.peerDisconnected(now, id)) },
+    onConnecting: (to, msg) => { driver.drive(now => core.connecting(now, to, msg)) },
+    onSentAfterConnecting: (to, msg) => { driver.drive(now => core.sentAfterConnecting(now, to, msg)) }
   }
 }

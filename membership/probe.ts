@@ -6,6 +6,12 @@
  * (ping-req with nack). Without an ack from any path by the end of the
  * (health-scaled) probe interval the target becomes suspect. A refused
  * connection is crash evidence and suspects at once, with a short timeout.
+ *
+ * Over a connection-oriented transport a ping to a member with no connection
+ * waits for a handshake, which on a starved host (many members starting
+ * together) takes longer than the whole probe interval. Such a ping has not
+ * left, so the probe's clock (and a relay's nack) waits until it goes out or
+ * the connection fails (connectingUntil; docs/design.md).
  */
 import { signAccusation } from './signatures.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from './types.ts'
@@ -14,7 +20,7 @@ import { pickRandom, shuffle } from './random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './merge.ts'
 import {
   aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringProbersOf, ringSuccessors, send,
-  pathFailed, type MemberRecord, type Probe, type State
+  pathFailed, type MemberRecord, type Probe, type Relay, type State
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
 
@@ -168,24 +174,84 @@ function probeFailed (state: State, probe: Probe): void {
 export function tickProbes (state: State): void {
   const now = state.now
   for (const probe of [...state.probes.values()]) {
+    if (probe.connectingUntil != null) {
+      if (now < probe.connectingUntil) continue
+      // the transport never said: go on as if the ping were lost
+      connectFailed(state, probe)
+    }
     if (!probe.indirectSent && now >= probe.indirectAt) sendIndirect(state, probe)
     if (now >= probe.deadline) probeFailed(state, probe)
   }
   for (const [seq, relay] of [...state.relays]) {
-    if (relay.nack && !relay.nackSent && now >= relay.nackAt) {
-      relay.nackSent = true
-      pathFailed(state, relay.target)
-      send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'timeout', updates: piggyback(state, relay.origin) })
+    if (relay.connectingUntil != null) {
+      if (now < relay.connectingUntil) continue
+      relay.connectingUntil = undefined
     }
+    if (relay.nack && !relay.nackSent && now >= relay.nackAt) sendNack(state, relay, 'timeout')
     if (now >= relay.expiresAt) state.relays.delete(seq)
   }
 }
 
+function sendNack (state: State, relay: Relay, reason: DeliveryFailure): void {
+  relay.nackSent = true
+  if (reason !== 'refused') pathFailed(state, relay.target)
+  send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason, updates: piggyback(state, relay.origin) })
+}
+
 export function probeDeadline (state: State): number {
   let d = Infinity
-  for (const p of state.probes.values()) d = Math.min(d, p.indirectSent ? p.deadline : Math.min(p.indirectAt, p.deadline))
-  for (const r of state.relays.values()) d = Math.min(d, r.nack && !r.nackSent ? Math.min(r.nackAt, r.expiresAt) : r.expiresAt)
+  for (const p of state.probes.values()) {
+    d = Math.min(d, p.connectingUntil ?? (p.indirectSent ? p.deadline : Math.min(p.indirectAt, p.deadline)))
+  }
+  for (const r of state.relays.values()) {
+    d = Math.min(d, r.connectingUntil ?? (r.nack && !r.nackSent ? Math.min(r.nackAt, r.expiresAt) : r.expiresAt))
+  }
   return d
+}
+
+/** Our ping waits for a connection being set up: the probe (or relay) holds its clock. */
+export function onConnecting (state: State, msg: Message): void {
+  if (msg.type !== 'ping') return
+  const until = state.now + state.config.probeConnectWaitMs
+  const probe = state.probes.get(msg.seq)
+  if (probe != null && probe.target === msg.target) {
+    if (!probe.indirectSent) probe.connectingUntil = until
+    return
+  }
+  const relay = state.relays.get(msg.seq)
+  if (relay != null && relay.target === msg.target && !relay.nackSent) relay.connectingUntil = until
+}
+
+/** A ping that waited for a connection went out: its probe (or relay) starts the clock now. */
+export function onSentAfterConnecting (state: State, msg: Message): void {
+  if (msg.type !== 'ping') return
+  const { now, config, awareness } = state
+  const probe = state.probes.get(msg.seq)
+  if (probe != null && probe.target === msg.target) {
+    if (probe.connectingUntil == null) return
+    probe.connectingUntil = undefined
+    probe.indirectAt = now + awareness.scale(config.probeTimeoutMs)
+    probe.deadline = now + awareness.scale(config.probeIntervalMs)
+    return
+  }
+  const relay = state.relays.get(msg.seq)
+  if (relay != null && relay.target === msg.target && relay.connectingUntil != null) {
+    relay.connectingUntil = undefined
+    relay.nackAt = now + Math.floor(config.probeTimeoutMs * NACK_FRACTION)
+    relay.expiresAt = now + config.probeIntervalMs
+  }
+}
+
+/**
+ * The connection our ping waited for failed (or never came): now the silence
+ * counts. The intermediaries get the rest of a probe interval, as after a
+ * ping that went out and was lost.
+ */
+function connectFailed (state: State, probe: Probe): void {
+  probe.connectingUntil = undefined
+  const { config, awareness } = state
+  probe.deadline = Math.max(probe.deadline, state.now + awareness.scale(config.probeIntervalMs - config.probeTimeoutMs))
+  if (!probe.indirectSent) sendIndirect(state, probe)
 }
 
 export function onPing (state: State, from: MemberId, msg: Ping): void {
@@ -271,6 +337,7 @@ export function onDeliveryFailed (state: State, to: Destination, msg: Message, r
   if (msg.type === 'ping') {
     const probe = state.probes.get(msg.seq)
     if (probe != null && probe.target === msg.target) {
+      if (probe.connectingUntil != null) connectFailed(state, probe)
       if (reason !== 'refused' || probe.refused) return
       // The host answered but nothing listens: the process is gone (or moved). Suspect
       // now with the short refused timeout; the ping-reqs let a live node be vouched for.
@@ -279,10 +346,11 @@ export function onDeliveryFailed (state: State, to: Destination, msg: Message, r
       return
     }
     const relay = state.relays.get(msg.seq)
-    if (relay != null && relay.target === msg.target && reason === 'refused' && relay.nack && !relay.nackSent) {
-      relay.nackSent = true
-      send(state, destinationOf(state, relay.origin), { type: 'nack', seq: relay.originSeq, reason: 'refused', updates: piggyback(state, relay.origin) })
-    }
+    if (relay == null || relay.target !== msg.target) return
+    // a ping that waited for a connection and did not get one was tried and got nothing
+    const waited = relay.connectingUntil != null
+    relay.connectingUntil = undefined
+    if (relay.nack && !relay.nackSent && (reason === 'refused' || waited)) sendNack(state, relay, reason)
     return
   }
   if (msg.type === 'ping-req') {

@@ -62,6 +62,13 @@ export interface Probe {
   expectedNacks: number
   /** The direct ping was refused. */
   refused: boolean
+  /**
+   * Set while the direct ping waits for a connection the transport is setting
+   * up (its handshake): the ping has not left, so its missing ack is no
+   * evidence yet. The probe's timers wait until the ping goes out or the
+   * connection fails, or until this time if the transport never says.
+   */
+  connectingUntil?: number
 }
 
 /** A ping this node sends on behalf of a ping-req. */
@@ -73,6 +80,8 @@ export interface Relay {
   nackAt: number
   nackSent: boolean
   expiresAt: number
+  /** As Probe.connectingUntil: our ping waits for a connection, so there is nothing to nack yet. */
+  connectingUntil?: number
 }
 
 export interface Tombstone {

@@ -253,6 +253,37 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.equal(accepted(), 1, 'one TCP connection, one handshake')
   })
 
+  // The same slow handshake, seen by a membership core that listens for
+  // onConnecting: the ping waits for the dial's own bound (connectTimeoutMs)
+  // instead of failing at the send's deadline, and its going out is reported,
+  // so the probe's clock starts then; gossip queued beside it fails as before.
+  it('a ping waiting for a slow dial is reported connecting, then sent, and is not failed at the send\'s deadline', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    const { port } = await delayingProxy(Number(b.addrs[0].split('/')[4]), 2500)
+    const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const reports: string[] = []
+    const transport = createSwimTransport(node, {
+      onMessage: () => {},
+      onDeliveryFailed: (_, msg, reason) => { reports.push(`${msg.type} failed ${reason}`) },
+      onPeerDisconnected: () => {},
+      onConnecting: (_, msg) => { reports.push(`${msg.type} ${(msg as { seq: number }).seq} connecting`) },
+      onSentAfterConnecting: (_, msg) => { reports.push(`${msg.type} ${(msg as { seq: number }).seq} sent`) }
+    }, { dialTimeoutMs: 1000, connectTimeoutMs: 10_000 })
+    await transport.start()
+    peers.push({ node, transport, id: node.peerId.toString(), addrs: [], received: [], failures: [], disconnected: [] })
+    const to = { id: b.id, addrs: [`/ip4/127.0.0.1/tcp/${port}`] }
+    transport.send(to, ping(1, b.id))
+    transport.send(to, { type: 'ping-req', seq: 2, target: 'someone', targetAddrs: [], nack: true, updates: [] })
+    await setImmediate()
+    transport.send(to, ping(3, b.id))
+    await waitFor('ping 1 and 3 at b', () => b.received.length === 2, 6000, POLL_MS)
+    assert.deepEqual(b.received.map(r => (r.msg as { seq: number }).seq), [1, 3])
+    assert.deepEqual(reports, ['ping 1 connecting', 'ping 3 connecting', 'ping-req failed timeout', 'ping 1 sent', 'ping 3 sent'])
+    transport.send(to, ping(4, b.id))
+    await waitFor('ping 4 at b', () => b.received.length === 3, WAIT_MS, POLL_MS)
+    assert.equal(reports.length, 5, 'a ping on an open connection is not reported')
+  })
+
   it('reports timeout when every address times out on its own per-address budget', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { dialTimeoutMs: 6000 }, { addressDialTimeoutMs: 1500 })
     const { port } = await silentServer()
