@@ -12,10 +12,13 @@
  * STORM_WAIT_MS=150000    bound on the wait for every view to be full
  * STORM_LOGS=DIR          write each agent's output there (with DEBUG=cluster:swim,
  *                         every failed dial and its reason)
+ * STORM_SEED_PROFILE=DIR  the seed runs the sources (names in the profile) with
+ *                         --cpu-prof, and writes its CPU profile there when it stops
  * AGENT_ENTRY             what each agent runs (npm run bench:storm sets the bundle)
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes } from './proc.ts'
@@ -26,6 +29,11 @@ import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/in
 const n = Number(process.env.STORM_N ?? 100)
 const waitMs = Number(process.env.STORM_WAIT_MS ?? 150_000)
 const logDir = process.env.STORM_LOGS
+const seedProfileDir = process.env.STORM_SEED_PROFILE
+/** The seed's launch options when it is profiled: the sources, so that the profile names functions. */
+const seedProfiled = seedProfileDir == null
+  ? {}
+  : { nodeEntry: fileURLToPath(new URL('../agent/bin.js', import.meta.url)), env: { AGENT_RUN_SOURCES: '1', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${seedProfileDir}` } }
 /** User and system CPU seconds of a process so far ([0, 0] once it is gone). */
 async function cpuOf (pid: number): Promise<[number, number]> {
   try {
@@ -55,7 +63,8 @@ try {
     name: `s${i + 1}`,
     listen: i === 0 ? [seed, '/ip4/127.0.0.1/tcp/0/ws'] : undefined,
     join: i === 0 ? [] : [seed],
-    startTimeoutMs: waitMs
+    startTimeoutMs: waitMs,
+    ...(i === 0 ? seedProfiled : {})
   })), agents, async a => { await views.watch(a) })
   console.log(`all ${n} printed their addresses after ${secondsSinceLaunch()} s`)
 
@@ -102,9 +111,12 @@ try {
   row('  ended by the peer\'s connection', s => s.transport.dialsLeftToPeer.peerDialled)
   row('  dropped, no longer a neighbour', s => s.transport.dialsLeftToPeer.noLongerNeighbour)
   row('inbound handshakes that failed', s => s.inbound.upgradesFailed.tcp + s.inbound.upgradesFailed.ws)
-  const seedStats = stats[0]
-  console.log(`  the seed (${agents[0].name}): ${seedStats.transport.connectionsOpened.inbound} inbound connections, ` +
-    `${seedStats.inbound.upgradesFailed.tcp + seedStats.inbound.upgradesFailed.ws} inbound handshakes failed, ${seedStats.membership.syncsSentFor.answer} joins answered`)
+  // `agents` is in the order they started, which need not put the seed first
+  const seedStats = stats[agents.findIndex(a => a.name === 's1')]
+  const byType = (counts: Record<string, number>): string => Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([t, c]) => `${t} ${c}`).join(', ')
+  console.log(`  the seed (s1): ${seedStats.transport.connectionsOpened.inbound} inbound connections, ` +
+    `${seedStats.inbound.upgradesFailed.tcp + seedStats.inbound.upgradesFailed.ws} inbound handshakes failed, ${seedStats.membership.syncsSentFor.answer} joins answered; ` +
+    `SWIM messages in: ${byType(seedStats.transport.messagesByType.in)}; out: ${byType(seedStats.transport.messagesByType.out)}`)
   row('probes sent', s => s.membership.probesSent)
   row('  failed (no ack in time)', s => s.membership.probeFailures)
   row('indirect probes asked for', s => s.membership.indirectProbesSent)
@@ -120,5 +132,12 @@ try {
   }
 } finally {
   views.close()
+  const profiled = seedProfileDir == null ? undefined : agents.find(a => a.name === 's1')
+  if (profiled != null) {
+    // a profile is written on exit: stop the seed gracefully first (bounded)
+    profiled.child.kill('SIGTERM')
+    await Promise.race([profiled.exited, sleep(15_000)])
+    console.log(`the seed's CPU profile in ${seedProfileDir}`)
+  }
   await killAll(agents)
 }
