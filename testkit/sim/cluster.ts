@@ -44,6 +44,8 @@ export interface SimClusterOptions {
   /** See NetworkOptions.cloneMessages. */
   cloneMessages?: boolean
   meter?: SendMeter
+  /** See NetworkOptions.handshake: connections take this long to set up (default: none needed). */
+  handshake?: DelayModel
 }
 
 export interface SimNode {
@@ -108,7 +110,8 @@ export class SimCluster {
       latencyMs: opts.latencyMs,
       latency: opts.latency,
       cloneMessages: opts.cloneMessages,
-      meter: opts.meter
+      meter: opts.meter,
+      handshake: opts.handshake
     })
     for (let i = 0; i < opts.size; i++) this.#ids.push(opts.idOf?.(i) ?? SimCluster.nodeId(i))
   }

@@ -15,35 +15,18 @@
  *
  * Built to run 10,000 nodes: partitions are kept as groups (not one entry per
  * link), connections per node, and message copies can be turned off.
+ *
+ * With `handshake`, a send to a node it holds no connection with first waits
+ * for one, as the libp2p transport's dial does: a ping is reported to
+ * onConnecting, then to onSentAfterConnecting or (a destination that cannot
+ * answer, after connectTimeoutMs) onDeliveryFailed.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { EventQueue } from './event-queue.ts'
-import type { Destination, MemberId, Message, Random, SwimInputs, SwimSender } from '../../membership/index.ts'
+import type { Destination, MemberId, Message, Random } from '../../membership/index.ts'
+import type { DelayModel, NetworkOptions, NetworkStats, NodeState, SendMeter, SimTransport, TransportHandlers } from './network-types.ts'
 
-/** The SWIM port's inputs (membership/ports.ts), as the libp2p transport calls them. */
-export type TransportHandlers = SwimInputs
-
-/** What a node holds: the sending half of the SWIM port. */
-export type SimTransport = SwimSender
-
-/**
- * - `up`: runs normally.
- * - `crashed`: the process is gone. With `refuse`, the host answers and
- *   connections are refused (kill -9); without, it is silent (host down).
- * - `frozen`: SIGSTOP. Nothing runs; what arrives is held and handed over on resume.
- */
-export type NodeState = 'up' | 'crashed' | 'frozen'
-
-/** A one-way delay in ms, drawn from the network's generator (latency.ts has some). */
-export type DelayModel = (random: Random) => number
-
-export interface NetworkStats {
-  sent: number
-  delivered: number
-  lost: number
-  refused: number
-  held: number
-}
+export type { DelayModel, NetworkOptions, NetworkStats, NodeState, SendMeter, SimTransport, TransportHandlers } from './network-types.ts'
 
 interface SimEndpoint {
   id: MemberId
@@ -78,29 +61,9 @@ interface Cut {
   oneWay: boolean
 }
 
-/**
- * Called for every message a node sends (traffic accounting). `reachable`: the
- * destination runs and no partition cuts it off, so the message goes on the
- * wire (it may still be lost); otherwise a real transport's dial would fail
- * and nothing but the attempt is sent.
- */
-export type SendMeter = (from: MemberId, to: MemberId | undefined, msg: Message, reachable: boolean) => void
-
-export interface NetworkOptions {
-  random: Random
-  /** One-way latency, uniform in [min, max] ms. Ignored when `latency` is given. */
-  latencyMs?: { min: number, max: number }
-  /** One-way latency drawn from any distribution. */
-  latency?: DelayModel
-  /** Default loss rate of every link, in [0, 1]. */
-  lossRate?: number
-  /**
-   * Hand each receiver its own deep copy of a message (default true), as a real
-   * transport does by decoding. Off saves the copy at scale: the core builds a
-   * new message for every send and copies what it keeps of a received one.
-   */
-  cloneMessages?: boolean
-  meter?: SendMeter
+/** A connection being set up from one node to another, and the sends waiting for it. */
+interface Handshake {
+  waiting: Array<{ to: Destination, msg: Message }>
 }
 
 export class SimNetwork {
@@ -112,6 +75,10 @@ export class SimNetwork {
   readonly #latencyModel: DelayModel | undefined
   readonly #clone: boolean
   readonly #meter: SendMeter | undefined
+  readonly #handshake: DelayModel | undefined
+  readonly #connectTimeoutMs: number
+  /** Connections being set up, by linkKey. */
+  readonly #handshakes = new Map<string, Handshake>()
   readonly #queue = new EventQueue()
   readonly #nodes = new Map<MemberId, SimEndpoint>()
   readonly #byAddr = new Map<string, MemberId>()
@@ -130,6 +97,8 @@ export class SimNetwork {
     this.#latencyModel = opts.latency
     this.#clone = opts.cloneMessages ?? true
     this.#meter = opts.meter
+    this.#handshake = opts.handshake
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.lossRate = opts.lossRate ?? 0
   }
 
@@ -185,6 +154,51 @@ export class SimNetwork {
       this.#back(from, this.latency(), h => { h.onDeliveryFailed(to, msg, reason) })
       return
     }
+    if (this.#handshake != null && !(dst.state === 'crashed' && dst.refuse) && this.#connections.get(from)?.has(dst.id) !== true) {
+      this.#afterHandshake(from, dst, to, msg, blocked)
+      return
+    }
+    this.#transmit(from, dst, to, msg, blocked)
+  }
+
+  /** A send that waits for a connection from `from` to `dst`, set up now unless it already is being set up. */
+  #afterHandshake (from: MemberId, dst: SimEndpoint, to: Destination, msg: Message, blocked: boolean): void {
+    const key = linkKey(from, dst.id)
+    let handshake = this.#handshakes.get(key)
+    if (handshake == null) {
+      const hs: Handshake = { waiting: [] }
+      handshake = hs
+      this.#handshakes.set(key, hs)
+      const answers = dst.state === 'up' && !blocked
+      const delay = answers ? (this.#handshake as DelayModel)(this.#random) : this.#connectTimeoutMs
+      const src = this.#nodes.get(from)
+      this.schedule(this.now + delay, () => {
+        // a dialler that crashed (or restarted) meanwhile took its dial with it
+        if (this.#nodes.get(from) !== src || src?.state === 'crashed') this.#handshakes.delete(key)
+        else this.#handshakeDone(from, dst, key, hs)
+      })
+    }
+    handshake.waiting.push({ to, msg })
+    if (msg.type === 'ping') this.#back(from, 0, h => { h.onConnecting?.(to, msg) })
+  }
+
+  #handshakeDone (from: MemberId, dst: SimEndpoint, key: string, handshake: Handshake): void {
+    this.#handshakes.delete(key)
+    const blocked = this.#cuts.length > 0 && this.#blocked(from, dst.id)
+    if (dst.state !== 'up' || blocked) {
+      const reason = dst.state === 'crashed' && dst.refuse ? 'refused' : 'timeout'
+      for (const { to, msg } of handshake.waiting) this.#back(from, 0, h => { h.onDeliveryFailed(to, msg, reason) })
+      return
+    }
+    this.#connect(from, dst.id)
+    for (const { to, msg } of handshake.waiting) {
+      if (msg.type === 'ping') this.#back(from, 0, h => { h.onSentAfterConnecting?.(to, msg) })
+      this.#transmit(from, dst, to, msg, false)
+    }
+  }
+
+  /** Puts one message on the link from `from` to `dst`. */
+  #transmit (from: MemberId, dst: SimEndpoint, to: Destination, msg: Message, blocked: boolean): void {
     if (blocked) {
       this.stats.lost++
       return
