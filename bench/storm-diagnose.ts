@@ -119,6 +119,7 @@ try {
     `SWIM messages in: ${byType(seedStats.transport.messagesByType.in)}; out: ${byType(seedStats.transport.messagesByType.out)}`)
   row('probes sent', s => s.membership.probesSent)
   row('  failed (no ack in time)', s => s.membership.probeFailures)
+  row('pings that waited for a handshake', s => s.transport.pingsWaitedForConnection)
   row('indirect probes asked for', s => s.membership.indirectProbesSent)
   row('suspicions raised', s => s.membership.suspicionsRaised)
   for (const reason of Object.keys(stats[0].membership.syncsSentFor)) row(`full syncs sent (${reason})`, s => s.membership.syncsSentFor[reason])

@@ -359,6 +359,7 @@ export class SwimChannels {
   private reportConnecting (out: Outgoing): void {
     if (out.connecting || out.msg.type !== 'ping' || !this.reports.connectingHeard) return
     out.connecting = true
+    this.options.counters.pingsWaitedForConnection++
     this.reports.connecting(out.to, out.msg)
   }
 

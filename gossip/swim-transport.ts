@@ -65,6 +65,7 @@ class SwimTransportImpl implements SwimTransport {
     pathSwitches: 0,
     peersDisconnected: 0,
     dialsLeftToPeer: { waited: 0, peerDialled: 0, noLongerNeighbour: 0 },
+    pingsWaitedForConnection: 0,
     pathChecks: 0,
     pathCheckFailures: 0
   }

@@ -58,6 +58,8 @@ export interface SwimTransportStats {
    * the end of the wait.
    */
   dialsLeftToPeer: { waited: number, peerDialled: number, noLongerNeighbour: number }
+  /** Pings that had to wait for a dial (reported to onConnecting): their probes' clocks waited too. */
+  pingsWaitedForConnection: number
   /** TCP handshakes made by checkPaths, and how many of them failed. */
   pathChecks: number
   pathCheckFailures: number

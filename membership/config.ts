@@ -12,7 +12,7 @@ export interface MembershipConfig {
    * Longest a probe waits for the transport to set up a connection for its
    * ping before it goes on as if the ping were lost. A ping that waits for a
    * handshake has not left, so its missing ack says nothing of the target
-   * (docs/scale.md); the transport reports the connection's outcome sooner
+   * (docs/design.md); the transport reports the connection's outcome sooner
    * (gossip connectTimeoutMs, 10 s), so this only bounds a transport that
    * never does. Longer than the transport's connect timeout.
    */

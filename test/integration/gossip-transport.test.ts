@@ -282,6 +282,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     transport.send(to, ping(4, b.id))
     await waitFor('ping 4 at b', () => b.received.length === 3, WAIT_MS, POLL_MS)
     assert.equal(reports.length, 5, 'a ping on an open connection is not reported')
+    assert.equal(transport.stats().pingsWaitedForConnection, 2)
   })
 
   it('reports timeout when every address times out on its own per-address budget', { timeout: TEST_TIMEOUT_MS }, async () => {
