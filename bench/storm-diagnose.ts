@@ -57,6 +57,8 @@ const agents: AgentProcess[] = []
 const views = new ClusterViews(n)
 const seed = `/ip4/127.0.0.1/tcp/${await freePort()}`
 const t0 = performance.now()
+/** The launch on the wall clock, for the agents' log timestamps. */
+const launchedAt = Date.now()
 const secondsSinceLaunch = (): string => ((performance.now() - t0) / 1000).toFixed(0)
 try {
   await startAllAtOnce(Array.from({ length: n }, (_, i) => ({
@@ -98,8 +100,15 @@ try {
     list.push(e)
     byMember.set(e.peerId, list)
   }
+  // when a marked member joined: the one that joins last is the one starved longest
+  const joinedAt = (peerId: string): string => {
+    const agent = agents.find(a => a.peerId === peerId)
+    if (agent?.name === 's1') return 'the seed'
+    const line = agent?.output().match(/^(\S+) joined the cluster through/m)
+    return line == null ? 'never joined' : `joined at ${((Date.parse(line[1]) - launchedAt) / 1000).toFixed(0)} s`
+  }
   console.log(`false failures: ${marks.length}, of ${byMember.size} members${[...byMember].slice(0, 5).map(([id, es]) =>
-    `; ${nameOf.get(id) ?? id} by ${es.length} (${[...new Set(es.map(e => e.cause))].join(', ')}) from ${((es[0].at - t0) / 1000).toFixed(0)} s`).join('')}`)
+    `; ${nameOf.get(id) ?? id} by ${es.length} (${[...new Set(es.map(e => e.cause))].join(', ')}) from ${((es[0].at - t0) / 1000).toFixed(0)} s, ${joinedAt(id)}`).join('')}`)
   const stats = await Promise.all(agents.map(async a => await (await fetch(`http://${a.rpc}/v1/stats`)).json() as any))
   const row = (label: string, pick: (s: any) => number): void => { console.log(`${label}: ${spread(stats.map(pick))}`) }
   row('connections opened, inbound', s => s.transport.connectionsOpened.inbound)
