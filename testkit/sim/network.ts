@@ -164,22 +164,24 @@ export class SimNetwork {
   /** A send that waits for a connection from `from` to `dst`, set up now unless it already is being set up. */
   #afterHandshake (from: MemberId, dst: SimEndpoint, to: Destination, msg: Message, blocked: boolean): void {
     const key = linkKey(from, dst.id)
-    let handshake = this.#handshakes.get(key)
-    if (handshake == null) {
-      const hs: Handshake = { waiting: [] }
-      handshake = hs
-      this.#handshakes.set(key, hs)
-      const answers = dst.state === 'up' && !blocked
-      const delay = answers ? (this.#handshake as DelayModel)(this.#random) : this.#connectTimeoutMs
-      const src = this.#nodes.get(from)
-      this.schedule(this.now + delay, () => {
-        // a dialler that crashed (or restarted) meanwhile took its dial with it
-        if (this.#nodes.get(from) !== src || src?.state === 'crashed') this.#handshakes.delete(key)
-        else this.#handshakeDone(from, dst, key, hs)
-      })
-    }
+    const handshake = this.#handshakes.get(key) ?? this.#startHandshake(from, dst, key, blocked)
     handshake.waiting.push({ to, msg })
     if (msg.type === 'ping') this.#back(from, 0, h => { h.onConnecting?.(to, msg) })
+  }
+
+  /** A dial from `from` to `dst`: done after a handshake, or failed after connectTimeoutMs if `dst` cannot answer. */
+  #startHandshake (from: MemberId, dst: SimEndpoint, key: string, blocked: boolean): Handshake {
+    const handshake: Handshake = { waiting: [] }
+    this.#handshakes.set(key, handshake)
+    const answers = dst.state === 'up' && !blocked
+    const delay = answers ? (this.#handshake as DelayModel)(this.#random) : this.#connectTimeoutMs
+    const src = this.#nodes.get(from)
+    this.schedule(this.now + delay, () => {
+      // a dialler that crashed (or restarted) meanwhile took its dial with it
+      if (this.#nodes.get(from) !== src || src?.state === 'crashed') this.#handshakes.delete(key)
+      else this.#handshakeDone(from, dst, key, handshake)
+    })
+    return handshake
   }
 
   #handshakeDone (from: MemberId, dst: SimEndpoint, key: string, handshake: Handshake): void {
