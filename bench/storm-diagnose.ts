@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes } from './proc.ts'
 import { mean } from './stats.ts'
+import { describeSpans, suspicionSpans } from './suspicion-spans.ts'
 import { warmUp } from './warm-up.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
 
@@ -109,6 +110,9 @@ try {
   }
   console.log(`false failures: ${marks.length}, of ${byMember.size} members${[...byMember].slice(0, 5).map(([id, es]) =>
     `; ${nameOf.get(id) ?? id} by ${es.length} (${[...new Set(es.map(e => e.cause))].join(', ')}) from ${((es[0].at - t0) / 1000).toFixed(0)} s, ${joinedAt(id)}`).join('')}`)
+  // the minimum suspicion timeout at this size (lan: 4 × log10(n) × 1 s), which a refutation has to beat
+  const minSuspicionMs = 4 * Math.log10(n) * 1000
+  console.log(`suspicions, per observer, until the member was seen alive: ${describeSpans(suspicionSpans(agents.map(a => a.output())), minSuspicionMs)}`)
   const stats = await Promise.all(agents.map(async a => await (await fetch(`http://${a.rpc}/v1/stats`)).json() as any))
   const row = (label: string, pick: (s: any) => number): void => { console.log(`${label}: ${spread(stats.map(pick))}`) }
   row('connections opened, inbound', s => s.transport.connectionsOpened.inbound)
