@@ -43,16 +43,26 @@ function buddyUpdates (state: State, rec: MemberRecord | undefined): Update[] {
   return [signAccusation(state, { type: 'suspect', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id })]
 }
 
+/** A probe's clock from now, when its ping leaves: indirect probes after the timeout, failure at the interval (both health-scaled). */
+function probeClock (state: State): Pick<Probe, 'indirectAt' | 'deadline'> {
+  const { now, config, awareness } = state
+  return { indirectAt: now + awareness.scale(config.probeTimeoutMs), deadline: now + awareness.scale(config.probeIntervalMs) }
+}
+
+/** A relay's clock from now, when its ping leaves: the nack before the origin's timeout, kept until the origin's probe is surely over. */
+function relayClock (state: State): Pick<Relay, 'nackAt' | 'expiresAt'> {
+  const { now, config } = state
+  return { nackAt: now + Math.floor(config.probeTimeoutMs * NACK_FRACTION), expiresAt: now + config.probeIntervalMs }
+}
+
 export function startProbe (state: State, rec: MemberRecord): void {
-  const now = state.now
   const seq = nextSeq(state)
   const probe: Probe = {
     seq,
     target: rec.member.id,
     incarnation: rec.member.incarnation,
-    startedAt: now,
-    indirectAt: now + state.awareness.scale(state.config.probeTimeoutMs),
-    deadline: now + state.awareness.scale(state.config.probeIntervalMs),
+    startedAt: state.now,
+    ...probeClock(state),
     indirectSent: false,
     intermediaries: new Set(),
     nacks: new Set(),
@@ -225,20 +235,17 @@ export function onConnecting (state: State, msg: Message): void {
 /** A ping that waited for a connection went out: its probe (or relay) starts the clock now. */
 export function onSentAfterConnecting (state: State, msg: Message): void {
   if (msg.type !== 'ping') return
-  const { now, config, awareness } = state
   const probe = state.probes.get(msg.seq)
   if (probe != null && probe.target === msg.target) {
     if (probe.connectingUntil == null) return
     probe.connectingUntil = undefined
-    probe.indirectAt = now + awareness.scale(config.probeTimeoutMs)
-    probe.deadline = now + awareness.scale(config.probeIntervalMs)
+    Object.assign(probe, probeClock(state))
     return
   }
   const relay = state.relays.get(msg.seq)
   if (relay != null && relay.target === msg.target && relay.connectingUntil != null) {
     relay.connectingUntil = undefined
-    relay.nackAt = now + Math.floor(config.probeTimeoutMs * NACK_FRACTION)
-    relay.expiresAt = now + config.probeIntervalMs
+    Object.assign(relay, relayClock(state))
   }
 }
 
@@ -268,18 +275,14 @@ export function onPingReq (state: State, from: MemberId, msg: PingReq): void {
     state.stats.messagesIgnored++
     return
   }
-  const now = state.now
   const seq = nextSeq(state)
-  const timeout = state.config.probeTimeoutMs
   state.relays.set(seq, {
     origin: from,
     originSeq: msg.seq,
     target: msg.target,
     nack: msg.nack,
-    nackAt: now + Math.floor(timeout * NACK_FRACTION),
     nackSent: false,
-    // Keep relaying a late ack until the origin's probe is surely over.
-    expiresAt: now + state.config.probeIntervalMs
+    ...relayClock(state)
   })
   const rec = state.members.get(msg.target)
   const addrs = msg.targetAddrs.length > 0 ? [...msg.targetAddrs] : rec == null ? [] : [...rec.member.addrs]
