@@ -24,6 +24,8 @@ import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes } from './proc.ts'
 import { mean } from './stats.ts'
 import { describeSpans, suspicionSpans } from './suspicion-spans.ts'
+import { LAN } from '../membership/index.ts'
+import { suspicionMinTimeoutMs } from '../membership/formulas.ts'
 import { warmUp } from './warm-up.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
 
@@ -110,8 +112,8 @@ try {
   }
   console.log(`false failures: ${marks.length}, of ${byMember.size} members${[...byMember].slice(0, 5).map(([id, es]) =>
     `; ${nameOf.get(id) ?? id} by ${es.length} (${[...new Set(es.map(e => e.cause))].join(', ')}) from ${((es[0].at - t0) / 1000).toFixed(0)} s, ${joinedAt(id)}`).join('')}`)
-  // the minimum suspicion timeout at this size (lan: 4 × log10(n) × 1 s), which a refutation has to beat
-  const minSuspicionMs = 4 * Math.log10(n) * 1000
+  // the minimum suspicion timeout at this size (the agents run the lan profile), which a refutation has to beat
+  const minSuspicionMs = suspicionMinTimeoutMs(LAN.suspicionMult, n, LAN.probeIntervalMs)
   console.log(`suspicions, per observer, until the member was seen alive: ${describeSpans(suspicionSpans(agents.map(a => a.output())), minSuspicionMs)}`)
   const stats = await Promise.all(agents.map(async a => await (await fetch(`http://${a.rpc}/v1/stats`)).json() as any))
   const row = (label: string, pick: (s: any) => number): void => { console.log(`${label}: ${spread(stats.map(pick))}`) }
@@ -123,12 +125,13 @@ try {
   row('gossip sends that waited for the peer\'s dial', s => s.transport.dialsLeftToPeer.waited)
   row('  ended by the peer\'s connection', s => s.transport.dialsLeftToPeer.peerDialled)
   row('  dropped, no longer a neighbour', s => s.transport.dialsLeftToPeer.noLongerNeighbour)
-  row('inbound handshakes that failed', s => s.inbound.upgradesFailed.tcp + s.inbound.upgradesFailed.ws)
+  const handshakesFailed = (s: any): number => s.inbound.upgradesFailed.tcp + s.inbound.upgradesFailed.ws
+  row('inbound handshakes that failed', handshakesFailed)
   // `agents` is in the order they started, which need not put the seed first
   const seedStats = stats[agents.findIndex(a => a.name === 's1')]
   const byType = (counts: Record<string, number>): string => Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([t, c]) => `${t} ${c}`).join(', ')
   console.log(`  the seed (s1): ${seedStats.transport.connectionsOpened.inbound} inbound connections, ` +
-    `${seedStats.inbound.upgradesFailed.tcp + seedStats.inbound.upgradesFailed.ws} inbound handshakes failed, ${seedStats.membership.syncsSentFor.answer} joins answered; ` +
+    `${handshakesFailed(seedStats)} inbound handshakes failed, ${seedStats.membership.syncsSentFor.answer} joins answered; ` +
     `SWIM messages in: ${byType(seedStats.transport.messagesByType.in)}; out: ${byType(seedStats.transport.messagesByType.out)}`)
   row('probes sent', s => s.membership.probesSent)
   row('  failed (no ack in time)', s => s.membership.probeFailures)
