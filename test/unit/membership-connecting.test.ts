@@ -75,6 +75,19 @@ describe('membership core: a ping waiting for a connection', () => {
     assert.equal(pingReqsFor(wire, seqOf(ping.msg), from), 1, 'b is asked when the wait runs out')
   })
 
+  it('reports of messages it does not know, or of no message at all, change nothing and never throw', () => {
+    const wire = cluster(['a', 'c'])
+    const a = wire.core('a')
+    const deadline = a.nextDeadline()
+    for (const msg of [null, undefined, 42, { type: 'ping' }, { type: 'ping', seq: 12345, target: 'c', updates: [] }, { type: 'gossip', updates: [] }]) {
+      for (const to of [null, { addrs: [] }, { id: 'c', addrs: [] }]) {
+        assert.deepEqual(a.connecting(wire.now, to as never, msg as unknown as Message), [])
+        assert.deepEqual(a.sentAfterConnecting(wire.now, to as never, msg as unknown as Message), [])
+      }
+    }
+    assert.equal(a.nextDeadline(), deadline)
+  })
+
   it('a relay whose ping waits for a connection nacks only once it went out or the connection failed', () => {
     for (const outcome of ['sent', 'timeout'] as const) {
       const wire = cluster(['a', 'b', 'c'])
