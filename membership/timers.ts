@@ -31,7 +31,10 @@ const STALL_SYNC_INTERVALS = 5
 export function advanceClock (state: State, now: number): void {
   const config = state.config
   const t = Number.isFinite(now) ? Math.max(now, state.now) : state.now
-  const overdue = t - nextDeadline(state)
+  // Measured from the previous input at the earliest: an input that moved a
+  // deadline into the past (a late confirmation shortening a suspicion) asked
+  // for a tick at once, and that tick is not late.
+  const overdue = t - Math.max(nextDeadline(state), state.now)
   state.now = t
   if (overdue > config.probeTimeoutMs) lateTimer(state, t)
   if (overdue > config.probeIntervalMs) recoverFromStall(state, t, overdue >= STALL_SYNC_INTERVALS * config.probeIntervalMs)

@@ -133,7 +133,9 @@ export function createMembership (opts: MembershipOptions): Membership {
    */
   function enter (now: number): void {
     const t = Number.isFinite(now) ? Math.max(now, state.now) : state.now
-    const overdue = t - nextDeadline()
+    // The one later fix applied to this copy too (membership/timers.ts advanceClock):
+    // a deadline an input moved into the past is not a stall.
+    const overdue = t - Math.max(nextDeadline(), state.now)
     state.now = t
     if (overdue > config.probeTimeoutMs) lateTimer(t)
     if (overdue > config.probeIntervalMs) recoverFromStall(t, overdue >= STALL_SYNC_INTERVALS * config.probeIntervalMs)
