@@ -31,6 +31,18 @@ export interface MembershipConfig {
    * evidence that the process is gone, so a short window for refutation is enough.
    */
   refusedSuspicionTimeoutMs: number
+  /**
+   * A suspicion is not declared failed sooner than this many times the slowest
+   * refutation this node saw in the last refutationWindowMs (from the moment it
+   * began suspecting a member to that member's refutation), and never later than
+   * the max suspicion timeout. Refutations arriving that slowly mean the cluster
+   * is starved (a start storm), and the minimum timeout would mark live members
+   * failed; an idle, healthy cluster has none, so detection is unchanged there.
+   * 0: off.
+   */
+  suspicionRefutationMult: number
+  /** How far back the slowest refutation counts for suspicionRefutationMult. */
+  refutationWindowMs: number
   /** Lifeguard: the local health multiplier saturates at this value - 1; probe timeout and interval scale by (health + 1). */
   awarenessMaxMultiplier: number
   /** Retransmit limit per update = retransmitMult * ceil(log10(n + 1)). */
@@ -117,6 +129,8 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
   refusedSuspicionTimeoutMs: 500,
+  suspicionRefutationMult: 3,
+  refutationWindowMs: 60_000,
   awarenessMaxMultiplier: 8,
   retransmitMult: 4,
   gossipIntervalMs: 200,
@@ -144,6 +158,7 @@ export const WAN: Readonly<MembershipConfig> = Object.freeze({
   probeTimeoutMs: 3000,
   suspicionMult: 6,
   refusedSuspicionTimeoutMs: 3000,
+  refutationWindowMs: 300_000,
   gossipIntervalMs: 500,
   gossipNodes: 4,
   gossipToTheDeadMs: 60_000,
@@ -162,6 +177,7 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   probeTimeoutMs: 200,
   suspicionMult: 3,
   refusedSuspicionTimeoutMs: 200,
+  refutationWindowMs: 30_000,
   gossipIntervalMs: 100,
   gossipToTheDeadMs: 15_000,
   pushPullIntervalMs: 15_000,
@@ -194,6 +210,7 @@ export const EDGE: Readonly<MembershipConfig> = Object.freeze({
   probeIntervalMs: 2000,
   probeTimeoutMs: 800,
   refusedSuspicionTimeoutMs: 1000,
+  refutationWindowMs: 120_000,
   gossipIntervalMs: 500,
   gossipNodes: 2,
   maxPiggybackUpdates: 8,

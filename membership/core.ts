@@ -28,6 +28,7 @@ import { applyUpdate } from './merge.ts'
 import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
 import { aliveUpdate, broadcast, copyMember, isSelfLeft, ringNeighbours, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
+import { createRefutationWindow } from './refutation-window.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
 import { joinUndelivered, learnStranger, onDigest, onSync, startJoin } from './sync.ts'
 import { correctSender, tellAccused } from './dissemination.ts'
@@ -71,7 +72,8 @@ export function createMembership (opts: MembershipOptions): Membership {
       syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
       digestsSent: 0,
       digestsDiffered: 0,
-      signaturesRejected: 0
+      signaturesRejected: 0,
+      suspicionsHeld: 0
     },
     out: [],
     now: start,
@@ -89,6 +91,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     earlyPushPullGapMs: 0,
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
     lastLateAt: -Infinity,
+    refutationSpans: createRefutationWindow(),
+    lastLongStallAt: -Infinity,
     strangers: new Map(),
     corrected: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs),

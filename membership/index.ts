@@ -54,6 +54,8 @@ export interface MembershipStats {
   digestsDiffered: number
   /** Alive and leave statements dropped because their signature was missing or not the member's (forgeries). */
   signaturesRejected: number
+  /** Suspicions held past their timeout because refutations had lately taken about that long (suspicionRefutationMult). */
+  suspicionsHeld: number
   /** Lifeguard local health: 0 is healthy. */
   localHealth: number
 }

@@ -18,6 +18,7 @@ import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './signatures.ts'
 import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, type MemberRecord, type State } from './state.ts'
 import { inOrder, touchSuspicion, track } from './member-index.ts'
+import { noteRefutation } from './refutation-window.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -119,6 +120,10 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   m.status = 'alive'
   delete m.cause
   if (previous !== 'alive') m.statusSince = now
+  // The same process answering a suspicion: how long refutations take here now
+  // (not one that ran across a long stall of this process: that measured the stall).
+  const s = rec.suspicion
+  if (previous === 'suspect' && !newBoot && s != null && s.startedAt >= state.lastLongStallAt) noteRefutation(state.refutationSpans, now, now - s.startedAt)
   rec.suspicion = undefined
   rec.refused = false
   // Counts (liveCount) are right from here on, not only from the event below.

@@ -13,6 +13,7 @@ import type { PartitionState } from './partition-tracking.ts'
 import type { Signer } from './signatures.ts'
 import type { Ring } from './neighbors.ts'
 import type { MemberIndex } from './member-index.ts'
+import type { RefutationWindow } from './refutation-window.ts'
 import { selfAliveSignature, signAccusation } from './signatures.ts'
 import { retransmitLimit } from './formulas.ts'
 import { track } from './member-index.ts'
@@ -124,6 +125,10 @@ export interface State {
   nextReconnectAt: number
   /** When a late timer last counted against local health (timers.ts lateTimer). */
   lastLateAt: number
+  /** How long refutations of this node's suspicions took lately (suspicionRefutationMult). */
+  refutationSpans: RefutationWindow
+  /** When this process last resumed from a long stall (timers.ts advanceClock): spans across it measure the stall, not the cluster. */
+  lastLongStallAt: number
   /** Unknown senders we asked for a sync, and when (sync.ts learnStranger). */
   strangers: Map<MemberId, number>
   /** Peers we sent our current announcement because they accused an older incarnation of us (dissemination.ts correctSender). */

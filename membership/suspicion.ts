@@ -84,6 +84,20 @@ export function stretchForLocalHealth (s: Suspicion, now: number, score: number)
   return true
 }
 
+/**
+ * A suspicion that runs out sooner than `floorMs` after it began, while
+ * refutations lately took about that long (refutation-window.ts), is held until
+ * then, never past the max timeout. Not one with crash evidence (a refused
+ * connection). Returns whether it moved the deadline.
+ */
+export function holdForSlowRefutations (s: Suspicion, now: number, floorMs: number): boolean {
+  if (s.refusedDeadline != null) return false
+  const at = s.startedAt + Math.min(floorMs, s.maxMs)
+  if (at <= now) return false
+  postponeSuspicion(s, at)
+  return true
+}
+
 /** Pushes the deadline to at least `at` (used after this process stalled). */
 export function postponeSuspicion (s: Suspicion, at: number): void {
   s.notBefore = Math.max(s.notBefore, at)

@@ -6,7 +6,8 @@
  */
 import { reconnectScaleMs } from './formulas.ts'
 import { stagger } from './random.ts'
-import { postponeSuspicion, stretchForLocalHealth } from './suspicion.ts'
+import { holdForSlowRefutations, postponeSuspicion, stretchForLocalHealth, type Suspicion } from './suspicion.ts'
+import { slowestRefutationMs } from './refutation-window.ts'
 import { failSuspect, reap } from './merge.ts'
 import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
 import { gossipRound } from './dissemination.ts'
@@ -66,6 +67,20 @@ function starvedScore (state: State, since: number): number {
   return state.lastLateAt >= since ? state.awareness.score : 0
 }
 
+/**
+ * A suspicion runs for at least suspicionRefutationMult times the slowest
+ * refutation seen lately: where refutations take that long, its minimum
+ * timeout would mark live members failed (docs/design.md).
+ */
+function heldForSlowRefutations (state: State, s: Suspicion, t: number): boolean {
+  const mult = state.config.suspicionRefutationMult
+  if (mult <= 0) return false
+  const slowestMs = slowestRefutationMs(state.refutationSpans, t, state.config.refutationWindowMs)
+  if (!holdForSlowRefutations(s, t, mult * slowestMs)) return false
+  state.stats.suspicionsHeld++
+  return true
+}
+
 function recoverFromStall (state: State, now: number, sync: boolean): void {
   const config = state.config
   state.probes.clear()
@@ -80,6 +95,7 @@ function recoverFromStall (state: State, now: number, sync: boolean): void {
   state.nextProbeAt = now + stagger(state.random, config.probeIntervalMs)
   state.nextGossipAt = now
   if (sync) {
+    state.lastLongStallAt = now
     state.nextPushPullAt = now
     state.nextReconnectAt = now
   }
@@ -142,7 +158,8 @@ export function runDue (state: State): void {
         rec.suspicion.verified = true
         verifySuspect(state, rec)
       }
-      if (t >= rec.suspicion.deadline && !stretchForLocalHealth(rec.suspicion, t, starvedScore(state, rec.suspicion.startedAt))) failSuspect(state, rec)
+      if (t >= rec.suspicion.deadline && !heldForSlowRefutations(state, rec.suspicion, t) &&
+        !stretchForLocalHealth(rec.suspicion, t, starvedScore(state, rec.suspicion.startedAt))) failSuspect(state, rec)
     }
     for (const rec of due) touchSuspicion(state, rec)
     if (t >= state.nextProbeAt) {
