@@ -138,6 +138,7 @@ try {
   row('pings that waited for a handshake', s => s.transport.pingsWaitedForConnection)
   row('indirect probes asked for', s => s.membership.indirectProbesSent)
   row('suspicions raised', s => s.membership.suspicionsRaised)
+  row('suspicions held for slow refutations', s => s.membership.suspicionsHeld ?? 0)
   for (const reason of Object.keys(stats[0].membership.syncsSentFor)) row(`full syncs sent (${reason})`, s => s.membership.syncsSentFor[reason])
   const cpu = await Promise.all(agents.map(async a => await cpuOf(a.child.pid!)))
   console.log(`CPU per agent since launch: user ${(cpu.reduce((s, c) => s + c[0], 0) / n).toFixed(2)} s, system ${(cpu.reduce((s, c) => s + c[1], 0) / n).toFixed(2)} s`)
