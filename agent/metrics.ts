@@ -128,6 +128,7 @@ async function build (source: MetricsSource): Promise<AgentMetrics> {
   // Counters the agent already keeps: their totals at each scrape.
   const totals = (pairs: Array<[Record<string, string>, number]>): Sample[] => pairs.map(([labels, value]) => ({ labels, value }))
   family('agent_suspicions_total', 'Suspicions this agent raised.', 'counter', ({ stats }) => [{ labels: {}, value: stats.membership.suspicionsRaised }])
+  family('agent_suspicions_held_total', 'Suspicions held past their timeout because refutations lately took about that long (docs/design.md).', 'counter', ({ stats }) => [{ labels: {}, value: stats.membership.suspicionsHeld }])
   family('agent_refutations_total', 'Times this agent refuted a suspicion or failure about itself.', 'counter', ({ stats }) => [{ labels: {}, value: stats.membership.refutations }])
   family('agent_messages_total', 'SWIM messages by type and direction, and work-transport messages (type work-topic, work-direct).', 'counter', ({ stats }) => {
     const { in: received, out: sent } = stats.transport.messagesByType

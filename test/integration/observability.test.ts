@@ -13,7 +13,7 @@ import { freePort, killAll, MAIN, rpcTokenFixture, startAgent, waitFor, type Age
 /** Every series the issue names, with its type. */
 const EXPECTED: Array<[string, PromFamily['type']]> = [
   ['agent_members', 'GAUGE'], ['agent_member_up', 'GAUGE'], ['agent_health_score', 'GAUGE'], ['agent_partition_side', 'GAUGE'],
-  ['agent_probe_duration_seconds', 'HISTOGRAM'], ['agent_suspicions_total', 'COUNTER'], ['agent_refutations_total', 'COUNTER'],
+  ['agent_probe_duration_seconds', 'HISTOGRAM'], ['agent_suspicions_total', 'COUNTER'], ['agent_suspicions_held_total', 'COUNTER'], ['agent_refutations_total', 'COUNTER'],
   ['agent_messages_total', 'COUNTER'], ['agent_bytes_total', 'COUNTER'], ['agent_path_up', 'GAUGE'], ['agent_path_rtt_seconds', 'GAUGE'],
   ['agent_jobs_total', 'COUNTER'], ['agent_tasks_total', 'COUNTER'], ['agent_task_slots', 'GAUGE'], ['agent_service_instances', 'GAUGE'],
   ['agent_dropped_messages_total', 'COUNTER'],

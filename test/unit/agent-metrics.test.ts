@@ -20,6 +20,7 @@ describe('agent metrics', () => {
     assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'rate-limited')?.value, '4')
     assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'forged')?.value, '4')
     assert.equal(families.get('agent_jobs_total')?.type, 'COUNTER')
+    assert.equal(families.get('agent_suspicions_held_total')?.metrics[0]?.value, '4')
     const probes = families.get('agent_probe_duration_seconds')
     assert.equal(probes?.type, 'HISTOGRAM')
     assert.deepEqual({ le10ms: probes?.metrics[0].buckets?.['0.01'], count: probes?.metrics[0].count, sum: probes?.metrics[0].sum }, { le10ms: '10', count: '10', sum: '0.042' })
