@@ -7,7 +7,8 @@
  *
  * A sliding-window maximum: spans kept in arrival order with decreasing
  * lengths (a newer, longer span makes every shorter one before it irrelevant),
- * so the first one still in the window is the longest; O(1) per span, amortised.
+ * so the first one still in the window is the longest. At most MAX_SPANS are
+ * kept, so each step is bounded whatever the input.
  */
 
 /** More spans than this (each shorter than the one before) and the oldest go first. */
@@ -39,7 +40,7 @@ export function noteRefutation (w: RefutationWindow, now: number, spanMs: number
   }
 }
 
-/** The longest span that ended within the last `windowMs` before `now`; 0 if none. */
+/** The longest span that ended within the last `windowMs` before `now`; 0 if none. Drops the spans that left the window. */
 export function slowestRefutationMs (w: RefutationWindow, now: number, windowMs: number): number {
   while (w.at.length > 0 && w.at[0] < now - windowMs) {
     w.at.shift()
