@@ -10,6 +10,7 @@
  *
  * STORM_N=100             agents
  * STORM_WAIT_MS=150000    bound on the wait for every view to be full
+ * STORM_SETTLE_MS=5000    then this long before the count of false failures (as test/integration/scale.test.ts)
  * STORM_LOGS=DIR          write each agent's output there (with DEBUG=cluster:swim,
  *                         every failed dial and its reason)
  * STORM_SEED_PROFILE=DIR  the seed runs the sources (names in the profile) with
@@ -31,6 +32,7 @@ import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/in
 
 const n = Number(process.env.STORM_N ?? 100)
 const waitMs = Number(process.env.STORM_WAIT_MS ?? 150_000)
+const settleMs = Number(process.env.STORM_SETTLE_MS ?? 5000)
 const logDir = process.env.STORM_LOGS
 const seedProfileDir = process.env.STORM_SEED_PROFILE
 /** The seed's launch options when it is profiled: the sources, so that the profile names functions. */
@@ -93,6 +95,8 @@ try {
   console.log(views.fullAt == null
     ? `not every view full after ${secondsSinceLaunch()} s: ${views.fullCount} of ${n}; smallest ${views.smallest(5)}`
     : `every view full ${((views.fullAt - t0) / 1000).toFixed(1)} s after launch`)
+  // a suspicion raised in the storm may still run out just after
+  await sleep(settleMs)
 
   // Every failed mark is false (nothing was stopped): who was marked, how often, why and when.
   const nameOf = new Map(agents.map(a => [a.peerId, a.name]))
