@@ -34,14 +34,15 @@ export interface MembershipConfig {
   /**
    * A suspicion is not declared failed sooner than this many times the slowest
    * refutation this node saw in the last refutationWindowMs (from the moment it
-   * began suspecting a member to that member's refutation), and never later than
+   * began suspecting a member to that member's refutation; or from a ping to
+   * an ack that missed the probe timeout), and never later than
    * the max suspicion timeout. Refutations arriving that slowly mean the cluster
    * is starved (a start storm), and the minimum timeout would mark live members
    * failed; an idle, healthy cluster has none, so detection is unchanged there.
    * 0: off.
    */
   suspicionRefutationMult: number
-  /** How far back the slowest refutation counts for suspicionRefutationMult. */
+  /** How far back the slowest refutation (or late ack) counts for suspicionRefutationMult. */
   refutationWindowMs: number
   /** Lifeguard: the local health multiplier saturates at this value - 1; probe timeout and interval scale by (health + 1). */
   awarenessMaxMultiplier: number

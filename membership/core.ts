@@ -85,6 +85,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     // Stagger the periodic work so that nodes started together do not act in lockstep.
     nextProbeAt: start + stagger(random, config.probeIntervalMs),
     probes: new Map(),
+    failedProbes: new Map(),
     relays: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),

@@ -23,6 +23,7 @@ import {
   pathFailed, type MemberRecord, type Probe, type Relay, type State
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
+import { noteRefutation } from './refutation-window.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
@@ -31,6 +32,9 @@ type Nack = Extract<Message, { type: 'nack' }>
 
 /** Share of the probe timeout an intermediary waits before sending a nack. */
 const NACK_FRACTION = 0.8
+
+/** Failed probes remembered for a late ack (about a minute of probes at the lan interval). */
+const MAX_FAILED_PROBES = 64
 
 function probing (state: State, id: MemberId): boolean {
   for (const p of state.probes.values()) if (p.target === id) return true
@@ -163,6 +167,8 @@ function sendIndirect (state: State, probe: Probe): void {
 
 function probeFailed (state: State, probe: Probe): void {
   state.probes.delete(probe.seq)
+  state.failedProbes.set(probe.seq, probe)
+  if (state.failedProbes.size > MAX_FAILED_PROBES) state.failedProbes.delete(state.failedProbes.keys().next().value!)
   state.stats.probeFailures++
   // Lifeguard: nacks tell us the intermediaries were reachable and working; each
   // one missing hints that we are the problem. Without intermediaries any failure counts.
@@ -239,6 +245,7 @@ export function onSentAfterConnecting (state: State, msg: Message): void {
   if (probe != null && probe.target === msg.target) {
     if (probe.connectingUntil == null) return
     probe.connectingUntil = undefined
+    probe.startedAt = state.now
     Object.assign(probe, probeClock(state))
     return
   }
@@ -298,6 +305,7 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
     }
     state.probes.delete(msg.seq)
     state.awareness.apply(-1)
+    noteSlowAck(state, probe)
     const rec = state.members.get(probe.target)
     if (rec != null && rec.refused) withdrawRefusedSuspicion(state, rec)
     return
@@ -314,6 +322,26 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
   }
   // Unknown or expired sequence number (typically an ack that arrived too late).
   state.stats.messagesIgnored++
+  // Too late for its probe, still a measure of how slow answers are; not from a
+  // member we declared failed since (a frozen process that resumed: a refutation
+  // that did not come in time is no guide to the next one).
+  const failed = state.failedProbes.get(msg.seq)
+  if (failed != null && (from === failed.target || failed.intermediaries.has(from))) {
+    state.failedProbes.delete(msg.seq)
+    if (state.members.get(failed.target)?.member.status !== 'failed') noteSlowAck(state, failed)
+  }
+}
+
+/**
+ * An ack that missed the probe timeout is a proof of life that took this long,
+ * as a refutation is: the suspicions this node raises are held for it
+ * (timers.ts heldForSlowRefutations), so that where answers are slow (a host
+ * starved by members starting together) a verdict waits for them. Not one
+ * that ran across a long stall of this process: that measured the stall.
+ */
+function noteSlowAck (state: State, probe: Probe): void {
+  const spanMs = state.now - probe.startedAt
+  if (spanMs > state.config.probeTimeoutMs && probe.startedAt >= state.lastLongStallAt) noteRefutation(state.refutationSpans, state.now, spanMs)
 }
 
 export function onNack (state: State, from: MemberId, msg: Nack): void {

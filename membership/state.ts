@@ -50,6 +50,7 @@ export interface Probe {
   target: MemberId
   /** The target's incarnation when the probe started: a failed probe suspects that one. */
   incarnation: number
+  /** When the ping left (after the handshake it waited for, if any): an ack's round trip is counted from here. */
   startedAt: number
   /** When to fall back to indirect probes. */
   indirectAt: number
@@ -116,6 +117,8 @@ export interface State {
   probeIndex: number
   nextProbeAt: number
   probes: Map<number, Probe>
+  /** Probes that failed lately, by seq, so that an ack arriving after all still tells how slow answers are (probe.ts onLateAck). Bounded, oldest dropped first. */
+  failedProbes: Map<number, Probe>
   relays: Map<number, Relay>
   nextGossipAt: number
   nextPushPullAt: number
@@ -125,7 +128,7 @@ export interface State {
   nextReconnectAt: number
   /** When a late timer last counted against local health (timers.ts lateTimer). */
   lastLateAt: number
-  /** How long refutations of this node's suspicions took lately (suspicionRefutationMult). */
+  /** How long proofs of life took lately: refutations of this node's suspicions, and acks that missed the probe timeout (suspicionRefutationMult). */
   refutationSpans: RefutationWindow
   /** When this process last resumed from a long stall (timers.ts advanceClock): spans across it measure the stall, not the cluster. */
   lastLongStallAt: number

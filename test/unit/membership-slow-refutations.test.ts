@@ -9,7 +9,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Wire } from './membership-harness.ts'
 import { createRefutationWindow, noteRefutation, slowestRefutationMs } from '../../membership/refutation-window.ts'
-import type { MembershipConfig } from '../../membership/index.ts'
+import type { MembershipConfig, Message } from '../../membership/index.ts'
 
 const IDS = ['a', 'b', 'c', 'd', 'e', 'f']
 /** n = 6 on lan: minimum suspicion timeout 4 s, maximum 24 s. */
@@ -44,6 +44,54 @@ function crash (wire: Wire, how: 'silent' | 'refusing' = 'silent'): number {
   assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'suspect' || wire.status('a', 'f') === 'failed', 30_000), 'a suspects f')
   const suspectedAt = wire.now
   assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'failed', 60_000), 'a fails f')
+  return wire.now - suspectedAt
+}
+
+/**
+ * The first member a probes answers too late: its acks to a are held back,
+ * and so are a's requests for indirect probes of it, so a suspects it; the
+ * ack reaches a `lateMs` after its ping after all. Meanwhile it refutes at
+ * once (the rest of the wire is fast) or, `frozen`, stops altogether until
+ * then (a SIGSTOP: declared failed, it rejoins). Returns the slow member, with
+ * every message flowing again.
+ */
+function lateAck (wire: Wire, lateMs: number, frozen = false): string {
+  let slow: string | undefined
+  const held: Array<{ at: number, msg: Message }> = []
+  wire.drop = ({ at, from, to, msg }) => {
+    if (to.id === 'a' && msg.type === 'ack' && from !== 'f' && (slow ?? from) === from) {
+      slow = from
+      held.push({ at, msg })
+      if (frozen) wire.silent.add(from)
+      return true
+    }
+    return from === 'a' && msg.type === 'ping-req' && msg.target === slow
+  }
+  assert.ok(wire.advanceUntil(() => slow != null && wire.core('a').stats().probeFailures > 0, 30_000), 'a\'s probe of the slow member failed')
+  wire.drop = () => false
+  const first = held[0]
+  // the ping went out just before its ack was held: zero latency
+  wire.advanceTo(first.at + lateMs)
+  wire.silent.delete(slow!)
+  wire.input('a', (core, now) => core.receive(now, slow!, first.msg))
+  assert.ok(wire.advanceUntil(() => IDS.every(id => wire.status(id, slow!) === 'alive' || id === slow), 10_000), 'the slow member is alive again everywhere')
+  assert.equal(wire.eventsOf('b', 'member:failed', slow).length, frozen ? 1 : 0, frozen ? 'frozen, it was failed' : 'it was never failed')
+  return slow!
+}
+
+/** suspicionMult 2: no confirmations awaited, so a alone fails a member at the minimum timeout, 2 s (12 s at most). */
+const ALONE: Partial<MembershipConfig> = { suspicionMult: 2 }
+
+/**
+ * Every member but a goes silent: how long a suspects `id` before it fails
+ * it. Only a slow ack a saw itself holds its verdict, and with the others
+ * gone, no verdict of theirs reaches it first.
+ */
+function failedByAAlone (wire: Wire, id: string): number {
+  for (const other of IDS) if (other !== 'a') wire.silent.add(other)
+  assert.ok(wire.advanceUntil(() => wire.status('a', id) === 'suspect', 30_000), `a suspects ${id}`)
+  const suspectedAt = wire.now
+  assert.ok(wire.advanceUntil(() => wire.status('a', id) === 'failed', 60_000), `a fails ${id}`)
   return wire.now - suspectedAt
 }
 
@@ -90,6 +138,18 @@ describe('membership core: suspicions held while refutations are slow', () => {
     wire.advance(2000)
     crash(wire)
     assert.equal(wire.core('a').stats().suspicionsHeld, 0, 'a held nothing for a span of 6 s')
+  })
+
+  it('an ack that came 3.5 s after its ping, too late for the probe, holds the next suspicion as a slow refutation would', () => {
+    const wire = cluster(ALONE)
+    const took = failedByAAlone(wire, lateAck(wire, 3500))
+    assert.ok(took >= 3 * 3500 - 500 && took < 12_000, `failed ${took} ms after a suspected it`)
+  })
+
+  it('a late ack from a member declared failed meanwhile (a frozen process that resumed) is not counted', () => {
+    const wire = cluster(ALONE)
+    const took = failedByAAlone(wire, lateAck(wire, 30_000, true))
+    assert.ok(took <= 2000 + 500, `failed ${took} ms after a suspected it`)
   })
 
   it('a refutation window later, the minimum timeout again', () => {
