@@ -13,7 +13,7 @@
 import type { FailureCause, Member, MemberAnnouncement, MemberId, SyncEntry, Update } from './types.ts'
 import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } from './formulas.ts'
 import { randomInt } from './random.ts'
-import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
+import { confirmSuspicion, markRefused, startSuspicion, type Suspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './signatures.ts'
 import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, type MemberRecord, type State } from './state.ts'
@@ -153,6 +153,10 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
     // Checked only when it would count: a new accuser, or a higher incarnation.
     const counts = rec.suspicion != null && !rec.suspicion.accusers.has(s.from) && rec.suspicion.confirmations < rec.suspicion.k
     if ((counts || s.incarnation > m.incarnation) && !verifyAccusation(state, s)) return false
+    if (s.incarnation > m.incarnation && rec.suspicion != null) {
+      resuspect(state, rec, s)
+      return false
+    }
     m.incarnation = s.incarnation
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
       touchSuspicion(state, rec)
@@ -168,15 +172,40 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
   m.incarnation = s.incarnation
   m.cause = rec.refused ? 'crash' : 'unreachable'
   m.statusSince = state.now
-  const n = liveCount(state)
-  const min = suspicionMinTimeoutMs(state.config.suspicionMult, n, state.config.probeIntervalMs)
-  const max = suspicionMaxTimeoutMs(min, state.config.suspicionMaxTimeoutMult)
-  rec.suspicion = startSuspicion(state.now, s.from, expectedConfirmations(state.config.suspicionMult, n), min, max)
-  if (rec.refused) markRefused(rec.suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
+  rec.suspicion = newSuspicion(state, rec, s.from)
   state.stats.updatesApplied++
   emit(state, 'member:suspect', m)
   broadcast(state, s)
   return true
+}
+
+/**
+ * A suspicion of a newer incarnation than the one we suspect: the member
+ * refuted our suspicion (only it can raise its incarnation) and was accused
+ * again before its refutation reached us; a sender's queue keeps one update
+ * per member, so the new accusation can overtake the refutation. The old
+ * timer ran against the old incarnation: kept, it would fail the new one on
+ * evidence that was refuted. So the refutation counts as such (its span, as
+ * applyAlive would have noted it), and the new suspicion starts from now.
+ */
+function resuspect (state: State, rec: MemberRecord, s: SuspectUpdate): void {
+  const old = rec.suspicion!
+  if (old.startedAt >= state.lastLongStallAt) noteRefutation(state.refutationSpans, state.now, state.now - old.startedAt)
+  rec.member.incarnation = s.incarnation
+  rec.suspicion = newSuspicion(state, rec, s.from)
+  touchSuspicion(state, rec)
+  state.stats.updatesApplied++
+  broadcast(state, s)
+}
+
+/** A suspicion timer starting now, scaled to the live members we know; short with crash evidence. */
+function newSuspicion (state: State, rec: MemberRecord, from: MemberId): Suspicion {
+  const n = liveCount(state)
+  const min = suspicionMinTimeoutMs(state.config.suspicionMult, n, state.config.probeIntervalMs)
+  const max = suspicionMaxTimeoutMs(min, state.config.suspicionMaxTimeoutMult)
+  const suspicion = startSuspicion(state.now, from, expectedConfirmations(state.config.suspicionMult, n), min, max)
+  if (rec.refused) markRefused(suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
+  return suspicion
 }
 
 export function applyDead (state: State, d: DeadUpdate): void {

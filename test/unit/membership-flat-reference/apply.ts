@@ -13,7 +13,7 @@
 import type { FailureCause, Member, MemberAnnouncement, MemberId, SyncEntry, Update } from '../../../membership/types.ts'
 import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } from '../../../membership/formulas.ts'
 import { randomInt } from '../../../membership/random.ts'
-import { confirmSuspicion, markRefused, startSuspicion } from './suspicion.ts'
+import { confirmSuspicion, markRefused, startSuspicion, type Suspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from '../../../membership/partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from '../../../membership/signatures.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
@@ -141,6 +141,14 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
     // Checked only when it would count: a new accuser, or a higher incarnation.
     const counts = rec.suspicion != null && !rec.suspicion.accusers.has(s.from) && rec.suspicion.confirmations < rec.suspicion.k
     if ((counts || s.incarnation > m.incarnation) && !verifyAccusation(state, s)) return false
+    // (added after the freeze, as in merge.ts resuspect: a newer incarnation's suspicion starts afresh)
+    if (s.incarnation > m.incarnation && rec.suspicion != null) {
+      m.incarnation = s.incarnation
+      rec.suspicion = newSuspicion(state, rec, s.from)
+      state.stats.updatesApplied++
+      broadcast(state, s)
+      return false
+    }
     m.incarnation = s.incarnation
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
       // A new independent confirmation: pass it on so that others can count it too.
@@ -155,15 +163,20 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
   m.incarnation = s.incarnation
   m.cause = rec.refused ? 'crash' : 'unreachable'
   m.statusSince = state.now
-  const n = liveCount(state)
-  const min = suspicionMinTimeoutMs(state.config.suspicionMult, n, state.config.probeIntervalMs)
-  const max = suspicionMaxTimeoutMs(min, state.config.suspicionMaxTimeoutMult)
-  rec.suspicion = startSuspicion(state.now, s.from, expectedConfirmations(state.config.suspicionMult, n), min, max)
-  if (rec.refused) markRefused(rec.suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
+  rec.suspicion = newSuspicion(state, rec, s.from)
   state.stats.updatesApplied++
   emit(state, 'member:suspect', m)
   broadcast(state, s)
   return true
+}
+
+function newSuspicion (state: State, rec: MemberRecord, from: MemberId): Suspicion {
+  const n = liveCount(state)
+  const min = suspicionMinTimeoutMs(state.config.suspicionMult, n, state.config.probeIntervalMs)
+  const max = suspicionMaxTimeoutMs(min, state.config.suspicionMaxTimeoutMult)
+  const suspicion = startSuspicion(state.now, from, expectedConfirmations(state.config.suspicionMult, n), min, max)
+  if (rec.refused) markRefused(suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
+  return suspicion
 }
 
 export function applyDead (state: State, d: DeadUpdate): void {
