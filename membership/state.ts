@@ -117,7 +117,7 @@ export interface State {
   probeIndex: number
   nextProbeAt: number
   probes: Map<number, Probe>
-  /** Probes that failed lately, by seq, so that an ack arriving after all still tells how slow answers are (probe.ts onLateAck). Bounded, oldest dropped first. */
+  /** Probes that failed lately, by seq, so that an ack arriving after all still tells how slow answers are (probe.ts onAck). Bounded, oldest dropped first. */
   failedProbes: Map<number, Probe>
   relays: Map<number, Relay>
   nextGossipAt: number
