@@ -13,7 +13,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ClusterViews } from './views.ts'
+import { ClusterViews, type ViewEvent } from './views.ts'
 import { cpuTimes, ioBytes, rssMb } from './proc.ts'
 import { mean } from './stats.ts'
 import type { MemberView } from '../agent/member-view.ts'
@@ -204,6 +204,7 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     const stableConvergeMs = views.fullCount === n ? since(t0, views.lastFullAt) : NaN
     const startFalse = views.falseFailures(noTargets, t0, tStartEnd)
     const startSuspect = views.suspicions(noTargets, t0, tStartEnd)
+    if (startFalse.length > 0) log(`  false failures while starting: ${describeMarks(startFalse, views.events, agents, t0)}`)
 
     // Idle window.
     const idleBefore = await samples(agents)
@@ -221,7 +222,7 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
       mean(after.map((a, i) => (value(a) - value(before[i])) / ((a.at - before[i].at) / 1000)))
     const idleFalse = views.falseFailures(noTargets, tStartEnd, tIdleEnd)
     const idleSuspect = views.suspicions(noTargets, tStartEnd, tIdleEnd)
-    log(`  idle ${Math.round(seconds)} s: ${idleFalse.length} false failures`)
+    log(`  idle ${Math.round(seconds)} s: ${idleFalse.length} false failures${idleFalse.length > 0 ? `: ${describeMarks(idleFalse, views.events, agents, t0)}` : ''}`)
 
     // Who is to detect a fault: every other agent that lists the target alive
     // when it happens (all of them, once the cluster converged).
@@ -296,4 +297,18 @@ export async function runScale (n: number, options: ScaleOptions, log: (line: st
     await killAll(agents)
     live.clear()
   }
+}
+
+/**
+ * Who marked whom failed, why, and when (seconds from launch), with how long
+ * that observer had suspected the member: the first five, for the log.
+ */
+function describeMarks (marks: ViewEvent[], events: ViewEvent[], agents: AgentProcess[], t0: number): string {
+  const nameOf = new Map(agents.map(a => [a.peerId, a.name]))
+  const seconds = (at: number): string => ((at - t0) / 1000).toFixed(1)
+  return marks.slice(0, 5).map(m => {
+    const suspected = events.filter(e => e.observer === m.observer && e.peerId === m.peerId && e.status === 'suspect' && e.at <= m.at).at(-1)
+    return `${m.observer} marked ${nameOf.get(m.peerId) ?? m.peerId} failed (${m.cause ?? 'no cause'}) at ${seconds(m.at)} s` +
+      (suspected != null ? `, suspected since ${seconds(suspected.at)} s` : '')
+  }).join('; ') + (marks.length > 5 ? `; and ${marks.length - 5} more` : '')
 }
