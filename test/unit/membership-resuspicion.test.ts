@@ -3,9 +3,10 @@
  * member refuted (only it raises its incarnation) and was accused again
  * before its refutation reached this node: a sender's queue keeps one update
  * per member, so the new accusation can overtake the refutation. Seen in a
- * 50-agent start: a member's old timer ran on and failed the new incarnation
- * 7 s after the first suspicion, 3 s into the second. The new suspicion gets
- * a timer of its own, from when it arrived.
+ * 50-agent start: an observer's old timer ran on and failed the new
+ * incarnation 7 s after its first suspicion, and a member that had heard the
+ * refutation took that verdict 3 s into its own second suspicion. The new
+ * suspicion gets a timer of its own, from when it arrived.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'

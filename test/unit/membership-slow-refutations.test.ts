@@ -1,9 +1,11 @@
 /**
- * A suspicion is held for three times the slowest refutation the node saw lately
- * (suspicionRefutationMult, refutationWindowMs): where refutations take about
- * as long as the minimum suspicion timeout (a starved start), that minimum
- * would mark live members failed. Crash evidence (a refused connection) is
- * not held, and a calm minute later the minimum applies again.
+ * A suspicion is held for three times the slowest refutation (or ack that
+ * missed the probe timeout) the node saw lately (suspicionRefutationMult,
+ * refutationWindowMs): where refutations take about as long as the minimum
+ * suspicion timeout (a starved start), that minimum would mark live members
+ * failed. Crash evidence (a refused connection) is not held, nor is a late
+ * ack from a member failed meanwhile counted, and a calm minute later the
+ * minimum applies again.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
