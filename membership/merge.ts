@@ -120,10 +120,9 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   m.status = 'alive'
   delete m.cause
   if (previous !== 'alive') m.statusSince = now
-  // The same process answering a suspicion: how long refutations take here now
-  // (not one that ran across a long stall of this process: that measured the stall).
+  // The same process answering a suspicion: how long refutations take here now.
   const s = rec.suspicion
-  if (previous === 'suspect' && !newBoot && s != null && s.startedAt >= state.lastLongStallAt) noteRefutation(state.refutationSpans, now, now - s.startedAt)
+  if (previous === 'suspect' && !newBoot && s != null) noteProofOfLife(state, s.startedAt)
   rec.suspicion = undefined
   rec.refused = false
   // Counts (liveCount) are right from here on, not only from the event below.
@@ -189,13 +188,21 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
  * applyAlive would have noted it), and the new suspicion starts from now.
  */
 function resuspect (state: State, rec: MemberRecord, s: SuspectUpdate): void {
-  const old = rec.suspicion!
-  if (old.startedAt >= state.lastLongStallAt) noteRefutation(state.refutationSpans, state.now, state.now - old.startedAt)
+  noteProofOfLife(state, rec.suspicion!.startedAt)
   rec.member.incarnation = s.incarnation
   rec.suspicion = newSuspicion(state, rec, s.from)
   touchSuspicion(state, rec)
   state.stats.updatesApplied++
   broadcast(state, s)
+}
+
+/**
+ * A proof of life that took from `since` until now (a refutation, or a late
+ * ack): how slow answers are lately, for the hold on suspicions (timers.ts).
+ * Not one that ran across a long stall of this process: that measured the stall.
+ */
+export function noteProofOfLife (state: State, since: number): void {
+  if (since >= state.lastLongStallAt) noteRefutation(state.refutationSpans, state.now, state.now - since)
 }
 
 /** A suspicion timer starting now, scaled to the live members we know; short with crash evidence. */

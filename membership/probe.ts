@@ -17,13 +17,12 @@ import { signAccusation } from './signatures.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from './types.ts'
 import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
-import { suspectLocally, withdrawRefusedSuspicion } from './merge.ts'
+import { noteProofOfLife, suspectLocally, withdrawRefusedSuspicion } from './merge.ts'
 import {
   aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringProbersOf, ringSuccessors, send,
   pathFailed, type MemberRecord, type Probe, type Relay, type State
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
-import { noteRefutation } from './refutation-window.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
@@ -336,12 +335,10 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
  * An ack that missed the probe timeout is a proof of life that took this long,
  * as a refutation is: the suspicions this node raises are held for it
  * (timers.ts heldForSlowRefutations), so that where answers are slow (a host
- * starved by members starting together) a verdict waits for them. Not one
- * that ran across a long stall of this process: that measured the stall.
+ * starved by members starting together) a verdict waits for them.
  */
 function noteSlowAck (state: State, probe: Probe): void {
-  const spanMs = state.now - probe.startedAt
-  if (spanMs > state.config.probeTimeoutMs && probe.startedAt >= state.lastLongStallAt) noteRefutation(state.refutationSpans, state.now, spanMs)
+  if (state.now - probe.startedAt > state.config.probeTimeoutMs) noteProofOfLife(state, probe.startedAt)
 }
 
 export function onNack (state: State, from: MemberId, msg: Nack): void {
