@@ -42,8 +42,17 @@ export interface MembershipConfig {
    * 0: off.
    */
   suspicionRefutationMult: number
-  /** How far back the slowest refutation (or late ack) counts for suspicionRefutationMult. */
+  /** How far back the slowest refutation (or late ack) counts for suspicionRefutationMult, and a member's slowest ack for probePatienceMult. */
   refutationWindowMs: number
+  /**
+   * A probe waits for a member's ack at least this many times the slowest ack
+   * that member gave this node lately (in refutationWindowMs), both before
+   * the indirect probes and after them, up to awarenessMaxMultiplier ×
+   * probeTimeoutMs. A member that answers in milliseconds is probed on the
+   * usual clock; one starved to acks of seconds is not suspected for being
+   * slow (membership/probe-clock.ts). 0: off.
+   */
+  probePatienceMult: number
   /** Lifeguard: the local health multiplier saturates at this value - 1; probe timeout and interval scale by (health + 1). */
   awarenessMaxMultiplier: number
   /** Retransmit limit per update = retransmitMult * ceil(log10(n + 1)). */
@@ -132,6 +141,7 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   refusedSuspicionTimeoutMs: 500,
   suspicionRefutationMult: 3,
   refutationWindowMs: 60_000,
+  probePatienceMult: 2,
   awarenessMaxMultiplier: 8,
   retransmitMult: 4,
   gossipIntervalMs: 200,
@@ -160,6 +170,7 @@ export const WAN: Readonly<MembershipConfig> = Object.freeze({
   suspicionMult: 6,
   refusedSuspicionTimeoutMs: 3000,
   refutationWindowMs: 300_000,
+  probePatienceMult: 2,
   gossipIntervalMs: 500,
   gossipNodes: 4,
   gossipToTheDeadMs: 60_000,
@@ -179,6 +190,7 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   suspicionMult: 3,
   refusedSuspicionTimeoutMs: 200,
   refutationWindowMs: 30_000,
+  probePatienceMult: 2,
   gossipIntervalMs: 100,
   gossipToTheDeadMs: 15_000,
   pushPullIntervalMs: 15_000,
@@ -212,6 +224,7 @@ export const EDGE: Readonly<MembershipConfig> = Object.freeze({
   probeTimeoutMs: 800,
   refusedSuspicionTimeoutMs: 1000,
   refutationWindowMs: 120_000,
+  probePatienceMult: 2,
   gossipIntervalMs: 500,
   gossipNodes: 2,
   maxPiggybackUpdates: 8,

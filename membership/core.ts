@@ -93,6 +93,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     nextReconnectAt: start + stagger(random, config.reconnectIntervalMs),
     lastLateAt: -Infinity,
     refutationSpans: createRefutationWindow(),
+    ackSpans: new Map(),
     lastLongStallAt: -Infinity,
     strangers: new Map(),
     corrected: new Map(),

@@ -23,14 +23,12 @@ import {
   pathFailed, type MemberRecord, type Probe, type Relay, type State
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
+import { noteDirectAck, patienceFor, probeClock, relayClock } from './probe-clock.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
 type Ack = Extract<Message, { type: 'ack' }>
 type Nack = Extract<Message, { type: 'nack' }>
-
-/** Share of the probe timeout an intermediary waits before sending a nack. */
-const NACK_FRACTION = 0.8
 
 /** Failed probes remembered for a late ack (about a minute of probes at the lan interval). */
 const MAX_FAILED_PROBES = 64
@@ -46,18 +44,6 @@ function buddyUpdates (state: State, rec: MemberRecord | undefined): Update[] {
   return [signAccusation(state, { type: 'suspect', id: rec.member.id, incarnation: rec.member.incarnation, from: state.self.id })]
 }
 
-/** A probe's clock from now, when its ping leaves: indirect probes after the timeout, failure at the interval (both health-scaled). */
-function probeClock (state: State): Pick<Probe, 'indirectAt' | 'deadline'> {
-  const { now, config, awareness } = state
-  return { indirectAt: now + awareness.scale(config.probeTimeoutMs), deadline: now + awareness.scale(config.probeIntervalMs) }
-}
-
-/** A relay's clock from now, when its ping leaves: the nack before the origin's timeout, kept until the origin's probe is surely over. */
-function relayClock (state: State): Pick<Relay, 'nackAt' | 'expiresAt'> {
-  const { now, config } = state
-  return { nackAt: now + Math.floor(config.probeTimeoutMs * NACK_FRACTION), expiresAt: now + config.probeIntervalMs }
-}
-
 export function startProbe (state: State, rec: MemberRecord): void {
   const seq = nextSeq(state)
   const probe: Probe = {
@@ -65,7 +51,7 @@ export function startProbe (state: State, rec: MemberRecord): void {
     target: rec.member.id,
     incarnation: rec.member.incarnation,
     startedAt: state.now,
-    ...probeClock(state),
+    ...probeClock(state, rec.member.id),
     indirectSent: false,
     intermediaries: new Set(),
     nacks: new Set(),
@@ -245,13 +231,13 @@ export function onSentAfterConnecting (state: State, msg: Message): void {
     if (probe.connectingUntil == null) return
     probe.connectingUntil = undefined
     probe.startedAt = state.now
-    Object.assign(probe, probeClock(state))
+    Object.assign(probe, probeClock(state, probe.target))
     return
   }
   const relay = state.relays.get(msg.seq)
   if (relay != null && relay.target === msg.target && relay.connectingUntil != null) {
     relay.connectingUntil = undefined
-    Object.assign(relay, relayClock(state))
+    Object.assign(relay, relayClock(state, relay.target))
   }
 }
 
@@ -263,7 +249,7 @@ export function onSentAfterConnecting (state: State, msg: Message): void {
 function connectFailed (state: State, probe: Probe): void {
   probe.connectingUntil = undefined
   const { config, awareness } = state
-  probe.deadline = Math.max(probe.deadline, state.now + awareness.scale(config.probeIntervalMs - config.probeTimeoutMs))
+  probe.deadline = Math.max(probe.deadline, state.now + Math.max(awareness.scale(config.probeIntervalMs - config.probeTimeoutMs), patienceFor(state, probe.target)))
   if (!probe.indirectSent) sendIndirect(state, probe)
 }
 
@@ -288,7 +274,7 @@ export function onPingReq (state: State, from: MemberId, msg: PingReq): void {
     target: msg.target,
     nack: msg.nack,
     nackSent: false,
-    ...relayClock(state)
+    ...relayClock(state, msg.target)
   })
   const rec = state.members.get(msg.target)
   const addrs = msg.targetAddrs.length > 0 ? [...msg.targetAddrs] : rec == null ? [] : [...rec.member.addrs]
@@ -305,6 +291,7 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
     state.probes.delete(msg.seq)
     state.awareness.apply(-1)
     noteSlowAck(state, probe)
+    if (from === probe.target) noteDirectAck(state, from, probe.startedAt)
     const rec = state.members.get(probe.target)
     if (rec != null && rec.refused) withdrawRefusedSuspicion(state, rec)
     return
@@ -327,7 +314,10 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
   const failed = state.failedProbes.get(msg.seq)
   if (failed != null && (from === failed.target || failed.intermediaries.has(from))) {
     state.failedProbes.delete(msg.seq)
-    if (state.members.get(failed.target)?.member.status !== 'failed') noteSlowAck(state, failed)
+    if (state.members.get(failed.target)?.member.status !== 'failed') {
+      noteSlowAck(state, failed)
+      if (from === failed.target) noteDirectAck(state, from, failed.startedAt)
+    }
   }
 }
 

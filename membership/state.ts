@@ -14,6 +14,7 @@ import type { Signer } from './signatures.ts'
 import type { Ring } from './neighbors.ts'
 import type { MemberIndex } from './member-index.ts'
 import type { RefutationWindow } from './refutation-window.ts'
+import type { AckSpan } from './probe-clock.ts'
 import { selfAliveSignature, signAccusation } from './signatures.ts'
 import { retransmitLimit } from './formulas.ts'
 import { track } from './member-index.ts'
@@ -130,6 +131,8 @@ export interface State {
   lastLateAt: number
   /** How long proofs of life took lately: refutations of this node's suspicions, and acks that missed the probe timeout (suspicionRefutationMult). */
   refutationSpans: RefutationWindow
+  /** The slowest recent ack of each member we probe (probe-clock.ts). Bounded, oldest dropped first. */
+  ackSpans: Map<MemberId, AckSpan>
   /** When this process last resumed from a long stall (timers.ts advanceClock): spans across it measure the stall, not the cluster. */
   lastLongStallAt: number
   /** Unknown senders we asked for a sync, and when (sync.ts learnStranger). */

@@ -5,9 +5,12 @@
  * 0.5-6 s (as in a host saturated by agents starting together, where a
  * message waits in a starved process's socket), timers on time. With each
  * suspicion held for three times the slowest refutation seen lately, a
- * handful of marks of one or two members remain (in the first seconds, before
+ * handful of marks of up to three members remain (in the first seconds, before
  * any refutation was seen: the hold has nothing to go by yet); with the hold
  * off, a hundred or more marks of twenty-odd members: the test has teeth.
+ * (Patient probes, membership/probe-clock.ts, moved the default seed from
+ * two members to three and 24 other seeds from 53 marks of 19 members to 38
+ * of 15: docs/scale.md.)
  *
  * Replay: `SIM_SEED=<seed> npm run test:sim`.
  */
@@ -43,7 +46,7 @@ describe(`membership simulation: ${N} members starting while refutations are slo
     const off = start(seed, { suspicionRefutationMult: 0 })
     console.log(`seed ${seed}: held ${JSON.stringify(held)}; off ${JSON.stringify(off)}`)
     assert.ok(off.falseFailures > 20, `without the hold, live members are failed (${off.falseFailures})`)
-    assert.ok(held.membersFailed <= 2 && held.falseFailures * 20 <= off.falseFailures,
+    assert.ok(held.membersFailed <= 3 && held.falseFailures * 20 <= off.falseFailures,
       `${held.falseFailures} false failures of ${held.membersFailed} members, against ${off.falseFailures} without the hold`)
   }))
 })
