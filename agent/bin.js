@@ -10,6 +10,10 @@
 // runs. AGENT_RUN_SOURCES=1 runs the sources whatever the bundle's age;
 // AGENT_PREFER_BUNDLE=1 runs the bundle whatever its age (the benchmarks do).
 import { builtin, runWithCodeCache } from './code-cache.js'
+import { holdYoungGeneration } from './young-generation.js'
+
+// First: V8's flags are part of the code cache's check.
+holdYoungGeneration()
 
 const { existsSync, readdirSync, statSync } = await builtin('node:fs')
 const module = await builtin('node:module')

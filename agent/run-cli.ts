@@ -12,7 +12,6 @@ import type { ProfileName } from '../membership/index.ts'
 import { usageOf } from './cli-usage.ts'
 import { isLogLevel, LOG_LEVELS } from './log.ts'
 import { createSink, defaultLogFormat, isLogFormat } from './log-sinks.ts'
-import { holdYoungGeneration } from './young-generation.ts'
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -73,7 +72,6 @@ export async function runAgent (args: string[]): Promise<number> {
     testDropFrom: flags['test-drop-from'],
     log: await createSink(format, level)
   }
-  holdYoungGeneration()
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p (nor pino: log-sinks.ts loads it only for JSON).
   const { createAgent } = await import('./agent.ts')
   const agent = createAgent(options)

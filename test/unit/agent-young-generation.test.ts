@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const MODULE = fileURLToPath(new URL('../../agent/young-generation.ts', import.meta.url))
+const MODULE = fileURLToPath(new URL('../../agent/young-generation.js', import.meta.url))
 
 /** Size of the young generation (MiB) after a burst of short-lived allocations, in a process started with `nodeFlags`. */
 function youngGenerationMbAfterBurst (nodeFlags: string[]): number {
