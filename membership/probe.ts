@@ -4,7 +4,8 @@
  * A probe pings the target directly; without an ack by the (health-scaled)
  * probe timeout it asks `indirectChecks` alive members to ping it too
  * (ping-req with nack). Without an ack from any path by the end of the
- * (health-scaled) probe interval the target becomes suspect. A refused
+ * (health-scaled) probe interval the target becomes suspect; a target that
+ * acked slowly lately gets as much longer (probe-clock.ts). A refused
  * connection is crash evidence and suspects at once, with a short timeout.
  *
  * Over a connection-oriented transport a ping to a member with no connection
