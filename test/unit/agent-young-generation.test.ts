@@ -24,9 +24,10 @@ function youngGenerationMbAfterBurst (nodeFlags: string[]): number {
 }
 
 test('an agent process does not grow its young generation in a burst of allocation', () => {
-  assert.ok(youngGenerationMbAfterBurst([]) <= 4)
+  // held: 2 MiB (two 1-MiB semi-spaces); left to grow, 32 MiB after this burst
+  assert.ok(youngGenerationMbAfterBurst([]) < 8)
 })
 
 test('a young-generation flag given to the process is kept', () => {
-  assert.ok(youngGenerationMbAfterBurst(['--max-semi-space-size=8']) > 4)
+  assert.ok(youngGenerationMbAfterBurst(['--max-semi-space-size=8']) >= 8)
 })
