@@ -33,7 +33,7 @@ export interface AckSpan {
 }
 
 /** Members whose acks are remembered; more and the one noted longest ago goes. */
-export const MAX_ACK_SPANS = 256
+const MAX_ACK_SPANS = 256
 
 /**
  * A probe's clock: indirect probes after the timeout, failure at the interval
