@@ -16,7 +16,7 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion, type Suspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './signatures.ts'
-import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, spansLongStall, type MemberRecord, type State } from './state.ts'
 import { inOrder, touchSuspicion, track } from './member-index.ts'
 import { noteRefutation } from './refutation-window.ts'
 
@@ -202,7 +202,7 @@ function resuspect (state: State, rec: MemberRecord, s: SuspectUpdate): void {
  * Not one that ran across a long stall of this process: that measured the stall.
  */
 export function noteProofOfLife (state: State, since: number): void {
-  if (since >= state.lastLongStallAt) noteRefutation(state.refutationSpans, state.now, state.now - since)
+  if (!spansLongStall(state, since)) noteRefutation(state.refutationSpans, state.now, state.now - since)
 }
 
 /** A suspicion timer starting now, scaled to the live members we know; short with crash evidence. */

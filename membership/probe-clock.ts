@@ -20,7 +20,7 @@
  * one that spans a long stall of this process (it measured the stall).
  */
 import type { MemberId } from './types.ts'
-import type { Probe, Relay, State } from './state.ts'
+import { spansLongStall, type Probe, type Relay, type State } from './state.ts'
 
 /** Share of the probe timeout an intermediary waits before sending a nack. */
 const NACK_FRACTION = 0.8
@@ -41,9 +41,14 @@ const MAX_ACK_SPANS = 256
  */
 export function probeClock (state: State, target: MemberId): Pick<Probe, 'indirectAt' | 'deadline'> {
   const { now, config, awareness } = state
-  const patience = patienceFor(state, target)
-  const direct = Math.max(awareness.scale(config.probeTimeoutMs), patience)
-  return { indirectAt: now + direct, deadline: now + direct + Math.max(awareness.scale(config.probeIntervalMs - config.probeTimeoutMs), patience) }
+  const direct = Math.max(awareness.scale(config.probeTimeoutMs), patienceFor(state, target))
+  return { indirectAt: now + direct, deadline: now + direct + indirectPhaseMs(state, target) }
+}
+
+/** How long a probe waits for the indirect probes' acks: the rest of the (health-scaled) interval, or the target's patience. */
+export function indirectPhaseMs (state: State, target: MemberId): number {
+  const { config, awareness } = state
+  return Math.max(awareness.scale(config.probeIntervalMs - config.probeTimeoutMs), patienceFor(state, target))
 }
 
 /**
@@ -58,7 +63,7 @@ export function relayClock (state: State, target: MemberId): Pick<Relay, 'nackAt
 
 /** An ack from `target` to our ping sent at `pingedAt` arrived now. */
 export function noteDirectAck (state: State, target: MemberId, pingedAt: number): void {
-  if (state.config.probePatienceMult === 0 || pingedAt < state.lastLongStallAt) return
+  if (state.config.probePatienceMult === 0 || spansLongStall(state, pingedAt)) return
   const ms = state.now - pingedAt
   const spans = state.ackSpans
   const prev = spans.get(target)

@@ -24,7 +24,7 @@ import {
   pathFailed, type MemberRecord, type Probe, type Relay, type State
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
-import { noteDirectAck, patienceFor, probeClock, relayClock } from './probe-clock.ts'
+import { indirectPhaseMs, noteDirectAck, probeClock, relayClock } from './probe-clock.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
@@ -249,8 +249,7 @@ export function onSentAfterConnecting (state: State, msg: Message): void {
  */
 function connectFailed (state: State, probe: Probe): void {
   probe.connectingUntil = undefined
-  const { config, awareness } = state
-  probe.deadline = Math.max(probe.deadline, state.now + Math.max(awareness.scale(config.probeIntervalMs - config.probeTimeoutMs), patienceFor(state, probe.target)))
+  probe.deadline = Math.max(probe.deadline, state.now + indirectPhaseMs(state, probe.target))
   if (!probe.indirectSent) sendIndirect(state, probe)
 }
 
@@ -291,8 +290,7 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
     }
     state.probes.delete(msg.seq)
     state.awareness.apply(-1)
-    noteSlowAck(state, probe)
-    if (from === probe.target) noteDirectAck(state, from, probe.startedAt)
+    noteAckSpan(state, probe, from)
     const rec = state.members.get(probe.target)
     if (rec != null && rec.refused) withdrawRefusedSuspicion(state, rec)
     return
@@ -315,21 +313,21 @@ export function onAck (state: State, from: MemberId, msg: Ack): void {
   const failed = state.failedProbes.get(msg.seq)
   if (failed != null && (from === failed.target || failed.intermediaries.has(from))) {
     state.failedProbes.delete(msg.seq)
-    if (state.members.get(failed.target)?.member.status !== 'failed') {
-      noteSlowAck(state, failed)
-      if (from === failed.target) noteDirectAck(state, from, failed.startedAt)
-    }
+    if (state.members.get(failed.target)?.member.status !== 'failed') noteAckSpan(state, failed, from)
   }
 }
 
 /**
- * An ack that missed the probe timeout is a proof of life that took this long,
- * as a refutation is: the suspicions this node raises are held for it
- * (timers.ts heldForSlowRefutations), so that where answers are slow (a host
- * starved by members starting together) a verdict waits for them.
+ * What an ack's span (from the ping) says. One that missed the probe timeout
+ * is a proof of life that took this long, as a refutation is: the suspicions
+ * this node raises are held for it (timers.ts heldForSlowRefutations), so that
+ * where answers are slow (a host starved by members starting together) a
+ * verdict waits for them. The target's own ack, not one relayed, sets how
+ * patient the next probe of it is (probe-clock.ts).
  */
-function noteSlowAck (state: State, probe: Probe): void {
+function noteAckSpan (state: State, probe: Probe, from: MemberId): void {
   if (state.now - probe.startedAt > state.config.probeTimeoutMs) noteProofOfLife(state, probe.startedAt)
+  if (from === probe.target) noteDirectAck(state, from, probe.startedAt)
 }
 
 export function onNack (state: State, from: MemberId, msg: Nack): void {

@@ -2,7 +2,7 @@
  * How long proofs of life took lately, as this node saw them: refutations, from
  * the moment it began suspecting a member to the moment that member's
  * refutation arrived, and acks that missed the probe timeout, from the ping
- * (probe.ts noteSlowAck; both through merge.ts noteProofOfLife). A suspicion
+ * (probe.ts noteAckSpan; both through merge.ts noteProofOfLife). A suspicion
  * that runs out sooner than refutations are arriving marks a live member
  * failed, so the core holds each suspicion for a multiple of the slowest
  * recent one (timers.ts, `suspicionRefutationMult`).

@@ -190,6 +190,11 @@ export function copyMember (m: Member): Member {
   return copy
 }
 
+/** Whether a span that began at `since` ran across a long stall of this process: then it measured the stall, not the cluster. */
+export function spansLongStall (state: State, since: number): boolean {
+  return since < state.lastLongStallAt
+}
+
 export function isSelfLeft (state: State): boolean {
   return state.self.status === 'left'
 }

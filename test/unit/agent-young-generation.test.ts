@@ -1,6 +1,6 @@
 /**
  * The agent's process keeps V8's young generation at its starting size
- * (agent/young-generation.ts), unless it was started with a young-generation
+ * (agent/young-generation.js), unless it was started with a young-generation
  * flag of its own. Each case runs in a fresh Node process: V8 flags are
  * process-wide.
  */
