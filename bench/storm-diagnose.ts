@@ -126,9 +126,10 @@ try {
   row('connections open now', s => s.transport.connections)
   row('SWIM messages sent', s => s.transport.messagesOut)
   row('sends failed', s => s.transport.dropped.sendFailed)
-  row('gossip sends that waited for the peer\'s dial', s => s.transport.dialsLeftToPeer.waited)
-  row('  ended by the peer\'s connection', s => s.transport.dialsLeftToPeer.peerDialled)
-  row('  dropped, no longer a neighbour', s => s.transport.dialsLeftToPeer.noLongerNeighbour)
+  row('gossip sends that waited for the peer\'s dial', s => s.transport.gossipDialWaits.yielded)
+  row('gossip sends that waited for the ring to settle', s => s.transport.gossipDialWaits.settled)
+  row('  either wait ended by a connection', s => s.transport.gossipDialWaits.connected)
+  row('  dropped, no longer a neighbour', s => s.transport.gossipDialWaits.noLongerNeighbour)
   const handshakesFailed = (s: any): number => s.inbound.upgradesFailed.tcp + s.inbound.upgradesFailed.ws
   row('inbound handshakes that failed', handshakesFailed)
   // `agents` is in the order they started, which need not put the seed first

@@ -1,5 +1,6 @@
 /**
- * Who dials when two members start gossiping to each other at once.
+ * When a send of gossip alone dials, and who dials when two members start
+ * gossiping to each other at once.
  *
  * Members next to each other on the ring gossip to each other, so when they
  * meet (a join, a start of many) both dial at about the same moment; while a
@@ -11,12 +12,18 @@
  * So a send that carries only gossip (or a push-pull digest) to a member we
  * have no connection to leaves the dial to the member with the smaller id:
  * the larger one waits up to `gossipDialYieldMs` for a connection from it,
- * then dials after all. Probes, acks, indirect probes and syncs never wait,
- * and one queued behind the gossip ends the wait: failure detection does not
- * depend on who dials.
+ * then dials after all. The smaller one waits too, `gossipDialSettleMs`
+ * (shorter): while members join together every member's ring fills in under
+ * it, and a quarter of a 50-agent start's gossip dials went to members that
+ * were neighbours for a moment only; a probe between the two may open the
+ * connection meanwhile. After either wait, gossip for a member that is no
+ * longer a neighbour is dropped undialled (its current neighbours carry it).
+ * Probes, acks, indirect probes and syncs never wait, and one queued behind
+ * the gossip ends the wait: failure detection does not depend on who dials.
  */
 import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Message } from '../membership/index.ts'
+import type { TransportConfig } from './config.ts'
 
 /**
  * Messages whose delivery may wait for the peer's own dial: dissemination.
@@ -34,14 +41,20 @@ export function allMayWait (queued: ReadonlyArray<{ msg: Message }>): boolean {
   return queued.every(q => mayWaitForPeersDial(q.msg))
 }
 
+/** A send's wait before its dial: how long, and why (the names of TransportCounters.gossipDialWaits). */
+export interface GossipDialWait { ms: number, why: 'yielded' | 'settled' }
+
 /**
- * True when this node should leave the dial to `peerId`: it has the larger id,
- * there is no connection yet, and everything queued may wait.
+ * The wait before dialling `peerId` for what is queued: none unless all of
+ * it may wait and there is no connection yet; then gossipDialYieldMs when
+ * this node has the larger id (the peer dials), gossipDialSettleMs when the
+ * smaller.
  */
-export function leavesDialToPeer (selfId: string, peerId: string, libp2p: Libp2p, queued: ReadonlyArray<{ msg: Message }>, yieldMs: number): boolean {
-  if (yieldMs <= 0 || selfId < peerId || queued.length === 0) return false
-  if (!allMayWait(queued)) return false
-  return !libp2p.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peerId)
+export function gossipDialWait (selfId: string, peerId: string, libp2p: Libp2p, queued: ReadonlyArray<{ msg: Message }>,
+  config: Pick<TransportConfig, 'gossipDialYieldMs' | 'gossipDialSettleMs'>): GossipDialWait | undefined {
+  const wait: GossipDialWait = selfId > peerId ? { ms: config.gossipDialYieldMs, why: 'yielded' } : { ms: config.gossipDialSettleMs, why: 'settled' }
+  if (wait.ms <= 0 || queued.length === 0 || !allMayWait(queued)) return undefined
+  return libp2p.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peerId) ? undefined : wait
 }
 
 /** Resolves when a connection with `peerId` opens, after `ms`, or when `signal` aborts, whichever comes first. Never rejects. */

@@ -8,7 +8,7 @@
 import * as lp from 'it-length-prefixed'
 import { encodeMessage } from './codec.ts'
 import { beforeDeadline, classifyDialError, DialDeadlineError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
-import { allMayWait, connectionFrom, leavesDialToPeer, mayWaitForPeersDial } from './dial-yield.ts'
+import { allMayWait, connectionFrom, gossipDialWait, mayWaitForPeersDial } from './dial-yield.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import { SwimSendReports } from './swim-send-reports.ts'
 import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
@@ -229,20 +229,21 @@ export class SwimChannels {
   }
 
   /**
-   * Waits a while for the peer's own dial when this node should not dial it for
-   * gossip (dial-yield.ts). False when the wait ended with the queue better left
-   * unsent: the peer did not dial, and by now it is not a gossip neighbour.
+   * Waits before dialling a peer for gossip alone (dial-yield.ts): for its own
+   * dial, or for the ring to settle. False when the queue is better left unsent:
+   * no connection came, and by now the peer is not a gossip neighbour.
    */
-  private async leaveDialToPeer (channel: Channel): Promise<boolean> {
+  private async waitBeforeGossipDial (channel: Channel): Promise<boolean> {
     const { libp2p, selfId, config, counters, shutdown, state, idle } = this.options
     const peer = channel.peerId
     // a node that stops sends what it has (a leave) at once
-    if (peer == null || state() !== 'started' || !leavesDialToPeer(selfId, peer, libp2p, channel.queue, config.gossipDialYieldMs)) return true
+    const wait = peer == null || state() !== 'started' ? undefined : gossipDialWait(selfId, peer, libp2p, channel.queue, config)
+    if (peer == null || wait == null) return true
     channel.yielding = new AbortController()
-    counters.dialsLeftToPeer.waited++
+    counters.gossipDialWaits[wait.why]++
     try {
-      if (await connectionFrom(libp2p, peer, config.gossipDialYieldMs, AbortSignal.any([shutdown(), channel.yielding.signal]))) {
-        counters.dialsLeftToPeer.peerDialled++
+      if (await connectionFrom(libp2p, peer, wait.ms, AbortSignal.any([shutdown(), channel.yielding.signal]))) {
+        counters.gossipDialWaits.connected++
         return true
       }
     } finally {
@@ -252,7 +253,7 @@ export class SwimChannels {
     // moment ago is often not one any more: a dial now would be a handshake on
     // both sides for gossip its current neighbours carry (docs/neighbourhood.md).
     if (state() !== 'started' || idle.isNeighbour(peer) || !allMayWait(channel.queue)) return true
-    counters.dialsLeftToPeer.noLongerNeighbour++
+    counters.gossipDialWaits.noLongerNeighbour++
     return false
   }
 
@@ -263,7 +264,7 @@ export class SwimChannels {
       let stream = channel.stream
       if (stream == null || stream.writeStatus !== 'writable') {
         channel.stream = undefined
-        if (!await this.leaveDialToPeer(channel)) {
+        if (!await this.waitBeforeGossipDial(channel)) {
           // not a delivery failure: the membership ignores those of gossip and digests
           channel.queue = []
           channel.queuedBytes = 0

@@ -64,7 +64,7 @@ class SwimTransportImpl implements SwimTransport {
     dropped: { malformed: 0, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 0 },
     pathSwitches: 0,
     peersDisconnected: 0,
-    dialsLeftToPeer: { waited: 0, peerDialled: 0, noLongerNeighbour: 0 },
+    gossipDialWaits: { yielded: 0, settled: 0, connected: 0, noLongerNeighbour: 0 },
     pingsWaitedForConnection: 0,
     pathChecks: 0,
     pathCheckFailures: 0
@@ -141,7 +141,7 @@ class SwimTransportImpl implements SwimTransport {
 
   stats (): SwimTransportStats {
     const { messagesByType, pingRtt } = this.counters
-    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, dialsLeftToPeer: { ...this.counters.dialsLeftToPeer }, idleConnectionsClosed: this.idle.closed, neighbourConnectionsOpened: this.idle.opened, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
+    return { ...this.counters, messagesByType: { in: { ...messagesByType.in }, out: { ...messagesByType.out } }, pingRtt: { ...pingRtt, counts: [...pingRtt.counts] }, dropped: { ...this.counters.dropped }, gossipDialWaits: { ...this.counters.gossipDialWaits }, idleConnectionsClosed: this.idle.closed, neighbourConnectionsOpened: this.idle.opened, connections: this.libp2p.getConnections().length, connectionsOpened: { ...this.opened } }
   }
 
   paths (id: string, addrs: readonly string[]): PathView[] {

@@ -52,12 +52,13 @@ export interface SwimTransportStats {
   /** Peers disconnected for sending a burst's worth of frames over the rate limit within a second. */
   peersDisconnected: number
   /**
-   * Gossip sends to a member with no connection that waited for the member's
-   * own dial (gossip/dial-yield.ts), how many of those got it, and how many
-   * were dropped undialled because the member had left the neighbourhood by
-   * the end of the wait.
+   * Gossip sends to a member with no connection that waited before dialling
+   * (gossip/dial-yield.ts): `yielded` for the member's own dial (this node
+   * has the larger id), `settled` for the ring to settle (the smaller id);
+   * how many waits a connection ended (mostly the member's dial), and how
+   * many ended with the member no longer a neighbour (dropped undialled).
    */
-  dialsLeftToPeer: { waited: number, peerDialled: number, noLongerNeighbour: number }
+  gossipDialWaits: { yielded: number, settled: number, connected: number, noLongerNeighbour: number }
   /** Pings that had to wait for a dial (reported to onConnecting): their probes' clocks waited too. */
   pingsWaitedForConnection: number
   /** TCP handshakes made by checkPaths, and how many of them failed. */

@@ -31,7 +31,7 @@ if (process.send != null) {
     onMessage: (from, msg) => { tell({ ev: 'message', from, msg }) },
     onDeliveryFailed: (to, msg, reason) => { tell({ ev: 'failed', to, msg, reason }) },
     onPeerDisconnected: id => { tell({ ev: 'disconnected', id }) }
-  }, { dialTimeoutMs: 2000, gossipDialYieldMs: 500 }) // as the parent's endpoints (libp2p.test.ts)
+  }, { dialTimeoutMs: 2000, gossipDialYieldMs: 500, gossipDialSettleMs: 500 }) // as the parent's endpoints (libp2p.test.ts)
   await transport.start()
   process.on('message', (m: ToEndpoint) => {
     if (m.op !== 'send') return

@@ -45,8 +45,8 @@ function libp2pWorld (listen: string, suffix: string): () => Promise<World> {
       const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [listen] })
       const { inputs, log, mute } = recorder(wake)
       // a refusal on loopback is immediate: a short dial budget keeps a wrong answer quick;
-      // the suite's markers are digests, which may wait gossipDialYieldMs for the peer's own dial
-      const transport = createSwimTransport(node, inputs, { dialTimeoutMs: 2000, gossipDialYieldMs: 500 })
+      // the suite's markers are digests, which may wait before their dial (gossip/dial-yield.ts)
+      const transport = createSwimTransport(node, inputs, { dialTimeoutMs: 2000, gossipDialYieldMs: 500, gossipDialSettleMs: 500 })
       await transport.start()
       const ep: Endpoint = {
         id: node.peerId.toString(),

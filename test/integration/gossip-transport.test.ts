@@ -145,15 +145,42 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
   })
 
   it('two peers gossiping to each other at once share one connection: the larger id waits for the smaller one\'s dial', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const [small, large] = [await startPeer(['/ip4/127.0.0.1/tcp/0']), await startPeer(['/ip4/127.0.0.1/tcp/0'])].sort((x, y) => x.id < y.id ? -1 : 1)
+    let ring: string[] = []
+    const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 300 }, {}, () => ring)))).sort((x, y) => x.id < y.id ? -1 : 1)
+    ring = [small.id, large.id] // a ring on which each is the other's neighbour
     const gossip: Message = { type: 'gossip', updates: [] }
     large.transport.send({ id: small.id, addrs: small.addrs }, gossip)
     small.transport.send({ id: large.id, addrs: large.addrs }, gossip)
     await waitFor('gossip at both', () => small.received.length === 1 && large.received.length === 1, WAIT_MS, POLL_MS)
     assert.equal(small.node.getConnections(large.node.peerId).length, 1)
     assert.equal(large.node.getConnections(small.node.peerId)[0].direction, 'inbound')
-    assert.deepEqual(large.transport.stats().dialsLeftToPeer, { waited: 1, peerDialled: 1, noLongerNeighbour: 0 })
-    assert.deepEqual(small.transport.stats().dialsLeftToPeer, { waited: 0, peerDialled: 0, noLongerNeighbour: 0 })
+    assert.deepEqual(large.transport.stats().gossipDialWaits, { yielded: 1, settled: 0, connected: 1, noLongerNeighbour: 0 })
+    assert.deepEqual(small.transport.stats().gossipDialWaits, { yielded: 0, settled: 1, connected: 0, noLongerNeighbour: 0 })
+  })
+
+  it('the smaller id\'s gossip waits gossipDialSettleMs before it dials: a probe\'s connection meanwhile carries it, and a member no longer a neighbour is not dialled', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // a wait longer than the test: only the peer's probe can end it
+    let ring: string[] = []
+    const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 60_000 }, {}, () => ring)))).sort((x, y) => x.id < y.id ? -1 : 1)
+    ring = [small.id, large.id]
+    small.transport.send({ id: large.id, addrs: large.addrs }, { type: 'gossip', updates: [] })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(large.received.length, 0, 'gossip alone waits')
+    large.transport.send({ id: small.id, addrs: small.addrs }, ping(1, small.id))
+    await waitFor('the probe, then the gossip on its connection', () => small.received.length === 1 && large.received.length === 1, WAIT_MS, POLL_MS)
+    assert.equal(small.node.getConnections(large.node.peerId).length, 1)
+    assert.equal(small.node.getConnections(large.node.peerId)[0].direction, 'inbound', 'the smaller id never dialled')
+    assert.deepEqual(small.transport.stats().gossipDialWaits, { yielded: 0, settled: 1, connected: 1, noLongerNeighbour: 0 })
+
+    let neighbours: string[] = []
+    const peers = await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 300 }, {}, () => neighbours)))
+    const [small2, large2] = peers.sort((x, y) => x.id < y.id ? -1 : 1)
+    neighbours = [large2.id]
+    small2.transport.send({ id: large2.id, addrs: large2.addrs }, { type: 'gossip', updates: [] })
+    neighbours = ['someone-else'] // the ring moved on while the gossip waited
+    await waitFor('the wait over', () => small2.transport.stats().gossipDialWaits.noLongerNeighbour === 1, WAIT_MS, POLL_MS)
+    assert.equal(small2.node.getConnections(large2.node.peerId).length, 0, 'never dialled')
+    assert.deepEqual(small2.failures, [], 'not a delivery failure')
   })
 
   it('gossip that waits for the peer\'s dial goes out on its own after gossipDialYieldMs, and a probe queued behind it ends the wait', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -179,7 +206,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     neighbours = [small.id]
     large.transport.send({ id: small.id, addrs: small.addrs }, { type: 'gossip', updates: [] })
     neighbours = ['someone-else'] // the ring moved on while the gossip waited
-    await waitFor('the wait over', () => large.transport.stats().dialsLeftToPeer.noLongerNeighbour === 1, WAIT_MS, POLL_MS)
+    await waitFor('the wait over', () => large.transport.stats().gossipDialWaits.noLongerNeighbour === 1, WAIT_MS, POLL_MS)
     await new Promise(resolve => setTimeout(resolve, 300))
     assert.equal(small.received.length, 0)
     assert.equal(large.node.getConnections(small.node.peerId).length, 0, 'never dialled')

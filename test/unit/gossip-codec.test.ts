@@ -330,6 +330,7 @@ describe('gossip transport config', () => {
     assert.equal(config.dialTimeoutMs, 2000)
     assert.equal(fromPartial({ dialTimeoutMs: 500, maxMessageBytes: undefined }).dialTimeoutMs, 500)
     assert.equal(fromPartial({ gossipDialYieldMs: 0 }).gossipDialYieldMs, 0, '0 turns the wait for the peer\'s dial off')
+    assert.equal(fromPartial({ gossipDialSettleMs: 0 }).gossipDialSettleMs, 0, '0 turns the wait for the ring off')
   })
 
   const bad: Array<[string, Record<string, unknown>]> = [
@@ -341,7 +342,8 @@ describe('gossip transport config', () => {
     ['queue smaller than one message', { maxMessageBytes: 4096, maxQueuedBytesPerPeer: 2048 }],
     ['unknown option', { dialTimeout: 2000 }],
     ['negative gossip dial yield', { gossipDialYieldMs: -1 }],
-    ['fractional gossip dial yield', { gossipDialYieldMs: 0.5 }]
+    ['fractional gossip dial yield', { gossipDialYieldMs: 0.5 }],
+    ['negative gossip dial settle', { gossipDialSettleMs: -1 }]
   ]
   for (const [name, partial] of bad) {
     it(`rejects ${name} with InvalidTransportConfigError`, () => {
