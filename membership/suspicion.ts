@@ -85,12 +85,13 @@ export function stretchForLocalHealth (s: Suspicion, now: number, score: number)
 }
 
 /**
- * A suspicion that runs out sooner than `floorMs` after it began, while
- * refutations lately took about that long (refutation-window.ts), is held until
- * then, never past the max timeout. Not one with crash evidence (a refused
- * connection). Returns whether it moved the deadline.
+ * Holds a suspicion that would run out sooner than `floorMs` after it began
+ * until then, never past the max timeout; not one with crash evidence (a
+ * refused connection). The floor is timers.ts's (heldForSlowRefutations: a
+ * multiple of the slowest refutation lately). Returns whether it moved the
+ * deadline.
  */
-export function holdForSlowRefutations (s: Suspicion, now: number, floorMs: number): boolean {
+export function holdUntilFloor (s: Suspicion, now: number, floorMs: number): boolean {
   if (s.refusedDeadline != null) return false
   const at = s.startedAt + Math.min(floorMs, s.maxMs)
   if (at <= now) return false

@@ -6,7 +6,7 @@
  */
 import { reconnectScaleMs } from './formulas.ts'
 import { stagger } from './random.ts'
-import { holdForSlowRefutations, postponeSuspicion, stretchForLocalHealth, type Suspicion } from './suspicion.ts'
+import { holdUntilFloor, postponeSuspicion, stretchForLocalHealth, type Suspicion } from './suspicion.ts'
 import { slowestRefutationMs } from './refutation-window.ts'
 import { failSuspect, reap } from './merge.ts'
 import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
@@ -76,7 +76,7 @@ function heldForSlowRefutations (state: State, s: Suspicion, t: number): boolean
   const mult = state.config.suspicionRefutationMult
   if (mult <= 0) return false
   const slowestMs = slowestRefutationMs(state.refutationSpans, t, state.config.refutationWindowMs)
-  if (!holdForSlowRefutations(s, t, mult * slowestMs)) return false
+  if (!holdUntilFloor(s, t, mult * slowestMs)) return false
   state.stats.suspicionsHeld++
   return true
 }
