@@ -75,6 +75,11 @@ export class NeighbourConnections {
     return neighbours.length === 0 || neighbours.includes(peer)
   }
 
+  /** True when the membership names gossip neighbours: the cluster is large enough for the ring. */
+  get ringOn (): boolean {
+    return (this.#options.neighbours?.() ?? []).length > 0
+  }
+
   /** A SWIM frame went to or came from `peer`. */
   touch (peer: string): void {
     this.#lastUse.set(peer, performance.now())

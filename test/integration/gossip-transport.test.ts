@@ -158,7 +158,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.deepEqual(small.transport.stats().gossipDialWaits, { yielded: 0, settled: 1, connected: 0, noLongerNeighbour: 0 })
   })
 
-  it('the smaller id\'s gossip waits gossipDialSettleMs before it dials: a probe\'s connection meanwhile carries it, and a member no longer a neighbour is not dialled', { timeout: TEST_TIMEOUT_MS }, async () => {
+  it('on a ring the smaller id\'s gossip waits gossipDialSettleMs before it dials: a probe\'s connection meanwhile carries it, and a member no longer a neighbour is not dialled', { timeout: TEST_TIMEOUT_MS }, async () => {
     // a wait longer than the test: only the peer's probe can end it
     let ring: string[] = []
     const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 60_000 }, {}, () => ring)))).sort((x, y) => x.id < y.id ? -1 : 1)
@@ -181,6 +181,12 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     await waitFor('the wait over', () => small2.transport.stats().gossipDialWaits.noLongerNeighbour === 1, WAIT_MS, POLL_MS)
     assert.equal(small2.node.getConnections(large2.node.peerId).length, 0, 'never dialled')
     assert.deepEqual(small2.failures, [], 'not a delivery failure')
+
+    // no ring (a cluster too small for one: the membership names no neighbours): nothing to settle
+    const [small3, large3] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 60_000 })))).sort((x, y) => x.id < y.id ? -1 : 1)
+    small3.transport.send({ id: large3.id, addrs: large3.addrs }, { type: 'gossip', updates: [] })
+    await waitFor('gossip at the larger id at once', () => large3.received.length === 1, WAIT_MS, POLL_MS)
+    assert.equal(small3.transport.stats().gossipDialWaits.settled, 0)
   })
 
   it('gossip that waits for the peer\'s dial goes out on its own after gossipDialYieldMs, and a probe queued behind it ends the wait', { timeout: TEST_TIMEOUT_MS }, async () => {
