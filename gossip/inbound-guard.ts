@@ -37,6 +37,7 @@
 import type { Socket } from 'node:net'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { webSocketClient } from './ws-client.ts'
 import type { Listener, Transport, Upgrader } from '@libp2p/interface'
 
 export interface WebSocketGuardOptions {
@@ -110,7 +111,7 @@ export function guardedTcp (stats: InboundStats, connectTimeoutMs: number): Tran
 
 /** `webSockets()` hardened as described above, its failed inbound upgrades counted. */
 export function guardedWebSockets (stats: InboundStats, options: WebSocketGuardOptions = DEFAULT_WEBSOCKET_GUARD): TransportFactory {
-  return wrapListeners(webSockets(), (listener) => hardenWebSocket(listener, stats, options), stats, 'ws')
+  return wrapListeners(webSockets({ WebSocket: webSocketClient() }), (listener) => hardenWebSocket(listener, stats, options), stats, 'ws')
 }
 
 /** Wraps each listener the transport creates, and the upgrader it hands it. */
