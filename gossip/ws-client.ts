@@ -13,8 +13,36 @@
  */
 import { WebSocket as WsClient } from 'ws'
 
-/** ws's WebSocket class on Node; undefined (the global) on Deno. */
+/**
+ * ws's client, holding the messages that arrive before anyone listens for
+ * them. ws parses what came in the same packet as the upgrade's answer at
+ * once, before @libp2p/websockets (which waits for `open`, then for a
+ * microtask) attaches its listener; undici dispatches later. With a cluster
+ * key both sides speak first (the key's nonce), and a nonce lost so hangs
+ * the handshake.
+ */
+class HoldingClient extends WsClient {
+  #held: Array<[unknown, boolean]> | undefined = []
+  readonly #hold = (data: unknown, isBinary: boolean): void => { this.#held?.push([data, isBinary]) }
+
+  constructor (url: string) {
+    super(url)
+    this.on('message', this.#hold)
+  }
+
+  // the signature of ws's own, whose overloads TypeScript cannot repeat here
+  override addEventListener (type: any, listener: any, options?: any): void {
+    super.addEventListener(type, listener, options)
+    const held = this.#held
+    if (type !== 'message' || held == null) return
+    this.#held = undefined
+    this.off('message', this.#hold)
+    for (const [data, isBinary] of held) this.emit('message', data, isBinary)
+  }
+}
+
+/** ws's WebSocket class (holding early messages) on Node; undefined (the global) on Deno. */
 export function webSocketClient (): (new (url: string) => WebSocket) | undefined {
   if ('Deno' in globalThis) return undefined
-  return WsClient as unknown as new (url: string) => WebSocket
+  return HoldingClient as unknown as new (url: string) => WebSocket
 }
