@@ -71,13 +71,18 @@ export class NeighbourConnections {
    * while the cluster is too small for the ring (the membership names none then).
    */
   isNeighbour (peer: string): boolean {
-    const neighbours = this.#options.neighbours?.() ?? []
+    const neighbours = this.#named()
     return neighbours.length === 0 || neighbours.includes(peer)
   }
 
   /** True when the membership names gossip neighbours: the cluster is large enough for the ring. */
   get ringOn (): boolean {
-    return (this.#options.neighbours?.() ?? []).length > 0
+    return this.#named().length > 0
+  }
+
+  /** The membership's gossip neighbours; none while the cluster is too small for the ring. */
+  #named (): readonly string[] {
+    return this.#options.neighbours?.() ?? []
   }
 
   /** A SWIM frame went to or came from `peer`. */
@@ -107,7 +112,7 @@ export class NeighbourConnections {
 
   /** Closes the connections idle at `now` outside the neighbourhood, and dials missing neighbours. */
   sweep (now: number): void {
-    const neighbours = new Set(this.#options.neighbours?.())
+    const neighbours = new Set(this.#named())
     const connected = new Set<string>()
     for (const connection of this.#libp2p.getConnections()) {
       const peer = connection.remotePeer.toString()

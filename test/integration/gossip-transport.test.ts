@@ -58,6 +58,12 @@ async function startPeer (listen: string[], config: Partial<TransportConfig> = {
   return peer
 }
 
+/** Two peers started alike, the one with the smaller id first (dial-yield.ts decides by id). */
+async function startPairById (config: Partial<TransportConfig>, neighbours?: () => string[]): Promise<[Peer, Peer]> {
+  const pair = await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], config, {}, neighbours)))
+  return pair.sort((x, y) => x.id < y.id ? -1 : 1) as [Peer, Peer]
+}
+
 async function stopPeer (peer: Peer): Promise<void> {
   await peer.transport.stop()
   await peer.node.stop()
@@ -146,7 +152,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
 
   it('two peers gossiping to each other at once share one connection: the larger id waits for the smaller one\'s dial', { timeout: TEST_TIMEOUT_MS }, async () => {
     let ring: string[] = []
-    const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 300 }, {}, () => ring)))).sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small, large] = await startPairById({ gossipDialSettleMs: 300 }, () => ring)
     ring = [small.id, large.id] // a ring on which each is the other's neighbour
     const gossip: Message = { type: 'gossip', updates: [] }
     large.transport.send({ id: small.id, addrs: small.addrs }, gossip)
@@ -161,7 +167,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
   it('on a ring the smaller id\'s gossip waits gossipDialSettleMs before it dials: a probe\'s connection meanwhile carries it, and a member no longer a neighbour is not dialled', { timeout: TEST_TIMEOUT_MS }, async () => {
     // a wait longer than the test: only the peer's probe can end it
     let ring: string[] = []
-    const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 60_000 }, {}, () => ring)))).sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small, large] = await startPairById({ gossipDialSettleMs: 60_000 }, () => ring)
     ring = [small.id, large.id]
     small.transport.send({ id: large.id, addrs: large.addrs }, { type: 'gossip', updates: [] })
     await new Promise(resolve => setTimeout(resolve, 300))
@@ -173,8 +179,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.deepEqual(small.transport.stats().gossipDialWaits, { yielded: 0, settled: 1, connected: 1, noLongerNeighbour: 0 })
 
     let neighbours: string[] = []
-    const peers = await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 300 }, {}, () => neighbours)))
-    const [small2, large2] = peers.sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small2, large2] = await startPairById({ gossipDialSettleMs: 300 }, () => neighbours)
     neighbours = [large2.id]
     small2.transport.send({ id: large2.id, addrs: large2.addrs }, { type: 'gossip', updates: [] })
     neighbours = ['someone-else'] // the ring moved on while the gossip waited
@@ -183,7 +188,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.deepEqual(small2.failures, [], 'not a delivery failure')
 
     // no ring (a cluster too small for one: the membership names no neighbours): nothing to settle
-    const [small3, large3] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialSettleMs: 60_000 })))).sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small3, large3] = await startPairById({ gossipDialSettleMs: 60_000 })
     small3.transport.send({ id: large3.id, addrs: large3.addrs }, { type: 'gossip', updates: [] })
     await waitFor('gossip at the larger id at once', () => large3.received.length === 1, WAIT_MS, POLL_MS)
     assert.equal(small3.transport.stats().gossipDialWaits.settled, 0)
@@ -191,7 +196,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
 
   it('gossip that waits for the peer\'s dial goes out on its own after gossipDialYieldMs, and a probe queued behind it ends the wait', { timeout: TEST_TIMEOUT_MS }, async () => {
     const yieldMs = 60_000 // longer than the test: only the probe can end the wait
-    const [small, large] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialYieldMs: yieldMs })))).sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small, large] = await startPairById({ gossipDialYieldMs: yieldMs })
     large.transport.send({ id: small.id, addrs: small.addrs }, { type: 'gossip', updates: [] })
     await new Promise(resolve => setTimeout(resolve, 300))
     assert.equal(small.received.length, 0, 'gossip alone waits')
@@ -199,7 +204,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     await waitFor('gossip and ping at the smaller id', () => small.received.length === 2, WAIT_MS, POLL_MS)
     assert.deepEqual(small.received.map(r => r.msg.type), ['gossip', 'ping'])
 
-    const [small2, large2] = (await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialYieldMs: 300 })))).sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small2, large2] = await startPairById({ gossipDialYieldMs: 300 })
     large2.transport.send({ id: small2.id, addrs: small2.addrs }, { type: 'gossip', updates: [] })
     await waitFor('gossip at the smaller id after the wait', () => small2.received.length === 1, WAIT_MS, POLL_MS)
     assert.deepEqual(large2.failures, [])
@@ -207,8 +212,7 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
 
   it('gossip whose wait for the peer\'s dial ran out is dropped undialled once the peer is no longer a gossip neighbour', { timeout: TEST_TIMEOUT_MS }, async () => {
     let neighbours: string[] = []
-    const peers = await Promise.all([0, 1].map(async () => await startPeer(['/ip4/127.0.0.1/tcp/0'], { gossipDialYieldMs: 300 }, {}, () => neighbours)))
-    const [small, large] = peers.sort((x, y) => x.id < y.id ? -1 : 1)
+    const [small, large] = await startPairById({ gossipDialYieldMs: 300 }, () => neighbours)
     neighbours = [small.id]
     large.transport.send({ id: small.id, addrs: small.addrs }, { type: 'gossip', updates: [] })
     neighbours = ['someone-else'] // the ring moved on while the gossip waited
