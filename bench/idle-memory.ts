@@ -10,8 +10,8 @@
  * N=100  IDLE_MS=90000  AGENT_ENTRY=agent/bin.js AGENT_PREFER_BUNDLE=1
  * HEAP_SNAPSHOT_DIR=DIR: the first of the six writes a heap snapshot there
  */
-import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { residentMb } from './proc.ts'
 import { ClusterViews } from './views.ts'
 import { warmUp } from './warm-up.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess } from '../test/integration/harness.ts'
@@ -20,16 +20,6 @@ const n = Number(process.env.N ?? 10)
 const idleMs = Number(process.env.IDLE_MS ?? 90_000)
 const snapshotDir = process.env.HEAP_SNAPSHOT_DIR
 const env: Record<string, string> = snapshotDir == null ? {} : { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` }
-
-/** The `Key: number` lines of a /proc file. */
-async function fields (path: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {}
-  for (const line of (await readFile(path, 'utf8')).split('\n')) {
-    const m = /^(\w+):\s+(\d+)/.exec(line)
-    if (m != null) out[m[1]] = Number(m[2])
-  }
-  return out
-}
 
 /** A gauge of a Prometheus exposition, in MiB. */
 function mib (metrics: string, name: string, labels = ''): number {
@@ -53,13 +43,11 @@ try {
   const sample = agents.filter((_, i) => i > 0 && i % Math.max(1, Math.floor(n / 6)) === 0).slice(0, 6)
   const rows: Array<Record<string, number>> = []
   for (const a of sample) {
-    const status = await fields(`/proc/${a.child.pid}/status`)
+    const resident = await residentMb(a.child.pid!)
     const metrics = await (await fetch(`http://${a.rpc}/metrics`)).text()
     const stats = await (await fetch(`http://${a.rpc}/v1/stats`)).json() as { transport: { connections: number } }
     rows.push({
-      rss: status.VmRSS / 1024,
-      anonymous: status.RssAnon / 1024,
-      file: status.RssFile / 1024,
+      ...resident,
       heapTotal: mib(metrics, 'nodejs_heap_size_total_bytes'),
       heapUsed: mib(metrics, 'nodejs_heap_size_used_bytes'),
       oldSpace: mib(metrics, 'nodejs_heap_space_size_total_bytes', '{space="old"}'),

@@ -8,6 +8,11 @@ import { readdir, readFile } from 'node:fs/promises'
 // utime and stime in /proc/PID/stat are in clock ticks (`getconf CLK_TCK`, 100 on Linux).
 const CLOCK_TICKS_PER_SEC = 100
 
+/** The number on a `key: number` line of a /proc file (status, io); NaN if there is none. */
+function keyed (text: string, key: string): number {
+  return Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN)
+}
+
 /** User and system CPU time of process `pid` so far, in seconds. Rejects if it is gone. */
 export async function cpuTimes (pid: number): Promise<{ userS: number, systemS: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
@@ -16,17 +21,22 @@ export async function cpuTimes (pid: number): Promise<{ userS: number, systemS: 
   return { userS: Number(fields[11]) / CLOCK_TICKS_PER_SEC, systemS: Number(fields[12]) / CLOCK_TICKS_PER_SEC }
 }
 
+/** Resident memory of process `pid` in MB (/proc/PID/status VmRSS, RssAnon, RssFile); NaN where /proc does not say. Rejects if it is gone. */
+export async function residentMb (pid: number): Promise<{ rss: number, anonymous: number, file: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const mb = (key: string): number => keyed(status, key) / 1024
+  return { rss: mb('VmRSS'), anonymous: mb('RssAnon'), file: mb('RssFile') }
+}
+
 /** Resident memory (VmRSS) of process `pid` in MB; NaN if /proc does not say. Rejects if it is gone. */
 export async function rssMb (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024
+  return (await residentMb(pid)).rss
 }
 
 /** Bytes process `pid` (or this one) has read and written through system calls so far, sockets included (/proc/PID/io rchar, wchar). */
 export async function ioBytes (pid: number | 'self'): Promise<{ readB: number, writtenB: number }> {
   const io = await readFile(`/proc/${pid}/io`, 'utf8')
-  const field = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN)
-  return { readB: field('rchar'), writtenB: field('wchar') }
+  return { readB: keyed(io, 'rchar'), writtenB: keyed(io, 'wchar') }
 }
 
 /** CPU seconds of every thread of process `pid`, from the scheduler's own nanosecond counters (finer than clock ticks). */
