@@ -116,8 +116,7 @@ export interface TransportConfig {
   /**
    * How long a send of gossip alone to a member with no connection waits
    * before this node dials it when its id is the smaller (the one that
-   * dials: gossipDialYieldMs) and the cluster is large enough for the ring
-   * (docs/neighbourhood.md): a member that just became a gossip neighbour
+   * dials: gossipDialYieldMs): a member that just became a gossip neighbour
    * is often not one a moment later while members join together, and a probe
    * between the two (which never waits) may open a connection meanwhile.
    * After the wait the gossip is dropped undialled if the member is no

@@ -12,13 +12,14 @@
  * So a send that carries only gossip (or a push-pull digest) to a member we
  * have no connection to leaves the dial to the member with the smaller id:
  * the larger one waits up to `gossipDialYieldMs` for a connection from it,
- * then dials after all. Once the cluster has a ring the smaller one waits
- * too, `gossipDialSettleMs` (shorter): while members join together every
- * member's ring fills in under it, and a quarter of a 50-agent start's
- * gossip dials went to members that were neighbours for a moment only; a
- * probe between the two may open the connection meanwhile. Without a ring
- * every member is a neighbour for good: nothing to settle, and a wait would
- * only delay gossip. After either wait, gossip for a member that is no
+ * then dials after all. The smaller one waits too, `gossipDialSettleMs`
+ * (shorter): while members join together every member's ring fills in under
+ * it, and a quarter of a 50-agent start's gossip dials went to members that
+ * were neighbours for a moment only; and a probe between the two (probes
+ * never wait) often opens the connection meanwhile. That pays without a ring
+ * as well (up to 12 members, all neighbours for good): a 10-agent start
+ * spent a third less CPU with the wait and was full as soon (docs/scale.md,
+ * "Gossip that waits for the ring"). After either wait, gossip for a member that is no
  * longer a neighbour is dropped undialled (its current neighbours carry it).
  * Probes, acks, indirect probes and syncs never wait, and one queued behind
  * the gossip ends the wait: failure detection does not depend on who dials.
@@ -50,14 +51,11 @@ export interface GossipDialWait { ms: number, why: 'yielded' | 'settled' }
  * The wait before dialling `peerId` for what is queued: none unless all of
  * it may wait and there is no connection yet; then gossipDialYieldMs when
  * this node has the larger id (the peer dials), gossipDialSettleMs when the
- * smaller and the cluster has a ring (`ringOn`: without one every member is
- * a neighbour for good, and there is nothing to settle).
+ * smaller.
  */
 export function gossipDialWait (selfId: string, peerId: string, libp2p: Libp2p, queued: ReadonlyArray<{ msg: Message }>,
-  config: Pick<TransportConfig, 'gossipDialYieldMs' | 'gossipDialSettleMs'>, ringOn: boolean): GossipDialWait | undefined {
-  const wait: GossipDialWait = selfId > peerId
-    ? { ms: config.gossipDialYieldMs, why: 'yielded' }
-    : { ms: ringOn ? config.gossipDialSettleMs : 0, why: 'settled' }
+  config: Pick<TransportConfig, 'gossipDialYieldMs' | 'gossipDialSettleMs'>): GossipDialWait | undefined {
+  const wait: GossipDialWait = selfId > peerId ? { ms: config.gossipDialYieldMs, why: 'yielded' } : { ms: config.gossipDialSettleMs, why: 'settled' }
   if (wait.ms <= 0 || queued.length === 0 || !allMayWait(queued)) return undefined
   return libp2p.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peerId) ? undefined : wait
 }

@@ -75,11 +75,6 @@ export class NeighbourConnections {
     return neighbours.length === 0 || neighbours.includes(peer)
   }
 
-  /** True when the membership names gossip neighbours: the cluster is large enough for the ring. */
-  get ringOn (): boolean {
-    return this.#named().length > 0
-  }
-
   /** The membership's gossip neighbours; none while the cluster is too small for the ring. */
   #named (): readonly string[] {
     return this.#options.neighbours?.() ?? []

@@ -237,7 +237,7 @@ export class SwimChannels {
     const { libp2p, selfId, config, counters, shutdown, state, idle } = this.options
     const peer = channel.peerId
     // a node that stops sends what it has (a leave) at once
-    const wait = peer == null || state() !== 'started' ? undefined : gossipDialWait(selfId, peer, libp2p, channel.queue, config, idle.ringOn)
+    const wait = peer == null || state() !== 'started' ? undefined : gossipDialWait(selfId, peer, libp2p, channel.queue, config)
     if (peer == null || wait == null) return true
     channel.yielding = new AbortController()
     counters.gossipDialWaits[wait.why]++
