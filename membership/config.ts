@@ -42,7 +42,7 @@ export interface MembershipConfig {
    * 0: off.
    */
   suspicionRefutationMult: number
-  /** How far back the slowest refutation (or late ack) counts for suspicionRefutationMult, and a member's slowest ack for probePatienceMult. */
+  /** How far back the slowest refutation (or late ack) counts for suspicionRefutationMult, a member's slowest ack for probePatienceMult, and a member's arrival for firstAckPatienceMs. */
   refutationWindowMs: number
   /**
    * A probe waits for a member's ack at least this many times the slowest ack
@@ -53,6 +53,18 @@ export interface MembershipConfig {
    * slow (membership/probe-clock.ts). 0: off.
    */
   probePatienceMult: number
+  /**
+   * A probe of a member that has not acked this node since it came (learned,
+   * or back alive, within refutationWindowMs) waits at least this long for
+   * its ack, before the indirect probes and again after them: in a start of
+   * many members every host is starved, a member's first ack can take
+   * seconds, and the usual clock would suspect it before it could answer
+   * (Akka's `expected-response-after` does this for a first heartbeat). A
+   * member that has acked is probed on the usual clock (or by
+   * probePatienceMult); one that dies before its first ack is suspected up
+   * to twice this later. 0 or up to probeTimeoutMs: off.
+   */
+  firstAckPatienceMs: number
   /** Lifeguard: the local health multiplier saturates at this value - 1; probe timeout and interval scale by (health + 1). */
   awarenessMaxMultiplier: number
   /** Retransmit limit per update = retransmitMult * ceil(log10(n + 1)). */
@@ -142,6 +154,7 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   suspicionRefutationMult: 3,
   refutationWindowMs: 60_000,
   probePatienceMult: 2,
+  firstAckPatienceMs: 4000,
   awarenessMaxMultiplier: 8,
   retransmitMult: 4,
   gossipIntervalMs: 200,
@@ -167,6 +180,7 @@ export const WAN: Readonly<MembershipConfig> = Object.freeze({
   ...LAN,
   probeIntervalMs: 5000,
   probeTimeoutMs: 3000,
+  firstAckPatienceMs: 12_000,
   suspicionMult: 6,
   refusedSuspicionTimeoutMs: 3000,
   refutationWindowMs: 300_000,
@@ -186,6 +200,7 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   ...LAN,
   probeIntervalMs: 500,
   probeTimeoutMs: 200,
+  firstAckPatienceMs: 1600,
   suspicionMult: 3,
   refusedSuspicionTimeoutMs: 200,
   refutationWindowMs: 30_000,
@@ -220,6 +235,7 @@ export const EDGE: Readonly<MembershipConfig> = Object.freeze({
   ...LAN,
   probeIntervalMs: 2000,
   probeTimeoutMs: 800,
+  firstAckPatienceMs: 6400,
   refusedSuspicionTimeoutMs: 1000,
   refutationWindowMs: 120_000,
   gossipIntervalMs: 500,

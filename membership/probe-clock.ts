@@ -15,6 +15,11 @@
  * detected as fast as before; a member that was slow lately and then crashes
  * is suspected later, by at most twice the cap.
  *
+ * A member that came lately (learned, or back alive) and has not acked this
+ * node yet is given `firstAckPatienceMs`: in a start of many, most
+ * suspicions came from a member's first probes, before any ack could say
+ * how slow it was.
+ *
  * Only acks to this node's own pings count, not those relayed by an
  * intermediary (their span includes the wait for the indirect probe), and not
  * one that spans a long stall of this process (it measured the stall).
@@ -63,7 +68,8 @@ export function relayClock (state: State, target: MemberId): Pick<Relay, 'nackAt
 
 /** An ack from `target` to our ping sent at `pingedAt` arrived now. */
 export function noteDirectAck (state: State, target: MemberId, pingedAt: number): void {
-  if (state.config.probePatienceMult === 0 || spansLongStall(state, pingedAt)) return
+  const { probePatienceMult, firstAckPatienceMs } = state.config
+  if ((probePatienceMult === 0 && firstAckPatienceMs === 0) || spansLongStall(state, pingedAt)) return
   const ms = state.now - pingedAt
   const spans = state.ackSpans
   const prev = spans.get(target)
@@ -74,13 +80,26 @@ export function noteDirectAck (state: State, target: MemberId, pingedAt: number)
   if (spans.size > MAX_ACK_SPANS) spans.delete(spans.keys().next().value!)
 }
 
-/** How long a probe of `target` waits at least, for its direct ack and again for the indirect ones; 0 if it acked promptly or not lately. */
+/**
+ * How long a probe of `target` waits at least, for its direct ack and again
+ * for the indirect ones: by its slowest ack lately, or firstAckPatienceMs if
+ * it came lately and has not acked yet; 0 if it acked promptly.
+ */
 export function patienceFor (state: State, target: MemberId): number {
   const { config } = state
   const span = state.ackSpans.get(target)
-  if (config.probePatienceMult === 0 || span == null || state.now - span.at > config.refutationWindowMs) return 0
+  if (span == null || state.now - span.at > config.refutationWindowMs) return firstAckPatience(state, target)
+  if (config.probePatienceMult === 0) return 0
   const patience = config.probePatienceMult * span.ms
   // Within the probe timeout the usual clock holds (and a relay keeps its usual expiry).
   if (patience <= config.probeTimeoutMs) return 0
   return Math.min(patience, config.awarenessMaxMultiplier * config.probeTimeoutMs)
+}
+
+/** firstAckPatienceMs for a member that came (learned, or back alive) within refutationWindowMs; 0 for one here longer. */
+function firstAckPatience (state: State, target: MemberId): number {
+  const { config } = state
+  const member = state.members.get(target)?.member
+  if (config.firstAckPatienceMs <= config.probeTimeoutMs || member == null || state.now - member.statusSince > config.refutationWindowMs) return 0
+  return config.firstAckPatienceMs
 }

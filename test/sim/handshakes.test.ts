@@ -4,7 +4,9 @@
  * waits for its handshake is not counted as lost (membership/probe.ts), so
  * no live member is suspected for the handshake's speed. With the wait cut
  * to nothing (probeConnectWaitMs: 1, the probe goes on as if the ping were
- * lost) the same start suspects members: the test has teeth.
+ * lost) and no first-ack patience (which alone would wait out a handshake
+ * for a new member's first probe) the same start suspects members: the test
+ * has teeth.
  *
  * Replay: `SIM_SEED=<seed> npm run test:sim`.
  */
@@ -40,7 +42,8 @@ describe(`membership simulation: ${N} nodes starting where a handshake outlasts 
   it('no live member is suspected or failed for its handshake\'s speed; without the wait for the handshake, members are', simulate(0, (seed) => {
     const waiting = start(seed, {})
     assert.deepEqual(waiting, { suspicions: 0, falseFailures: 0 })
-    const counting = start(seed, { probeConnectWaitMs: 1 })
+    // first-ack patience off too: it alone would wait out these handshakes for a new member's first probe
+    const counting = start(seed, { probeConnectWaitMs: 1, firstAckPatienceMs: 0 })
     assert.ok(counting.suspicions > 0, 'members suspected when a handshake counts as silence')
   }))
 })

@@ -4,13 +4,14 @@
  * arrive"): 50 members joining within 20 s, half of all messages held
  * 0.5-6 s (as in a host saturated by agents starting together, where a
  * message waits in a starved process's socket), timers on time. With each
- * suspicion held for three times the slowest refutation seen lately, a
- * handful of marks of up to three members remain (in the first seconds, before
- * any refutation was seen: the hold has nothing to go by yet); with the hold
- * off, a hundred or more marks of twenty-odd members: the test has teeth.
- * (Patient probes, membership/probe-clock.ts, moved the default seed from
- * two members to three and 24 other seeds from 53 marks of 19 members to 38
- * of 15: docs/scale.md.)
+ * suspicion held for three times the slowest refutation seen lately, at
+ * most a handful of marks of up to three members remain (in the first
+ * seconds, before any refutation was seen: the hold has nothing to go by
+ * yet); with the hold off, a hundred or more marks of twenty-odd members: the
+ * test has teeth. (Patient probes, membership/probe-clock.ts, moved the
+ * default seed from two members to three and 24 other seeds from 53 marks
+ * of 19 members to 38 of 15; first-ack patience then took the default seed
+ * and six others to none, from 14 marks of 7 members in 3 of the 7: docs/design.md.)
  *
  * Replay: `SIM_SEED=<seed> npm run test:sim`.
  */

@@ -1,20 +1,22 @@
 /**
  * A probe waits for a member at least probePatienceMult (2) times the slowest
  * ack that member gave lately (membership/probe-clock.ts): where every ack
- * takes longer than the probe timeout (a starved host), each prober suspects
- * a member once, then waits for it; a member that was slow and then crashes
- * is still suspected and failed, later by at most the cap.
+ * takes longer than the probe timeout (a starved host), each prober would
+ * suspect a member once, then wait for it; a member that was slow and then
+ * crashes is still suspected and failed, later by at most the cap. A member
+ * that came lately and has not acked yet is given firstAckPatienceMs (4 s on
+ * lan), so that even its first probe waits for a slow first ack.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Wire } from './membership-harness.ts'
+import { addrOf, Wire } from './membership-harness.ts'
 import type { MemberId, MembershipConfig, Message } from '../../membership/index.ts'
 
 const IDS = ['a', 'b', 'c', 'd', 'e', 'f']
 /** Longer than the probe timeout (500 ms) and the whole probe interval (1 s) on lan. */
 const ACK_DELAY_MS = 1200
 
-/** Six members joined, with every ack delivered ACK_DELAY_MS after it was sent. */
+/** Six members joining, with every ack delivered ACK_DELAY_MS after it was sent from the join on. */
 class SlowAcks {
   readonly wire: Wire
   readonly #held: Array<{ at: number, from: MemberId, to: MemberId, msg: Message }> = []
@@ -22,12 +24,18 @@ class SlowAcks {
   constructor (config: Partial<MembershipConfig>) {
     this.wire = new Wire(config)
     for (const id of IDS) this.wire.add(id)
-    this.wire.joinAll()
     this.wire.drop = ({ at, from, to, msg }) => {
       if (msg.type !== 'ack' || to.id == null) return false
       this.#held.push({ at: at + ACK_DELAY_MS, from, to: to.id, msg })
       return true
     }
+    this.join()
+  }
+
+  /** Joins every member to the first one (the acks held from the first probe on). */
+  join (): void {
+    const [seed, ...rest] = IDS
+    for (const id of rest) this.wire.input(id, (core, now) => core.join(now, [{ addrs: [addrOf(seed)] }]))
   }
 
   /** Advances `ms`, delivering each held ack when due (not to a silent member, nor from one that fell silent since). */
@@ -59,6 +67,34 @@ describe('membership core: probes patient with members that ack slowly', () => {
     }
     assert.equal(raisedOver({}), 0)
     assert.ok(raisedOver({ probePatienceMult: 0 }) > 20, 'without patience, suspicions go on')
+  })
+
+  it('every ack 1.2 s late from the join on: not even a first suspicion; without first-ack patience one per prober and member', () => {
+    const raisedInStart = (config: Partial<MembershipConfig>): number => {
+      const cluster = new SlowAcks(config)
+      cluster.advance(20_000)
+      return cluster.suspicionsRaised()
+    }
+    assert.equal(raisedInStart({}), 0)
+    assert.ok(raisedInStart({ firstAckPatienceMs: 0 }) >= IDS.length, 'without first-ack patience, first probes suspect')
+  })
+
+  it('a member that stops before its first ack is still failed, its suspicion later by at most twice firstAckPatienceMs', () => {
+    const wire = new Wire({})
+    for (const id of IDS) wire.add(id)
+    wire.joinAll()
+    wire.advance(20_000)
+    wire.add('g')
+    wire.input('g', (core, now) => core.join(now, [{ addrs: [addrOf('a')] }]))
+    const joinedAt = wire.now
+    // g's join reaches the seed and spreads, but g answers nothing once the seed has it
+    assert.ok(wire.advanceUntil(() => wire.status('a', 'g') != null, 5000, 1), 'g was learned')
+    wire.silent.add('g')
+    const suspected = (): boolean => IDS.some(id => wire.status(id, 'g') === 'suspect' || wire.status(id, 'g') === 'failed')
+    assert.ok(wire.advanceUntil(suspected, 30_000), 'g suspected')
+    // a probe interval, then at most the first-ack patience twice (direct, indirect)
+    assert.ok(wire.now - joinedAt <= 1000 + 2 * 4000 + 500, `suspected ${wire.now - joinedAt} ms after its join`)
+    assert.ok(wire.advanceUntil(() => IDS.every(id => wire.status(id, 'g') == null || wire.status(id, 'g') === 'failed'), 120_000, 100), 'g failed everywhere')
   })
 
   it('a member that acked slowly and then crashed is still failed, its suspicion later by at most the cap', () => {

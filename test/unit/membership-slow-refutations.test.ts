@@ -81,8 +81,15 @@ function lateAck (wire: Wire, lateMs: number, frozen = false): string {
   return slow!
 }
 
-/** suspicionMult 2: no confirmations awaited, so a alone fails a member at the minimum timeout, 2 s (12 s at most). */
-const ALONE: Partial<MembershipConfig> = { suspicionMult: 2 }
+/**
+ * suspicionMult 2: no confirmations awaited, so a alone fails a member at the
+ * minimum timeout, 2 s (12 s at most). No first-ack patience: the slow member
+ * refuted lately and has no ack on record, so a would probe it patiently
+ * (membership/probe-clock.ts), suspect it later and, its local health high
+ * by then with everyone silent, stretch the suspicion to the maximum; what
+ * is measured here is the hold alone.
+ */
+const ALONE: Partial<MembershipConfig> = { suspicionMult: 2, firstAckPatienceMs: 0 }
 
 /**
  * Every member but a goes silent: how long a suspects `id` before it fails
