@@ -41,7 +41,7 @@ interface Pending { at: number, n: number, from: MemberId, to: MemberId, msg: Me
 
 function run (seed: number, size: number, simMs: number, config: Partial<MembershipConfig>): { inputs: number, partitionEvents: number, relabels: number, reaps: number, stalls: number } {
   const r = seededRandom(seed)
-  // Holding suspicions for slow refutations and patient probes came after the frozen copy.
+  // Holding suspicions for slow refutations, patient probes and first-ack patience came after the frozen copy.
   const cfg = fromPartial({ ...config, suspicionRefutationMult: 0, probePatienceMult: 0, firstAckPatienceMs: 0 }, 'lan')
   const twins = new Map<MemberId, Twin>()
   const silent = new Set<MemberId>()

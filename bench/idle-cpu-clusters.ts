@@ -1,0 +1,67 @@
+/**
+ * Whether an idle agent's CPU grows with its cluster or with the machine (a
+ * diagnostic, not a benchmark): launches CLUSTERS separate clusters of SIZE
+ * agents of the bundle at once (each joining its own first agent), waits
+ * until every view of every cluster is full and then SETTLE_MS, and prints
+ * each agent's CPU over IDLE_MS (user + system, /proc/PID/stat), per cluster
+ * and in all. 10 clusters of 10 load the machine with as many processes as
+ * one cluster of 100 does, with an agent's work that of a cluster of 10:
+ * what differs from one cluster of 100 is what the cluster's size costs.
+ * docs/scale.md says what it found.
+ *
+ * CLUSTERS=10 SIZE=10 SETTLE_MS=60000 IDLE_MS=120000 AGENT_ENTRY=agent/bin.js AGENT_PREFER_BUNDLE=1
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { cpuTimes } from './proc.ts'
+import { ClusterViews } from './views.ts'
+import { warmUp } from './warm-up.ts'
+import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
+
+const clusters = Number(process.env.CLUSTERS ?? 10)
+const size = Number(process.env.SIZE ?? 10)
+const settleMs = Number(process.env.SETTLE_MS ?? 60_000)
+const idleMs = Number(process.env.IDLE_MS ?? 120_000)
+const convergeTimeoutMs = 180_000
+
+async function cpuS (a: AgentProcess): Promise<number> {
+  const { userS, systemS } = await cpuTimes(a.child.pid!)
+  return userS + systemS
+}
+
+const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
+
+await warmUp()
+const agents: AgentProcess[] = []
+const views = Array.from({ length: clusters }, () => new ClusterViews(size))
+const seeds = await Promise.all(views.map(async () => `/ip4/127.0.0.1/tcp/${await freePort()}`))
+const launches: Array<StartOptions & { cluster: number }> = []
+for (let c = 0; c < clusters; c++) {
+  for (let i = 0; i < size; i++) {
+    launches.push({ cluster: c, name: `c${c + 1}s${i + 1}`, listen: i === 0 ? [seeds[c]] : undefined, join: i === 0 ? [] : [seeds[c]], startTimeoutMs: convergeTimeoutMs })
+  }
+}
+const clusterOf = new Map(launches.map(l => [l.name, l.cluster]))
+const t0 = performance.now()
+try {
+  await startAllAtOnce(launches, agents, async a => { await views[clusterOf.get(a.name)!].watch(a) })
+  while (performance.now() < t0 + convergeTimeoutMs && views.some(v => v.fullAt == null)) await sleep(1000)
+  const full = views.filter(v => v.fullAt != null).length
+  if (full < clusters) throw new Error(`${full} of ${clusters} clusters with every view full after ${convergeTimeoutMs / 1000} s`)
+  const lastFull = Math.max(...views.map(v => v.fullAt!))
+  console.log(`${clusters} × ${size}: every view full ${((lastFull - t0) / 1000).toFixed(1)} s after launch; CPU over ${idleMs / 1000} s from ${settleMs / 1000} s later`)
+  await sleep(settleMs)
+  const before = await Promise.all(agents.map(cpuS))
+  const tBefore = performance.now()
+  await sleep(idleMs)
+  const after = await Promise.all(agents.map(cpuS))
+  const seconds = (performance.now() - tBefore) / 1000
+  const percent = agents.map((_, i) => (after[i] - before[i]) / seconds * 100)
+  for (let c = 0; c < clusters; c++) {
+    const mine = percent.filter((_, i) => clusterOf.get(agents[i].name) === c)
+    console.log(`cluster ${c + 1}: idle CPU per agent ${mean(mine).toFixed(3)} % of a core (max ${Math.max(...mine).toFixed(3)})`)
+  }
+  const sorted = [...percent].sort((a, b) => a - b)
+  console.log(`all ${agents.length}: mean ${mean(percent).toFixed(3)} %, median ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} %`)
+} finally {
+  await killAll(agents)
+}
