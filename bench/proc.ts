@@ -28,6 +28,11 @@ export async function residentMb (pid: number): Promise<{ rss: number, anonymous
   return { rss: mb('VmRSS'), anonymous: mb('RssAnon'), file: mb('RssFile') }
 }
 
+/** How often process `pid`'s main thread has slept and been woken so far (voluntary_ctxt_switches in /proc/PID/status). Rejects if it is gone. */
+export async function wakeUps (pid: number): Promise<number> {
+  return keyed(await readFile(`/proc/${pid}/status`, 'utf8'), 'voluntary_ctxt_switches')
+}
+
 /** Resident memory (VmRSS) of process `pid` in MB; NaN if /proc does not say. Rejects if it is gone. */
 export async function rssMb (pid: number): Promise<number> {
   return (await residentMb(pid)).rss
