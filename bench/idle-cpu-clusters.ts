@@ -4,15 +4,17 @@
  * agents of the bundle at once (each joining its own first agent), waits
  * until every view of every cluster is full and then SETTLE_MS, and prints
  * each agent's CPU over IDLE_MS (user + system, /proc/PID/stat) and how
- * often its main thread woke, per cluster and in all. 10 clusters of 10 load the machine with as many processes as
- * one cluster of 100 does, with an agent's work that of a cluster of 10:
- * what differs from one cluster of 100 is what the cluster's size costs.
+ * often its main thread woke, per cluster and in all. 10 clusters of 10
+ * load the machine with as many processes as one cluster of 100 does, with
+ * an agent's work that of a cluster of 10: what differs from one cluster of
+ * 100 is what the cluster's size costs.
  * docs/scale.md says what it found.
  *
  * CLUSTERS=10 SIZE=10 SETTLE_MS=60000 IDLE_MS=120000 AGENT_ENTRY=agent/bin.js AGENT_PREFER_BUNDLE=1
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cpuTimes, wakeUps } from './proc.ts'
+import { mean, median } from './stats.ts'
 import { ClusterViews } from './views.ts'
 import { warmUp } from './warm-up.ts'
 import { freePort, killAll, startAllAtOnce, type AgentProcess, type StartOptions } from '../test/integration/harness.ts'
@@ -23,12 +25,11 @@ const settleMs = Number(process.env.SETTLE_MS ?? 60_000)
 const idleMs = Number(process.env.IDLE_MS ?? 120_000)
 const convergeTimeoutMs = 180_000
 
-async function cpuS (a: AgentProcess): Promise<number> {
-  const { userS, systemS } = await cpuTimes(a.child.pid!)
-  return userS + systemS
+/** An agent's CPU seconds and main-thread wake-ups so far, read together. */
+async function sample (a: AgentProcess): Promise<{ cpuS: number, wakeUps: number }> {
+  const [{ userS, systemS }, woken] = await Promise.all([cpuTimes(a.child.pid!), wakeUps(a.child.pid!)])
+  return { cpuS: userS + systemS, wakeUps: woken }
 }
-
-const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
 
 await warmUp()
 const agents: AgentProcess[] = []
@@ -50,21 +51,18 @@ try {
   const lastFull = Math.max(...views.map(v => v.fullAt!))
   console.log(`${clusters} × ${size}: every view full ${((lastFull - t0) / 1000).toFixed(1)} s after launch; CPU over ${idleMs / 1000} s from ${settleMs / 1000} s later`)
   await sleep(settleMs)
-  const before = await Promise.all(agents.map(cpuS))
-  const wokeBefore = await Promise.all(agents.map(async a => await wakeUps(a.child.pid!)))
+  const before = await Promise.all(agents.map(sample))
   const tBefore = performance.now()
   await sleep(idleMs)
-  const after = await Promise.all(agents.map(cpuS))
-  const wokeAfter = await Promise.all(agents.map(async a => await wakeUps(a.child.pid!)))
+  const after = await Promise.all(agents.map(sample))
   const seconds = (performance.now() - tBefore) / 1000
-  const percent = agents.map((_, i) => (after[i] - before[i]) / seconds * 100)
-  const wakeUpsPerSec = agents.map((_, i) => (wokeAfter[i] - wokeBefore[i]) / seconds)
+  const percent = agents.map((_, i) => (after[i].cpuS - before[i].cpuS) / seconds * 100)
+  const wakeUpsPerSec = agents.map((_, i) => (after[i].wakeUps - before[i].wakeUps) / seconds)
   for (let c = 0; c < clusters; c++) {
     const mine = percent.filter((_, i) => clusterOf.get(agents[i].name) === c)
     console.log(`cluster ${c + 1}: idle CPU per agent ${mean(mine).toFixed(3)} % of a core (max ${Math.max(...mine).toFixed(3)})`)
   }
-  const sorted = [...percent].sort((a, b) => a - b)
-  console.log(`all ${agents.length}: mean ${mean(percent).toFixed(3)} %, median ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} %; main thread woken ${mean(wakeUpsPerSec).toFixed(2)} times a second`)
+  console.log(`all ${agents.length}: mean ${mean(percent).toFixed(3)} %, median ${median(percent).toFixed(3)} %; main thread woken ${mean(wakeUpsPerSec).toFixed(2)} times a second`)
 } finally {
   await killAll(agents)
 }
