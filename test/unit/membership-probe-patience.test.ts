@@ -29,13 +29,8 @@ class SlowAcks {
       this.#held.push({ at: at + ACK_DELAY_MS, from, to: to.id, msg })
       return true
     }
-    this.join()
-  }
-
-  /** Joins every member to the first one (the acks held from the first probe on). */
-  join (): void {
-    const [seed, ...rest] = IDS
-    for (const id of rest) this.wire.input(id, (core, now) => core.join(now, [{ addrs: [addrOf(seed)] }]))
+    // joined with the acks held from the first probe on, and no settling before the test's own time
+    this.wire.joinAll(0)
   }
 
   /** Advances `ms`, delivering each held ack when due (not to a silent member, nor from one that fell silent since). */
