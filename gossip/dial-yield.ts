@@ -19,8 +19,9 @@
  * never wait) often opens the connection meanwhile. That pays without a ring
  * as well (up to 12 members, all neighbours for good): a 10-agent start
  * spent a third less CPU with the wait and was full as soon (docs/scale.md,
- * "Gossip that waits for the ring"). After either wait, gossip for a member that is no
- * longer a neighbour is dropped undialled (its current neighbours carry it).
+ * "Gossip that waits for the ring"). After either wait, gossip for a member
+ * that is no longer a neighbour is dropped undialled (its current neighbours
+ * carry it).
  * Probes, acks, indirect probes and syncs never wait, and one queued behind
  * the gossip ends the wait: failure detection does not depend on who dials.
  */
