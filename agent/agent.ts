@@ -174,7 +174,8 @@ export class Agent extends EventTarget {
       this.#transport = createSwimTransport(libp2p, {
         ...acceptingFrom(swimInputs(driver, core), this.options.acceptFrom),
         onPathChange: (id) => { this.#pathChanged(id) },
-        neighbours: () => core.neighbours()
+        neighbours: () => core.neighbours(),
+        neighbourOf: (peer) => core.isNeighbourOf(peer)
       }, this.options.transport)
       await this.#transport.start()
       await this.#work.start()

@@ -9,7 +9,10 @@
  * partner, members that were neighbours before the ring moved, the target of
  * an indirect probe. Each idle connection still costs memory, yamux
  * keep-alives and gossipsub state on both sides (docs/scale.md). Closing one
- * is harmless: the next send dials again.
+ * is harmless: the next send dials again. Not closed either: a peer that has
+ * this node among its own neighbours. A long link is one-way, and closing
+ * its far end made the member that holds it dial it again at its next sweep,
+ * a handshake per long link every minute or so in an idle cluster.
  *
  * Opening: a neighbour without a connection, one in the neighbourhood for a
  * whole sweep already, is dialled in the background. Successors and
@@ -31,6 +34,12 @@ export interface NeighbourConnectionsOptions {
   busyProtocols: readonly string[]
   /** The membership's gossip neighbours: never closed for idleness, dialled when missing. */
   neighbours?: () => readonly string[]
+  /**
+   * Peers that have this node among their gossip neighbours (their long links
+   * land here): not closed for idleness either, or they would dial them again
+   * at their next sweep, a handshake every idleCloseMs or so for nothing.
+   */
+  neighbourOf?: (peer: string) => boolean
   /** Bound on one background dial (ms). */
   dialTimeoutMs: number
 }
@@ -115,7 +124,7 @@ export class NeighbourConnections {
       const last = this.#lastUse.get(peer)
       // A connection SWIM never used (opened for work, by gossipsub's peer, or by a dial below) is timed from now on.
       if (last == null) { this.#lastUse.set(peer, now); continue }
-      if (now - last < this.#options.idleCloseMs || neighbours.has(peer) || this.#busy(connection)) continue
+      if (now - last < this.#options.idleCloseMs || neighbours.has(peer) || this.#busy(connection) || this.#options.neighbourOf?.(peer) === true) continue
       this.#lastUse.delete(peer)
       this.#closed++
       void connection.close().catch(err => { connection.abort(err as Error) })

@@ -85,7 +85,7 @@ class SwimTransportImpl implements SwimTransport {
     this.config = config
     this.log = libp2p.logger.forComponent('cluster:swim')
     const selfId = libp2p.peerId.toString()
-    this.idle = new NeighbourConnections(libp2p, { idleCloseMs: config.idleConnectionCloseMs, busyProtocols: [WORK_PROTOCOL], neighbours: handlers.neighbours, dialTimeoutMs: config.connectTimeoutMs })
+    this.idle = new NeighbourConnections(libp2p, { idleCloseMs: config.idleConnectionCloseMs, busyProtocols: [WORK_PROTOCOL], neighbours: handlers.neighbours, neighbourOf: handlers.neighbourOf, dialTimeoutMs: config.connectTimeoutMs })
     const shared = { libp2p, config, log: this.log, counters: this.counters, handlers, state: () => this.state }
     this.monitor = new SwimPathsMonitor({ ...shared, selfId, channelOf: id => this.channels.get(id) })
     this.channels = new SwimChannels({ ...shared, selfId, shutdown: () => this.shutdown.signal, paths: this.monitor, idle: this.idle })

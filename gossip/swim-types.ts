@@ -17,6 +17,8 @@ export interface SwimTransportHandlers extends SwimInputs {
   onPathChange?: (id: string) => void
   /** Peers whose connections are never closed for idleness: the membership's gossip neighbours. Optional. */
   neighbours?: () => readonly string[]
+  /** Peers that have this node among their gossip neighbours: their connections are not closed for idleness either. Optional. */
+  neighbourOf?: (peer: string) => boolean
 }
 
 /** Monotonic counters. */

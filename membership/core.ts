@@ -26,7 +26,7 @@ import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
 import { applyUpdate } from './merge.ts'
 import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
-import { aliveUpdate, broadcast, copyMember, isSelfLeft, ringNeighbours, type State } from './state.ts'
+import { aliveUpdate, broadcast, copyMember, inNeighbourhoodOf, isSelfLeft, ringNeighbours, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
 import { createRefutationWindow } from './refutation-window.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
@@ -212,6 +212,10 @@ export function createMembership (opts: MembershipOptions): Membership {
 
     neighbours (): MemberId[] {
       return [...ringNeighbours(state) ?? []]
+    },
+
+    isNeighbourOf (id: MemberId): boolean {
+      return inNeighbourhoodOf(state, id)
     },
 
     nextDeadline (): number {

@@ -99,6 +99,8 @@ export interface Membership {
    * Empty while the cluster is too small for the ring: every member is probed in turn then.
    */
   neighbours: () => MemberId[]
+  /** True when member `id` has this node among its neighbours (a long link of its lands here, say); false without the ring. */
+  isNeighbourOf: (id: MemberId) => boolean
   /** The earliest time at which tick() has work to do. */
   nextDeadline: () => number
   stats: () => MembershipStats

@@ -52,7 +52,7 @@ export class Ring {
   sync (id: MemberId, live: boolean): void {
     if (id === this.#self.id || live === this.#present.has(id)) return
     const pos = { key: ringKey(id), id }
-    const at = this.#lowerBound(pos)
+    const at = lowerBound(this.#ring, pos)
     if (live) {
       this.#ring.splice(at, 0, pos)
       this.#present.add(id)
@@ -65,7 +65,7 @@ export class Ring {
 
   /** The first `count` members after this node on the ring. */
   successors (count: number): MemberId[] {
-    return this.#walk(this.#lowerBound(this.#self), count, 1)
+    return walk(this.#ring, lowerBound(this.#ring, this.#self), count, 1)
   }
 
   /**
@@ -75,18 +75,22 @@ export class Ring {
   neighbours (successors: number, longLinks: number): MemberId[] {
     const c = this.#cached
     if (c != null && c.version === this.#version && c.successors === successors && c.longLinks === longLinks) return c.neighbours
-    const picked = new Set(this.successors(successors))
-    for (const id of this.#walk(this.#lowerBound(this.#self) - 1, successors, -1)) picked.add(id)
-    for (let i = 1; i <= longLinks && picked.size < this.#ring.length; i++) {
-      // The first member at or after a point hashed from our id and i that is not picked yet.
-      const start = this.#lowerBound({ key: ringKey(`${this.#self.id}/${i}`), id: '' })
-      for (const id of this.#walk(start, this.#ring.length, 1)) {
-        if (!picked.has(id)) { picked.add(id); break }
-      }
-    }
-    const neighbours = [...picked]
+    const neighbours = neighbourhood(this.#ring, this.#self, successors, longLinks)
     this.#cached = { version: this.#version, successors, longLinks, neighbours }
     return neighbours
+  }
+
+  /**
+   * True when `id` has this node in its neighbourhood, as this node sees the
+   * ring (the ring `id` sees: this one with this node on it and `id` off it).
+   * Successors and predecessors are mutual, long links are not: a member is
+   * the long link of others that do not know it as theirs. O(N).
+   */
+  inNeighbourhoodOf (id: MemberId, successors: number, longLinks: number): boolean {
+    if (!this.#present.has(id)) return false
+    const theirs = this.#ring.filter(p => p.id !== id)
+    theirs.splice(lowerBound(theirs, this.#self), 0, this.#self)
+    return neighbourhood(theirs, { key: ringKey(id), id }, successors, longLinks).includes(this.#self.id)
   }
 
   /**
@@ -95,29 +99,48 @@ export class Ring {
    */
   predecessorsOf (id: MemberId, count: number): MemberId[] {
     if (!this.#present.has(id)) return []
-    const at = this.#lowerBound({ key: ringKey(id), id })
+    const at = lowerBound(this.#ring, { key: ringKey(id), id })
     // this node is not on its own ring: when it is one of them, one fewer
     const others = this.successors(count).includes(id) ? count - 1 : count
-    return this.#walk(at - 1, others, -1).filter(other => other !== id)
+    return walk(this.#ring, at - 1, others, -1).filter(other => other !== id)
   }
+}
 
-  /** Up to `count` ids from index `from`, stepping by `step` around the ring. */
-  #walk (from: number, count: number, step: 1 | -1): MemberId[] {
-    const n = this.#ring.length
-    const out: MemberId[] = []
-    for (let k = 0; k < Math.min(count, n); k++) out.push(this.#ring[(((from + k * step) % n) + n) % n].id)
-    return out
-  }
-
-  /** Index of the first position not before `pos`. */
-  #lowerBound (pos: Position): number {
-    let lo = 0
-    let hi = this.#ring.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (before(this.#ring[mid], pos)) lo = mid + 1
-      else hi = mid
+/**
+ * The neighbourhood of `owner` on `ring` (sorted by position, without
+ * `owner`): its successors, predecessors and long links, without repeats.
+ */
+function neighbourhood (ring: Position[], owner: Position, successors: number, longLinks: number): MemberId[] {
+  const at = lowerBound(ring, owner)
+  const picked = new Set(walk(ring, at, successors, 1))
+  for (const id of walk(ring, at - 1, successors, -1)) picked.add(id)
+  for (let i = 1; i <= longLinks && picked.size < ring.length; i++) {
+    // The first member at or after a point hashed from the owner's id and i that is not picked yet.
+    const start = lowerBound(ring, { key: ringKey(`${owner.id}/${i}`), id: '' })
+    for (let k = 0; k < ring.length; k++) {
+      const id = ring[(start + k) % ring.length].id
+      if (!picked.has(id)) { picked.add(id); break }
     }
-    return lo
   }
+  return [...picked]
+}
+
+/** Up to `count` ids of `ring` from index `from`, stepping by `step` around it. */
+function walk (ring: Position[], from: number, count: number, step: 1 | -1): MemberId[] {
+  const n = ring.length
+  const out: MemberId[] = []
+  for (let k = 0; k < Math.min(count, n); k++) out.push(ring[(((from + k * step) % n) + n) % n].id)
+  return out
+}
+
+/** Index of the first position of `ring` not before `pos`. */
+function lowerBound (ring: Position[], pos: Position): number {
+  let lo = 0
+  let hi = ring.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (before(ring[mid], pos)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }

@@ -237,6 +237,16 @@ export function ringNeighbours (state: State): MemberId[] | undefined {
   return m > 0 && state.ring.size > 2 * m + longLinks ? state.ring.neighbours(m, longLinks) : undefined
 }
 
+/**
+ * True when `id` has this node among its neighbours (as this node sees the
+ * ring): its long links land here without it being one of this node's.
+ * False without the ring, as ringNeighbours names no one then.
+ */
+export function inNeighbourhoodOf (state: State, id: MemberId): boolean {
+  const { probeNeighbors: m, longLinks } = state.config
+  return m > 0 && state.ring.size > 2 * m + longLinks && state.ring.inNeighbourhoodOf(id, m, longLinks)
+}
+
 /** Asks the transport to try another path to `id` (see the `path-failed` effect). */
 export function pathFailed (state: State, id: MemberId): void {
   state.out.push({ kind: 'path-failed', id })

@@ -26,12 +26,12 @@ function connectionTo (peer: string, protocols: string[] = []): FakeConnection {
   return c
 }
 
-function setUp (peers: FakeConnection[], neighbours: string[] = [], dialled: string[] = []): NeighbourConnections {
+function setUp (peers: FakeConnection[], neighbours: string[] = [], dialled: string[] = [], neighbourOf: string[] = []): NeighbourConnections {
   const libp2p = {
     getConnections: () => peers.filter(c => !c.closed),
     dial: async (id: { toString: () => string }) => { dialled.push(id.toString()) }
   } as unknown as Libp2p
-  return new NeighbourConnections(libp2p, { idleCloseMs: IDLE_MS, busyProtocols: [WORK], neighbours: () => neighbours, dialTimeoutMs: 1000 })
+  return new NeighbourConnections(libp2p, { idleCloseMs: IDLE_MS, busyProtocols: [WORK], neighbours: () => neighbours, neighbourOf: peer => neighbourOf.includes(peer), dialTimeoutMs: 1000 })
 }
 
 describe('gossip: neighbour connections', () => {
@@ -71,6 +71,19 @@ describe('gossip: neighbour connections', () => {
     neighbours.length = 0
     idle.sweep(t0 + 10 * IDLE_MS + 1)
     assert.equal(longLink.closed, true)
+  })
+
+  it('keeps the connection of a peer that has this node among its neighbours (a long link of its), which would dial it again', () => {
+    const linkedHere = connectionTo('linked-here')
+    const neighbourOf = ['linked-here']
+    const idle = setUp([linkedHere], [], [], neighbourOf)
+    const t0 = performance.now()
+    idle.touch('linked-here')
+    idle.sweep(t0 + 10 * IDLE_MS)
+    assert.equal(linkedHere.closed, false)
+    neighbourOf.length = 0
+    idle.sweep(t0 + 10 * IDLE_MS + 1)
+    assert.equal(linkedHere.closed, true)
   })
 
   it('dials a neighbour without a connection once it was one at the sweep before, and only once', async () => {

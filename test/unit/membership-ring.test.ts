@@ -37,6 +37,22 @@ describe('membership ring: who talks to whom', () => {
     }
   })
 
+  it('a member knows whose neighbourhood it is in, long links included, as each of those members sees it', () => {
+    const members = ids(40)
+    let longLinkedOnly = 0
+    for (const self of members) {
+      const mine = ringOf(self, members)
+      for (const other of members) {
+        if (other === self) continue
+        const theirs = ringOf(other, members).neighbours(4, 3)
+        assert.equal(mine.inNeighbourhoodOf(other, 4, 3), theirs.includes(self), `${self} in the neighbourhood of ${other}`)
+        if (theirs.includes(self) && !mine.neighbours(4, 3).includes(other)) longLinkedOnly++
+      }
+    }
+    assert.ok(longLinkedOnly > 0, 'some neighbourhoods are not mutual (long links), or this test shows nothing')
+    assert.equal(ringOf('m0', members).inNeighbourhoodOf('absent', 4, 3), false)
+  })
+
   it('a member that leaves the ring is replaced by the next one; a small ring is walked once', () => {
     const ring = new Ring('self')
     for (const id of ids(10)) ring.sync(id, true)
