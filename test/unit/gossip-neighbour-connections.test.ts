@@ -2,7 +2,7 @@
  * Which connections the transport closes for idleness and which it opens
  * (gossip/neighbour-connections.ts): it closes those SWIM stopped using, unless
  * a work stream is open on them or the peer is one of the membership's gossip
- * neighbours; it dials a neighbour without a connection once it has been one
+ * neighbours (or has this node among its own); it dials a neighbour without a connection once it has been one
  * for a sweep.
  */
 import { describe, it } from 'node:test'
@@ -60,31 +60,21 @@ describe('gossip: neighbour connections', () => {
     assert.equal(gossipsubOnly.closed, true)
   })
 
-  it("keeps a gossip neighbour's connection however idle, and closes it once the peer is no longer one", () => {
-    const longLink = connectionTo('long-link')
-    const neighbours = ['long-link']
-    const idle = setUp([longLink], neighbours)
-    const t0 = performance.now()
-    idle.touch('long-link')
-    idle.sweep(t0 + 10 * IDLE_MS)
-    assert.equal(longLink.closed, false)
-    neighbours.length = 0
-    idle.sweep(t0 + 10 * IDLE_MS + 1)
-    assert.equal(longLink.closed, true)
-  })
-
-  it('keeps the connection of a peer that has this node among its neighbours (a long link of its), which would dial it again', () => {
-    const linkedHere = connectionTo('linked-here')
-    const neighbourOf = ['linked-here']
-    const idle = setUp([linkedHere], [], [], neighbourOf)
-    const t0 = performance.now()
-    idle.touch('linked-here')
-    idle.sweep(t0 + 10 * IDLE_MS)
-    assert.equal(linkedHere.closed, false)
-    neighbourOf.length = 0
-    idle.sweep(t0 + 10 * IDLE_MS + 1)
-    assert.equal(linkedHere.closed, true)
-  })
+  // Both directions of a neighbourhood: the peer is one of ours (a long link of ours), or we are one of its (a long link of its lands here, and it would dial again).
+  for (const relation of ['neighbour', 'neighbourOf'] as const) {
+    it(`keeps the connection of ${relation === 'neighbour' ? 'a gossip neighbour' : 'a peer that has this node among its neighbours'} however idle, and closes it once that ends`, () => {
+      const peer = connectionTo('linked')
+      const linked = ['linked']
+      const idle = relation === 'neighbour' ? setUp([peer], linked) : setUp([peer], [], [], linked)
+      const t0 = performance.now()
+      idle.touch('linked')
+      idle.sweep(t0 + 10 * IDLE_MS)
+      assert.equal(peer.closed, false)
+      linked.length = 0
+      idle.sweep(t0 + 10 * IDLE_MS + 1)
+      assert.equal(peer.closed, true)
+    })
+  }
 
   it('dials a neighbour without a connection once it was one at the sweep before, and only once', async () => {
     const a = (await generateKeyPair('Ed25519')).publicKey.toString()
