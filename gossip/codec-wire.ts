@@ -84,7 +84,7 @@ export function toEnvelope (msg: Message): Envelope {
     case 'ack': return { ack: { seq: msg.seq, updates: msg.updates.map(updateToWire) } }
     case 'nack': return { nack: { seq: msg.seq, reason: REASON_TO_WIRE[msg.reason], updates: msg.updates.map(updateToWire) } }
     case 'sync':
-      return { sync: { reply: msg.reply, join: msg.join, members: msg.members.map(e => memberToWire(e, STATUS_TO_WIRE[e.status])) } }
+      return { sync: { reply: msg.reply, join: msg.join, more: false, members: msg.members.map(e => memberToWire(e, STATUS_TO_WIRE[e.status])) } }
     case 'gossip': return { gossip: { updates: msg.updates.map(updateToWire) } }
     case 'digest': return { digest: { members: msg.members, hash: msg.hash } }
   }

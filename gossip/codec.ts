@@ -47,8 +47,19 @@ export function validateMessage (msg: unknown): asserts msg is Message {
 
 /** Encodes a message; throws MalformedMessageError if it breaks a bound (the remote would reject it). */
 export function encodeMessage (msg: Message): Uint8Array {
+  return encode(msg, false)
+}
+
+/** Encodes one part of a sync sent in several (gossip/sync-parts.ts): `more` when further parts follow. */
+export function encodeSyncPart (msg: Extract<Message, { type: 'sync' }>, more: boolean): Uint8Array {
+  return encode(msg, more)
+}
+
+function encode (msg: Message, more: boolean): Uint8Array {
   validateMessage(msg)
-  const body = Envelope.encode(toEnvelope(msg))
+  const envelope = toEnvelope(msg)
+  if (more && envelope.sync != null) envelope.sync.more = true
+  const body = Envelope.encode(envelope)
   const frame = new Uint8Array(body.byteLength + 1)
   frame[0] = WIRE_VERSION
   frame.set(body, 1)
@@ -72,15 +83,26 @@ const DECODE_LIMITS = {
  * for anything else that is wrong; never any other exception.
  */
 export function decodeMessage (bytes: Uint8Array): Message {
+  return decodeFrame(bytes).msg
+}
+
+/** A decoded frame: its message, and whether more parts of the same sync follow it (gossip/sync-parts.ts). */
+export interface DecodedFrame { msg: Message, more: boolean }
+
+/** decodeMessage, and the `more` flag of a sync sent in parts. */
+export function decodeFrame (bytes: Uint8Array): DecodedFrame {
   if (!(bytes instanceof Uint8Array)) throw new MalformedMessageError('expected a Uint8Array')
   if (bytes.byteLength === 0) throw new MalformedMessageError('empty message')
   if (bytes[0] !== WIRE_VERSION) throw new UnsupportedVersionError(bytes[0])
   let msg: Message
+  let more: boolean
   try {
-    msg = fromEnvelope(Envelope.decode(bytes.subarray(1), { limits: DECODE_LIMITS }))
+    const envelope = Envelope.decode(bytes.subarray(1), { limits: DECODE_LIMITS })
+    msg = fromEnvelope(envelope)
+    more = envelope.sync?.more === true
   } catch (err) {
     throw new MalformedMessageError(`undecodable message: ${(err as Error)?.message ?? String(err)}`, { cause: err })
   }
   validateMessage(msg)
-  return msg
+  return { msg, more }
 }

@@ -10,11 +10,12 @@ export interface TransportConfig {
    * prefix) sent or accepted. Larger inbound frames abort the stream; larger
    * outbound messages are not sent and are reported as failed.
    *
-   * The largest message is a full push-pull `sync`. A member entry with a
+   * The largest message is a full push-pull `sync`: a member entry with a
    * 52-character peer id, a short name, two addresses, a few tags and a boot id
-   * encodes to roughly 200-300 bytes, so 1 MiB holds a full sync of ~2,000
-   * members with room to spare (members with many large tags need more).
-   * Raising it costs memory: an inbound stream may buffer up to one frame.
+   * encodes to roughly 180-300 bytes, and a sync larger than this goes in
+   * parts of at most this size (gossip/sync-parts.ts), so it bounds a frame,
+   * not the cluster. Raising it costs memory: an inbound stream may buffer up
+   * to one frame.
    */
   maxMessageBytes: number
   /**

@@ -5,8 +5,7 @@
  * re-opening its stream as needed. Every failure is reported to
  * onDeliveryFailed, never from inside send() (swim-send-reports.ts).
  */
-import * as lp from 'it-length-prefixed'
-import { encodeMessage } from './codec.ts'
+import { framesOf } from './sync-parts.ts'
 import { beforeDeadline, classifyDialError, DialDeadlineError, openStream, SelfDialError, type DialContext } from './swim-dial.ts'
 import { allMayWait, connectionFrom, gossipDialWait, mayWaitForPeersDial } from './dial-yield.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
@@ -144,18 +143,13 @@ export class SwimChannels {
       this.reports.dropped(to, msg, 'error', 'sendFailed', 'transport not started')
       return
     }
-    let body: Uint8Array
-    try {
-      body = encodeMessage(msg)
-    } catch (err) {
-      this.reports.dropped(to, msg, 'error', 'sendFailed', `unencodable message: ${(err as Error).message}`)
+    const encoded = framesOf(msg, config.maxMessageBytes)
+    if ('why' in encoded) {
+      this.reports.dropped(to, msg, 'error', encoded.counter, encoded.why)
       return
     }
-    if (body.byteLength > config.maxMessageBytes) {
-      this.reports.dropped(to, msg, 'error', 'oversized', `message of ${body.byteLength} bytes exceeds maxMessageBytes`)
-      return
-    }
-    const frame = lp.encode.single(body).subarray()
+    const { frames } = encoded
+    const bytes = frames.reduce((sum, frame) => sum + frame.byteLength, 0)
     let channel: Channel
     try {
       channel = this.channelFor(to)
@@ -164,14 +158,16 @@ export class SwimChannels {
       return
     }
     const pending = channel.queuedBytes + (channel.stream?.writeBufferLength ?? 0)
-    if (channel.queue.length >= config.maxQueuedMessagesPerPeer ||
-        (pending > 0 && pending + frame.byteLength > config.maxQueuedBytesPerPeer)) {
+    if (channel.queue.length + frames.length > config.maxQueuedMessagesPerPeer ||
+        (pending > 0 && pending + bytes > config.maxQueuedBytesPerPeer)) {
       this.reports.dropped(to, msg, 'timeout', 'backpressure', `queue for ${channel.key} is full`)
       return
     }
-    const out: Outgoing = { to, msg, frame, retried: false, connecting: false }
-    channel.queue.push(out)
-    channel.queuedBytes += frame.byteLength
+    // a sync in parts: one entry per frame, all for the same message (reported failed once)
+    const outs: Outgoing[] = frames.map(frame => ({ to, msg, frame, retried: false, connecting: false }))
+    channel.queue.push(...outs)
+    channel.queuedBytes += bytes
+    const out = outs[outs.length - 1]
     if (channel.connecting === true) {
       // reported after send() returns; by then the dial may be over and the ping sent
       queueMicrotask(() => { if (channel.connecting === true && channel.queue.includes(out)) this.reportConnecting(out) })
@@ -389,7 +385,8 @@ export class SwimChannels {
     const failed = channel.queue
     channel.queue = []
     channel.queuedBytes = 0
-    for (const out of failed) this.reports.failed(out.to, out.msg, reason, 'sendFailed')
+    // the parts of a sync share their message: one failure each
+    for (const [i, out] of failed.entries()) if (failed[i - 1]?.msg !== out.msg) this.reports.failed(out.to, out.msg, reason, 'sendFailed')
   }
 
   private forgetIfIdle (channel: Channel): void {

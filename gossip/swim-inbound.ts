@@ -8,7 +8,8 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import * as lp from 'it-length-prefixed'
 import { framingDrop } from './framing.ts'
-import { decodeMessage } from './codec.ts'
+import { decodeFrame } from './codec.ts'
+import { SyncParts } from './sync-parts.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
@@ -73,6 +74,7 @@ export class SwimInbound {
 
   private async readFrames (stream: Stream, from: string, via: string): Promise<void> {
     const { config, counters, log, state, handlers, paths, idle } = this.options
+    const syncParts = new SyncParts()
     try {
       for await (const frame of lp.decode(this.readChunks(stream, from), { maxDataLength: config.maxMessageBytes })) {
         counters.bytesIn += frame.byteLength
@@ -99,7 +101,13 @@ export class SwimInbound {
         }
         let msg: Message
         try {
-          msg = decodeMessage(frame.subarray())
+          const decoded = decodeFrame(frame.subarray())
+          msg = decoded.msg
+          if (msg.type === 'sync') {
+            const whole = syncParts.add(msg, decoded.more)
+            if (whole == null) continue // more parts to come
+            msg = whole
+          }
         } catch (err) {
           counters.dropped[(err as Error).name === 'UnsupportedVersionError' ? 'unsupportedVersion' : 'malformed']++
           log('dropping stream from %s: %s', from, (err as Error).message)

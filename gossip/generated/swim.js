@@ -810,6 +810,10 @@ export var Sync;
                         Member.codec().encode(value, w);
                     }
                 }
+                if ((obj.more != null && obj.more !== false)) {
+                    w.uint32(32);
+                    w.bool(obj.more);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -817,7 +821,8 @@ export var Sync;
                 const obj = {
                     reply: false,
                     join: false,
-                    members: []
+                    members: [],
+                    more: false
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -838,6 +843,10 @@ export var Sync;
                             obj.members.push(Member.codec().decode(reader, reader.uint32(), {
                                 limits: opts.limits?.members$
                             }));
+                            break;
+                        }
+                        case 4: {
+                            obj.more = reader.bool();
                             break;
                         }
                         default: {
@@ -882,6 +891,13 @@ export var Sync;
                                 };
                             }
                             obj.members++;
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.more`,
+                                value: reader.bool()
+                            };
                             break;
                         }
                         default: {

@@ -346,11 +346,10 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
   it('reports error without sending for oversized messages and for this node itself', { timeout: TEST_TIMEOUT_MS }, async () => {
     const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { maxMessageBytes: 1024 })
     const b = await startPeer(['/ip4/127.0.0.1/tcp/0'])
+    // gossip is not split (a sync is: below)
     const big: Message = {
-      type: 'sync',
-      reply: false,
-      join: false,
-      members: Array.from({ length: 20 }, () => ({ id: b.id, name: 'n'.repeat(100), addrs: [], tags: {}, incarnation: 0, bootId: '', status: 'alive' as const }))
+      type: 'gossip',
+      updates: Array.from({ length: 20 }, () => ({ type: 'alive' as const, id: b.id, name: 'n'.repeat(100), addrs: [], tags: {}, incarnation: 0, bootId: '' }))
     }
     a.transport.send({ id: b.id, addrs: b.addrs }, big)
     a.transport.send({ id: a.id, addrs: a.addrs }, ping(1, a.id))
@@ -362,6 +361,24 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     assert.equal(a.transport.stats().dropped.oversized, 1)
     assert.equal(a.transport.stats().messagesOut, 0)
     assert.equal(b.received.length, 0)
+  })
+
+  it('a sync larger than a frame goes in parts and arrives as one sync, after what was sent before it and before what was sent after', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const maxMessageBytes = 16 * 1024
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { maxMessageBytes })
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'], { maxMessageBytes })
+    const members = Array.from({ length: 600 }, (_, i) => ({ id: b.id, name: `member-${i}`, addrs: [`/ip4/10.0.${i >> 8}.${i & 255}/tcp/7946`], tags: { zone: 'eu-1' }, incarnation: i, bootId: 'boot', status: 'alive' as const }))
+    const sync: Message = { type: 'sync', reply: true, join: true, members }
+    const to = { id: b.id, addrs: b.addrs }
+    a.transport.send(to, ping(1, b.id))
+    a.transport.send(to, sync)
+    a.transport.send(to, ping(2, b.id))
+    await waitFor('three messages', () => b.received.length === 3, WAIT_MS, POLL_MS)
+    assert.deepEqual(b.received.map(r => r.msg.type), ['ping', 'sync', 'ping'])
+    assert.deepEqual(b.received[1].msg, sync, 'every member, in order, and the whole sync\'s flags')
+    const { messagesByType, bytesOut } = a.transport.stats()
+    assert.ok((messagesByType.out.sync ?? 0) > 1 && bytesOut > maxMessageBytes, `sent in ${String(messagesByType.out.sync)} parts`)
+    assert.equal(a.failures.length, 0)
   })
 
   it('drops inbound garbage: aborts the stream, counts it, keeps serving', { timeout: TEST_TIMEOUT_MS }, async () => {
