@@ -11,7 +11,11 @@
  * docs/scale.md says what it found.
  *
  * CLUSTERS=10 SIZE=10 SETTLE_MS=60000 IDLE_MS=120000 AGENT_ENTRY=agent/bin.js AGENT_PREFER_BUNDLE=1
+ * COUNT_CALLBACKS=DIR: the last five agents of each cluster count what their
+ * event loops run (bench/callback-counter.mjs; read with
+ * `node bench/callback-report.mjs DIR`); their CPU then counts the stacks taken.
  */
+import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cpuTimes, wakeUps } from './proc.ts'
 import { mean, median } from './stats.ts'
@@ -24,6 +28,12 @@ const size = Number(process.env.SIZE ?? 10)
 const settleMs = Number(process.env.SETTLE_MS ?? 60_000)
 const idleMs = Number(process.env.IDLE_MS ?? 120_000)
 const convergeTimeoutMs = 180_000
+const countCallbacks = process.env.COUNT_CALLBACKS
+/** How many agents of each cluster count their callbacks (the last ones: not the seed). */
+const COUNTED = 5
+const counting = countCallbacks == null
+  ? undefined
+  : { NODE_OPTIONS: `--import ${fileURLToPath(new URL('./callback-counter.mjs', import.meta.url))}`, CALLBACK_COUNT_DIR: countCallbacks }
 
 /** An agent's CPU seconds and main-thread wake-ups so far, read together. */
 async function sample (a: AgentProcess): Promise<{ cpuS: number, wakeUps: number }> {
@@ -38,7 +48,10 @@ const seeds = await Promise.all(views.map(async () => `/ip4/127.0.0.1/tcp/${awai
 const launches: Array<StartOptions & { cluster: number }> = []
 for (let c = 0; c < clusters; c++) {
   for (let i = 0; i < size; i++) {
-    launches.push({ cluster: c, name: `c${c + 1}s${i + 1}`, listen: i === 0 ? [seeds[c]] : undefined, join: i === 0 ? [] : [seeds[c]], startTimeoutMs: convergeTimeoutMs })
+    launches.push({
+      cluster: c, name: `c${c + 1}s${i + 1}`, listen: i === 0 ? [seeds[c]] : undefined, join: i === 0 ? [] : [seeds[c]], startTimeoutMs: convergeTimeoutMs,
+      env: i >= size - COUNTED ? counting : undefined
+    })
   }
 }
 const clusterOf = new Map(launches.map(l => [l.name, l.cluster]))
