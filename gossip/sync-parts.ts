@@ -2,9 +2,9 @@
  * A full state larger than one frame goes as several.
  *
  * A sync (a join, its answer, a push-pull that found the views apart) holds
- * every member, about 180 bytes each: above about 5,800 members it is larger
- * than `maxMessageBytes` (1 MiB), which the receiver refuses, so a cluster
- * that large could not take a new member. The sender splits the members over
+ * every member, 180-230 bytes each with its signature: above 4,500-5,800
+ * members it is larger than `maxMessageBytes` (1 MiB), which the receiver
+ * refuses, so a cluster that large could not take a new member. The sender splits the members over
  * as few frames as fit, each a valid sync flagged `more` but the last; the
  * receiver keeps the parts that came on one stream and hands the membership
  * one sync, the last part's, with every part's members (frames on a stream
@@ -38,7 +38,7 @@ export function framesOf (msg: Message, maxBytes: number): { frames: Uint8Array[
 export function encodeFrames (msg: Message, maxBytes: number): Uint8Array[] {
   const whole = encodeMessage(msg)
   if (whole.byteLength <= maxBytes || msg.type !== 'sync' || msg.members.length < 2) return [whole]
-  // Equal counts per part; parts of one more member each until every one fits.
+  // Equal member counts per part, one part more at a time until every part fits.
   for (let parts = Math.ceil(whole.byteLength / maxBytes); parts <= msg.members.length; parts++) {
     const frames = split(msg, parts, maxBytes)
     if (frames != null) return frames
