@@ -233,8 +233,13 @@ export function ringProbersOf (state: State, id: MemberId): MemberId[] {
  * behaves exactly as memberlist.
  */
 export function ringNeighbours (state: State): MemberId[] | undefined {
+  return gossipsAlongRing(state) ? state.ring.neighbours(state.config.probeNeighbors, state.config.longLinks) : undefined
+}
+
+/** True when members gossip among their ring neighbourhoods (see ringNeighbours), not with every member. */
+function gossipsAlongRing (state: State): boolean {
   const { probeNeighbors: m, longLinks } = state.config
-  return m > 0 && state.ring.size > 2 * m + longLinks ? state.ring.neighbours(m, longLinks) : undefined
+  return m > 0 && state.ring.size > 2 * m + longLinks
 }
 
 /**
@@ -243,8 +248,7 @@ export function ringNeighbours (state: State): MemberId[] | undefined {
  * False without the ring, as ringNeighbours names no one then.
  */
 export function inNeighbourhoodOf (state: State, id: MemberId): boolean {
-  const { probeNeighbors: m, longLinks } = state.config
-  return m > 0 && state.ring.size > 2 * m + longLinks && state.ring.inNeighbourhoodOf(id, m, longLinks)
+  return gossipsAlongRing(state) && state.ring.inNeighbourhoodOf(id, state.config.probeNeighbors, state.config.longLinks)
 }
 
 /** Asks the transport to try another path to `id` (see the `path-failed` effect). */
