@@ -28,9 +28,10 @@ import { applyUpdate } from './merge.ts'
 import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
 import { aliveUpdate, broadcast, copyMember, inNeighbourhoodOf, isSelfLeft, ringNeighbours, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
+import { createDigestSums, type ViewDigest } from './digest.ts'
 import { createRefutationWindow } from './refutation-window.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
-import { joinUndelivered, learnStranger, onDigest, onSync, startJoin } from './sync.ts'
+import { joinUndelivered, learnStranger, onDigest, onSync, ownDigest, startJoin } from './sync.ts'
 import { correctSender, tellAccused } from './dissemination.ts'
 import { forceLeave, leaveCluster, updateSelf } from './self-changes.ts'
 
@@ -57,6 +58,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     members: new Map(),
     index: createIndex(),
     awareness: new Awareness(config.awarenessMaxMultiplier),
+    digestSums: createDigestSums(),
     broadcasts: new BroadcastQueue(),
     tombstones: new Map(),
     stats: {
@@ -220,6 +222,10 @@ export function createMembership (opts: MembershipOptions): Membership {
 
     nextDeadline (): number {
       return nextDeadline(state)
+    },
+
+    viewDigest (): ViewDigest {
+      return ownDigest(state)
     },
 
     stats (): MembershipStats {

@@ -7,12 +7,15 @@
  */
 import type { MembershipConfig } from './config.ts'
 import type { Signer } from './signatures.ts'
+import type { ViewDigest } from './digest.ts'
 import type { DeliveryFailure, Destination, Effect, Health, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
 
 export type * from './types.ts'
 export { fromPartial, validate, PROFILES, LAN, WAN, LOCAL, InvalidMembershipConfigError } from './config.ts'
 export type { MembershipConfig, ProfileName } from './config.ts'
 export { createMembership } from './core.ts'
+export { viewDigest } from './digest.ts'
+export type { ViewDigest } from './digest.ts'
 export { seededRandom } from './random.ts'
 export { sameTags } from './state.ts'
 export { sideOf } from './partition.ts'
@@ -103,6 +106,12 @@ export interface Membership {
   isNeighbourOf: (id: MemberId) => boolean
   /** The earliest time at which tick() has work to do. */
   nextDeadline: () => number
+  /**
+   * The push-pull digest of this node's view (digest.ts): equal digests mean
+   * the same members, boots, incarnations and live, failed or left, at a
+   * chance of about 2^-53 of a false match.
+   */
+  viewDigest: () => ViewDigest
   stats: () => MembershipStats
   /**
    * Which side of a partition this node is on, as of the last input: see

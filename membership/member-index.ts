@@ -4,6 +4,7 @@
  * to date as members change so that no input walks every member.
  */
 import type { MemberRecord, State } from './state.ts'
+import { resum } from './digest.ts'
 
 /**
  * A member's deadline in one of the index's heaps. An entry is current while the
@@ -119,12 +120,14 @@ export function inOrder (recs: Iterable<MemberRecord>): MemberRecord[] {
 }
 
 /**
- * Re-files `rec` after a change of its status or statusSince, or after it was
- * added to or removed from `members` (a reap).
+ * Re-files `rec` after a change of its status, statusSince or incarnation, or
+ * after it was added to or removed from `members` (a reap); its share of the
+ * push-pull digest too.
  */
 export function track (state: State, rec: MemberRecord): void {
   const ix = state.index
   const present = state.members.get(rec.member.id) === rec
+  resum(state.digestSums, rec, present)
   const status = present ? rec.member.status : undefined
   const down = status === 'failed' || status === 'left'
   const was = ix.downName.get(rec)

@@ -96,7 +96,7 @@ export function applyAlive (state: State, a: AliveUpdate): void {
       }
     }
     state.members.set(a.id, {
-      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature
+      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature, digestA: 0, digestB: 0
     })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
@@ -157,6 +157,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
       return false
     }
     m.incarnation = s.incarnation
+    track(state, rec)
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
       touchSuspicion(state, rec)
       // A new independent confirmation: pass it on so that others can count it too.
@@ -191,7 +192,7 @@ function resuspect (state: State, rec: MemberRecord, s: SuspectUpdate): void {
   noteProofOfLife(state, rec.suspicion!.startedAt)
   rec.member.incarnation = s.incarnation
   rec.suspicion = newSuspicion(state, rec, s.from)
-  touchSuspicion(state, rec)
+  track(state, rec)
   state.stats.updatesApplied++
   broadcast(state, s)
 }

@@ -15,12 +15,10 @@ import type { Ring } from './neighbors.ts'
 import type { MemberIndex } from './member-index.ts'
 import type { RefutationWindow } from './refutation-window.ts'
 import type { AckSpan } from './probe-clock.ts'
+import type { DigestSums } from './digest.ts'
 import { selfAliveSignature, signAccusation } from './signatures.ts'
 import { retransmitLimit } from './formulas.ts'
 import { track } from './member-index.ts'
-
-// The member index moved to member-index.ts; its names stay importable from here.
-export { createIndex, inOrder, memberDeadline, takeDueReaps, takeDueSuspects, touchSuspicion, track, type MemberIndex } from './member-index.ts'
 
 export interface MemberRecord {
   member: Member
@@ -43,6 +41,9 @@ export interface MemberRecord {
   leaveSignature?: Uint8Array
   /** Who forced its leave (an operator's force-leave), when it did not leave itself. */
   leaveForcedBy?: MemberId
+  /** The record's share of `State.digestSums` (digest.ts `resum`). */
+  digestA: number
+  digestB: number
 }
 
 /** A probe this node is running (direct ping, then ping-req through others). */
@@ -100,6 +101,8 @@ export interface State {
   members: Map<MemberId, MemberRecord>
   /** The members by status and deadline, kept as they change (see `track`). */
   index: MemberIndex
+  /** The push-pull digest's sums over `members`, kept as they change (see `track`). */
+  digestSums: DigestSums
   awareness: Awareness
   broadcasts: BroadcastQueue
   /** Reaped members: stale updates about them are ignored. Bounded, oldest dropped first. */

@@ -11,7 +11,7 @@ import { mergeSync } from './merge.ts'
 import { allowOnce, destinationOf, fullState, isSelfLeft, liveCount, ringNeighbours, send, type State } from './state.ts'
 import { pushPullScaleMs } from './formulas.ts'
 import { inOrder } from './member-index.ts'
-import { viewDigest } from './digest.ts'
+import { digestOf, type ViewDigest } from './digest.ts'
 
 type Sync = Extract<Message, { type: 'sync' }>
 type Digest = Extract<Message, { type: 'digest' }>
@@ -120,7 +120,7 @@ export function pushPull (state: State): void {
   const partner = pickRandom(state.random, alive, 1)[0]
   if (partner == null) return
   state.stats.digestsSent++
-  send(state, destinationOf(state, partner), { type: 'digest', ...viewDigest(state.self, state.members.values()) })
+  send(state, destinationOf(state, partner), { type: 'digest', ...ownDigest(state) })
 }
 
 /** The wait from this push-pull to the next: the early ones after a join, then the period, longer in a larger cluster. */
@@ -135,6 +135,11 @@ export function nextPushPullGapMs (state: State): number {
   return stagger(state.random, gap)
 }
 
+/** This node's view's digest, from the sums the member index keeps. */
+export function ownDigest (state: State): ViewDigest {
+  return digestOf(state.self, state.digestSums, state.members.size)
+}
+
 /**
  * A member's push-pull digest: if our view differs, the full exchange, started
  * from our side (our state, asking for its own). A stranger's is left to
@@ -142,7 +147,7 @@ export function nextPushPullGapMs (state: State): number {
  */
 export function onDigest (state: State, from: MemberId, msg: Digest): void {
   if (isSelfLeft(state) || !state.members.has(from)) return
-  const own = viewDigest(state.self, state.members.values())
+  const own = ownDigest(state)
   if (own.members === msg.members && own.hash === msg.hash) return
   state.stats.digestsDiffered++
   syncWith(state, from, 'pushPull')
