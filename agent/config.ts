@@ -111,8 +111,10 @@ export interface ResolvedAgentOptions {
  *
  * edge: at most 64 connections (a cluster above 64 members reconnects to the
  * others on demand: a dial, noise and yamux handshake per probe of a pruned
- * member); messages up to 256 KiB (a full push-pull sync of ~1,000 members of
- * ~250 bytes; larger clusters need maxMessageBytes raised); per-peer queues of
+ * member); frames up to 256 KiB (about 1,000 members of a full sync; a larger
+ * sync goes in parts), an inbound sync in parts up to 4 MiB and all of them
+ * 8 MiB at once (lan 8 and 16 MiB; a full state of 16,384 members is under
+ * 4 MiB); per-peer queues of
  * 256 KiB / 128 messages (lan 2 MiB / 1,024: a slow peer drops messages
  * sooner, counted as `backpressure`); yamux stream windows capped at 256 KiB
  * (default 16 MiB) so no stream buffers more than that; one path test per
@@ -125,6 +127,8 @@ export const PROFILE_FOOTPRINT: Readonly<Record<ProfileName, { transport: Partia
   edge: {
     transport: {
       maxMessageBytes: 256 * 1024,
+      maxSyncBytes: 4 * 1024 * 1024,
+      maxHeldSyncBytes: 8 * 1024 * 1024,
       maxQueuedBytesPerPeer: 256 * 1024,
       maxQueuedMessagesPerPeer: 128,
       maxInboundStreamsPerPeer: 2,

@@ -19,6 +19,21 @@ export interface TransportConfig {
    */
   maxMessageBytes: number
   /**
+   * Frame bytes the parts of one inbound sync may take together. Parts wait in
+   * memory until the last one comes, so a peer could otherwise send parts that
+   * never end; past this the stream is aborted and counted `oversized`. A full
+   * state at the membership's bound of 16,384 members is under 4 MiB with
+   * signatures and two addresses each; the default leaves room for tags.
+   * Must be >= maxMessageBytes.
+   */
+  maxSyncBytes: number
+  /**
+   * Frame bytes the unfinished inbound syncs of every stream may hold at once
+   * (a few full states of the largest cluster); a part past it aborts its
+   * stream, counted `oversized`. Must be >= maxSyncBytes.
+   */
+  maxHeldSyncBytes: number
+  /**
    * How long a dial (connect, noise handshake, muxer negotiation) and opening
    * the SWIM stream may take before the send is reported as `timeout`. Keep it
    * below the membership probe timeout budget of a suspicion round; too short
@@ -132,6 +147,8 @@ export interface TransportConfig {
 /** Defaults for a LAN cluster of up to a few thousand members. */
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   maxMessageBytes: 1024 * 1024,
+  maxSyncBytes: 8 * 1024 * 1024,
+  maxHeldSyncBytes: 16 * 1024 * 1024,
   dialTimeoutMs: 2000,
   connectTimeoutMs: 10_000,
   maxInboundStreamsPerPeer: 4,
@@ -165,6 +182,12 @@ export function validate (config: TransportConfig): TransportConfig {
   }
   if (config.maxMessageBytes < 1024) {
     throw new InvalidTransportConfigError('maxMessageBytes must be >= 1024')
+  }
+  if (config.maxSyncBytes < config.maxMessageBytes) {
+    throw new InvalidTransportConfigError('maxSyncBytes must be >= maxMessageBytes')
+  }
+  if (config.maxHeldSyncBytes < config.maxSyncBytes) {
+    throw new InvalidTransportConfigError('maxHeldSyncBytes must be >= maxSyncBytes')
   }
   if (config.connectTimeoutMs < config.dialTimeoutMs) {
     throw new InvalidTransportConfigError('connectTimeoutMs must be >= dialTimeoutMs')

@@ -9,7 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import * as lp from 'it-length-prefixed'
 import { framingDrop } from './framing.ts'
 import { decodeFrame } from './codec.ts'
-import { SyncParts } from './sync-parts.ts'
+import { SyncParts, SyncPartsBudget } from './sync-parts.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
 import type { SwimPathsMonitor } from './swim-paths-monitor.ts'
 import type { SwimPartOptions, SwimTransportHandlers } from './swim-types.ts'
@@ -19,6 +19,12 @@ import type { Connection, Stream } from '@libp2p/interface'
 
 /** What a libp2p stream yields: one chunk per data frame. */
 type StreamChunk = Stream extends AsyncIterable<infer T> ? T : never
+
+/** The counter of a frame that could not be taken, by its error's name (anything else is malformed). */
+const DECODE_DROPS: Partial<Record<string, 'unsupportedVersion' | 'oversized'>> = {
+  UnsupportedVersionError: 'unsupportedVersion',
+  SyncTooLargeError: 'oversized'
+}
 
 /** Chunks (yamux data frames) a member's frame takes at most, in the chunk limit (readChunks): a full sync spans several. */
 const CHUNKS_PER_FRAME = 4
@@ -37,11 +43,14 @@ export class SwimInbound {
   private readonly chunkLimiter: PeerRateLimiter
   /** Per peer: frames dropped by the rate limiter in the current one-second window. */
   private readonly overLimit = new Map<string, { since: number, frames: number }>()
+  /** What the unfinished syncs in parts of every stream hold together (sync-parts.ts). */
+  private readonly syncBudget: SyncPartsBudget
   private readonly options: InboundOptions
 
   constructor (options: InboundOptions) {
     this.options = options
     const { config } = options
+    this.syncBudget = new SyncPartsBudget(config.maxHeldSyncBytes)
     this.limiter = new PeerRateLimiter({
       framesPerSecond: config.inboundFramesPerSecondPerPeer,
       frameBurst: config.inboundFrameBurstPerPeer,
@@ -74,7 +83,7 @@ export class SwimInbound {
 
   private async readFrames (stream: Stream, from: string, via: string): Promise<void> {
     const { config, counters, log, state, handlers, paths, idle } = this.options
-    const syncParts = new SyncParts()
+    const syncParts = new SyncParts(this.syncBudget, config.maxSyncBytes)
     try {
       for await (const frame of lp.decode(this.readChunks(stream, from), { maxDataLength: config.maxMessageBytes })) {
         counters.bytesIn += frame.byteLength
@@ -104,12 +113,12 @@ export class SwimInbound {
           const decoded = decodeFrame(frame.subarray())
           msg = decoded.msg
           if (msg.type === 'sync') {
-            const whole = syncParts.add(msg, decoded.more)
+            const whole = syncParts.add(msg, decoded.more, frame.byteLength)
             if (whole == null) continue // more parts to come
             msg = whole
           }
         } catch (err) {
-          counters.dropped[(err as Error).name === 'UnsupportedVersionError' ? 'unsupportedVersion' : 'malformed']++
+          counters.dropped[DECODE_DROPS[(err as Error).name] ?? 'malformed']++
           log('dropping stream from %s: %s', from, (err as Error).message)
           stream.abort(err as Error)
           return
@@ -132,6 +141,8 @@ export class SwimInbound {
       if (drop != null) counters.dropped[drop]++
       log('inbound stream from %s ended - %e', from, err)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      syncParts.release()
     }
   }
 

@@ -38,7 +38,7 @@ export interface SwimTransportStats {
   dropped: {
     /** Inbound frames that did not decode or validate, bad length prefixes, truncated frames. */
     malformed: number
-    /** Inbound frames over maxMessageBytes, and outbound messages that would be (never sent). */
+    /** Inbound frames over maxMessageBytes, syncs in parts over their bounds (sync-parts.ts), and outbound messages that would be (never sent). */
     oversized: number
     /** Inbound frames of another wire version. */
     unsupportedVersion: number

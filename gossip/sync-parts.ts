@@ -11,6 +11,13 @@
  * arrive in order, and a channel writes a sync's parts one after another).
  * A stream that breaks between parts loses the parts before: a sync is
  * anti-entropy, the next round makes up for it.
+ *
+ * Parts wait in memory until the last one comes, so what they may hold is
+ * bounded, or a member (or anyone, in a cluster without a key) could send
+ * parts that never end: the members of one sync (MESSAGE_LIMITS), the bytes
+ * of one sync's frames (maxSyncBytes), and the bytes of every sync being put
+ * together at once, on every stream (maxHeldSyncBytes, `SyncPartsBudget`).
+ * Past a bound the stream is aborted and counted.
  */
 import * as lp from 'it-length-prefixed'
 import type { Message } from '../membership/types.ts'
@@ -58,27 +65,70 @@ function split (msg: Sync, parts: number, maxBytes: number): Uint8Array[] | unde
   return frames
 }
 
+/** The room the unfinished syncs of every stream share, in frame bytes. */
+export class SyncPartsBudget {
+  held = 0
+  readonly maxBytes: number
+
+  constructor (maxBytes: number) {
+    this.maxBytes = maxBytes
+  }
+}
+
+/** A sync in parts past its bytes, or past the room every stream's parts share. */
+export class SyncTooLargeError extends Error {
+  override name = 'SyncTooLargeError'
+}
+
 /** The parts of a sync received so far on one stream. */
 export class SyncParts {
   #members: Sync['members'] = []
+  #bytes = 0
+  readonly #budget: SyncPartsBudget
+  readonly #maxBytes: number
+
+  /** `maxBytes`: what one sync's frames may take together (TransportConfig.maxSyncBytes). */
+  constructor (budget: SyncPartsBudget, maxBytes: number) {
+    this.#budget = budget
+    this.#maxBytes = maxBytes
+  }
 
   /**
-   * Takes a sync frame: the whole sync once its last part is in (a sync of
-   * one part at once), undefined while more are to come. Throws
-   * MalformedMessageError when the parts hold more than a sync may.
+   * Takes a sync frame of `bytes`: the whole sync once its last part is in (a
+   * sync of one part at once), undefined while more are to come. Throws
+   * MalformedMessageError when the parts hold more members than a sync may,
+   * SyncTooLargeError when they take more bytes than one may or than are left
+   * to all; either way the parts so far are let go.
    */
-  add (msg: Sync, more: boolean): Sync | undefined {
+  add (msg: Sync, more: boolean, bytes: number): Sync | undefined {
     if (this.#members.length + msg.members.length > MESSAGE_LIMITS.maxSyncMembers) {
-      this.#members = []
+      this.release()
       throw new MalformedMessageError(`a sync in parts holds more than ${MESSAGE_LIMITS.maxSyncMembers} members`)
     }
+    if (this.#bytes + bytes > this.#maxBytes) {
+      this.release()
+      throw new SyncTooLargeError(`a sync in parts takes more than ${this.#maxBytes} bytes`)
+    }
     if (more) {
+      if (this.#budget.held + bytes > this.#budget.maxBytes) {
+        this.release()
+        throw new SyncTooLargeError(`syncs in parts hold ${this.#budget.held} bytes already, of ${this.#budget.maxBytes}`)
+      }
       this.#members.push(...msg.members)
+      this.#bytes += bytes
+      this.#budget.held += bytes
       return undefined
     }
     if (this.#members.length === 0) return msg
     const members = this.#members.concat(msg.members)
-    this.#members = []
+    this.release()
     return { ...msg, members }
+  }
+
+  /** Lets go of the parts so far: the sync is complete, refused, or its stream ended. */
+  release (): void {
+    this.#budget.held -= this.#bytes
+    this.#bytes = 0
+    this.#members = []
   }
 }

@@ -12,6 +12,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { createNode, createSwimTransport, SWIM_PROTOCOL } from '../../gossip/index.ts'
+import { encodeSyncPart } from '../../gossip/codec.ts'
 import type { NodeOptions, SwimTransport, TransportConfig } from '../../gossip/index.ts'
 import type { DeliveryFailure, Destination, Message } from '../../membership/types.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -379,6 +380,37 @@ describe('gossip swim transport', { timeout: 120_000 }, () => {
     const { messagesByType, bytesOut } = a.transport.stats()
     assert.ok((messagesByType.out.sync ?? 0) > 1 && bytesOut > maxMessageBytes, `sent in ${String(messagesByType.out.sync)} parts`)
     assert.equal(a.failures.length, 0)
+  })
+
+  it('parts of a sync that never end are refused past maxSyncBytes, and all streams\' parts past maxHeldSyncBytes; a sync within the bounds still arrives', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const maxMessageBytes = 16 * 1024
+    const a = await startPeer(['/ip4/127.0.0.1/tcp/0'], { maxMessageBytes })
+    const b = await startPeer(['/ip4/127.0.0.1/tcp/0'], { maxMessageBytes, maxSyncBytes: 64 * 1024, maxHeldSyncBytes: 96 * 1024 })
+    const entry = (i: number): Extract<Message, { type: 'sync' }>['members'][number] => ({ id: a.id, name: `m${i}`, addrs: [`/ip4/10.0.0.${i & 255}/tcp/7946`], tags: {}, incarnation: i, bootId: 'boot', status: 'alive' })
+    // One part of about 15 KiB, flagged `more`: the sync it belongs to never ends.
+    const part = lp.encode.single(encodeSyncPart({ type: 'sync', reply: false, join: false, members: Array.from({ length: 160 }, (_, i) => entry(i)) }, true)).subarray()
+    assert.ok(part.byteLength > 14 * 1024 && part.byteLength < maxMessageBytes, `${part.byteLength} bytes`)
+    const oversized = (): number => b.transport.stats().dropped.oversized
+    const conn = await a.node.dial(multiaddr(b.addrs[0]))
+    const endless = await conn.newStream(SWIM_PROTOCOL)
+    for (let i = 0; i < 5; i++) endless.send(part)
+    await waitFor('one sync past maxSyncBytes counted oversized', () => oversized() === 1, WAIT_MS, POLL_MS)
+    await waitFor('its stream reset by b', () => endless.status !== 'open', WAIT_MS, POLL_MS)
+    // Two streams whose parts are each within maxSyncBytes but together past maxHeldSyncBytes.
+    const first = await conn.newStream(SWIM_PROTOCOL)
+    for (let i = 0; i < 4; i++) first.send(part)
+    const second = await conn.newStream(SWIM_PROTOCOL)
+    for (let i = 0; i < 3; i++) second.send(part)
+    await waitFor('the stream past the shared room counted oversized', () => oversized() === 2, WAIT_MS, POLL_MS)
+    assert.equal(first.status, 'open', 'the stream that came first keeps its parts')
+    // Once that stream ends, its share is free again: a real sync in parts gets through.
+    await first.close()
+    const sync: Message = { type: 'sync', reply: true, join: true, members: Array.from({ length: 600 }, (_, i) => entry(i)) }
+    a.transport.send({ id: b.id, addrs: b.addrs }, sync)
+    await waitFor('the sync in parts arrives', () => b.received.length === 1, WAIT_MS, POLL_MS)
+    assert.deepEqual(b.received[0].msg, sync)
+    assert.ok((a.transport.stats().messagesByType.out.sync ?? 0) > 1, 'it went in parts')
+    assert.equal(oversized(), 2)
   })
 
   it('drops inbound garbage: aborts the stream, counts it, keeps serving', { timeout: TEST_TIMEOUT_MS }, async () => {

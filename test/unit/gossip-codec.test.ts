@@ -340,6 +340,8 @@ describe('gossip transport config', () => {
     ['not a number', { dialTimeoutMs: '2000' }],
     ['message bound below 1 KiB', { maxMessageBytes: 100 }],
     ['queue smaller than one message', { maxMessageBytes: 4096, maxQueuedBytesPerPeer: 2048 }],
+    ['a sync in parts smaller than one frame', { maxMessageBytes: 4096, maxSyncBytes: 2048 }],
+    ['room for all syncs in parts smaller than one', { maxSyncBytes: 2 * 1024 * 1024, maxHeldSyncBytes: 1024 * 1024 }],
     ['unknown option', { dialTimeout: 2000 }],
     ['negative gossip dial yield', { gossipDialYieldMs: -1 }],
     ['fractional gossip dial yield', { gossipDialYieldMs: 0.5 }],
