@@ -13,7 +13,8 @@
  * - the coordinator itself is alive in its own view by definition: it steps
  *   down for one of its replicas at a higher epoch (a replica takes over only
  *   after its failure detector declared the coordinator failed, e.g. after a
- *   false suspicion), never for anyone else;
+ *   false suspicion), never for anyone else, and says so: whoever follows it
+ *   follows its word (replica.ts follow, worker.ts);
  * - a worker's list of replicas can be out of date: it learns them from
  *   offers, and a coordinator that replaced a failed replica and then failed
  *   itself may have had no offer left to send. When every replica a worker

@@ -61,9 +61,11 @@ export function onTakeover (ctx: ReplicaContext, now: number, from: MemberId, ms
     if (job.role === 'coordinator' && msg.coordinator === from) tellAuthority(ctx, now, from, job, effects)
     return
   }
+  // a vouch for the takeover this node follows already (its own among them): nothing new
+  if (msg.coordinator !== from && msg.coordinator === job.coordinator && msg.epoch <= job.epoch) return
   const vouched = msg.coordinator !== from && from === job.coordinator && msg.epoch > job.epoch
   const verdict = vouched ? 'accept' : msg.coordinator === from ? judgeFor(ctx, job, from, msg.epoch) : 'forged'
-  if (verdict === 'accept' && msg.coordinator !== job.coordinator) follow(job, now, msg.coordinator, msg.epoch)
+  if (verdict === 'accept' && msg.coordinator !== job.coordinator) follow(job, now, msg.coordinator, msg.epoch, effects)
   else if (verdict === 'wait') job.pendingTakeover = { from, epoch: msg.epoch }
   else if (verdict === 'forged') countForged(ctx.stats.forged, msg.type)
 }
@@ -93,7 +95,7 @@ export function onJobEnd (ctx: ReplicaContext, now: number, from: MemberId, msg:
     return
   }
   if (verdict !== 'accept' && !final) return // 'wait': the resync after a silence asks for it again
-  if (from !== job.coordinator) follow(job, now, from, msg.job.epoch)
+  if (from !== job.coordinator) follow(job, now, from, msg.job.epoch, effects)
   if (job.role !== 'replica') return
   job.status = msg.job.status
   job.result = msg.job.result
@@ -110,7 +112,7 @@ export function onMembers (ctx: ReplicaContext, now: number, job: Job, effects: 
   if (ctx.alive(job.coordinator)) return
   // the takeover heard earlier is confirmed now
   const pending = job.pendingTakeover
-  if (pending != null && pending.epoch > job.epoch) follow(job, now, pending.from, pending.epoch)
+  if (pending != null && pending.epoch > job.epoch) follow(job, now, pending.from, pending.epoch, effects)
   job.pendingTakeover = undefined
   if (ctx.alive(job.coordinator)) return
   const heir = job.replicas.find(id => ctx.alive(id))
@@ -300,8 +302,16 @@ function judgeFor (ctx: ReplicaContext, job: Job, from: MemberId, epoch: number)
   return judge(job, from, epoch, { coordinatorAlive: ctx.alive(job.coordinator), selfIsCoordinator: job.role === 'coordinator' })
 }
 
-/** `from` took the job over at `epoch`: this node (replica, or the coordinator stepping down) follows it. */
-function follow (job: Job, now: number, from: MemberId, epoch: number): void {
+/**
+ * `from` took the job over at `epoch`: this node (replica, or the coordinator
+ * stepping down) follows it. A coordinator stepping down says so to every
+ * member: a worker that never saw it failed (it was frozen for about a
+ * suspicion timeout, and refuted in time there) still follows it and takes
+ * the taker's offers for a takeover to wait for (authority.ts), for good; the
+ * word of the coordinator it follows moves it (worker.ts, a vouch).
+ */
+function follow (job: Job, now: number, from: MemberId, epoch: number, effects: WorkEffect[]): void {
+  if (job.role === 'coordinator') effects.push({ kind: 'publish', msg: { type: 'takeover', jobId: job.id, coordinator: from, epoch } })
   job.earlier.push({ coordinator: job.coordinator, epoch: job.epoch })
   job.role = 'replica'
   job.coordinator = from

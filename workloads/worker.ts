@@ -202,8 +202,10 @@ export class Worker {
       case 'takeover': {
         const job = this.#jobs.get(msg.jobId)
         if (msg.coordinator !== from) {
-          // the coordinator passing on a takeover is meant for its replica side (replica.ts, vouch)
-          if (job?.coordinator !== from) countForged(this.#stats.forged, msg.type)
+          // A coordinator passing on a takeover (it stepped down, replica.ts follow): the one this
+          // worker follows is believed; one this worker followed before, or the taker's own, is old news.
+          if (job != null && job.coordinator === from && msg.epoch > job.epoch) this.#switchTo(job, msg.coordinator, msg.epoch, effects)
+          else if (job?.coordinator !== from && !(job?.coordinator === msg.coordinator && msg.epoch <= job.epoch)) countForged(this.#stats.forged, msg.type)
           break
         }
         if (job != null) this.#follow(msg.jobId, from, msg.epoch, job.workload, job.kind, msg.type, effects)
@@ -312,19 +314,22 @@ export class Worker {
     if (verdict === 'forged') countForged(this.#stats.forged, type)
     if (verdict === 'wait') job.pendingTakeover = { from: coordinator, epoch }
     if (verdict !== 'accept') return undefined
-    if (epoch > job.epoch) {
-      job.pendingTakeover = undefined
-      job.coordinator = coordinator
-      job.epoch = epoch
-      job.offered.clear()
-      job.claimed.clear() // claims sent to the old coordinator are void
-      for (const [index, outcome] of job.unacked) {
-        this.#stats.resultsResent++
-        effects.push({ kind: 'send', to: coordinator, msg: resultMsg(job, index, outcome) })
-      }
-      if (job.running.size > 0) effects.push({ kind: 'send', to: coordinator, msg: { type: 'renew', jobId: id, epoch, tasks: [...job.running] } })
-    }
+    if (epoch > job.epoch) this.#switchTo(job, coordinator, epoch, effects)
     return job
+  }
+
+  /** Follows `coordinator` at `epoch` from now: re-sends the unacknowledged results and renews the running leases with it at once. */
+  #switchTo (job: WorkerJob, coordinator: MemberId, epoch: number, effects: WorkEffect[]): void {
+    job.pendingTakeover = undefined
+    job.coordinator = coordinator
+    job.epoch = epoch
+    job.offered.clear()
+    job.claimed.clear() // claims sent to the old coordinator are void
+    for (const [index, outcome] of job.unacked) {
+      this.#stats.resultsResent++
+      effects.push({ kind: 'send', to: coordinator, msg: resultMsg(job, index, outcome) })
+    }
+    if (job.running.size > 0) effects.push({ kind: 'send', to: coordinator, msg: { type: 'renew', jobId: job.id, epoch, tasks: [...job.running] } })
   }
 
   #endJob (id: string, coordinator: MemberId, effects: WorkEffect[]): void {

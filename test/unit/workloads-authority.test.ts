@@ -150,4 +150,30 @@ describe('workloads authority: forged work control is refused and counted', () =
     assert.equal(w.coordinatorOf(jobId), replica)
     assert.equal(w.stats().worker.forged.offer, 1)
   })
+
+  it('a coordinator that steps down for a takeover says so, and a worker that never saw it failed follows the taker on its word; the word of anyone else is refused', () => {
+    const { a, jobId, offer, peers, replica } = setup()
+    const worker = ['b', 'c', 'x'].find(id => id !== replica)!
+    const stranger = ['b', 'c', 'x'].find(id => id !== replica && id !== worker)!
+    const w = node(worker, peers)
+    w.receive(1, 'a', offer)
+    // `a` was frozen: its replica took the job over; here `a` stayed alive, so the takeover waits
+    const takeover: WorkMessage = { type: 'takeover', jobId, coordinator: replica, epoch: 2 }
+    w.receive(2, replica, takeover)
+    assert.equal(w.coordinatorOf(jobId), 'a')
+    // `a` resumes, hears the takeover and steps down: its word goes to every member
+    const vouches = messages(a.receive(3, replica, takeover), 'takeover')
+    assert.deepEqual(vouches, [takeover], 'a publishes whom it follows now')
+    assert.equal(a.coordinatorOf(jobId), replica)
+    // the same word from someone the worker does not follow moves nothing
+    w.receive(4, stranger, { type: 'takeover', jobId, coordinator: stranger, epoch: 3 })
+    assert.equal(w.stats().worker.forged.takeover, 1)
+    w.receive(5, 'a', vouches[0])
+    assert.equal(w.coordinatorOf(jobId), replica, 'the worker follows the taker')
+    // heard again (gossip), or from the taker's side: old news, not a forgery
+    w.receive(6, 'a', vouches[0])
+    assert.equal(w.coordinatorOf(jobId), replica)
+    assert.equal(w.stats().worker.forged.takeover, 1)
+    assert.equal(a.stats().coordinator.forged.takeover ?? 0, 0, 'its own word, looped back, is not a forgery either')
+  })
 })
