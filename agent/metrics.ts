@@ -205,7 +205,7 @@ function droppedByReason (stats: AgentStats): Array<[Record<string, string>, num
   const work = stats.work.transport.dropped
   const forgedWork = [stats.work.coordinator.forged, stats.work.worker.forged].flatMap(f => Object.values(f)).reduce((a, b) => a + b, 0)
   const reasons: Record<string, number> = {
-    'rate-limited': swim.rateLimited + work.rateLimited,
+    'rate-limited': swim.rateLimited + work.rateLimited + stats.membership.syncsDeclined,
     forged: stats.membership.signaturesRejected + work.unsigned + forgedWork,
     malformed: swim.malformed + work.malformed,
     oversized: swim.oversized + work.oversized,

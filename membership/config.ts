@@ -100,6 +100,22 @@ export interface MembershipConfig {
   reconnectIntervalMs: number
   /** Retry interval of a join that has not been answered yet. */
   joinRetryIntervalMs: number
+  /**
+   * A member gets this node's full state on its request (the answer to its
+   * sync, the exchange its digest asked for) at most once per this many ms;
+   * its requests within the gap get one answer at the gap's end, with the
+   * state then (sync-answers.ts). A request costs its sender a few bytes and
+   * this node an entry per member: unbounded, one member could keep it busy
+   * encoding (docs/security.md). 0: no bound.
+   */
+  syncAnswerGapMs: number
+  /**
+   * Entries of full states this node sends on others' requests per second, all
+   * requesters together (an answer costs one per member of the view; one goes
+   * out whenever any of the last second's allowance is left). Bounds what many
+   * identities, in a cluster without a key, can make it encode. 0: no bound.
+   */
+  syncAnswerMembersPerSecond: number
   /** A failed member is forgotten (reaped) after this long. */
   reapFailedAfterMs: number
   /** A member that left is forgotten after this long. */
@@ -166,6 +182,8 @@ export const LAN: Readonly<MembershipConfig> = Object.freeze({
   pushPullIntervalMs: 30_000,
   reconnectIntervalMs: 2000,
   joinRetryIntervalMs: 1000,
+  syncAnswerGapMs: 250,
+  syncAnswerMembersPerSecond: 200_000,
   reapFailedAfterMs: 24 * 3600_000,
   reapLeftAfterMs: 24 * 3600_000,
   reapForcedLeftAfterMs: 15 * 60_000,
@@ -190,6 +208,7 @@ export const WAN: Readonly<MembershipConfig> = Object.freeze({
   pushPullIntervalMs: 60_000,
   reconnectIntervalMs: 10_000,
   joinRetryIntervalMs: 3000,
+  syncAnswerGapMs: 1000,
   stableAfterMs: 15_000,
   partitionForgetMs: 30 * 60_000,
   partitionWindowMs: 300_000,
@@ -209,6 +228,7 @@ export const LOCAL: Readonly<MembershipConfig> = Object.freeze({
   pushPullIntervalMs: 15_000,
   reconnectIntervalMs: 1000,
   joinRetryIntervalMs: 500,
+  syncAnswerGapMs: 125,
   stableAfterMs: 1500,
   partitionForgetMs: 5 * 60_000,
   partitionWindowMs: 30_000,
@@ -244,6 +264,7 @@ export const EDGE: Readonly<MembershipConfig> = Object.freeze({
   pushPullIntervalMs: 60_000,
   reconnectIntervalMs: 5000,
   joinRetryIntervalMs: 2000,
+  syncAnswerGapMs: 500,
   stableAfterMs: 6000,
   partitionWindowMs: 120_000,
 })

@@ -29,6 +29,7 @@ import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, o
 import { aliveUpdate, broadcast, copyMember, inNeighbourhoodOf, isSelfLeft, ringNeighbours, type State } from './state.ts'
 import { createIndex } from './member-index.ts'
 import { createDigestSums, type ViewDigest } from './digest.ts'
+import { createSyncAnswers } from './sync-answers.ts'
 import { createRefutationWindow } from './refutation-window.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
 import { joinUndelivered, learnStranger, onDigest, onSync, ownDigest, startJoin } from './sync.ts'
@@ -74,6 +75,8 @@ export function createMembership (opts: MembershipOptions): Membership {
       syncsSentFor: { join: 0, answer: 0, pushPull: 0, reconnect: 0, stranger: 0 },
       digestsSent: 0,
       digestsDiffered: 0,
+      syncsDeferred: 0,
+      syncsDeclined: 0,
       signaturesRejected: 0,
       suspicionsHeld: 0
     },
@@ -98,6 +101,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     ackSpans: new Map(),
     lastLongStallAt: -Infinity,
     strangers: new Map(),
+    syncAnswers: createSyncAnswers(config.syncAnswerMembersPerSecond, start),
     corrected: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
     signer: opts.signer

@@ -5,7 +5,8 @@
  */
 import type { MemberId } from './types.ts'
 import { pickRandom } from './random.ts'
-import { accusationOf, aliveUpdate, allowOnce, destinationOf, gossipCandidates, isSelfLeft, piggyback, send, type State } from './state.ts'
+import { accusationOf, aliveUpdate, destinationOf, gossipCandidates, isSelfLeft, piggyback, send, type State } from './state.ts'
+import { allowOnce } from './allow-once.ts'
 
 export function gossipRound (state: State): void {
   const targets = state.broadcasts.size === 0 ? [] : gossipTargets(state)

@@ -53,8 +53,12 @@ export interface MembershipStats {
   syncsSentFor: { join: number, answer: number, pushPull: number, reconnect: number, stranger: number }
   /** Push-pull digests sent (sync.ts): each round's first step. */
   digestsSent: number
-  /** Digests received that differed from this node's view, each answered by a full exchange (counted in syncsSentFor.pushPull). */
+  /** Digests received that differed from this node's view, each answered by a full exchange (counted in syncsSentFor.pushPull) unless declined. */
   digestsDiffered: number
+  /** Requests for this node's full state (syncs asking a reply, digests that differed) within their member's syncAnswerGapMs: answered once at its end (sync-answers.ts). */
+  syncsDeferred: number
+  /** Requests for this node's full state declined: past syncAnswerMembersPerSecond, or too many members waiting. */
+  syncsDeclined: number
   /** Alive and leave statements dropped because their signature was missing or not the member's (forgeries). */
   signaturesRejected: number
   /** Suspicions held past their timeout because refutations had lately taken about that long (suspicionRefutationMult). */

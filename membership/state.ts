@@ -16,6 +16,7 @@ import type { MemberIndex } from './member-index.ts'
 import type { RefutationWindow } from './refutation-window.ts'
 import type { AckSpan } from './probe-clock.ts'
 import type { DigestSums } from './digest.ts'
+import type { SyncAnswers } from './sync-answers.ts'
 import { selfAliveSignature, signAccusation } from './signatures.ts'
 import { retransmitLimit } from './formulas.ts'
 import { track } from './member-index.ts'
@@ -140,6 +141,8 @@ export interface State {
   lastLongStallAt: number
   /** Unknown senders we asked for a sync, and when (sync.ts learnStranger). */
   strangers: Map<MemberId, number>
+  /** When members last got our full state on their request, requests waiting for their gap's end, and the allowance (sync-answers.ts). */
+  syncAnswers: SyncAnswers
   /** Peers we sent our current announcement because they accused an older incarnation of us (dissemination.ts correctSender). */
   corrected: Map<MemberId, number>
   /** Stable membership, side and partition episode (partition.ts). */
@@ -381,20 +384,4 @@ function syncEntry (state: State, m: Member, leaveSignature: Uint8Array | undefi
     if (signed.incarnation !== m.incarnation) entry.signedIncarnation = signed.incarnation
   }
   return entry
-}
-
-/**
- * Per-peer rate limit over a bounded map (oldest entries dropped first):
- * true, and records `now`, when `key` was not allowed within the last `gapMs`.
- */
-export function allowOnce (map: Map<string, number>, key: string, now: number, gapMs: number, maxEntries = 256): boolean {
-  const last = map.get(key)
-  if (last != null && now - last < gapMs) return false
-  map.delete(key)
-  map.set(key, now)
-  if (map.size > maxEntries) {
-    const oldest = map.keys().next().value
-    if (oldest != null) map.delete(oldest)
-  }
-  return true
 }

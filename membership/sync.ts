@@ -8,7 +8,9 @@ import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts
 import type { MembershipStats } from './index.ts'
 import { pickRandom, stagger } from './random.ts'
 import { mergeSync } from './merge.ts'
-import { allowOnce, destinationOf, fullState, isSelfLeft, liveCount, ringNeighbours, send, type State } from './state.ts'
+import { destinationOf, fullState, isSelfLeft, liveCount, ringNeighbours, send, type State } from './state.ts'
+import { allowOnce } from './allow-once.ts'
+import { admit, takeDueAnswers } from './sync-answers.ts'
 import { pushPullScaleMs } from './formulas.ts'
 import { inOrder } from './member-index.ts'
 import { digestOf, type ViewDigest } from './digest.ts'
@@ -99,10 +101,22 @@ export function onSync (state: State, from: MemberId, msg: Sync): void {
       state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, first))
       state.earlyPushPullGapMs = 2 * first
     }
-  } else {
-    countSync(state, 'answer')
-    send(state, destinationOf(state, from), { type: 'sync', reply: false, join: false, members: fullState(state) })
+  } else if (admit(state, from, false)) {
+    answer(state, from)
   }
+}
+
+/** Sends the answers to requests that waited for their member's gap to end (sync-answers.ts). */
+export function sendDueAnswers (state: State): void {
+  for (const { id, reply } of takeDueAnswers(state)) {
+    if (reply) syncWith(state, id, 'pushPull')
+    else answer(state, id)
+  }
+}
+
+function answer (state: State, to: MemberId): void {
+  countSync(state, 'answer')
+  send(state, destinationOf(state, to), { type: 'sync', reply: false, join: false, members: fullState(state) })
 }
 
 /**
@@ -150,7 +164,7 @@ export function onDigest (state: State, from: MemberId, msg: Digest): void {
   const own = ownDigest(state)
   if (own.members === msg.members && own.hash === msg.hash) return
   state.stats.digestsDiffered++
-  syncWith(state, from, 'pushPull')
+  if (admit(state, from, true)) syncWith(state, from, 'pushPull')
 }
 
 /**

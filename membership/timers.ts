@@ -11,7 +11,7 @@ import { slowestRefutationMs } from './refutation-window.ts'
 import { failSuspect, reap } from './merge.ts'
 import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
 import { gossipRound } from './dissemination.ts'
-import { nextPushPullGapMs, pushPull, reconnect, retryJoin } from './sync.ts'
+import { nextPushPullGapMs, pushPull, reconnect, retryJoin, sendDueAnswers } from './sync.ts'
 import { isSelfLeft, liveCount, type MemberRecord, type State } from './state.ts'
 import { memberDeadline, reapAfterMs, takeDueReaps, takeDueSuspects, touchSuspicion, track } from './member-index.ts'
 
@@ -110,7 +110,7 @@ export function nextDeadline (state: State): number {
     // A gossip round with nothing queued, or no one to send it to (an agent alone), does nothing: no need to wake up for it.
     if (state.broadcasts.size > 0 && state.members.size > 0) d = Math.min(d, gossipDueAt(state))
     if (state.join != null) d = Math.min(d, state.join.nextRetryAt)
-    d = Math.min(d, state.partition.nextAt)
+    d = Math.min(d, state.partition.nextAt, state.syncAnswers.nextAt)
   }
   // Suspicions (their last check, see verifyAt, and their end) and reaps, from the index.
   return Math.min(d, memberDeadline(state))
@@ -179,6 +179,7 @@ export function runDue (state: State): void {
       state.nextReconnectAt = t + reconnectScaleMs(config.reconnectIntervalMs, liveCount(state))
     }
     if (state.join != null && t >= state.join.nextRetryAt) retryJoin(state)
+    if (t >= state.syncAnswers.nextAt) sendDueAnswers(state)
   }
   for (const rec of takeDueReaps(state, t)) {
     const m = rec.member

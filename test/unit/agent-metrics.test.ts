@@ -17,7 +17,7 @@ describe('agent metrics', () => {
     assert.equal(families.get('agent_member_up')?.metrics.length, 5)
     assert.equal(families.get('agent_path_up')?.metrics.length, 8)
     assert.equal(families.get('agent_path_rtt_seconds')?.metrics.find(m => m.labels?.member === 'node-1' && m.labels.transport === 'tcp')?.value, '0.0015')
-    assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'rate-limited')?.value, '4')
+    assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'rate-limited')?.value, '6', 'frames over the rate limit and requests for the full state declined')
     assert.equal(families.get('agent_dropped_messages_total')?.metrics.find(m => m.labels?.reason === 'forged')?.value, '4')
     assert.equal(families.get('agent_jobs_total')?.type, 'COUNTER')
     assert.equal(families.get('agent_suspicions_held_total')?.metrics[0]?.value, '4')

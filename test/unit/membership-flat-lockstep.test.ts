@@ -41,8 +41,8 @@ interface Pending { at: number, n: number, from: MemberId, to: MemberId, msg: Me
 
 function run (seed: number, size: number, simMs: number, config: Partial<MembershipConfig>): { inputs: number, partitionEvents: number, relabels: number, reaps: number, stalls: number } {
   const r = seededRandom(seed)
-  // Holding suspicions for slow refutations, patient probes and first-ack patience came after the frozen copy.
-  const cfg = fromPartial({ ...config, suspicionRefutationMult: 0, probePatienceMult: 0, firstAckPatienceMs: 0 }, 'lan')
+  // Holding suspicions for slow refutations, patient probes, first-ack patience and bounds on answering syncs came after the frozen copy.
+  const cfg = fromPartial({ ...config, suspicionRefutationMult: 0, probePatienceMult: 0, firstAckPatienceMs: 0, syncAnswerGapMs: 0, syncAnswerMembersPerSecond: 0 }, 'lan')
   const twins = new Map<MemberId, Twin>()
   const silent = new Set<MemberId>()
   const refusing = new Set<MemberId>()
@@ -79,8 +79,9 @@ function run (seed: number, size: number, simMs: number, config: Partial<Members
     // Join progress reports came after the frozen copy; the index does not touch them.
     assert.deepEqual(got.filter(e => e.kind !== 'join'), want, where)
     assert.deepEqual(twin.core.health(), twin.ref.health(), `health, ${where}`)
-    const { suspicionsHeld, ...stats } = twin.core.stats()
+    const { suspicionsHeld, syncsDeferred, syncsDeclined, ...stats } = twin.core.stats()
     assert.equal(suspicionsHeld, 0, `suspicions held, ${where}`)
+    assert.equal(syncsDeferred + syncsDeclined, 0, `syncs deferred or declined, ${where}`)
     assert.deepEqual(stats, twin.ref.stats(), `stats, ${where}`)
     assert.equal(twin.core.nextDeadline(), twin.ref.nextDeadline(), `nextDeadline, ${where}`)
     for (const e of got) {

@@ -24,7 +24,7 @@ export function fakeSource (n: number): MetricsSource & { members: () => MemberV
   pingRtt.count = 10
   pingRtt.sumMs = 42
   const stats = {
-    membership: { suspicionsRaised: 2, suspicionsHeld: 4, refutations: 1, signaturesRejected: 3, localHealth: 0 },
+    membership: { suspicionsRaised: 2, suspicionsHeld: 4, refutations: 1, signaturesRejected: 3, syncsDeclined: 2, localHealth: 0 },
     transport: {
       bytesIn: 1000, bytesOut: 2000, messagesByType: { in: { ping: 5, ack: 5 }, out: { ping: 5, ack: 5 } }, pingRtt,
       dropped: { malformed: 1, oversized: 0, unsupportedVersion: 0, sendFailed: 0, backpressure: 0, rateLimited: 4 }
