@@ -11,7 +11,7 @@
  * until the next push-pull). All requesters together get at most
  * `syncAnswerMembersPerSecond` entries a second (each answer costs the view's
  * size; one goes out while any of the allowance is left): past it, and past
- * MAX_PENDING members waiting, a request is declined, and the requester's
+ * MAX_MEMBERS members waiting, a request is declined, and the requester's
  * next round asks again.
  */
 import type { MemberId } from './types.ts'
