@@ -204,8 +204,10 @@ export class Worker {
         if (msg.coordinator !== from) {
           // A coordinator passing on a takeover (it stepped down, replica.ts follow): the one this
           // worker follows is believed; one this worker followed before, or the taker's own, is old news.
-          if (job != null && job.coordinator === from && msg.epoch > job.epoch) this.#switchTo(job, msg.coordinator, msg.epoch, effects)
-          else if (job?.coordinator !== from && !(job?.coordinator === msg.coordinator && msg.epoch <= job.epoch)) countForged(this.#stats.forged, msg.type)
+          // A job this worker does not know is none of its business (as for a replica).
+          if (job == null) break
+          if (job.coordinator === from && msg.epoch > job.epoch) this.#switchTo(job, msg.coordinator, msg.epoch, effects)
+          else if (job.coordinator !== from && !(job.coordinator === msg.coordinator && msg.epoch <= job.epoch)) countForged(this.#stats.forged, msg.type)
           break
         }
         if (job != null) this.#follow(msg.jobId, from, msg.epoch, job.workload, job.kind, msg.type, effects)

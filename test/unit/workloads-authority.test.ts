@@ -175,5 +175,8 @@ describe('workloads authority: forged work control is refused and counted', () =
     assert.equal(w.coordinatorOf(jobId), replica)
     assert.equal(w.stats().worker.forged.takeover, 1)
     assert.equal(a.stats().coordinator.forged.takeover ?? 0, 0, 'its own word, looped back, is not a forgery either')
+    const bystander = node(stranger, peers)
+    bystander.receive(7, 'a', vouches[0])
+    assert.equal(bystander.stats().worker.forged.takeover ?? 0, 0, 'nor at a member that never heard of the job')
   })
 })
