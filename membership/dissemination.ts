@@ -6,7 +6,7 @@
 import type { MemberId } from './types.ts'
 import { pickRandom } from './random.ts'
 import { accusationOf, aliveUpdate, destinationOf, gossipCandidates, isSelfLeft, piggyback, send, type State } from './state.ts'
-import { allowOnce } from './allow-once.ts'
+import { allowOnce } from './bounded-map.ts'
 
 export function gossipRound (state: State): void {
   const targets = state.broadcasts.size === 0 ? [] : gossipTargets(state)

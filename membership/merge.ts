@@ -19,6 +19,7 @@ import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './si
 import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, spansLongStall, type MemberRecord, type State } from './state.ts'
 import { inOrder, touchSuspicion, track } from './member-index.ts'
 import { noteRefutation } from './refutation-window.ts'
+import { setNewest } from './bounded-map.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -382,12 +383,7 @@ export function reap (state: State, rec: MemberRecord): void {
   const m = rec.member
   state.members.delete(m.id)
   track(state, rec)
-  state.tombstones.delete(m.id)
-  state.tombstones.set(m.id, { incarnation: m.incarnation, bootId: m.bootId })
-  if (state.tombstones.size > MAX_TOMBSTONES) {
-    const oldest = state.tombstones.keys().next().value
-    if (oldest != null) state.tombstones.delete(oldest)
-  }
+  setNewest(state.tombstones, m.id, { incarnation: m.incarnation, bootId: m.bootId }, MAX_TOMBSTONES)
   state.broadcasts.drop(m.id)
   emit(state, 'member:reap', m)
 }

@@ -26,6 +26,7 @@
  */
 import type { MemberId } from './types.ts'
 import { spansLongStall, type Probe, type Relay, type State } from './state.ts'
+import { setNewest } from './bounded-map.ts'
 
 /** Share of the probe timeout an intermediary waits before sending a nack. */
 const NACK_FRACTION = 0.8
@@ -75,9 +76,7 @@ export function noteDirectAck (state: State, target: MemberId, pingedAt: number)
   const prev = spans.get(target)
   // The slowest one still in the window stands.
   if (prev != null && prev.ms >= ms && state.now - prev.at <= state.config.refutationWindowMs) return
-  spans.delete(target)
-  spans.set(target, { ms, at: state.now })
-  if (spans.size > MAX_ACK_SPANS) spans.delete(spans.keys().next().value!)
+  setNewest(spans, target, { ms, at: state.now }, MAX_ACK_SPANS)
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
 import { indirectPhaseMs, noteDirectAck, probeClock, relayClock } from './probe-clock.ts'
+import { setNewest } from './bounded-map.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
@@ -153,8 +154,7 @@ function sendIndirect (state: State, probe: Probe): void {
 
 function probeFailed (state: State, probe: Probe): void {
   state.probes.delete(probe.seq)
-  state.failedProbes.set(probe.seq, probe)
-  if (state.failedProbes.size > MAX_FAILED_PROBES) state.failedProbes.delete(state.failedProbes.keys().next().value!)
+  setNewest(state.failedProbes, probe.seq, probe, MAX_FAILED_PROBES)
   state.stats.probeFailures++
   // Lifeguard: nacks tell us the intermediaries were reachable and working; each
   // one missing hints that we are the problem. Without intermediaries any failure counts.

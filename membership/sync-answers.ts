@@ -16,6 +16,7 @@
  */
 import type { MemberId } from './types.ts'
 import type { State } from './state.ts'
+import { setNewest } from './bounded-map.ts'
 
 /** Members whose last answer (and pending request) is remembered. */
 const MAX_MEMBERS = 256
@@ -92,8 +93,6 @@ function spend (state: State, from: MemberId): boolean {
     }
     answers.budget -= state.members.size + 1
   }
-  answers.last.delete(from)
-  answers.last.set(from, state.now)
-  if (answers.last.size > MAX_MEMBERS) answers.last.delete(answers.last.keys().next().value!)
+  setNewest(answers.last, from, state.now, MAX_MEMBERS)
   return true
 }
