@@ -157,8 +157,11 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
       resuspect(state, rec, s)
       return false
     }
-    m.incarnation = s.incarnation
-    track(state, rec)
+    // Higher only for a suspect without a running suspicion; every confirmation comes here at the same one.
+    if (s.incarnation !== m.incarnation) {
+      m.incarnation = s.incarnation
+      track(state, rec)
+    }
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
       touchSuspicion(state, rec)
       // A new independent confirmation: pass it on so that others can count it too.
