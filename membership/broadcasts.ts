@@ -19,11 +19,12 @@
  * lazily: they are skipped when they reach its top, and the heap is rebuilt
  * when such stale entries outnumber the live ones.
  *
- * It also knows the verdicts (a member failed or left) queued since the last
- * gossip round: they hurry that round (timers.ts), which sends each to every
- * neighbour that lacks it (dissemination.ts). One round each: what it could
- * not send (no one to send it to) waits for the regular rounds like any
- * update, rather than waking the core every quarter interval.
+ * It also knows the news queued since the last gossip round: verdicts (a
+ * member failed or left), and the announcements of members that joined
+ * through this node. News hurries that round (timers.ts), which sends it to
+ * every neighbour that lacks it (dissemination.ts). One round each: what it
+ * could not send (no one to send it to) waits for the regular rounds like
+ * any update, rather than waking the core every quarter interval.
  */
 import type { MemberId, Update } from './types.ts'
 
@@ -34,6 +35,8 @@ interface Entry {
   order: number
   /** Members known to hold this update: sent it by us, or heard from. */
   holders: Set<MemberId>
+  /** News sent its limit before its round was over: it leaves with the round. */
+  spent: boolean
 }
 
 export interface TakeOptions {
@@ -55,36 +58,52 @@ export class BroadcastQueue {
   /** Every live entry once, plus stale ones (replaced or dropped) not yet removed. */
   #heap: Entry[] = []
   #order = 0
-  /** Entries with a failed or left verdict, queued since the last round. */
-  readonly #newVerdicts = new Set<Entry>()
+  /** News queued since the last round: verdicts, and joins through this node. */
+  readonly #news = new Set<Entry>()
 
   get size (): number {
     return this.#entries.size
   }
 
-  /** Verdicts (a member failed or left) queued since the last gossip round. */
-  get newVerdicts (): number {
-    return this.#newVerdicts.size
+  /** News (verdicts, joins through this node) queued since the last gossip round. */
+  get news (): number {
+    return this.#news.size
   }
 
-  /** Of `candidates`, those that lack one of the verdicts queued since the last round. */
-  lackingNewVerdicts (candidates: readonly MemberId[]): MemberId[] {
-    if (this.#newVerdicts.size === 0) return []
-    const verdicts = [...this.#newVerdicts]
-    return candidates.filter(id => verdicts.some(entry => !entry.holders.has(id)))
+  /** Of `candidates`, those that lack some of the news queued since the last round. */
+  lackingNews (candidates: readonly MemberId[]): MemberId[] {
+    if (this.#news.size === 0) return []
+    const news = [...this.#news]
+    return candidates.filter(id => news.some(entry => !entry.holders.has(id)))
   }
 
-  /** A gossip round ran: the verdicts it did not send no longer hurry the next one. */
+  /** A gossip round ran: the news it did not send no longer hurries the next one, and what it sent `limit` times leaves. */
   roundDone (): void {
-    this.#newVerdicts.clear()
+    for (const entry of this.#news) {
+      if (entry.spent && this.#entries.get(entry.update.id) === entry) this.#entries.delete(entry.update.id)
+    }
+    this.#news.clear()
+    this.#compact()
+  }
+
+  /**
+   * `id` joined through this node: its announcement, queued, is news (it
+   * hurries the next round, which sends it to every neighbour lacking it),
+   * and `id` holds it already.
+   */
+  joinedThroughUs (id: MemberId): void {
+    const entry = this.#entries.get(id)
+    if (entry == null || entry.update.type !== 'alive') return
+    entry.holders.add(id)
+    this.#news.add(entry)
   }
 
   /** Queues `update`, replacing whatever was queued about the same member. */
   queue (update: Update): void {
-    const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order, holders: new Set() }
+    const entry: Entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order, holders: new Set(), spent: false }
     const replaced = this.#entries.get(update.id)
-    if (replaced != null) this.#newVerdicts.delete(replaced)
-    if (update.type === 'dead' || update.type === 'leave') this.#newVerdicts.add(entry)
+    if (replaced != null) this.#news.delete(replaced)
+    if (update.type === 'dead' || update.type === 'leave') this.#news.add(entry)
     this.#entries.set(update.id, entry)
     this.#push(entry)
     this.#compact()
@@ -101,7 +120,7 @@ export class BroadcastQueue {
     const entry = this.#entries.get(id)
     if (entry != null && predicate(entry.update)) {
       this.#entries.delete(id)
-      this.#newVerdicts.delete(entry)
+      this.#news.delete(entry)
       this.#compact()
     }
   }
@@ -123,8 +142,9 @@ export class BroadcastQueue {
 
   /**
    * Takes up to `max` updates for one outgoing message, counting a transmission
-   * for each; updates sent `limit` times leave the queue, and so do those that
-   * everyone in the audience holds. Returns copies.
+   * for each; updates sent `limit` times leave the queue (news only after its
+   * round: that round sends it to every neighbour lacking it), and so do those
+   * that everyone in the audience holds. Returns copies.
    */
   take (max: number, limit: number, opts: TakeOptions = {}): Update[] {
     const n = Math.trunc(max)
@@ -145,8 +165,13 @@ export class BroadcastQueue {
     for (const entry of picked) {
       entry.transmits++
       if (to != null) entry.holders.add(to)
-      if (entry.transmits >= limit) this.#remove(entry)
-      else this.#push(entry)
+      if (entry.transmits >= limit && !this.#news.has(entry)) {
+        this.#remove(entry)
+      } else {
+        // News goes on to every neighbour lacking it in its round, past the limit: it leaves with the round.
+        entry.spent = entry.transmits >= limit
+        this.#push(entry)
+      }
       out.push(cloneUpdate(entry.update))
     }
     for (const entry of skipped) this.#push(entry)
@@ -166,7 +191,7 @@ export class BroadcastQueue {
   /** An entry popped from the heap leaves the queue for good. */
   #remove (entry: Entry): void {
     this.#entries.delete(entry.update.id)
-    this.#newVerdicts.delete(entry)
+    this.#news.delete(entry)
   }
 
   /** Rebuilds the heap from the live entries once stale ones make up most of it. */

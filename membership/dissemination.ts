@@ -10,30 +10,30 @@ import { allowOnce } from './bounded-map.ts'
 
 export function gossipRound (state: State): void {
   const targets = state.broadcasts.size === 0 ? [] : gossipTargets(state)
-  // The verdicts this round does not send (no one to send them to) no longer hurry the next one.
-  state.broadcasts.roundDone()
   for (const id of targets) {
     const updates = piggyback(state, id)
     if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
     if (state.broadcasts.size === 0) break
   }
+  // The news this round did not send (no one to send it to) no longer hurries the next one.
+  state.broadcasts.roundDone()
 }
 
 /**
- * Every candidate that lacks a verdict queued since the last round, then up
- * to gossipNodes in all, those that lack the update going out next first: a
- * new update reaches every neighbour in a few rounds rather than at random,
- * and a verdict in one round, so that it spreads in hops rather than rounds
- * for no more messages (each neighbour is sent an update once either way).
- * Not so for every update: in a join storm, fewer updates a message would
- * mean more messages (measured, docs/scale.md).
+ * Every candidate that lacks news queued since the last round (a verdict, a
+ * join through this node), then up to gossipNodes in all, those that lack the
+ * update going out next first: a new update reaches every neighbour in a few
+ * rounds rather than at random, and news in one round, so that it spreads in
+ * hops rather than rounds for no more messages (each neighbour is sent an
+ * update once either way). Not so for every update: in a join storm, fewer
+ * updates a message would mean more messages (measured, docs/scale.md).
  */
 function gossipTargets (state: State): MemberId[] {
   const candidates = gossipCandidates(state)
   const k = state.config.gossipNodes
-  const lackingVerdicts = state.broadcasts.lackingNewVerdicts(candidates)
-  const picked = new Set(lackingVerdicts)
-  const first = lackingVerdicts.concat(pickRandom(state.random, state.broadcasts.lacking(candidates).filter(id => !picked.has(id)), k - lackingVerdicts.length))
+  const lackingNews = state.broadcasts.lackingNews(candidates)
+  const picked = new Set(lackingNews)
+  const first = lackingNews.concat(pickRandom(state.random, state.broadcasts.lacking(candidates).filter(id => !picked.has(id)), k - lackingNews.length))
   if (first.length >= k) return first
   for (const id of first) picked.add(id)
   return first.concat(pickRandom(state.random, candidates.filter(id => !picked.has(id)), k - first.length))

@@ -101,8 +101,12 @@ export function onSync (state: State, from: MemberId, msg: Sync): void {
       state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, first))
       state.earlyPushPullGapMs = 2 * first
     }
-  } else if (admit(state, from, false)) {
-    answer(state, from)
+  } else {
+    // A member joining through us: its announcement goes to every neighbour
+    // that lacks it in the next round, hurried, rather than to three a round;
+    // a member that joins a small cluster is known everywhere a hop later.
+    if (msg.join) state.broadcasts.joinedThroughUs(from)
+    if (admit(state, from, false)) answer(state, from)
   }
 }
 

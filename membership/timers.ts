@@ -117,19 +117,20 @@ export function nextDeadline (state: State): number {
 }
 
 /**
- * When the next gossip round is due. A verdict (a member failed or left)
- * queued since the last round hurries it, to a quarter interval after the
- * last round (and that round sends it to every neighbour lacking it). While
+ * When the next gossip round is due. News queued since the last round (a
+ * verdict: a member failed or left; a member that joined through this node)
+ * hurries it, to a quarter interval after the last round (and that round
+ * sends it to every neighbour lacking it). While
  * other updates are queued (a failure's own suspicion usually is) the rounds
  * run every gossipIntervalMs, so a verdict would wait up to a round at every
  * hop, where an update that finds the queues empty goes on at once (in the
  * simulator at 250 members the verdict's spread went from 0.3-0.5 s to
  * 0.24-0.30 s; docs/scale.md).
  * A quarter interval bounds the rounds when many members fail at once (a
- * partition).
+ * partition) or join at once (a start).
  */
 function gossipDueAt (state: State): number {
-  if (state.broadcasts.newVerdicts === 0) return state.nextGossipAt
+  if (state.broadcasts.news === 0) return state.nextGossipAt
   return state.nextGossipAt - 0.75 * state.config.gossipIntervalMs
 }
 

@@ -13,25 +13,32 @@ import { seededRandom } from '../../membership/random.ts'
 import type { MemberId, Update } from '../../membership/types.ts'
 
 /** The queue as it was before the heap: copies and sorts every entry on each take. */
+interface RefEntry { update: Update, transmits: number, order: number, spent: boolean }
 class ReferenceQueue {
-  readonly #entries = new Map<MemberId, { update: Update, transmits: number, order: number }>()
+  readonly #entries = new Map<MemberId, RefEntry>()
   #order = 0
 
   get size (): number { return this.#entries.size }
 
   /** Entries queued since the last roundDone(). */
-  readonly #fresh = new Set<{ update: Update, transmits: number, order: number }>()
+  readonly #fresh = new Set<RefEntry>()
 
-  get newVerdicts (): number {
-    return [...this.#entries.values()].filter(e => this.#fresh.has(e) && (e.update.type === 'dead' || e.update.type === 'leave')).length
+  /** Verdicts queued since the last round (and not replaced or dropped since). */
+  #isNews (e: RefEntry): boolean {
+    return this.#fresh.has(e) && (e.update.type === 'dead' || e.update.type === 'leave')
+  }
+
+  get news (): number {
+    return [...this.#entries.values()].filter(e => this.#isNews(e)).length
   }
 
   roundDone (): void {
+    for (const [id, entry] of this.#entries) if (this.#isNews(entry) && entry.spent) this.#entries.delete(id)
     this.#fresh.clear()
   }
 
   queue (update: Update): void {
-    const entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order }
+    const entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order, spent: false }
     this.#entries.set(update.id, entry)
     this.#fresh.add(entry)
   }
@@ -54,7 +61,9 @@ class ReferenceQueue {
     const out: Update[] = []
     for (const entry of sorted.slice(0, max)) {
       entry.transmits++
-      if (entry.transmits >= limit) this.#entries.delete(entry.update.id)
+      // News stays until its round is over, however often it went out.
+      if (entry.transmits >= limit && !this.#isNews(entry)) this.#entries.delete(entry.update.id)
+      else entry.spent = entry.transmits >= limit
       out.push(cloneUpdate(entry.update))
     }
     return out
@@ -102,9 +111,11 @@ describe('membership broadcast queue vs the sorting reference', () => {
         }
         assert.equal(q.size, ref.size, `size at step ${step}`)
         if (r() < 0.05) { q.roundDone(); ref.roundDone() }
-        assert.equal(q.newVerdicts, ref.newVerdicts, `verdicts queued since the last round, at step ${step}`)
+        assert.equal(q.news, ref.news, `verdicts queued since the last round, at step ${step}`)
       }
-      // Drain both the same way.
+      // Drain both the same way (news leaves once its round is over).
+      q.roundDone()
+      ref.roundDone()
       for (;;) {
         const got = q.take(4, 3)
         assert.deepEqual(got, ref.take(4, 3))
@@ -118,6 +129,7 @@ describe('membership broadcast queue vs the sorting reference', () => {
     const q = new BroadcastQueue()
     const n = 100_000
     for (let i = 0; i < n; i++) q.queue({ type: 'leave', id: `m${i}`, incarnation: i })
+    q.roundDone()
     const t = performance.now()
     let taken = 0
     for (;;) {
@@ -177,13 +189,26 @@ describe('membership broadcast queue: who holds an update', () => {
   it('knows who lacks a verdict queued since the last round, sent already to some or not', () => {
     const q = new BroadcastQueue()
     q.queue({ type: 'alive', id: 'y', name: 'y', addrs: [], tags: {}, incarnation: 1, bootId: 'b' })
-    assert.deepEqual(q.lackingNewVerdicts(audience()), [], 'no verdict')
+    assert.deepEqual(q.lackingNews(audience()), [], 'no verdict')
     q.queue(dead)
     q.heard(dead, 'n1')
     q.take(4, 10, { to: 'n2', audience })
-    assert.deepEqual(q.lackingNewVerdicts(audience()), audience().filter(id => id !== 'n1' && id !== 'n2'))
-    assert.equal(q.newVerdicts, 1, 'sent to one member, still new until the round')
+    assert.deepEqual(q.lackingNews(audience()), audience().filter(id => id !== 'n1' && id !== 'n2'))
+    assert.equal(q.news, 1, 'sent to one member, still new until the round')
     q.roundDone()
-    assert.deepEqual(q.lackingNewVerdicts(audience()), [])
+    assert.deepEqual(q.lackingNews(audience()), [])
+  })
+  it('makes the announcement of a member that joined through this node news until the round, sent past the limit in that round', () => {
+    const q = new BroadcastQueue()
+    q.joinedThroughUs('n1')
+    assert.equal(q.news, 0, 'nothing queued about n1')
+    q.queue({ type: 'alive', id: 'n1', name: 'n1', addrs: [], tags: {}, incarnation: 1, bootId: 'b' })
+    q.joinedThroughUs('n1')
+    assert.equal(q.news, 1)
+    assert.deepEqual(q.lackingNews(audience()), ['n2', 'n3'], 'the joiner holds its own announcement')
+    for (const to of ['n2', 'n3', 'n4']) assert.equal(q.take(4, 2, { to }).length, 1, `sent to ${to}, past a limit of 2`)
+    q.roundDone()
+    assert.equal(q.news, 0)
+    assert.deepEqual(q.take(4, 2, { to: 'n5' }), [], 'sent its limit: gone once its round is over')
   })
 })

@@ -361,7 +361,23 @@ describe('membership core: dissemination', () => {
     const heardFrom = wire.sent.filter(m => m.at >= t0 && m.at <= round && m.to.id === 'a' && 'updates' in m.msg &&
       (m.msg.updates as Update[]).some(u => u.type === 'dead' && u.id === 'h')).map(m => m.from)
     assert.ok(told.length > wire.config.gossipNodes, `told ${told.join(', ')}`)
-    assert.deepEqual([...new Set([...told, ...heardFrom])].sort(), ['b', 'c', 'd', 'e', 'f', 'g'], 'everyone but the failed member: told, or heard it from')
+    // The failed member is told too: a gossip candidate for gossipToTheDeadMs, so that it can refute if it lives.
+    assert.deepEqual([...new Set([...told, ...heardFrom])].sort(), ['b', 'c', 'd', 'e', 'f', 'g', 'h'], 'everyone: told, or heard it from')
+  })
+
+  it('a seed sends a member that joins through it to every other member in one round, within a quarter gossip interval', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
+    const wire = cluster(ids)
+    wire.advance(5000)
+    wire.add('j')
+    const t0 = wire.now
+    wire.input('j', (core, now) => core.join(now, [{ id: 'a', addrs: [addrOf('a')] }]))
+    const announcesJ = (m: { from: string, msg: Message }): boolean => m.from === 'a' && m.msg.type === 'gossip' && m.msg.updates.some(u => u.type === 'alive' && u.id === 'j')
+    assert.ok(wire.advanceUntil(() => wire.sent.some(m => m.at >= t0 && announcesJ(m)), 1000))
+    const round = wire.sent.find(m => m.at >= t0 && announcesJ(m))!.at
+    assert.ok(round - t0 <= wire.config.gossipIntervalMs / 4, `the seed's round came ${round - t0} ms after the join`)
+    const told = wire.sent.filter(m => m.at === round && announcesJ(m)).map(m => m.to.id).sort()
+    assert.deepEqual(told, ['b', 'c', 'd', 'e', 'f', 'g', 'h'], 'every member but the joiner, in that round')
   })
 
   it('a verdict with no one to send it to hurries one round only: a lone survivor does not wake every quarter interval', () => {

@@ -148,6 +148,8 @@ describe('membership broadcast queue', () => {
     assert.deepEqual(q.take(1, 2).map(u => u.type), ['leave'], 'newest first among equals')
     assert.deepEqual(q.take(1, 2).map(u => u.type), ['dead'], 'then the least transmitted')
     assert.deepEqual(q.take(5, 2).map(u => u.type).sort(), ['dead', 'leave'])
+    assert.equal(q.size, 2, 'verdicts are news until their gossip round is over')
+    q.roundDone()
     assert.equal(q.size, 0, 'dropped after the retransmit limit')
   })
 

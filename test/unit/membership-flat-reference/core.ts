@@ -225,9 +225,9 @@ export function createMembership (opts: MembershipOptions): Membership {
     }
   }
 
-  // mirrors membership/timers.ts: a verdict queued since the last round hurries it
+  // mirrors membership/timers.ts: news (a verdict, a join through us) queued since the last round hurries it
   function gossipDueAt (): number {
-    if (state.broadcasts.newVerdicts === 0) return state.nextGossipAt
+    if (state.broadcasts.news === 0) return state.nextGossipAt
     return state.nextGossipAt - 0.75 * config.gossipIntervalMs
   }
 
@@ -238,17 +238,17 @@ export function createMembership (opts: MembershipOptions): Membership {
       return
     }
     const candidates = gossipCandidates(state)
-    // a verdict queued since the last round goes to every candidate lacking it
-    const lackingVerdicts = state.broadcasts.lackingNewVerdicts(candidates)
-    state.broadcasts.roundDone()
-    const lackingNext = state.broadcasts.lacking(candidates).filter(id => !lackingVerdicts.includes(id))
-    const first = lackingVerdicts.concat(pickRandom(random, lackingNext, config.gossipNodes - lackingVerdicts.length))
+    // news queued since the last round goes to every candidate lacking it
+    const lackingNews = state.broadcasts.lackingNews(candidates)
+    const lackingNext = state.broadcasts.lacking(candidates).filter(id => !lackingNews.includes(id))
+    const first = lackingNews.concat(pickRandom(random, lackingNext, config.gossipNodes - lackingNews.length))
     const targets = first.length >= config.gossipNodes ? first : first.concat(pickRandom(random, candidates.filter(id => !first.includes(id)), config.gossipNodes - first.length))
     for (const id of targets) {
       const updates = piggyback(state, id)
       if (updates.length > 0) send(state, destinationOf(state, id), { type: 'gossip', updates })
       if (state.broadcasts.size === 0) break
     }
+    state.broadcasts.roundDone()
   }
 
   /**
@@ -354,6 +354,7 @@ export function createMembership (opts: MembershipOptions): Membership {
             state.earlyPushPullGapMs = 2 * first
           }
         } else {
+          if (msg.join) state.broadcasts.joinedThroughUs(from)
           countSync('answer')
           send(state, destinationOf(state, from), { type: 'sync', reply: false, join: false, members: fullState(state) })
         }
