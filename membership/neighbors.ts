@@ -10,7 +10,11 @@
  *
  * - a member probes its `probeNeighbors` successors, so each member is probed by
  *   as many predecessors: the probe load per member stays one per interval and the
- *   first probe of a crashed member still comes within about one interval;
+ *   first probe of a crashed member still comes within about one interval; a
+ *   suspect successor does not count among them (it is probed, and so is the
+ *   member behind it), so that a run of members lost together, a partition's,
+ *   is probed in one interval rather than a suspicion timeout per
+ *   `probeNeighbors` of them;
  * - it gossips to, pushes and pulls with, and asks for indirect probes among its
  *   successors, its predecessors and `longLinks` members picked by hash across
  *   the ring: the links make the gossip graph an expander (a few hops from anyone
@@ -63,9 +67,22 @@ export class Ring {
     this.#version++
   }
 
-  /** The first `count` members after this node on the ring. */
-  successors (count: number): MemberId[] {
-    return walk(this.#ring, lowerBound(this.#ring, this.#self), count, 1)
+  /**
+   * The members after this node on the ring up to the `count`th one that
+   * `passOver` does not pass over; those it passes over on the way are
+   * included, and not counted.
+   */
+  successors (count: number, passOver?: (id: MemberId) => boolean): MemberId[] {
+    const from = lowerBound(this.#ring, this.#self)
+    if (passOver == null) return walk(this.#ring, from, count, 1)
+    const n = this.#ring.length
+    const out: MemberId[] = []
+    for (let k = 0, counted = 0; k < n && counted < count; k++) {
+      const id = this.#ring[(from + k) % n].id
+      out.push(id)
+      if (!passOver(id)) counted++
+    }
+    return out
   }
 
   /**

@@ -210,12 +210,16 @@ export function isLive (m: Member): boolean {
 }
 
 /**
- * This node's probe targets on the ring (neighbors.ts): its successors; none
- * (probe every live member in turn) without the ring or while there are no more
- * live members than probeNeighbors.
+ * This node's probe targets on the ring (neighbors.ts): its successors, suspect
+ * ones not counted; none (probe every live member in turn) without the ring or
+ * while there are no more live members than probeNeighbors.
  */
 export function ringSuccessors (state: State): MemberId[] | undefined {
-  return probesAlongRing(state) ? state.ring.successors(state.config.probeNeighbors) : undefined
+  return probesAlongRing(state) ? state.ring.successors(state.config.probeNeighbors, id => isSuspect(state, id)) : undefined
+}
+
+function isSuspect (state: State, id: MemberId): boolean {
+  return state.members.get(id)?.member.status === 'suspect'
 }
 
 /** True when members probe their ring successors (see ringSuccessors), not every member in turn. */

@@ -65,6 +65,15 @@ describe('membership ring: who talks to whom', () => {
     assert.equal(small.successors(4).length, 3)
     assert.equal(small.neighbours(4, 3).length, 3)
   })
+
+  it('successors passed over (suspects) are included and not counted, so the members behind them are probed too', () => {
+    const ring = new Ring('self')
+    for (const id of ids(10)) ring.sync(id, true)
+    const plain = ring.successors(6)
+    const suspects = new Set([plain[0], plain[2], plain[3]])
+    assert.deepEqual(ring.successors(3, id => suspects.has(id)), plain, 'three counted, three passed over')
+    assert.equal(ring.successors(20, () => true).length, 10, 'the ring is walked once at most')
+  })
 })
 
 describe('membership core with the ring', () => {

@@ -136,7 +136,8 @@ export function isLive (m: Member): boolean {
  */
 export function ringSuccessors (state: State): MemberId[] | undefined {
   const m = state.config.probeNeighbors
-  return m > 0 && state.ring.size > m ? state.ring.successors(m) : undefined
+  // mirrors membership/state.ts: suspect successors not counted
+  return m > 0 && state.ring.size > m ? state.ring.successors(m, id => state.members.get(id)?.member.status === 'suspect') : undefined
 }
 
 /**
