@@ -329,13 +329,18 @@ export function withdrawRefusedSuspicion (state: State, rec: MemberRecord): void
 }
 
 /**
- * Push-pull merge. Remote `failed` is taken as `suspect` (as memberlist does):
- * a peer's verdict starts our own suspicion instead of killing the member
- * outright, so one confused peer cannot fail a live member everywhere. As in
- * memberlist the suspicion is recorded in our own name (the sender's view is
- * not an independent probe result).
+ * Push-pull merge of `sender`'s view. Remote `failed` is taken as `suspect`
+ * (as memberlist does): a peer's verdict starts our own suspicion instead of
+ * killing the member outright, so one confused peer cannot fail a live member
+ * everywhere. As in memberlist the suspicion is recorded in our own name (we
+ * cannot sign the sender's accusation). The sender's word counts as one
+ * confirmation of it here (not passed on: others hear it from the sender):
+ * a member that missed the gossip of a partition's verdicts learns them by
+ * push-pull, after everyone else has them failed and no one is left to send
+ * confirmations, and its suspicions ran near their maximum timeout (six times
+ * the minimum) for want of any (bench/scale/analysis.md).
  */
-export function mergeSync (state: State, entries: SyncEntry[]): void {
+export function mergeSync (state: State, entries: SyncEntry[], sender: MemberId): void {
   const from = state.self.id
   for (const e of entries) {
     const known = e.id === state.self.id || state.members.has(e.id)
@@ -346,9 +351,11 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
       case 'suspect':
         if (!known) applyAlive(state, toAlive(e))
         applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
+        confirmedBySender(state, e.id, e.incarnation, sender)
         break
       case 'failed':
         if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
+        confirmedBySender(state, e.id, e.incarnation, sender)
         break
       case 'left': {
         const leave: LeaveUpdate = { type: 'leave', id: e.id, incarnation: e.incarnation }
@@ -358,6 +365,13 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
       }
     }
   }
+}
+
+/** `sender` holds `id` suspect or failed at `incarnation`: a confirmation of our suspicion of that incarnation. */
+function confirmedBySender (state: State, id: MemberId, incarnation: number, sender: MemberId): void {
+  const rec = state.members.get(id)
+  if (rec?.suspicion == null || rec.member.status !== 'suspect' || rec.member.incarnation !== incarnation || sender === id) return
+  if (confirmSuspicion(rec.suspicion, sender)) touchSuspicion(state, rec)
 }
 
 /** The entry's alive statement, at the incarnation its signature covers (its addresses and tags not copied: see keepAddrs). */

@@ -90,7 +90,7 @@ export function joinUndelivered (state: State, seed: Destination, reason: Delive
 
 /** A sync from `from`: merged, then answered when it asks for a reply; an answer ends our join. */
 export function onSync (state: State, from: MemberId, msg: Sync): void {
-  mergeSync(state, msg.members)
+  mergeSync(state, msg.members, from)
   if (!msg.reply) {
     if (state.join != null) {
       // Joined. Members that join around the same time may miss each other's

@@ -279,6 +279,28 @@ describe('membership core: suspicion and refutation', () => {
     // Only a's own failed probe of f can confirm: 24000 - 20000 * log(2) / log(3) = 11381 ms at best.
     assert.ok(unconfirmed >= 11_381, `with at most one confirmation: ${unconfirmed} ms`)
   })
+  it('each member whose push-pull holds a member failed confirms the suspicion that starts (a partition\'s late learner)', () => {
+    // n = 6 as above: min 4000 ms, max 24000 ms, k = 2.
+    const failedAfterSyncs = (senders: string[]): number => {
+      const wire = cluster(['a', 'b', 'c', 'd', 'e', 'f'], { awarenessMaxMultiplier: 1 })
+      for (const id of ['b', 'c', 'd', 'e', 'f']) wire.silent.add(id)
+      const f = wire.core('a').members().find(m => m.id === 'f')!
+      const t0 = wire.now
+      for (const from of senders) {
+        const entry = { id: 'f', name: f.name, addrs: [...f.addrs], tags: {}, incarnation: 0, bootId: f.bootId, status: 'failed' as const }
+        wire.input('a', (core, now) => core.receive(now, from, { type: 'sync', reply: false, join: false, members: [entry] }))
+      }
+      assert.equal(wire.status('a', 'f'), 'suspect', 'a verdict in a push-pull starts a suspicion, it does not fail the member')
+      assert.ok(wire.advanceUntil(() => wire.status('a', 'f') === 'failed', 30_000))
+      return wire.now - t0
+    }
+    const three = failedAfterSyncs(['b', 'c', 'd'])
+    assert.ok(three >= 4000 && three <= 4010, `confirmed by two senders beyond the first: ${three} ms`)
+    const one = failedAfterSyncs(['b'])
+    // One confirmation (b), maybe a second from a's own failed probe: 24000 - 20000 * log(3) / log(3) = 4000 at best, 11381 with one.
+    assert.ok(one >= 4000 && one <= 11_381 + 10, `confirmed by its sender: ${one} ms, not the 24000 ms of none`)
+  })
+
   it('a node cut off from everyone (missed nacks, timers on time) fails a suspect within the maximum timeout: poor health alone does not stretch it', () => {
     // n = 6: max = 24000 ms. Stretching by health (up to 7 × 4000 ms) would push it far past that,
     // and a minority side of a partition would take that much longer to see the other side failed.

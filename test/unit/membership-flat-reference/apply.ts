@@ -284,7 +284,7 @@ export function withdrawRefusedSuspicion (state: State, rec: MemberRecord): void
  * memberlist the suspicion is recorded in our own name (the sender's view is
  * not an independent probe result).
  */
-export function mergeSync (state: State, entries: SyncEntry[]): void {
+export function mergeSync (state: State, entries: SyncEntry[], sender: MemberId): void {
   const from = state.self.id
   for (const e of entries) {
     const known = e.id === state.self.id || state.members.has(e.id)
@@ -295,15 +295,24 @@ export function mergeSync (state: State, entries: SyncEntry[]): void {
       case 'suspect':
         if (!known) applyAlive(state, toAlive(e))
         applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
+        confirmedBySender(state, e.id, e.incarnation, sender)
         break
       case 'failed':
         if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
+        confirmedBySender(state, e.id, e.incarnation, sender)
         break
       case 'left':
         if (known) applyLeave(state, withSignature<LeaveUpdate>({ type: 'leave', id: e.id, incarnation: e.incarnation }, e.signature))
         break
     }
   }
+}
+
+// mirrors membership/merge.ts: the sender's word counts as one confirmation
+function confirmedBySender (state: State, id: MemberId, incarnation: number, sender: MemberId): void {
+  const rec = state.members.get(id)
+  if (rec?.suspicion == null || rec.member.status !== 'suspect' || rec.member.incarnation !== incarnation || sender === id) return
+  confirmSuspicion(rec.suspicion, sender)
 }
 
 /** The entry's alive claim, at the incarnation its signature covers. */

@@ -343,7 +343,7 @@ export function createMembership (opts: MembershipOptions): Membership {
       case 'gossip': applyAll(from, msg.updates); break
       case 'digest': onDigest(from, msg); break
       case 'sync':
-        mergeSync(state, msg.members)
+        mergeSync(state, msg.members, from)
         if (!msg.reply) {
           if (state.join != null) {
             // Joined. Members that join around the same time may miss each other's
