@@ -7,7 +7,7 @@
 import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts'
 import type { MembershipStats } from './index.ts'
 import { pickRandom, stagger } from './random.ts'
-import { mergeSync } from './merge.ts'
+import { mergeSync } from './merge-sync.ts'
 import { destinationOf, fullState, isSelfLeft, liveCount, ringNeighbours, send, type State } from './state.ts'
 import { allowOnce } from './bounded-map.ts'
 import { admit, takeDueAnswers } from './sync-answers.ts'
