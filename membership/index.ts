@@ -108,7 +108,7 @@ export interface Membership {
   neighbours: () => MemberId[]
   /** True when member `id` has this node among its neighbours (a long link of its lands here, say); false without the ring. */
   isNeighbourOf: (id: MemberId) => boolean
-  /** The earliest time at which tick() has work to do. */
+  /** The earliest time at which tick() has work to do; it may be now or past (news hurries a gossip round): tick at once then. */
   nextDeadline: () => number
   /**
    * The push-pull digest of this node's view (digest.ts): equal digests mean
