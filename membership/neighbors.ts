@@ -72,9 +72,8 @@ export class Ring {
    * `passOver` does not pass over; those it passes over on the way are
    * included, and not counted.
    */
-  successors (count: number, passOver?: (id: MemberId) => boolean): MemberId[] {
+  successors (count: number, passOver: (id: MemberId) => boolean = () => false): MemberId[] {
     const from = lowerBound(this.#ring, this.#self)
-    if (passOver == null) return walk(this.#ring, from, count, 1)
     const n = this.#ring.length
     const out: MemberId[] = []
     for (let k = 0, counted = 0; k < n && counted < count; k++) {
