@@ -26,7 +26,8 @@ import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
 import { applyUpdate } from './merge.ts'
 import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
-import { aliveUpdate, broadcast, copyMember, inNeighbourhoodOf, isSelfLeft, ringNeighbours, type State } from './state.ts'
+import { aliveUpdate, broadcast, copyMember, inNeighbourhoodOf, isSelfLeft, MAX_HEARD, ringNeighbours, type State } from './state.ts'
+import { setNewest } from './bounded-map.ts'
 import { createIndex } from './member-index.ts'
 import { createDigestSums, type ViewDigest } from './digest.ts'
 import { createSyncAnswers } from './sync-answers.ts'
@@ -102,6 +103,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     lastLongStallAt: -Infinity,
     strangers: new Map(),
     syncAnswers: createSyncAnswers(config.syncAnswerMembersPerSecond, start),
+    heardAt: new Map(),
     corrected: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
     signer: opts.signer
@@ -158,6 +160,7 @@ export function createMembership (opts: MembershipOptions): Membership {
           return
         }
         state.staleAccusation = false
+        setNewest(state.heardAt, from, state.now, MAX_HEARD)
         handle(from, msg)
         if (state.staleAccusation) correctSender(state, from)
         tellAccused(state, from)

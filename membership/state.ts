@@ -62,7 +62,7 @@ export interface Probe {
   indirectSent: boolean
   intermediaries: Set<MemberId>
   nacks: Set<MemberId>
-  /** Intermediaries our ping-req could not reach: no nack is expected from them. */
+  /** Intermediaries no nack is expected from: not heard from lately, or our ping-req could not reach them. */
   unreachable: Set<MemberId>
   expectedNacks: number
   /** The direct ping was refused. */
@@ -143,6 +143,8 @@ export interface State {
   strangers: Map<MemberId, number>
   /** When members last got our full state on their request, requests waiting for their gap's end, and the allowance (sync-answers.ts). */
   syncAnswers: SyncAnswers
+  /** When each member last sent us a message (the latest ones; bounded, oldest dropped first): whom we reach (probe.ts sendIndirect). */
+  heardAt: Map<MemberId, number>
   /** Peers we sent our current announcement because they accused an older incarnation of us (dissemination.ts correctSender). */
   corrected: Map<MemberId, number>
   /** Stable membership, side and partition episode (partition.ts). */
@@ -162,6 +164,8 @@ export interface State {
 
 export const MAX_TOMBSTONES = 1024
 export const MAX_RELAYS = 1024
+/** Members whose last message is remembered (State.heardAt): a neighbourhood and those who probe us, with room to spare. */
+export const MAX_HEARD = 128
 
 const EMPTY_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>
 

@@ -134,10 +134,32 @@ describe('membership core with the ring', () => {
     const pingedBy = new Set(window.filter(s => s.to.id === 'm7' && s.msg.type === 'ping').map(s => s.from))
     for (const id of pingedBy) assert.ok(neighboursOfM7.includes(id) || intermediaries.has(id), `${id} pinged m7 unasked, not one of its neighbours`)
     assert.ok(pingedBy.size < N / 2, `${pingedBy.size} members pinged m7`)
-    // A prober's intermediaries probe m7 themselves, so they hold a connection to it already.
+    // A prober's intermediaries probe m7 themselves, so they hold a connection to it already;
+    // members heard from lately come first (probe.ts sendIndirect), so a fellow prober that
+    // has not talked to this one lately may give way to a neighbour that has: most, not all.
     const byProbers = asked.filter(s => probersOfM7.includes(s.from))
     assert.ok(byProbers.length > 0, 'indirect probes')
-    for (const s of byProbers) assert.ok(probersOfM7.includes(s.to.id!), `${s.from} asked ${s.to.id}, which does not probe m7`)
+    const toProbers = byProbers.filter(s => probersOfM7.includes(s.to.id!))
+    assert.ok(toProbers.length >= 0.8 * byProbers.length, `${toProbers.length} of ${byProbers.length} indirect probes by probers went to fellow probers`)
+  })
+
+  it('a member whose ring successors are all cut off asks members it hears from, and the silence of the others does not count against its health', () => {
+    // m0's eight successors on one side of a cut, everyone else on the other: m0 probes
+    // through the run, and the run's own members are the probers of most of it. Asking
+    // them (silent, as far as m0 can tell) and counting each missed nack raised m0's
+    // local health to 7 in this run, which stretches its probes eightfold.
+    const all = ids(20)
+    const wire = new Wire()
+    all.forEach((id, i) => wire.add(id, i + 1))
+    wire.joinAll()
+    const cut = new Set(ringOf('m0', all).successors(8))
+    wire.drop = m => cut.has(m.from) !== cut.has(m.to.id ?? '')
+    let worst = 0
+    assert.ok(wire.advanceUntil(() => {
+      worst = Math.max(worst, wire.core('m0').stats().localHealth)
+      return [...cut].every(id => wire.status('m0', id) === 'failed')
+    }, 120_000))
+    assert.ok(worst <= 3, `local health reached ${worst}`)
   })
 
   it('a leaving member tells its neighbourhood and every view marks it left', () => {

@@ -24,6 +24,7 @@ import { isValidMessage } from '../../../membership/validate.ts'
 import { createPartitionState, updatePartition } from '../../../membership/partition.ts'
 import { Ring } from '../../../membership/neighbors.ts'
 import { viewDigest } from '../../../membership/digest.ts'
+import { setNewest } from '../../../membership/bounded-map.ts'
 import { signLeave } from '../../../membership/signatures.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
@@ -37,6 +38,8 @@ import {
  * twice as long each time (randomized in [1/2, 1] of the gap) until the gap reaches the period.
  */
 const EARLY_PUSH_PULL_INTERVALS = 1
+/** As membership/state.ts MAX_HEARD. */
+const MAX_HEARD = 128
 /** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
 const JOIN_FIRST_RETRY_MS = 100
 /** A stall (see enter()) this many probe intervals long or longer is followed by a full sync. */
@@ -93,6 +96,8 @@ export function createMembership (opts: MembershipOptions): Membership {
     nextProbeAt: start + stagger(random, config.probeIntervalMs),
     probes: new Map(),
     relays: new Map(),
+    // kept in step with membership/core.ts: who talked to us lately (probe.ts sendIndirect)
+    heardAt: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
     earlyPushPullGapMs: 0,
@@ -390,6 +395,7 @@ export function createMembership (opts: MembershipOptions): Membership {
           return
         }
         state.staleAccusation = false
+        setNewest(state.heardAt, from, state.now, MAX_HEARD)
         handle(from, msg)
         if (state.staleAccusation) correctSender(from)
         tellAccused(from)

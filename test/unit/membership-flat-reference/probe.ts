@@ -113,20 +113,29 @@ function sendIndirect (state: State, probe: Probe): void {
   pathFailed(state, probe.target)
   // With the ring, the neighbourhood: members we hold a connection to, and the
   // target's other predecessors, who probe it themselves, are among them.
+  // kept in step with membership/probe.ts: members heard from lately first, and only their nacks expected
+  const since = state.now - 5 * state.config.probeIntervalMs
+  const heard = (id: MemberId): boolean => (state.heardAt.get(id) ?? -Infinity) >= since
+  const neighbours = ringNeighbours(state)
+  const pool = new Set(neighbours ?? state.members.keys())
+  if (neighbours != null) for (const id of state.heardAt.keys()) if (heard(id)) pool.add(id)
   const candidates: MemberId[] = []
-  const pool = ringNeighbours(state) ?? state.members.keys()
   for (const id of pool) {
     if (id !== probe.target && state.members.get(id)?.member.status === 'alive') candidates.push(id)
   }
   const probers = new Set(ringSuccessors(state) == null ? [] : state.ring.predecessorsOf(probe.target, state.config.probeNeighbors))
+  const rank = (id: MemberId): number => (heard(id) ? 0 : 2) + (probers.has(id) ? 0 : 1)
   const k = state.config.indirectChecks
-  const chosen = pickRandom(state.random, candidates.filter(id => probers.has(id)), k)
-  if (chosen.length < k) chosen.push(...pickRandom(state.random, candidates.filter(id => !probers.has(id)), k - chosen.length))
+  const chosen: MemberId[] = []
+  for (let r = 0; r < 4 && chosen.length < k; r++) {
+    chosen.push(...pickRandom(state.random, candidates.filter(id => rank(id) === r), k - chosen.length))
+  }
   const target = state.members.get(probe.target)
   const targetAddrs = target == null ? [] : [...target.member.addrs]
   for (const id of chosen) {
     probe.intermediaries.add(id)
-    probe.expectedNacks++
+    if (heard(id)) probe.expectedNacks++
+    else probe.unreachable.add(id)
     state.stats.indirectProbesSent++
     send(state, destinationOf(state, id), {
       type: 'ping-req', seq: probe.seq, target: probe.target, targetAddrs, nack: true, updates: piggyback(state, id)
