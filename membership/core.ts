@@ -33,7 +33,7 @@ import { createDigestSums, type ViewDigest } from './digest.ts'
 import { createSyncAnswers } from './sync-answers.ts'
 import { createRefutationWindow } from './refutation-window.ts'
 import { advanceClock, nextDeadline, runDue } from './timers.ts'
-import { joinUndelivered, learnStranger, onDigest, onSync, ownDigest, startJoin } from './sync.ts'
+import { catchUpNewNeighbours, joinUndelivered, learnStranger, onDigest, onSync, ownDigest, startJoin } from './sync.ts'
 import { correctSender, tellAccused } from './dissemination.ts'
 import { forceLeave, leaveCluster, updateSelf } from './self-changes.ts'
 
@@ -116,7 +116,9 @@ export function createMembership (opts: MembershipOptions): Membership {
   function run (now: number, body: () => void): Effect[] {
     state.out = []
     advanceClock(state, now)
+    const neighbours = ringNeighbours(state)
     body()
+    catchUpNewNeighbours(state, neighbours)
     updatePartition(state)
     const out = state.out
     state.out = []

@@ -52,6 +52,11 @@ export class Ring {
     return this.#ring.length
   }
 
+  /** True when `id` is on the ring (a live member other than this node). */
+  has (id: MemberId): boolean {
+    return this.#present.has(id)
+  }
+
   /** Puts `id` on the ring when `live`, takes it off otherwise. O(log N) to find, a memmove to insert. */
   sync (id: MemberId, live: boolean): void {
     if (id === this.#self.id || live === this.#present.has(id)) return

@@ -141,6 +141,29 @@ export function pushPull (state: State): void {
   send(state, destinationOf(state, partner), { type: 'digest', ...ownDigest(state) })
 }
 
+/**
+ * Catches up the members that entered our neighbourhood during an input in
+ * which a neighbour left the ring (failed or left): our digest, as a
+ * push-pull's, and the full exchange if our views differ. The updates this
+ * node gossiped before they were neighbours went to its neighbours then and
+ * left the queue; without this, a member that was nobody's neighbour when a
+ * partition's verdicts went out (the run of members around it on the ring
+ * were cut off) held the other side alive until a push-pull, 120 s at 250
+ * members (docs/neighbourhood.md). Not for joins: a joiner syncs with its
+ * seed and pushes and pulls early anyway.
+ */
+export function catchUpNewNeighbours (state: State, before: readonly MemberId[] | undefined): void {
+  if (before == null || isSelfLeft(state)) return
+  const after = ringNeighbours(state)
+  if (after == null || after === before) return
+  if (before.every(id => state.ring.has(id))) return
+  for (const id of after) {
+    if (before.includes(id) || state.members.get(id)?.member.status !== 'alive') continue
+    state.stats.digestsSent++
+    send(state, destinationOf(state, id), { type: 'digest', ...ownDigest(state) })
+  }
+}
+
 /** The wait from this push-pull to the next: the early ones after a join, then the period, longer in a larger cluster. */
 export function nextPushPullGapMs (state: State): number {
   const period = pushPullScaleMs(state.config.pushPullIntervalMs, liveCount(state))

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Ring } from '../../membership/neighbors.ts'
-import { ringOf, Wire } from './membership-harness.ts'
+import type { Effect, Update } from '../../membership/index.ts'
+import { addrOf, ringOf, Wire } from './membership-harness.ts'
 
 const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
@@ -160,6 +161,33 @@ describe('membership core with the ring', () => {
       return [...cut].every(id => wire.status('m0', id) === 'failed')
     }, 120_000))
     assert.ok(worst <= 3, `local health reached ${worst}`)
+  })
+
+  it('a member that enters the neighbourhood because a neighbour failed gets a digest at once; one that joins does not', () => {
+    const wire = new Wire(config)
+    for (const id of ids(N)) wire.add(id)
+    wire.joinAll(20_000)
+    const m0 = wire.core('m0')
+    const before = m0.neighbours()
+    const gone = ringOf('m0', ids(N)).successors(1)[0]
+    const digestsTo = (effects: Effect[]): string[] => effects.flatMap(e => e.kind === 'send' && e.msg.type === 'digest' ? [e.to.id!] : [])
+    // The verdict, as gossip from another member: what went out before the newcomer was a
+    // neighbour it never got from m0 (the queue sent it to the neighbours of then).
+    const accuser = before.find(id => id !== gone)!
+    const dead: Update = { type: 'dead', id: gone, incarnation: m0.member(gone)!.incarnation, from: accuser, cause: 'unreachable' }
+    const effects = m0.receive(wire.now, accuser, { type: 'gossip', updates: [dead] })
+    assert.equal(m0.member(gone)?.status, 'failed')
+    const entered = m0.neighbours().filter(id => !before.includes(id))
+    assert.ok(entered.length > 0)
+    assert.deepEqual(digestsTo(effects).sort(), entered.sort())
+    // A newcomer on the ring moves the neighbourhood too, but it syncs with its seed anyway.
+    const live = m0.members().filter(m => m.status === 'alive').map(m => m.id)
+    const joinerId = Array.from({ length: 100 }, (_, i) => `late${i}`).find(id => ringOf('m0', [...live, id]).neighbours(config.probeNeighbors, config.longLinks).includes(id))!
+    const join = wire.add(joinerId).join(wire.now, [{ id: 'm0', addrs: [addrOf('m0')] }])[0]
+    assert.ok(join.kind === 'send' && join.msg.type === 'sync')
+    const answered = m0.receive(wire.now, joinerId, join.msg)
+    assert.ok(m0.neighbours().includes(joinerId))
+    assert.deepEqual(digestsTo(answered), [])
   })
 
   it('a leaving member tells its neighbourhood and every view marks it left', () => {

@@ -119,7 +119,9 @@ export function createMembership (opts: MembershipOptions): Membership {
   function run (now: number, body: () => void): Effect[] {
     state.out = []
     enter(now)
+    const neighbours = ringNeighbours(state)
     body()
+    catchUpNewNeighbours(neighbours)
     updatePartition(state)
     const out = state.out
     state.out = []
@@ -271,6 +273,19 @@ export function createMembership (opts: MembershipOptions): Membership {
     if (partner == null) return
     state.stats.digestsSent++
     send(state, destinationOf(state, partner), { type: 'digest', ...viewDigest(state.self, state.members.values()) })
+  }
+
+  // kept in step with membership/sync.ts catchUpNewNeighbours
+  function catchUpNewNeighbours (before: readonly MemberId[] | undefined): void {
+    if (before == null || isSelfLeft(state)) return
+    const after = ringNeighbours(state)
+    if (after == null || after === before) return
+    if (before.every(id => state.ring.has(id))) return
+    for (const id of after) {
+      if (before.includes(id) || state.members.get(id)?.member.status !== 'alive') continue
+      state.stats.digestsSent++
+      send(state, destinationOf(state, id), { type: 'digest', ...viewDigest(state.self, state.members.values()) })
+    }
   }
 
   function onDigest (from: MemberId, msg: Extract<Message, { type: 'digest' }>): void {
