@@ -162,7 +162,8 @@ export function createMembership (opts: MembershipOptions): Membership {
           return
         }
         state.staleAccusation = false
-        setNewest(state.heardAt, from, state.now, MAX_HEARD)
+        // members only: strangers are never intermediaries, and a crowd of them must not push members out
+        if (state.members.has(from)) setNewest(state.heardAt, from, state.now, MAX_HEARD)
         handle(from, msg)
         if (state.staleAccusation) correctSender(state, from)
         tellAccused(state, from)

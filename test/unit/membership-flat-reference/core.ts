@@ -410,7 +410,7 @@ export function createMembership (opts: MembershipOptions): Membership {
           return
         }
         state.staleAccusation = false
-        setNewest(state.heardAt, from, state.now, MAX_HEARD)
+        if (state.members.has(from)) setNewest(state.heardAt, from, state.now, MAX_HEARD)
         handle(from, msg)
         if (state.staleAccusation) correctSender(from)
         tellAccused(from)
