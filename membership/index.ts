@@ -51,7 +51,7 @@ export interface MembershipStats {
   syncsSent: number
   /** Of syncsSent, why: joins, answers to others' syncs, push-pull (after a digest that differed), reconnects to failed members, pulls from unknown senders. */
   syncsSentFor: { join: number, answer: number, pushPull: number, reconnect: number, stranger: number }
-  /** Push-pull digests sent (sync.ts): each round's first step. */
+  /** Push-pull digests sent (sync.ts): each round's first step, and those that catch up a new neighbour (catchUpNewNeighbours). */
   digestsSent: number
   /** Digests received that differed from this node's view, each answered by a full exchange (counted in syncsSentFor.pushPull) unless declined. */
   digestsDiffered: number
