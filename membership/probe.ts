@@ -128,34 +128,33 @@ export function verifySuspect (state: State, rec: MemberRecord): void {
 function sendIndirect (state: State, probe: Probe): void {
   probe.indirectSent = true
   pathFailed(state, probe.target)
-  // With the ring, the neighbourhood: members we hold a connection to. Those
-  // we heard from lately come first, and only their nacks are expected: one
-  // that is cut off from us (a partition's other side, not suspected yet) sends
-  // none, and its silence says nothing about our own health (Lifeguard counts
-  // each nack missed against it). Counting it stretched the probes of a member
-  // whose successors were all cut off until it probed through them one every
-  // eight intervals: the last of a partition's minority to have the other side
-  // failed (docs/neighbourhood.md). A nack is also a confirmation of the suspicion.
+  // With the ring, the neighbourhood: members we hold a connection to. Those we
+  // heard from lately come first, and only their nacks are expected: one cut off
+  // from us (a partition's other side, not suspected yet) sends none, and its
+  // silence says nothing about our health; counting it (Lifeguard) stretched the
+  // probes of a member whose successors were all cut off eightfold
+  // (docs/neighbourhood.md). A nack is also a confirmation of the suspicion.
   // Among them, the target's other predecessors first: they probe it themselves,
-  // so they hold a connection to it too, where anyone else would have to dial it
-  // (a handshake on both sides, and while members start together a probe that
-  // timed out is often a starved target, not a failed one: docs/neighbourhood.md).
+  // so they hold a connection to it, where anyone else would have to dial it (a
+  // handshake on both sides, and while members start together a probe that
+  // timed out is often a starved target, not a failed one).
   const since = state.now - HEARD_LATELY_INTERVALS * state.config.probeIntervalMs
   const heard = (id: MemberId): boolean => (state.heardAt.get(id) ?? -Infinity) >= since
   const neighbours = ringNeighbours(state)
-  const pool = new Set(neighbours ?? state.members.keys())
   // with the ring, also members outside the neighbourhood that talk to us (their connection is open)
-  if (neighbours != null) for (const id of state.heardAt.keys()) if (heard(id)) pool.add(id)
-  const candidates: MemberId[] = []
-  for (const id of pool) {
-    if (id !== probe.target && state.members.get(id)?.member.status === 'alive') candidates.push(id)
-  }
+  const pool = neighbours == null ? state.members.keys() : new Set([...neighbours, ...[...state.heardAt.keys()].filter(heard)])
   const probers = new Set(ringProbersOf(state, probe.target))
-  const rank = (id: MemberId): number => (heard(id) ? 0 : 2) + (probers.has(id) ? 0 : 1)
+  // By rank: heard fellow probers, heard others, silent fellow probers, silent others.
+  const ranked: MemberId[][] = [[], [], [], []]
+  for (const id of pool) {
+    if (id === probe.target || state.members.get(id)?.member.status !== 'alive') continue
+    ranked[(heard(id) ? 0 : 2) + (probers.has(id) ? 0 : 1)].push(id)
+  }
   const k = state.config.indirectChecks
   const chosen: MemberId[] = []
-  for (let r = 0; r < 4 && chosen.length < k; r++) {
-    chosen.push(...pickRandom(state.random, candidates.filter(id => rank(id) === r), k - chosen.length))
+  for (const candidates of ranked) {
+    if (chosen.length >= k) break
+    chosen.push(...pickRandom(state.random, candidates, k - chosen.length))
   }
   const target = state.members.get(probe.target)
   const targetAddrs = target == null ? [] : [...target.member.addrs]
