@@ -1,19 +1,22 @@
 /**
  * The broadcast queue (membership/broadcasts.ts) against the implementation it
  * replaced (a copy and sort of the whole queue per take, kept here as the
- * reference): random sequences of queue / drop / take / peek must give the
- * same results (and the same count of verdicts queued since the last round), and take must
+ * reference): random sequences of queue / drop / take / peek / heard / joins
+ * through us must give the same results (and the same count of verdicts queued since the last round), and take must
  * not cost a sort of the whole queue; and what it knows of who holds an update
  * (sent it, or heard it from) keeps it from being sent to them again.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BroadcastQueue, cloneUpdate } from '../../membership/broadcasts.ts'
+import { BroadcastQueue, cloneUpdate, type TakeOptions } from '../../membership/broadcasts.ts'
 import { seededRandom } from '../../membership/random.ts'
 import type { MemberId, Update } from '../../membership/types.ts'
 
-/** The queue as it was before the heap: copies and sorts every entry on each take. */
-interface RefEntry { update: Update, transmits: number, order: number, spent: boolean }
+/**
+ * The queue as it was before the heap: copies and sorts every entry on each
+ * take, and looks at them in that order (passing over what the recipient holds).
+ */
+interface RefEntry { update: Update, transmits: number, order: number, spent: boolean, holders: Set<MemberId> }
 class ReferenceQueue {
   readonly #entries = new Map<MemberId, RefEntry>()
   #order = 0
@@ -23,9 +26,12 @@ class ReferenceQueue {
   /** Entries queued since the last roundDone(). */
   readonly #fresh = new Set<RefEntry>()
 
-  /** Verdicts queued since the last round (and not replaced or dropped since). */
+  /** Announcements of members that joined through this node since the last roundDone(). */
+  readonly #joined = new Set<RefEntry>()
+
+  /** Verdicts queued since the last round (and not replaced or dropped since), and joins through us. */
   #isNews (e: RefEntry): boolean {
-    return this.#fresh.has(e) && (e.update.type === 'dead' || e.update.type === 'leave')
+    return this.#joined.has(e) || (this.#fresh.has(e) && (e.update.type === 'dead' || e.update.type === 'leave'))
   }
 
   get news (): number {
@@ -35,10 +41,25 @@ class ReferenceQueue {
   roundDone (): void {
     for (const [id, entry] of this.#entries) if (this.#isNews(entry) && entry.spent) this.#entries.delete(id)
     this.#fresh.clear()
+    this.#joined.clear()
+  }
+
+  joinedThroughUs (id: MemberId): void {
+    const entry = this.#entries.get(id)
+    if (entry == null || entry.update.type !== 'alive') return
+    entry.holders.add(id)
+    this.#joined.add(entry)
+  }
+
+  heard (update: Update, from: MemberId): void {
+    const entry = this.#entries.get(update.id)
+    if (entry == null || entry.update.type !== update.type || entry.update.incarnation !== update.incarnation) return
+    const same = update.type === 'alive' ? (entry.update as typeof update).bootId === update.bootId : (entry.update as { from?: MemberId }).from === update.from
+    if (same) entry.holders.add(from)
   }
 
   queue (update: Update): void {
-    const entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order, spent: false }
+    const entry = { update: cloneUpdate(update), transmits: 0, order: ++this.#order, spent: false, holders: new Set<MemberId>() }
     this.#entries.set(update.id, entry)
     this.#fresh.add(entry)
   }
@@ -53,14 +74,22 @@ class ReferenceQueue {
     if (entry != null && predicate(entry.update)) this.#entries.delete(id)
   }
 
-  take (max: number, limit: number, exclude?: ReadonlySet<MemberId>): Update[] {
+  take (max: number, limit: number, opts: TakeOptions = {}): Update[] {
+    const { exclude, to, audience } = opts
     if (max <= 0 || this.#entries.size === 0) return []
     const sorted = [...this.#entries.values()]
       .filter(e => exclude == null || !exclude.has(e.update.id))
       .sort((a, b) => a.transmits - b.transmits || b.order - a.order)
+    const picked: RefEntry[] = []
+    for (const entry of sorted) {
+      if (picked.length >= max) break
+      if (to == null || !entry.holders.has(to)) picked.push(entry)
+      else if (audience != null && audience().every(id => entry.holders.has(id))) this.#entries.delete(entry.update.id)
+    }
     const out: Update[] = []
-    for (const entry of sorted.slice(0, max)) {
+    for (const entry of picked) {
       entry.transmits++
+      if (to != null) entry.holders.add(to)
       // News stays until its round is over, however often it went out.
       if (entry.transmits >= limit && !this.#isNews(entry)) this.#entries.delete(entry.update.id)
       else entry.spent = entry.transmits >= limit
@@ -86,6 +115,8 @@ describe('membership broadcast queue vs the sorting reference', () => {
       const q = new BroadcastQueue()
       const ref = new ReferenceQueue()
       const id = (): MemberId => `m${Math.floor(r() * ids)}`
+      const peers = ['p0', 'p1', 'p2', 'p3']
+      const peer = (): MemberId => peers[Math.floor(r() * peers.length)]
       for (let step = 0; step < steps; step++) {
         const op = r()
         if (op < 0.45) {
@@ -101,12 +132,25 @@ describe('membership broadcast queue vs the sorting reference', () => {
         } else if (op < 0.6) {
           const x = id()
           assert.deepEqual(q.peek(x), ref.peek(x), `peek at step ${step}`)
+        } else if (op < 0.68) {
+          // A peer sends us what we have queued (or something else about the member).
+          const x = id()
+          const u = r() < 0.8 ? q.peek(x) : randomUpdate(r, x, step)
+          const from = peer()
+          if (u != null) { q.heard(u, from); ref.heard(u, from) }
+        } else if (op < 0.7) {
+          const x = id()
+          q.joinedThroughUs(x)
+          ref.joinedThroughUs(x)
         } else {
           const max = Math.floor(r() * 7) - 1
           const limit = 1 + Math.floor(r() * 5)
           const exclude = r() < 0.3 ? new Set(Array.from({ length: Math.floor(r() * 4) }, id)) : undefined
-          const got = q.take(max, limit, { exclude })
-          assert.deepEqual(got, ref.take(max, limit, exclude), `take(${max}, ${limit}) at step ${step}`)
+          const to = r() < 0.6 ? peer() : undefined
+          const audience = r() < 0.5 ? peers.slice(0, 1 + Math.floor(r() * peers.length)) : undefined
+          const opts: TakeOptions = { exclude, to, audience: audience == null ? undefined : () => audience }
+          const got = q.take(max, limit, opts)
+          assert.deepEqual(got, ref.take(max, limit, opts), `take(${max}, ${limit}) at step ${step}`)
           for (const u of got) u.incarnation = -2 // copies: changing them changes nothing queued
         }
         assert.equal(q.size, ref.size, `size at step ${step}`)
