@@ -11,9 +11,11 @@
 // AGENT_PREFER_BUNDLE=1 runs the bundle whatever its age (the benchmarks do).
 import { builtin, runWithCodeCache } from './code-cache.js'
 import { holdYoungGeneration } from './young-generation.js'
+import { holdOptimizingCompilers } from './optimizing-compilers.js'
 
 // First: V8's flags are part of the code cache's check.
 holdYoungGeneration()
+holdOptimizingCompilers()
 
 const { existsSync, readdirSync, statSync } = await builtin('node:fs')
 const module = await builtin('node:module')

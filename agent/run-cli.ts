@@ -12,6 +12,7 @@ import type { ProfileName } from '../membership/index.ts'
 import { usageOf } from './cli-usage.ts'
 import { isLogLevel, LOG_LEVELS } from './log.ts'
 import { createSink, defaultLogFormat, isLogFormat } from './log-sinks.ts'
+import { releaseCompilersWhenBusy } from './compiler-release.ts'
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -76,6 +77,9 @@ export async function runAgent (args: string[]): Promise<number> {
   const { createAgent } = await import('./agent.ts')
   const agent = createAgent(options)
   await agent.start()
+  // The `agent` binary holds V8's optimizing compilers off while idle (agent/optimizing-compilers.js).
+  const stopBusyWatch = releaseCompilersWhenBusy()
+  agent.addEventListener('stopped', stopBusyWatch, { once: true })
   const log = agent.log
   const control = agent.rpcAddress != null ? `http://${formatHost(agent.rpcAddress.host)}:${agent.rpcAddress.port}` : undefined
   log.info(`agent ${agent.options.name} started`, {

@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { releaseOptimizingCompilers } from './compiler-release.ts'
 
 export class ThreadsUnavailableError extends Error {
   override name = 'ThreadsUnavailableError'
@@ -115,6 +116,8 @@ export class ThreadPool {
     }
     if (this.#script == null) throw new ThreadsUnavailableError('task thread script not found')
     let thread: Worker
+    // Built-in workloads are loops that want optimized code; a thread's isolate takes the flags of its start.
+    releaseOptimizingCompilers()
     try {
       thread = new Worker(this.#script)
     } catch (err) {
