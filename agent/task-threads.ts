@@ -91,13 +91,19 @@ export class ThreadPool {
     for (let i = this.#idle.length + this.#busy; i < count; i++) {
       let slot: Slot
       try {
-        slot = { thread: new Worker(this.#script), busy: false }
+        slot = { thread: this.#startThread(this.#script), busy: false }
       } catch {
         return
       }
       slot.thread.unref()
       this.#release(slot)
     }
+  }
+
+  /** A new task thread. Built-in workloads are loops that want optimized code: the compilers come back first. */
+  #startThread (script: URL): Worker {
+    releaseOptimizingCompilers()
+    return new Worker(script)
   }
 
   /** Terminates every idle thread; running ones end with their tasks' aborts. */
@@ -116,10 +122,8 @@ export class ThreadPool {
     }
     if (this.#script == null) throw new ThreadsUnavailableError('task thread script not found')
     let thread: Worker
-    // Built-in workloads are loops that want optimized code; a thread's isolate takes the flags of its start.
-    releaseOptimizingCompilers()
     try {
-      thread = new Worker(this.#script)
+      thread = this.#startThread(this.#script)
     } catch (err) {
       throw new ThreadsUnavailableError(`cannot start a task thread: ${(err as Error).message}`)
     }

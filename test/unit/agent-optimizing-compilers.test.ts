@@ -9,10 +9,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const HOLD = fileURLToPath(new URL('../../agent/optimizing-compilers.js', import.meta.url))
 const RELEASE = fileURLToPath(new URL('../../agent/compiler-release.ts', import.meta.url))
+const THREADS = fileURLToPath(new URL('../../agent/task-threads.ts', import.meta.url))
 
 /**
  * Runs `steps` (JavaScript with `hot()`, a loop that makes `f` hot, `optimized()`,
@@ -28,7 +32,14 @@ function run (steps: string, nodeFlags: string[] = []): string {
     // V8's optimization status: bit 16 is "optimized" (Maglev or TurboFan).
     const optimized = () => (%GetOptimizationStatus(f) & 16) !== 0
     ${steps}`
-  return execFileSync(process.execPath, ['--allow-natives-syntax', ...nodeFlags, '--input-type=module', '-e', script], { encoding: 'utf8' }).trim()
+  // A file, not -e: task threads take the process's flags, and --input-type is not one for a file.
+  const dir = mkdtempSync(join(tmpdir(), 'compilers-'))
+  try {
+    writeFileSync(join(dir, 'case.mjs'), script)
+    return execFileSync(process.execPath, ['--allow-natives-syntax', ...nodeFlags, join(dir, 'case.mjs')], { encoding: 'utf8' }).trim()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 test('without the hold, a hot function is optimized (the check works)', () => {
@@ -60,4 +71,19 @@ test('a process busy for a window gets the compilers back; an idle one keeps the
     await new Promise(resolve => setTimeout(resolve, 50))
     stop()
     console.log(idleHeld, compilersHeld())`), 'true false')
+})
+
+test('task threads get the compilers back before they start, warmed ahead of a job or started for a task', () => {
+  assert.equal(run(`
+    const { ThreadPool } = await import(${JSON.stringify(THREADS)})
+    holdOptimizingCompilers()
+    const warmed = new ThreadPool()
+    warmed.warm(1)
+    const afterWarm = compilersHeld()
+    await warmed.close()
+    holdOptimizingCompilers()
+    const pool = new ThreadPool()
+    const primes = await pool.run('primes', { from: 0, to: 1000 }, 'n', new AbortController().signal)
+    await pool.close()
+    console.log(afterWarm, compilersHeld(), primes)`), 'false false 168')
 })
