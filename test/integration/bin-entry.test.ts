@@ -31,6 +31,7 @@ describe('agent/bin.js: the bundle unless the sources are newer', () => {
     copyFileSync(join(REPO, 'agent/bin.js'), join(root, 'agent/bin.js'))
     copyFileSync(join(REPO, 'agent/code-cache.js'), join(root, 'agent/code-cache.js'))
     copyFileSync(join(REPO, 'agent/young-generation.js'), join(root, 'agent/young-generation.js'))
+    copyFileSync(join(REPO, 'agent/optimizing-compilers.js'), join(root, 'agent/optimizing-compilers.js'))
     writeFileSync(join(root, 'agent/main.ts'), "console.log('sources')\n")
     writeFileSync(join(root, 'gossip/config.ts'), 'export {}\n')
     writeFileSync(join(root, 'dist/agent.cjs'), "console.log('bundle')\n")

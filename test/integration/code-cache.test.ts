@@ -26,8 +26,8 @@ describe('the bundle with a code cache', () => {
     cacheDir = join(dir, 'cache')
     await promisify(execFile)(process.execPath, [join(REPO, 'build/bundle.ts'), join(REPO, 'agent/main.ts'), join(dir, 'agent.cjs')], { cwd: REPO })
     runner = join(dir, 'run.mjs')
-    // as agent/bin.js runs it: the young generation held first (V8's flags are part of the cache's check)
-    await writeFile(runner, `import { runWithCodeCache } from ${JSON.stringify(join(REPO, 'agent/code-cache.js'))}\nimport { holdYoungGeneration } from ${JSON.stringify(join(REPO, 'agent/young-generation.js'))}\nholdYoungGeneration()\nrunWithCodeCache(${JSON.stringify(join(dir, 'agent.cjs'))})\n`)
+    // as agent/bin.js runs it: the young generation and the optimizing compilers held first (V8's flags are part of the cache's check)
+    await writeFile(runner, `import { runWithCodeCache } from ${JSON.stringify(join(REPO, 'agent/code-cache.js'))}\nimport { holdYoungGeneration } from ${JSON.stringify(join(REPO, 'agent/young-generation.js'))}\nimport { holdOptimizingCompilers } from ${JSON.stringify(join(REPO, 'agent/optimizing-compilers.js'))}\nholdYoungGeneration()\nholdOptimizingCompilers()\nrunWithCodeCache(${JSON.stringify(join(dir, 'agent.cjs'))})\n`)
   })
 
   after(async () => {
