@@ -45,9 +45,10 @@ export function releaseCompilersWhenBusy ({ windowMs = 10_000, busyShare = 0.25 
   if (!compilersHeld()) return () => {}
   let last = process.cpuUsage()
   const timer = setInterval(() => {
-    const used = process.cpuUsage(last)
-    last = process.cpuUsage()
-    if ((used.user + used.system) / 1000 > busyShare * windowMs || !compilersHeld()) {
+    const now = process.cpuUsage()
+    const usedMs = (now.user - last.user + now.system - last.system) / 1000
+    last = now
+    if (usedMs > busyShare * windowMs || !compilersHeld()) {
       releaseOptimizingCompilers()
       clearInterval(timer)
     }
