@@ -12,6 +12,7 @@
  */
 // A namespace import: it links on every runtime (Deno's node:v8 too), and the flags are only set where they were held.
 import * as v8 from 'node:v8'
+import { everyCpuWindow } from './cpu-windows.ts'
 
 const HELD = Symbol.for('agent.optimizingCompilersHeld')
 const held = globalThis as { [HELD]?: boolean }
@@ -43,16 +44,8 @@ export interface BusyWatchOptions {
  */
 export function releaseCompilersWhenBusy ({ windowMs = 10_000, busyShare = 0.25 }: BusyWatchOptions = {}): () => void {
   if (!compilersHeld()) return () => {}
-  let last = process.cpuUsage()
-  const timer = setInterval(() => {
-    const now = process.cpuUsage()
-    const usedMs = (now.user - last.user + now.system - last.system) / 1000
-    last = now
-    if (usedMs > busyShare * windowMs || !compilersHeld()) {
-      releaseOptimizingCompilers()
-      clearInterval(timer)
-    }
-  }, windowMs)
-  timer.unref()
-  return () => { clearInterval(timer) }
+  return everyCpuWindow(windowMs, share => {
+    if (share > busyShare) releaseOptimizingCompilers()
+    return compilersHeld()
+  })
 }
