@@ -13,6 +13,7 @@ import { usageOf } from './cli-usage.ts'
 import { isLogLevel, LOG_LEVELS } from './log.ts'
 import { createSink, defaultLogFormat, isLogFormat } from './log-sinks.ts'
 import { releaseCompilersWhenBusy } from './compiler-release.ts'
+import { trimMemoryWhenIdle } from './memory-trim.ts'
 
 const RUN_FLAGS: ParseArgsConfig['options'] = {
   join: { type: 'string', multiple: true },
@@ -80,6 +81,9 @@ export async function runAgent (args: string[]): Promise<number> {
   // The `agent` binary holds V8's optimizing compilers off while idle (agent/optimizing-compilers.js).
   const stopBusyWatch = releaseCompilersWhenBusy()
   agent.addEventListener('stopped', stopBusyWatch, { once: true })
+  // ... and gives back what the start (later, a job) left in memory once idle (agent/memory-trim.ts).
+  const stopIdleTrim = trimMemoryWhenIdle()
+  agent.addEventListener('stopped', stopIdleTrim, { once: true })
   const log = agent.log
   const control = agent.rpcAddress != null ? `http://${formatHost(agent.rpcAddress.host)}:${agent.rpcAddress.port}` : undefined
   log.info(`agent ${agent.options.name} started`, {

@@ -1,0 +1,114 @@
+/**
+ * Gives back, once the agent is idle again, the memory its last burst of work
+ * left behind: the bytecode of functions that ran for the start (or a job) and
+ * will not run again, and the heap pages that emptied.
+ *
+ * V8 does not do this by itself for an idle agent. It flushes a function's
+ * bytecode after six full collections without a call, and its memory reducer
+ * runs two collections once allocation slows down; an idle agent allocates so
+ * little that its start's code stays resident for hours. One collection with
+ * every unused function's bytecode flushed, taken when the process has gone
+ * idle, costs tens of milliseconds of CPU once (docs/scale.md, "Memory given
+ * back once idle"). A flushed function that runs again is compiled again from
+ * its source, lazily, as at its first call.
+ *
+ * Only the agent's own process does it (agent/run-cli.ts): the collection needs
+ * V8 flags set for a moment, which an embedder's process should not see.
+ */
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
+import { everyCpuWindow } from './cpu-windows.ts'
+
+/**
+ * V8's `gc`: the process's own when it was started with --expose-gc, else
+ * that of a context made while the flag is set for a moment (so a code cache
+ * checked or written later sees the process's own flags: V8 hashes its flags
+ * into a cache). Undefined where it cannot be reached (Deno).
+ */
+function collector (): ((options: object) => void) | undefined {
+  const own = (globalThis as { gc?: unknown }).gc
+  if (typeof own === 'function') return own as (options: object) => void
+  try {
+    v8.setFlagsFromString('--expose-gc')
+    const made: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined')
+    return typeof made === 'function' ? made as (options: object) => void : undefined
+  } catch {
+    return undefined
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc')
+  }
+}
+
+/**
+ * One full, memory-reducing collection that flushes the bytecode of every
+ * function not running now; the flag that makes it flush is set for the call
+ * only. Returns false where V8's collector cannot be reached.
+ */
+export function trimMemoryNow (): boolean {
+  const collect = collector()
+  if (collect == null) return false
+  v8.setFlagsFromString('--stress-flush-code')
+  try {
+    // 'last-resort': collections until nothing more is freed, compacting, with emptied pages released.
+    collect({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+  } finally {
+    v8.setFlagsFromString('--no-stress-flush-code')
+  }
+  return true
+}
+
+export interface IdleTrimOptions {
+  /** How often the process's CPU time is read (ms). */
+  windowMs?: number
+  /** Share of one core under which a window counts as idle (0.05: 5 % of a core). */
+  idleShare?: number
+  /**
+   * No trim before this long after the call (ms): not before agent/code-cache.js
+   * has taken its cache, which holds only the functions that have bytecode then.
+   */
+  notBeforeMs?: number
+}
+
+/** When the code cache is taken (agent/code-cache.js reads the same variable), and a window more. */
+function afterCodeCacheMs (windowMs: number): number {
+  const cacheAfterMs = Number(process.env.AGENT_CODE_CACHE_AFTER_MS ?? 20_000)
+  return (Number.isFinite(cacheAfterMs) ? cacheAfterMs : 20_000) + windowMs
+}
+
+/**
+ * Decides, window by window, when to trim: at the first idle window after work
+ * (the start counts as work), once `notBeforeMs` has passed; once per stretch
+ * of work, so an agent that stays idle trims once.
+ */
+export class IdleTrimSchedule {
+  #workSinceTrim = true
+  readonly #idleShare: number
+  readonly #notBeforeMs: number
+
+  constructor (idleShare: number, notBeforeMs: number) {
+    this.#idleShare = idleShare
+    this.#notBeforeMs = notBeforeMs
+  }
+
+  /** Takes a window's CPU share and the time since the start (ms); true: trim now. */
+  window (share: number, sinceStartMs: number): boolean {
+    if (share >= this.#idleShare) {
+      this.#workSinceTrim = true
+      return false
+    }
+    if (!this.#workSinceTrim || sinceStartMs < this.#notBeforeMs) return false
+    this.#workSinceTrim = false
+    return true
+  }
+}
+
+/**
+ * Trims the agent's memory at the first idle window after each stretch of
+ * work (trimMemoryNow). Returns a stop function; stops by itself where the
+ * collector cannot be reached.
+ */
+export function trimMemoryWhenIdle ({ windowMs = 10_000, idleShare = 0.05, notBeforeMs }: IdleTrimOptions = {}): () => void {
+  const schedule = new IdleTrimSchedule(idleShare, notBeforeMs ?? afterCodeCacheMs(windowMs))
+  const startedAt = performance.now()
+  return everyCpuWindow(windowMs, share => !schedule.window(share, performance.now() - startedAt) || trimMemoryNow())
+}

@@ -1,0 +1,95 @@
+/**
+ * The `agent` binary gives back what a burst of work left in memory once it is
+ * idle again (agent/memory-trim.ts): the bytecode of functions that do not run
+ * any more goes, the functions keep working, and V8's flags are the process's
+ * own afterwards (a code cache taken before is still accepted). The trims come
+ * at the first idle window after each stretch of work, never before the code
+ * cache is taken. The collector cases run in a fresh Node process: V8 flags
+ * are process-wide.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { IdleTrimSchedule } from '../../agent/memory-trim.ts'
+
+const TRIM = fileURLToPath(new URL('../../agent/memory-trim.ts', import.meta.url))
+
+/** Runs `steps` (JavaScript with trimMemoryNow, v8 and vm in scope) in a fresh process; returns what it printed. */
+function run (steps: string, nodeFlags: string[] = []): string {
+  const script = `
+    import * as v8 from 'node:v8'
+    import * as vm from 'node:vm'
+    const { trimMemoryNow } = await import(${JSON.stringify(TRIM)})
+    ${steps}`
+  const dir = mkdtempSync(join(tmpdir(), 'memory-trim-'))
+  try {
+    writeFileSync(join(dir, 'case.mjs'), script)
+    return execFileSync(process.execPath, [...nodeFlags, join(dir, 'case.mjs')], { encoding: 'utf8' }).trim()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+test('memory trim: the bytecode of functions that ran once goes, and they still work', () => {
+  const out = run(`
+    // V8 keeps bytecode in its trusted space; the functions' own objects, their sources and V8's eval cache are elsewhere.
+    const bytecode = () => v8.getHeapSpaceStatistics().find(s => s.space_name === 'trusted_space').space_used_size
+    // A collector of its own, taken as the trim takes one (the process has no --expose-gc).
+    v8.setFlagsFromString('--expose-gc'); const gc = vm.runInNewContext('gc'); v8.setFlagsFromString('--no-expose-gc')
+    gc(); const before = bytecode()
+    // Three thousand functions with bodies of some size, each called once and kept.
+    const fns = Array.from({ length: 3000 }, (_, i) => new Function('x', Array.from({ length: 20 }, (_, j) => 'x = (x * ' + (i + j + 3) + ' + ' + j + ') % 1000003;').join('') + 'return x'))
+    const first = fns.map(f => f(7))
+    gc(); const loaded = bytecode()
+    const trimmed = trimMemoryNow()
+    const after = bytecode()
+    const again = fns.map(f => f(7))
+    console.log(JSON.stringify({ trimmed, share: (loaded - after) / (loaded - before), same: again.every((v, i) => v === first[i]) }))`)
+  const { trimmed, share, same } = JSON.parse(out) as { trimmed: boolean, share: number, same: boolean }
+  assert.equal(trimmed, true)
+  // A full collection alone gives back about none of it (they ran one collection ago, V8 waits for six).
+  assert.ok(share > 0.9, `the trim gave back ${(share * 100).toFixed(0)} % of the functions' bytecode`)
+  assert.equal(same, true, 'the functions compute the same after their bytecode went')
+})
+
+test("memory trim: V8 flags are the process's own afterwards (no gc in new contexts, a code cache still accepted)", () => {
+  const out = run(`
+    const source = 'function add (a, b) { return a + b }; add(1, 2)'
+    const script = new vm.Script(source)
+    script.runInThisContext()
+    const cachedData = script.createCachedData()
+    const trimmed = trimMemoryNow()
+    const rejected = new vm.Script(source, { cachedData }).cachedDataRejected
+    console.log(trimmed, vm.runInNewContext('typeof gc'), rejected)`)
+  assert.equal(out, 'true undefined false')
+})
+
+test('memory trim: a process started with --expose-gc keeps its gc in new contexts', () => {
+  assert.equal(run("console.log(trimMemoryNow(), vm.runInNewContext('typeof gc'))", ['--expose-gc']), 'true function')
+})
+
+test('memory trim: once after each stretch of work, at its first idle window, never before the code cache is taken', () => {
+  const schedule = new IdleTrimSchedule(0.05, 30_000)
+  // [CPU share of the window, ms since the start, trim?]
+  const windows: Array<[number, number, boolean]> = [
+    [0.02, 10_000, false], // idle, but the code cache is not taken yet
+    [0.01, 20_000, false],
+    [0.01, 30_000, true], // the start was work: the first idle window after it trims
+    [0.003, 40_000, false], // still idle: nothing new to give back
+    [0.003, 50_000, false],
+    [0.6, 60_000, false], // a job
+    [0.3, 70_000, false],
+    [0.01, 80_000, true], // idle again after it
+    [0.01, 90_000, false]
+  ]
+  for (const [share, at, trim] of windows) assert.equal(schedule.window(share, at), trim, `window at ${at} ms with ${share} of a core`)
+})
+
+test('memory trim: an agent busy past the cache time trims when it goes idle', () => {
+  const schedule = new IdleTrimSchedule(0.05, 30_000)
+  assert.deepEqual([0.9, 0.9, 0.9, 0.9, 0.01, 0.01].map((share, i) => schedule.window(share, (i + 1) * 10_000)), [false, false, false, false, true, false])
+})
