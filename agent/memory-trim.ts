@@ -14,6 +14,7 @@
  *
  * Only the agent's own process does it (agent/run-cli.ts): the collection needs
  * V8 flags set for a moment, which an embedder's process should not see.
+ * AGENT_MEMORY_TRIM=off turns it off.
  */
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
@@ -108,6 +109,7 @@ export class IdleTrimSchedule {
  * collector cannot be reached.
  */
 export function trimMemoryWhenIdle ({ windowMs = 10_000, idleShare = 0.05, notBeforeMs }: IdleTrimOptions = {}): () => void {
+  if (process.env.AGENT_MEMORY_TRIM === 'off') return () => {}
   const schedule = new IdleTrimSchedule(idleShare, notBeforeMs ?? afterCodeCacheMs(windowMs))
   const startedAt = performance.now()
   return everyCpuWindow(windowMs, share => !schedule.window(share, performance.now() - startedAt) || trimMemoryNow())
