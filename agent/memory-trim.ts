@@ -24,7 +24,8 @@ import { everyCpuWindow } from './cpu-windows.ts'
  * V8's `gc`: the process's own when it was started with --expose-gc, else
  * that of a context made while the flag is set for a moment (so a code cache
  * checked or written later sees the process's own flags: V8 hashes its flags
- * into a cache). Undefined where it cannot be reached (Deno).
+ * into a cache). Undefined where it cannot be reached (a runtime that ignores
+ * V8 flags; Deno sets them as Node does).
  */
 function collector (): ((options: object) => void) | undefined {
   const own = (globalThis as { gc?: unknown }).gc
