@@ -69,6 +69,13 @@ export interface IdleTrimOptions {
    * has taken its cache, which holds only the functions that have bytecode then.
    */
   notBeforeMs?: number
+  /**
+   * Whether the agent's view of the cluster stayed the same since the last
+   * call. Until the first trim a window with changes is not idle: in a start
+   * storm each agent gets a few percent of a core while it is still joining,
+   * and a trim then would flush code about to run again.
+   */
+  viewQuiet?: () => boolean
 }
 
 /** When the code cache is taken (agent/code-cache.js reads the same variable), and a window more. */
@@ -79,11 +86,14 @@ function afterCodeCacheMs (windowMs: number): number {
 
 /**
  * Decides, window by window, when to trim: at the first idle window after work
- * (the start counts as work), once `notBeforeMs` has passed; once per stretch
- * of work, so an agent that stays idle trims once.
+ * (the start counts as work until the agent's view is quiet), once
+ * `notBeforeMs` has passed; once per stretch of work, so an agent that stays
+ * idle trims once. After the first trim only CPU counts: members coming and
+ * going in a large cluster would otherwise trim it over and over.
  */
 export class IdleTrimSchedule {
   #workSinceTrim = true
+  #trimmed = false
   readonly #idleShare: number
   readonly #notBeforeMs: number
 
@@ -92,14 +102,15 @@ export class IdleTrimSchedule {
     this.#notBeforeMs = notBeforeMs
   }
 
-  /** Takes a window's CPU share and the time since the start (ms); true: trim now. */
-  window (share: number, sinceStartMs: number): boolean {
-    if (share >= this.#idleShare) {
+  /** Takes a window's CPU share, the time since the start (ms) and whether the view was quiet; true: trim now. */
+  window (share: number, sinceStartMs: number, viewQuiet = true): boolean {
+    if (share >= this.#idleShare || (!this.#trimmed && !viewQuiet)) {
       this.#workSinceTrim = true
       return false
     }
     if (!this.#workSinceTrim || sinceStartMs < this.#notBeforeMs) return false
     this.#workSinceTrim = false
+    this.#trimmed = true
     return true
   }
 }
@@ -109,9 +120,9 @@ export class IdleTrimSchedule {
  * work (trimMemoryNow). Returns a stop function; stops by itself where the
  * collector cannot be reached.
  */
-export function trimMemoryWhenIdle ({ windowMs = 10_000, idleShare = 0.05, notBeforeMs }: IdleTrimOptions = {}): () => void {
+export function trimMemoryWhenIdle ({ windowMs = 10_000, idleShare = 0.05, notBeforeMs, viewQuiet = () => true }: IdleTrimOptions = {}): () => void {
   if (process.env.AGENT_MEMORY_TRIM === 'off') return () => {}
   const schedule = new IdleTrimSchedule(idleShare, notBeforeMs ?? afterCodeCacheMs(windowMs))
   const startedAt = performance.now()
-  return everyCpuWindow(windowMs, share => !schedule.window(share, performance.now() - startedAt) || trimMemoryNow())
+  return everyCpuWindow(windowMs, share => !schedule.window(share, performance.now() - startedAt, viewQuiet()) || trimMemoryNow())
 }

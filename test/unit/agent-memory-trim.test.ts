@@ -93,3 +93,18 @@ test('memory trim: an agent busy past the cache time trims when it goes idle', (
   const schedule = new IdleTrimSchedule(0.05, 30_000)
   assert.deepEqual([0.9, 0.9, 0.9, 0.9, 0.01, 0.01].map((share, i) => schedule.window(share, (i + 1) * 10_000)), [false, false, false, false, true, false])
 })
+
+test('memory trim: in a start storm the start lasts until the view is quiet; after the first trim only CPU counts', () => {
+  const schedule = new IdleTrimSchedule(0.05, 30_000)
+  // [CPU share, ms since the start, view quiet over the window, trim?]
+  const windows: Array<[number, number, boolean, boolean]> = [
+    [0.02, 10_000, false, false], // starved, still joining
+    [0.02, 20_000, false, false],
+    [0.02, 30_000, false, false], // past the code cache, but members still arrive
+    [0.02, 40_000, false, false],
+    [0.004, 50_000, true, true], // every member known: the start is over
+    [0.003, 60_000, false, false], // a member comes or goes later: no trim for that
+    [0.003, 70_000, true, false]
+  ]
+  for (const [share, at, quiet, trim] of windows) assert.equal(schedule.window(share, at, quiet), trim, `window at ${at} ms, view ${quiet ? 'quiet' : 'changing'}`)
+})
