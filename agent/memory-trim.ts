@@ -20,16 +20,21 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 import { everyCpuWindow } from './cpu-windows.ts'
 
+/** The flags a trim sets and resets; a process started with one of them is left alone. */
+const OWN_FLAG = /--(no-)?(expose[-_]gc|stress[-_]flush[-_]code)\b/
+
+/** Whether this process was started with a flag the trim would set and reset. */
+function hasOwnTrimFlag (): boolean {
+  return process.execArgv.some(arg => OWN_FLAG.test(arg)) || OWN_FLAG.test(process.env.NODE_OPTIONS ?? '')
+}
+
 /**
- * V8's `gc`: the process's own when it was started with --expose-gc, else
- * that of a context made while the flag is set for a moment (so a code cache
- * checked or written later sees the process's own flags: V8 hashes its flags
- * into a cache). Undefined where it cannot be reached (a runtime that ignores
- * V8 flags; Deno sets them as Node does).
+ * V8's `gc`, from a context made while --expose-gc is set for a moment (so a
+ * code cache checked or written later sees the process's own flags: V8 hashes
+ * its flags into a cache). Undefined where it cannot be reached (a runtime
+ * that ignores V8 flags; Deno sets them as Node does).
  */
 function collector (): ((options: object) => void) | undefined {
-  const own = (globalThis as { gc?: unknown }).gc
-  if (typeof own === 'function') return own as (options: object) => void
   try {
     v8.setFlagsFromString('--expose-gc')
     const made: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined')
@@ -44,9 +49,13 @@ function collector (): ((options: object) => void) | undefined {
 /**
  * One full, memory-reducing collection that flushes the bytecode of every
  * function not running now; the flag that makes it flush is set for the call
- * only. Returns false where V8's collector cannot be reached.
+ * only. Returns false where it does nothing: V8's collector cannot be reached,
+ * the process was started with one of the flags it sets, or the heap is above
+ * `maxHeapBytes` (a compacting collection of a large heap would stall the
+ * event loop that answers probes for longer than an ack may take).
  */
-export function trimMemoryNow (): boolean {
+export function trimMemoryNow (maxHeapBytes = 64 * 1024 * 1024): boolean {
+  if (hasOwnTrimFlag() || v8.getHeapStatistics().used_heap_size > maxHeapBytes) return false
   const collect = collector()
   if (collect == null) return false
   v8.setFlagsFromString('--stress-flush-code')
@@ -70,10 +79,10 @@ export interface IdleTrimOptions {
    */
   notBeforeMs?: number
   /**
-   * Whether the agent's view of the cluster stayed the same since the last
-   * call. Until the first trim a window with changes is not idle: in a start
-   * storm each agent gets a few percent of a core while it is still joining,
-   * and a trim then would flush code about to run again.
+   * Whether no member joined the agent's view since the last call. During
+   * the start (`startCapMs`) a window with joins is not idle: in a start storm
+   * each agent gets a few percent of a core while it is still joining, and a
+   * trim then would flush code about to run again.
    */
   viewQuiet?: () => boolean
 }
@@ -84,12 +93,14 @@ function afterCodeCacheMs (windowMs: number): number {
   return (Number.isFinite(cacheAfterMs) ? cacheAfterMs : 20_000) + windowMs
 }
 
+/** How long joins can hold the first trim off: a cluster that never stops growing still gets one. */
+export const START_CAP_MS = 5 * 60_000
+
 /**
  * Decides, window by window, when to trim: at the first idle window after work
- * (the start counts as work until the agent's view is quiet), once
- * `notBeforeMs` has passed; once per stretch of work, so an agent that stays
- * idle trims once. After the first trim only CPU counts: members coming and
- * going in a large cluster would otherwise trim it over and over.
+ * (the start counts as work until no member joins over a window, for at most
+ * START_CAP_MS), once `notBeforeMs` has passed; once per stretch of work, so an
+ * agent that stays idle trims once. After the first trim only CPU counts.
  */
 export class IdleTrimSchedule {
   #workSinceTrim = true
@@ -102,9 +113,10 @@ export class IdleTrimSchedule {
     this.#notBeforeMs = notBeforeMs
   }
 
-  /** Takes a window's CPU share, the time since the start (ms) and whether the view was quiet; true: trim now. */
+  /** Takes a window's CPU share, the time since the start (ms) and whether no member joined; true: trim now. */
   window (share: number, sinceStartMs: number, viewQuiet = true): boolean {
-    if (share >= this.#idleShare || (!this.#trimmed && !viewQuiet)) {
+    const starting = !this.#trimmed && !viewQuiet && sinceStartMs < START_CAP_MS
+    if (share >= this.#idleShare || starting) {
       this.#workSinceTrim = true
       return false
     }
@@ -117,12 +129,15 @@ export class IdleTrimSchedule {
 
 /**
  * Trims the agent's memory at the first idle window after each stretch of
- * work (trimMemoryNow). Returns a stop function; stops by itself where the
- * collector cannot be reached.
+ * work (trimMemoryNow). Returns a stop function. Nothing runs when
+ * AGENT_MEMORY_TRIM=off or the process has a trim flag of its own.
  */
 export function trimMemoryWhenIdle ({ windowMs = 10_000, idleShare = 0.05, notBeforeMs, viewQuiet = () => true }: IdleTrimOptions = {}): () => void {
-  if (process.env.AGENT_MEMORY_TRIM === 'off') return () => {}
+  if (process.env.AGENT_MEMORY_TRIM === 'off' || hasOwnTrimFlag()) return () => {}
   const schedule = new IdleTrimSchedule(idleShare, notBeforeMs ?? afterCodeCacheMs(windowMs))
-  const startedAt = performance.now()
-  return everyCpuWindow(windowMs, share => !schedule.window(share, performance.now() - startedAt, viewQuiet()) || trimMemoryNow())
+  // Time counted in windows, not read from a clock: a timer that fires a millisecond early still makes the window.
+  return everyCpuWindow(windowMs, (share, window) => {
+    if (schedule.window(share, window * windowMs, viewQuiet())) trimMemoryNow()
+    return true
+  })
 }

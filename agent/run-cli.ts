@@ -76,16 +76,15 @@ export async function runAgent (args: string[]): Promise<number> {
   }
   // Loaded here, not at the top: the client subcommands should not pay for loading libp2p (nor pino: log-sinks.ts loads it only for JSON).
   const { createAgent } = await import('./agent.ts')
-  const { MEMBER_EVENT_TYPES } = await import('./member-view.ts')
   const agent = createAgent(options)
   await agent.start()
   // The `agent` binary holds V8's optimizing compilers off while idle (agent/optimizing-compilers.js).
   const stopBusyWatch = releaseCompilersWhenBusy()
   agent.addEventListener('stopped', stopBusyWatch, { once: true })
   // ... and gives back what the start (later, a job) left in memory once idle (agent/memory-trim.ts).
-  let viewChanged = false
-  for (const type of MEMBER_EVENT_TYPES) agent.on(type, () => { viewChanged = true })
-  const stopIdleTrim = trimMemoryWhenIdle({ viewQuiet: () => { const quiet = !viewChanged; viewChanged = false; return quiet } })
+  let joined = false
+  agent.on('member:join', () => { joined = true })
+  const stopIdleTrim = trimMemoryWhenIdle({ viewQuiet: () => { const quiet = !joined; joined = false; return quiet } })
   agent.addEventListener('stopped', stopIdleTrim, { once: true })
   const log = agent.log
   const control = agent.rpcAddress != null ? `http://${formatHost(agent.rpcAddress.host)}:${agent.rpcAddress.port}` : undefined

@@ -14,21 +14,32 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { IdleTrimSchedule } from '../../agent/memory-trim.ts'
+import { IdleTrimSchedule, START_CAP_MS } from '../../agent/memory-trim.ts'
 
 const TRIM = fileURLToPath(new URL('../../agent/memory-trim.ts', import.meta.url))
 
-/** Runs `steps` (JavaScript with trimMemoryNow, v8 and vm in scope) in a fresh process; returns what it printed. */
-function run (steps: string, nodeFlags: string[] = []): string {
+/**
+ * Runs `steps` in a fresh process and returns what it printed. In scope: v8,
+ * vm, the module's exports, `bytecode()` (the bytes of V8's trusted space,
+ * where bytecode lives), `gc` (taken as the trim takes one) and `loadCode()`
+ * (three thousand functions with bodies of some size, each called once and
+ * kept; returns them).
+ */
+function run (steps: string, nodeFlags: string[] = [], env: Record<string, string> = {}): string {
   const script = `
     import * as v8 from 'node:v8'
     import * as vm from 'node:vm'
-    const { trimMemoryNow } = await import(${JSON.stringify(TRIM)})
+    const { trimMemoryNow, trimMemoryWhenIdle } = await import(${JSON.stringify(TRIM)})
+    const trusted = v8.getHeapSpaceStatistics().find(s => s.space_name === 'trusted_space')
+    if (trusted == null) throw new Error('this V8 has no trusted space: the test reads bytecode there')
+    const bytecode = () => v8.getHeapSpaceStatistics().find(s => s.space_name === 'trusted_space').space_used_size
+    const gc = process.execArgv.includes('--expose-gc') ? globalThis.gc : (() => { v8.setFlagsFromString('--expose-gc'); const f = vm.runInNewContext('gc'); v8.setFlagsFromString('--no-expose-gc'); return f })()
+    const loadCode = () => Array.from({ length: 3000 }, (_, i) => new Function('x', Array.from({ length: 20 }, (_, j) => 'x = (x * ' + (i + j + 3) + ' + ' + j + ') % 1000003;').join('') + 'return x'))
     ${steps}`
   const dir = mkdtempSync(join(tmpdir(), 'memory-trim-'))
   try {
     writeFileSync(join(dir, 'case.mjs'), script)
-    return execFileSync(process.execPath, [...nodeFlags, join(dir, 'case.mjs')], { encoding: 'utf8' }).trim()
+    return execFileSync(process.execPath, [...nodeFlags, join(dir, 'case.mjs')], { encoding: 'utf8', env: { ...process.env, ...env } }).trim()
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -36,13 +47,8 @@ function run (steps: string, nodeFlags: string[] = []): string {
 
 test('memory trim: the bytecode of functions that ran once goes, and they still work', () => {
   const out = run(`
-    // V8 keeps bytecode in its trusted space; the functions' own objects, their sources and V8's eval cache are elsewhere.
-    const bytecode = () => v8.getHeapSpaceStatistics().find(s => s.space_name === 'trusted_space').space_used_size
-    // A collector of its own, taken as the trim takes one (the process has no --expose-gc).
-    v8.setFlagsFromString('--expose-gc'); const gc = vm.runInNewContext('gc'); v8.setFlagsFromString('--no-expose-gc')
     gc(); const before = bytecode()
-    // Three thousand functions with bodies of some size, each called once and kept.
-    const fns = Array.from({ length: 3000 }, (_, i) => new Function('x', Array.from({ length: 20 }, (_, j) => 'x = (x * ' + (i + j + 3) + ' + ' + j + ') % 1000003;').join('') + 'return x'))
+    const fns = loadCode()
     const first = fns.map(f => f(7))
     gc(); const loaded = bytecode()
     const trimmed = trimMemoryNow()
@@ -68,8 +74,18 @@ test("memory trim: V8 flags are the process's own afterwards (no gc in new conte
   assert.equal(out, 'true undefined false')
 })
 
-test('memory trim: a process started with --expose-gc keeps its gc in new contexts', () => {
-  assert.equal(run("console.log(trimMemoryNow(), vm.runInNewContext('typeof gc'))", ['--expose-gc']), 'true function')
+test('memory trim: a process started with a flag the trim would reset is left alone', () => {
+  assert.equal(run("gc(); const fns = loadCode(); fns.map(f => f(7)); gc(); const loaded = bytecode(); console.log(trimMemoryNow(), bytecode() > loaded * 0.9, vm.runInNewContext('typeof gc'))", ['--expose-gc']), 'false true function')
+})
+
+test('memory trim: the watch trims once the process is idle, and not at all with AGENT_MEMORY_TRIM=off', () => {
+  const steps = `
+    const fns = loadCode(); fns.map(f => f(7)); gc(); const loaded = bytecode()
+    trimMemoryWhenIdle({ windowMs: 50, notBeforeMs: 100 })
+    await new Promise(resolve => setTimeout(resolve, 600))
+    console.log(bytecode() < loaded / 2)`
+  assert.equal(run(steps), 'true')
+  assert.equal(run(steps, [], { AGENT_MEMORY_TRIM: 'off' }), 'false')
 })
 
 test('memory trim: once after each stretch of work, at its first idle window, never before the code cache is taken', () => {
@@ -107,4 +123,13 @@ test('memory trim: in a start storm the start lasts until the view is quiet; aft
     [0.003, 70_000, true, false]
   ]
   for (const [share, at, quiet, trim] of windows) assert.equal(schedule.window(share, at, quiet), trim, `window at ${at} ms, view ${quiet ? 'quiet' : 'changing'}`)
+})
+
+test('memory trim: joins hold the first trim off for at most START_CAP_MS', () => {
+  const schedule = new IdleTrimSchedule(0.05, 30_000)
+  let trimmedAt: number | undefined
+  for (let at = 10_000; at <= START_CAP_MS + 30_000 && trimmedAt == null; at += 10_000) {
+    if (schedule.window(0.01, at, false)) trimmedAt = at
+  }
+  assert.equal(trimmedAt, START_CAP_MS)
 })
