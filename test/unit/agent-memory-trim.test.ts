@@ -78,14 +78,19 @@ test('memory trim: a process started with a flag the trim would reset is left al
   assert.equal(run("gc(); const fns = loadCode(); fns.map(f => f(7)); gc(); const loaded = bytecode(); console.log(trimMemoryNow(), bytecode() > loaded * 0.9, vm.runInNewContext('typeof gc'))", ['--expose-gc']), 'false true function')
 })
 
-test('memory trim: the watch trims once the process is idle, and not at all with AGENT_MEMORY_TRIM=off', () => {
-  const steps = `
+test('memory trim: the watch trims once the process is idle and not before its time, and not at all with AGENT_MEMORY_TRIM=off', () => {
+  // Not before 400 ms (the eighth window of 50 ms): nothing flushed at 200 ms; then waited for (at most 10 s, or 1 s when off).
+  const steps = (waitMs: number): string => `
     const fns = loadCode(); fns.map(f => f(7)); gc(); const loaded = bytecode()
-    trimMemoryWhenIdle({ windowMs: 50, notBeforeMs: 100 })
-    await new Promise(resolve => setTimeout(resolve, 600))
-    console.log(bytecode() < loaded / 2)`
-  assert.equal(run(steps), 'true')
-  assert.equal(run(steps, [], { AGENT_MEMORY_TRIM: 'off' }), 'false')
+    const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+    trimMemoryWhenIdle({ windowMs: 50, notBeforeMs: 400 })
+    await sleep(200)
+    const early = bytecode() < loaded / 2
+    let flushed = false
+    for (let waited = 0; waited < ${waitMs} && !flushed; waited += 50) { await sleep(50); flushed = bytecode() < loaded / 2 }
+    console.log(early, flushed)`
+  assert.equal(run(steps(10_000)), 'false true')
+  assert.equal(run(steps(1000), [], { AGENT_MEMORY_TRIM: 'off' }), 'false false')
 })
 
 test('memory trim: once after each stretch of work, at its first idle window, never before the code cache is taken', () => {
