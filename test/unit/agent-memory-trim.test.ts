@@ -9,12 +9,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { IdleTrimSchedule, START_CAP_MS } from '../../agent/memory-trim.ts'
+import { runInFreshProcess } from './fresh-process.ts'
 
 const TRIM = fileURLToPath(new URL('../../agent/memory-trim.ts', import.meta.url))
 
@@ -36,13 +33,7 @@ function run (steps: string, nodeFlags: string[] = [], env: Record<string, strin
     const gc = process.execArgv.includes('--expose-gc') ? globalThis.gc : (() => { v8.setFlagsFromString('--expose-gc'); const f = vm.runInNewContext('gc'); v8.setFlagsFromString('--no-expose-gc'); return f })()
     const loadCode = () => Array.from({ length: 3000 }, (_, i) => new Function('x', Array.from({ length: 20 }, (_, j) => 'x = (x * ' + (i + j + 3) + ' + ' + j + ') % 1000003;').join('') + 'return x'))
     ${steps}`
-  const dir = mkdtempSync(join(tmpdir(), 'memory-trim-'))
-  try {
-    writeFileSync(join(dir, 'case.mjs'), script)
-    return execFileSync(process.execPath, [...nodeFlags, join(dir, 'case.mjs')], { encoding: 'utf8', env: { ...process.env, ...env } }).trim()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  return runInFreshProcess(script, nodeFlags, env)
 }
 
 test('memory trim: the bytecode of functions that ran once goes, and they still work', () => {

@@ -8,11 +8,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runInFreshProcess } from './fresh-process.ts'
 
 const HOLD = fileURLToPath(new URL('../../agent/optimizing-compilers.js', import.meta.url))
 const RELEASE = fileURLToPath(new URL('../../agent/compiler-release.ts', import.meta.url))
@@ -32,14 +29,7 @@ function run (steps: string, nodeFlags: string[] = []): string {
     // V8's optimization status: bit 16 is "optimized" (Maglev or TurboFan).
     const optimized = () => (%GetOptimizationStatus(f) & 16) !== 0
     ${steps}`
-  // A file, not -e: task threads take the process's flags, and --input-type is not one for a file.
-  const dir = mkdtempSync(join(tmpdir(), 'compilers-'))
-  try {
-    writeFileSync(join(dir, 'case.mjs'), script)
-    return execFileSync(process.execPath, ['--allow-natives-syntax', ...nodeFlags, join(dir, 'case.mjs')], { encoding: 'utf8' }).trim()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  return runInFreshProcess(script, ['--allow-natives-syntax', ...nodeFlags])
 }
 
 test('without the hold, a hot function is optimized (the check works)', () => {
