@@ -154,16 +154,14 @@ export class Agent extends EventTarget {
       })
       const core = this.#core = createMembership({
         self: {
-          id: libp2p.peerId.toString(),
-          name: this.options.name,
-          addrs: announceable(libp2p.getMultiaddrs()),
-          tags: this.options.tags,
-          incarnation: 0,
-          bootId: randomBootId()
+          id: libp2p.peerId.toString(), name: this.options.name, addrs: announceable(libp2p.getMultiaddrs()),
+          tags: this.options.tags, incarnation: 0, bootId: randomBootId()
         },
         config: this.membershipConfig,
         random: seededRandom(seed),
         now: clock(),
+        // Members probe by turns on the wall clock (membership/probe-turns.ts).
+        sharedClockNow: Date.now(),
         signer: security.signer
       })
       const driver = this.#driver = new CoreDriver({

@@ -33,6 +33,13 @@ export interface MembershipOptions {
   random: Random
   /** Core time (ms) at creation. */
   now: number
+  /**
+   * A clock every member reads alike (the agent gives Date.now()), read at
+   * `now`. With it, the members that probe one member take turns on a grid of
+   * it (probe-turns.ts); without it, each goes round its successors in an
+   * order and phase of its own.
+   */
+  sharedClockNow?: number
   /** Signs this node's alive and leave statements and checks others' (signatures.ts). Default: none, nothing signed or checked. */
   signer?: Signer
 }

@@ -121,6 +121,10 @@ export interface State {
   probeOrder: MemberId[]
   probeIndex: number
   nextProbeAt: number
+  /** Shared time (MembershipOptions.sharedClockNow) minus core time; none: no probe turns (probe-turns.ts). */
+  sharedClockOffsetMs?: number
+  /** With probe turns, the slot whose turn `nextProbeAt` is. */
+  probeSlot: number
   probes: Map<number, Probe>
   /** Probes that failed lately, by seq, so that an ack arriving after all still tells how slow answers are (probe.ts onAck). Bounded, oldest dropped first. */
   failedProbes: Map<number, Probe>

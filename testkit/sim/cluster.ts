@@ -46,6 +46,11 @@ export interface SimClusterOptions {
   meter?: SendMeter
   /** See NetworkOptions.handshake: connections take this long to set up (default: none needed). */
   handshake?: DelayModel
+  /**
+   * How far a node's shared clock (the agent's wall clock: MembershipOptions.sharedClockNow)
+   * is ahead of the simulated time, in ms; undefined: the node has none (default: 0 for every node).
+   */
+  clockSkewMs?: (id: MemberId, i: number) => number | undefined
 }
 
 export interface SimNode {
@@ -188,6 +193,7 @@ export class SimCluster {
       config: this.config,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       now: this.now,
+      sharedClockNow: this.#sharedClockNow(id, i),
       // Every claim signed and checked, as in the agent (a fake, fast scheme).
       signer: this.#opts.signed === false ? undefined : fakeSigner(id)
     })
@@ -208,6 +214,11 @@ export class SimCluster {
   }
 
   /** Timers of a node's cores on the network's clock; a slow member's fire late. */
+  #sharedClockNow (id: MemberId, i: number): number | undefined {
+    const skew = this.#opts.clockSkewMs == null ? 0 : this.#opts.clockSkewMs(id, i)
+    return skew == null ? undefined : this.now + skew
+  }
+
   timersOf (node: SimNode): DriverTimers {
     return {
       now: () => this.now,
