@@ -26,7 +26,7 @@
  */
 import { hash32 } from './hash.ts'
 import { isLive, ringSuccessors, type State } from './state.ts'
-import { startProbe } from './probe.ts'
+import { probing, startProbe } from './probe.ts'
 
 /** True when probes go by turns: a shared clock was given and the members probe along the ring. */
 export function probesByTurns (state: State): boolean {
@@ -47,7 +47,7 @@ export function takeProbeTurn (state: State): void {
     return
   }
   const rec = state.members.get(successors[positionOf(slot, successors.length)])
-  if (rec != null && isLive(rec.member) && ![...state.probes.values()].some(p => p.target === rec.member.id)) startProbe(state, rec)
+  if (rec != null && isLive(rec.member) && !probing(state, rec.member.id)) startProbe(state, rec)
   // A node in poor health (Lifeguard) probes once per scaled interval: the slots in between pass.
   scheduleNextProbeTurn(state, state.now + state.awareness.scale(state.config.probeIntervalMs) - state.config.probeIntervalMs)
 }

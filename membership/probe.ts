@@ -37,7 +37,8 @@ const MAX_FAILED_PROBES = 64
 /** An indirect probe goes first through members heard from within this many probe intervals. */
 const HEARD_LATELY_INTERVALS = 5
 
-function probing (state: State, id: MemberId): boolean {
+/** True while a probe of `id` is in flight. */
+export function probing (state: State, id: MemberId): boolean {
   for (const p of state.probes.values()) if (p.target === id) return true
   return false
 }
