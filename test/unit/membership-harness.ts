@@ -46,12 +46,16 @@ export class Wire {
     this.signerOf = signerOf
   }
 
+  /** The shared clock's reading at time 0 for cores added from now on (probe turns: membership/probe-turns.ts); none by default. */
+  sharedClockAtZero?: number
+
   add (id: MemberId, seed = this.cores.size + 1, bootId = `boot-${id}`): Membership {
     const core = createMembership({
       self: { id, name: id, addrs: [addrOf(id)], tags: {}, incarnation: 0, bootId },
       config: this.config,
       random: seededRandom(seed),
       now: this.now,
+      sharedClockNow: this.sharedClockAtZero == null ? undefined : this.sharedClockAtZero + this.now,
       signer: this.signerOf?.(id)
     })
     this.cores.set(id, core)
