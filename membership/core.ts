@@ -88,7 +88,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     ring: new Ring(self.id),
     probeOrder: [],
     probeIndex: 0,
-    sharedClockOffsetMs: Number.isFinite(opts.sharedClockNow) ? opts.sharedClockNow! - start : undefined,
+    sharedClockOffsetMs: opts.sharedClockNow != null && Number.isFinite(opts.sharedClockNow) ? opts.sharedClockNow - start : undefined,
     probeSlot: 0,
     // Stagger the periodic work so that nodes started together do not act in lockstep.
     nextProbeAt: start + stagger(random, config.probeIntervalMs),

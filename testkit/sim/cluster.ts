@@ -213,12 +213,13 @@ export class SimCluster {
     node.driver.drive(now => join && id !== seed ? core.join(now, [{ addrs: [seedAddr] }]) : [])
   }
 
-  /** Timers of a node's cores on the network's clock; a slow member's fire late. */
+  /** What node `i`'s shared clock reads now (see clockSkewMs). */
   #sharedClockNow (id: MemberId, i: number): number | undefined {
     const skew = this.#opts.clockSkewMs == null ? 0 : this.#opts.clockSkewMs(id, i)
     return skew == null ? undefined : this.now + skew
   }
 
+  /** Timers of a node's cores on the network's clock; a slow member's fire late. */
   timersOf (node: SimNode): DriverTimers {
     return {
       now: () => this.now,
