@@ -25,19 +25,21 @@
  * leaves the turns for rounds of its own, once per scaled interval.
  */
 import { hash32 } from './hash.ts'
+import type { MemberId } from './types.ts'
 import { isLive, ringSuccessors, type State } from './state.ts'
 import { probing, startProbe } from './probe.ts'
 
 /**
- * True when probes go by turns: a shared clock was given, the members probe
- * along the ring, and this node is in good health. A node in poor health
- * (Lifeguard) probes once per scaled interval, in a round of its own: taking
- * every (score + 1)th turn instead would probe only some successors whenever
+ * The successors to probe by turns, or undefined when probes do not go by
+ * turns: they do when a shared clock was given, the members probe along the
+ * ring, and this node is in good health. A node in poor health (Lifeguard)
+ * probes once per scaled interval, in a round of its own: taking every
+ * (score + 1)th turn instead would probe only some successors whenever
  * score + 1 and the list's length share a factor (in a 250-member partition,
  * the minority took a fifth longer to fail the majority).
  */
-export function probesByTurns (state: State): boolean {
-  return state.sharedClockOffsetMs != null && state.awareness.score === 0 && ringSuccessors(state) != null
+export function turnSuccessors (state: State): MemberId[] | undefined {
+  return state.sharedClockOffsetMs != null && state.awareness.score === 0 ? ringSuccessors(state) : undefined
 }
 
 /**
@@ -46,8 +48,7 @@ export function probesByTurns (state: State): boolean {
  * `nextProbeAt` to the next turn. A turn more than a slot past (the node
  * probed in rounds of its own until now) is not taken.
  */
-export function takeProbeTurn (state: State): void {
-  const successors = ringSuccessors(state) ?? []
+export function takeProbeTurn (state: State, successors: MemberId[]): void {
   const slot = state.probeSlot
   const at = slotTime(state, slot, successors)
   if (at > state.now) {
@@ -56,12 +57,11 @@ export function takeProbeTurn (state: State): void {
   }
   const rec = state.members.get(successors[positionOf(slot, successors.length)])
   if (at >= state.now - state.config.probeIntervalMs && rec != null && isLive(rec.member) && !probing(state, rec.member.id)) startProbe(state, rec)
-  scheduleNextProbeTurn(state, state.now)
+  scheduleNextProbeTurn(state, state.now, successors)
 }
 
 /** Sets `probeSlot` and `nextProbeAt` to the first turn after core time `after`. */
-export function scheduleNextProbeTurn (state: State, after: number): void {
-  const successors = ringSuccessors(state) ?? []
+export function scheduleNextProbeTurn (state: State, after: number, successors: MemberId[]): void {
   const interval = state.config.probeIntervalMs
   // The slot `after` falls in, or the one before: its turn can come later than `after` still.
   for (let slot = Math.floor(toShared(state, after) / interval) - 1; ; slot++) {
@@ -74,11 +74,10 @@ export function scheduleNextProbeTurn (state: State, after: number): void {
   }
 }
 
-/** Core time of slot `slot`'s probe: the slot's start plus its successor's offset. */
-function slotTime (state: State, slot: number, successors: string[]): number {
+/** Core time of slot `slot`'s probe: the slot's start plus its successor's offset (the ring's list is never empty). */
+function slotTime (state: State, slot: number, successors: MemberId[]): number {
   const interval = state.config.probeIntervalMs
-  const target = successors.length > 0 ? successors[positionOf(slot, successors.length)] : ''
-  return slot * interval + hash32(target) % interval - (state.sharedClockOffsetMs ?? 0)
+  return slot * interval + hash32(successors[positionOf(slot, successors.length)]) % interval - (state.sharedClockOffsetMs ?? 0)
 }
 
 /** Position in a successor list of `length` probed in `slot` (slots before the epoch count too). */

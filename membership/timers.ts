@@ -10,7 +10,7 @@ import { holdUntilFloor, postponeSuspicion, stretchForLocalHealth, type Suspicio
 import { slowestRefutationMs } from './refutation-window.ts'
 import { failSuspect, reap } from './merge.ts'
 import { probeDeadline, probeNext, tickProbes, verifySuspect } from './probe.ts'
-import { probesByTurns, scheduleNextProbeTurn, takeProbeTurn } from './probe-turns.ts'
+import { scheduleNextProbeTurn, takeProbeTurn, turnSuccessors } from './probe-turns.ts'
 import { gossipRound } from './dissemination.ts'
 import { nextPushPullGapMs, pushPull, reconnect, retryJoin, sendDueAnswers } from './sync.ts'
 import { isSelfLeft, liveCount, type MemberRecord, type State } from './state.ts'
@@ -93,7 +93,8 @@ function recoverFromStall (state: State, now: number, sync: boolean): void {
     rec.suspicion.verified = false
     touchSuspicion(state, rec)
   }
-  if (probesByTurns(state)) scheduleNextProbeTurn(state, now)
+  const successors = turnSuccessors(state)
+  if (successors != null) scheduleNextProbeTurn(state, now, successors)
   else state.nextProbeAt = now + stagger(state.random, config.probeIntervalMs)
   state.nextGossipAt = now
   if (sync) {
@@ -166,7 +167,8 @@ export function runDue (state: State): void {
     }
     for (const rec of due) touchSuspicion(state, rec)
     if (t >= state.nextProbeAt) {
-      if (probesByTurns(state)) takeProbeTurn(state)
+      const successors = turnSuccessors(state)
+      if (successors != null) takeProbeTurn(state, successors)
       else {
         probeNext(state)
         state.nextProbeAt = t + state.awareness.scale(config.probeIntervalMs)
