@@ -10,6 +10,7 @@
  *   node bench/freeze-detection.ts [N=10] [RUNS=200] [--no-turns]
  */
 import { SimCluster, type ObservedEvent } from '../testkit/sim/cluster.ts'
+import { mean } from './stats.ts'
 
 const [n, runs] = process.argv.slice(2).filter(a => !a.startsWith('--')).map(Number)
 const N = n ?? 10
@@ -42,7 +43,7 @@ for (let seed = 1; seed <= RUNS; seed++) {
 const summary = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b)
   const sec = (ms: number): string => (ms / 1000).toFixed(2)
-  return `mean ${sec(s.reduce((a, b) => a + b, 0) / s.length)} / p90 ${sec(s[Math.floor(s.length * 0.9)])} / worst ${sec(s[s.length - 1])} s`
+  return `mean ${sec(mean(s))} / p90 ${sec(s[Math.floor(s.length * 0.9)])} / worst ${sec(s[s.length - 1])} s`
 }
 console.log(`${N} members, ${RUNS} freezes, ${turns ? 'probe turns' : 'rounds of their own'}`)
 console.log(`  first suspicion: ${summary(firsts)}`)

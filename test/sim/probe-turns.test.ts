@@ -40,16 +40,21 @@ function pingsOf (cluster: SimCluster, target: MemberId, ms: number): Array<{ fr
   return seen
 }
 
+/** The member was pinged by probeNeighbors members, each once per round of probeNeighbors intervals (one more or less at the window's ends). */
+function assertEachProberOncePerRound (pings: Array<{ from: MemberId }>, rounds: number): void {
+  const perProber = new Map<MemberId, number>()
+  for (const p of pings) perProber.set(p.from, (perProber.get(p.from) ?? 0) + 1)
+  assert.equal(perProber.size, LAN.probeNeighbors, `probed by ${perProber.size} members`)
+  for (const [from, count] of perProber) assert.ok(Math.abs(count - rounds) <= 1, `${from} probed it ${count} times in ${rounds} rounds`)
+}
+
 describe('probe turns', () => {
   it('a member is probed once per interval, by each of its probers in turn', simulate(0, seed => {
     const cluster = settled(seed)
     const target = cluster.upIds()[3]
     const rounds = 10
     const pings = pingsOf(cluster, target, rounds * LAN.probeNeighbors * LAN.probeIntervalMs)
-    const perProber = new Map<MemberId, number>()
-    for (const p of pings) perProber.set(p.from, (perProber.get(p.from) ?? 0) + 1)
-    assert.equal(perProber.size, LAN.probeNeighbors, `probed by ${perProber.size} members`)
-    for (const [from, count] of perProber) assert.ok(Math.abs(count - rounds) <= 1, `${from} probed it ${count} times in ${rounds} rounds`)
+    assertEachProberOncePerRound(pings, rounds)
     // One interval apart: the turns do not pile up.
     const gaps = pings.slice(1).map((p, i) => p.at - pings[i].at)
     assert.ok(gaps.every(g => Math.abs(g - LAN.probeIntervalMs) <= 5), `gaps between probes: ${gaps.join(', ')}`)
@@ -78,10 +83,6 @@ describe('probe turns', () => {
     const cluster = settled(seed, { clockSkewMs: (_id, i) => i * 61_237 })
     const target = cluster.upIds()[5]
     const rounds = 10
-    const pings = pingsOf(cluster, target, rounds * LAN.probeNeighbors * LAN.probeIntervalMs)
-    const perProber = new Map<MemberId, number>()
-    for (const p of pings) perProber.set(p.from, (perProber.get(p.from) ?? 0) + 1)
-    assert.equal(perProber.size, LAN.probeNeighbors)
-    for (const [from, count] of perProber) assert.ok(Math.abs(count - rounds) <= 1, `${from} probed it ${count} times in ${rounds} rounds`)
+    assertEachProberOncePerRound(pingsOf(cluster, target, rounds * LAN.probeNeighbors * LAN.probeIntervalMs), rounds)
   }))
 })
