@@ -7,7 +7,9 @@
  * it failed (ms after the signal), and the events of the last and first few,
  * as each agent's event stream said; and the CPU all the others used in the
  * 3 s after the signal against as long a window of idle before it, and the
- * SWIM messages they sent and took and the connections they opened in those 3 s.
+ * SWIM messages they sent and took and the connections they opened in those 3 s;
+ * and the same times as the agents logged them (the streams are read by this
+ * one process, which takes many agents' events in one turn of its loop).
  *
  *   [SIGNAL=SIGSTOP] node bench/verdict-spread.ts [N=50] [IDLE_S=70]
  */
@@ -43,6 +45,7 @@ try {
   const cpuKill = await cpuOfOthers()
   const trafficKill = await trafficOfOthers()
   const tKill = performance.now()
+  const wallKill = Date.now()
   victim.child.kill(signal)
   const observers = others.map(a => a.name)
   const cpuReport = sleep(CPU_WINDOW_MS).then(async () => {
@@ -62,10 +65,26 @@ try {
   const first = views.first(victim.peerId, ['suspect', 'failed'], observers, tKill)
   console.log(`first suspected ${first == null ? 'never' : `${Math.round(first - tKill)} ms`} after ${signal}`)
   console.log(`failed at (ms after ${signal}): ${order.map(([o, t]) => `${o} ${t}`).join(', ')}`)
+  // The agents' own log times: the streams above are read by this one process, which takes
+  // the events of many agents in one turn of its loop, so their times come in steps.
+  const logged = (status: string): number[] => others.map(a => loggedAt(a.output(), status, victim.name, wallKill) - wallKill).filter(Number.isFinite).sort((a, b) => a - b)
+  const logFailed = logged('failed')
+  const logSuspect = logged('suspect')
+  console.log(`per the agents' logs (ms after ${signal}): first suspect ${logSuspect[0] ?? 'never'}, first failed ${logFailed[0] ?? 'never'}, ` +
+    `failed in ${logFailed.length} of ${others.length}, the last at ${logFailed.at(-1) ?? 'never'}`)
   const line = (e: ViewEvent): string => `${Math.round(e.at - tKill)} ${e.type} ${e.status}${e.cause != null ? ` (${e.cause})` : ''}`
   for (const [o] of [...order.slice(0, 3), ...order.slice(-4)]) console.log(`${o}: ${events.filter(e => e.observer === o).map(line).join('; ')}`)
   await cpuReport
 } finally {
   views.close()
   await killAll(agents)
+}
+
+/** Wall-clock time of the first `member:<status> <member>` line at or after `since` in an agent's text log (NaN: none). */
+function loggedAt (output: string, status: string, member: string, since: number): number {
+  for (const m of output.matchAll(new RegExp(`^(\\S+Z) member:${status} ${member} `, 'gm'))) {
+    const at = Date.parse(m[1])
+    if (at >= since) return at
+  }
+  return NaN
 }
