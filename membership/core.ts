@@ -36,6 +36,7 @@ import { advanceClock, nextDeadline, runDue } from './timers.ts'
 import { catchUpNewNeighbours, joinUndelivered, learnStranger, onDigest, onSync, ownDigest, startJoin } from './sync.ts'
 import { correctSender, tellAccused } from './dissemination.ts'
 import { forceLeave, leaveCluster, updateSelf } from './self-changes.ts'
+import { heardAgain } from './missed-nacks.ts'
 
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
@@ -106,6 +107,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     strangers: new Map(),
     syncAnswers: createSyncAnswers(config.syncAnswerMembersPerSecond, start),
     heardAt: new Map(),
+    silentIntermediaries: new Map(),
     corrected: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs),
     signer: opts.signer
@@ -165,7 +167,10 @@ export function createMembership (opts: MembershipOptions): Membership {
         }
         state.staleAccusation = false
         // members only: strangers are never intermediaries, and a crowd of them must not push members out
-        if (state.members.has(from)) setNewest(state.heardAt, from, state.now, MAX_HEARD)
+        if (state.members.has(from)) {
+          setNewest(state.heardAt, from, state.now, MAX_HEARD)
+          heardAgain(state, from)
+        }
         handle(from, msg)
         if (state.staleAccusation) correctSender(state, from)
         tellAccused(state, from)

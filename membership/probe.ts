@@ -26,6 +26,7 @@ import {
 import { touchSuspicion } from './member-index.ts'
 import { indirectPhaseMs, noteDirectAck, probeClock, relayClock } from './probe-clock.ts'
 import { setNewest } from './bounded-map.ts'
+import { countMissedNacks } from './missed-nacks.ts'
 
 type Ping = Extract<Message, { type: 'ping' }>
 type PingReq = Extract<Message, { type: 'ping-req' }>
@@ -175,9 +176,8 @@ function probeFailed (state: State, probe: Probe): void {
   setNewest(state.failedProbes, probe.seq, probe, MAX_FAILED_PROBES)
   state.stats.probeFailures++
   // Lifeguard: nacks tell us the intermediaries were reachable and working; each
-  // one missing hints that we are the problem. Without intermediaries any failure counts.
-  const missed = probe.expectedNacks > 0 ? Math.max(0, probe.expectedNacks - probe.nacks.size) : 1
-  if (missed > 0) state.awareness.apply(missed)
+  // one missing hints that we are the problem.
+  countMissedNacks(state, probe)
   const rec = state.members.get(probe.target)
   if (rec == null || !isLive(rec.member)) return
   suspectLocally(state, rec, probe.incarnation, probe.refused)

@@ -149,6 +149,8 @@ export interface State {
   syncAnswers: SyncAnswers
   /** When each member last sent us a message (the latest ones; bounded, oldest dropped first): whom we reach (probe.ts sendIndirect). */
   heardAt: Map<MemberId, number>
+  /** Intermediaries whose nack a failed probe missed, until it is known whose silence it was (missed-nacks.ts). Bounded, oldest dropped first. */
+  silentIntermediaries: Map<MemberId, SilentIntermediary>
   /** Peers we sent our current announcement because they accused an older incarnation of us (dissemination.ts correctSender). */
   corrected: Map<MemberId, number>
   /** Stable membership, side and partition episode (partition.ts). */
@@ -168,6 +170,16 @@ export interface State {
 
 export const MAX_TOMBSTONES = 1024
 export const MAX_RELAYS = 1024
+/** An intermediary that did not nack: its misses count if it speaks again, or if nobody does (missed-nacks.ts). */
+export interface SilentIntermediary {
+  /** Nacks it missed. */
+  misses: number
+  /** When we last asked it (a ping-req): a message from anyone since says that we can hear. */
+  askedAt: number
+  /** Until when a message from it makes its misses count. */
+  until: number
+}
+
 /** Members whose last message is remembered (State.heardAt): a neighbourhood and those who probe us, with room to spare. */
 export const MAX_HEARD = 128
 

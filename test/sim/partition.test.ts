@@ -5,6 +5,7 @@
  * `partition` and knows whether it is the minority; after healing everyone is
  * alive everywhere, `partition:healed` fired on every node and every side is
  * the majority again. A single silent host stays `unreachable`, a refused one `crash`.
+ * Nobody on either side of a cut loses its local health over it.
  *
  * Replay a failure exactly with the seed it prints: `SIM_SEED=<seed> npm run test:sim`.
  */
@@ -106,3 +107,23 @@ for (const [index, [size, minoritySize]] of [[5, 2], [50, 20]].entries()) {
     }))
   })
 }
+
+describe('membership simulation: local health across a partition', () => {
+  // Lifeguard counts a nack that did not come against the prober's own health. Those of
+  // intermediaries on the far side of a cut (heard from just before it) say nothing about
+  // the prober: counted, they put minority members at poor health within seconds, and
+  // their probes of the other side slowed to one every few intervals (docs/scale.md).
+  it('neither side of a 24|16 cut distrusts itself: every member stays in good health', simulate(30, (seed) => {
+    const size = 40
+    const cluster = new SimCluster({ seed, size, profile: 'lan', lossRate: 0, latencyMs: { min: 1, max: 3 } }).start()
+    assert.ok(cluster.runUntil(() => cluster.upIds().length === size && cluster.converged(), 60_000) != null, 'no convergence')
+    cluster.runFor(30_000)
+    const ids = cluster.upIds()
+    cluster.net.partition(ids.slice(0, 24), ids.slice(24))
+    for (let second = 1; second <= 10; second++) {
+      cluster.runFor(1000)
+      const unwell = ids.filter(id => cluster.core(id).stats().localHealth > 1)
+      assert.deepEqual(unwell.map(id => `${id}: ${cluster.core(id).stats().localHealth}`), [], `${second} s after the cut`)
+    }
+  }))
+})

@@ -25,6 +25,7 @@ import { createPartitionState, updatePartition } from '../../../membership/parti
 import { Ring } from '../../../membership/neighbors.ts'
 import { viewDigest } from '../../../membership/digest.ts'
 import { setNewest } from '../../../membership/bounded-map.ts'
+import { heardAgain } from '../../../membership/missed-nacks.ts'
 import { signLeave } from '../../../membership/signatures.ts'
 import { applyUpdate, failSuspect, mergeSync, reap } from './apply.ts'
 import { onAck, onDeliveryFailed, onNack, onPing, onPingReq, probeDeadline, probeNext, probeSoon, tickProbes, verifySuspect } from './probe.ts'
@@ -98,6 +99,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     relays: new Map(),
     // kept in step with membership/core.ts: who talked to us lately (probe.ts sendIndirect)
     heardAt: new Map(),
+    silentIntermediaries: new Map(),
     nextGossipAt: start + stagger(random, config.gossipIntervalMs),
     nextPushPullAt: start + stagger(random, config.pushPullIntervalMs),
     earlyPushPullGapMs: 0,
@@ -410,7 +412,10 @@ export function createMembership (opts: MembershipOptions): Membership {
           return
         }
         state.staleAccusation = false
-        if (state.members.has(from)) setNewest(state.heardAt, from, state.now, MAX_HEARD)
+        if (state.members.has(from)) {
+          setNewest(state.heardAt, from, state.now, MAX_HEARD)
+          heardAgain(state, from)
+        }
         handle(from, msg)
         if (state.staleAccusation) correctSender(from)
         tellAccused(from)

@@ -11,6 +11,7 @@
 import { signAccusation } from '../../../membership/signatures.ts'
 import type { DeliveryFailure, Destination, MemberId, Message, Update } from '../../../membership/types.ts'
 import { confirmSuspicion } from './suspicion.ts'
+import { countMissedNacks } from '../../../membership/missed-nacks.ts'
 import { pickRandom, shuffle } from '../../../membership/random.ts'
 import { suspectLocally, withdrawRefusedSuspicion } from './apply.ts'
 import {
@@ -146,10 +147,8 @@ function sendIndirect (state: State, probe: Probe): void {
 function probeFailed (state: State, probe: Probe): void {
   state.probes.delete(probe.seq)
   state.stats.probeFailures++
-  // Lifeguard: nacks tell us the intermediaries were reachable and working; each
-  // one missing hints that we are the problem. Without intermediaries any failure counts.
-  const missed = probe.expectedNacks > 0 ? Math.max(0, probe.expectedNacks - probe.nacks.size) : 1
-  if (missed > 0) state.awareness.apply(missed)
+  // kept in step with membership/probe.ts: Lifeguard's missed nacks, those of intermediaries cut off from us not counted
+  countMissedNacks(state, probe)
   const rec = state.members.get(probe.target)
   if (rec == null || !isLive(rec.member)) return
   suspectLocally(state, rec, probe.incarnation, probe.refused)
