@@ -26,6 +26,16 @@ const HEARD_AGAIN_INTERVALS = 5
 /** Silent intermediaries remembered; more and the one noted longest ago goes uncounted. */
 const MAX_PENDING = 128
 
+/** An intermediary that did not nack: its misses count if it speaks again, or if nobody does. */
+export interface SilentIntermediary {
+  /** Nacks it missed. */
+  misses: number
+  /** When we last asked it (a ping-req): a message from anyone since says that we can hear. */
+  askedAt: number
+  /** Until when a message from it makes its misses count. */
+  until: number
+}
+
 /** Counts the nacks a failed probe missed, now or once it is known whose silence it was. */
 export function countMissedNacks (state: State, probe: Probe): void {
   settleExpired(state)

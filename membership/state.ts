@@ -13,6 +13,7 @@ import type { PartitionState } from './partition-tracking.ts'
 import type { Signer } from './signatures.ts'
 import type { Ring } from './neighbors.ts'
 import type { MemberIndex } from './member-index.ts'
+import type { SilentIntermediary } from './missed-nacks.ts'
 import type { RefutationWindow } from './refutation-window.ts'
 import type { AckSpan } from './probe-clock.ts'
 import type { DigestSums } from './digest.ts'
@@ -161,25 +162,12 @@ export interface State {
   selfSigned?: { key: string, signature: Uint8Array }
   /** This node's signature of its own leave. */
   selfLeaveSignature?: Uint8Array
-  /**
-   * Joining: seeds to contact, when to retry, the retry delay after a failed
-   * delivery and the wait for an answer (each doubles after its kind of failure).
-   */
+  /** Joining: seeds to contact, when to retry, the retry delay after a failed delivery and the wait for an answer (each doubles after its kind of failure). */
   join?: { seeds: Destination[], nextRetryAt: number, backoffMs: number, unansweredMs: number }
 }
 
 export const MAX_TOMBSTONES = 1024
 export const MAX_RELAYS = 1024
-/** An intermediary that did not nack: its misses count if it speaks again, or if nobody does (missed-nacks.ts). */
-export interface SilentIntermediary {
-  /** Nacks it missed. */
-  misses: number
-  /** When we last asked it (a ping-req): a message from anyone since says that we can hear. */
-  askedAt: number
-  /** Until when a message from it makes its misses count. */
-  until: number
-}
-
 /** Members whose last message is remembered (State.heardAt): a neighbourhood and those who probe us, with room to spare. */
 export const MAX_HEARD = 128
 
