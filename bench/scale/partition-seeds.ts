@@ -3,7 +3,7 @@
  * quick way to compare a change to the core on what a partition costs, side
  * by side (sim:scale runs one seed and every loss window first).
  *
- *   node bench/scale/partition-seeds.ts [--size 250] [--seeds 1,2,3,4,5] [--watch]
+ *   node bench/scale/partition-seeds.ts [--size 250] [--seeds 1,2,3,4,5] [--watch] [--no-turns]
  *
  * Each seed: N members join within 10 s, the views converge, 20 s later the
  * cut (1 % loss, Lifeguard on); prints when each side had the other failed
@@ -14,6 +14,7 @@
  * many members with each local-health score (0 to 7) the side has; and, for the minority, each majority member still alive in the
  * first lagging view with the run of majority members before it on the ring
  * and the health of the minority member that probes through that run.
+ * --no-turns runs the members without a shared clock, so without probe turns.
  */
 import { parseArgs } from 'node:util'
 import { createScaleCluster } from './run.ts'
@@ -26,7 +27,8 @@ const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '250' },
     seeds: { type: 'string', default: '1,2,3,4,5' },
-    watch: { type: 'boolean', default: false }
+    watch: { type: 'boolean', default: false },
+    'no-turns': { type: 'boolean', default: false }
   }
 })
 const size = Number(values.size)
@@ -35,7 +37,7 @@ const WATCH_EVERY_MS = 5000
 
 for (const seed of seeds) {
   const wallStart = performance.now()
-  const { cluster, views, traffic } = createScaleCluster({ seed, size, lifeguard: true, joinWithinMs: 10_000 })
+  const { cluster, views, traffic } = createScaleCluster({ seed, size, lifeguard: true, joinWithinMs: 10_000, probeTurns: !values['no-turns'] })
   let cutAt = 0
   let watchedAt = 0
   const runUntil = (done: () => boolean, maxMs: number, everyMs = 250): number | undefined => {

@@ -101,6 +101,8 @@ const bootIdOf = (_id: MemberId, i: number, boot: number): string => i.toString(
 export function createScaleCluster (opts: Pick<ScaleOptions, 'seed' | 'size' | 'lifeguard' | 'joinWithinMs' | 'trackIncarnations'> & {
   /** Sees every message sent. */
   tap?: (msg: Message) => void
+  /** False: no shared clock, so no probe turns (each prober goes round on a clock of its own). */
+  probeTurns?: boolean
 }): {
   cluster: SimCluster
   views: Views
@@ -114,6 +116,7 @@ export function createScaleCluster (opts: Pick<ScaleOptions, 'seed' | 'size' | '
   const cluster = new SimCluster({
     seed: opts.seed,
     size: opts.size,
+    ...(opts.probeTurns === false ? { clockSkewMs: () => undefined } : {}),
     profile: 'lan',
     config: opts.lifeguard ? {} : LIFEGUARD_OFF,
     latency,
