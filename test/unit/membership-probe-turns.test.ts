@@ -1,7 +1,7 @@
 /**
  * Probe turns (membership/probe-turns.ts) with Lifeguard: a node in poor
- * local health lets slots pass, so that it probes once per scaled interval,
- * as it does in rounds of its own. The simulator tests (test/sim/probe-turns.test.ts)
+ * local health leaves the turns for rounds of its own, once per scaled
+ * interval. The simulator tests (test/sim/probe-turns.test.ts)
  * show the turns themselves.
  */
 import { describe, it } from 'node:test'
