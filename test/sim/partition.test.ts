@@ -28,8 +28,8 @@ const DETECTED_MS = 120_000
 const { simulate } = seeded(DEFAULT_SEED)
 
 /** A converged cluster whose stable membership covers everyone. */
-function boot (seed: number, size: number): SimCluster {
-  const cluster = new SimCluster({ seed, size, profile: 'lan', lossRate: LOSS }).start()
+function boot (seed: number, size: number, lossRate = LOSS): SimCluster {
+  const cluster = new SimCluster({ seed, size, profile: 'lan', lossRate }).start()
   assert.ok(cluster.runUntil(() => cluster.upIds().length === size && cluster.converged(), 40_000) != null, 'no convergence')
   cluster.runFor(30_000)
   for (const id of cluster.ids) assert.deepEqual(cluster.core(id).health(), { side: 'majority', componentSize: size, stableSize: size }, id)
@@ -114,10 +114,7 @@ describe('membership simulation: local health across a partition', () => {
   // the prober: counted, they put minority members at poor health within seconds, and
   // their probes of the other side slowed to one every few intervals (docs/scale.md).
   it('neither side of a 24|16 cut distrusts itself: every member stays in good health', simulate(30, (seed) => {
-    const size = 40
-    const cluster = new SimCluster({ seed, size, profile: 'lan', lossRate: 0, latencyMs: { min: 1, max: 3 } }).start()
-    assert.ok(cluster.runUntil(() => cluster.upIds().length === size && cluster.converged(), 60_000) != null, 'no convergence')
-    cluster.runFor(30_000)
+    const cluster = boot(seed, 40, 0)
     const ids = cluster.upIds()
     cluster.net.partition(ids.slice(0, 24), ids.slice(24))
     for (let second = 1; second <= 10; second++) {
