@@ -61,8 +61,8 @@ export function heardAgain (state: State, from: MemberId): void {
   const silent = state.silentIntermediaries.get(from)
   if (silent == null) return
   state.silentIntermediaries.delete(from)
-  if (state.now <= silent.until) state.awareness.apply(silent.misses)
-  else if (!heardFromAnyoneSince(state, silent.askedAt, from)) state.awareness.apply(silent.misses)
+  // Past its time it is settled as settleExpired would have: only if nobody else spoke meanwhile.
+  if (state.now <= silent.until || !heardFromAnyoneSince(state, silent.askedAt, from)) state.awareness.apply(silent.misses)
 }
 
 /**
