@@ -13,10 +13,6 @@ import { builtin, runWithCodeCache } from './code-cache.js'
 import { holdYoungGeneration } from './young-generation.js'
 import { holdOptimizingCompilers } from './optimizing-compilers.js'
 
-// First: V8's flags are part of the code cache's check.
-holdYoungGeneration()
-holdOptimizingCompilers()
-
 const { existsSync, readdirSync, statSync } = await builtin('node:fs')
 const module = await builtin('node:module')
 const { fileURLToPath } = await builtin('node:url')
@@ -50,10 +46,17 @@ function runSources () {
   return newestSourceMs() > statSync(bundle).mtimeMs
 }
 
+/** The V8 flags the agent runs with: set before its code is compiled, as they are part of a code cache's check. */
+function setFlags () {
+  holdYoungGeneration()
+  holdOptimizingCompilers()
+}
+
 if (runSources()) {
+  setFlags()
   // Cache compiled code on disk (Node >= 22.1): later starts skip most of the parsing.
   module.enableCompileCache?.()
   await import(sources.href)
 } else {
-  runWithCodeCache(fileURLToPath(bundle))
+  runWithCodeCache(fileURLToPath(bundle), setFlags)
 }

@@ -60,9 +60,39 @@ function cacheDir () {
  */
 export const SCRIPT_WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) {'use strict';"
 
-/** Runs `file` (a CommonJS script) as the main program, with the code cache when there is one. */
-export function runWithCodeCache (file) {
+/**
+ * How the bundle's last line starts (build/bundle.ts writes it): the built-in
+ * modules it requires follow, separated by spaces.
+ */
+export const BUILTINS_LINE = '// built-in modules required: '
+
+/**
+ * Loads the built-in modules the bundle's last line names. Node compiles its
+ * built-ins from a code cache of its own, which V8 refuses once any V8 flag
+ * differs from Node's defaults (a flag is part of every code cache's check):
+ * then each is compiled from source, about 20 ms of an agent's start. So they
+ * are loaded while the flags are still the defaults (docs/scale.md).
+ */
+function loadBuiltinsNamedIn (source) {
+  const lastLine = source.slice(source.lastIndexOf('\n', source.length - 2) + 1)
+  if (!lastLine.startsWith(BUILTINS_LINE)) return
+  let loaded = 0
+  for (const name of lastLine.slice(BUILTINS_LINE.length).trim().split(' ')) {
+    if (process.getBuiltinModule?.(`node:${name}`) != null) loaded++
+  }
+  debug(`${loaded} built-in modules loaded before the V8 flags`)
+}
+
+/**
+ * Runs `file` (a CommonJS script) as the main program, with the code cache when
+ * there is one. `setFlags` sets the V8 flags the agent runs with: after the
+ * built-ins are loaded, before the bundle is compiled (its cache is checked
+ * against them).
+ */
+export function runWithCodeCache (file, setFlags = () => {}) {
   const source = readFileSync(file, 'utf8')
+  loadBuiltinsNamedIn(source)
+  setFlags()
   const dir = cacheDir()
   const { size, mtimeMs } = statSync(file)
   const cacheFile = dir && join(dir, `agent-${process.version}-${process.arch}-${size}-${Math.floor(mtimeMs)}.v8cache`)

@@ -15,9 +15,9 @@
 // `--jitless` or `--max-opt` would have to be given when Node starts, which
 // the `agent` binary does not control (`node agent/bin.js`, npm's bin link, a
 // service file); these two flags V8 reads each time it decides to optimize.
-// Set first thing, as agent/young-generation.js does: V8's flags are part of a
-// code cache's check (agent/code-cache.js). A process started with a flag of
-// its own about compilers keeps it.
+// Set before the bundle is compiled, as agent/young-generation.js is: V8's
+// flags are part of a code cache's check (agent/code-cache.js). A process
+// started with a flag of its own about compilers keeps it.
 
 const OWN_FLAG = /--(no-)?(maglev|turbofan|jitless|max-opt|lite-mode)\b/
 /** Where agent/compiler-release.ts, inside the bundle, finds whether the compilers are held. */

@@ -15,8 +15,10 @@
 // the same effect for a plain `node agent/bin.js`. Early means before the
 // bundle is compiled: V8's flags are part of a code cache's check
 // (agent/code-cache.js), and a cache written with one set is rejected by a
-// process that had another when it loaded the bundle. A process started with a
-// young-generation flag of its own keeps it.
+// process that had another when it loaded the bundle. Not before Node's
+// built-ins are loaded, though: they have a code cache too, Node's own, built
+// with V8's default flags (agent/code-cache.js loadBuiltinsNamedIn). A process
+// started with a young-generation flag of its own keeps it.
 
 const OWN_FLAG = /--(max|min)-semi-space-size|--semi-space-growth-factor/
 

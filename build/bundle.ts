@@ -25,12 +25,17 @@
  *   for code the agent never runs.
  * - the peer store orders strings by code unit, not with localeCompare
  *   (plainStringOrder below).
+ * - the CommonJS script ends with a comment naming the built-in modules it
+ *   requires (agent/code-cache.js BUILTINS_LINE), so that agent/bin.js loads
+ *   them before it sets the V8 flags that would make V8 refuse Node's own
+ *   code cache of them.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { appendFile, readFile } from 'node:fs/promises'
 import { isBuiltin } from 'node:module'
 import { dirname, join } from 'node:path'
 import { build, type Plugin } from 'esbuild'
+import { BUILTINS_LINE } from '../agent/code-cache.js'
 
 const REPO = new URL('../', import.meta.url).pathname
 
@@ -127,8 +132,9 @@ if (entry == null || outfile == null) {
 // The CommonJS form is for agent/bin.js, which compiles it with a code cache
 // (agent/code-cache.js); it has no import.meta, so its URL comes from __filename.
 const commonJs = outfile.endsWith('.cjs')
-await build({
+const result = await build({
   entryPoints: [entry],
+  metafile: commonJs,
   outfile,
   bundle: true,
   minify: true,
@@ -148,3 +154,9 @@ await build({
     ? { define: { 'import.meta.url': '__bundleUrl' }, banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" } }
     : { banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } }
 })
+if (commonJs) {
+  const required = Object.values(result.metafile?.outputs ?? {}).flatMap(output => output.imports)
+    .filter(imported => imported.external && isBuiltin(imported.path))
+    .map(imported => imported.path.replace(/^node:/, ''))
+  await appendFile(outfile, `\n${BUILTINS_LINE}${[...new Set(required)].sort().join(' ')}\n`)
+}

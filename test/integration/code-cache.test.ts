@@ -1,17 +1,20 @@
 /**
  * The bundle run through a code cache (agent/code-cache.js), as the installed
- * `agent` binary runs it: the first start writes the cache, the next one
+ * `agent` binary runs it: Node's built-ins the bundle names are loaded before
+ * the agent's V8 flags are set, the first start writes the cache, the next one
  * starts from it, a damaged cache is rejected and replaced, and every start
  * serves the control API.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { isBuiltin } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { REPO } from './harness.ts'
+import { BUILTINS_LINE } from '../../agent/code-cache.js'
 
 interface Started { child: ChildProcess, stderr: () => string, control: string }
 
@@ -26,8 +29,8 @@ describe('the bundle with a code cache', () => {
     cacheDir = join(dir, 'cache')
     await promisify(execFile)(process.execPath, [join(REPO, 'build/bundle.ts'), join(REPO, 'agent/main.ts'), join(dir, 'agent.cjs')], { cwd: REPO })
     runner = join(dir, 'run.mjs')
-    // as agent/bin.js runs it: the young generation and the optimizing compilers held first (V8's flags are part of the cache's check)
-    await writeFile(runner, `import { runWithCodeCache } from ${JSON.stringify(join(REPO, 'agent/code-cache.js'))}\nimport { holdYoungGeneration } from ${JSON.stringify(join(REPO, 'agent/young-generation.js'))}\nimport { holdOptimizingCompilers } from ${JSON.stringify(join(REPO, 'agent/optimizing-compilers.js'))}\nholdYoungGeneration()\nholdOptimizingCompilers()\nrunWithCodeCache(${JSON.stringify(join(dir, 'agent.cjs'))})\n`)
+    // as agent/bin.js runs it: the young generation and the optimizing compilers held before the bundle is compiled (V8's flags are part of the cache's check)
+    await writeFile(runner, `import { runWithCodeCache } from ${JSON.stringify(join(REPO, 'agent/code-cache.js'))}\nimport { holdYoungGeneration } from ${JSON.stringify(join(REPO, 'agent/young-generation.js'))}\nimport { holdOptimizingCompilers } from ${JSON.stringify(join(REPO, 'agent/optimizing-compilers.js'))}\nrunWithCodeCache(${JSON.stringify(join(dir, 'agent.cjs'))}, () => { holdYoungGeneration(); holdOptimizingCompilers() })\n`)
   })
 
   after(async () => {
@@ -66,6 +69,18 @@ describe('the bundle with a code cache', () => {
     await res.arrayBuffer()
     return res.ok
   }
+
+  it('loads the built-in modules the bundle names before the V8 flags are set', async () => {
+    const source = await readFile(join(dir, 'agent.cjs'), 'utf8')
+    const lastLine = source.trimEnd().split('\n').at(-1) ?? ''
+    assert.ok(lastLine.startsWith(BUILTINS_LINE), lastLine.slice(0, 80))
+    const named = lastLine.slice(BUILTINS_LINE.length).split(' ')
+    for (const name of ['crypto', 'http', 'net', 'zlib']) assert.ok(named.includes(name), `${name} in ${lastLine}`)
+    assert.ok(named.every(name => isBuiltin(name)), lastLine)
+    const s = await start()
+    assert.match(s.stderr(), new RegExp(`code cache: ${named.length} built-in modules loaded before the V8 flags`))
+    await stop(s)
+  })
 
   it('writes a cache on the first start and starts from it next time', async () => {
     const first = await start(/code cache: written to /)
