@@ -8,6 +8,7 @@ import { signAccusation } from './signatures.ts'
 import type { State } from './state.ts'
 import { touchSuspicion } from './member-index.ts'
 import { applyAlive, applyLeave, applySuspect } from './merge.ts'
+import { pushPullEarlyAfterVerdict } from './push-pull-schedule.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type LeaveUpdate = Extract<Update, { type: 'leave' }>
@@ -38,6 +39,7 @@ export function mergeSync (state: State, entries: SyncEntry[], sender: MemberId)
         confirmedBySender(state, e.id, e.incarnation, sender)
         break
       case 'failed':
+        if (e.id === state.self.id) pushPullEarlyAfterVerdict(state, e.incarnation)
         if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         confirmedBySender(state, e.id, e.incarnation, sender)
         break

@@ -20,6 +20,7 @@ import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBS
 import { inOrder, touchSuspicion, track } from './member-index.ts'
 import { noteRefutation } from './refutation-window.ts'
 import { setNewest } from './bounded-map.ts'
+import { pushPullEarlyAfterVerdict } from './push-pull-schedule.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
 type SuspectUpdate = Extract<Update, { type: 'suspect' }>
@@ -222,7 +223,9 @@ function newSuspicion (state: State, rec: MemberRecord, from: MemberId): Suspici
 
 export function applyDead (state: State, d: DeadUpdate): void {
   if (d.id === state.self.id) {
-    if (verifyAccusation(state, d)) accusedSelf(state, d.incarnation)
+    if (!verifyAccusation(state, d)) return
+    pushPullEarlyAfterVerdict(state, d.incarnation)
+    accusedSelf(state, d.incarnation)
     return
   }
   const rec = state.members.get(d.id)

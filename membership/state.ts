@@ -132,7 +132,7 @@ export interface State {
   relays: Map<number, Relay>
   nextGossipAt: number
   nextPushPullAt: number
-  /** After a join, the gap before the push-pull after next (doubling; 0 once it reaches the period): sync.ts nextPushPullGapMs. */
+  /** In an early series of push-pulls, the gap before the one after next (doubling; 0 once it reaches the period): push-pull-schedule.ts. */
   earlyPushPullGapMs: number
   /** Next sync attempt with a failed member (partition healing). */
   nextReconnectAt: number

@@ -6,31 +6,18 @@
  */
 import type { DeliveryFailure, Destination, MemberId, Message } from './types.ts'
 import type { MembershipStats } from './index.ts'
-import { pickRandom, stagger } from './random.ts'
+import { pickRandom } from './random.ts'
 import { mergeSync } from './merge-sync.ts'
-import { destinationOf, fullState, isSelfLeft, liveCount, ringNeighbours, send, type State } from './state.ts'
+import { destinationOf, fullState, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
 import { allowOnce } from './bounded-map.ts'
 import { admit, takeDueAnswers } from './sync-answers.ts'
-import { pushPullScaleMs } from './formulas.ts'
 import { inOrder } from './member-index.ts'
 import { digestOf, type ViewDigest } from './digest.ts'
+import { pushPullEarlyAfterJoin } from './push-pull-schedule.ts'
 
 type Sync = Extract<Message, { type: 'sync' }>
 type Digest = Extract<Message, { type: 'digest' }>
 
-/**
- * After a join, push-pulls come early: the first within this many probe
- * intervals, then after twice as long each time (each randomized in [1/2, 1]
- * of its gap) until the gap reaches the push-pull period. Members that join
- * around the same time miss each other's announcements: an update reaches a
- * member through its ring neighbours, and a joiner is on nobody's ring until
- * its own announcement has spread. One early round, taken while the crowd was
- * still joining, found the neighbour's view as short as its own, and what was
- * missing then waited a whole period (60 s at 50 members, 90 s at 100): the
- * tail of a 50- or 100-agent start (docs/scale.md). A digest costs a few
- * bytes; the full exchange happens only while the views differ.
- */
-const EARLY_PUSH_PULL_INTERVALS = 1
 /** First retry of a join whose delivery failed (the seed may still be starting); doubles up to joinRetryIntervalMs. */
 const JOIN_FIRST_RETRY_MS = 100
 /** An unanswered join is sent again after joinRetryIntervalMs, then twice as long each time, up to this many intervals. */
@@ -97,9 +84,7 @@ export function onSync (state: State, from: MemberId, msg: Sync): void {
       // announcements: early anti-entropy rounds catch those up.
       state.join = undefined
       state.out.push({ kind: 'join', event: { type: 'join:done', via: from } })
-      const first = EARLY_PUSH_PULL_INTERVALS * state.config.probeIntervalMs
-      state.nextPushPullAt = Math.min(state.nextPushPullAt, state.now + stagger(state.random, first))
-      state.earlyPushPullGapMs = 2 * first
+      pushPullEarlyAfterJoin(state)
     }
   } else {
     // A member joining through us: its announcement goes to every neighbour
@@ -162,18 +147,6 @@ export function catchUpNewNeighbours (state: State, before: readonly MemberId[] 
     state.stats.digestsSent++
     send(state, destinationOf(state, id), { type: 'digest', ...ownDigest(state) })
   }
-}
-
-/** The wait from this push-pull to the next: the early ones after a join, then the period, longer in a larger cluster. */
-export function nextPushPullGapMs (state: State): number {
-  const period = pushPullScaleMs(state.config.pushPullIntervalMs, liveCount(state))
-  const gap = state.earlyPushPullGapMs
-  if (gap === 0 || gap >= period) {
-    state.earlyPushPullGapMs = 0
-    return period
-  }
-  state.earlyPushPullGapMs = 2 * gap
-  return stagger(state.random, gap)
 }
 
 /** This node's view's digest, from the sums the member index keeps. */

@@ -1,7 +1,8 @@
 /**
  * Push-pull anti-entropy with digests (membership/digest.ts, sync.ts): views that
  * agree exchange a digest and nothing else; a digest that differs starts the full
- * exchange.
+ * exchange. Early push-pulls after a join or a refuted verdict
+ * (membership/push-pull-schedule.ts).
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -73,6 +74,29 @@ describe('membership: push-pull digests', () => {
     // then the period (32 probe intervals would be longer than it)
     assert.ok(gaps.length >= 7)
     for (const gap of gaps.slice(5)) assert.ok(Math.abs(gap - period) <= 50, `then every ${period} ms: ${gap}`)
+  })
+
+  it('a member that refutes a verdict of failure about itself pushes digests early, from eight probe intervals, even while its join\'s series runs', () => {
+    const wire = cluster(['a', 'b', 'c'])
+    // b's join: its early push-pulls 1, 2, 4 and 8 intervals apart; after the fourth, 16
+    const digestsOfB = (): number => wire.sent.filter(s => s.from === 'b' && s.msg.type === 'digest').length
+    assert.ok(wire.advanceUntil(() => digestsOfB() >= 4, 30_000))
+    const verdict = { type: 'dead' as const, id: 'b', incarnation: 0, from: 'a', cause: 'unreachable' as const }
+    wire.input('b', (core, now) => core.receive(now, 'a', { type: 'gossip', updates: [verdict] }))
+    assert.equal(wire.core('b').stats().refutations, 1)
+    const refutedAt = wire.now
+    // the same cut, heard from another member after the refutation: not a second series
+    wire.advance(wire.config.probeIntervalMs)
+    wire.input('b', (core, now) => core.receive(now, 'c', { type: 'gossip', updates: [{ ...verdict, from: 'c' }] }))
+    wire.advance(2 * wire.config.pushPullIntervalMs)
+    const times = wire.sent.filter(s => s.from === 'b' && s.msg.type === 'digest' && s.at > refutedAt).map(s => s.at - refutedAt)
+    const probe = wire.config.probeIntervalMs
+    const gaps = times.map((t, i) => t - (i === 0 ? 0 : times[i - 1]))
+    // randomized in [1/2, 1] of 8 and 16 probe intervals, then the period (32 intervals would be longer)
+    for (const [i, intervals] of [8, 16].entries()) {
+      assert.ok(gaps[i] >= intervals * probe / 2 && gaps[i] <= intervals * probe + 50, `early push-pull ${i + 1}: ${gaps[i]} ms after the one before`)
+    }
+    assert.ok(Math.abs(gaps[2] - wire.config.pushPullIntervalMs) <= 50, `then the period: ${gaps[2]}`)
   })
 
   it('a digest from a stranger is answered once, by pulling its state', () => {

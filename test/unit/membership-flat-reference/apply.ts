@@ -16,6 +16,7 @@ import { randomInt } from '../../../membership/random.ts'
 import { confirmSuspicion, markRefused, startSuspicion, type Suspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from '../../../membership/partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from '../../../membership/signatures.ts'
+import { pushPullEarlyAfterVerdict } from '../../../membership/push-pull-schedule.ts'
 import { aliveUpdate, broadcast, emit, liveCount, MAX_TOMBSTONES, ringSuccessors, type MemberRecord, type State } from './state.ts'
 
 type AliveUpdate = Extract<Update, { type: 'alive' }>
@@ -181,7 +182,9 @@ function newSuspicion (state: State, rec: MemberRecord, from: MemberId): Suspici
 
 export function applyDead (state: State, d: DeadUpdate): void {
   if (d.id === state.self.id) {
-    if (verifyAccusation(state, d)) accusedSelf(state, d.incarnation)
+    if (!verifyAccusation(state, d)) return
+    pushPullEarlyAfterVerdict(state, d.incarnation)
+    accusedSelf(state, d.incarnation)
     return
   }
   const rec = state.members.get(d.id)
@@ -298,6 +301,7 @@ export function mergeSync (state: State, entries: SyncEntry[], sender: MemberId)
         confirmedBySender(state, e.id, e.incarnation, sender)
         break
       case 'failed':
+        if (e.id === state.self.id) pushPullEarlyAfterVerdict(state, e.incarnation)
         if (known) applySuspect(state, signAccusation(state, { type: 'suspect', id: e.id, incarnation: e.incarnation, from }))
         confirmedBySender(state, e.id, e.incarnation, sender)
         break
