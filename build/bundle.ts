@@ -12,8 +12,7 @@
  * - minified: V8 and Deno each keep the source text; less than half the size
  *   is ~4 MB less resident on Deno.
  * - noise's WebAssembly ChaCha20-Poly1305 and SHA-256 are replaced by the
- *   ones in build/wasm-free/ (node:crypto's cipher, a JavaScript SHA-256:
- *   no WebAssembly compiler in memory).
+ *   JavaScript ones in build/wasm-free/ (no WebAssembly compiler in memory).
  *   The cluster key's XSalsa20 is JavaScript on every path (gossip/pnet.ts).
  * - a package installed several times at the same version (npm nests a copy
  *   under each dependant when another version is hoisted) is bundled once.

@@ -13,6 +13,7 @@
  * that; each says why.
  */
 import { noise } from '@chainsafe/libp2p-noise'
+import { NOISE_CRYPTO } from './noise-crypto.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { IDLE_HEARTBEAT_MS } from './heartbeat-pace.ts'
@@ -116,7 +117,7 @@ export async function createNode (opts: NodeOptions): Promise<ClusterNode> {
       guardedWebSockets(inbound)
     ],
     ...(opts.connectionProtector != null ? { connectionProtector: opts.connectionProtector } : {}),
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: NOISE_CRYPTO })],
     streamMuxers: [yamux({
       // A ping each way per connection keeps it from the transports' 2-minute
       // inactivity timeout (a member SWIM rarely probes, in a large cluster);
