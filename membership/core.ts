@@ -37,6 +37,7 @@ import { catchUpNewNeighbours, joinUndelivered, learnStranger, onDigest, onSync,
 import { correctSender, tellAccused } from './dissemination.ts'
 import { forceLeave, leaveCluster, updateSelf } from './self-changes.ts'
 import { heardAgain } from './missed-nacks.ts'
+import { learnKnownMembers } from './known-members.ts'
 
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
@@ -113,8 +114,12 @@ export function createMembership (opts: MembershipOptions): Membership {
     signer: opts.signer
   }
 
-  // Announce ourselves: whoever we first talk to spreads it (memberlist's setAlive).
-  broadcast(state, aliveUpdate(state, self))
+  if (opts.knownMembers != null) {
+    learnKnownMembers(state, opts.knownMembers)
+  } else {
+    // Announce ourselves: whoever we first talk to spreads it (memberlist's setAlive).
+    broadcast(state, aliveUpdate(state, self))
+  }
 
   /** Runs one input at time `now` and returns its effects. */
   function run (now: number, body: () => void): Effect[] {

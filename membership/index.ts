@@ -42,7 +42,17 @@ export interface MembershipOptions {
   sharedClockNow?: number
   /** Signs this node's alive and leave statements and checks others' (signatures.ts). Default: none, nothing signed or checked. */
   signer?: Signer
+  /**
+   * Members this node knows from its creation, alive: a simulator that starts
+   * a cluster already settled (known-members.ts). Not news: no events, nothing
+   * gossiped, and this node does not announce itself either (the others know
+   * it from their lists). Their signatures are taken as given.
+   */
+  knownMembers?: ReadonlyArray<KnownMember>
 }
+
+/** A member given at creation (MembershipOptions.knownMembers): its announcement and its signature of it, as a sync entry carries them. */
+export type KnownMember = MemberAnnouncement & { signature?: Uint8Array }
 
 /** Counters for metrics and tests. All monotonically increasing. */
 export interface MembershipStats {

@@ -140,7 +140,7 @@ function runsTable (results: ScaleResult[]): string[] {
   for (const r of results) {
     const wall = Object.values(r.wall).reduce((a, b) => a + b, 0)
     const phases = Object.entries(r.wall).map(([k, v]) => `${k} ${(v / 60_000).toFixed(1)} min`).join(', ')
-    out.push(`| ${int(r.options.size)} | ${r.options.lifeguard ? 'on' : 'off'} | ${s1(r.convergeMs)} s | ${s1(r.settleMs)} s | ${r.slow} | ${s1(r.simulatedMs)} s | ` +
+    out.push(`| ${int(r.options.size)} | ${r.options.lifeguard ? 'on' : 'off'} | ${r.options.settledStart === true ? 'started settled' : `${s1(r.convergeMs)} s`} | ${s1(r.settleMs)} s | ${r.slow} | ${s1(r.simulatedMs)} s | ` +
       `${(wall / 60_000).toFixed(1)} min | ${phases} | ${r.heapMb} MB | ${r.aborted ?? 'no'} |`)
   }
   return out
@@ -239,7 +239,8 @@ export function writeReport (results: ScaleResult[], meta: ReportMeta, dir: stri
     '',
     `- Network: one-way latency log-normal (median ${LATENCY.medianMs} ms, σ ${LATENCY.sigma}, within [${LATENCY.minMs}, ${LATENCY.maxMs}] ms); each message lost with the window's loss rate.`,
     `- Slow members: ${o == null ? '' : pct(o.slowFraction)} of the members, from the end of the boot on: every message to or from one takes an extra exponential delay (mean ${SLOW_MEAN_MS} ms), and each of its timers fires late by the same law.`,
-    `- Boot: all members join member 0 within ${o == null ? '' : s1(o.joinWithinMs)} s; converged when every member sees every other alive; settled when the join gossip has died down.`,
+    `- Boot: all members join member 0 within ${o == null ? '' : s1(o.joinWithinMs)} s; converged when every member sees every other alive; settled when the join gossip has died down. ` +
+    'A run marked "started settled" (`--settled-start`) skips the mass join: every member is created knowing every other alive (MembershipOptions.knownMembers), as a join leaves them once settled.',
     `- Each loss window (${o?.lossRates.map(pct).join(', ')}): traffic over ${o == null ? '' : s1(o.trafficMs)} s with nothing failing; ${o?.updates} updates (a tag change of one member) ${o == null ? '' : s1(o.updateEveryMs)} s apart; ` +
     `${o?.crashes} silent crashes (host down: no connection refused) ${o == null ? '' : s1(o.crashEveryMs)} s apart, waited for until failed in every view; traffic again over ${o == null ? '' : s1(o.trafficMs)} s with those members failed; ` +
     'then the crashed hosts restart (new boot ids) and the cluster settles, so that each window, and the partition, starts with every member up.',

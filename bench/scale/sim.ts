@@ -3,7 +3,7 @@
  *
  *   npm run sim:scale -- [--sizes 1000,5000,10000] [--seed N] [--losses 0,0.01,0.05]
  *                        [--budget-min 30] [--no-lifeguard-off] [--profile] [--fresh] [--force]
- *                        [--core-cost 250,1000,2500,5000,10000]
+ *                        [--core-cost 250,1000,2500,5000,10000] [--settled-start] [--no-partition]
  *
  * For each size: a run with Lifeguard (its loss windows, then the 60 | 40
  * partition) and one without (loss windows only). Results accumulate in
@@ -14,6 +14,9 @@
  * budget stops and reports how far it got. SIM_SEED=<n> also sets the seed;
  * `--sizes ''` only rewrites the report (with bench/scale/analysis.md);
  * `--core-cost` also measures one core alone at those sizes (core-cost.ts).
+ * `--settled-start` creates the members knowing each other instead of
+ * simulating their mass join (its N² news is most of a large run);
+ * `--no-partition` leaves the partition out.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
@@ -43,7 +46,9 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
     force: { type: 'boolean', default: false },
-    'core-cost': { type: 'string' }
+    'core-cost': { type: 'string' },
+    'settled-start': { type: 'boolean', default: false },
+    'no-partition': { type: 'boolean', default: false }
   }
 })
 
@@ -122,7 +127,8 @@ if (values['core-cost'] != null) {
 }
 
 const heapLimit = getHeapStatistics().heap_size_limit
-console.log(`seed ${seed}; replay: npm run sim:scale -- --seed ${seed} --sizes ${sizes.join(',')} --losses ${lossRates.join(',')}`)
+const flags = ['settled-start', 'no-partition', 'no-lifeguard-off'].filter(f => values[f as keyof typeof values] === true).map(f => ` --${f}`).join('')
+console.log(`seed ${seed}; replay: npm run sim:scale -- --seed ${seed} --sizes ${sizes.join(',')} --losses ${lossRates.join(',')}${flags}`)
 for (const size of sizes) {
   saved.notRun = saved.notRun.filter(n => n.size !== size)
   const { bytes, from } = bytesPerPair()
@@ -159,7 +165,8 @@ for (const size of sizes) {
       updateEveryMs: 5000,
       trafficMs: 10_000,
       joinWithinMs: 10_000,
-      partition: lifeguard,
+      partition: lifeguard && !values['no-partition'],
+      settledStart: values['settled-start'],
       wallBudgetMs: budgetMs,
       profile: values.profile,
       log: line => { console.log(line) }

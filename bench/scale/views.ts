@@ -56,6 +56,19 @@ export class Views {
     if (opts.trackIncarnations === true) this.incarnations = new Float64Array(this.n * this.n).fill(-1)
   }
 
+  /** Every up node sees every other alive: a cluster started settled (SimCluster startSettled), which emits no events for it. */
+  allAlive (): void {
+    for (let o = 0; o < this.n; o++) {
+      this.status.fill(ALIVE, o * this.n, (o + 1) * this.n)
+      this.status[o * this.n + o] = UNKNOWN
+      if (this.incarnations != null) {
+        this.incarnations.fill(0, o * this.n, (o + 1) * this.n)
+        this.incarnations[o * this.n + o] = -1
+      }
+    }
+    this.aliveSeen.fill(this.n - 1)
+  }
+
   onChange (listener: ChangeListener): void {
     this.#listeners.push(listener)
   }

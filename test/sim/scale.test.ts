@@ -30,6 +30,8 @@ const N = Number(process.env.SIM_SCALE_N ?? 400)
 /** Members of the short span at scale: the mass join only, with the invariants checked throughout. */
 const SPAN_N = Number(process.env.SIM_SPAN_N ?? 2000)
 const SPAN_MS = 15_000
+/** Members of the run that starts settled (every member created knowing every other: SimCluster startSettled). */
+const SETTLED_N = 1000
 const LOSS = 0.01
 const SLOW_SHARE = 0.01
 const SLOW_MEAN_MS = 250
@@ -89,6 +91,30 @@ describe(`membership simulation at scale: ${N} real cores, ${LOSS * 100}% loss, 
       }
     }
     assert.ok(['ping', 'ack', 'sync', 'gossip', 'ping-req'].every(t => samples.has(t as MessageType)), [...samples.keys()].join(', '))
+  }))
+
+  it(`${SETTLED_N} members started settled (no mass join): crashed members failed everywhere, no live one anywhere`, simulate(2, (seed) => {
+    const { cluster, views } = createScaleCluster({ seed, size: SETTLED_N, lifeguard: true, joinWithinMs: 0, trackIncarnations: true })
+    cluster.net.lossRate = LOSS
+    cluster.startSettled()
+    views.allAlive()
+    for (let k = 0; k < Math.round(SLOW_SHARE * SETTLED_N); k++) cluster.slow(views.ids[1 + Math.floor(cluster.random() * (SETTLED_N - 1))], exponential(SLOW_MEAN_MS))
+    cluster.runFor(5000)
+    const crashed = [SETTLED_N - 1, SETTLED_N - 2]
+    for (const i of crashed) {
+      cluster.crash(views.ids[i], { refuse: false })
+      views.down(i)
+    }
+    const { maxMs } = suspicionTimeouts(cluster.config, SETTLED_N)
+    const detected = cluster.runUntil(() => crashed.every(i => views.failedSeen[i] === views.upCount), maxMs + 30_000, 500)
+    assert.ok(detected != null, `crashed members failed in ${crashed.map(i => views.failedSeen[i]).join(', ')} of ${views.upCount} views`)
+    assert.deepEqual(views.violations.slice(0, 10), [], `${views.violations.length} invariant violations`)
+    assert.equal(views.convergedCount(), views.upCount, 'members that see every other live member alive')
+    for (let o = 0; o < SETTLED_N; o++) {
+      for (let a = 0; a < SETTLED_N; a++) {
+        if (views.up[o] === 1 && views.up[a] === 1) assert.notEqual(views.code(o, a) & 7, FAILED, `${views.ids[o]} holds live ${views.ids[a]} failed`)
+      }
+    }
   }))
 
   it(`${SPAN_N} members joining within 5 s: for ${SPAN_MS / 1000} simulated seconds no invariant breaks and no live member is failed anywhere`, simulate(1, (seed) => {

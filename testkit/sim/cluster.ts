@@ -12,9 +12,10 @@
  * messages delayed and its timers fired late.
  */
 import { fakeSigner } from './fake-signer.ts'
-import { CoreDriver, createMembership, fromPartial, seededRandom, swimInputs } from '../../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, signedAlivePayload, swimInputs } from '../../membership/index.ts'
+import { hash32 as ringKey } from '../../membership/hash.ts'
 import type {
-  ClusterEvent, DriverTimers, Effect, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
+  ClusterEvent, DriverTimers, Effect, KnownMember, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
 } from '../../membership/index.ts'
 import { SimNetwork, type DelayModel, type SendMeter, type SimTransport } from './network.ts'
 
@@ -148,6 +149,20 @@ export class SimCluster {
     return this
   }
 
+  /**
+   * Creates every node at once, already knowing every other one
+   * (MembershipOptions.knownMembers): the cluster as a mass join would leave
+   * it once settled, every view full, without simulating the join's N² news.
+   */
+  startSettled (): this {
+    const known: KnownMember[] = []
+    for (let i = 0; i < this.#opts.size; i++) known.push(this.#announcement(i, 1))
+    // In ring order, so that each node's ring is built in one pass (neighbors.ts addAll).
+    known.sort((a, b) => ringKey(a.id) - ringKey(b.id) || (a.id < b.id ? -1 : 1))
+    for (let i = 0; i < this.#opts.size; i++) this.#boot(i, false, known)
+    return this
+  }
+
   onEvent (hook: EventHook): void {
     this.#hooks.push(hook)
   }
@@ -181,21 +196,31 @@ export class SimCluster {
     if (node != null) node.late = late
   }
 
-  /** Starts (or restarts, with a new boot id) agent number `i`, joining node 0 if `join`. */
-  #boot (i: number, join: boolean): void {
+  /** Node `i`'s announcement of its `boot`th start, signed when the cluster signs. */
+  #announcement (i: number, boot: number): KnownMember {
+    const id = this.#ids[i]
+    const addr = this.#opts.addrOf?.(id, i) ?? simAddr(id)
+    const a = { id, name: SimCluster.nodeId(i), addrs: [addr], tags: {}, incarnation: 0, bootId: this.#opts.bootIdOf?.(id, i, boot) ?? `${id}-boot-${boot}` }
+    return this.#opts.signed === false ? a : { ...a, signature: fakeSigner(id).sign(signedAlivePayload(a)) }
+  }
+
+  /** Starts (or restarts, with a new boot id) agent number `i`, joining node 0 if `join`; knowing `known` from the start if given. */
+  #boot (i: number, join: boolean, known?: KnownMember[]): void {
     const id = this.#ids[i]
     const previous = this.nodes.get(id)
     previous?.driver.stop()
     const boot = (previous?.boot ?? 0) + 1
-    const addr = this.#opts.addrOf?.(id, i) ?? simAddr(id)
+    const { signature: _, ...self } = this.#announcement(i, boot)
+    const addr = self.addrs[0]
     const core = createMembership({
-      self: { id, name: SimCluster.nodeId(i), addrs: [addr], tags: {}, incarnation: 0, bootId: this.#opts.bootIdOf?.(id, i, boot) ?? `${id}-boot-${boot}` },
+      self,
       config: this.config,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       now: this.now,
       sharedClockNow: this.#sharedClockNow(id, i),
       // Every claim signed and checked, as in the agent (a fake, fast scheme).
-      signer: this.#opts.signed === false ? undefined : fakeSigner(id)
+      signer: this.#opts.signed === false ? undefined : fakeSigner(id),
+      knownMembers: known
     })
     const node = { id, core, boot, late: previous?.late } as SimNode
     node.driver = new CoreDriver({

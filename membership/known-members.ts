@@ -1,0 +1,40 @@
+/**
+ * Members a core knows from its creation (MembershipOptions.knownMembers).
+ *
+ * For the simulator at scale: a cluster of 10,000 that starts settled, every
+ * view full and nothing left to spread, rather than replaying a mass join to
+ * get there. A join's news is gossiped by every member `retransmitLimit` times,
+ * N² × that many deliveries in all (at 2,000 members the boot alone took
+ * minutes of simulation), for a state whose shape is known: each member
+ * alive, at the incarnation and with the signature it announced.
+ *
+ * Each is recorded as a join's sync would record it, but is no news: no
+ * member event, nothing queued for gossip. Signatures are not checked: the
+ * embedder that lists the members vouches for them.
+ */
+import type { KnownMember } from './index.ts'
+import type { Member, MemberId } from './types.ts'
+import { keepAddrs, keepTags, type MemberRecord, type State } from './state.ts'
+import { track } from './member-index.ts'
+import { insertIntoProbeOrder } from './merge.ts'
+
+export function learnKnownMembers (state: State, known: ReadonlyArray<KnownMember>): void {
+  const learned: MemberId[] = []
+  for (const a of known) {
+    if (a.id === state.self.id || state.members.has(a.id)) continue
+    const member: Member = {
+      id: a.id, name: a.name, addrs: keepAddrs(a.addrs), tags: keepTags(a.tags), incarnation: a.incarnation, bootId: a.bootId,
+      status: 'alive', statusSince: state.now
+    }
+    const rec: MemberRecord = {
+      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature, digestA: 0, digestB: 0
+    }
+    state.members.set(a.id, rec)
+    track(state, rec)
+    learned.push(a.id)
+  }
+  // The ring first: with it in use, the probe round is taken from it and the probe order stays empty.
+  state.ring.addAll(learned)
+  for (const id of learned) insertIntoProbeOrder(state, id)
+  state.partition.dirty = true
+}
