@@ -26,7 +26,8 @@ import { createPartitionState, updatePartition } from './partition.ts'
 import { Ring } from './neighbors.ts'
 import { applyUpdate } from './merge.ts'
 import { onAck, onConnecting, onDeliveryFailed, onSentAfterConnecting, onNack, onPing, onPingReq, probeSoon } from './probe.ts'
-import { aliveUpdate, broadcast, copyMember, inNeighbourhoodOf, isSelfLeft, MAX_HEARD, ringNeighbours, type State } from './state.ts'
+import { aliveUpdate, broadcast, copyMember, isSelfLeft, MAX_HEARD, memberOf, type State } from './state.ts'
+import { inNeighbourhoodOf, ringNeighbours } from './ring-view.ts'
 import { setNewest } from './bounded-map.ts'
 import { createIndex } from './member-index.ts'
 import { createDigestSums, type ViewDigest } from './digest.ts'
@@ -110,8 +111,9 @@ export function createMembership (opts: MembershipOptions): Membership {
     heardAt: new Map(),
     silentIntermediaries: new Map(),
     corrected: new Map(),
-    partition: createPartitionState(self.id, start, config.stableAfterMs),
-    signer: opts.signer
+    partition: createPartitionState(self.id, start, config.stableAfterMs, opts.sharedViews),
+    signer: opts.signer,
+    shared: opts.sharedViews
   }
 
   if (opts.knownMembers != null) {
@@ -224,14 +226,14 @@ export function createMembership (opts: MembershipOptions): Membership {
 
     members (): Member[] {
       const all = [copyMember(state.self)]
-      for (const rec of state.members.values()) all.push(copyMember(rec.member))
+      for (const rec of state.members.values()) all.push(memberOf(rec))
       return all.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     },
 
     member (id: MemberId): Member | undefined {
       if (id === state.self.id) return copyMember(state.self)
       const rec = state.members.get(id)
-      return rec == null ? undefined : copyMember(rec.member)
+      return rec == null ? undefined : memberOf(rec)
     },
 
     neighbours (): MemberId[] {

@@ -27,7 +27,7 @@
  * computes the same value from scratch; the tests hold the two together.
  */
 import { hash32 } from './hash.ts'
-import type { Member } from './types.ts'
+import type { MemberState } from './member-states.ts'
 
 export interface ViewDigest {
   /** Members in the view, this node included. */
@@ -39,11 +39,11 @@ export interface ViewDigest {
 const SEED_A = 0x811c9dc5
 const SEED_B = 0x9e3779b9
 
-function statusClass (m: Member): string {
+function statusClass (m: MemberState): string {
   return m.status === 'failed' ? 'f' : m.status === 'left' ? 'l' : 'a'
 }
 
-function keyOf (m: Member): string {
+function keyOf (m: MemberState): string {
   return `${m.id} ${m.bootId} ${m.incarnation} ${statusClass(m)}`
 }
 
@@ -52,11 +52,11 @@ function combine (a: number, b: number, members: number): ViewDigest {
 }
 
 /** The digest of this node's record and the records it holds of others, computed from scratch. */
-export function viewDigest (self: Member, others: Iterable<{ member: Member }>): ViewDigest {
+export function viewDigest (self: MemberState, others: Iterable<{ member: MemberState }>): ViewDigest {
   let a = 0
   let b = 0
   let members = 0
-  const add = (m: Member): void => {
+  const add = (m: MemberState): void => {
     const key = keyOf(m)
     a = (a + hash32(key, SEED_A)) >>> 0
     b = (b + hash32(key, SEED_B)) >>> 0
@@ -75,7 +75,7 @@ export interface DigestSums {
 
 /** A record's share of the sums: its hashes as int32, both 0 while it is not counted. */
 export interface DigestShare {
-  member: Member
+  member: MemberState
   digestA: number
   digestB: number
 }
@@ -103,7 +103,7 @@ export function resum (sums: DigestSums, rec: DigestShare, present: boolean): vo
 }
 
 /** The view's digest from the kept sums: this node's record, and the `others` members they cover. */
-export function digestOf (self: Member, sums: DigestSums, others: number): ViewDigest {
+export function digestOf (self: MemberState, sums: DigestSums, others: number): ViewDigest {
   const key = keyOf(self)
   return combine(sums.a + hash32(key, SEED_A), sums.b + hash32(key, SEED_B), others + 1)
 }

@@ -8,6 +8,7 @@
 import type { MembershipConfig } from './config.ts'
 import type { Signer } from './signatures.ts'
 import type { ViewDigest } from './digest.ts'
+import type { SharedViews } from './shared-views.ts'
 import type { DeliveryFailure, Destination, Effect, Health, Member, MemberAnnouncement, MemberId, Message, Random } from './types.ts'
 
 export type * from './types.ts'
@@ -15,6 +16,9 @@ export { fromPartial, validate, PROFILES, LAN, WAN, LOCAL, InvalidMembershipConf
 export type { MembershipConfig, ProfileName } from './config.ts'
 export { createMembership } from './core.ts'
 export { viewDigest } from './digest.ts'
+export { sharedViews } from './shared-views.ts'
+export type { SharedViews } from './shared-views.ts'
+export type { MemberState } from './member-states.ts'
 export type { ViewDigest } from './digest.ts'
 export { seededRandom } from './random.ts'
 export { sameTags } from './state.ts'
@@ -49,6 +53,8 @@ export interface MembershipOptions {
    * it from their lists). Their signatures are taken as given.
    */
   knownMembers?: ReadonlyArray<KnownMember>
+  /** Shared by the cores of one process, the simulator's, so that N views of N members fit in memory (shared-views.ts). Default: none. */
+  sharedViews?: SharedViews
 }
 
 /** A member given at creation (MembershipOptions.knownMembers): its announcement and its signature of it, as a sync entry carries them. */

@@ -13,8 +13,8 @@
  * embedder that lists the members vouches for them.
  */
 import type { KnownMember } from './index.ts'
-import type { Member, MemberId } from './types.ts'
-import { keepAddrs, keepTags, type MemberRecord, type State } from './state.ts'
+import type { MemberId } from './types.ts'
+import { newRecord, type State } from './state.ts'
 import { track } from './member-index.ts'
 import { insertIntoProbeOrder } from './merge.ts'
 
@@ -22,13 +22,7 @@ export function learnKnownMembers (state: State, known: ReadonlyArray<KnownMembe
   const learned: MemberId[] = []
   for (const a of known) {
     if (a.id === state.self.id || state.members.has(a.id)) continue
-    const member: Member = {
-      id: a.id, name: a.name, addrs: keepAddrs(a.addrs), tags: keepTags(a.tags), incarnation: a.incarnation, bootId: a.bootId,
-      status: 'alive', statusSince: state.now
-    }
-    const rec: MemberRecord = {
-      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature, digestA: 0, digestB: 0
-    }
+    const rec = newRecord(state, a, a.signature)
     state.members.set(a.id, rec)
     track(state, rec)
     learned.push(a.id)
@@ -36,5 +30,7 @@ export function learnKnownMembers (state: State, known: ReadonlyArray<KnownMembe
   // The ring first: with it in use, the probe round is taken from it and the probe order stays empty.
   state.ring.addAll(learned)
   for (const id of learned) insertIntoProbeOrder(state, id)
+  // The partition verdicts learn members from their events (partition-tracking.ts): these had none.
+  for (const id of learned) state.partition.touched.add(id)
   state.partition.dirty = true
 }

@@ -151,7 +151,7 @@ export function track (state: State, rec: MemberRecord): void {
   if (status === 'left') ix.left.add(rec)
   else ix.left.delete(rec)
   if (down) {
-    const at = rec.member.statusSince + reapAfterMs(state, rec)
+    const at = rec.statusSince + reapAfterMs(state, rec)
     const current = ix.reapOf.get(rec)
     if (current == null || current.at !== at) push(ix.reaps, ix.reapOf, { at, rec, early: false })
   } else ix.reapOf.delete(rec)

@@ -16,7 +16,8 @@ import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion, type Suspicion } from './suspicion.ts'
 import { relabelPartition, silentVerdict } from './partition.ts'
 import { signAccusation, verifyAccusation, verifyAlive, verifyLeave } from './signatures.ts'
-import { aliveUpdate, broadcast, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, ringSuccessors, sameTags, spansLongStall, type MemberRecord, type State } from './state.ts'
+import { aliveUpdate, broadcast, changeMember, emit, keepAddrs, keepTags, liveCount, MAX_TOMBSTONES, newRecord, sameTags, spansLongStall, type MemberRecord, type State } from './state.ts'
+import { ringSuccessors } from './ring-view.ts'
 import { inOrder, touchSuspicion, track } from './member-index.ts'
 import { noteRefutation } from './refutation-window.ts'
 import { setNewest } from './bounded-map.ts'
@@ -84,10 +85,6 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     if (tomb != null && a.incarnation <= tomb.incarnation && a.bootId === tomb.bootId) return
     if (!verifyAlive(state, a)) return
     state.tombstones.delete(a.id)
-    const member: Member = {
-      id: a.id, name: a.name, addrs: keepAddrs(a.addrs), tags: keepTags(a.tags), incarnation: a.incarnation, bootId: a.bootId,
-      status: 'alive', statusSince: now
-    }
     // A node restarted without its key comes back under a new peer id but the same
     // name: the failed or departed record of that name is the same machine, so it is
     // forgotten now rather than listed beside its successor until it is reaped.
@@ -97,12 +94,11 @@ export function applyAlive (state: State, a: AliveUpdate): void {
         if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
       }
     }
-    state.members.set(a.id, {
-      member, order: state.index.nextOrder++, refused: false, lastToldAt: undefined, aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature, digestA: 0, digestB: 0
-    })
+    const added = newRecord(state, a, a.signature)
+    state.members.set(a.id, added)
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
-    emit(state, 'member:join', member)
+    emit(state, 'member:join', added)
     broadcast(state, a)
     return
   }
@@ -110,18 +106,13 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   const newBoot = a.bootId !== m.bootId
   if (!(a.incarnation > m.incarnation || (newBoot && a.incarnation >= m.incarnation))) return
   if (!verifyAlive(state, a)) return
-  rec.aliveSignedIncarnation = a.incarnation
-  rec.aliveSignature = a.signature
   const previous = m.status
   const changed = !sameAnnouncement(a, m)
-  m.name = a.name
-  m.addrs = keepAddrs(a.addrs)
-  m.tags = keepTags(a.tags)
-  m.incarnation = a.incarnation
-  m.bootId = a.bootId
-  m.status = 'alive'
-  delete m.cause
-  if (previous !== 'alive') m.statusSince = now
+  changeMember(state, rec, {
+    name: a.name, addrs: keepAddrs(a.addrs), tags: keepTags(a.tags), incarnation: a.incarnation, bootId: a.bootId, status: 'alive', cause: undefined,
+    aliveSignedIncarnation: a.incarnation, aliveSignature: a.signature
+  })
+  if (previous !== 'alive') rec.statusSince = now
   // The same process answering a suspicion: how long refutations take here now.
   const s = rec.suspicion
   if (previous === 'suspect' && !newBoot && s != null) noteProofOfLife(state, s.startedAt)
@@ -132,11 +123,11 @@ export function applyAlive (state: State, a: AliveUpdate): void {
   state.stats.updatesApplied++
   if (previous === 'failed' || previous === 'left') {
     insertIntoProbeOrder(state, a.id)
-    emit(state, newBoot || previous === 'left' ? 'member:join' : 'member:alive', m)
+    emit(state, newBoot || previous === 'left' ? 'member:join' : 'member:alive', rec)
   } else if (previous === 'suspect') {
-    emit(state, 'member:alive', m)
+    emit(state, 'member:alive', rec)
   } else if (changed) {
-    emit(state, 'member:update', m)
+    emit(state, 'member:update', rec)
   }
   broadcast(state, a)
 }
@@ -160,7 +151,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
     }
     // Higher only for a suspect without a running suspicion; every confirmation comes here at the same one.
     if (s.incarnation !== m.incarnation) {
-      m.incarnation = s.incarnation
+      changeMember(state, rec, { incarnation: s.incarnation })
       track(state, rec)
     }
     if (rec.suspicion != null && confirmSuspicion(rec.suspicion, s.from)) {
@@ -173,13 +164,11 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
   }
   if (m.status !== 'alive') return false
   if (!verifyAccusation(state, s)) return false
-  m.status = 'suspect'
-  m.incarnation = s.incarnation
-  m.cause = rec.refused ? 'crash' : 'unreachable'
-  m.statusSince = state.now
+  changeMember(state, rec, { status: 'suspect', incarnation: s.incarnation, cause: rec.refused ? 'crash' : 'unreachable' })
+  rec.statusSince = state.now
   rec.suspicion = newSuspicion(state, rec, s.from)
   state.stats.updatesApplied++
-  emit(state, 'member:suspect', m)
+  emit(state, 'member:suspect', rec)
   broadcast(state, s)
   return true
 }
@@ -195,7 +184,7 @@ export function applySuspect (state: State, s: SuspectUpdate): boolean {
  */
 function resuspect (state: State, rec: MemberRecord, s: SuspectUpdate): void {
   noteProofOfLife(state, rec.suspicion!.startedAt)
-  rec.member.incarnation = s.incarnation
+  changeMember(state, rec, { incarnation: s.incarnation })
   rec.suspicion = newSuspicion(state, rec, s.from)
   track(state, rec)
   state.stats.updatesApplied++
@@ -234,26 +223,28 @@ export function applyDead (state: State, d: DeadUpdate): void {
   if (d.incarnation < m.incarnation) return
   if (m.status === 'failed' || m.status === 'left') return
   if (!verifyAccusation(state, d)) return
-  m.status = 'failed'
-  m.incarnation = d.incarnation
-  m.statusSince = state.now
+  // The cause stays the suspicion's until it is decided below (silentVerdict reads the record).
+  changeMember(state, rec, { status: 'failed', incarnation: d.incarnation })
+  rec.statusSince = state.now
   rec.suspicion = undefined
   // Before the verdict below: liveCount no longer counts it.
   track(state, rec)
   // The cause in the update is the sender's opinion. Crash evidence (ours or the
   // sender's) is kept; silence gets this node's own verdict (partition.ts).
   let relabel: MemberRecord[] = []
-  if (rec.refused || d.cause === 'crash') m.cause = 'crash'
-  else if (d.cause === 'left') m.cause = 'left'
+  let cause: FailureCause
+  if (rec.refused || d.cause === 'crash') cause = 'crash'
+  else if (d.cause === 'left') cause = 'left'
   else {
     const verdict = silentVerdict(state, rec)
-    m.cause = verdict.cause
+    cause = verdict.cause
     relabel = verdict.relabel
   }
+  changeMember(state, rec, { cause })
   state.stats.updatesApplied++
-  emit(state, 'member:failed', m)
+  emit(state, 'member:failed', rec)
   relabelPartition(state, relabel)
-  broadcast(state, d.from === state.self.id ? { ...d, cause: m.cause } : d)
+  broadcast(state, d.from === state.self.id ? { ...d, cause } : d)
 }
 
 export function applyLeave (state: State, l: LeaveUpdate): void {
@@ -273,15 +264,13 @@ export function applyLeave (state: State, l: LeaveUpdate): void {
   if (!verifyLeave(state, l)) return
   rec.leaveSignature = l.signature
   rec.leaveForcedBy = forcedBy
-  m.status = 'left'
-  m.incarnation = l.incarnation
-  m.cause = 'left'
-  m.statusSince = state.now
+  changeMember(state, rec, { status: 'left', incarnation: l.incarnation, cause: 'left' })
+  rec.statusSince = state.now
   rec.suspicion = undefined
   rec.refused = false
   track(state, rec)
   state.stats.updatesApplied++
-  emit(state, 'member:leave', m)
+  emit(state, 'member:leave', rec)
   broadcast(state, l)
 }
 
@@ -296,7 +285,7 @@ export function suspectLocally (state: State, rec: MemberRecord, incarnation: nu
     state.stats.suspicionsRaised++
     if (rec.suspicion != null) rec.suspicion.raisedOnRefusal = refused
   } else if (refused && rec.member.status === 'suspect' && rec.suspicion != null) {
-    rec.member.cause = 'crash'
+    changeMember(state, rec, { cause: 'crash' })
     markRefused(rec.suspicion, state.now, state.config.refusedSuspicionTimeoutMs)
   }
   // rec.refused decides when a suspicion gets its last check (timers.ts verifyAt).
@@ -319,16 +308,15 @@ export function withdrawRefusedSuspicion (state: State, rec: MemberRecord): void
   rec.refused = false
   const m = rec.member
   if (m.status !== 'suspect' || rec.suspicion?.raisedOnRefusal !== true) {
-    if (m.status === 'suspect' && m.cause === 'crash') m.cause = 'unreachable'
+    if (m.status === 'suspect' && m.cause === 'crash') changeMember(state, rec, { cause: 'unreachable' })
     touchSuspicion(state, rec)
     return
   }
   rec.suspicion = undefined
-  m.status = 'alive'
-  delete m.cause
-  m.statusSince = state.now
+  changeMember(state, rec, { status: 'alive', cause: undefined })
+  rec.statusSince = state.now
   state.broadcasts.drop(m.id, u => u.type === 'suspect' && u.from === state.self.id)
-  emit(state, 'member:alive', m)
+  emit(state, 'member:alive', rec)
 }
 
 /** New members go to a random position of the probe round, so that none waits a full round. */
@@ -347,5 +335,5 @@ export function reap (state: State, rec: MemberRecord): void {
   track(state, rec)
   setNewest(state.tombstones, m.id, { incarnation: m.incarnation, bootId: m.bootId }, MAX_TOMBSTONES)
   state.broadcasts.drop(m.id)
-  emit(state, 'member:reap', m)
+  emit(state, 'member:reap', rec)
 }

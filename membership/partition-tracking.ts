@@ -5,6 +5,9 @@
  * kept current from the member events of each input.
  */
 import type { Effect, FailureCause, Health, Member, MemberId, Side } from './types.ts'
+import type { MemberState } from './member-states.ts'
+import type { SharedViews } from './shared-views.ts'
+import { idSet, type IdSet } from './id-set.ts'
 import { isLive, type MemberRecord, type State } from './state.ts'
 
 /*
@@ -19,9 +22,9 @@ import { isLive, type MemberRecord, type State } from './state.ts'
 
 export interface PartitionState {
   /** The last stable membership; undefined until the alive set first settled. */
-  stable?: Set<MemberId>
+  stable?: IdSet
   /** The alive set as of the last evaluation, and since when it is unchanged. */
-  alive: Set<MemberId>
+  alive: IdSet
   aliveSince: number
   /**
    * Every member seen alive at an evaluation since the stable membership was last
@@ -32,7 +35,7 @@ export interface PartitionState {
    * Held without the members of `stable` once it exists: the set meant here is
    * `stable` ∪ `seen` (every member of S was seen at the rebuild).
    */
-  seen: Set<MemberId>
+  seen: IdSet
   /** A member event was emitted since the last evaluation. */
   dirty: boolean
   /** Next time the evaluation can change without a member event. */
@@ -68,11 +71,11 @@ export interface PartitionState {
   recentUnreachable: Map<MemberId, number>
 }
 
-export function createPartitionState (selfId: MemberId, now: number, stableAfterMs: number): PartitionState {
+export function createPartitionState (selfId: MemberId, now: number, stableAfterMs: number, shared?: SharedViews): PartitionState {
   return {
-    alive: new Set([selfId]),
+    alive: idSet(shared, [selfId]),
     aliveSince: now,
-    seen: new Set([selfId]),
+    seen: idSet(shared, [selfId]),
     dirty: false,
     nextAt: now + stableAfterMs,
     health: { side: 'unknown', componentSize: 1, stableSize: 0 },
@@ -93,7 +96,7 @@ function silentCause (cause: FailureCause | undefined): boolean {
   return cause === 'unreachable' || cause === 'partition'
 }
 
-export function failedForSilence (m: Member): boolean {
+export function failedForSilence (m: MemberState): boolean {
   return m.status === 'failed' && silentCause(m.cause)
 }
 
@@ -113,10 +116,11 @@ export function collect (state: State): void {
     if (effect.kind !== 'event') continue
     const id = effect.event.member.id
     p.touched.add(id)
-    const m = state.members.get(id)?.member
-    const recent = m != null && failedForSilence(m) && state.now - m.statusSince <= state.config.partitionWindowMs
-    track(p.recent, id, recent, m?.statusSince)
-    track(p.recentUnreachable, id, recent && m?.cause === 'unreachable', m?.statusSince)
+    const rec = state.members.get(id)
+    const m = rec?.member
+    const recent = rec != null && m != null && failedForSilence(m) && state.now - rec.statusSince <= state.config.partitionWindowMs
+    track(p.recent, id, recent, rec?.statusSince)
+    track(p.recentUnreachable, id, recent && m?.cause === 'unreachable', rec?.statusSince)
   }
 }
 
@@ -173,7 +177,8 @@ export function applyTouched (state: State, left = false): boolean {
   const forget = state.config.partitionForgetMs
   let changed = false
   for (const id of p.touched) {
-    const m = state.members.get(id)?.member
+    const rec = state.members.get(id)
+    const m = rec?.member
     const alive = m?.status === 'alive'
     if (alive !== p.alive.has(id)) {
       changed = true
@@ -190,14 +195,14 @@ export function applyTouched (state: State, left = false): boolean {
     }
     if (m?.status === 'failed' && m.cause === 'unreachable') p.unreachable.add(id)
     else p.unreachable.delete(id)
-    if (m != null && failedForSilence(m)) {
-      const at = m.statusSince + forget
+    if (rec != null && failedForSilence(rec.member)) {
+      const at = rec.statusSince + forget
       if (p.forgetAt.get(id) !== at) {
         p.forgetAt.set(id, at)
         heapPush(p.forgetHeap, { at, id })
       }
     } else p.forgetAt.delete(id)
-    if (m?.status === 'failed' && m.cause === 'partition' && m.statusSince + forget > state.now) {
+    if (rec != null && m?.status === 'failed' && m.cause === 'partition' && rec.statusSince + forget > state.now) {
       p.group.add(id)
       p.episode?.add(id)
     } else p.group.delete(id)

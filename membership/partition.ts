@@ -39,8 +39,9 @@
  * and this side is not the minority.
  */
 import type { ClusterEventType, FailureCause, MemberId, Side } from './types.ts'
-import { emit, isSelfLeft, type MemberRecord, type State } from './state.ts'
+import { changeMember, emit, isSelfLeft, type MemberRecord, type State } from './state.ts'
 import { applyTouched, collect, expire, failedForSilence, forgetDue, liveNow, trackedLive } from './partition-tracking.ts'
+import { idSet } from './id-set.ts'
 
 // The state behind the verdicts lives in partition-tracking.ts; its names stay importable from here.
 export { createPartitionState, type PartitionState } from './partition-tracking.ts'
@@ -79,8 +80,8 @@ export function silentVerdict (state: State, rec: MemberRecord): { cause: Failur
 export function relabelPartition (state: State, recs: MemberRecord[]): void {
   for (const rec of recs) {
     if (!failedForSilence(rec.member) || rec.member.cause === 'partition') continue
-    rec.member.cause = 'partition'
-    emit(state, 'member:update', rec.member)
+    changeMember(state, rec, { cause: 'partition' })
+    emit(state, 'member:update', rec)
   }
 }
 
@@ -120,10 +121,10 @@ export function updatePartition (state: State): void {
     // sure were pruned above; the alive ones are all in S ∪ seen).
     if (p.stable == null) p.stable = p.seen
     else for (const id of p.seen) p.stable.add(id)
-    p.seen = new Set()
+    p.seen = idSet(state.shared)
     for (const id of p.forgotten) {
-      const m = state.members.get(id)?.member
-      if (m != null && failedForSilence(m) && now - m.statusSince >= state.config.partitionForgetMs) p.stable.delete(id)
+      const rec = state.members.get(id)
+      if (rec != null && failedForSilence(rec.member) && now - rec.statusSince >= state.config.partitionForgetMs) p.stable.delete(id)
     }
     p.forgotten.clear()
   }
@@ -135,7 +136,7 @@ export function updatePartition (state: State): void {
     const relabel: MemberRecord[] = []
     for (const id of p.unreachable) {
       const rec = state.members.get(id)
-      if (rec != null && p.stable.has(id) && now - rec.member.statusSince < state.config.partitionForgetMs) relabel.push(rec)
+      if (rec != null && p.stable.has(id) && now - rec.statusSince < state.config.partitionForgetMs) relabel.push(rec)
     }
     if (relabel.length > 0) {
       relabelPartition(state, relabel)

@@ -98,7 +98,7 @@ export function patienceFor (state: State, target: MemberId): number {
 /** firstAckPatienceMs for a member that came (learned, or back alive) within refutationWindowMs; 0 for one here longer. */
 function firstAckPatience (state: State, target: MemberId): number {
   const { config } = state
-  const member = state.members.get(target)?.member
-  if (config.firstAckPatienceMs <= config.probeTimeoutMs || member == null || state.now - member.statusSince > config.refutationWindowMs) return 0
+  const rec = state.members.get(target)
+  if (config.firstAckPatienceMs <= config.probeTimeoutMs || rec == null || state.now - rec.statusSince > config.refutationWindowMs) return 0
   return config.firstAckPatienceMs
 }

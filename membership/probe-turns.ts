@@ -26,7 +26,8 @@
  */
 import { hash32 } from './hash.ts'
 import type { MemberId } from './types.ts'
-import { isLive, ringSuccessors, type State } from './state.ts'
+import { isLive, type State } from './state.ts'
+import { ringSuccessors } from './ring-view.ts'
 import { probing, startProbe } from './probe.ts'
 
 /**

@@ -20,9 +20,9 @@ import { confirmSuspicion } from './suspicion.ts'
 import { pickRandom, shuffle } from './random.ts'
 import { noteProofOfLife, suspectLocally, withdrawRefusedSuspicion } from './merge.ts'
 import {
-  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, ringNeighbours, ringProbersOf, ringSuccessors, send,
-  pathFailed, type MemberRecord, type Probe, type Relay, type State
+  aliveUpdate, destinationOf, isLive, isSelfLeft, MAX_RELAYS, nextSeq, piggyback, send, pathFailed, type MemberRecord, type Probe, type Relay, type State
 } from './state.ts'
+import { ringNeighbours, ringProbersOf, ringSuccessors } from './ring-view.ts'
 import { touchSuspicion } from './member-index.ts'
 import { indirectPhaseMs, noteDirectAck, probeClock, relayClock } from './probe-clock.ts'
 import { setNewest } from './bounded-map.ts'

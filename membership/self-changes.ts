@@ -6,7 +6,8 @@
 import type { MemberId, Update } from './types.ts'
 import { signForcedLeave, signLeave } from './signatures.ts'
 import { applyLeave } from './merge.ts'
-import { aliveUpdate, broadcast, destinationOf, isLive, isSelfLeft, ringNeighbours, send, type State } from './state.ts'
+import { aliveUpdate, broadcast, destinationOf, isLive, isSelfLeft, send, type State } from './state.ts'
+import { ringNeighbours } from './ring-view.ts'
 
 export function leaveCluster (state: State): void {
   if (isSelfLeft(state)) return

@@ -5,7 +5,7 @@
  */
 import type { MembershipConfig } from './config.ts'
 import type { MembershipStats } from './index.ts'
-import type { Destination, Effect, Member, MemberEventType, MemberId, Message, Random, SyncEntry, Update } from './types.ts'
+import type { Destination, Effect, Member, MemberAnnouncement, MemberEventType, MemberId, Message, Random, SyncEntry, Update } from './types.ts'
 import type { Awareness } from './awareness.ts'
 import type { BroadcastQueue } from './broadcasts.ts'
 import type { Suspicion } from './suspicion.ts'
@@ -21,9 +21,15 @@ import type { SyncAnswers } from './sync-answers.ts'
 import { selfAliveSignature, signAccusation } from './signatures.ts'
 import { retransmitLimit } from './formulas.ts'
 import { track } from './member-index.ts'
+import { ringNeighbours } from './ring-view.ts'
+import { memberState, type MemberState } from './member-states.ts'
+import type { SharedViews } from './shared-views.ts'
 
 export interface MemberRecord {
-  member: Member
+  /** Replaced whole on every change (changeMember), never changed in place: views may share it (member-states.ts). */
+  member: MemberState
+  /** Core time (ms) of the member's last status change, as this view saw it. */
+  statusSince: number
   /** Place in `State.members`' iteration order (its insertion), for walks of the index in that order. */
   order: number
   /** Running while the member is suspect. */
@@ -32,13 +38,6 @@ export interface MemberRecord {
   refused: boolean
   /** Last time we told this (suspect or failed) member what we think of it; none yet: undefined. */
   lastToldAt: number | undefined
-  /**
-   * The member's signed alive we applied last, relayed with it (signatures.ts): its
-   * incarnation and signature, kept in the record rather than in an object of
-   * their own (one per member per core: 40 bytes of each core's view at scale).
-   */
-  aliveSignedIncarnation: number
-  aliveSignature: Uint8Array | undefined
   /** The member's signature of its leave, once it left (or, forced, `leaveForcedBy`'s). */
   leaveSignature?: Uint8Array
   /** Who forced its leave (an operator's force-leave), when it did not leave itself. */
@@ -158,6 +157,8 @@ export interface State {
   partition: PartitionState
   /** Signs and checks statements (signatures.ts); none: nothing signed or checked. */
   signer?: Signer
+  /** What this core shares with the other cores of its process (shared-views.ts); none: nothing. */
+  shared?: SharedViews
   /** Memo of this node's alive signature, keyed by the signed payload. */
   selfSigned?: { key: string, signature: Uint8Array }
   /** This node's signature of its own leave. */
@@ -204,6 +205,44 @@ export function copyMember (m: Member): Member {
   return copy
 }
 
+/** A copy of what `rec` holds of its member, as the core's callers see a member. */
+export function memberOf (rec: MemberRecord): Member {
+  const m = rec.member
+  const copy: Member = { id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId, status: m.status, statusSince: rec.statusSince }
+  if (m.cause != null && m.status !== 'alive') copy.cause = m.cause
+  return copy
+}
+
+/**
+ * Replaces `rec`'s member by one with `change` applied (`cause: undefined`
+ * removes the cause), shared with the other cores (state.shared) when there
+ * are any. Callers re-read `rec.member` after it.
+ */
+export function changeMember (state: State, rec: MemberRecord, change: Partial<MemberState>): MemberState {
+  rec.member = shared(state, memberState({ ...rec.member, ...change }))
+  return rec.member
+}
+
+function shared (state: State, member: MemberState): MemberState {
+  return state.shared?.intern(member) ?? member
+}
+
+/** The record of a member learned alive now (not yet in `state.members`). */
+export function newRecord (state: State, a: MemberAnnouncement, aliveSignature: Uint8Array | undefined): MemberRecord {
+  const alive = memberState({
+    id: a.id, name: a.name, addrs: keepAddrs(a.addrs), tags: keepTags(a.tags), incarnation: a.incarnation, bootId: a.bootId, status: 'alive', aliveSignedIncarnation: a.incarnation, aliveSignature
+  })
+  return {
+    member: shared(state, alive),
+    statusSince: state.now,
+    order: state.index.nextOrder++,
+    refused: false,
+    lastToldAt: undefined,
+    digestA: 0,
+    digestB: 0
+  }
+}
+
 /** Whether a span that began at `since` ran across a long stall of this process: then it measured the stall, not the cluster. */
 export function spansLongStall (state: State, since: number): boolean {
   return since < state.lastLongStallAt
@@ -213,60 +252,8 @@ export function isSelfLeft (state: State): boolean {
   return state.self.status === 'left'
 }
 
-export function isLive (m: Member): boolean {
+export function isLive (m: MemberState): boolean {
   return m.status === 'alive' || m.status === 'suspect'
-}
-
-/**
- * This node's probe targets on the ring (neighbors.ts): its successors, suspect
- * ones not counted; none (probe every live member in turn) without the ring or
- * while there are no more live members than probeNeighbors.
- */
-export function ringSuccessors (state: State): MemberId[] | undefined {
-  return probesAlongRing(state) ? state.ring.successors(state.config.probeNeighbors, id => isSuspect(state, id)) : undefined
-}
-
-function isSuspect (state: State, id: MemberId): boolean {
-  return state.members.get(id)?.member.status === 'suspect'
-}
-
-/** True when members probe their ring successors (see ringSuccessors), not every member in turn. */
-function probesAlongRing (state: State): boolean {
-  const m = state.config.probeNeighbors
-  return m > 0 && state.ring.size > m
-}
-
-/**
- * The members that probe `id` besides this node (its predecessors on the
- * ring), as this node sees the ring; none without the ring.
- */
-export function ringProbersOf (state: State, id: MemberId): MemberId[] {
-  return probesAlongRing(state) ? state.ring.predecessorsOf(id, state.config.probeNeighbors) : []
-}
-
-/**
- * The members this node gossips to, syncs with and asks for indirect probes
- * (neighbors.ts); none (every member) without the ring or while the
- * neighbourhood would hold every live member anyway, so that a small cluster
- * behaves exactly as memberlist.
- */
-export function ringNeighbours (state: State): MemberId[] | undefined {
-  return gossipsAlongRing(state) ? state.ring.neighbours(state.config.probeNeighbors, state.config.longLinks) : undefined
-}
-
-/** True when members gossip among their ring neighbourhoods (see ringNeighbours), not with every member. */
-function gossipsAlongRing (state: State): boolean {
-  const { probeNeighbors: m, longLinks } = state.config
-  return m > 0 && state.ring.size > 2 * m + longLinks
-}
-
-/**
- * True when `id` has this node among its neighbours (as this node sees the
- * ring): its long links land here without it being one of this node's.
- * False without the ring, as ringNeighbours names no one then.
- */
-export function inNeighbourhoodOf (state: State, id: MemberId): boolean {
-  return gossipsAlongRing(state) && state.ring.inNeighbourhoodOf(id, state.config.probeNeighbors, state.config.longLinks)
 }
 
 /** Asks the transport to try another path to `id` (see the `path-failed` effect). */
@@ -278,13 +265,12 @@ export function send (state: State, to: Destination, msg: Message): void {
   state.out.push({ kind: 'send', to, msg })
 }
 
-export function emit (state: State, type: MemberEventType, member: Member): void {
-  if (member.id === state.self.id) return
-  const rec = state.members.get(member.id)
-  if (rec != null && rec.member === member) track(state, rec)
+export function emit (state: State, type: MemberEventType, rec: MemberRecord): void {
+  const member = rec.member
+  if (state.members.get(member.id) === rec) track(state, rec)
   state.partition.dirty = true
   state.ring.sync(member.id, isLive(member) && state.members.has(member.id))
-  state.out.push({ kind: 'event', event: { type, member: copyMember(member) } })
+  state.out.push({ kind: 'event', event: { type, member: memberOf(rec) } })
 }
 
 export function destinationOf (state: State, id: MemberId): Destination {
@@ -335,7 +321,7 @@ export function gossipCandidates (state: State): MemberId[] {
   const candidates: MemberId[] = []
   for (const rec of state.members.values()) {
     const m = rec.member
-    if (isLive(m) || (m.status === 'failed' && state.now - m.statusSince < state.config.gossipToTheDeadMs)) candidates.push(m.id)
+    if (isLive(m) || (m.status === 'failed' && state.now - rec.statusSince < state.config.gossipToTheDeadMs)) candidates.push(m.id)
   }
   return candidates
 }
@@ -346,24 +332,24 @@ export function broadcast (state: State, update: Update): void {
 }
 
 /** `m`'s announcement, with its signature when we hold one for exactly this incarnation (signatures.ts). */
-export function aliveUpdate (state: State, m: Member): Update {
+export function aliveUpdate (state: State, m: MemberState): Update {
   const update: Update = { type: 'alive', id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId }
   const signature = aliveSignatureOf(state, m)
   if (signature != null && signature.incarnation === m.incarnation) update.signature = signature.signature
   return update
 }
 
-function aliveSignatureOf (state: State, m: Member): { incarnation: number, signature: Uint8Array } | undefined {
+function aliveSignatureOf (state: State, m: MemberState): { incarnation: number, signature: Uint8Array } | undefined {
   if (m.id === state.self.id) {
     const signature = selfAliveSignature(state)
     return signature == null ? undefined : { incarnation: m.incarnation, signature }
   }
-  const rec = state.members.get(m.id)
-  return rec?.aliveSignature == null ? undefined : { incarnation: rec.aliveSignedIncarnation, signature: rec.aliveSignature }
+  const held = state.members.get(m.id)?.member
+  return held?.aliveSignature == null ? undefined : { incarnation: held.aliveSignedIncarnation ?? held.incarnation, signature: held.aliveSignature }
 }
 
 /** What this node believes about `m`, as an update it can send to `m` itself. */
-export function accusationOf (state: State, m: Member): Update | undefined {
+export function accusationOf (state: State, m: MemberState): Update | undefined {
   if (m.status === 'suspect') return signAccusation(state, { type: 'suspect', id: m.id, incarnation: m.incarnation, from: state.self.id })
   if (m.status === 'failed') {
     return signAccusation(state, { type: 'dead', id: m.id, incarnation: m.incarnation, from: state.self.id, cause: m.cause ?? 'unreachable' })
@@ -378,7 +364,7 @@ export function fullState (state: State): SyncEntry[] {
 }
 
 /** One entry with the signature that vouches for it: the leave of a left member, else the alive. */
-function syncEntry (state: State, m: Member, leaveSignature: Uint8Array | undefined, forcedBy?: MemberId): SyncEntry {
+function syncEntry (state: State, m: MemberState, leaveSignature: Uint8Array | undefined, forcedBy?: MemberId): SyncEntry {
   const entry: SyncEntry = { id: m.id, name: m.name, addrs: keepAddrs(m.addrs), tags: keepTags(m.tags), incarnation: m.incarnation, bootId: m.bootId, status: m.status }
   if (m.status === 'left') {
     if (leaveSignature != null) entry.signature = leaveSignature

@@ -192,7 +192,7 @@ export function runDue (state: State): void {
   }
   for (const rec of takeDueReaps(state, t)) {
     const m = rec.member
-    if ((m.status === 'failed' || m.status === 'left') && t >= m.statusSince + reapAfterMs(state, rec)) reap(state, rec)
+    if ((m.status === 'failed' || m.status === 'left') && t >= rec.statusSince + reapAfterMs(state, rec)) reap(state, rec)
     else track(state, rec)
   }
 }

@@ -38,6 +38,13 @@ test('a core created with known members holds the view a join sync would teach i
   assert.deepEqual(settled.viewDigest(), joined.viewDigest())
   assert.deepEqual(settled.neighbours(), joined.neighbours())
   assert.ok(settled.neighbours().length > 0, 'the ring is in use at this size')
+  // The partition verdicts count them too: the same side and stable membership once it formed.
+  const later = config.stableAfterMs + 1
+  settled.tick(1)
+  settled.tick(later)
+  joined.tick(later)
+  assert.deepEqual(settled.health(), joined.health())
+  assert.equal(settled.health().stableSize, N)
 })
 
 test('known members are no news: no events, nothing gossiped, no announcement of itself', () => {

@@ -43,7 +43,9 @@
  * and this side is not the minority.
  */
 import type { ClusterEventType, FailureCause, Health, Member, MemberId, Side } from '../../membership/types.ts'
-import { emit, isSelfLeft, liveCount, type MemberRecord, type State } from '../../membership/state.ts'
+import { changeMember, emit, isSelfLeft, liveCount, type MemberRecord, type State } from '../../membership/state.ts'
+import type { MemberState } from '../../membership/member-states.ts'
+import type { IdSet } from '../../membership/id-set.ts'
 
 export interface PartitionState {
   /** The last stable membership; undefined until the alive set first settled. */
@@ -93,7 +95,7 @@ function silentCause (cause: FailureCause | undefined): boolean {
   return cause === 'unreachable' || cause === 'partition'
 }
 
-function failedForSilence (m: Member): boolean {
+function failedForSilence (m: MemberState): boolean {
   return m.status === 'failed' && silentCause(m.cause)
 }
 
@@ -102,7 +104,7 @@ function recentSilent (state: State, except?: MemberRecord): MemberRecord[] {
   const out: MemberRecord[] = []
   for (const rec of state.members.values()) {
     if (rec === except || !failedForSilence(rec.member)) continue
-    if (state.now - rec.member.statusSince <= state.config.partitionWindowMs) out.push(rec)
+    if (state.now - rec.statusSince <= state.config.partitionWindowMs) out.push(rec)
   }
   return out
 }
@@ -132,17 +134,17 @@ export function silentVerdict (state: State, rec: MemberRecord): { cause: Failur
 export function relabelPartition (state: State, recs: MemberRecord[]): void {
   for (const rec of recs) {
     if (!failedForSilence(rec.member) || rec.member.cause === 'partition') continue
-    rec.member.cause = 'partition'
-    emit(state, 'member:update', rec.member)
+    changeMember(state, rec, { cause: 'partition' })
+    emit(state, 'member:update', rec)
   }
 }
 
 /** Still part of the stable membership although not alive: it may be on the other side of a partition. */
 function mayBePartitioned (state: State, id: MemberId): boolean {
-  const m = state.members.get(id)?.member
-  if (m == null) return false
-  if (m.status === 'suspect') return true
-  return failedForSilence(m) && state.now - m.statusSince < state.config.partitionForgetMs
+  const rec = state.members.get(id)
+  if (rec == null) return false
+  if (rec.member.status === 'suspect') return true
+  return failedForSilence(rec.member) && state.now - rec.statusSince < state.config.partitionForgetMs
 }
 
 /** Gone for sure: left, crashed, or forgotten (reaped). */
@@ -152,7 +154,7 @@ function gone (state: State, id: MemberId): boolean {
   return m == null || m.status === 'left' || (m.status === 'failed' && !silentCause(m.cause))
 }
 
-function sameSet (a: Set<MemberId>, b: Set<MemberId>): boolean {
+function sameSet (a: Set<MemberId>, b: IdSet): boolean {
   if (a.size !== b.size) return false
   for (const x of a) if (!b.has(x)) return false
   return true
@@ -163,7 +165,7 @@ function partitionGroup (state: State): MemberId[] {
   const ids: MemberId[] = []
   for (const rec of state.members.values()) {
     const m = rec.member
-    if (m.status === 'failed' && m.cause === 'partition' && state.now - m.statusSince < state.config.partitionForgetMs) ids.push(m.id)
+    if (m.status === 'failed' && m.cause === 'partition' && state.now - rec.statusSince < state.config.partitionForgetMs) ids.push(m.id)
   }
   return ids.sort()
 }
@@ -235,7 +237,7 @@ export function updatePartition (state: State): void {
   for (const rec of state.members.values()) {
     const m = rec.member
     if (!failedForSilence(m)) continue
-    const forgetAt = m.statusSince + state.config.partitionForgetMs
+    const forgetAt = rec.statusSince + state.config.partitionForgetMs
     if (forgetAt > now) next = Math.min(next, forgetAt)
   }
   p.nextAt = next

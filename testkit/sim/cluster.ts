@@ -12,7 +12,7 @@
  * messages delayed and its timers fired late.
  */
 import { fakeSigner } from './fake-signer.ts'
-import { CoreDriver, createMembership, fromPartial, seededRandom, signedAlivePayload, swimInputs } from '../../membership/index.ts'
+import { CoreDriver, createMembership, fromPartial, seededRandom, sharedViews, signedAlivePayload, swimInputs } from '../../membership/index.ts'
 import { hash32 as ringKey } from '../../membership/hash.ts'
 import type {
   ClusterEvent, DriverTimers, Effect, KnownMember, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
@@ -104,6 +104,7 @@ export class SimCluster {
   readonly #opts: SimClusterOptions
   readonly #ids: MemberId[] = []
   readonly #record: boolean
+  readonly #shared = sharedViews()
 
   constructor (opts: SimClusterOptions) {
     this.#opts = opts
@@ -220,7 +221,9 @@ export class SimCluster {
       sharedClockNow: this.#sharedClockNow(id, i),
       // Every claim signed and checked, as in the agent (a fake, fast scheme).
       signer: this.#opts.signed === false ? undefined : fakeSigner(id),
-      knownMembers: known
+      knownMembers: known,
+      // What every view holds alike, held once for all of them (membership/shared-views.ts).
+      sharedViews: this.#shared
     })
     const node = { id, core, boot, late: previous?.late } as SimNode
     node.driver = new CoreDriver({

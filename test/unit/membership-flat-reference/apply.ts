@@ -93,7 +93,8 @@ export function applyAlive (state: State, a: AliveUpdate): void {
     for (const old of [...state.members.values()]) {
       if (old.member.name === a.name && (old.member.status === 'failed' || old.member.status === 'left')) reap(state, old)
     }
-    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity, ...claimOf(a) })
+    // statusSince: read from the record by the live partition.ts (adapter, see state.ts changeMember)
+    state.members.set(a.id, { member, refused: false, lastToldAt: -Infinity, ...claimOf(a), get statusSince () { return this.member.statusSince } })
     insertIntoProbeOrder(state, a.id)
     state.stats.updatesApplied++
     emit(state, 'member:join', member)

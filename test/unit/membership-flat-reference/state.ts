@@ -160,7 +160,22 @@ export function send (state: State, to: Destination, msg: Message): void {
   state.out.push({ kind: 'send', to, msg })
 }
 
-export function emit (state: State, type: MemberEventType, member: Member): void {
+/**
+ * Adapters for the live modules this copy shares (partition.ts), written since
+ * members became shared between views (membership/member-states.ts): they
+ * replace a record's member rather than change it, and emit by record. Here
+ * the member is changed in place, as this copy always did.
+ */
+export function changeMember (state: State, rec: MemberRecord, change: Partial<Member>): Member {
+  for (const [key, value] of Object.entries(change)) {
+    if (value === undefined) delete rec.member[key]
+    else rec.member[key] = value
+  }
+  return rec.member
+}
+
+export function emit (state: State, type: MemberEventType, memberOrRecord: Member | MemberRecord): void {
+  const member = 'member' in memberOrRecord ? memberOrRecord.member : memberOrRecord
   if (member.id === state.self.id) return
   state.partition.dirty = true
   state.ring.sync(member.id, isLive(member) && state.members.has(member.id))
