@@ -39,6 +39,7 @@ import { correctSender, tellAccused } from './dissemination.ts'
 import { forceLeave, leaveCluster, updateSelf } from './self-changes.ts'
 import { heardAgain } from './missed-nacks.ts'
 import { learnKnownMembers } from './known-members.ts'
+import { memberTable } from './member-table.ts'
 
 const DELIVERY_FAILURES: ReadonlySet<string> = new Set<DeliveryFailure>(['refused', 'timeout', 'error'])
 
@@ -60,7 +61,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     config,
     random,
     self,
-    members: new Map(),
+    members: memberTable(opts.sharedViews),
     index: createIndex(),
     awareness: new Awareness(config.awarenessMaxMultiplier),
     digestSums: createDigestSums(),

@@ -24,6 +24,7 @@ import { track } from './member-index.ts'
 import { ringNeighbours } from './ring-view.ts'
 import { memberState, type MemberState } from './member-states.ts'
 import type { SharedViews } from './shared-views.ts'
+import type { MemberTable } from './member-table.ts'
 
 export interface MemberRecord {
   /** Replaced whole on every change (changeMember), never changed in place: views may share it (member-states.ts). */
@@ -99,7 +100,7 @@ export interface State {
   readonly random: Random
   self: Member
   /** Every other known member. */
-  members: Map<MemberId, MemberRecord>
+  members: MemberTable<MemberRecord>
   /** The members by status and deadline, kept as they change (see `track`). */
   index: MemberIndex
   /** The push-pull digest's sums over `members`, kept as they change (see `track`). */

@@ -6,6 +6,7 @@ import { createMembership, fromPartial, seededRandom, sharedViews } from '../../
 import type { KnownMember, Membership, SyncEntry } from '../../membership/index.ts'
 import { idSet } from '../../membership/id-set.ts'
 import { memberState } from '../../membership/member-states.ts'
+import { memberTable } from '../../membership/member-table.ts'
 
 test('an id set over shared indices behaves as a Set, whatever the order of additions', () => {
   const shared = sharedViews()
@@ -60,4 +61,23 @@ test('cores sharing views hold the same views as cores that do not', () => {
   const entries = (core: Membership): SyncEntry[] => core.receive(2000, 'm09', { type: 'sync', reply: true, join: false, members: [] })
     .flatMap(e => e.kind === 'send' && e.msg.type === 'sync' ? e.msg.members : [])
   assert.deepEqual(entries(sharing[0]), entries(plain[0]))
+})
+
+test('a member table over shared indices keeps a Map\'s order and answers', () => {
+  const shared = sharedViews()
+  // Indices given out in another order than this table's additions.
+  for (const id of ['m9', 'm3', 'm7']) shared.indexOf(id)
+  const r = seededRandom(5)
+  const table = memberTable<number>(shared)
+  const map = new Map<string, number>()
+  for (let step = 0; step < 4000; step++) {
+    const id = `m${Math.floor(r() * 200)}`
+    const roll = r()
+    if (roll < 0.5) { table.set(id, step); map.set(id, step) } else if (roll < 0.8) assert.equal(table.delete(id), map.delete(id))
+    else assert.equal(table.get(id), map.get(id))
+    assert.equal(table.size, map.size)
+  }
+  assert.deepEqual([...table.keys()], [...map.keys()])
+  assert.deepEqual([...table.values()], [...map.values()])
+  assert.equal(table.has('stranger'), false)
 })
