@@ -28,6 +28,8 @@ export interface ReportMeta {
 }
 
 const FRACTIONS = [0.5, 0.99, 0.9999, 1]
+/** A run's size, marked when it started settled (no mass join: run.ts settledStart). */
+const sizeLabel = (r: ScaleResult): string => `${int(r.options.size)}${r.options.settledStart === true ? ' (settled)' : ''}`
 const s1 = (ms: number | undefined): string => ms == null || !Number.isFinite(ms) ? '–' : (ms / 1000).toFixed(2)
 const int = (x: number): string => Math.round(x).toLocaleString('en-US')
 const pct = (x: number): string => `${Number((x * 100).toPrecision(3))} %`
@@ -63,7 +65,7 @@ function detectionTable (results: ScaleResult[]): string[] {
     const suspect = defined(c.map(x => x.firstSuspectMs))
     const f99 = defined(c.map(x => x.failed99Ms))
     const f100 = defined(c.map(x => x.failed100Ms))
-    out.push(`| ${int(r.options.size)} | ${pct(w.loss)} | ${c.length} | ${s1(mean(defined(c.map(x => x.firstProbeMs))))} | ${s1(mean(suspect))} / ${s1(maxOf(suspect))} | ` +
+    out.push(`| ${sizeLabel(r)} | ${pct(w.loss)} | ${c.length} | ${s1(mean(defined(c.map(x => x.firstProbeMs))))} | ${s1(mean(suspect))} / ${s1(maxOf(suspect))} | ` +
       `${s1(mean(defined(c.map(x => x.firstFailedMs))))} | ${s1(mean(f99))} / ${s1(maxOf(f99))} | ${s1(mean(f100))} / ${s1(maxOf(f100))} | ${s1(maxOf(after))} | ` +
       `${c.length - f100.length} | ${s1(swimFirstDetectionMs(r.config))} | ${s1(minMs)} / ${s1(maxMs)} |`)
   }
@@ -82,7 +84,7 @@ function spreadTable (results: ScaleResult[]): string[] {
       return reached.length < times.length ? `${s1(mean(reached))} (${times.length - reached.length} never)` : s1(mean(reached))
     })
     const model = FRACTIONS.map(f => s1(modelRounds(f, r.options.size, r.config.gossipNodes, w.loss) * r.config.gossipIntervalMs))
-    out.push(`| ${int(r.options.size)} | ${pct(w.loss)} | ${w.spreads.length} | ${measured.join(' | ')} | ${model.join(' | ')} |`)
+    out.push(`| ${sizeLabel(r)} | ${pct(w.loss)} | ${w.spreads.length} | ${measured.join(' | ')} | ${model.join(' | ')} |`)
   }
   return out
 }
@@ -95,7 +97,7 @@ function falseTable (results: ScaleResult[]): string[] {
   const sorted = [...results].sort((a, b) => a.options.size - b.options.size || Number(b.options.lifeguard) - Number(a.options.lifeguard))
   for (const r of sorted) {
     for (const w of r.windows) {
-      out.push(`| ${int(r.options.size)} | ${r.options.lifeguard ? 'on' : 'off'} | ${pct(w.loss)} | ${w.memberHours.toFixed(1)} | ${w.falseFailures} | ` +
+      out.push(`| ${sizeLabel(r)} | ${r.options.lifeguard ? 'on' : 'off'} | ${pct(w.loss)} | ${w.memberHours.toFixed(1)} | ${w.falseFailures} | ` +
         `${(w.falseFailures / w.memberHours).toPrecision(2)} | ${w.falseSuspicions} | ${(w.falseSuspicions / w.memberHours).toPrecision(2)} |`)
     }
   }
@@ -111,7 +113,7 @@ function partitionTable (results: ScaleResult[]): string[] {
     const p = r.partition
     if (p == null) continue
     const done = (ms: number | undefined, missing: number): string => ms != null ? `${s1(ms)} s` : `not within 300 s (${missing} members without the verdict)`
-    out.push(`| ${int(r.options.size)} | ${pct(p.loss)} | ${p.majority} \\| ${p.minority} | ${done(p.majorityDoneMs, p.majorityMissing)} | ` +
+    out.push(`| ${sizeLabel(r)} | ${pct(p.loss)} | ${p.majority} \\| ${p.minority} | ${done(p.majorityDoneMs, p.majorityMissing)} | ` +
       `${done(p.minorityDoneMs, p.minorityMissing)} | ${p.healedMs != null ? `${s1(p.healedMs)} s` : 'not within 300 s'} |`)
   }
   return out
@@ -126,7 +128,7 @@ function trafficTable (results: ScaleResult[]): string[] {
     const t = steadyTraffic(r, w)
     const msgs = w.quiet.msgsPerMemberSec - (w.quiet.byType.sync?.msgsPerMemberSec ?? 0) - (w.quiet.byType.digest?.msgsPerMemberSec ?? 0)
     const differed = w.digests == null ? 'all (before digests)' : `${(100 * t.differed).toFixed(1)} % of ${int(w.digests.sent)}`
-    out.push(`| ${int(r.options.size)} | ${pct(w.loss)} | ${msgs.toFixed(2)} | ${int(t.probesAndGossip)} | ${int(t.syncBytes)} | ${differed} | ${int(t.pushPull)} | ${int(t.total)} | ` +
+    out.push(`| ${sizeLabel(r)} | ${pct(w.loss)} | ${msgs.toFixed(2)} | ${int(t.probesAndGossip)} | ${int(t.syncBytes)} | ${differed} | ${int(t.pushPull)} | ${int(t.total)} | ` +
       `${int(t.withFailed)} | ${int(w.withFailed.undeliverableBytesPerMemberSec)} | ${int(w.withFailed.largest)} | ${w.withFailed.oversized} |`)
   }
   return out
@@ -140,7 +142,7 @@ function runsTable (results: ScaleResult[]): string[] {
   for (const r of results) {
     const wall = Object.values(r.wall).reduce((a, b) => a + b, 0)
     const phases = Object.entries(r.wall).map(([k, v]) => `${k} ${(v / 60_000).toFixed(1)} min`).join(', ')
-    out.push(`| ${int(r.options.size)} | ${r.options.lifeguard ? 'on' : 'off'} | ${r.options.settledStart === true ? 'started settled' : `${s1(r.convergeMs)} s`} | ${s1(r.settleMs)} s | ${r.slow} | ${s1(r.simulatedMs)} s | ` +
+    out.push(`| ${sizeLabel(r)} | ${r.options.lifeguard ? 'on' : 'off'} | ${r.options.settledStart === true ? 'started settled' : `${s1(r.convergeMs)} s`} | ${s1(r.settleMs)} s | ${r.slow} | ${s1(r.simulatedMs)} s | ` +
       `${(wall / 60_000).toFixed(1)} min | ${phases} | ${r.heapMb} MB | ${r.aborted ?? 'no'} |`)
   }
   return out
@@ -168,7 +170,7 @@ function hotTable (results: ScaleResult[]): string[] {
   for (const r of results.filter(x => x.options.lifeguard)) {
     for (const [phase, hot] of Object.entries(r.hot ?? {})) {
       if (hot.length === 0 || !SHOWN_PHASES.some(p => phase.startsWith(p))) continue
-      out.push(`**N = ${int(r.options.size)}, Lifeguard ${r.options.lifeguard ? 'on' : 'off'}, ${phase}** (self time):`, '')
+      out.push(`**N = ${sizeLabel(r)}, Lifeguard ${r.options.lifeguard ? 'on' : 'off'}, ${phase}** (self time):`, '')
       out.push('| function | where | self |', '|---|---|---|')
       for (const h of hot.slice(0, 10)) out.push(`| \`${h.name}\` | ${h.where} | ${h.selfPercent.toFixed(1)} % |`)
       out.push('')
@@ -181,15 +183,15 @@ function plots (results: ScaleResult[], dir: string): string[] {
   const on = results.filter(r => r.options.lifeguard).sort((a, b) => a.options.size - b.options.size)
   if (on.length === 0) return []
   const config = on[0].config
-  const suspicion = on.map(r => histogramSeries(`N = ${int(r.options.size)}`, defined(r.windows.flatMap(w => w.crashes.map(c => c.firstSuspectMs))).map(x => x / 1000), 0.25))
+  const suspicion = on.map(r => histogramSeries(`N = ${sizeLabel(r)}`, defined(r.windows.flatMap(w => w.crashes.map(c => c.firstSuspectMs))).map(x => x / 1000), 0.25))
   writeFileSync(join(dir, 'detection.svg'), linePlot({
     title: 'Silent crash to first suspicion (all loss rates)', xLabel: 'seconds after the crash', yLabel: 'crashes', series: suspicion,
     markers: [{ x: swimFirstDetectionMs(config) / 1000, label: 'SWIM e/(e-1)' }, { x: 1.2 * swimFirstDetectionMs(config) / 1000, label: '1.2x' }]
   }))
-  const failed = on.map(r => histogramSeries(`N = ${int(r.options.size)}`, defined(r.windows.flatMap(w => w.crashes.map(c => c.failed100Ms))).map(x => x / 1000), 1))
+  const failed = on.map(r => histogramSeries(`N = ${sizeLabel(r)}`, defined(r.windows.flatMap(w => w.crashes.map(c => c.failed100Ms))).map(x => x / 1000), 1))
   writeFileSync(join(dir, 'failed.svg'), linePlot({
     title: 'Silent crash to failed in every view (all loss rates)', xLabel: 'seconds after the crash', yLabel: 'crashes', series: failed,
-    markers: on.map(r => ({ x: suspicionTimeouts(r.config, r.options.size).minMs / 1000, label: `min timeout ${int(r.options.size)}` }))
+    markers: on.map(r => ({ x: suspicionTimeouts(r.config, r.options.size).minMs / 1000, label: `min timeout ${sizeLabel(r)}` }))
   }))
   const spread: Series[] = []
   for (const r of on) {
@@ -201,10 +203,10 @@ function plots (results: ScaleResult[], dir: string): string[] {
     for (let t = 0; t <= end + 100; t += 50) {
       grid.push([t / 1000, mean(w.spreads.map(s => s.arrivals.filter(x => x <= t).length / s.observers))])
     }
-    spread.push({ name: `N = ${int(r.options.size)}, ${pct(w.loss)} loss`, points: grid })
+    spread.push({ name: `N = ${sizeLabel(r)}, ${pct(w.loss)} loss`, points: grid })
     const model: Array<[number, number]> = []
     for (let t = 0; t <= end + 100; t += 50) model.push([t / 1000, modelFraction(t / r.config.gossipIntervalMs, r.options.size, r.config.gossipNodes, w.loss)])
-    spread.push({ name: `model, N = ${int(r.options.size)}`, points: model, dashed: true })
+    spread.push({ name: `model, N = ${sizeLabel(r)}`, points: model, dashed: true })
   }
   writeFileSync(join(dir, 'dissemination.svg'), linePlot({ title: 'One update: share of members that have it', xLabel: 'seconds after the update', yLabel: 'share of members', series: spread, yMax: 1 }))
   const byN = (pick: (w: WindowResult) => number): Array<[number, number]> =>

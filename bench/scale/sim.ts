@@ -7,7 +7,7 @@
  *
  * For each size: a run with Lifeguard (its loss windows, then the 60 | 40
  * partition) and one without (loss windows only). Results accumulate in
- * bench/scale/results.json (a size run again replaces its rows; --fresh
+ * bench/scale/results.json (a size run again with the same start replaces its rows; --fresh
  * starts over) and bench/scale/REPORT.md is rewritten after every run, so
  * a long session keeps what it measured. A size whose N² member records
  * would not fit in the heap is not started; a run past its wall-clock
@@ -172,7 +172,8 @@ for (const size of sizes) {
       log: line => { console.log(line) }
     })
     console.log(`  ${((performance.now() - started) / 60_000).toFixed(1)} min wall${result.aborted == null ? '' : `; stopped: ${result.aborted}`}`)
-    saved.results = saved.results.filter(r => !(r.options.size === size && r.options.lifeguard === lifeguard))
+    // A size run again replaces its rows of the same start (a mass join, or settled).
+    saved.results = saved.results.filter(r => !(r.options.size === size && r.options.lifeguard === lifeguard && (r.options.settledStart ?? false) === values['settled-start']))
     saved.results.push(result)
     save()
   }

@@ -90,7 +90,10 @@ const TARGETS: Target[] = [
         const there = steadyTraffic(first, fw).total
         return { value: `${(here / there).toFixed(2)}× from N = ${first.options.size.toLocaleString('en-US')} to ${r.options.size.toLocaleString('en-US')} (${Math.round(there)} to ${Math.round(here)} B/s)`, met: undefined }
       }
-      const baseRun = all.find(x => x.options.size === BASE_N && x.options.lifeguard)
+      // Like with like: the run at BASE_N that started as this one did (settled or by a mass join), if there is one.
+      const settled = (x: ScaleResult): boolean => x.options.settledStart ?? false
+      const bases = all.filter(x => x.options.size === BASE_N && x.options.lifeguard)
+      const baseRun = bases.find(x => settled(x) === settled(r)) ?? bases[0]
       const base = baseRun?.windows.find(x => x.loss === TARGET_LOSS)
       if (baseRun == null || base == null) return { value: `no run at ${BASE_N}`, met: undefined }
       const here = steadyTraffic(r, w).total
