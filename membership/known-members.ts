@@ -17,6 +17,7 @@ import type { MemberId } from './types.ts'
 import { newRecord, type State } from './state.ts'
 import { track } from './member-index.ts'
 import { insertIntoProbeOrder } from './merge.ts'
+import { countLearnedAlive } from './partition-tracking.ts'
 
 export function learnKnownMembers (state: State, known: ReadonlyArray<KnownMember>): void {
   const learned: MemberId[] = []
@@ -31,6 +32,5 @@ export function learnKnownMembers (state: State, known: ReadonlyArray<KnownMembe
   state.ring.addAll(learned)
   for (const id of learned) insertIntoProbeOrder(state, id)
   // The partition verdicts learn members from their events (partition-tracking.ts): these had none.
-  for (const id of learned) state.partition.touched.add(id)
-  state.partition.dirty = true
+  countLearnedAlive(state, learned)
 }

@@ -212,6 +212,24 @@ export function applyTouched (state: State, left = false): boolean {
 }
 
 /** Members whose forget time has come leave the group and wait in `forgotten` for the next rebuild. */
+/**
+ * Members learned alive without an event (known-members.ts), counted as
+ * applyTouched counts an alive member, without a `touched` entry each until
+ * the next evaluation: 10,000 cores created knowing 10,000 members would
+ * hold 3 GB of them before their first input.
+ */
+export function countLearnedAlive (state: State, ids: MemberId[]): void {
+  const p = state.partition
+  for (const id of ids) {
+    p.alive.add(id)
+    if (!(p.stable?.has(id) ?? false)) p.seen.add(id)
+  }
+  if (ids.length > 0) {
+    p.aliveSince = state.now
+    p.dirty = true
+  }
+}
+
 export function forgetDue (state: State): void {
   const p = state.partition
   const heap = p.forgetHeap
