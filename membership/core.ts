@@ -112,6 +112,7 @@ export function createMembership (opts: MembershipOptions): Membership {
     heardAt: new Map(),
     silentIntermediaries: new Map(),
     corrected: new Map(),
+    toldAccused: new Map(),
     partition: createPartitionState(self.id, start, config.stableAfterMs, opts.sharedViews),
     signer: opts.signer,
     shared: opts.sharedViews

@@ -73,11 +73,15 @@ export interface DigestSums {
   b: number
 }
 
-/** A record's share of the sums: its hashes as int32, both 0 while it is not counted. */
+/**
+ * A record's part in the sums: the member state whose hashes are in them, none
+ * while it is not counted. A pointer rather than the two hashes: a field less
+ * in each of 10,000 × 10,000 records of the simulator; the hashes of the state
+ * it replaces are taken again when it changes.
+ */
 export interface DigestShare {
   member: MemberState
-  digestA: number
-  digestB: number
+  summed: MemberState | undefined
 }
 
 export function createDigestSums (): DigestSums {
@@ -89,17 +93,20 @@ export function createDigestSums (): DigestSums {
  * in the view, nothing once it is gone. Idempotent: call it after any change.
  */
 export function resum (sums: DigestSums, rec: DigestShare, present: boolean): void {
-  let a = 0
-  let b = 0
-  if (present) {
-    const key = keyOf(rec.member)
-    a = hash32(key, SEED_A) | 0
-    b = hash32(key, SEED_B) | 0
+  const next = present ? rec.member : undefined
+  const was = rec.summed
+  if (next === was) return
+  if (was != null) {
+    const key = keyOf(was)
+    sums.a = (sums.a - (hash32(key, SEED_A) | 0)) | 0
+    sums.b = (sums.b - (hash32(key, SEED_B) | 0)) | 0
   }
-  sums.a = (sums.a - rec.digestA + a) | 0
-  sums.b = (sums.b - rec.digestB + b) | 0
-  rec.digestA = a
-  rec.digestB = b
+  if (next != null) {
+    const key = keyOf(next)
+    sums.a = (sums.a + (hash32(key, SEED_A) | 0)) | 0
+    sums.b = (sums.b + (hash32(key, SEED_B) | 0)) | 0
+  }
+  rec.summed = next
 }
 
 /** The view's digest from the kept sums: this node's record, and the `others` members they cover. */

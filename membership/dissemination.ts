@@ -45,8 +45,7 @@ export function tellAccused (state: State, from: MemberId): void {
   const rec = state.members.get(from)
   if (rec == null) return
   const accusation = accusationOf(state, rec.member)
-  if (accusation == null || (rec.lastToldAt != null && state.now - rec.lastToldAt < state.config.gossipIntervalMs)) return
-  rec.lastToldAt = state.now
+  if (accusation == null || !allowOnce(state.toldAccused, from, state.now, state.config.gossipIntervalMs)) return
   send(state, destinationOf(state, from), { type: 'gossip', updates: [accusation] })
 }
 

@@ -33,8 +33,9 @@ class IndexedTable<R> implements MemberTable<R> {
   #byIndex: Array<R | undefined> = []
   /** Per member index, the record's place in #order (ABSENT when none). */
   #place = new Int32Array(0)
-  /** Member indices in the order they were added; ABSENT where one was deleted. */
-  #order: number[] = []
+  /** Member indices in the order they were added, the first #used of them; ABSENT where one was deleted. */
+  #order = new Int32Array(0)
+  #used = 0
   #size = 0
 
   constructor (shared: SharedViews) {
@@ -68,8 +69,13 @@ class IndexedTable<R> implements MemberTable<R> {
         grown.set(this.#place)
         this.#place = grown
       }
-      this.#place[i] = this.#order.length
-      this.#order.push(i)
+      if (this.#used === this.#order.length) {
+        const grown = new Int32Array(Math.max(16, this.#order.length * 2))
+        grown.set(this.#order)
+        this.#order = grown
+      }
+      this.#place[i] = this.#used
+      this.#order[this.#used++] = i
       this.#size++
     }
     this.#byIndex[i] = record
@@ -84,25 +90,37 @@ class IndexedTable<R> implements MemberTable<R> {
     this.#place[i] = ABSENT
     this.#size--
     // Holes are skipped by iteration; once they outnumber the members, close them.
-    if (this.#order.length > 2 * this.#size + 16) this.#compact()
+    if (this.#used > 2 * this.#size + 16) this.#compact()
     return true
   }
 
   #compact (): void {
-    const order = this.#order.filter(i => i !== ABSENT)
-    order.forEach((i, place) => { this.#place[i] = place })
-    this.#order = order
+    let used = 0
+    for (let k = 0; k < this.#used; k++) {
+      const i = this.#order[k]
+      if (i === ABSENT) continue
+      this.#place[i] = used
+      this.#order[used++] = i
+    }
+    this.#used = used
+  }
+
+  /** The member indices in order, skipping deleted ones; additions during the walk are walked too, as a Map's are. */
+  * #indices (): Generator<number> {
+    for (let k = 0; k < this.#used; k++) {
+      const i = this.#order[k]
+      if (i !== ABSENT) yield i
+    }
   }
 
   * values (): Iterable<R> {
-    for (const i of this.#order) {
-      if (i === ABSENT) continue
+    for (const i of this.#indices()) {
       const record = this.#byIndex[i]
       if (record !== undefined) yield record
     }
   }
 
   * keys (): Iterable<MemberId> {
-    for (const i of this.#order) if (i !== ABSENT) yield this.#shared.idAt(i)
+    for (const i of this.#indices()) yield this.#shared.idAt(i)
   }
 }

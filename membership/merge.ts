@@ -332,6 +332,7 @@ export function insertIntoProbeOrder (state: State, id: MemberId): void {
 export function reap (state: State, rec: MemberRecord): void {
   const m = rec.member
   state.members.delete(m.id)
+  state.toldAccused.delete(m.id)
   track(state, rec)
   setNewest(state.tombstones, m.id, { incarnation: m.incarnation, bootId: m.bootId }, MAX_TOMBSTONES)
   state.broadcasts.drop(m.id)

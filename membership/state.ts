@@ -37,15 +37,12 @@ export interface MemberRecord {
   suspicion?: Suspicion
   /** The member's process refused a connection since it was last known alive: crash evidence. */
   refused: boolean
-  /** Last time we told this (suspect or failed) member what we think of it; none yet: undefined. */
-  lastToldAt: number | undefined
   /** The member's signature of its leave, once it left (or, forced, `leaveForcedBy`'s). */
   leaveSignature?: Uint8Array
   /** Who forced its leave (an operator's force-leave), when it did not leave itself. */
   leaveForcedBy?: MemberId
-  /** The record's share of `State.digestSums` (digest.ts `resum`). */
-  digestA: number
-  digestB: number
+  /** The member state counted in `State.digestSums` (digest.ts `resum`). */
+  summed: MemberState | undefined
 }
 
 /** A probe this node is running (direct ping, then ping-req through others). */
@@ -154,6 +151,13 @@ export interface State {
   silentIntermediaries: Map<MemberId, SilentIntermediary>
   /** Peers we sent our current announcement because they accused an older incarnation of us (dissemination.ts correctSender). */
   corrected: Map<MemberId, number>
+  /**
+   * When we last told a suspect or failed member what we think of it
+   * (dissemination.ts tellAccused), by id; bounded, oldest dropped first. Not
+   * in the record: few members are ever told, and at 10,000 views of 10,000
+   * a field of every record is 0.8 GB.
+   */
+  toldAccused: Map<MemberId, number>
   /** Stable membership, side and partition episode (partition.ts). */
   partition: PartitionState
   /** Signs and checks statements (signatures.ts); none: nothing signed or checked. */
@@ -238,9 +242,7 @@ export function newRecord (state: State, a: MemberAnnouncement, aliveSignature: 
     statusSince: state.now,
     order: state.index.nextOrder++,
     refused: false,
-    lastToldAt: undefined,
-    digestA: 0,
-    digestB: 0
+    summed: undefined
   }
 }
 

@@ -119,6 +119,22 @@ function bytesPerPair (): { bytes: number, from?: number } {
   return { bytes: measured.heapMb * 1e6 / measured.options.size ** 2, from: measured.options.size }
 }
 
+/** V8's heap grows in pages of 256 KB, one memory mapping each. */
+const HEAP_PAGE_BYTES = 256 * 1024
+
+/**
+ * The kernel's limit on a process's memory mappings (Linux): past it V8
+ * cannot map another heap page and Node aborts (std::bad_alloc). The default,
+ * 65,530, is about 16 GB of heap: a 10,000-member run needs more.
+ */
+function mapLimit (): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+
 if (values['core-cost'] != null) {
   const list = values['core-cost'].split(',').filter(x => x !== '').map(Number)
   console.log(`one core at N = ${list.join(', ')}`)
@@ -142,7 +158,13 @@ for (const size of sizes) {
     : `a run of ${Math.round(wall.simulatedMs / 1000)} s simulated would take about ${duration(wall.ms)} of wall clock per Lifeguard setting ` +
       `(wall clock per simulated second grows as N^${wall.exponent.toFixed(2)} from N = ${wall.sizes.map(n => n.toLocaleString('en-US')).join(' to ')}), ` +
       `past the ${values['budget-min']} min budget`
-  const blocked = [need > 0.9 * heapLimit ? memory : undefined, wall != null && wall.ms > budgetMs ? time : undefined].filter(x => x != null)
+  const maps = mapLimit()
+  const mapsNeeded = Math.ceil(need / HEAP_PAGE_BYTES)
+  const mappings = maps != null && mapsNeeded > 0.8 * maps
+    ? `the heap needs about ${mapsNeeded.toLocaleString('en-US')} memory mappings (V8's 256-KB pages), near or past vm.max_map_count = ${maps.toLocaleString('en-US')}: raise it (as root, sysctl -w vm.max_map_count=1048576)`
+    : undefined
+  if (mappings != null) console.log(`N = ${size}: ${mappings}`)
+  const blocked = [need > 0.9 * heapLimit ? memory : undefined, mappings, wall != null && wall.ms > budgetMs ? time : undefined].filter(x => x != null)
   if (blocked.length > 0 && !values.force) {
     const reason = `not started (--force starts it anyway): ${blocked.join('; and ')}`
     console.log(`N = ${size}: ${reason}`)
