@@ -10,7 +10,7 @@
  * that is not failed or left; `leave` needs >= and a member that has not left,
  * and a forced leave (signed by another member) a member that is failed.
  */
-import type { FailureCause, Member, MemberAnnouncement, MemberId, Update } from './types.ts'
+import type { FailureCause, MemberAnnouncement, MemberId, Update } from './types.ts'
 import { expectedConfirmations, suspicionMaxTimeoutMs, suspicionMinTimeoutMs } from './formulas.ts'
 import { randomInt } from './random.ts'
 import { confirmSuspicion, markRefused, startSuspicion, type Suspicion } from './suspicion.ts'

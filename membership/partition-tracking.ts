@@ -4,7 +4,7 @@
  * stable membership was rebuilt, forget times and recent silent failures,
  * kept current from the member events of each input.
  */
-import type { Effect, FailureCause, Health, Member, MemberId, Side } from './types.ts'
+import type { Effect, FailureCause, Health, MemberId, Side } from './types.ts'
 import type { MemberState } from './member-states.ts'
 import type { SharedViews } from './shared-views.ts'
 import { idSet, type IdSet } from './id-set.ts'
