@@ -57,8 +57,9 @@ class BitIdSet implements IdSet {
 
   delete (id: MemberId): boolean {
     const i = this.#shared.find(id)
-    if (i == null || !this.has(id)) return false
-    this.#words[i >>> 5] &= ~(1 << (i & 31))
+    const bit = i == null ? 0 : 1 << (i & 31)
+    if (i == null || ((this.#words[i >>> 5] ?? 0) & bit) === 0) return false
+    this.#words[i >>> 5] &= ~bit
     this.#size--
     return true
   }

@@ -211,7 +211,6 @@ export function applyTouched (state: State, left = false): boolean {
   return changed
 }
 
-/** Members whose forget time has come leave the group and wait in `forgotten` for the next rebuild. */
 /**
  * Members learned alive without an event (known-members.ts), counted as
  * applyTouched counts an alive member, without a `touched` entry each until
@@ -230,6 +229,7 @@ export function countLearnedAlive (state: State, ids: MemberId[]): void {
   }
 }
 
+/** Members whose forget time has come leave the group and wait in `forgotten` for the next rebuild. */
 export function forgetDue (state: State): void {
   const p = state.partition
   const heap = p.forgetHeap

@@ -204,16 +204,19 @@ export function sameTags (a: Record<string, string>, b: Record<string, string>):
   return ak.length === Object.keys(b).length && ak.every(k => Object.hasOwn(b, k) && a[k] === b[k])
 }
 
+/** A copy of this node's own record, as the core's callers see a member. */
 export function copyMember (m: Member): Member {
-  const copy: Member = { ...m, addrs: [...m.addrs], tags: { ...m.tags } }
-  if (copy.status === 'alive') delete copy.cause
-  return copy
+  return callersCopy(m, m.statusSince)
 }
 
 /** A copy of what `rec` holds of its member, as the core's callers see a member. */
 export function memberOf (rec: MemberRecord): Member {
-  const m = rec.member
-  const copy: Member = { id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId, status: m.status, statusSince: rec.statusSince }
+  return callersCopy(rec.member, rec.statusSince)
+}
+
+/** The member's fields a caller sees (not what a state keeps for relaying), its own arrays, no cause while alive. */
+function callersCopy (m: MemberState, statusSince: number): Member {
+  const copy: Member = { id: m.id, name: m.name, addrs: [...m.addrs], tags: { ...m.tags }, incarnation: m.incarnation, bootId: m.bootId, status: m.status, statusSince }
   if (m.cause != null && m.status !== 'alive') copy.cause = m.cause
   return copy
 }
