@@ -43,6 +43,15 @@ function before (keyA: number, idA: MemberId, keyB: number, idB: MemberId): bool
   return keyA < keyB || (keyA === keyB && idA < idB)
 }
 
+function compare (keyA: number, idA: MemberId, keyB: number, idB: MemberId): number {
+  return before(keyA, idA, keyB, idB) ? -1 : before(keyB, idB, keyA, idA) ? 1 : 0
+}
+
+/** A sort order of member ids: the ring's (Ring.addAll takes ids given in it in one pass). */
+export function ringOrder (a: MemberId, b: MemberId): number {
+  return compare(ringKey(a), a, ringKey(b), b)
+}
+
 /** The live members other than this node, ordered by ring key; kept sorted as members come and go. */
 export class Ring {
   readonly #selfId: MemberId
@@ -84,7 +93,7 @@ export class Ring {
       all.push({ key: ringKey(id), id })
       present.add(id)
     }
-    all.sort((a, b) => before(a.key, a.id, b.key, b.id) ? -1 : before(b.key, b.id, a.key, a.id) ? 1 : 0)
+    all.sort((a, b) => compare(a.key, a.id, b.key, b.id))
     this.#ring.keys = all.map(p => p.key)
     this.#ring.ids = all.map(p => p.id)
     this.#version++

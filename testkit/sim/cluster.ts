@@ -13,9 +13,9 @@
  */
 import { fakeSigner } from './fake-signer.ts'
 import { CoreDriver, createMembership, fromPartial, seededRandom, sharedViews, signedAlivePayload, swimInputs } from '../../membership/index.ts'
-import { hash32 as ringKey } from '../../membership/hash.ts'
+import { ringOrder } from '../../membership/neighbors.ts'
 import type {
-  ClusterEvent, DriverTimers, Effect, KnownMember, Member, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
+  ClusterEvent, DriverTimers, Effect, KnownMember, Member, MemberAnnouncement, MemberEvent, MemberId, Membership, MembershipConfig, ProfileName, Random
 } from '../../membership/index.ts'
 import { SimNetwork, type DelayModel, type SendMeter, type SimTransport } from './network.ts'
 
@@ -157,9 +157,9 @@ export class SimCluster {
    */
   startSettled (): this {
     const known: KnownMember[] = []
-    for (let i = 0; i < this.#opts.size; i++) known.push(this.#announcement(i, 1))
+    for (let i = 0; i < this.#opts.size; i++) known.push(this.#signed(this.#announcement(i, 1)))
     // In ring order, so that each node's ring is built in one pass (neighbors.ts addAll).
-    known.sort((a, b) => ringKey(a.id) - ringKey(b.id) || (a.id < b.id ? -1 : 1))
+    known.sort((a, b) => ringOrder(a.id, b.id))
     for (let i = 0; i < this.#opts.size; i++) this.#boot(i, false, known)
     return this
   }
@@ -197,12 +197,16 @@ export class SimCluster {
     if (node != null) node.late = late
   }
 
-  /** Node `i`'s announcement of its `boot`th start, signed when the cluster signs. */
-  #announcement (i: number, boot: number): KnownMember {
+  /** Node `i`'s announcement of its `boot`th start. */
+  #announcement (i: number, boot: number): MemberAnnouncement {
     const id = this.#ids[i]
     const addr = this.#opts.addrOf?.(id, i) ?? simAddr(id)
-    const a = { id, name: SimCluster.nodeId(i), addrs: [addr], tags: {}, incarnation: 0, bootId: this.#opts.bootIdOf?.(id, i, boot) ?? `${id}-boot-${boot}` }
-    return this.#opts.signed === false ? a : { ...a, signature: fakeSigner(id).sign(signedAlivePayload(a)) }
+    return { id, name: SimCluster.nodeId(i), addrs: [addr], tags: {}, incarnation: 0, bootId: this.#opts.bootIdOf?.(id, i, boot) ?? `${id}-boot-${boot}` }
+  }
+
+  /** `a` with its member's signature of it, when the cluster signs (as a join's sync would carry it). */
+  #signed (a: MemberAnnouncement): KnownMember {
+    return this.#opts.signed === false ? a : { ...a, signature: fakeSigner(a.id).sign(signedAlivePayload(a)) }
   }
 
   /** Starts (or restarts, with a new boot id) agent number `i`, joining node 0 if `join`; knowing `known` from the start if given. */
@@ -211,7 +215,7 @@ export class SimCluster {
     const previous = this.nodes.get(id)
     previous?.driver.stop()
     const boot = (previous?.boot ?? 0) + 1
-    const { signature: _, ...self } = this.#announcement(i, boot)
+    const self = this.#announcement(i, boot)
     const addr = self.addrs[0]
     const core = createMembership({
       self,
